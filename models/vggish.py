@@ -1,0 +1,117 @@
+"""VGGish in TensorFlow 2 / Keras, loading the official TF1 checkpoint by name.
+
+The architecture is vggish_slim.define_vggish_slim of the reference (current
+upstream): input [batch, 96, 64] log-mel examples, four VGG blocks of 3x3
+convolutions (64, 128, 2x256, 2x512 channels, ReLU, 'SAME' padding) each
+followed by 2x2 max-pooling with stride 2, flatten, two fully connected layers
+of 4096 (ReLU), and fc2 with 128 units and no activation: the embedding is
+fc2's pre-activation output.
+
+Layer names mirror the checkpoint's variable scopes, e.g. the Keras layer
+"conv3_2" holds vggish/conv3/conv3_2/{weights,biases}.
+"""
+
+import numpy as np
+
+from configs import params as P
+
+# (Keras layer name, checkpoint scope) in network order.
+CONV_LAYERS = (
+    ("conv1", "vggish/conv1", 64),
+    ("conv2", "vggish/conv2", 128),
+    ("conv3_1", "vggish/conv3/conv3_1", 256),
+    ("conv3_2", "vggish/conv3/conv3_2", 256),
+    ("conv4_1", "vggish/conv4/conv4_1", 512),
+    ("conv4_2", "vggish/conv4/conv4_2", 512),
+)
+DENSE_LAYERS = (
+    ("fc1_1", "vggish/fc1/fc1_1", 4096, "relu"),
+    ("fc1_2", "vggish/fc1/fc1_2", 4096, "relu"),
+    ("fc2", "vggish/fc2", P.EMBEDDING_SIZE, None),
+)
+# Pooling follows these convolutions (the last of each VGG block).
+_POOL_AFTER = ("conv1", "conv2", "conv3_2", "conv4_2")
+
+
+def create_model():
+  """Builds the (untrained) VGGish Keras model: float32 [batch, 96, 64] -> [batch, 128]."""
+  import keras
+  inputs = keras.Input(shape=(P.NUM_FRAMES, P.NUM_BANDS), name="log_mel_examples")
+  net = keras.layers.Reshape((P.NUM_FRAMES, P.NUM_BANDS, 1))(inputs)
+  for name, _, filters in CONV_LAYERS:
+    net = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=name)(net)
+    if name in _POOL_AFTER:
+      net = keras.layers.MaxPooling2D(2, strides=2, padding="same",
+                                      name=name.split("_")[0].replace("conv", "pool"))(net)
+  net = keras.layers.Flatten()(net)  # NHWC row-major, as slim.flatten.
+  for name, _, units, activation in DENSE_LAYERS:
+    net = keras.layers.Dense(units, activation=activation, name=name)(net)
+  return keras.Model(inputs, net, name="vggish")
+
+
+def checkpoint_variable_names():
+  """The 18 variable names the official checkpoint holds, in network order."""
+  names = []
+  for _, scope, *_ in CONV_LAYERS + DENSE_LAYERS:
+    names += [f"{scope}/weights", f"{scope}/biases"]
+  return names
+
+
+def load_checkpoint(model, checkpoint_path):
+  """Assigns the official checkpoint's variables to `model` by name.
+
+  Args:
+    model: from create_model().
+    checkpoint_path: vggish_model.ckpt (TF1 V1 single file) or any checkpoint
+      that tf.train.load_checkpoint reads with the same variable names.
+
+  Raises:
+    ValueError: a variable is missing or has the wrong shape.
+  """
+  import tensorflow as tf
+  try:
+    reader = tf.train.load_checkpoint(str(checkpoint_path))
+  except Exception as exc:  # TF raises several types for a bad file.
+    raise ValueError(f"{checkpoint_path}: not a readable TensorFlow checkpoint ({exc})") from None
+  shapes = reader.get_variable_to_shape_map()
+  for name, scope, *_ in CONV_LAYERS + DENSE_LAYERS:
+    layer = model.get_layer(name)
+    values = []
+    for suffix, variable in (("weights", layer.kernel), ("biases", layer.bias)):
+      key = f"{scope}/{suffix}"
+      if key not in shapes:
+        raise ValueError(f"{checkpoint_path}: variable {key} is missing")
+      if tuple(shapes[key]) != tuple(variable.shape):
+        raise ValueError(f"{checkpoint_path}: variable {key} has shape {shapes[key]}, "
+                         f"expected {tuple(variable.shape)}")
+      values.append(reader.get_tensor(key))
+    layer.set_weights(values)
+
+
+class VggishEmbedder:
+  """Batched VGGish inference.
+
+  Loads the checkpoint once; embed() runs fixed-size batches through a compiled
+  tf.function, so any number of examples costs ceil(n / batch_size) calls.
+  """
+
+  def __init__(self, checkpoint_path, batch_size=P.VGGISH_BATCH_SIZE):
+    import tensorflow as tf
+    self.batch_size = int(batch_size)
+    self.model = create_model()
+    load_checkpoint(self.model, checkpoint_path)
+    spec = tf.TensorSpec([None, P.NUM_FRAMES, P.NUM_BANDS], tf.float32)
+    self._forward = tf.function(lambda x: self.model(x, training=False),
+                                input_signature=[spec], reduce_retracing=True)
+
+  def embed(self, examples):
+    """float32 [n, 96, 64] examples -> float32 [n, 128] raw embeddings (fc2 pre-activation)."""
+    examples = np.asarray(examples, np.float32)
+    if examples.ndim != 3 or examples.shape[1:] != (P.NUM_FRAMES, P.NUM_BANDS):
+      raise ValueError(f"expected examples [n, {P.NUM_FRAMES}, {P.NUM_BANDS}], "
+                       f"got {examples.shape}")
+    if len(examples) == 0:
+      return np.zeros((0, P.EMBEDDING_SIZE), np.float32)
+    outputs = [self._forward(examples[i:i + self.batch_size]).numpy()
+               for i in range(0, len(examples), self.batch_size)]
+    return np.concatenate(outputs)

@@ -1,0 +1,46 @@
+"""soundscope: tell what is heard in audio, at any scale.
+
+Installable with `pip install -e .` (or `pip install .[test]`), and usable as
+Beam's `--setup_file` so remote workers install the same packages.
+"""
+
+import setuptools
+
+PACKAGES = ["configs", "transforms", "models", "pipelines", "runtime"]
+
+# Pinned: versions known to install together on Python 3.11 (see README).
+INSTALL_REQUIRES = [
+    "apache-beam[tfrecord]==2.77.0",
+    "tensorflow-cpu==2.21.0",
+    "keras==3.15.1",
+    "numpy==2.4.6",
+    "pyarrow==25.0.1",
+    "protobuf==6.33.6",
+    "soundfile==0.14.0",
+    "resampy==0.4.3",
+    "ai-edge-litert==2.3.0",
+]
+EXTRAS = {
+    # Live capture needs PortAudio's headers to build (Debian: portaudio19-dev).
+    "live": ["pyaudio==0.2.14"],
+    "test": [
+        "pytest==9.0.3",
+        "pandas",
+        "psutil",
+    ],
+}
+EXTRAS["dev"] = EXTRAS["live"] + EXTRAS["test"]
+
+setuptools.setup(
+    name="soundscope",
+    version="0.1.0",
+    description="Sound classification for audio archives, training embeddings and live microphones",
+    python_requires=">=3.11,<3.12",
+    packages=setuptools.find_packages(include=[p for name in PACKAGES for p in (name, name + ".*")]),
+    py_modules=["soundscope"],
+    package_data={"configs": ["*.json", "*.csv"], "runtime": ["web/*", "web/**/*"]},
+    include_package_data=True,
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS,
+    entry_points={"console_scripts": ["soundscope = soundscope:main"]},
+)

@@ -1,0 +1,225 @@
+"""Audio in: decode, mix to mono, resample to 16 kHz, in bounded memory.
+
+Decoding uses soundfile (libsndfile: wav, flac, ogg/vorbis, and mp3 with
+libsndfile >= 1.1).  Samples come out as float32 in [-1, 1]; for 16-bit PCM
+that is exactly int16 / 32768, as the VGGish reference reads wav files.
+Channels are averaged to mono and the result is resampled with resampy,
+by default with the reference's 'kaiser_best' filter.
+
+Long files are never held whole: `stream_mono` decodes blocks of
+`params.read_block_seconds` with a margin on each side that covers the
+resampling filter, and cuts each resampled block on a sample grid that
+both rates share.  The concatenated blocks are therefore the same samples
+that resampling the whole file at once gives (up to float64 rounding), so
+examples computed from a stream match whole-file processing everywhere,
+block edges included.
+"""
+
+import collections
+import math
+import os
+
+import numpy as np
+import soundfile
+
+from configs import params as P
+from transforms import errors
+
+# resampy's kaiser filters span this many zero crossings on each side
+# (num_zeros=64 for kaiser_best, 16 for kaiser_fast); when downsampling the
+# filter is stretched by rate_in / rate_out input samples per crossing.
+_RESAMPLER_ZERO_CROSSINGS = 64
+# Sample rates above this are refused as corrupt headers rather than audio.
+MAX_SAMPLE_RATE_HZ = 768000
+
+AudioInfo = collections.namedtuple(
+    "AudioInfo",
+    ["path", "sample_rate", "channels", "frames", "duration_seconds", "format", "subtype"])
+
+
+def probe(path):
+  """Checks that `path` is a readable audio file and describes it.
+
+  Args:
+    path: a file path.
+
+  Returns:
+    AudioInfo: sample_rate in Hz, channels, frames (samples per channel),
+    duration_seconds, and libsndfile's format and subtype names.
+
+  Raises:
+    AudioFileNotFoundError, NotAFileError, EmptyFileError,
+    UnreadableAudioError, UnsupportedFormatError, InvalidSampleRateError.
+  """
+  path = os.fspath(path)
+  if not os.path.exists(path):
+    raise errors.AudioFileNotFoundError(path, "no such file")
+  if not os.path.isfile(path):
+    kind = "a directory" if os.path.isdir(path) else "not a regular file"
+    raise errors.NotAFileError(path, f"is {kind}, not an audio file")
+  if os.path.getsize(path) == 0:
+    raise errors.EmptyFileError(path, "is empty (0 bytes)")
+  try:
+    info = soundfile.info(path)
+  except soundfile.LibsndfileError as exc:
+    raise _libsndfile_error(path, exc) from None
+  except (RuntimeError, ValueError, OSError) as exc:
+    raise errors.UnreadableAudioError(path, f"cannot be decoded: {exc}") from None
+  if not 0 < info.samplerate <= MAX_SAMPLE_RATE_HZ:
+    raise errors.InvalidSampleRateError(
+        path, f"has an invalid sample rate of {info.samplerate} Hz")
+  if info.channels < 1:
+    raise errors.UnreadableAudioError(path, f"has {info.channels} channels")
+  return AudioInfo(path, int(info.samplerate), int(info.channels), int(info.frames),
+                   info.frames / info.samplerate, info.format, info.subtype)
+
+
+def _libsndfile_error(path, exc):
+  """Maps a libsndfile error to one of our error types."""
+  message = str(getattr(exc, "error_string", "") or exc)
+  lowered = message.lower()
+  if "unsupported" in lowered or "not supported" in lowered or "encoding" in lowered:
+    return errors.UnsupportedFormatError(path, f"uses an unsupported format or codec ({message})")
+  if "sample rate" in lowered or "samplerate" in lowered:
+    return errors.InvalidSampleRateError(path, f"has an invalid sample rate ({message})")
+  return errors.UnreadableAudioError(
+      path, f"is not readable audio (truncated, corrupt or not audio: {message})")
+
+
+def _check_finite(path, samples):
+  if not np.all(np.isfinite(samples)):
+    raise errors.NonFiniteAudioError(path, "contains NaN or infinite samples")
+
+
+def _frame_range(info, start_seconds, end_seconds):
+  """Converts a [start, end) range in seconds to a frame range of the file."""
+  start = 0 if start_seconds is None else int(round(start_seconds * info.sample_rate))
+  end = info.frames if end_seconds is None else int(round(end_seconds * info.sample_rate))
+  start, end = max(0, start), min(info.frames, end)
+  if start_seconds is not None and start >= info.frames:
+    raise errors.ClipTooShortError(
+        info.path, f"segment starts at {start_seconds:.3f} s but the file lasts "
+                   f"{info.duration_seconds:.3f} s")
+  return start, max(start, end)
+
+
+def read(path, start_seconds=None, end_seconds=None):
+  """Decodes a whole file (or a [start, end) range of it) into memory.
+
+  Args:
+    path: audio file.
+    start_seconds, end_seconds: optional range to cut, in seconds.
+
+  Returns:
+    (samples, sample_rate): float32 [frames, channels] in [-1, 1], rate in Hz.
+  """
+  info = probe(path)
+  start, end = _frame_range(info, start_seconds, end_seconds)
+  try:
+    samples, rate = soundfile.read(info.path, start=start, stop=end, dtype="float32",
+                                   always_2d=True)
+  except soundfile.LibsndfileError as exc:
+    raise _libsndfile_error(info.path, exc) from None
+  except (RuntimeError, ValueError) as exc:
+    raise errors.UnreadableAudioError(info.path, f"decoding failed: {exc}") from None
+  _check_finite(info.path, samples)
+  return samples, rate
+
+
+def to_mono(samples):
+  """Averages channels.
+
+  Args:
+    samples: [n] or [n, channels] array.
+
+  Returns:
+    float64 [n] array (float64 as in the reference, which works on int16 / 32768.0).
+  """
+  samples = np.asarray(samples)
+  if samples.ndim == 1:
+    return samples.astype(np.float64)
+  return samples.mean(axis=1, dtype=np.float64)
+
+
+def resample(waveform, rate_in, rate_out=P.SAMPLE_RATE_HZ, filter_name=P.RESAMPLE_FILTER):
+  """Resamples a mono waveform with resampy.
+
+  Args:
+    waveform: float [n] array.
+    rate_in, rate_out: sample rates in Hz.
+    filter_name: resampy filter ('kaiser_best', the reference's, or 'kaiser_fast').
+
+  Returns:
+    float64 [int(n * rate_out / rate_in)] array; the input itself if the rates match.
+  """
+  if rate_in == rate_out:
+    return np.asarray(waveform, dtype=np.float64)
+  import resampy  # Imported here: its first call JIT-compiles (~1 s); pay only when needed.
+  return resampy.resample(np.asarray(waveform, dtype=np.float64), rate_in, rate_out,
+                          filter=filter_name)
+
+
+def load_mono(path, params=P.VggishParams(), start_seconds=None, end_seconds=None):
+  """Reads a file whole as mono float64 at params.sample_rate_hz (for short files)."""
+  samples, rate = read(path, start_seconds, end_seconds)
+  return resample(to_mono(samples), rate, params.sample_rate_hz, params.resample_filter)
+
+
+def _grid(rate_in, rate_out):
+  """Smallest (input, output) sample counts that map exactly onto each other."""
+  g = math.gcd(rate_in, rate_out)
+  return rate_in // g, rate_out // g
+
+
+def stream_mono(path, params=P.VggishParams(), start_seconds=None, end_seconds=None):
+  """Decodes, mixes and resamples a file block by block.
+
+  Memory stays bounded by the block length whatever the file's duration.
+  The blocks, concatenated, equal `load_mono` of the same range (see the
+  module docstring for why block edges need no special care).
+
+  Args:
+    path: audio file.
+    params: VggishParams (sample_rate_hz, resample_filter, read_block_seconds).
+    start_seconds, end_seconds: optional range of the file, in seconds.
+
+  Yields:
+    float64 [m] arrays of mono audio at params.sample_rate_hz, in order.
+
+  Returns (as the generator's value): the AudioInfo of the file.
+  """
+  info = probe(path)
+  start, end = _frame_range(info, start_seconds, end_seconds)
+  rate_in, rate_out = info.sample_rate, params.sample_rate_hz
+  unit_in, unit_out = _grid(rate_in, rate_out)
+  block_units = max(1, int(params.read_block_seconds * rate_in) // unit_in)
+  block_in = block_units * unit_in
+  stretch = max(1.0, rate_in / rate_out)
+  margin_in = 0 if rate_in == rate_out else (
+      unit_in * math.ceil((_RESAMPLER_ZERO_CROSSINGS * stretch + 16) / unit_in))
+  total_in = end - start
+  total_out = int(total_in * (rate_out / rate_in))  # resampy's own output length.
+  try:
+    with soundfile.SoundFile(info.path) as source:
+      done_out = 0
+      for block_start in range(0, total_in, block_in):
+        read_from = max(0, block_start - margin_in)
+        read_to = min(total_in, block_start + block_in + margin_in)
+        source.seek(start + read_from)
+        samples = source.read(read_to - read_from, dtype="float32", always_2d=True)
+        if samples.shape[0] != read_to - read_from:
+          raise errors.UnreadableAudioError(
+              info.path, f"is truncated: expected {info.frames} frames, decoding stopped "
+                         f"near frame {start + read_from + samples.shape[0]}")
+        _check_finite(info.path, samples)
+        resampled = resample(to_mono(samples), rate_in, rate_out, params.resample_filter)
+        offset_out = (block_start - read_from) // unit_in * unit_out
+        want = min(block_in // unit_in * unit_out, total_out - done_out)
+        block = resampled[offset_out:offset_out + want]
+        done_out += block.shape[0]
+        yield block
+  except soundfile.LibsndfileError as exc:
+    raise _libsndfile_error(info.path, exc) from None
+  except (RuntimeError, ValueError) as exc:
+    raise errors.UnreadableAudioError(info.path, f"decoding failed: {exc}") from None
+  return info
