@@ -17,7 +17,6 @@ __version__ = "0.1.0"
 COMMANDS = {
     "classify": ("models.classify_cli", "classify audio files (Speech: 0.75, Music: 0.12, ...)"),
     "models": ("models.store_cli", "list, download, import and verify models"),
-    "examples": ("transforms.examples_cli", "compute VGGish log-mel examples / embeddings of files"),
     "embed": ("pipelines.embed", "Beam: audio files -> AudioSet-format TFRecord embeddings"),
     "audioset": ("pipelines.audioset", "Beam: AudioSet segment CSV + local audio -> labelled TFRecords"),
     "predict": ("pipelines.predict", "Beam: audio or embedding TFRecords -> predictions in Parquet"),

@@ -1,0 +1,63 @@
+"""Shared fixtures: the real assets in ../shared/assets and a VGGish checkpoint.
+
+Tests that need an asset skip with the reason when ../shared/assets is absent
+(set SOUNDSCOPE_ASSETS to use another copy).  The VGGish checkpoint with
+deterministic weights (288 MB, official V1 layout) is written once per test
+session into a temporary directory; SOUNDSCOPE_TEST_VGGISH_CKPT may point at an
+already written one to save the ~40 s during development.
+"""
+
+import os
+import pathlib
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+ASSETS = pathlib.Path(os.environ.get("SOUNDSCOPE_ASSETS", REPO.parent / "shared" / "assets"))
+
+
+def asset(relative):
+  """Path of an asset, skipping the calling test when it is absent."""
+  path = ASSETS / relative
+  if not path.exists():
+    pytest.skip(f"asset {relative} not found under {ASSETS} (../shared/assets is absent; "
+                f"set SOUNDSCOPE_ASSETS)")
+  return path
+
+
+@pytest.fixture(scope="session")
+def assets_dir():
+  """The shared assets folder (skips when absent)."""
+  return asset(".")
+
+
+@pytest.fixture(scope="session")
+def golden():
+  """The reference VGGish outputs, golden/vggish_golden.npz, as a dict of arrays."""
+  import numpy as np
+  with np.load(asset("golden/vggish_golden.npz")) as data:
+    return {key: data[key] for key in data.files}
+
+
+@pytest.fixture(scope="session")
+def pca_params_path():
+  """The official VGGish PCA parameters."""
+  return asset("vggish/vggish_pca_params.npz")
+
+
+@pytest.fixture(scope="session")
+def vggish_checkpoint(tmp_path_factory):
+  """Path of a V1 VGGish checkpoint with the README's deterministic weights."""
+  prebuilt = os.environ.get("SOUNDSCOPE_TEST_VGGISH_CKPT")
+  if prebuilt and os.path.exists(prebuilt):
+    return prebuilt
+  from models import vggish_synthetic
+  return vggish_synthetic.write_checkpoint(
+      tmp_path_factory.mktemp("vggish") / "vggish_model.ckpt")
+
+
+@pytest.fixture(scope="session")
+def vggish_embedder(vggish_checkpoint):
+  """A VggishEmbedder on the deterministic checkpoint, shared by the session."""
+  from models import vggish
+  return vggish.VggishEmbedder(vggish_checkpoint)
