@@ -48,6 +48,18 @@ class Classifier:
     """
     raise NotImplementedError
 
+  def embedding_scores(self, quantized_frames):
+    """Clip scores from AudioSet-format embeddings (heads on VGGish only).
+
+    Args:
+      quantized_frames: uint8 [frames, 128], one row per 0.96 s frame, as in
+        the release records.
+
+    Returns:
+      float32 [num_classes].
+    """
+    raise NotImplementedError(f"model {self.name!r} does not read AudioSet embeddings")
+
   def clip_scores(self, waveform_16k, aggregation=None):
     """float32 [num_classes] scores of a whole clip, pooling windows by mean or max."""
     return aggregate(self.window_scores(waveform_16k).scores,
