@@ -62,9 +62,14 @@ def probe(path):
   try:
     info = soundfile.info(path)
   except soundfile.LibsndfileError as exc:
-    raise _libsndfile_error(path, exc) from None
+    raise _diagnose_wav_header(path) or _libsndfile_error(path, exc) from None
   except (RuntimeError, ValueError, OSError) as exc:
     raise errors.UnreadableAudioError(path, f"cannot be decoded: {exc}") from None
+  if info.format in ("WAV", "WAVEX"):
+    # libsndfile quietly decodes what is there; a cut-off copy must not pass for audio.
+    problem = _diagnose_wav_header(path)
+    if isinstance(problem, errors.TruncatedAudioError):
+      raise problem
   if not 0 < info.samplerate <= MAX_SAMPLE_RATE_HZ:
     raise errors.InvalidSampleRateError(
         path, f"has an invalid sample rate of {info.samplerate} Hz")
@@ -86,9 +91,57 @@ def _libsndfile_error(path, exc):
       path, f"is not readable audio (truncated, corrupt or not audio: {message})")
 
 
-def _check_finite(path, samples):
+# WAVE format tags libsndfile decodes (PCM, ADPCM, float, A-law, mu-law, IMA ADPCM,
+# GSM 6.10, MPEG layer 3, extensible); any other tag is a codec it cannot read.
+_LIBSNDFILE_WAVE_TAGS = {0x0001, 0x0002, 0x0003, 0x0006, 0x0007, 0x0011, 0x0031, 0x0055, 0xFFFE}
+
+
+def _diagnose_wav_header(path):
+  """Names the problem of a RIFF/WAVE file that libsndfile refused, if the header tells.
+
+  libsndfile reports a zero sample rate as "SF_INFO struct incomplete" and an
+  unknown codec as a malformed chunk; reading the 'fmt ' chunk gives the user
+  the real reason.  Returns an AudioInputError, or None when the header does
+  not explain the failure.
+  """
+  import struct
+  with open(path, "rb") as f:
+    header = f.read(4096)
+  if len(header) < 12 or header[:4] not in (b"RIFF", b"RF64") or header[8:12] != b"WAVE":
+    return None
+  file_size = os.path.getsize(path)
+  declared_size = struct.unpack("<I", header[4:8])[0] + 8
+  # Streaming writers put 0 or 0xFFFFFFFF in the size field: no claim to check.
+  size_is_claimed = 8 < declared_size < 0xFFFFFFF0
+  if header[:4] == b"RIFF" and size_is_claimed and declared_size > file_size:
+    return errors.TruncatedAudioError(
+        path, f"is truncated: its RIFF header declares {declared_size} bytes but the file "
+              f"has {file_size}")
+  position = 12
+  while position + 8 <= len(header):
+    chunk_id = header[position:position + 4]
+    chunk_size = struct.unpack("<I", header[position + 4:position + 8])[0]
+    if chunk_id == b"fmt " and position + 16 <= len(header):
+      tag, _, rate = struct.unpack("<HHI", header[position + 8:position + 16])
+      if rate == 0:
+        return errors.InvalidSampleRateError(path, "has a sample rate of 0 Hz in its header")
+      if tag not in _LIBSNDFILE_WAVE_TAGS:
+        return errors.UnsupportedFormatError(
+            path, f"uses WAVE codec 0x{tag:04x}, which libsndfile cannot decode")
+      return None
+    position += 8 + chunk_size + (chunk_size & 1)
+  return None
+
+
+def _check_and_clip(path, samples):
+  """Rejects NaN/inf and clips to [-1, 1] in place.
+
+  Lossy decoders (Vorbis, MP3) overshoot full scale slightly; reading them as
+  16-bit PCM, as the reference reads wav files, would clip the same way.
+  """
   if not np.all(np.isfinite(samples)):
     raise errors.NonFiniteAudioError(path, "contains NaN or infinite samples")
+  np.clip(samples, -1.0, 1.0, out=samples)
 
 
 def _frame_range(info, start_seconds, end_seconds):
@@ -122,7 +175,7 @@ def read(path, start_seconds=None, end_seconds=None):
     raise _libsndfile_error(info.path, exc) from None
   except (RuntimeError, ValueError) as exc:
     raise errors.UnreadableAudioError(info.path, f"decoding failed: {exc}") from None
-  _check_finite(info.path, samples)
+  _check_and_clip(info.path, samples)
   return samples, rate
 
 
@@ -208,10 +261,10 @@ def stream_mono(path, params=P.VggishParams(), start_seconds=None, end_seconds=N
         source.seek(start + read_from)
         samples = source.read(read_to - read_from, dtype="float32", always_2d=True)
         if samples.shape[0] != read_to - read_from:
-          raise errors.UnreadableAudioError(
+          raise errors.TruncatedAudioError(
               info.path, f"is truncated: expected {info.frames} frames, decoding stopped "
                          f"near frame {start + read_from + samples.shape[0]}")
-        _check_finite(info.path, samples)
+        _check_and_clip(info.path, samples)
         resampled = resample(to_mono(samples), rate_in, rate_out, params.resample_filter)
         offset_out = (block_start - read_from) // unit_in * unit_out
         want = min(block_in // unit_in * unit_out, total_out - done_out)

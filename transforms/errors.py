@@ -45,6 +45,11 @@ class UnreadableAudioError(AudioInputError):
   kind = "unreadable_audio"
 
 
+class TruncatedAudioError(UnreadableAudioError):
+  """The file ends before its header says it should (cut-off download or copy)."""
+  kind = "truncated_audio"
+
+
 class UnsupportedFormatError(AudioInputError):
   """The container is known but its codec is not supported by libsndfile."""
   kind = "unsupported_format"

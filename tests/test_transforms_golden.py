@@ -1,0 +1,94 @@
+"""Fidelity gates: our transforms and VGGish against the reference's golden outputs."""
+
+import json
+
+import numpy as np
+import pytest
+
+from configs import params as P
+from conftest import asset
+from transforms import postprocess
+from transforms import vggish_input
+
+SYNTHETIC_CASES = ["sweep16k_mono", "tones44k_stereo", "decay8k_mono"]
+FILE_CASES = {
+    "file_13230_0_0_1": "audio/urbansound8k/13230-0-0-1.wav",
+    "file_16772_8_0_0": "audio/urbansound8k/16772-8-0-0.wav",
+    "file_7389_1_1_0": "audio/urbansound8k/7389-1-1-0.wav",
+}
+ALL_CASES = SYNTHETIC_CASES + list(FILE_CASES)
+EXAMPLE_TOLERANCE = 1e-4
+
+
+def _examples(case, golden, params=P.VggishParams()):
+  if case in FILE_CASES:
+    return vggish_input.file_to_examples(asset(FILE_CASES[case]), params)
+  return vggish_input.waveform_to_examples(golden[f"{case}_waveform"],
+                                           int(golden[f"{case}_rate"]), params)
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_log_mel_examples_match_reference(case, golden):
+  examples = _examples(case, golden)
+  expected = golden[f"{case}_examples"]
+  assert examples.dtype == np.float32
+  assert examples.shape == expected.shape
+  np.testing.assert_allclose(examples, expected, rtol=0, atol=EXAMPLE_TOLERANCE)
+
+
+@pytest.mark.parametrize("case", list(FILE_CASES))
+def test_block_streaming_matches_whole_file(case, golden):
+  # Blocks of 1.92 s force several block edges inside each 4 s file.
+  params = P.VggishParams(read_block_seconds=1.92)
+  examples = _examples(case, golden, params)
+  np.testing.assert_allclose(examples, golden[f"{case}_examples"], rtol=0,
+                             atol=EXAMPLE_TOLERANCE)
+
+
+def test_checkpoint_has_the_official_variables(vggish_checkpoint):
+  import tensorflow as tf
+  expected = {name: shape for name, shape in
+              json.loads(asset("golden/vggish_variables.json").read_text())}
+  reader = tf.train.load_checkpoint(vggish_checkpoint)
+  found = {name: list(shape) for name, shape in reader.get_variable_to_shape_map().items()}
+  assert found == expected
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
+def test_embeddings_and_bytes_match_reference(case, golden, vggish_embedder, pca_params_path):
+  embedding = vggish_embedder.embed(golden[f"{case}_examples"])
+  expected = golden[f"{case}_embedding"]
+  scale = np.abs(expected).max()
+  assert np.abs(embedding - expected).max() <= 1e-3 * scale
+  quantized = postprocess.Postprocessor(pca_params_path).postprocess(embedding)
+  assert quantized.dtype == np.uint8
+  step_difference = np.abs(quantized.astype(int) - golden[f"{case}_quantized"])
+  assert step_difference.max() <= 1
+
+
+def test_embeddings_of_our_examples_end_to_end(golden, vggish_embedder, pca_params_path):
+  # Our front end feeding our network: the whole chain the pipelines run.
+  postprocessor = postprocess.Postprocessor(pca_params_path)
+  for case in ALL_CASES:
+    quantized = postprocessor.postprocess(vggish_embedder.embed(_examples(case, golden)))
+    assert np.abs(quantized.astype(int) - golden[f"{case}_quantized"]).max() <= 1, case
+
+
+def test_pca_probe_quantization(golden, pca_params_path):
+  quantized = postprocess.Postprocessor(pca_params_path).postprocess(
+      golden["pca_probe_embedding"])
+  assert np.abs(quantized.astype(int) - golden["pca_probe_quantized"]).max() <= 1
+  # Most probe values are far from a rounding boundary: they must be exactly equal.
+  assert np.mean(quantized == golden["pca_probe_quantized"]) > 0.99
+
+
+def test_embedder_batches_give_the_same_result(golden, vggish_embedder):
+  examples = np.concatenate([golden[f"{case}_examples"] for case in ALL_CASES])
+  whole = vggish_embedder.embed(examples)
+  original = vggish_embedder.batch_size
+  try:
+    vggish_embedder.batch_size = 3
+    batched = vggish_embedder.embed(examples)
+  finally:
+    vggish_embedder.batch_size = original
+  np.testing.assert_allclose(batched, whole, rtol=1e-5, atol=1e-5)
