@@ -25,8 +25,8 @@ EXTRAS = {
     "live": ["pyaudio==0.2.14"],
     "test": [
         "pytest==9.0.3",
-        "pandas",
-        "psutil",
+        "pandas==3.1.1",
+        "psutil==7.2.2",
     ],
 }
 EXTRAS["dev"] = EXTRAS["live"] + EXTRAS["test"]

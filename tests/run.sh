@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Set up a fresh machine (Debian packages + pip) and run the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash .ci/install
+exec python3 -m pytest -q "$@"
