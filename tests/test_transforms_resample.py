@@ -1,0 +1,46 @@
+"""The polyphase resampler gives resampy's samples (the reference's resampler)."""
+
+import numpy as np
+import pytest
+import resampy
+
+from transforms import resample
+
+RATES = [8000, 11025, 12000, 12345, 22050, 24000, 32000, 44100, 48000, 88200, 96000]
+
+
+@pytest.mark.parametrize("rate_in", RATES)
+@pytest.mark.parametrize("filter_name", ["kaiser_best", "kaiser_fast"])
+def test_equals_resampy_to_16k(rate_in, filter_name):
+  x = np.random.default_rng(rate_in).uniform(-1, 1, int(rate_in * 1.37) + 3)
+  expected = resampy.resample(x, rate_in, 16000, filter=filter_name)
+  ours = resample.resample(x, rate_in, 16000, filter_name)
+  assert ours.shape == expected.shape
+  np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("rate_out", [8000, 22050, 44100])
+def test_equals_resampy_between_other_rates(rate_out):
+  x = np.random.default_rng(1).uniform(-1, 1, 30011)
+  np.testing.assert_allclose(resample.resample(x, 16000, rate_out),
+                             resampy.resample(x, 16000, rate_out), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("length", [3, 17, 161, 441, 442, 1000])
+def test_short_signals_and_edges(length):
+  x = np.random.default_rng(length).uniform(-1, 1, length)
+  np.testing.assert_allclose(resample.resample(x, 44100, 16000),
+                             resampy.resample(x, 44100, 16000), rtol=0, atol=1e-10)
+
+
+def test_too_short_to_resample():
+  with pytest.raises(ValueError, match="too few"):
+    resample.resample(np.ones(2), 44100, 16000)
+
+
+def test_awkward_ratio_falls_back_to_resampy_loop():
+  plan = resample._plan(16001, 16000, "kaiser_best")
+  assert not plan.efficient and plan.taps is None
+  x = np.random.default_rng(2).uniform(-1, 1, 16001)
+  np.testing.assert_array_equal(resample.resample(x, 16001, 16000),
+                                resampy.resample(x, 16001, 16000))
