@@ -19,14 +19,17 @@ INSTALL_REQUIRES = [
     "soundfile==0.14.0",
     "resampy==0.4.3",
     "ai-edge-litert==2.3.0",
+    "tensorboard==2.21.0",  # `soundscope train` writes TensorBoard logs (tf.summary needs it).
 ]
 EXTRAS = {
     # Live capture needs PortAudio's headers to build (Debian: portaudio19-dev).
-    "live": ["pyaudio==0.2.14"],
+    "live": ["pyaudio==0.2.14", "flask==3.1.3", "requests==2.34.2"],
     "test": [
+        "playwright==1.65.2",  # Drives Debian's chromium (PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1).
         "pytest==9.0.3",
         "pandas==3.1.1",
         "psutil==7.2.2",
+        "scikit-learn==1.9.1",  # Reference metrics for tests/test_metrics.py only.
     ],
 }
 EXTRAS["dev"] = EXTRAS["live"] + EXTRAS["test"]

@@ -69,8 +69,9 @@ YAMNET = ModelSpec(
     files=(
         FileSpec(
             name="yamnet_classification.tflite",
-            # TF-Hub lite-model/yamnet/classification/tflite/1 (now served by Kaggle Models).
-            url="https://tfhub.dev/google/lite-model/yamnet/classification/tflite/1?lite-format=tflite",
+            # TF-Hub lite-model/yamnet/classification/tflite/1: the storage bucket
+            # that tfhub.dev/...?lite-format=tflite redirected to (the raw file).
+            url="https://storage.googleapis.com/tfhub-lite-models/google/lite-model/yamnet/classification/tflite/1.tflite",
             sha256="10c95ea3eb9a7bb4cb8bddf6feb023250381008177ac162ce169694d05c317de",
             md5=None, size=4126810, required=True,
             description="classifier, float32[15600] (0.975 s at 16 kHz) -> float32[1, 521]"),
@@ -83,7 +84,9 @@ YAMNET = ModelSpec(
         FileSpec(
             name="yamnet_embedding.tflite",
             # A third-party export of YAMNet's full TF-Hub signature; it has no
-            # official download URL, so it can only be imported.  Without it the
+            # official download URL, so it can only be imported.  (TF-Hub's own
+            # lite-model/yamnet/tflite/1 has the same signature but no published
+            # checksum to pin.)  Without it the
             # classifier uses the fixed-window model (same scores, slower).
             url=None,
             sha256="2d5e1e0577beb1fd3b6ba4cf89a7b8813340added8dae72f64fe8cd18731dd4a",

@@ -1,0 +1,194 @@
+"""Downloads model files from their official URLs, safely.
+
+Every file is streamed into a hidden temporary file next to its destination
+(`.<name>.<random>.part`), hashed while it arrives, checked against the size
+and digest pinned in configs/model_specs.py, and only then renamed into place
+with one atomic `os.replace`.  An interrupted, truncated or corrupted transfer
+therefore never leaves a file under the real name; the temporary file is
+removed.  Progress (bytes, rate, time left) goes to stderr.
+
+`$SOUNDSCOPE_DOWNLOAD_BASE` (or `base_url=`) replaces the official host: files
+are then fetched from `<base>/<model name>/<file name>`, for mirrors and for
+the tests, which serve ../shared/assets from a local HTTP server.
+"""
+
+import hashlib
+import http.client
+import os
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from configs import model_specs as S
+from models import store as store_lib
+
+CHUNK_BYTES = 1 << 16          # Read 64 KiB at a time.
+TIMEOUT_SECONDS = 60.0         # Per socket operation, not for the whole file.
+PROGRESS_INTERVAL_SECONDS = 0.2
+
+
+class DownloadError(Exception):
+  """A file could not be downloaded or failed verification; the message says what to do."""
+
+
+def resolve_url(model_name, file_spec, base_url=None):
+  """The URL a file is fetched from: `<base>/<model>/<file>` with a base, else the official one."""
+  base = base_url or os.environ.get(S.DOWNLOAD_BASE_ENV)
+  if base:
+    return f"{base.rstrip('/')}/{model_name}/{file_spec.name}"
+  return file_spec.url
+
+
+class Progress:
+  """A one-line progress bar on stderr: name, percent, MB done, MB/s, time left."""
+
+  def __init__(self, label, total, enabled=True, stream=None):
+    self.label, self.total, self.enabled = label, total, enabled
+    self.stream = stream or sys.stderr
+    self.start = time.monotonic()
+    self.last = 0.0
+
+  def update(self, done, final=False):
+    now = time.monotonic()
+    if not self.enabled or (not final and now - self.last < PROGRESS_INTERVAL_SECONDS):
+      return
+    self.last = now
+    elapsed = max(now - self.start, 1e-6)
+    rate = done / elapsed
+    if self.total:
+      left = (self.total - done) / rate if rate > 0 else 0.0
+      bar = "#" * int(20 * done / self.total)
+      text = (f"\r{self.label}: [{bar:<20}] {100 * done / self.total:5.1f}% "
+              f"{done / 1e6:.1f}/{self.total / 1e6:.1f} MB {rate / 1e6:.1f} MB/s "
+              f"{left:4.0f} s left")
+    else:
+      text = f"\r{self.label}: {done / 1e6:.1f} MB {rate / 1e6:.1f} MB/s"
+    self.stream.write(text + ("\n" if final else ""))
+    self.stream.flush()
+
+
+def _stream_to(response, out, progress):
+  """Copies a response body to `out`, hashing it; returns (bytes, sha256, md5)."""
+  sha256, md5, done = hashlib.sha256(), hashlib.md5(), 0
+  while True:
+    try:
+      chunk = response.read(CHUNK_BYTES)
+    except http.client.IncompleteRead as exc:
+      chunk = exc.partial
+      out.write(chunk)
+      done += len(chunk)
+      raise DownloadError(f"transfer interrupted after {done} bytes") from None
+    if not chunk:
+      break
+    out.write(chunk)
+    sha256.update(chunk)
+    md5.update(chunk)
+    done += len(chunk)
+    progress.update(done)
+  return done, sha256.hexdigest(), md5.hexdigest()
+
+
+def download_file(url, destination, file_spec, progress=True, timeout=TIMEOUT_SECONDS):
+  """Downloads one file, verifies it, and renames it into place.
+
+  Args:
+    url: where to fetch it.
+    destination: final path.
+    file_spec: configs.model_specs.FileSpec with the pinned size and digest.
+    progress: show a progress bar on stderr.
+    timeout: seconds per socket operation.
+
+  Returns:
+    (sha256, size) of the verified file.
+
+  Raises:
+    DownloadError: HTTP error, network unreachable, truncated transfer, or a
+      size or digest that does not match the pin.  Nothing is left at
+      `destination` (an older verified file there is kept untouched).
+  """
+  destination = os.fspath(destination)
+  directory = os.path.dirname(destination) or "."
+  os.makedirs(directory, exist_ok=True)
+  handle, temporary = tempfile.mkstemp(
+      prefix=f".{os.path.basename(destination)}.", suffix=".part", dir=directory)
+  try:
+    with os.fdopen(handle, "wb") as out:
+      try:
+        request = urllib.request.Request(url, headers={"User-Agent": "soundscope"})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+          length = response.headers.get("Content-Length")
+          expected = int(length) if length and length.isdigit() else None
+          total = expected or file_spec.size or S.APPROXIMATE_SIZES.get(file_spec.name)
+          bar = Progress(file_spec.name, total, progress)
+          done, sha256, md5 = _stream_to(response, out, bar)
+          bar.update(done, final=True)
+      except urllib.error.HTTPError as exc:
+        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+      except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DownloadError(f"cannot download {url} ({reason}); offline? If you already have "
+                            f"{file_spec.name}, run `soundscope models import PATH`") from None
+    if expected is not None and done != expected:
+      raise DownloadError(f"{url}: transfer truncated: {done} of {expected} bytes")
+    try:
+      store_lib.check_file_spec(temporary, file_spec, (sha256, md5))
+    except store_lib.ChecksumError as exc:
+      raise DownloadError(f"{url}: download rejected, {exc}") from None
+    store_lib.apply_umask_mode(temporary)
+    os.replace(temporary, destination)
+    return sha256, done
+  finally:
+    if os.path.exists(temporary):
+      os.unlink(temporary)
+
+
+def download_model(store, name, base_url=None, progress=True, force=False):
+  """Downloads every file of a known model that is missing or fails verification.
+
+  Files with no official URL (import-only) are skipped unless a mirror base is given.
+
+  Args:
+    store: models.store.ModelStore.
+    name: a key of configs.model_specs.KNOWN_MODELS.
+    base_url: mirror replacing the official host (else $SOUNDSCOPE_DOWNLOAD_BASE).
+    progress: progress bars on stderr.
+    force: download even files that are present and verified.
+
+  Returns:
+    The model directory.
+
+  Raises:
+    DownloadError naming every file that failed (the others are kept).
+  """
+  if name not in S.KNOWN_MODELS:
+    raise DownloadError(f"unknown model {name!r}; known: {', '.join(S.KNOWN_MODELS)}")
+  spec = S.KNOWN_MODELS[name]
+  mirror = base_url or os.environ.get(S.DOWNLOAD_BASE_ENV)
+  failures = []
+  for file_spec in spec.files:
+    destination = store.path(name) / file_spec.name
+    if not force and destination.is_file():
+      try:
+        sha256, _ = store_lib.check_file_spec(destination, file_spec)
+        store.record_known_file(spec, file_spec.name, sha256, destination.stat().st_size)
+        continue
+      except store_lib.ChecksumError:
+        pass  # Present but wrong: download again (the rename replaces it).
+    if file_spec.url is None and not mirror:
+      if progress:
+        print(f"{file_spec.name}: no official download URL; import it with "
+              f"`soundscope models import PATH`", file=sys.stderr)
+      continue
+    try:
+      sha256, size = download_file(resolve_url(name, file_spec, base_url), destination,
+                                   file_spec, progress)
+      store.record_known_file(spec, file_spec.name, sha256, size)
+    except DownloadError as exc:
+      if not file_spec.required and file_spec.url is None:
+        continue  # A mirror without the optional import-only file is fine.
+      failures.append(str(exc))
+  if failures:
+    raise DownloadError("; ".join(failures))
+  return store.path(name)

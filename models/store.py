@@ -1,0 +1,454 @@
+"""The model store: one directory where model files live, checked before use.
+
+Layout (the shared contract, see configs/model_specs.py for the known models):
+
+  <root>/<name>/model.json      manifest: {"name", "version", "kind",
+                                "files": {file: {"sha256", "size"}}, "labels", ...}
+  <root>/<name>/<files>         e.g. yamnet/yamnet_classification.tflite
+
+The root is `--model-dir` when given, else `$SOUNDSCOPE_MODEL_DIR`, else
+`~/.cache/soundscope/models`.
+
+API (small on purpose):
+  default_root() -> pathlib.Path
+  ModelStore(root=None)
+    .root                      pathlib.Path
+    .path(name)                <root>/<name> (whether or not it exists)
+    .file(name, file_name)     path of a file that must be present (ModelNotFoundError)
+    .manifest(name)            dict or None
+    .names()                   names of the model directories that have a manifest
+    .is_present(name)          manifest and every required file present with the right size
+    .verify(name)              VerifyResult(name, ok, problems): full checksum check
+    .import_path(path, name=None) -> [names]  copy files after verifying them
+    .download(name, ...)       see models/download.py
+    .vggish_files()            (checkpoint path, PCA params path) for VGGish heads
+    .default_classifier_name() 'yamnet' when present, else a trained VGGish head
+  load_classifier(name=None, model_dir=None) -> models.classifier.Classifier
+
+Loading checks that every file is present with its recorded size (cheap, so
+cold start stays fast); `verify`, `import_path` and downloads check the full
+sha256 (or the published md5 where no sha256 is pinned).
+"""
+
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+
+from configs import model_specs as S
+
+HASH_CHUNK_BYTES = 1 << 20  # Read files in 1 MiB chunks when hashing.
+
+
+class ModelNotFoundError(Exception):
+  """A model (or one of its files) is not in the store; the message says how to get it."""
+
+
+class ChecksumError(Exception):
+  """A file does not have the size or digest its spec or manifest pins."""
+
+
+class VerifyResult:
+  """Outcome of ModelStore.verify: `ok` and a list of problems (strings)."""
+
+  def __init__(self, name, problems):
+    self.name = name
+    self.problems = list(problems)
+
+  @property
+  def ok(self):
+    return not self.problems
+
+  def __repr__(self):
+    return f"VerifyResult({self.name!r}, ok={self.ok}, problems={self.problems!r})"
+
+
+def default_root():
+  """$SOUNDSCOPE_MODEL_DIR, else ~/.cache/soundscope/models."""
+  return pathlib.Path(os.path.expanduser(
+      os.environ.get(S.MODEL_DIR_ENV) or S.DEFAULT_MODEL_DIR))
+
+
+def how_to_get(name=None):
+  """The sentence that tells a user how to put a model in the store."""
+  target = name if name in S.KNOWN_MODELS else "yamnet"
+  return (f"run `soundscope models download {target}` (needs internet), or "
+          f"`soundscope models import PATH` with files you already have")
+
+
+def file_digests(path):
+  """(sha256, md5) hex digests of a file, read in chunks."""
+  sha256, md5 = hashlib.sha256(), hashlib.md5()
+  with open(path, "rb") as stream:
+    for chunk in iter(lambda: stream.read(HASH_CHUNK_BYTES), b""):
+      sha256.update(chunk)
+      md5.update(chunk)
+  return sha256.hexdigest(), md5.hexdigest()
+
+
+def check_file_spec(path, file_spec, digests=None):
+  """Raises ChecksumError unless `path` matches the FileSpec's size and digest.
+
+  Args:
+    path: the file to check.
+    file_spec: configs.model_specs.FileSpec.
+    digests: precomputed (sha256, md5), to avoid hashing twice.
+
+  Returns:
+    (sha256, md5) of the file.
+  """
+  size = os.path.getsize(path)
+  if file_spec.size is not None and size != file_spec.size:
+    raise ChecksumError(f"{path}: size {size} bytes, expected {file_spec.size} "
+                        f"for {file_spec.name}")
+  sha256, md5 = digests or file_digests(path)
+  if file_spec.sha256 is not None and sha256 != file_spec.sha256:
+    raise ChecksumError(f"{path}: sha256 {sha256} does not match the pinned "
+                        f"{file_spec.sha256} of {file_spec.name}")
+  if file_spec.sha256 is None and file_spec.md5 is not None and md5 != file_spec.md5:
+    raise ChecksumError(f"{path}: md5 {md5} does not match the published "
+                        f"{file_spec.md5} of {file_spec.name}")
+  return sha256, md5
+
+
+def apply_umask_mode(path):
+  """Gives a file written through mkstemp (mode 0600) the usual 0666 & ~umask mode."""
+  umask = os.umask(0)
+  os.umask(umask)
+  os.chmod(path, 0o666 & ~umask)
+
+
+def atomic_copy(source, destination):
+  """Copies a file so that `destination` appears whole or not at all."""
+  destination = pathlib.Path(destination)
+  destination.parent.mkdir(parents=True, exist_ok=True)
+  handle, temporary = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part",
+                                       dir=destination.parent)
+  try:
+    with os.fdopen(handle, "wb") as out, open(source, "rb") as src:
+      shutil.copyfileobj(src, out, HASH_CHUNK_BYTES)
+    apply_umask_mode(temporary)
+    os.replace(temporary, destination)
+  except BaseException:
+    if os.path.exists(temporary):
+      os.unlink(temporary)
+    raise
+
+
+def write_json_atomic(path, data):
+  """Writes JSON to `path` through a temporary file and a rename."""
+  path = pathlib.Path(path)
+  handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+  with os.fdopen(handle, "w") as out:
+    json.dump(data, out, indent=2, sort_keys=True)
+    out.write("\n")
+  apply_umask_mode(temporary)
+  os.replace(temporary, path)
+
+
+class ModelStore:
+  """A directory of model directories (see the module docstring).
+
+  Args:
+    root: store directory; None means default_root().
+  """
+
+  def __init__(self, root=None):
+    self.root = pathlib.Path(os.path.expanduser(str(root))) if root else default_root()
+
+  def __repr__(self):
+    return f"ModelStore({str(self.root)!r})"
+
+  def path(self, name):
+    """<root>/<name>, whether or not it exists."""
+    return self.root / name
+
+  def manifest(self, name):
+    """The parsed model.json of a model, or None when absent."""
+    path = self.path(name) / S.MANIFEST_NAME
+    if not path.is_file():
+      return None
+    with open(path) as stream:
+      return json.load(stream)
+
+  def names(self):
+    """Sorted names of the model directories that have a manifest."""
+    if not self.root.is_dir():
+      return []
+    return sorted(entry.name for entry in self.root.iterdir()
+                  if (entry / S.MANIFEST_NAME).is_file())
+
+  def _required_files(self, name, manifest):
+    """{file name: expected size or None} that must be present for `name`."""
+    spec = S.KNOWN_MODELS.get(name)
+    if spec is not None and manifest.get("kind") == spec.kind:
+      return {f.name: f.size for f in spec.files if f.required}
+    return {file: entry.get("size") for file, entry in manifest.get("files", {}).items()}
+
+  def missing_files(self, name):
+    """Problems that stop `name` from loading: absent files or wrong sizes (no hashing)."""
+    manifest = self.manifest(name)
+    if manifest is None:
+      return [f"no {S.MANIFEST_NAME} in {self.path(name)}"]
+    problems = []
+    recorded = manifest.get("files", {})
+    for file, size in self._required_files(name, manifest).items():
+      path = self.path(name) / file
+      size = size if size is not None else recorded.get(file, {}).get("size")
+      if not path.is_file():
+        problems.append(f"{file} is missing")
+      elif size is not None and path.stat().st_size != size:
+        problems.append(f"{file} has {path.stat().st_size} bytes, expected {size}")
+    return problems
+
+  def is_present(self, name):
+    """True when the manifest and every required file (right size) are there."""
+    return not self.missing_files(name)
+
+  def file(self, name, file_name):
+    """Path of a file of a model, raising ModelNotFoundError when it is absent."""
+    path = self.path(name) / file_name
+    if not path.is_file():
+      raise ModelNotFoundError(
+          f"model {name!r} has no {file_name} in {self.path(name)}: {how_to_get(name)}")
+    return path
+
+  def verify(self, name):
+    """Checks every file of a model against its pinned or recorded digest.
+
+    Known models are checked against configs/model_specs.py (so a tampered
+    manifest cannot vouch for a tampered file); other models (trained heads)
+    against the sha256 and size their manifest records.
+
+    Returns:
+      VerifyResult.
+    """
+    manifest = self.manifest(name)
+    if manifest is None:
+      return VerifyResult(name, [f"no {S.MANIFEST_NAME} in {self.path(name)}"])
+    problems = []
+    spec = S.KNOWN_MODELS.get(name)
+    if spec is not None and manifest.get("kind") == spec.kind:
+      for file_spec in spec.files:
+        path = self.path(name) / file_spec.name
+        if not path.is_file():
+          if file_spec.required:
+            problems.append(f"{file_spec.name} is missing")
+          continue
+        try:
+          check_file_spec(path, file_spec)
+        except ChecksumError as exc:
+          problems.append(str(exc))
+      return VerifyResult(name, problems)
+    for file, entry in sorted(manifest.get("files", {}).items()):
+      path = self.path(name) / file
+      if not path.is_file():
+        problems.append(f"{file} is missing")
+        continue
+      size = path.stat().st_size
+      if entry.get("size") is not None and size != entry["size"]:
+        problems.append(f"{path}: size {size} bytes, expected {entry['size']}")
+      elif entry.get("sha256") and file_digests(path)[0] != entry["sha256"]:
+        problems.append(f"{path}: sha256 does not match the manifest")
+    return VerifyResult(name, problems)
+
+  def record_known_file(self, spec, file_name, sha256, size):
+    """Adds one verified file of a known model to its manifest (creating it)."""
+    directory = self.path(spec.name)
+    directory.mkdir(parents=True, exist_ok=True)
+    manifest = self.manifest(spec.name) or {}
+    manifest.update({
+        "name": spec.name, "version": spec.version, "kind": spec.kind,
+        "licence": spec.licence, "homepage": spec.homepage,
+        "input": spec.input_spec, "output": spec.output_spec,
+    })
+    if spec.labels:
+      manifest["labels"] = spec.labels
+    files = manifest.setdefault("files", {})
+    files[file_name] = {"sha256": sha256, "size": size}
+    write_json_atomic(directory / S.MANIFEST_NAME, manifest)
+
+  def import_file(self, source, name=None):
+    """Copies one file of a known model into the store after verifying it.
+
+    The file is identified by its sha256 (or the published md5), so a renamed
+    copy is accepted; failing that, by its file name, and then it must match
+    that name's pinned digest.
+
+    Args:
+      source: path of the file.
+      name: optional model name the file must belong to.
+
+    Returns:
+      The model name it was stored under.
+
+    Raises:
+      ChecksumError when the file matches no known file, or matches a name but not its digest.
+    """
+    source = pathlib.Path(source)
+    digests = file_digests(source)
+    spec, file_spec = _spec_by_digest(*digests)
+    if spec is None:
+      spec, file_spec = S.file_spec_by_name(source.name)
+      if spec is None:
+        raise ChecksumError(
+            f"{source}: not a file of any known model (its sha256 {digests[0]} matches no "
+            f"pinned file); known files: {', '.join(_known_file_names())}")
+      check_file_spec(source, file_spec, digests)
+    if name is not None and name != spec.name:
+      raise ChecksumError(f"{source} is {file_spec.name} of model {spec.name!r}, not of {name!r}")
+    atomic_copy(source, self.path(spec.name) / file_spec.name)
+    self.record_known_file(spec, file_spec.name, digests[0], os.path.getsize(source))
+    return spec.name
+
+  def import_directory(self, source, name=None):
+    """Imports a model directory: one with a model.json (trained heads), or loose known files.
+
+    Returns:
+      Sorted list of the model names that received files.
+    """
+    source = pathlib.Path(source)
+    manifest_path = source / S.MANIFEST_NAME
+    if manifest_path.is_file():
+      with open(manifest_path) as stream:
+        manifest = json.load(stream)
+      if manifest.get("name") in S.KNOWN_MODELS and manifest.get("kind") == S.KNOWN_MODELS[
+          manifest["name"]].kind:
+        return self._import_known_files(source, name)
+      return [self._import_manifest_directory(source, manifest, name)]
+    return self._import_known_files(source, name)
+
+  def _import_known_files(self, source, name):
+    names = set()
+    for path in sorted(source.iterdir()):
+      if path.is_file() and path.name != S.MANIFEST_NAME and (
+          S.file_spec_by_name(path.name)[0] is not None):
+        names.add(self.import_file(path, name))
+    if not names:
+      raise ChecksumError(f"{source}: holds none of the known model files "
+                          f"({', '.join(_known_file_names())}) and no {S.MANIFEST_NAME}")
+    return sorted(names)
+
+  def _import_manifest_directory(self, source, manifest, name):
+    """Copies a self-described model directory after checking its recorded files."""
+    name = name or manifest.get("name") or source.name
+    for file, entry in manifest.get("files", {}).items():
+      path = source / file
+      if not path.is_file():
+        raise ChecksumError(f"{source}: {S.MANIFEST_NAME} lists {file}, which is missing")
+      if entry.get("sha256") and file_digests(path)[0] != entry["sha256"]:
+        raise ChecksumError(f"{path}: sha256 does not match {S.MANIFEST_NAME}")
+    destination = self.path(name)
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".part",
+                                            dir=_ensure_dir(self.root)))
+    try:
+      shutil.copytree(source, staging, dirs_exist_ok=True)
+      manifest = dict(manifest, name=name)
+      write_json_atomic(staging / S.MANIFEST_NAME, manifest)
+      if destination.exists():
+        shutil.rmtree(destination)
+      os.replace(staging, destination)
+    finally:
+      if staging.exists():
+        shutil.rmtree(staging)
+    return name
+
+  def import_path(self, source, name=None):
+    """Imports a file or a directory (see import_file, import_directory); returns model names."""
+    source = pathlib.Path(source)
+    if source.is_dir():
+      return self.import_directory(source, name)
+    if not source.is_file():
+      raise FileNotFoundError(f"{source}: no such file or directory")
+    return [self.import_file(source, name)]
+
+  def download(self, name, base_url=None, progress=True, force=False):
+    """Downloads a known model's files (models/download.py); returns its directory."""
+    from models import download
+    return download.download_model(self, name, base_url=base_url, progress=progress, force=force)
+
+  def vggish_files(self):
+    """(vggish_model.ckpt path, vggish_pca_params.npz path) of the stored VGGish."""
+    return (self.file("vggish", "vggish_model.ckpt"),
+            self.file("vggish", "vggish_pca_params.npz"))
+
+  def default_classifier_name(self):
+    """'yamnet' when present, else the first trained VGGish head, else None."""
+    if self.is_present("yamnet"):
+      return "yamnet"
+    for name in self.names():
+      manifest = self.manifest(name)
+      if manifest.get("kind") == "vggish_head" and self.is_present(name):
+        return name
+    return None
+
+
+def _ensure_dir(path):
+  path.mkdir(parents=True, exist_ok=True)
+  return path
+
+
+def _known_file_names():
+  return [f.name for spec in S.KNOWN_MODELS.values() for f in spec.files]
+
+
+def _spec_by_digest(sha256, md5):
+  """(ModelSpec, FileSpec) whose pinned digest matches, or (None, None)."""
+  for spec in S.KNOWN_MODELS.values():
+    for file_spec in spec.files:
+      if file_spec.sha256 == sha256 or (file_spec.sha256 is None and file_spec.md5 == md5):
+        return spec, file_spec
+  return None, None
+
+
+def load_classifier(name=None, model_dir=None, **options):
+  """Loads a classifier from the store, dispatching on its manifest's kind.
+
+  Args:
+    name: model name in the store ('yamnet', a trained head's name), or a path
+      to a model directory; None picks store.default_classifier_name().
+    model_dir: store root (None: $SOUNDSCOPE_MODEL_DIR or ~/.cache/soundscope/models).
+    **options: passed to the classifier's constructor (e.g. num_threads for YAMNet).
+
+  Returns:
+    A models.classifier.Classifier.
+
+  Raises:
+    ModelNotFoundError with a message that says how to get a model.
+  """
+  store = ModelStore(model_dir)
+  if name is None:
+    name = store.default_classifier_name()
+    if name is None:
+      raise ModelNotFoundError(
+          f"no classifier in the model store {store.root}: {how_to_get('yamnet')}; "
+          f"or train a VGGish head with `soundscope train`")
+  directory = store.path(name)
+  if os.sep in str(name) and (pathlib.Path(name) / S.MANIFEST_NAME).is_file():
+    directory = pathlib.Path(name)
+    store = ModelStore(directory.parent)
+    name = directory.name
+  manifest = store.manifest(name)
+  if manifest is None:
+    known = ", ".join(store.names()) or "none"
+    raise ModelNotFoundError(
+        f"model {name!r} is not in the model store {store.root} (present: {known}): "
+        f"{how_to_get(name)}")
+  problems = store.missing_files(name)
+  if problems:
+    raise ModelNotFoundError(
+        f"model {name!r} in {directory} is incomplete ({'; '.join(problems)}): {how_to_get(name)}")
+  kind = manifest.get("kind")
+  if kind == "yamnet":
+    from models import yamnet
+    return yamnet.YamnetClassifier.from_directory(directory, **options)
+  if kind == "vggish_head":
+    from models import heads  # Imports TensorFlow: only for VGGish heads.
+    return heads.load_head_classifier(directory, store, **options)
+  if kind == "vggish":
+    raise ModelNotFoundError(
+        f"model {name!r} is the VGGish embedder, not a classifier: use `--model yamnet` or "
+        f"a head trained with `soundscope train`")
+  raise ModelNotFoundError(f"model {name!r} has an unknown kind {kind!r} in {directory}")

@@ -1,0 +1,51 @@
+"""`soundscope capture`: classify the microphone every 5-7 s and print each window.
+
+  soundscope capture [--min-time 5] [--max-time 7] [--save-path DIR]
+                     [--device N|NAME] [--list-devices] [--model NAME] [--model-dir DIR]
+                     [--top-k 3] [--threshold 0.0] [--duration SECONDS]
+
+Each window prints one line, '<UTC end>  Speech: 0.75, Music: 0.12, ...'.
+Ctrl-C or SIGTERM stops after the window in progress.
+"""
+
+import sys
+
+from runtime import loop as loop_lib
+from runtime import session
+from runtime import sinks as sinks_lib
+
+
+def add_arguments(parser):
+  return session.add_arguments(parser)
+
+
+def run(args):
+  from runtime import capture as capture_lib
+  if args.list_devices:
+    try:
+      print(capture_lib.describe_devices())
+    except capture_lib.CaptureError as exc:
+      session.error("capture", exc)
+      return 1
+    return 0
+  problem = session.check_arguments(args)
+  if problem:
+    session.error("capture", problem)
+    return 2
+  try:
+    classifier = session.load_classifier(args)
+  except Exception as exc:  # ModelNotFoundError, ChecksumError, ...: say it in one line.
+    session.error("capture", exc)
+    return 1
+  sinks = sinks_lib.SinkSet([sinks_lib.ConsoleSink(sys.stdout)])
+  try:
+    live = session.LiveSession(args, classifier, sinks)
+    live.install_signal_handlers()
+    live.run()
+  except (capture_lib.CaptureError, loop_lib.LoopError, NotADirectoryError) as exc:
+    session.error("capture", exc)
+    return 1
+  finally:
+    sinks.close()
+  print(live.summary(), file=sys.stderr)
+  return 0

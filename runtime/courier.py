@@ -1,0 +1,199 @@
+"""Delivers the outbox to DeviceHive, in order, on its own thread.
+
+The courier connects (authenticate, then PUT /device/{id} as the original
+daemon did on connect), then sends the oldest queued notification, removes it
+only once the server accepted it, and goes on.  When the server cannot be
+reached, or answers with a server error, it waits with exponential backoff
+(0.5 s, 1 s, 2 s, ... up to 60 s) and reconnects; an emit or a new
+configuration wakes it at once.  A notification the server refuses for good
+(400, 403 after a fresh token, 413) is removed and counted as rejected, so one
+bad notification never blocks the queue.
+
+Delivery is exactly once as long as soundscope stops cleanly and the server's
+answers arrive; if the process dies between the server's answer and the
+removal from the outbox, or an answer is lost (timeout after the server stored
+the notification), that one notification is sent again (its parameters carry
+the window start and end, by which a consumer can tell).
+"""
+
+import logging
+import threading
+import time
+
+from runtime import devicehive as dh
+from runtime import settings as S
+
+log = logging.getLogger(__name__)
+
+_PERMANENT = (400, 403, 413, 422)
+
+
+class Courier:
+  """Owns the outbox, the configuration and the delivery thread.
+
+  Args:
+    outbox: runtime.outbox.Outbox.
+    config: runtime.config.DeviceHiveConfig.
+    client_factory: callable(config) -> DeviceHiveClient (tests may point it anywhere).
+    backoff_initial, backoff_max: seconds.
+  """
+
+  def __init__(self, outbox, config, client_factory=None,
+               backoff_initial=S.BACKOFF_INITIAL_SECONDS, backoff_max=S.BACKOFF_MAX_SECONDS):
+    self.outbox = outbox
+    self._config = config
+    self._client_factory = client_factory or _default_client
+    self.backoff_initial = backoff_initial
+    self.backoff_max = backoff_max
+    self._backoff = backoff_initial
+    self._client = None
+    self._wake = threading.Event()
+    self._stop = threading.Event()
+    self._drain_until = None
+    self._lock = threading.Lock()
+    self.connected = False
+    self.last_error = None
+    self.last_error_at = None
+    self.last_sent_at = None
+    self.connections = 0
+    self.dropped_now = 0
+    self._thread = threading.Thread(target=self._run, name="soundscope-devicehive", daemon=True)
+    self._thread.start()
+
+  @property
+  def config(self):
+    return self._config
+
+  def reconfigure(self, config):
+    """Switches to new settings; the next delivery reconnects with them."""
+    with self._lock:
+      self._config = config
+      self._drop_client()
+      self._backoff = self.backoff_initial
+    self._wake.set()
+
+  def enqueue(self, notification):
+    """Queues {"notification", "parameters", "timestamp"} and wakes the thread."""
+    self.dropped_now += self.outbox.put(notification)
+    self._wake.set()
+
+  def status(self):
+    """Connection state and counters for the page and /api/status."""
+    counters = self.outbox.counters()
+    config = self._config
+    return dict(counters, enabled=config.enabled, connected=self.connected,
+                server_url=config.server_url, device_id=config.device_id,
+                last_error=self.last_error, last_error_at=self.last_error_at,
+                last_sent_at=self.last_sent_at, connections=self.connections)
+
+  # -- the thread -------------------------------------------------------------
+
+  def _run(self):
+    while not self._finished():
+      with self._lock:
+        config = self._config
+      if not config.enabled:
+        if self._stop.is_set():
+          return
+        self._sleep(None)
+        continue
+      pending = self.outbox.peek(1)
+      if not pending:
+        if self._stop.is_set():
+          return
+        if self._client is None:
+          self._attempt(self._connect, config)   # Show "connected" before the first window.
+          continue
+        self._sleep(None)
+        continue
+      seq, body = pending[0]
+      self._attempt(self._deliver, config, seq, body)
+
+  def _finished(self):
+    if not self._stop.is_set():
+      return False
+    return self._drain_until is None or time.monotonic() >= self._drain_until
+
+  def _attempt(self, action, config, *args):
+    try:
+      action(config, *args)
+      self._backoff = self.backoff_initial
+    except (dh.DeviceHiveUnreachable, dh.DeviceHiveError) as exc:
+      self._failed(exc)
+    except Exception as exc:  # An odd answer or a full disk must not kill delivery for good.
+      log.exception("DeviceHive delivery failed unexpectedly")
+      self._failed(exc)
+
+  def _connect(self, config):
+    client = self._client_factory(config)
+    client.authenticate()
+    client.register_device(config.device_id, config.device_name,
+                           data={"software": "soundscope"})
+    with self._lock:
+      if config is self._config:
+        self._client = client
+        self.connected = True
+        self.connections += 1
+    log.info("DeviceHive: connected to %s as device %s", config.server_url, config.device_id)
+
+  def _deliver(self, config, seq, body):
+    client = self._client
+    if client is None:
+      self._connect(config)
+      client = self._client
+      if client is None:     # The settings changed meanwhile: start over with the new ones.
+        return
+    try:
+      client.insert_notification(config.device_id, body["notification"],
+                                       body.get("parameters") or {}, body.get("timestamp"))
+    except dh.DeviceHiveError as exc:
+      if exc.status == 404:       # The device was deleted meanwhile: register it again.
+        self._drop_client()
+        raise
+      if exc.status in _PERMANENT:
+        log.warning("DeviceHive refused notification %d for good: %s", seq, exc)
+        self.outbox.reject(seq)
+        self._note_error(exc)
+        return
+      raise
+    self.outbox.ack(seq)
+    self.connected = True
+    self.last_sent_at = time.time()
+
+  def _failed(self, exc):
+    self._note_error(exc)
+    self._drop_client()
+    if self._stop.is_set():
+      self._drain_until = time.monotonic()   # Unreachable while stopping: leave the rest on disk.
+      return
+    log.info("DeviceHive: %s; retrying in %.1f s", exc, self._backoff)
+    self._sleep(self._backoff)
+    self._backoff = min(self.backoff_max, self._backoff * S.BACKOFF_FACTOR)
+
+  def _note_error(self, exc):
+    self.last_error = str(exc)
+    self.last_error_at = time.time()
+
+  def _drop_client(self):
+    client, self._client = self._client, None
+    self.connected = False
+    if client is not None:
+      client.close()
+
+  def _sleep(self, seconds):
+    self._wake.wait(seconds)
+    self._wake.clear()
+
+  def close(self, drain_timeout=S.DRAIN_TIMEOUT_SECONDS):
+    """Delivers what it can within drain_timeout seconds, then stops; the rest stays queued."""
+    self._drain_until = time.monotonic() + drain_timeout
+    self._stop.set()
+    self._wake.set()
+    self._thread.join(drain_timeout + S.HTTP_TIMEOUT_SECONDS + 1)
+    self._drop_client()
+    self.outbox.close()
+
+
+def _default_client(config):
+  return dh.DeviceHiveClient(config.server_url, refresh_token=config.refresh_token or None,
+                             login=config.login or None, password=config.password or None)

@@ -1,0 +1,143 @@
+"""The live loop: window -> (saved wav) -> the batch Classifier -> every sink.
+
+Each window becomes 16-bit 16 kHz mono through the shared transforms
+(runtime/windows.py), is saved first when --save-path is given (so a crash in
+the model still leaves the audio), and is scored with the same
+`Classifier.clip_scores` that `soundscope classify` and the batch pipelines
+use, so live and batch agree on the same samples.
+"""
+
+import logging
+import os
+import threading
+import time
+
+import numpy as np
+import soundfile
+
+from configs import params as P
+from models import classifier as classifier_lib
+from runtime import prediction
+from runtime import settings as S
+from runtime import windows
+
+log = logging.getLogger(__name__)
+
+
+class LoopError(Exception):
+  """Windows keep failing (the model or the disk is broken): monitoring stops."""
+
+
+def save_window(directory, start_utc, samples16, rate):
+  """Writes int16 [n] samples as a 16-bit wav record_<UTC start>.wav; returns its path.
+
+  Written to a temporary name and renamed, so a reader never sees half a file.
+  """
+  path = os.path.join(directory, prediction.record_name(start_utc))
+  tmp = os.path.join(directory, "." + os.path.basename(path) + ".part")
+  try:
+    soundfile.write(tmp, np.asarray(samples16, np.int16), rate, subtype="PCM_16", format="WAV")
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise
+  return path
+
+
+class Loop:
+  """Classifies windows from a Capture until it ends or stop() is called.
+
+  Args:
+    capture: runtime.capture.Capture (started or not).
+    classifier: models.classifier.Classifier.
+    sinks: runtime.sinks.SinkSet.
+    top_k, threshold: how many labels per window, and the minimum score shown.
+    save_path: directory for record_<UTC>.wav files, or None.
+    params: VggishParams (sample rate and resampling filter of the shared transforms).
+    aggregation: 'mean' or 'max' pooling of the model's frames over a window
+      (None: the model's default, as `soundscope classify` uses).
+  """
+
+  def __init__(self, capture, classifier, sinks, top_k=S.DEFAULT_TOP_K,
+               threshold=S.DEFAULT_THRESHOLD, save_path=None, params=P.VggishParams(),
+               aggregation=None):
+    if save_path is not None and not os.path.isdir(save_path):
+      raise NotADirectoryError(f"--save-path {save_path}: not an existing directory")
+    self.capture = capture
+    self.classifier = classifier
+    self.sinks = sinks
+    self.top_k = top_k
+    self.threshold = threshold
+    self.save_path = save_path
+    self.params = params
+    self.aggregation = aggregation
+    self.processed = 0
+    self.failures = 0
+    self.failures_in_a_row = 0
+    self.last_seconds = None       # Wall time of the last window's classification.
+    self._stop = threading.Event()
+
+  def process(self, window):
+    """One window -> PredictionEvent (saved first when asked)."""
+    samples16 = windows.window_to_16k(window, self.params)
+    record = None
+    if self.save_path:
+      record = save_window(self.save_path, window.start_utc, samples16,
+                           self.params.sample_rate_hz)
+    started = time.monotonic()
+    scores = self.classifier.clip_scores(windows.int16_to_float(samples16), self.aggregation)
+    classified_at = time.monotonic()
+    self.last_seconds = classified_at - started
+    predictions = classifier_lib.top_k(scores, self.classifier.labels, self.top_k, self.threshold)
+    self.processed += 1
+    return prediction.PredictionEvent(
+        sequence=self.processed, start_utc=window.start_utc, end_utc=window.end_utc,
+        predictions=predictions, model=self.classifier.name,
+        model_version=str(self.classifier.version), ended_at=window.ended_at,
+        classified_at=classified_at, record_path=record,
+        dropped_seconds=window.dropped_frames / window.rate)
+
+  def warm_up(self, rate=S.WARM_UP_RATE_HZ):
+    """Runs resampling and the model once on silence, so the first window is not late.
+
+    resampy compiles its kernel on first use (seconds on a small machine) and a
+    model's first call allocates; both are paid here, before capture starts.
+    """
+    silence = windows.Window(samples=np.zeros((int(rate), 1), np.int16), rate=int(rate),
+                             first_frame=0, start_utc=None, end_utc=None, ended_at=0.0)
+    self.classifier.clip_scores(windows.int16_to_float(windows.window_to_16k(silence,
+                                                                             self.params)))
+
+  def run(self):
+    """Runs until the capture ends or stop(); returns the number of windows classified."""
+    while not self._stop.is_set():
+      try:
+        window = self.capture.next_window(timeout=0.5)
+      except TimeoutError:
+        continue
+      if window is None:
+        break
+      if window.dropped_frames:
+        log.warning("the classifier fell behind: %.2f s of audio dropped before this window",
+                    window.dropped_frames / window.rate)
+      try:
+        event = self.process(window)
+      except Exception as exc:  # One bad window is reported; monitoring goes on.
+        self._failed(window, exc)
+        continue
+      self.failures_in_a_row = 0
+      self.sinks.emit(event)
+    return self.processed
+
+  def _failed(self, window, exc):
+    self.failures += 1
+    self.failures_in_a_row += 1
+    log.error("window %s could not be processed: %s", window.start_utc, exc)
+    if self.failures_in_a_row >= S.MAX_FAILURES_IN_A_ROW:
+      raise LoopError(f"{self.failures_in_a_row} windows in a row failed; "
+                      f"last error: {exc}") from exc
+
+  def stop(self):
+    """Asks run() to return after the current window (safe from a signal handler)."""
+    self._stop.set()

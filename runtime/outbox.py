@@ -1,0 +1,115 @@
+"""A bounded, ordered queue of notifications kept on disk (sqlite3, stdlib).
+
+Every notification is written here before anyone tries to deliver it, and
+removed only once the server has accepted it, so a network outage, a server
+restart or a restart of soundscope loses nothing up to the bound.  Past the
+bound the OLDEST are dropped, and counted (the count survives restarts too).
+Delivery order is insertion order (an INTEGER PRIMARY KEY AUTOINCREMENT never
+reuses a key, even after deletions).
+"""
+
+import json
+import os
+import sqlite3
+import threading
+
+from runtime import settings as S
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+"""
+
+
+class Outbox:
+  """Persistent FIFO of JSON objects, at most `capacity` of them.
+
+  Thread-safe: the loop puts, the delivery thread peeks and acknowledges.
+
+  Args:
+    path: sqlite3 file (created with mode 0600; its parent is created).
+    capacity: most notifications kept; the oldest beyond it are dropped.
+  """
+
+  def __init__(self, path, capacity=S.OUTBOX_MAX_NOTIFICATIONS):
+    if capacity < 1:
+      raise ValueError("the outbox must hold at least one notification")
+    self.path = path
+    self.capacity = int(capacity)
+    self._lock = threading.Lock()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if not os.path.exists(path):
+      os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    self._db.execute("PRAGMA journal_mode=WAL")
+    self._db.execute("PRAGMA synchronous=FULL")  # A put() survives power loss.
+    self._db.executescript(_SCHEMA)
+
+  def put(self, body):
+    """Appends a JSON-serialisable object; drops the oldest past the bound.
+
+    Returns:
+      int, the number dropped by this call (0 normally).
+    """
+    text = json.dumps(body, separators=(",", ":"), sort_keys=True)
+    with self._lock, self._db:
+      self._db.execute("BEGIN IMMEDIATE")
+      self._db.execute("INSERT INTO outbox (body) VALUES (?)", (text,))
+      (count,) = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()
+      excess = count - self.capacity
+      if excess > 0:
+        self._db.execute(
+            "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)",
+            (excess,))
+        self._bump("dropped", excess)
+      return max(0, excess)
+
+  def peek(self, limit=1):
+    """The oldest `limit` entries as [(seq, body)], oldest first; they stay queued."""
+    with self._lock:
+      rows = self._db.execute("SELECT seq, body FROM outbox ORDER BY seq LIMIT ?",
+                              (int(limit),)).fetchall()
+    return [(seq, json.loads(body)) for seq, body in rows]
+
+  def ack(self, seq):
+    """Removes a delivered entry and counts it as sent (no-op if already gone)."""
+    with self._lock, self._db:
+      self._db.execute("BEGIN IMMEDIATE")
+      removed = self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,)).rowcount
+      if removed:
+        self._bump("sent", removed)
+
+  def reject(self, seq):
+    """Removes an entry the server refused for good (e.g. 400) and counts it."""
+    with self._lock, self._db:
+      self._db.execute("BEGIN IMMEDIATE")
+      removed = self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,)).rowcount
+      if removed:
+        self._bump("rejected", removed)
+
+  def _bump(self, name, amount):
+    self._db.execute(
+        "INSERT INTO counters (name, value) VALUES (?, ?) "
+        "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", (name, amount))
+
+  def __len__(self):
+    with self._lock:
+      return self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+
+  def counters(self):
+    """{'queued', 'sent', 'dropped', 'rejected'}: totals since the outbox file was created."""
+    with self._lock:
+      values = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
+      queued = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+    return {"queued": queued, "sent": values.get("sent", 0),
+            "dropped": values.get("dropped", 0), "rejected": values.get("rejected", 0)}
+
+  def close(self):
+    with self._lock:
+      self._db.close()

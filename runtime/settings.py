@@ -1,0 +1,55 @@
+"""Constants of the live runtime, with their units.
+
+Commands expose the ones a user may want to change as options; the rest are
+here so that no number hides in the code.
+"""
+
+import os
+
+# Windows (the article classifies every 5-7 s).
+MIN_WINDOW_SECONDS = 5.0        # A window is handed to the classifier once it holds this much.
+MAX_WINDOW_SECONDS = 7.0        # Past this, while the classifier is busy, the oldest audio is dropped (overrun).
+MIN_FINAL_WINDOW_SECONDS = 1.0  # At the end of a bounded capture, a shorter remainder is still classified.
+BLOCK_SECONDS = 0.1             # PortAudio delivers audio in blocks of this length (frames_per_buffer).
+SAMPLE_WIDTH_BYTES = 2          # 16-bit signed PCM, as the article captured and saved.
+INT16_SCALE = 32768.0           # int16 / 32768 -> float in [-1, 1), as the VGGish reference reads wav files.
+WARM_UP_RATE_HZ = 44100         # Any rate works: resampy compiles once per dtype, not per rate.
+MAX_QUEUED_BLOCKS = 600         # Blocks buffered between PortAudio's thread and ours (60 s at BLOCK_SECONDS).
+
+MAX_FAILURES_IN_A_ROW = 3       # Windows that fail to save or classify before the loop gives up.
+
+# Output.
+DEFAULT_TOP_K = 3
+DEFAULT_THRESHOLD = 0.0
+RECORD_FILE_PATTERN = "record_{stamp}.wav"     # stamp: UTC, e.g. 20261126T170501.123Z.
+RECORD_STAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+
+# Web page.
+DEFAULT_HOST = "127.0.0.1"      # Loopback: the page and its form are not exposed unless asked.
+DEFAULT_PORT = 8000
+EVENTS_PAGE_COUNT = 10          # /events shows the last ten predictions, as the seed did.
+EVENT_HISTORY = 100             # Predictions kept in memory for /api/events.
+SSE_KEEPALIVE_SECONDS = 15.0    # Comment lines keep proxies from closing an idle event stream.
+SSE_STATUS_SECONDS = 1.0        # How often the page is checked for a new DeviceHive status.
+SUBSCRIBER_QUEUE = 100          # Events buffered per connected page; a stuck page loses the oldest.
+
+# DeviceHive.
+DEFAULT_NOTIFICATION_NAME = "audio_analysis"
+DEFAULT_DEVICE_NAME = "soundscope"
+HTTP_TIMEOUT_SECONDS = 10.0
+TOKEN_REFRESH_MARGIN_SECONDS = 30.0   # Refresh an access token this long before it expires.
+BACKOFF_INITIAL_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 60.0
+BACKOFF_FACTOR = 2.0
+OUTBOX_MAX_NOTIFICATIONS = 10000      # ~14 h of 5 s windows; past it the oldest are dropped and counted.
+DRAIN_TIMEOUT_SECONDS = 5.0           # On stop, how long to keep delivering before leaving the rest on disk.
+
+# Files.
+CONFIG_FILE = "devicehive.json"       # Written with mode 0600: it holds the refresh token or password.
+OUTBOX_FILE = "outbox.sqlite3"
+
+
+def default_state_dir():
+  """Where the configuration and the outbox live: $SOUNDSCOPE_STATE_DIR or ~/.config/soundscope."""
+  return os.environ.get("SOUNDSCOPE_STATE_DIR") or os.path.join(
+      os.path.expanduser("~"), ".config", "soundscope")

@@ -1,0 +1,139 @@
+"""Where predictions go: one small interface, one class per destination.
+
+A sink receives every PredictionEvent in order through `emit` (called on the
+loop's thread, so it must not block for long: slow work such as network
+delivery happens on the sink's own thread), reports `status()` for the page,
+and is closed once at the end.  Adding a destination (MQTT, a database) is one
+more class; JsonLinesSink below is an example in a dozen lines.
+"""
+
+import json
+import logging
+import sys
+import threading
+
+from runtime import prediction
+
+
+log = logging.getLogger(__name__)
+
+
+class Sink:
+  """Base class of every destination."""
+  name = "sink"
+
+  def emit(self, event):
+    """Receives one runtime.prediction.PredictionEvent."""
+    raise NotImplementedError
+
+  def status(self):
+    """A JSON-ready dict describing the sink's health ({} when there is nothing to say)."""
+    return {}
+
+  def close(self):
+    """Flushes and releases resources; emit is not called afterwards."""
+
+
+class ConsoleSink(Sink):
+  """Prints the article's line for each window: '<UTC end>  Speech: 0.75, Music: 0.12'."""
+  name = "console"
+
+  def __init__(self, stream=None):
+    self.stream = stream or sys.stdout
+
+  def emit(self, event):
+    print(event.line(), file=self.stream, flush=True)
+
+
+class JsonLinesSink(Sink):
+  """Appends each event as one JSON line to a file (another destination, as an example)."""
+  name = "jsonl"
+
+  def __init__(self, path):
+    self._file = open(path, "a", encoding="utf-8")
+
+  def emit(self, event):
+    self._file.write(json.dumps(event.to_dict()) + "\n")
+    self._file.flush()
+
+  def close(self):
+    self._file.close()
+
+
+class WebSink(Sink):
+  """Feeds the web page's EventHub (runtime/web/hub.py)."""
+  name = "web"
+
+  def __init__(self, hub):
+    self.hub = hub
+
+  def emit(self, event):
+    self.hub.publish(event.to_dict())
+
+  def close(self):
+    self.hub.close()
+
+
+class DeviceHiveSink(Sink):
+  """Queues each prediction as a DeviceHive notification in the persisted outbox.
+
+  Delivery runs on the Courier's thread (runtime/courier.py); `emit` only writes
+  to the outbox, so the loop never waits for the network.  While DeviceHive is
+  not configured nothing is queued.
+
+  Args:
+    courier: runtime.courier.Courier (owns the outbox, the client and the config).
+  """
+  name = "devicehive"
+
+  def __init__(self, courier):
+    self.courier = courier
+
+  def emit(self, event):
+    config = self.courier.config
+    if not config.enabled:
+      return
+    self.courier.enqueue({
+        "notification": config.notification_name,
+        "parameters": event.notification_parameters(),
+        "timestamp": _devicehive_time(event.end_utc),
+    })
+
+  def status(self):
+    return self.courier.status()
+
+  def close(self):
+    self.courier.close()
+
+
+def _devicehive_time(moment):
+  return prediction.devicehive_timestamp(moment)
+
+
+class SinkSet:
+  """Sends each event to every sink; one failing sink never stops the others."""
+
+  def __init__(self, sinks):
+    self.sinks = list(sinks)
+    self._lock = threading.Lock()
+    self.errors = {}
+
+  def emit(self, event):
+    with self._lock:
+      for sink in self.sinks:
+        try:
+          sink.emit(event)
+        except Exception as exc:  # A destination's failure is reported, not fatal.
+          self.errors[sink.name] = str(exc)
+          log.warning("sink %s failed: %s", sink.name, exc)
+
+  def status(self):
+    return {sink.name: sink.status() for sink in self.sinks if sink.status()}
+
+  def close(self):
+    for sink in self.sinks:
+      try:
+        sink.close()
+      except Exception as exc:
+        log.warning("closing sink %s: %s", sink.name, exc)
+

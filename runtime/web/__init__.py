@@ -1,0 +1,156 @@
+"""The web page of `soundscope serve` (Flask).
+
+  /                 latest predictions (live, server-sent events), DeviceHive
+                    status and the configuration form
+  /events           the last ten predictions with their times (as the seed did)
+  /api/events       JSON: recent predictions, newest first (?limit=N)
+  /api/status       JSON: DeviceHive connection and counters, capture counters, model
+  /api/config       JSON: GET the settings without secrets; POST/PUT to change them
+  /api/stream       text/event-stream: "prediction" and "status" events
+
+Secrets (refresh token, password) go in, never out: no template, JSON answer
+or event contains them.  The form carries a per-process token and the JSON API
+requires a JSON body, so another web site cannot change the settings through
+the user's browser.
+"""
+
+import json
+import queue
+import secrets
+import time
+
+import flask
+
+from runtime import config as config_lib
+from runtime import settings as S
+from runtime.web import hub as hub_lib
+
+
+def create_app(hub, config_store, courier=None, runtime_status=None):
+  """Builds the Flask app.
+
+  Args:
+    hub: runtime.web.hub.EventHub fed by the WebSink.
+    config_store: runtime.config.ConfigStore (the 0600 settings file).
+    courier: runtime.courier.Courier, told about new settings (None: DeviceHive off).
+    runtime_status: callable() -> dict about capture and model, or None.
+
+  Returns:
+    flask.Flask.
+  """
+  app = flask.Flask(__name__)
+  app.json.sort_keys = False
+  form_token = secrets.token_urlsafe(24)
+  state = {"config": config_store.load()}
+
+  def status():
+    devicehive = courier.status() if courier is not None else {"enabled": False,
+                                                                "connected": False}
+    return {"devicehive": devicehive, "runtime": runtime_status() if runtime_status else {}}
+
+  def apply(form):
+    """Validates and saves new settings; returns the new config or raises ConfigError."""
+    new = state["config"].updated(form).validate()
+    config_store.save(new)
+    state["config"] = new
+    if courier is not None:
+      courier.reconfigure(new)
+    return new
+
+  def render_index(errors=None, form=None, code=200):
+    view = state["config"].public_view()
+    if form:   # Show what the user typed back to them, except secrets.
+      view.update({k: v for k, v in form.items()
+                   if k in view and k not in config_lib.SECRET_FIELDS})
+    return flask.render_template(
+        "index.html", events=hub.recent(S.EVENTS_PAGE_COUNT), status=status(), config=view,
+        errors=errors or {}, saved=flask.request.args.get("saved") == "1",
+        form_token=form_token), code
+
+  @app.get("/")
+  def index():
+    return render_index()
+
+  @app.post("/config")
+  def save_form():
+    form = flask.request.form.to_dict()
+    if not secrets.compare_digest(form.pop("form_token", ""), form_token):
+      return render_index({"form": "the form expired: reload the page and try again"}, form, 400)
+    form.setdefault("clear_secrets", "")
+    try:
+      apply(form)
+    except config_lib.ConfigError as exc:
+      return render_index(exc.errors, form, 400)
+    return flask.redirect(flask.url_for("index", saved=1), code=303)
+
+  @app.get("/favicon.ico")
+  def favicon():
+    return "", 204
+
+  @app.get("/events")
+  def events_page():
+    return flask.render_template("events.html", events=hub.recent(S.EVENTS_PAGE_COUNT))
+
+  @app.get("/api/events")
+  def api_events():
+    limit = flask.request.args.get("limit", type=int)
+    return flask.jsonify({"events": hub.recent(limit)})
+
+  @app.get("/api/status")
+  def api_status():
+    return flask.jsonify(status())
+
+  @app.get("/api/config")
+  def api_config():
+    return flask.jsonify(state["config"].public_view())
+
+  @app.route("/api/config", methods=["POST", "PUT"])
+  def api_config_update():
+    body = flask.request.get_json(silent=True)
+    if not flask.request.is_json or not isinstance(body, dict):
+      return flask.jsonify({"errors": {"body": "send a JSON object "
+                                               "(Content-Type: application/json)"}}), 400
+    try:
+      new = apply(body)
+    except config_lib.ConfigError as exc:
+      return flask.jsonify({"errors": exc.errors}), 400
+    return flask.jsonify(new.public_view())
+
+  @app.get("/api/stream")
+  def api_stream():
+    return flask.Response(_event_stream(hub, status), mimetype="text/event-stream",
+                          headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+  return app
+
+
+def _sse(kind, data):
+  return f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _event_stream(hub, status):
+  """Yields server-sent events until the hub closes or the page goes away."""
+  inbox = hub.subscribe()
+  last_status = None
+  last_sent = time.monotonic()
+  try:
+    yield "retry: 2000\n\n"
+    while True:
+      current = status()
+      if current != last_status:
+        last_status = current
+        last_sent = time.monotonic()
+        yield _sse("status", current)
+      try:
+        item = inbox.get(timeout=S.SSE_STATUS_SECONDS)
+      except queue.Empty:
+        if time.monotonic() - last_sent >= S.SSE_KEEPALIVE_SECONDS:
+          last_sent = time.monotonic()
+          yield ": keep-alive\n\n"
+        continue
+      if item is hub_lib.CLOSED:
+        return
+      last_sent = time.monotonic()
+      yield _sse("prediction", item)
+  finally:
+    hub.unsubscribe(inbox)

@@ -1,0 +1,163 @@
+"""`soundscope classify`: the article's lines, options, many formats, and bad files."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+
+import soundscope
+from conftest import REPO, asset
+from support_store import yamnet_store
+
+# "path: Label: 0.12, Other, with comma: 0.03"
+LINE = re.compile(r"^(?P<path>[^:]+): (?P<body>.+)$")
+PREDICTION = re.compile(r"(?P<label>.+?): (?P<score>\d\.\d\d)(?:, |$)")
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+  root = tmp_path_factory.mktemp("models")
+  yamnet_store(root)
+  return str(root)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+  """Real audio in several formats, rates and channel counts."""
+  directory = tmp_path_factory.mktemp("clips")
+  siren, rate = soundfile.read(asset("audio/urbansound8k/16772-8-0-0.wav"), dtype="float32")
+  ogg = directory / "siren_22k_mono.ogg"
+  mono = siren.mean(axis=1)
+  soundfile.write(ogg, mono[::2], rate // 2, format="OGG", subtype="VORBIS")
+  wav16 = directory / "siren_16k_mono.wav"
+  from transforms import audio
+  soundfile.write(wav16, audio.resample(mono, rate, 16000), 16000, subtype="PCM_16")
+  return {
+      "stereo_wav": str(asset("audio/urbansound8k/16772-8-0-0.wav")),
+      "flac": str(asset("audio/esc10/1-100032-A-0.flac")),
+      "ogg": str(ogg),
+      "wav16": str(wav16),
+  }
+
+
+def classify(capsys, *args):
+  status = soundscope.main(["classify", *args])
+  captured = capsys.readouterr()
+  return status, captured.out.splitlines(), captured.err.splitlines()
+
+
+def parse(line):
+  match = LINE.match(line)
+  assert match, line
+  return match["path"], [(m["label"], float(m["score"])) for m in PREDICTION.finditer(match["body"])]
+
+
+def test_one_line_per_file_in_the_articles_format(capsys, model_dir, clips):
+  paths = list(clips.values())
+  status, out, err = classify(capsys, "--model-dir", model_dir, *paths)
+  assert status == 0 and err == []
+  assert len(out) == len(paths)
+  for path, line in zip(paths, out):
+    got_path, predictions = parse(line)
+    assert got_path == path
+    assert len(predictions) == 3
+    scores = [score for _, score in predictions]
+    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+  # Whatever the container, rate or channel count, the siren is heard as one.
+  for key in ("stereo_wav", "ogg", "wav16"):
+    labels = [label for label, _ in parse(out[paths.index(clips[key])])[1]]
+    assert "Siren" in labels, (key, labels)
+
+
+def test_top_k_and_threshold(capsys, model_dir, clips):
+  status, out, _ = classify(capsys, "--model-dir", model_dir, "--top-k", "5", clips["stereo_wav"])
+  assert status == 0 and len(parse(out[0])[1]) == 5
+  status, out, _ = classify(capsys, "--model-dir", model_dir, "--top-k", "5",
+                            "--threshold", "0.12", clips["stereo_wav"])
+  kept = parse(out[0])[1]
+  assert 0 < len(kept) < 5 and all(score >= 0.12 for _, score in kept)
+  status, out, _ = classify(capsys, "--model-dir", model_dir, "--threshold", "0.999",
+                            clips["stereo_wav"])
+  assert status == 0 and out == [f"{clips['stereo_wav']}: (no label scores 0.999 or more)"]
+
+
+def test_json_and_per_window_timeline(capsys, model_dir, clips):
+  status, out, _ = classify(capsys, "--model-dir", model_dir, "--json", "--per-window",
+                            "--aggregation", "max", clips["stereo_wav"], clips["flac"])
+  assert status == 0 and len(out) == 2
+  siren, dog = (json.loads(line) for line in out)
+  assert siren["path"] == clips["stereo_wav"] and siren["model"] == "yamnet"
+  assert siren["aggregation"] == "max"
+  assert abs(siren["duration_seconds"] - 1.98) < 0.01
+  assert len(siren["windows"]) == 4 and len(dog["windows"]) == 10  # 1.98 s and 5 s clips.
+  assert [w["start_seconds"] for w in siren["windows"]] == [0.0, 0.48, 0.96, 1.44]
+  # Max pooling: the clip score of the top label is its best window score.
+  top = siren["predictions"][0]
+  best = max(p["score"] for w in siren["windows"] for p in w["predictions"]
+             if p["label"] == top["label"])
+  assert abs(top["score"] - best) < 1e-6
+  status, out, _ = classify(capsys, "--model-dir", model_dir, "--per-window", clips["flac"])
+  assert len(out) == 1 + 10 and re.match(r"^ +0\.00- +0\.97 s: .+: \d\.\d\d", out[1])
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+  empty = tmp_path / "empty.wav"
+  empty.write_bytes(b"")
+  text = tmp_path / "notes.wav"
+  text.write_text("this is a text file, not audio\n" * 20)
+  no_samples = tmp_path / "no_samples.wav"
+  soundfile.write(no_samples, np.zeros(0), 16000)
+  truncated = tmp_path / "truncated.wav"
+  with open(asset("audio/urbansound8k/7389-1-1-0.wav"), "rb") as stream:
+    truncated.write_bytes(stream.read(30))
+  return {"missing": str(tmp_path / "missing.wav"), "directory": str(tmp_path),
+          "empty": str(empty), "text": str(text), "truncated": str(truncated),
+          "no_samples": str(no_samples)}
+
+
+def test_bad_files_get_one_clear_line_each_and_the_rest_is_classified(
+    capsys, model_dir, clips, bad_files):
+  args = [bad_files["missing"], clips["flac"], bad_files["directory"], bad_files["empty"],
+          bad_files["text"], clips["ogg"], bad_files["truncated"], bad_files["no_samples"]]
+  status, out, err = classify(capsys, "--model-dir", model_dir, *args)
+  assert status == 1
+  assert [parse(line)[0] for line in out] == [clips["flac"], clips["ogg"]]
+  assert len(err) == 6
+  expected = {"missing": "no such file", "directory": "directory", "empty": "empty",
+              "text": "not readable audio", "truncated": "truncated",
+              "no_samples": "no audio samples"}
+  for (key, path), line in zip(bad_files.items(), err):
+    assert line.startswith(f"{path}: "), line
+    assert expected[key] in line
+  status, out, _ = classify(capsys, "--model-dir", model_dir, "--json", bad_files["text"])
+  record = json.loads(out[0])
+  assert status == 1 and record["path"] == bad_files["text"] and record["kind"]
+
+
+def test_no_model_says_how_to_get_one(capsys, tmp_path, clips):
+  status, out, err = classify(capsys, "--model-dir", str(tmp_path), clips["flac"])
+  assert status == 2 and out == [] and len(err) == 1
+  assert "soundscope models download yamnet" in err[0]
+  status, _, err = classify(capsys, "--model-dir", str(tmp_path), "--model", "birds", clips["flac"])
+  assert status == 2 and "'birds' is not in the model store" in err[0]
+
+
+def test_the_installed_command_runs_without_tensorflow_or_beam(model_dir, clips, tmp_path):
+  code = ("import sys, soundscope\n"
+          "status = soundscope.main(sys.argv[1:])\n"
+          "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+          "('tensorflow', 'apache_beam', 'keras'))\n"
+          "print('HEAVY', heavy, file=sys.stderr)\n"
+          "sys.exit(status)\n")
+  env = dict(os.environ, SOUNDSCOPE_MODEL_DIR=model_dir)
+  result = subprocess.run([sys.executable, "-c", code, "classify", clips["stereo_wav"]],
+                          cwd=REPO, env=env, capture_output=True, text=True)
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.startswith(f"{clips['stereo_wav']}: ")
+  assert result.stderr.strip() == "HEAVY []"

@@ -1,0 +1,189 @@
+"""Live capture through real PortAudio (ALSA's file plugin as the microphone) and YAMNet."""
+
+import datetime
+import re
+import signal
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile
+
+import support_runtime as sr
+from models import classifier as classifier_lib
+from runtime import capture as capture_lib
+from runtime import windows
+from transforms import audio
+
+LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)  (.+)$")
+
+
+@pytest.fixture(scope="module")
+def yamnet_dir(tmp_path_factory):
+  return sr.import_yamnet(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module")
+def dog_and_rain():
+  dog, dog_rate = sr.read_clip(sr.DOG_CLIP)
+  rain, rain_rate = sr.read_clip(sr.RAIN_CLIP)
+  assert dog_rate == rain_rate == sr.CLIP_RATE and len(dog) == len(rain) == 5 * sr.CLIP_RATE
+  return dog, rain
+
+
+def expected_16k(samples, rate):
+  """What a window of int16 samples must become: the shared transforms, then 16-bit."""
+  wave = audio.resample(audio.to_mono(samples.astype(np.float64) / 32768.0), rate, 16000)
+  return np.clip(np.rint(wave * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def test_capture_dog_then_rain_prints_saves_and_matches_batch(tmp_path, yamnet_dir, dog_and_rain):
+  dog, rain = dog_and_rain
+  home = sr.file_microphone(tmp_path / "home", np.concatenate([dog, rain]))
+  records = tmp_path / "records"
+  records.mkdir()
+  result = subprocess.run(
+      sr.soundscope_command("capture", "--duration", 10, "--min-time", 5, "--max-time", 7,
+                            "--device", "soundscope_file_mic", "--save-path", records,
+                            "--model-dir", yamnet_dir, "--top-k", 5),
+      env=sr.child_env(home), capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.strip().splitlines()
+  assert len(lines) == 2, result.stdout
+  parsed = [LINE.match(line) for line in lines]
+  assert all(parsed), lines
+  dog_labels, rain_labels = (m.group(2) for m in parsed)
+  assert re.search(r"\b(Dog|Bark|Bow-wow)\b", dog_labels), dog_labels
+  assert re.search(r"\bRain\b", rain_labels), rain_labels
+  assert "2 windows classified, 10.0 s captured, 0 overruns" in result.stderr
+  assert "ALSA lib" not in result.stderr    # PortAudio's probing noise stays hidden.
+
+  saved = sorted(records.glob("record_*.wav"))
+  assert [p.name for p in saved] == sorted(p.name for p in saved) and len(saved) == 2
+  stamps = [datetime.datetime.strptime(p.name, "record_%Y%m%dT%H%M%S.%fZ.wav") for p in saved]
+  assert (stamps[1] - stamps[0]).total_seconds() == pytest.approx(5.0, abs=0.002)
+  ends = [datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%fZ") for m in parsed]
+  assert (ends[0] - stamps[0]).total_seconds() == pytest.approx(5.0, abs=0.002)
+
+  from models import store
+  batch = store.load_classifier("yamnet", yamnet_dir)
+  for path, fed, printed in zip(saved, (dog, rain), (dog_labels, rain_labels)):
+    info = soundfile.info(str(path))
+    assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+    content, _ = soundfile.read(str(path), dtype="int16")
+    np.testing.assert_array_equal(content, expected_16k(fed, sr.CLIP_RATE))
+    # Batch on the saved file gives exactly what the live loop printed.
+    scores = batch.clip_scores(audio.load_mono(str(path)))
+    assert classifier_lib.format_predictions(classifier_lib.top_k(scores, batch.labels, 5)) \
+        == printed
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_signal_stops_a_running_capture_cleanly(tmp_path, yamnet_dir, dog_and_rain, stop_signal):
+  home = sr.file_microphone(tmp_path / "home", dog_and_rain[0])
+  process = subprocess.Popen(
+      sr.soundscope_command("capture", "--min-time", 1, "--max-time", 2,
+                            "--model-dir", yamnet_dir),
+      env=sr.child_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  out, err = sr.LineReader(process.stdout), sr.LineReader(process.stderr)
+  try:
+    # It would run without end: the file plugin never runs dry.
+    first = sr.wait_for(lambda: out.lines, timeout=60, what="the first window")[0]
+    assert LINE.match(first.rstrip("\n")), first
+    process.send_signal(stop_signal)
+    code = process.wait(timeout=30)
+  finally:
+    if process.poll() is None:
+      process.kill()
+  err = err.text()
+  assert code == 0, err
+  assert re.search(r"\d+ windows classified", err), err
+  assert "Traceback" not in err
+
+
+def test_list_devices_and_device_errors(tmp_path, yamnet_dir, dog_and_rain):
+  home = sr.file_microphone(tmp_path / "home", dog_and_rain[0][:16000])
+  listing = subprocess.run(sr.soundscope_command("capture", "--list-devices"),
+                           env=sr.child_env(home), capture_output=True, text=True, timeout=60)
+  assert listing.returncode == 0, listing.stderr
+  assert re.search(r"\[\d+\] 'soundscope_file_mic': \d+ in", listing.stdout), listing.stdout
+
+  wrong = subprocess.run(
+      sr.soundscope_command("capture", "--device", "no-such-microphone", "--duration", 1,
+                            "--model-dir", yamnet_dir),
+      env=sr.child_env(home), capture_output=True, text=True, timeout=60)
+  assert wrong.returncode == 1
+  assert "no input device named like 'no-such-microphone'" in wrong.stderr
+  assert "soundscope_file_mic" in wrong.stderr      # The error lists what exists.
+
+
+def test_no_input_device_is_one_clear_error(tmp_path, yamnet_dir):
+  home = tmp_path / "empty-home"
+  home.mkdir()
+  listing = subprocess.run(sr.soundscope_command("capture", "--list-devices"),
+                           env=sr.child_env(home), capture_output=True, text=True, timeout=60)
+  if re.search(r": [1-9]\d* in,", listing.stdout):
+    pytest.skip("this machine has a real audio input device")
+  result = subprocess.run(
+      sr.soundscope_command("capture", "--duration", 1, "--model-dir", yamnet_dir),
+      env=sr.child_env(home), capture_output=True, text=True, timeout=60)
+  assert result.returncode == 1
+  errors = [line for line in result.stderr.splitlines() if "error" in line]
+  assert len(errors) == 1 and "no audio input device (microphone) found" in errors[0], \
+      result.stderr
+  assert "devices found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_select_device_by_index_name_and_default():
+  devices = [capture_lib.DeviceInfo(0, "HDMI out", 0, 2, 48000.0, "ALSA"),
+             capture_lib.DeviceInfo(1, "USB Microphone", 1, 0, 48000.0, "ALSA"),
+             capture_lib.DeviceInfo(2, "default", 32, 32, 44100.0, "ALSA")]
+  assert capture_lib.select_device(devices, None, default_index=2).index == 2
+  assert capture_lib.select_device(devices, None, default_index=None).index == 1
+  assert capture_lib.select_device(devices, "1").index == 1
+  assert capture_lib.select_device(devices, "usb").index == 1
+  assert capture_lib.select_device(devices, "default").index == 2
+  with pytest.raises(capture_lib.NoInputDeviceError, match="not an input device"):
+    capture_lib.select_device(devices, 0)
+  with pytest.raises(capture_lib.NoInputDeviceError, match="no audio input device"):
+    capture_lib.select_device(devices[:1], None)
+
+
+def test_a_busy_classifier_loses_audio_only_past_max_time_and_counts_it(dog_and_rain):
+  dog, rain = dog_and_rain
+  fed = np.concatenate([dog, rain])
+  rate = sr.CLIP_RATE
+  capture = capture_lib.Capture(sr.BlockSource(fed, rate, rate // 10), min_seconds=1,
+                                max_seconds=2).start()
+  first = capture.next_window(timeout=10)
+  # "Classifying" the first window while the source delivers the other 9 s.
+  sr.wait_for(lambda: capture.stats.captured_seconds >= 10 - 1e-9, what="the whole clip")
+  second = capture.next_window(timeout=10)
+  assert capture.next_window(timeout=10) is None
+  assert first.samples.shape[0] == rate and first.dropped_frames == 0
+  assert second.samples.shape[0] == 2 * rate and second.dropped_frames == 7 * rate
+  np.testing.assert_array_equal(first.samples[:, 0], fed[:rate])
+  np.testing.assert_array_equal(second.samples[:, 0], fed[-2 * rate:])   # The newest audio.
+  assert capture.stats.overruns > 0 and capture.stats.dropped_seconds == pytest.approx(7.0)
+  assert second.first_frame == 8 * rate
+  assert (second.start_utc - first.start_utc).total_seconds() == pytest.approx(8.0)
+  assert (first.end_utc - first.start_utc).total_seconds() == pytest.approx(1.0)
+
+
+def test_windows_are_gap_free_when_the_classifier_keeps_up(dog_and_rain):
+  fed = dog_and_rain[1]
+  rate = sr.CLIP_RATE
+  # Ten times faster than a microphone: the consumer has 125 ms to come back.
+  capture = capture_lib.Capture(sr.BlockSource(fed, rate, 4410, pace=10), min_seconds=1.25,
+                                max_seconds=3).start()
+  taken = []
+  while (window := capture.next_window(timeout=10)) is not None:
+    taken.append(window)
+  joined = np.concatenate([w.samples[:, 0] for w in taken])
+  np.testing.assert_array_equal(joined, fed)
+  assert all(w.dropped_frames == 0 for w in taken)
+  for before, after in zip(taken, taken[1:]):
+    assert after.first_frame == before.first_frame + before.samples.shape[0]
+    assert after.start_utc == before.end_utc
+  with pytest.raises(ValueError):
+    windows.WindowBuffer(rate, 1, 5, 4, datetime.datetime.now(datetime.timezone.utc))

@@ -1,0 +1,218 @@
+"""DeviceHive delivery against a local DeviceHive server on loopback."""
+
+import datetime
+import os
+import socket
+import stat
+
+import pytest
+
+import support_runtime as sr
+from devicehive_server import DeviceHiveServer
+from models import classifier as classifier_lib
+from runtime import config as config_lib
+from runtime import courier as courier_lib
+from runtime import devicehive as dh
+from runtime import outbox as outbox_lib
+from runtime import prediction
+from runtime import sinks as sinks_lib
+
+T0 = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.timezone.utc)
+DEVICE = "soundscope-test-1"
+
+
+@pytest.fixture
+def server():
+  server = DeviceHiveServer().start()
+  yield server
+  server.stop()
+
+
+def config_for(server, **changes):
+  settings = dict(server_url=server.base_url, refresh_token=server.issue_refresh_token(),
+                  device_id=DEVICE, device_name="Kitchen microphone")
+  settings.update(changes)
+  return config_lib.DeviceHiveConfig(**settings).validate()
+
+
+def event(number):
+  """A prediction event whose window starts `number` seconds after T0 (its identity)."""
+  start = T0 + datetime.timedelta(seconds=number)
+  return prediction.PredictionEvent(
+      sequence=number, start_utc=start, end_utc=start + datetime.timedelta(seconds=5),
+      predictions=[classifier_lib.Prediction("Dog", 74, 0.9),
+                   classifier_lib.Prediction("Bark", 75, 0.5)],
+      model="yamnet", model_version="1", ended_at=0.0, classified_at=0.0)
+
+
+def numbers(server):
+  """Which events arrived, in arrival order (from their window start)."""
+  return [round((datetime.datetime.strptime(n["parameters"]["start"], "%Y-%m-%dT%H:%M:%S.%fZ")
+                 .replace(tzinfo=datetime.timezone.utc) - T0).total_seconds())
+          for n in server.received(DEVICE)]
+
+
+def start_courier(path, config, capacity=100):
+  return courier_lib.Courier(outbox_lib.Outbox(str(path), capacity), config,
+                             backoff_initial=0.05, backoff_max=0.3)
+
+
+def test_client_speaks_the_documented_rest_api(server):
+  client = dh.DeviceHiveClient(server.base_url, login=server.login, password=server.password)
+  client.authenticate()
+  assert client.refresh_token and dh.token_expiry(client.access_token) > 0
+  client.register_device(DEVICE, "Kitchen microphone", data={"software": "soundscope"})
+  assert server.devices[DEVICE]["name"] == "Kitchen microphone"
+  answer = client.insert_notification(DEVICE, "audio_analysis", {"predictions": []},
+                                      "2026-11-26T12:00:05.000")
+  assert answer["id"] == 1 and answer["timestamp"] == "2026-11-26T12:00:05.000"
+  stored = server.received(DEVICE)[0]
+  assert stored["notification"] == "audio_analysis" and stored["parameters"] == {"predictions": []}
+
+  with pytest.raises(dh.DeviceHiveError) as missing:
+    client.insert_notification("no-such-device", "audio_analysis", {})
+  assert missing.value.status == 404 and "not found" in missing.value.message
+
+  wrong = dh.DeviceHiveClient(server.base_url, login=server.login, password="wrong")
+  with pytest.raises(dh.DeviceHiveError) as refused:
+    wrong.authenticate()
+  assert refused.value.status == 401 and refused.value.message == "Invalid credentials"
+
+
+def test_a_refused_access_token_is_refreshed_once_and_the_call_retried(server):
+  client = dh.DeviceHiveClient(server.base_url, refresh_token=server.issue_refresh_token())
+  client.register_device(DEVICE, "mic")
+  server.revoke_access_tokens()
+  client.insert_notification(DEVICE, "audio_analysis", {"n": 1})
+  assert server.count("POST", "/notification", 401) == 1
+  assert server.count("POST", "/token/refresh", 201) == 2   # First access, then after the 401.
+  assert len(server.received(DEVICE)) == 1
+
+
+def test_an_expiring_access_token_is_renewed_before_it_is_refused(server):
+  server.access_ttl = 2.0     # Shorter than the client's 30 s margin: always "about to expire".
+  client = dh.DeviceHiveClient(server.base_url, refresh_token=server.issue_refresh_token())
+  client.register_device(DEVICE, "mic")
+  for n in range(3):
+    client.insert_notification(DEVICE, "audio_analysis", {"n": n})
+  assert server.count("POST", "/token/refresh", 201) == 4
+  assert server.count("POST", "/notification", 401) == 0
+
+
+def test_an_expired_refresh_token_falls_back_to_login(server):
+  server.refresh_ttl = -1.0
+  stale = server.issue_refresh_token()
+  client = dh.DeviceHiveClient(server.base_url, refresh_token=stale, login=server.login,
+                               password=server.password)
+  client.register_device(DEVICE, "mic")
+  assert server.count("POST", "/token/refresh", 401) == 1
+  assert server.count("POST", "/token", 201) == 1 and client.refresh_token != stale
+
+
+def test_unreachable_server_is_its_own_error():
+  with socket.socket() as probe:
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+  client = dh.DeviceHiveClient(f"http://127.0.0.1:{port}/api/rest", refresh_token="x",
+                               timeout=2)
+  with pytest.raises(dh.DeviceHiveUnreachable):
+    client.authenticate()
+
+
+def test_every_notification_arrives_once_in_order_across_outage_expiry_and_restart(
+    server, tmp_path):
+  path = tmp_path / "outbox.sqlite3"
+  config = config_for(server)
+  sink = sinks_lib.DeviceHiveSink(start_courier(path, config))
+  for n in (1, 2, 3):
+    sink.emit(event(n))
+  sr.wait_for(lambda: len(server.received(DEVICE)) == 3, what="first notifications")
+  assert sink.status()["connected"] is True
+
+  server.stop()                                           # Outage.
+  for n in (4, 5, 6):
+    sink.emit(event(n))
+  sr.wait_for(lambda: sink.status()["last_error"] and not sink.status()["connected"],
+              what="the outage to be noticed")
+  assert sink.status()["queued"] == 3
+  server.start()
+  sr.wait_for(lambda: len(server.received(DEVICE)) == 6, what="delivery after the outage")
+
+  server.revoke_access_tokens()                           # The access token expires.
+  for n in (7, 8):
+    sink.emit(event(n))
+  sr.wait_for(lambda: len(server.received(DEVICE)) == 8, what="delivery after expiry")
+  assert server.count("POST", "/notification", 401) >= 1
+
+  server.stop()                                           # soundscope stops during an outage.
+  for n in (9, 10):
+    sink.emit(event(n))
+  sink.close()
+  assert outbox_lib.Outbox(str(path)).counters()["queued"] == 2
+
+  restarted = sinks_lib.DeviceHiveSink(start_courier(path, config))   # ... and starts again.
+  server.start()
+  restarted.emit(event(11))
+  sr.wait_for(lambda: len(server.received(DEVICE)) == 11, what="delivery after the restart")
+  status = restarted.status()
+  restarted.close()
+  assert numbers(server) == list(range(1, 12))
+  assert status["sent"] == 11 and status["queued"] == 0 and status["dropped"] == 0
+  ids = [n["id"] for n in server.received(DEVICE)]
+  assert ids == sorted(set(ids))
+  assert all(n["notification"] == "audio_analysis" for n in server.received(DEVICE))
+  assert server.received(DEVICE)[0]["timestamp"] == "2026-11-26T12:00:06.000"
+
+
+def test_outbox_keeps_the_newest_up_to_its_bound_and_counts_the_dropped(server, tmp_path):
+  server.stop()
+  sink = sinks_lib.DeviceHiveSink(start_courier(tmp_path / "outbox.sqlite3",
+                                                config_for(server), capacity=4))
+  for n in range(1, 8):
+    sink.emit(event(n))
+  status = sink.status()
+  assert (status["queued"], status["dropped"]) == (4, 3)
+  server.start()
+  sr.wait_for(lambda: len(server.received(DEVICE)) == 4, what="the kept notifications")
+  sink.close()
+  assert numbers(server) == [4, 5, 6, 7]
+
+
+def test_a_refused_notification_is_counted_and_does_not_block_the_rest(server, tmp_path):
+  courier = start_courier(tmp_path / "outbox.sqlite3", config_for(server))
+  courier.enqueue({"notification": "", "parameters": {}})   # The server answers 400.
+  sinks_lib.DeviceHiveSink(courier).emit(event(1))
+  sr.wait_for(lambda: len(server.received(DEVICE)) == 1, what="the valid notification")
+  status = courier.status()
+  courier.close()
+  assert status["rejected"] == 1 and "Notification name is required" in status["last_error"]
+
+
+def test_a_deleted_device_is_registered_again(server, tmp_path):
+  sink = sinks_lib.DeviceHiveSink(start_courier(tmp_path / "outbox.sqlite3", config_for(server)))
+  sink.emit(event(1))
+  sr.wait_for(lambda: len(server.received(DEVICE)) == 1, what="first notification")
+  server.devices.clear()
+  sink.emit(event(2))
+  sr.wait_for(lambda: len(server.received(DEVICE)) == 2, what="delivery after re-registering")
+  sink.close()
+  assert server.count("PUT", f"/device/{DEVICE}", 204) == 2
+
+
+def test_settings_file_is_private_and_secrets_never_leave(tmp_path, server):
+  store = config_lib.ConfigStore(str(tmp_path / "state" / "devicehive.json"))
+  saved = store.save(config_for(server, login="me", password="hunter2-pass"))
+  assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
+  assert store.load() == saved
+  view = saved.public_view()
+  assert view["has_refresh_token"] and view["has_password"]
+  assert saved.refresh_token not in str(view) and "hunter2" not in str(view)
+  kept = saved.updated({"device_name": "Hall", "refresh_token": "", "password": ""})
+  assert (kept.refresh_token, kept.password, kept.device_name) == (
+      saved.refresh_token, saved.password, "Hall")
+  with pytest.raises(config_lib.ConfigError) as bad:
+    saved.updated({"server_url": "ftp://x", "device_id": "no spaces!",
+                   "notification_name": " "}).validate()
+  assert set(bad.value.errors) == {"server_url", "device_id", "notification_name"}
+  with pytest.raises(config_lib.ConfigError):
+    saved.updated({"clear_secrets": "on"}).validate()   # No way left to authenticate.

@@ -1,0 +1,178 @@
+"""The live loop: same scores as batch, saved before classified, sinks independent."""
+
+import datetime
+import json
+
+import numpy as np
+import pytest
+import soundfile
+
+import support_runtime as sr
+from models import classifier as classifier_lib
+from runtime import loop as loop_lib
+from runtime import prediction
+from runtime import sinks as sinks_lib
+from runtime import windows
+from transforms import audio
+
+T0 = datetime.datetime(2026, 11, 26, 17, 0, 0, 250000, tzinfo=datetime.timezone.utc)
+
+
+def clip_window(relative, seconds=5.0):
+  samples, rate = sr.read_clip(relative)
+  count = int(seconds * rate)
+  return windows.Window(samples=samples[:count].reshape(-1, 1), rate=rate, first_frame=0,
+                        start_utc=T0, end_utc=T0 + datetime.timedelta(seconds=seconds),
+                        ended_at=0.0)
+
+
+class Recorder(sinks_lib.Sink):
+  name = "recorder"
+
+  def __init__(self):
+    self.events = []
+
+  def emit(self, event):
+    self.events.append(event)
+
+
+class Broken(sinks_lib.Sink):
+  name = "broken"
+
+  def emit(self, event):
+    raise OSError("disk full")
+
+
+def full_scores(event, num_classes):
+  scores = np.zeros(num_classes, np.float32)
+  for p in event.predictions:
+    scores[p.index] = p.score
+  return scores
+
+
+def test_live_window_scores_equal_batch_clip_scores_with_yamnet(tmp_path):
+  from models import store
+  model_dir = sr.import_yamnet(tmp_path / "models")
+  live = store.load_classifier("yamnet", model_dir)
+  batch = store.load_classifier("yamnet", model_dir)
+  window = clip_window(sr.DOG_CLIP)
+  runner = loop_lib.Loop(capture=None, classifier=live, sinks=None, top_k=len(live.labels))
+  event = runner.process(window)
+  same_samples = windows.window_to_16k(window).astype(np.float64) / 32768.0
+  np.testing.assert_array_equal(full_scores(event, len(live.labels)),
+                                batch.clip_scores(same_samples))
+  # And the samples are the shared transforms' resampling of what was captured.
+  reference = audio.resample(window.samples[:, 0] / 32768.0, window.rate, 16000)
+  assert np.max(np.abs(same_samples - reference)) <= 0.5 / 32768 + 1e-12
+  assert "Dog" in [p.label for p in event.predictions[:5]]
+
+
+def test_window_is_saved_before_it_is_classified(tmp_path):
+  class Failing(sr.BandEnergyClassifier):
+    def window_scores(self, waveform_16k):
+      raise RuntimeError("model crashed")
+
+  window = clip_window(sr.RAIN_CLIP, 2.0)
+  runner = loop_lib.Loop(None, Failing(), None, save_path=str(tmp_path))
+  with pytest.raises(RuntimeError):
+    runner.process(window)
+  saved = tmp_path / prediction.record_name(T0)
+  assert saved.name == "record_20261126T170000.250Z.wav"
+  content, rate = soundfile.read(str(saved), dtype="int16")
+  assert rate == 16000 and len(content) == 32000
+  np.testing.assert_array_equal(content, windows.window_to_16k(window))
+  assert not list(tmp_path.glob(".*.part"))
+
+
+def test_events_reach_every_sink_in_order_even_if_one_fails(tmp_path, capsys):
+  classifier = sr.BandEnergyClassifier()
+  recorder = Recorder()
+  jsonl = tmp_path / "events.jsonl"
+  sinks = sinks_lib.SinkSet([Broken(), sinks_lib.ConsoleSink(), recorder,
+                             sinks_lib.JsonLinesSink(str(jsonl))])
+  runner = loop_lib.Loop(None, classifier, sinks, top_k=2)
+  for relative in (sr.DOG_CLIP, sr.RAIN_CLIP):
+    sinks.emit(runner.process(clip_window(relative, 3.0)))
+  sinks.close()
+  assert [e.sequence for e in recorder.events] == [1, 2]
+  assert sinks.errors == {"broken": "disk full"}
+  printed = capsys.readouterr().out.splitlines()
+  assert printed == [e.line() for e in recorder.events]
+  assert printed[0].startswith("2026-11-26T17:00:03.250Z  ")
+  # The band shares differ between a dog and rain, so the scores came from the audio.
+  dog, rain = recorder.events
+  assert dog.predictions != rain.predictions
+  written = [json.loads(line) for line in jsonl.read_text().splitlines()]
+  assert [w["sequence"] for w in written] == [1, 2]
+  assert written[1]["predictions"] == rain.prediction_dicts()
+  scores = classifier.clip_scores(windows.window_to_16k(clip_window(sr.RAIN_CLIP, 3.0)) / 32768.0)
+  top = classifier_lib.top_k(scores, classifier.labels, 2)
+  assert [p.label for p in rain.predictions] == [p.label for p in top]
+
+
+class FailsOn(sr.BandEnergyClassifier):
+  """Fails on the windows whose (1-based) call numbers are listed."""
+
+  def __init__(self, failing):
+    self.failing, self.calls = set(failing), 0
+
+  def window_scores(self, waveform_16k):
+    self.calls += 1
+    if self.calls in self.failing:
+      raise RuntimeError(f"bad window {self.calls}")
+    return super().window_scores(waveform_16k)
+
+
+def run_on_rain(classifier):
+  from runtime import capture as capture_lib
+  samples, rate = sr.read_clip(sr.RAIN_CLIP)
+  # Five 1 s windows at five times real time: 200 ms to classify each, plenty.
+  capture = capture_lib.Capture(sr.BlockSource(samples, rate, 4410, pace=5), 1.0, 1.0)
+  recorder = Recorder()
+  runner = loop_lib.Loop(capture, classifier, sinks_lib.SinkSet([recorder]))
+  failing, classifier.failing = classifier.failing, set()
+  runner.warm_up(rate)
+  classifier.failing, classifier.calls = failing, 0
+  capture.start()
+  return runner, recorder
+
+
+def test_one_bad_window_is_reported_and_monitoring_goes_on():
+  runner, recorder = run_on_rain(FailsOn({2}))
+  assert runner.run() == 4
+  assert runner.failures == 1 and len(recorder.events) == 4
+  assert [e.start_utc for e in recorder.events] == sorted(e.start_utc for e in recorder.events)
+
+
+def test_windows_failing_in_a_row_stop_the_loop_with_the_reason():
+  runner, recorder = run_on_rain(FailsOn({1, 2, 3, 4, 5}))
+  with pytest.raises(loop_lib.LoopError, match="3 windows in a row failed; last error: bad window 3"):
+    runner.run()
+  runner.capture.stop()
+  assert recorder.events == []
+
+
+def test_notification_parameters_carry_labels_window_and_model():
+  runner = loop_lib.Loop(None, sr.BandEnergyClassifier(), None, top_k=3)
+  event = runner.process(clip_window(sr.RAIN_CLIP, 2.0))
+  parameters = event.notification_parameters()
+  assert parameters["start"] == "2026-11-26T17:00:00.250Z"
+  assert parameters["end"] == "2026-11-26T17:00:02.250Z"
+  assert parameters["model"] == "band-energy" and parameters["modelVersion"] == "test"
+  assert [p["label"] for p in parameters["predictions"]] == [p.label for p in event.predictions]
+  assert sum(p["score"] for p in parameters["predictions"]) == pytest.approx(1.0, abs=1e-5)
+  assert prediction.devicehive_timestamp(event.end_utc) == "2026-11-26T17:00:02.250"
+
+
+def test_runtime_never_imports_pipelines():
+  import subprocess
+  import sys
+  code = ("import sys, runtime.capture_cli, runtime.serve_cli, runtime.web, runtime.courier, "
+          "runtime.loop, runtime.session; "
+          "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pipelines', 'apache_beam')))")
+  result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=str(sr.REPO), timeout=120)
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.strip() == "[]"
+  sources = "\n".join(p.read_text() for p in (sr.REPO / "runtime").rglob("*.py"))
+  assert "import pipelines" not in sources and "from pipelines" not in sources

@@ -1,0 +1,114 @@
+"""`soundscope serve` end to end: PortAudio capture, YAMNet, the page's API, DeviceHive,
+and a restart of soundscope while DeviceHive is down."""
+
+import json
+import re
+import subprocess
+import threading
+import urllib.request
+
+import numpy as np
+import pytest
+
+import support_runtime as sr
+from devicehive_server import DeviceHiveServer
+from runtime import config as config_lib
+
+DEVICE = "serve-test"
+
+
+class Serve:
+  """A running `soundscope serve`, its stderr collected on a thread."""
+
+  def __init__(self, home, state, models, port=0):
+    self.process = subprocess.Popen(
+        sr.soundscope_command("serve", "--port", port, "--duration", 10, "--state-dir", state,
+                              "--model-dir", models, "--top-k", 5),
+        env=sr.child_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    self.err_lines = []
+    threading.Thread(target=self._collect, daemon=True).start()
+    try:
+      self.url = sr.wait_for(self._url, timeout=60, what="serve to print its address")
+    except BaseException:
+      self.process.kill()
+      raise
+
+  def _collect(self):
+    for line in self.process.stderr:
+      self.err_lines.append(line)
+
+  def _url(self):
+    if self.process.poll() is not None:
+      pytest.fail("serve exited early:\n" + "".join(self.err_lines))
+    for line in self.err_lines:
+      match = re.search(r"soundscope serve: (http://127\.0\.0\.1:\d+/)", line)
+      if match:
+        return match.group(1)
+    return None
+
+  def get(self, path):
+    with urllib.request.urlopen(self.url.rstrip("/") + path, timeout=10) as response:
+      return json.load(response)
+
+  def stop(self):
+    if self.process.poll() is None:
+      self.process.send_signal(15)
+    out, _ = self.process.communicate(timeout=30)
+    return self.process.returncode, out, "".join(self.err_lines)
+
+
+@pytest.fixture
+def started():
+  """Every Serve started by the test; any still running at the end is killed."""
+  processes = []
+  yield processes
+  for serve in processes:
+    if serve.process.poll() is None:
+      serve.process.kill()
+      serve.process.wait(10)
+
+
+def test_serve_delivers_every_window_once_in_order_across_a_restart(tmp_path, started):
+  dog, _ = sr.read_clip(sr.DOG_CLIP)
+  rain, _ = sr.read_clip(sr.RAIN_CLIP)
+  home = sr.file_microphone(tmp_path / "home", np.concatenate([dog, rain]))
+  models = sr.import_yamnet(tmp_path / "models")
+  state = tmp_path / "state"
+  devicehive = DeviceHiveServer()
+  devicehive.start()
+  devicehive.stop()        # Known port, nothing listening: DeviceHive is down.
+  config_lib.ConfigStore(str(state / "devicehive.json")).save(config_lib.DeviceHiveConfig(
+      server_url=devicehive.base_url, login=devicehive.login, password=devicehive.password,
+      device_id=DEVICE, device_name="Serve test"))
+
+  first = Serve(home, state, models)
+  started.append(first)
+  sr.wait_for(lambda: first.get("/api/status")["devicehive"]["queued"] == 2, timeout=60,
+              what="two queued notifications")
+  status = first.get("/api/status")
+  assert status["runtime"]["windows"] == 2 and status["runtime"]["model"] == "yamnet"
+  assert status["devicehive"]["connected"] is False and status["devicehive"]["last_error"]
+  assert "password" not in json.dumps(first.get("/api/config")).replace("has_password", "")
+  printed = first.get("/api/events")["events"]
+  code, out, err = first.stop()
+  assert code == 0, err
+  assert len(out.strip().splitlines()) == 2
+
+  devicehive.start()
+  second = Serve(home, state, models)
+  started.append(second)
+  sr.wait_for(lambda: len(devicehive.received(DEVICE)) == 4, timeout=60,
+              what="four notifications")
+  code, _, err = second.stop()
+  assert code == 0, err
+  received = devicehive.received(DEVICE)
+  devicehive.stop()
+  assert len(received) == 4
+  starts = [n["parameters"]["start"] for n in received]
+  assert starts == sorted(starts) and len(set(starts)) == 4
+  assert [n["parameters"]["start"] for n in received[:2]] == [e["start"] for e in reversed(printed)]
+  for notification, pattern in zip(received, [r"Dog|Bark", r"Rain"] * 2):
+    assert notification["notification"] == "audio_analysis"
+    labels = [p["label"] for p in notification["parameters"]["predictions"]]
+    assert len(labels) == 5 and re.search(pattern, " ".join(labels)), labels
+    assert notification["parameters"]["model"] == "yamnet"

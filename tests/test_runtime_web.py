@@ -1,0 +1,166 @@
+"""The web page and its JSON API, in a real headless browser (Debian's chromium + Playwright)."""
+
+import datetime
+import os
+import re
+import stat
+
+import pytest
+
+import support_runtime as sr
+from devicehive_server import DeviceHiveServer
+from runtime import config as config_lib
+from runtime import courier as courier_lib
+from runtime import loop as loop_lib
+from runtime import outbox as outbox_lib
+from runtime import serve_cli
+from runtime import sinks as sinks_lib
+from runtime import web
+from runtime import windows
+from runtime.web import hub as hub_lib
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+T0 = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.timezone.utc)
+SECRET = "refresh-SECRET-do-not-echo-0123456789"
+
+
+class Stack:
+  """Loop pieces + Flask app served on loopback + a local DeviceHive server."""
+
+  def __init__(self, tmp_path):
+    self.devicehive = DeviceHiveServer().start()
+    self.store = config_lib.ConfigStore(str(tmp_path / "state" / "devicehive.json"))
+    self.store.save(config_lib.DeviceHiveConfig(
+        server_url=self.devicehive.base_url, refresh_token=self.devicehive.issue_refresh_token(),
+        device_id="web-test", device_name="Web test"))
+    self.courier = courier_lib.Courier(
+        outbox_lib.Outbox(str(tmp_path / "state" / "outbox.sqlite3")), self.store.load(),
+        backoff_initial=0.05, backoff_max=0.3)
+    self.hub = hub_lib.EventHub()
+    self.sinks = sinks_lib.SinkSet([sinks_lib.WebSink(self.hub),
+                                    sinks_lib.DeviceHiveSink(self.courier)])
+    self.loop = loop_lib.Loop(None, sr.BandEnergyClassifier(), self.sinks, top_k=3)
+    self.app = web.create_app(self.hub, self.store, self.courier,
+                              lambda: {"model": "band-energy", "windows": self.loop.processed})
+    self.server = serve_cli.start_web(self.app, "127.0.0.1", 0)
+    self.url = f"http://127.0.0.1:{self.server.port}"
+
+  def classify(self, relative, seconds, offset):
+    """Runs the loop on a real clip and sends the event to the sinks; returns the event."""
+    samples, rate = sr.read_clip(relative)
+    start = T0 + datetime.timedelta(seconds=offset)
+    window = windows.Window(samples[:int(seconds * rate)].reshape(-1, 1), rate, 0, start,
+                            start + datetime.timedelta(seconds=seconds), 0.0)
+    event = self.loop.process(window)
+    self.sinks.emit(event)
+    return event
+
+  def close(self):
+    self.sinks.close()
+    self.server.shutdown()
+    self.devicehive.stop()
+
+
+@pytest.fixture
+def stack(tmp_path):
+  stack = Stack(tmp_path)
+  yield stack
+  stack.close()
+
+
+def test_json_api_and_events_page(stack):
+  client = stack.app.test_client()
+  config = client.get("/api/config").get_json()
+  assert config["has_refresh_token"] and "refresh_token" not in config
+  assert config["notification_name"] == "audio_analysis"
+
+  events = [stack.classify(sr.RAIN_CLIP, 1.0, n) for n in range(12)]
+  recent = client.get("/api/events").get_json()["events"]
+  assert [e["sequence"] for e in recent] == list(range(12, 0, -1))
+  assert recent[0]["predictions"] == events[-1].prediction_dicts()
+  page = client.get("/events").get_data(as_text=True)
+  shown = re.findall(r'<time datetime="([^"]+)"', page)
+  assert len(shown) == 20      # Ten rows, start and end each.
+  assert shown[:2] == ["2026-11-26T12:00:11.000Z", "2026-11-26T12:00:12.000Z"]
+  assert "2026-11-26T12:00:01.000Z" not in page   # The 11th-newest is gone.
+
+  sr.wait_for(lambda: client.get("/api/status").get_json()["devicehive"]["sent"] == 12,
+              what="DeviceHive delivery")
+  status = client.get("/api/status").get_json()
+  assert status["devicehive"]["connected"] and status["runtime"]["windows"] == 12
+
+  bad = client.post("/api/config", json={"device_id": "spaces are not allowed"})
+  assert bad.status_code == 400 and "device_id" in bad.get_json()["errors"]
+  not_json = client.post("/api/config", data="device_id=x")
+  assert not_json.status_code == 400
+  good = client.post("/api/config", json={"device_name": "Hall", "notification_name": "heard"})
+  assert good.status_code == 200 and good.get_json()["device_name"] == "Hall"
+  assert stack.courier.config.notification_name == "heard"
+  forged = client.post("/config", data={"device_name": "Evil", "form_token": "guess"})
+  assert forged.status_code == 400 and stack.store.load().device_name == "Hall"
+
+
+@pytest.fixture(scope="module")
+def browser():
+  if not os.path.exists(CHROMIUM):
+    pytest.skip(f"{CHROMIUM} is absent (Debian package chromium)")
+  playwright_api = pytest.importorskip("playwright.sync_api")
+  os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+  with playwright_api.sync_playwright() as playwright:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+def test_page_updates_live_and_round_trips_settings_without_secrets(stack, browser, tmp_path):
+  page = browser.new_page()
+  page.goto(stack.url + "/")
+  page.wait_for_selector("#dh-connected[data-connected='true']", timeout=15000)
+  assert page.text_content("#latest").startswith("Waiting")
+  page.evaluate("window.__notReloaded = true")
+
+  event = stack.classify(sr.RAIN_CLIP, 3.0, 0)
+  page.wait_for_function(
+      "text => document.getElementById('latest').textContent === text", arg=event.to_dict()["text"],
+      timeout=15000)
+  page.wait_for_function("document.getElementById('dh-sent').textContent === '1'",
+                         timeout=15000)
+  first = page.text_content("#predictions li")
+  assert "2026-11-26T12:00:03.000Z" in first and event.predictions[0].label in first
+  second = stack.classify(sr.DOG_CLIP, 3.0, 10)
+  page.wait_for_function("document.querySelectorAll('#predictions li').length === 2",
+                         timeout=15000)
+  assert page.evaluate("window.__notReloaded") is True
+  assert second.to_dict()["text"] in page.text_content("#predictions li")
+  page.wait_for_function("document.getElementById('dh-sent').textContent === '2'",
+                         timeout=15000)
+  assert page.text_content("#dh-queued") == "0" and page.text_content("#dh-dropped") == "0"
+
+  # Settings: a new refresh token and device; the token goes in and never comes back.
+  page.fill("#device_id", "kitchen-2")
+  page.fill("#device_name", "Kitchen")
+  page.fill("#refresh_token", SECRET)
+  page.click("#save")
+  page.wait_for_selector("#saved")
+  saved = stack.store.load()
+  assert (saved.device_id, saved.device_name, saved.refresh_token) == ("kitchen-2", "Kitchen",
+                                                                       SECRET)
+  assert stat.S_IMODE(os.stat(stack.store.path).st_mode) == 0o600
+  assert page.input_value("#device_id") == "kitchen-2"
+  assert page.input_value("#refresh_token") == ""
+  assert "stored" in page.get_attribute("#refresh_token", "placeholder")
+  assert SECRET not in page.content()
+  assert SECRET not in page.evaluate("fetch('/api/config').then(r => r.text())")
+  assert SECRET not in page.evaluate("fetch('/api/status').then(r => r.text())")
+
+  # An invalid value is refused, explained, and the typed secret is not echoed.
+  page.fill("#device_id", "no spaces")
+  page.fill("#password", "typed-password-never-echoed")
+  page.click("#save")
+  page.wait_for_selector("#device_id-error")
+  assert "letters, digits and dashes" in page.text_content("#device_id-error")
+  assert "typed-password-never-echoed" not in page.content()
+  assert stack.store.load().device_id == "kitchen-2"
+  page.close()

@@ -1,0 +1,138 @@
+"""The model store: where it is, importing files after checking them, verify, load_classifier."""
+
+import json
+import os
+import stat
+
+import pytest
+
+import soundscope
+from configs import model_specs as S
+from models import store
+from support_store import copy_asset, leftovers, yamnet_store
+
+
+def test_root_is_model_dir_else_environment_else_user_cache(tmp_path, monkeypatch):
+  monkeypatch.delenv(S.MODEL_DIR_ENV, raising=False)
+  assert store.ModelStore().root == store.default_root()
+  assert str(store.default_root()).endswith(os.path.join(".cache", "soundscope", "models"))
+  monkeypatch.setenv(S.MODEL_DIR_ENV, str(tmp_path / "env"))
+  assert store.ModelStore().root == tmp_path / "env"
+  assert store.ModelStore(tmp_path / "flag").root == tmp_path / "flag"
+
+
+def test_imported_yamnet_is_verified_with_a_manifest(tmp_path):
+  model_store = yamnet_store(tmp_path)
+  assert model_store.names() == ["yamnet"]
+  assert model_store.verify("yamnet").ok
+  manifest = json.loads((tmp_path / "yamnet" / "model.json").read_text())
+  assert manifest["kind"] == "yamnet" and manifest["labels"] == "yamnet_class_map.csv"
+  for file_spec in S.YAMNET.files:
+    assert manifest["files"][file_spec.name] == {"sha256": file_spec.sha256, "size": file_spec.size}
+    mode = (tmp_path / "yamnet" / file_spec.name).stat().st_mode
+    assert mode & stat.S_IRGRP  # Not the 0600 of a temporary file.
+  assert leftovers(tmp_path / "yamnet") == []
+
+
+def test_a_renamed_official_file_is_recognised_by_its_checksum(tmp_path):
+  renamed = copy_asset("yamnet/yamnet_classification.tflite", tmp_path / "downloaded (1).tflite")
+  model_store = store.ModelStore(tmp_path / "models")
+  assert model_store.import_path(renamed) == ["yamnet"]
+  assert (model_store.path("yamnet") / "yamnet_classification.tflite").is_file()
+
+
+def test_a_tampered_file_is_refused_and_not_stored(tmp_path):
+  path = copy_asset("yamnet/yamnet_class_map.csv", tmp_path / "yamnet_class_map.csv")
+  path.write_bytes(path.read_bytes().replace(b"Speech", b"Speach"))
+  model_store = store.ModelStore(tmp_path / "models")
+  with pytest.raises(store.ChecksumError, match="does not match the pinned"):
+    model_store.import_path(path)
+  assert not model_store.path("yamnet").exists()
+
+
+def test_an_unknown_file_is_refused(tmp_path):
+  path = tmp_path / "weights.bin"
+  path.write_bytes(b"not a model")
+  with pytest.raises(store.ChecksumError, match="not a file of any known model"):
+    store.ModelStore(tmp_path / "models").import_path(path)
+
+
+def test_a_file_imported_under_the_wrong_model_name_is_refused(tmp_path):
+  with pytest.raises(store.ChecksumError, match="not of 'vggish'"):
+    store.ModelStore(tmp_path).import_path(
+        copy_asset("yamnet/yamnet_class_map.csv", tmp_path / "map.csv"), "vggish")
+
+
+def test_verify_finds_a_corrupted_file_and_loading_refuses_a_truncated_one(tmp_path):
+  model_store = yamnet_store(tmp_path)
+  target = model_store.path("yamnet") / "yamnet_classification.tflite"
+  data = bytearray(target.read_bytes())
+  data[1000] ^= 0x01
+  target.write_bytes(bytes(data))
+  result = model_store.verify("yamnet")
+  assert not result.ok and "sha256" in result.problems[0]
+  target.write_bytes(bytes(data[:1000]))
+  with pytest.raises(store.ModelNotFoundError, match="incomplete.*1000 bytes"):
+    store.load_classifier("yamnet", tmp_path)
+
+
+def test_no_model_gives_one_message_that_says_how_to_get_one(tmp_path):
+  with pytest.raises(store.ModelNotFoundError) as caught:
+    store.load_classifier(None, tmp_path)
+  message = str(caught.value)
+  assert "soundscope models download yamnet" in message
+  assert "soundscope models import PATH" in message
+  with pytest.raises(store.ModelNotFoundError, match="'nonesuch' is not in the model store"):
+    store.load_classifier("nonesuch", tmp_path)
+
+
+def _write_head(root, name):
+  """A minimal self-described head directory, as the training issue exports."""
+  directory = root / name
+  directory.mkdir(parents=True)
+  (directory / "labels.csv").write_text("index,mid,display_name\n0,/m/x,X\n")
+  digest, _ = store.file_digests(directory / "labels.csv")
+  (directory / "model.json").write_text(json.dumps({
+      "name": name, "version": "1", "kind": "vggish_head", "requires": ["vggish"],
+      "labels": "labels.csv", "files": {"labels.csv": {"sha256": digest, "size": 32}}}))
+  return directory
+
+
+def test_default_model_is_yamnet_when_present_else_a_head(tmp_path):
+  model_store = store.ModelStore(tmp_path / "models")
+  assert model_store.import_path(_write_head(tmp_path / "export", "birds")) == ["birds"]
+  assert model_store.verify("birds").ok
+  assert model_store.default_classifier_name() == "birds"
+  for name in ("yamnet_classification.tflite", "yamnet_class_map.csv"):
+    model_store.import_path(copy_asset(f"yamnet/{name}", tmp_path / name))
+  assert model_store.default_classifier_name() == "yamnet"
+  assert store.load_classifier(None, model_store.root).name == "yamnet"
+
+
+def test_vggish_is_an_embedder_not_a_classifier(tmp_path):
+  model_store = store.ModelStore(tmp_path)
+  model_store.import_path(copy_asset("vggish/vggish_pca_params.npz", tmp_path / "pca.npz"))
+  with pytest.raises(store.ModelNotFoundError, match="vggish_model.ckpt is missing"):
+    store.load_classifier("vggish", tmp_path)
+  with pytest.raises(store.ModelNotFoundError, match="download vggish"):
+    model_store.vggish_files()
+
+
+def test_cli_import_list_verify(tmp_path, capsys):
+  models_dir = str(tmp_path / "models")
+  for name in ("yamnet_classification.tflite", "yamnet_class_map.csv"):
+    path = copy_asset(f"yamnet/{name}", tmp_path / name)
+    assert soundscope.main(["models", "import", str(path), "--model-dir", models_dir]) == 0
+  assert soundscope.main(["models", "--model-dir", models_dir, "list"]) == 0
+  assert soundscope.main(["models", "verify", "--model-dir", models_dir]) == 0
+  out = capsys.readouterr().out
+  assert "yamnet: imported into" in out and "(complete)" in out
+  assert "yamnet       verified" in out and "vggish       missing" in out
+  assert "yamnet: ok" in out
+  (tmp_path / "models" / "yamnet" / "yamnet_class_map.csv").write_text("index,mid,display_name\n")
+  assert soundscope.main(["models", "verify", "--model-dir", models_dir]) == 1
+  assert "yamnet: FAILED" in capsys.readouterr().out
+  bogus = tmp_path / "bogus.tflite"
+  bogus.write_bytes(b"x")
+  assert soundscope.main(["models", "import", str(bogus), "--model-dir", models_dir]) == 1
+  assert "not a file of any known model" in capsys.readouterr().err
