@@ -10,9 +10,9 @@ OUT="${OUT:-out/example}"
 mkdir -p "$OUT"
 
 # YAMNet: from the local asset copy when there is one, else from its official URL.
-if ! soundscope models list 2>/dev/null | grep -q '^yamnet .*verified'; then
+if ! soundscope models list 2>/dev/null | grep -Eq '^yamnet +verified'; then
   if [ -d "$ASSETS/yamnet" ]; then
-    for file in "$ASSETS"/yamnet/*; do soundscope models import "$file" yamnet; done
+    soundscope models import "$ASSETS/yamnet"
   else
     soundscope models download yamnet
   fi
