@@ -1,133 +1,99 @@
-"""A polyphase form of resampy's kaiser_best: same samples, several times faster.
+"""transforms' resampler against resampy.resample: same samples, CPU time per call.
 
-  python bench/bench_resample.py
+  python bench/bench_resample.py [--seconds 5] [--calls 5] [--blas-threads N]
 
-A PROPOSAL for transforms/audio.resample, kept here because transforms/ is not
-this area's to edit.  It prints, for common rates, the largest difference from
-resampy.resample and the CPU time of both.
-
-Why it gives the same samples: resampy computes output t from the input
-around n_t = int(t * inc) with taps read from its filter table at positions
-that depend only on the fractional part of t * inc.  For rational rates
-(sr_orig / sr_new = P / q in lowest terms) that fractional part repeats every
-q outputs while n_t advances by P inputs, so there are only q distinct tap
-vectors.  Laid out as the columns of a [span, q] matrix H, every block of q
-outputs is one row of the input (read with stride P) times H: one matrix
-product that BLAS does far faster than resampy's per-sample numba loop.  The
-taps are built with resampy's own formula (linear interpolation in its
-filter table, the same index arithmetic), the input is zero-padded where
-resampy truncates its wings at the edges, and any output whose integer state
-differs from its phase's because of float rounding of t * inc is recomputed
-one by one exactly as resampy does.  The results differ from resampy's by
-float64 rounding only (< 1e-10 here, in samples of magnitude 1), and there is
-no numba compilation, which also takes ~1.5 s off every cold start.
+For common input rates to 16 kHz and both of resampy's filters, prints the
+largest |difference| between resampy.resample and
+  transforms.resample.resample  (the polyphase matrix form of resampy's filters)
+  transforms.audio.resample     (what the pipelines and `classify` call)
+on uniform noise in [-1, 1], and the CPU time (time.process_time, all threads)
+per call of each (median of --calls calls).  resampy's numba kernels are compiled by a warm-up call
+before anything is timed, so its figures are its steady-state cost.  The
+`form` column says whether transforms.resample used its matrix product or
+handed the rate to resampy (rates where the matrix would be too large).
+--blas-threads 1 measures the matrix product as `soundscope classify` runs it
+when it classifies files in parallel (one BLAS thread per job); by default
+BLAS uses its own thread count, whose idle threads spin and add CPU time.
+Prints figures only (no pass/fail).
 """
 
-import functools
-import importlib.util
-import math
+import argparse
 import os
+import statistics
 import time
 
 import numpy as np
+import resampy
 
-MIN_OUTPUTS_PER_ROW = 64  # Group phases so each matrix row yields at least this many outputs.
+from transforms import audio
+from transforms import resample as polyphase
 
-
-@functools.lru_cache(maxsize=4)
-def _filter_table(name):
-  """resampy's precomputed filter (half_window float64 [m], table entries per zero crossing)."""
-  package = importlib.util.find_spec("resampy").submodule_search_locations[0]
-  with np.load(os.path.join(package, "data", f"{name}.npz")) as data:
-    return data["half_window"], int(data["precision"])
+RATES_HZ = (8000, 11025, 22050, 32000, 44100, 48000, 96000)
+FILTERS = ("kaiser_best", "kaiser_fast")
+TARGET_RATE_HZ = 16000
 
 
-@functools.lru_cache(maxsize=16)
-def _plan(rate_in, rate_out, name):
-  half_window, num_table = _filter_table(name)
-  ratio = float(rate_out) / rate_in
-  window = ratio * half_window if ratio < 1 else half_window
-  delta = np.diff(window, append=window[-1])
-  scale = min(1.0, ratio)
-  step = int(scale * num_table)
-  g = math.gcd(int(rate_in), int(rate_out))
-  group = -(-MIN_OUTPUTS_PER_ROW // (int(rate_out) // g))
-  return (window, delta, scale, num_table, step, (int(rate_out) // g) * group,
-          (int(rate_in) // g) * group, 1.0 / ratio)
+def cpu_seconds_per_call(function, calls):
+  """Median CPU seconds (this process, all threads) over `calls` calls of function().
+
+  The median, because other jobs on a shared machine inflate some calls
+  (cache and memory-bandwidth contention) even in CPU time.
+  """
+  seconds = []
+  for _ in range(calls):
+    start = time.process_time()
+    function()
+    seconds.append(time.process_time() - start)
+  return statistics.median(seconds)
 
 
-def _state(t, increment, scale, num_table, step, nwin):
-  """resampy's per-output integer index, table offsets, interpolation factors and tap counts."""
-  time_ = t * increment
-  n = time_.astype(np.int64)
-  frac = scale * (time_ - n)
-  left = frac * num_table
-  left_offset = left.astype(np.int64)
-  right = (scale - frac) * num_table
-  right_offset = right.astype(np.int64)
-  return (n, left_offset, left - left_offset, right_offset, right - right_offset,
-          (nwin - left_offset) // step, (nwin - right_offset) // step)
-
-
-def resample_polyphase(x, rate_in, rate_out, name="kaiser_best"):
-  """resampy.resample(x, rate_in, rate_out, filter=name) for 1-D float input, as a matrix product."""
-  window, delta, scale, num_table, step, q, p, increment = _plan(rate_in, rate_out, name)
-  x = np.asarray(x, np.float64)
-  n_out = int(x.shape[0] * float(rate_out) / float(rate_in))
-  nwin = window.shape[0]
-  wing = nwin // step + 1
-  phases = np.arange(min(q, n_out))
-  n_p, off_l, eta_l, off_r, eta_r, taps_l, taps_r = _state(
-      phases, increment, scale, num_table, step, nwin)
-  span = int(n_p.max()) + 2 * wing
-  taps = np.zeros((span, phases.size))
-  for phase in phases:
-    i = np.arange(taps_l[phase])
-    at = off_l[phase] + i * step
-    taps[n_p[phase] + wing - 1 - i, phase] = window[at] + eta_l[phase] * delta[at]
-    k = np.arange(taps_r[phase])
-    at = off_r[phase] + k * step
-    taps[n_p[phase] + wing + k, phase] = window[at] + eta_r[phase] * delta[at]
-  rows = -(-n_out // q)
-  padded = np.zeros(wing + p * rows + span + 1)
-  padded[wing:wing + x.shape[0]] = x
-  view = np.lib.stride_tricks.as_strided(padded[1:], shape=(rows, span),
-                                         strides=(p * padded.itemsize, padded.itemsize))
-  y = (np.ascontiguousarray(view) @ taps).reshape(-1)[:n_out]
-  t = np.arange(n_out)
-  n, ol, el, orr, er, tl, tr = _state(t, increment, scale, num_table, step, nwin)
-  phase = t % q
-  odd = np.nonzero((n - p * (t // q) != n_p[phase]) | (ol != off_l[phase]) |
-                   (orr != off_r[phase]))[0]
-  for u in odd:  # Rare: redo exactly as resampy's loop does.
-    i = np.arange(min(n[u] + 1, tl[u]))
-    at = ol[u] + i * step
-    value = np.dot(window[at] + el[u] * delta[at], x[n[u] - i])
-    k = np.arange(min(x.shape[0] - n[u] - 1, tr[u]))
-    at = orr[u] + k * step
-    y[u] = value + np.dot(window[at] + er[u] * delta[at], x[n[u] + 1 + k])
-  return y
+def bench_rate(noise, rate, filter_name, calls):
+  """Prints one table row for `noise` (float64 [n] at `rate` Hz) resampled to 16 kHz."""
+  contenders = {
+      "resampy": lambda: resampy.resample(noise, rate, TARGET_RATE_HZ, filter=filter_name),
+      "transforms.resample": lambda: polyphase.resample(noise, rate, TARGET_RATE_HZ, filter_name),
+      "transforms.audio": lambda: audio.resample(noise, rate, TARGET_RATE_HZ, filter_name),
+  }
+  outputs = {name: function() for name, function in contenders.items()}  # Also warms caches.
+  reference = outputs["resampy"]
+  differences = []
+  for name in ("transforms.resample", "transforms.audio"):
+    assert outputs[name].shape == reference.shape, (name, outputs[name].shape, reference.shape)
+    differences.append(np.abs(outputs[name] - reference).max())
+  seconds = {name: cpu_seconds_per_call(f, calls) for name, f in contenders.items()}
+  # Which path transforms.resample took (a private detail, printed for the reader).
+  form = "matrix" if polyphase._plan(rate, TARGET_RATE_HZ, filter_name).efficient else "resampy"
+  print(f"  {filter_name:<11} {rate:6d}  {form:<7}  {differences[0]:8.1e}  {differences[1]:8.1e}"
+        f"  {seconds['resampy'] * 1e3:8.1f}  {seconds['transforms.resample'] * 1e3:8.1f}"
+        f"  {seconds['transforms.audio'] * 1e3:8.1f}"
+        f"  {seconds['resampy'] / seconds['transforms.audio']:6.1f}x")
 
 
 def main():
-  import resampy
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--seconds", type=float, default=5.0, help="signal length in seconds")
+  parser.add_argument("--calls", type=int, default=5, help="timed calls per contender (median)")
+  parser.add_argument("--blas-threads", type=int, default=None,
+                      help="limit BLAS to this many threads (default: the library's own)")
+  args = parser.parse_args()
+  if args.blas_threads:
+    import threadpoolctl
+    threadpoolctl.threadpool_limits(args.blas_threads, user_api="blas")
   rng = np.random.default_rng(0)
-  print("rate_in -> 16000, 5 s of noise: max |difference| and CPU time per call")
-  for rate in (8000, 11025, 22050, 32000, 44100, 48000, 96000):
-    x = rng.uniform(-1, 1, rate * 5)
-    reference = resampy.resample(x, rate, 16000)
-    ours = resample_polyphase(x, rate, 16000)
-    assert ours.shape == reference.shape
-    timings = []
-    for function in (lambda: resampy.resample(x, rate, 16000),
-                     lambda: resample_polyphase(x, rate, 16000)):
-      start = time.process_time()
-      for _ in range(5):
-        function()
-      timings.append((time.process_time() - start) / 5)
-    print(f"  {rate:6d} Hz: max diff {np.abs(ours - reference).max():.1e}, resampy "
-          f"{timings[0] * 1e3:6.1f} ms, polyphase {timings[1] * 1e3:6.1f} ms "
-          f"({timings[0] / timings[1]:.1f}x)")
+  for filter_name in FILTERS:  # Compile resampy's numba kernels outside the timings.
+    resampy.resample(rng.uniform(-1, 1, 4410), 44100, TARGET_RATE_HZ, filter=filter_name)
+  print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
+        f"BLAS threads {args.blas_threads or 'default'}; "
+        f"{args.seconds:g} s of noise -> {TARGET_RATE_HZ} Hz, CPU ms per call "
+        f"(median of {args.calls})")
+  print(f"  {'filter':<11} {'rate':>6}  {'form':<7}  {'|d| res.':>8}  {'|d| aud.':>8}"
+        f"  {'resampy':>8}  {'res.':>8}  {'audio':>8}  {'speed-up':>7}")
+  for filter_name in FILTERS:
+    for rate in RATES_HZ:
+      noise = rng.uniform(-1, 1, int(rate * args.seconds))
+      bench_rate(noise, rate, filter_name, args.calls)
+  print("|d| res./aud.: max |transforms.resample - resampy| and "
+        "max |transforms.audio.resample - resampy|; speed-up: resampy / transforms.audio")
 
 
 if __name__ == "__main__":

@@ -137,19 +137,9 @@ def window_to_16k(window, params=P.VggishParams()):
   Returns:
     int16 [m] at params.sample_rate_hz, m = int(n * 16000 / rate).
   """
-  _enable_jit_cache()
   mono = audio.to_mono(window.samples.astype(np.float64) / S.INT16_SCALE)
   return quantize_int16(audio.resample(mono, window.rate, params.sample_rate_hz,
                                        params.resample_filter))
-
-
-def _enable_jit_cache():
-  """Keeps resampy's compiled kernel on disk (models/jit_cache.py): a restart starts fast."""
-  try:
-    from models import jit_cache
-  except ImportError:
-    return
-  jit_cache.enable_resampy_cache()
 
 
 def int16_to_float(samples):

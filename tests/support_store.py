@@ -13,14 +13,9 @@ import http.server
 import os
 import pathlib
 import shutil
-import tempfile
 import threading
 
 from conftest import asset
-
-# Tests keep resampy's compiled kernels out of the user's ~/.cache (models/jit_cache.py).
-os.environ.setdefault("SOUNDSCOPE_JIT_CACHE_DIR",
-                      os.path.join(tempfile.gettempdir(), "soundscope-test-numba"))
 
 YAMNET_FILES = ("yamnet_classification.tflite", "yamnet_class_map.csv", "yamnet_embedding.tflite")
 

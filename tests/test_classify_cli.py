@@ -149,6 +149,7 @@ def test_no_model_says_how_to_get_one(capsys, tmp_path, clips):
 
 
 def test_the_installed_command_runs_without_tensorflow_or_beam(model_dir, clips, tmp_path):
+  # Two files at 44.1 kHz: resampling and the parallel path (threadpoolctl) both run.
   code = ("import sys, soundscope\n"
           "status = soundscope.main(sys.argv[1:])\n"
           "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
@@ -156,8 +157,36 @@ def test_the_installed_command_runs_without_tensorflow_or_beam(model_dir, clips,
           "print('HEAVY', heavy, file=sys.stderr)\n"
           "sys.exit(status)\n")
   env = dict(os.environ, SOUNDSCOPE_MODEL_DIR=model_dir)
-  result = subprocess.run([sys.executable, "-c", code, "classify", clips["stereo_wav"]],
+  files = [clips["stereo_wav"], clips["flac"]]
+  result = subprocess.run([sys.executable, "-c", code, "classify", "--jobs", "2", *files],
                           cwd=REPO, env=env, capture_output=True, text=True)
   assert result.returncode == 0, result.stderr
-  assert result.stdout.startswith(f"{clips['stereo_wav']}: ")
+  lines = result.stdout.splitlines()
+  assert [parse(line)[0] for line in lines] == files
   assert result.stderr.strip() == "HEAVY []"
+
+
+def blas_threads():
+  import threadpoolctl
+  return [info["num_threads"] for info in threadpoolctl.threadpool_info()
+          if info["user_api"] == "blas"]
+
+
+def test_parallel_jobs_give_the_same_scores_with_one_blas_thread_each(model_dir, clips):
+  from configs import params as P
+  from models import classify_cli, store
+  model = store.load_classifier("yamnet", model_dir)
+  paths = [clips["stereo_wav"], clips["flac"], clips["ogg"], clips["wav16"]]
+  before = blas_threads()
+  serial = [result["scores"] for _, result, _ in classify_cli.classify_files(
+      model, paths, P.VggishParams(), "mean", False, jobs=1)]
+  parallel, during = [], []
+  for path, result, error in classify_cli.classify_files(
+      model, paths, P.VggishParams(), "mean", False, jobs=2):
+    assert error is None and result["path"] == path
+    parallel.append(result["scores"])
+    during.extend(blas_threads())
+  # Same files in the same order, the same scores whether run one by one or in parallel.
+  np.testing.assert_array_equal(np.array(parallel), np.array(serial))
+  assert set(during) <= {1}  # No BLAS thread pools stacked inside the jobs.
+  assert blas_threads() == before  # ...and BLAS gets its threads back afterwards.

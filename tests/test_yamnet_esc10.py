@@ -14,7 +14,6 @@ import pytest
 
 from configs.esc10_yamnet import ESC10_TO_YAMNET
 from conftest import asset
-from models import jit_cache
 from support_store import yamnet_store
 from transforms import audio
 
@@ -27,7 +26,6 @@ def esc10_clip_scores(classifier, aggregations):
   with open(directory / "esc10.csv", newline="") as stream:
     rows = list(csv.DictReader(stream))
   assert len(rows) == 400 and len({r["category"] for r in rows}) == 10
-  jit_cache.enable_resampy_cache()
 
   def score(row):
     wave = audio.load_mono(directory / row["filename"])
