@@ -20,6 +20,7 @@ INSTALL_REQUIRES = [
     "resampy==0.4.3",
     "ai-edge-litert==2.3.0",
     "tensorboard==2.21.0",  # `soundscope train` writes TensorBoard logs (tf.summary needs it).
+    "threadpoolctl==3.8.0",  # `soundscope classify`: one BLAS thread per parallel job.
 ]
 EXTRAS = {
     # Live capture needs PortAudio's headers to build (Debian: portaudio19-dev).

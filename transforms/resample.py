@@ -24,7 +24,9 @@ then calls resampy itself.
 """
 
 import functools
+import importlib.util
 import math
+import os
 
 import numpy as np
 
@@ -37,10 +39,20 @@ MAX_SPAN_OVER_SUPPORT = 8
 
 @functools.lru_cache(maxsize=4)
 def _filter(name):
-  """(half_window float64 [m], table entries per zero crossing) of a resampy filter."""
-  from resampy import filters  # Pure numpy: no numba compilation on import.
-  half_window, precision, _ = filters.get_filter(name)
-  return half_window, int(precision)
+  """(half_window float64 [m], table entries per zero crossing) of a resampy filter.
+
+  Read from the .npz files that resampy ships (what resampy.filters.get_filter
+  loads) without importing resampy: its package imports numba, ~0.5-1.7 s of
+  start-up that only the fallback path needs.
+  """
+  spec = importlib.util.find_spec("resampy")
+  if spec is None or not spec.submodule_search_locations:
+    raise ImportError("resampy is not installed")
+  path = os.path.join(spec.submodule_search_locations[0], "data", f"{name}.npz")
+  if not os.path.exists(path):
+    raise ValueError(f"unknown resampy filter {name!r}")
+  with np.load(path) as data:
+    return data["half_window"], int(data["precision"])
 
 
 class _Plan:
