@@ -148,12 +148,13 @@ def test_no_model_says_how_to_get_one(capsys, tmp_path, clips):
   assert status == 2 and "'birds' is not in the model store" in err[0]
 
 
-def test_the_installed_command_runs_without_tensorflow_or_beam(model_dir, clips, tmp_path):
+def test_the_installed_command_runs_without_tensorflow_beam_or_numba(model_dir, clips, tmp_path):
   # Two files at 44.1 kHz: resampling and the parallel path (threadpoolctl) both run.
+  # numba (resampy's JIT) costs 0.5-1.7 s of start-up; the polyphase resampler avoids it.
   code = ("import sys, soundscope\n"
           "status = soundscope.main(sys.argv[1:])\n"
           "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-          "('tensorflow', 'apache_beam', 'keras'))\n"
+          "('tensorflow', 'apache_beam', 'keras', 'numba', 'resampy'))\n"
           "print('HEAVY', heavy, file=sys.stderr)\n"
           "sys.exit(status)\n")
   env = dict(os.environ, SOUNDSCOPE_MODEL_DIR=model_dir)
