@@ -1,21 +1,31 @@
 """Embedding many files with VGGish: the plain (non-Beam) batched loop.
 
 Decoding, resampling and the log-mel front end run in a small thread pool
-(libsndfile, resampy's numba kernels and numpy's FFT release the GIL), so the
-resampler's cost overlaps with the network, which runs in the calling thread
-on batches of `params.batch_size` examples gathered across files.  Results
-come back in input order, one per file: a FileEmbedding or a FileError.
-The numbers are exactly those of the per-file reference path.
+(libsndfile, numpy's BLAS and FFT release the GIL), so the front end's cost
+overlaps with the network, which runs in the calling thread on batches of
+`embedder.batch_size` examples gathered across files.  Files longer than
+STREAM_ABOVE_SECONDS are embedded block by block instead (their blocks are
+still prepared one step ahead in a thread), so memory stays bounded whatever a
+file's length.  Results come back in input order, one per file: a
+FileEmbedding or a FileError.  The numbers are exactly those of the per-file
+reference path.
 """
 
 import collections
 import concurrent.futures
+import queue
+import threading
 
 import numpy as np
 
 from configs import params as P
+from transforms import audio
 from transforms import errors
 from transforms import vggish_input
+
+# Files longer than this are streamed block by block: 5 minutes of examples
+# take 7.4 MB, which is where holding a whole file stops being negligible.
+STREAM_ABOVE_SECONDS = 300.0
 
 FileEmbedding = collections.namedtuple("FileEmbedding", ["path", "info", "raw", "quantized"])
 FileEmbedding.__doc__ = """One embedded file.
@@ -28,19 +38,70 @@ FileEmbedding.__doc__ = """One embedded file.
 """
 FileError = collections.namedtuple("FileError", ["path", "error"])
 
+# What a decode worker hands back: examples of a short file, or a note that the
+# file is long and must be streamed.
+_Prepared = collections.namedtuple("_Prepared", ["path", "examples", "info", "error"])
 
-def _file_examples(path, params, start_seconds=None, end_seconds=None):
-  """(examples float32 [k, 96, 64], AudioInfo) of a file, or its AudioInputError."""
+
+def _drain(generator):
+  """Runs a generator to its end: (list of yielded items, its return value)."""
+  items = []
+  while True:
+    try:
+      items.append(next(generator))
+    except StopIteration as stop:
+      return items, stop.value
+
+
+def _prepare(path, params):
+  """Decodes a short file to examples; only probes a long one."""
   try:
-    generator = vggish_input.iter_file_examples(path, params, start_seconds, end_seconds)
-    parts = []
-    while True:
-      try:
-        parts.append(next(generator))
-      except StopIteration as stop:
-        return np.concatenate(parts), stop.value
+    info = audio.probe(path)
+    if info.duration_seconds > STREAM_ABOVE_SECONDS:
+      return _Prepared(path, None, info, None)
+    parts, info = _drain(vggish_input.iter_file_examples(path, params))
+    return _Prepared(path, np.concatenate(parts), info, None)
   except errors.AudioInputError as exc:
-    return exc
+    return _Prepared(path, None, None, exc)
+
+
+def _run_ahead(generator, depth=2):
+  """Yields a generator's items, computing them in a thread up to `depth` items ahead.
+
+  An exception raised by the generator is re-raised here, in the consumer.
+  """
+  items = queue.Queue(maxsize=depth)
+
+  def produce():
+    try:
+      for item in generator:
+        items.put((True, item))
+      items.put((False, None))
+    except BaseException as exc:  # Handed to the consumer's thread.
+      items.put((False, exc))
+
+  thread = threading.Thread(target=produce, daemon=True)
+  thread.start()
+  while True:
+    more, item = items.get()
+    if not more:
+      break
+    yield item
+  thread.join()
+  if item is not None:
+    raise item
+
+
+def _embed_streaming(prepared, embedder, postprocessor, params):
+  """Embeds a long file block by block: memory bounded by the block length."""
+  try:
+    raws = [embedder.embed(examples)
+            for examples in _run_ahead(vggish_input.iter_file_examples(prepared.path, params))]
+  except errors.AudioInputError as exc:
+    return FileError(str(prepared.path), exc)
+  raw = np.concatenate(raws)
+  quantized = postprocessor.postprocess(raw) if postprocessor else None
+  return FileEmbedding(str(prepared.path), prepared.info, raw, quantized)
 
 
 def embed_files(paths, embedder, postprocessor=None, params=P.VggishParams(),
@@ -58,44 +119,39 @@ def embed_files(paths, embedder, postprocessor=None, params=P.VggishParams(),
   Yields:
     FileEmbedding or FileError, one per path, in order.
   """
-  pending = collections.deque()  # (path, future) in input order.
-  ready = collections.deque()    # (path, examples, info) waiting for the network.
-  queued_examples = 0
   paths = iter(paths)
+  pending = collections.deque()  # Futures of _Prepared, in input order.
+  batch = []                     # _Prepared short files waiting for the network.
+
+  def flush():
+    """Embeds the waiting short files in one pass; returns their results in order."""
+    results = []
+    good = [item for item in batch if item.error is None]
+    raw = embedder.embed(np.concatenate([item.examples for item in good])) if good else None
+    offset = 0
+    for item in batch:
+      if item.error is not None:
+        results.append(FileError(str(item.path), item.error))
+        continue
+      embedding = raw[offset:offset + len(item.examples)]
+      offset += len(item.examples)
+      quantized = postprocessor.postprocess(embedding) if postprocessor else None
+      results.append(FileEmbedding(str(item.path), item.info, embedding, quantized))
+    batch.clear()
+    return results
+
   with concurrent.futures.ThreadPoolExecutor(decode_workers) as pool:
-
-    def refill():
-      while len(pending) < prefetch:
-        path = next(paths, None)
-        if path is None:
-          return
-        pending.append((path, pool.submit(_file_examples, str(path), params)))
-
-    refill()
-    while pending or ready:
-      # Gather decoded files until a full batch is waiting or nothing is left to decode.
-      while pending and (queued_examples < embedder.batch_size or not ready):
-        path, future = pending.popleft()
-        result = future.result()
-        refill()
-        if isinstance(result, errors.AudioInputError):
-          if not ready:
-            yield FileError(str(path), result)
-            continue
-          ready.append((str(path), result, None))
-          continue
-        ready.append((str(path), result[0], result[1]))
-        queued_examples += len(result[0])
-      batch = [item for item in ready if item[2] is not None]
-      embeddings = embedder.embed(np.concatenate([item[1] for item in batch])) if batch else None
-      offset = 0
-      while ready:
-        path, examples, info = ready.popleft()
-        if info is None:
-          yield FileError(path, examples)
-          continue
-        raw = embeddings[offset:offset + len(examples)]
-        offset += len(examples)
-        quantized = postprocessor.postprocess(raw) if postprocessor else None
-        yield FileEmbedding(path, info, raw, quantized)
-      queued_examples = 0
+    while True:
+      while len(pending) < prefetch and (path := next(paths, None)) is not None:
+        pending.append(pool.submit(_prepare, str(path), params))
+      if not pending:
+        break
+      prepared = pending.popleft().result()
+      if prepared.error is None and prepared.examples is None:  # A long file.
+        yield from flush()
+        yield _embed_streaming(prepared, embedder, postprocessor, params)
+        continue
+      batch.append(prepared)
+      if sum(len(item.examples) for item in batch if item.error is None) >= embedder.batch_size:
+        yield from flush()
+    yield from flush()
