@@ -1,0 +1,6 @@
+"""Batch pipelines on Apache Beam: `soundscope embed`, `audioset` and `predict`.
+
+Compose transforms/ (signal steps) and models/ (VGGish, classifiers) into Beam
+graphs that run on one machine by default and on Flink, Spark or Dataflow with
+the same code; see docs/pipelines.md.  Never imports runtime/.
+"""

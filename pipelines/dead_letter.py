@@ -1,0 +1,111 @@
+"""The errors output: one row per input that did not make it, and the final count.
+
+Every failure (a file that cannot be decoded, a clip too short under the
+'error' policy, a segment without audio, an inference error) becomes one row
+and the pipeline goes on.  Rows have the columns of ERRORS_SCHEMA:
+  id          the input's id (video_id, or YTID_start for AudioSet segments)
+  input       what the user gave: the file path, or the segment's CSV line
+  stage       where it failed: expand, labels, locate, read, inference, assemble
+  error_type  transforms.errors.error_kind: file_not_found, not_a_file,
+              empty_file, unreadable_audio, clip_too_short, silent_audio,
+              missing_audio, duplicate_input, unknown_label, or an exception
+              class name for unexpected failures
+  message     one readable sentence naming the input and the problem
+
+They are written to `PREFIX-errors.parquet` (or `.jsonl` with
+--errors-format=jsonl), always, even when empty, so a run's outcome is
+complete on disk.  `reconcile` checks inputs = written + errors at the end.
+"""
+
+import json
+import sys
+
+from transforms import errors as audio_errors
+
+STAGES = ("expand", "labels", "locate", "read", "inference", "assemble")
+ERROR_FIELDS = ("id", "input", "stage", "error_type", "message")
+PARQUET_SUFFIX = "-errors.parquet"
+JSONL_SUFFIX = "-errors.jsonl"
+
+
+def errors_schema():
+  import pyarrow as pa
+  return pa.schema([(name, pa.string()) for name in ERROR_FIELDS])
+
+
+def error_row(item_id, source, stage, error):
+  """A row for an exception (or a (error_type, message) pair).
+
+  Args:
+    item_id: the input's id.
+    source: the path or segment text the user gave.
+    stage: one of STAGES.
+    error: an exception, or a tuple (error_type, message).
+
+  Returns:
+    dict with ERROR_FIELDS, all str.
+  """
+  if isinstance(error, tuple):
+    error_type, message = error
+  else:
+    error_type, message = audio_errors.error_kind(error), str(error) or type(error).__name__
+    if not isinstance(error, audio_errors.AudioInputError):
+      message = f"{source}: {type(error).__name__}: {message}"
+  return {"id": str(item_id), "input": str(source), "stage": stage,
+          "error_type": str(error_type), "message": str(message)}
+
+
+def suffix(errors_format):
+  return PARQUET_SUFFIX if errors_format == "parquet" else JSONL_SUFFIX
+
+
+def write_errors(rows, prefix, errors_format):
+  """Beam transform: writes error rows as PREFIX-errors.parquet or .jsonl (one file).
+
+  Args:
+    rows: PCollection of error_row dicts.
+    prefix: output prefix (the file gets suffix(errors_format)).
+    errors_format: 'parquet' or 'jsonl'.
+  """
+  import apache_beam as beam
+  path = prefix + suffix(errors_format)
+  if errors_format == "parquet":
+    return rows | "WriteErrorsParquet" >> beam.io.WriteToParquet(
+        path, errors_schema(), num_shards=1, shard_name_template="")
+  return (rows
+          | "ErrorsToJson" >> beam.Map(lambda row: json.dumps(row, sort_keys=True))
+          | "WriteErrorsJsonl" >> beam.io.WriteToText(path, num_shards=1,
+                                                      shard_name_template=""))
+
+
+def count_rows(path):
+  """Rows in an errors file (parquet or jsonl) or a Parquet file."""
+  if path.endswith(".jsonl"):
+    from apache_beam.io.filesystems import FileSystems
+    with FileSystems.open(path) as lines:
+      return sum(1 for line in lines if line.strip())
+  return parquet_rows(path)
+
+
+def parquet_rows(path):
+  import pyarrow.parquet as pq
+  from apache_beam.io.filesystems import FileSystems
+  with FileSystems.open(path) as handle:
+    return pq.ParquetFile(handle).metadata.num_rows
+
+
+def reconcile(label, inputs, written, errors, stream=None):
+  """Prints `inputs = written + errors` and says whether it holds.
+
+  Args:
+    label: what the inputs are ('files', 'segments', 'records').
+    inputs, written, errors: counts.
+
+  Returns:
+    True when inputs == written + errors.
+  """
+  stream = stream or sys.stderr
+  ok = inputs == written + errors
+  verdict = "ok" if ok else "MISMATCH: some inputs are unaccounted for"
+  print(f"{label}: {inputs} in = {written} written + {errors} errors ({verdict})", file=stream)
+  return ok

@@ -1,0 +1,108 @@
+"""`soundscope embed`: audio files -> AudioSet-format TFRecord embeddings.
+
+  soundscope embed --input 'corpus/**/*.wav' --output out/corpus [--labels labels.csv]
+                   [--vggish-checkpoint CKPT --pca-params NPZ] [Beam options ...]
+
+Writes, atomically replacing a previous run with the same prefix:
+  PREFIX-00000-of-000NN.tfrecord  one SequenceExample per file (release schema,
+                                  transforms/records.py): video_id = path
+                                  relative to the input root (pipelines/inputs.py)
+  PREFIX-manifest.parquet         video_id -> source, duration, rate, channels, frames
+  PREFIX-errors.parquet           one row per file that failed (pipelines/dead_letter.py)
+and checks files in = records written + errors.
+"""
+
+import sys
+
+from pipelines import dead_letter, inputs, labels, launch, options, outputs
+
+# apache_beam, TensorFlow and the Beam graph (pipelines.embedding) are imported
+# inside the functions, so `soundscope embed --help` stays fast.
+
+PASS_UNKNOWN_ARGS = True
+
+
+def add_arguments(parser):
+  parser.add_argument("--input", required=True,
+                      help="glob, directory, or list file (*.txt/*.lst/*.list or @FILE)")
+  parser.add_argument("--output", required=True, help="output prefix, e.g. out/corpus")
+  parser.add_argument("--labels", default=None,
+                      help="CSV with a 'labels' column (mids or indices) and a 'video_id' "
+                           "or 'path' column")
+  parser.add_argument("--class-labels", default=None,
+                      help="class_labels_indices.csv, to map mids in --labels to indices")
+  parser.add_argument("--keep-silence", action="store_true",
+                      help="embed all-zero files instead of reporting them as silent_audio")
+  options.add_vggish_arguments(parser)
+  options.add_common_arguments(parser)
+  return parser
+
+
+def make_jobs(expansion, label_table=None, mid_to_index=None):
+  """AudioJobs for the expanded inputs, plus error rows for duplicates and bad labels.
+
+  Returns:
+    (list of AudioJob, list of error row dicts).
+  """
+  from pipelines import embedding
+  jobs, errors = [], []
+  for item in expansion.duplicates:
+    errors.append(dead_letter.error_row(item.video_id, item.path, "expand", (
+        "duplicate_input", f"{item.path}: listed more than once (id {item.video_id})")))
+  for item in expansion.files:
+    text = None
+    if label_table:
+      text = label_table.get(item.video_id, label_table.get(item.path))
+    try:
+      indices = labels.parse(text, mid_to_index) if text else ()
+    except labels.UnknownLabelError as exc:
+      errors.append(dead_letter.error_row(item.video_id, item.path, "labels", (
+          exc.kind, f"{item.path}: {exc}")))
+      continue
+    jobs.append(embedding.AudioJob(item.video_id, item.video_id, item.path, None, None,
+                                   indices, None, None))
+  return jobs, errors
+
+
+def build_pipeline(pipeline, jobs, early_errors, config, prefix, shards, errors_format):
+  """Adds the embed graph to `pipeline` (separate from run() so tests can build it)."""
+  import apache_beam as beam
+  from pipelines import embedding
+  records, manifest, errors = (pipeline
+                               | "Jobs" >> beam.Create(jobs, reshuffle=True)
+                               | "EmbedAudio" >> embedding.EmbedAudio(config))
+  embedding.write_embeddings(records, manifest, prefix, shards)
+  early = pipeline | "EarlyErrors" >> beam.Create(early_errors)
+  all_errors = ((errors, early)
+                | "AllErrors" >> beam.Flatten())
+  dead_letter.write_errors(launch.count_errors(all_errors), prefix, errors_format)
+  return pipeline
+
+
+def run(args):
+  options.quiet_logs()
+  from configs import params as P
+  from pipelines import embedding
+  try:
+    expansion = inputs.expand(args.input)
+    checkpoint, pca = options.vggish_files(args)
+    label_table = labels.load_file_labels(args.labels) if args.labels else None
+    mid_to_index = labels.load_class_map(args.class_labels) if args.class_labels else None
+  except (OSError, ValueError) as exc:
+    print(f"soundscope embed: {exc}", file=sys.stderr)
+    return 2
+  jobs, early_errors = make_jobs(expansion, label_table, mid_to_index)
+  num_inputs = len(expansion.files) + len(expansion.duplicates)
+  params = P.from_arguments(args)
+  staged = outputs.StagedOutput(args.output, outputs.EMBED_PATTERNS)
+  shards = options.num_shards(args, len(jobs))
+
+  def build(pipeline, beacon_dir):
+    config = embedding.EmbedConfig(params, checkpoint, pca, not args.keep_silence, beacon_dir,
+                                   options.tensorflow_threads(args))
+    build_pipeline(pipeline, jobs, early_errors, config, staged.staged(), shards,
+                   args.errors_format)
+
+  return launch.run(args, "embed", "files", num_inputs, build,
+                    lambda: embedding.count_outputs(staged, args.errors_format), staged,
+                    progress_total=len(jobs))

@@ -1,0 +1,128 @@
+"""Expansion of `--input` into the list of files to process, with stable ids.
+
+`--input` is one of:
+  * a glob (`corpus/*.wav`, `archive/**/*.flac`; `**` recurses): every match.
+    A matched directory whose name has an extension (`x.wav/`) is kept and
+    becomes a `not_a_file` error row rather than a silent skip; plain folders
+    (`sub/`, matched by `*` or `**`) are skipped.  Root: the longest leading
+    part without wildcards.
+  * a directory: every regular file under it, recursively.  Root: the directory.
+  * a list file, named `*.txt`, `*.lst` or `*.list`, or given as `@FILE`: one
+    path per line; blank lines and lines starting with `#` are skipped;
+    relative paths are relative to the list file's directory.  Root: that
+    directory.
+  * a single file.  Root: its directory.
+
+The `video_id` of a file is its path relative to the root, with '/' separators
+(`dogs/bark_01.wav`); a listed path outside the root keeps its absolute path.
+It is stable (the same file under the same --input always gets the same id,
+whatever the machine's current directory) and unique within a run; a path
+listed twice is reported once as a `duplicate_input` error.
+"""
+
+import collections
+import glob as globlib
+import os
+
+LIST_FILE_SUFFIXES = (".txt", ".lst", ".list")
+LIST_FILE_PREFIX = "@"
+
+InputFile = collections.namedtuple("InputFile", ["video_id", "path"])
+InputFile.__doc__ = """One input: `video_id` (stable id, str) and `path` (absolute, str)."""
+
+Expansion = collections.namedtuple("Expansion", ["files", "duplicates", "root"])
+Expansion.__doc__ = """Result of expand(): files (list of InputFile, sorted by id),
+duplicates (list of InputFile listed more than once), root (absolute str)."""
+
+
+def _has_magic(text):
+  return any(char in text for char in "*?[")
+
+
+def _glob_root(pattern):
+  """The leading directories of a glob pattern that contain no wildcard."""
+  parts = pattern.split(os.sep)
+  fixed = []
+  for part in parts[:-1]:
+    if _has_magic(part):
+      break
+    fixed.append(part)
+  root = os.sep.join(fixed) or ("." if not pattern.startswith(os.sep) else os.sep)
+  return os.path.abspath(root)
+
+
+def _video_id(path, root):
+  relative = os.path.relpath(path, root)
+  if relative.startswith(os.pardir + os.sep) or relative == os.pardir:
+    return path.replace(os.sep, "/")
+  return relative.replace(os.sep, "/")
+
+
+def is_list_file(spec):
+  """True when `spec` names a list file (see the module docstring)."""
+  return spec.startswith(LIST_FILE_PREFIX) or (
+      not _has_magic(spec) and spec.lower().endswith(LIST_FILE_SUFFIXES))
+
+
+def _read_list(list_path):
+  """Absolute paths listed in a list file, in order."""
+  base = os.path.dirname(os.path.abspath(list_path))
+  paths = []
+  with open(list_path, encoding="utf-8") as lines:
+    for line in lines:
+      entry = line.strip()
+      if entry and not entry.startswith("#"):
+        paths.append(os.path.normpath(os.path.join(base, os.path.expanduser(entry))))
+  return paths, base
+
+
+def _walk_files(directory):
+  paths = []
+  for folder, subfolders, names in os.walk(directory):
+    subfolders.sort()
+    paths.extend(os.path.join(folder, name) for name in sorted(names))
+  return paths
+
+
+def expand(spec):
+  """Expands an --input value.
+
+  Args:
+    spec: glob, directory, list file or file (see the module docstring).
+
+  Returns:
+    Expansion.
+
+  Raises:
+    FileNotFoundError: the list file or directory does not exist, or the glob
+      matches nothing.
+  """
+  if is_list_file(spec):
+    list_path = spec[len(LIST_FILE_PREFIX):] if spec.startswith(LIST_FILE_PREFIX) else spec
+    if not os.path.isfile(list_path):
+      raise FileNotFoundError(f"{list_path}: list file not found")
+    paths, root = _read_list(list_path)
+  elif _has_magic(spec):
+    root = _glob_root(spec)
+    paths = sorted(os.path.abspath(p) for p in globlib.glob(spec, recursive=True)
+                   if not os.path.isdir(p) or os.path.splitext(p.rstrip(os.sep))[1])
+    if not paths:
+      raise FileNotFoundError(f"{spec}: no file matches")
+  elif os.path.isdir(spec):
+    root = os.path.abspath(spec)
+    paths = _walk_files(root)
+  else:
+    if not os.path.lexists(spec):
+      raise FileNotFoundError(f"{spec}: no such file")
+    root = os.path.dirname(os.path.abspath(spec))
+    paths = [os.path.abspath(spec)]
+  files, duplicates, seen = [], [], set()
+  for path in paths:
+    item = InputFile(_video_id(path, root), path)
+    if item.video_id in seen:
+      duplicates.append(item)
+    else:
+      seen.add(item.video_id)
+      files.append(item)
+  files.sort()
+  return Expansion(files, duplicates, root)

@@ -1,0 +1,81 @@
+"""Label lists: AudioSet mids or class indices -> sorted class indices.
+
+`class_labels_indices.csv` (AudioSet release: `index,mid,display_name`) maps
+mids such as `/m/09x0r` to indices.  A label list is a string of labels
+separated by commas (or semicolons), each a mid or an integer index, e.g.
+`"/m/09x0r,/t/dd00088"` or `"0,137"`.
+
+The `--labels` CSV of `soundscope embed` has a header with a `labels` column
+and a `video_id` or `path` column; a row applies to the input whose video_id,
+or whose path (absolute or relative to the current directory), matches.
+Inputs without a row get no labels.
+"""
+
+import csv
+import os
+import re
+
+_SEPARATORS = re.compile(r"[,;]")
+
+
+class UnknownLabelError(ValueError):
+  """A mid not in the class map, or an index out of range."""
+  kind = "unknown_label"
+
+
+def load_class_map(path):
+  """{mid: index} from class_labels_indices.csv."""
+  with open(path, newline="", encoding="utf-8") as handle:
+    return {row["mid"].strip(): int(row["index"]) for row in csv.DictReader(handle)}
+
+
+def parse(text, mid_to_index=None, num_classes=None):
+  """Parses a label list.
+
+  Args:
+    text: e.g. '/m/09x0r,/t/dd00088' or '0, 137' (empty: no labels).
+    mid_to_index: {mid: index}, needed when mids appear.
+    num_classes: if given, indices must be below it.
+
+  Returns:
+    tuple of int, sorted, without duplicates.
+
+  Raises:
+    UnknownLabelError.
+  """
+  indices = set()
+  for label in (part.strip() for part in _SEPARATORS.split(text or "")):
+    if not label:
+      continue
+    if label.lstrip("-").isdigit():
+      index = int(label)
+      limit = num_classes if num_classes is not None else (
+          len(mid_to_index) if mid_to_index else None)
+      if index < 0 or (limit is not None and index >= limit):
+        raise UnknownLabelError(f"label index {index} is out of range")
+    elif mid_to_index is None:
+      raise UnknownLabelError(f"label {label!r} is a mid but no class map was given "
+                              f"(--class-labels class_labels_indices.csv)")
+    elif label not in mid_to_index:
+      raise UnknownLabelError(f"label {label!r} is not in the class map")
+    else:
+      index = mid_to_index[label]
+    indices.add(index)
+  return tuple(sorted(indices))
+
+
+def load_file_labels(path):
+  """{key: label text} of an embed --labels CSV (key: video_id or absolute path)."""
+  with open(path, newline="", encoding="utf-8") as handle:
+    reader = csv.DictReader(handle, skipinitialspace=True)
+    fields = set(reader.fieldnames or ())
+    if "labels" not in fields or not fields & {"video_id", "path"}:
+      raise ValueError(f"{path}: needs a header with 'labels' and 'video_id' or 'path' "
+                       f"columns, found {sorted(fields)}")
+    table = {}
+    for row in reader:
+      if row.get("video_id"):
+        table[row["video_id"].strip()] = row["labels"]
+      if row.get("path"):
+        table[os.path.abspath(row["path"].strip())] = row["labels"]
+    return table

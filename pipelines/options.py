@@ -1,0 +1,202 @@
+"""Options of the batch pipelines, in one place, and the choice of Beam runner.
+
+Our own options (`add_common_arguments`, `add_vggish_arguments`) are parsed by
+argparse; every other argument is left untouched and handed to Beam's
+PipelineOptions, so `--runner`, `--direct_num_workers`,
+`--direct_running_mode`, `--setup_file`, `--temp_location`, `--project`,
+`--flink_master`, ... mean exactly what Beam's documentation says.
+
+The default runner.  With Beam 2.77, leaving `--runner` out (or naming
+`DirectRunner`) first tries the Prism runner, which downloads a Go binary from
+GitHub on first use: offline that fails after a DNS lookup and Beam falls back
+to its FnApiRunner; online it fetches ~30 MB into ~/.apache_beam.  We skip the
+detour: with no `--runner`, the pipelines run on Beam's FnApiRunner directly
+(the in-process portable runner that DirectRunner ends up using), in-memory,
+one worker (measured: empty pipeline ~1 s; `--direct_running_mode=
+multi_processing` adds 3-5 s to start the worker processes).  The FnApiRunner
+honours `--direct_num_workers` and `--direct_running_mode`, so two local worker
+processes are `--direct_num_workers=2 --direct_running_mode=multi_processing`.
+Naming any runner (`--runner=DirectRunner`, `PrismRunner`, `FlinkRunner`,
+`SparkRunner`, `DataflowRunner`) gives exactly Beam's behaviour.
+"""
+
+import logging
+import os
+
+from configs import params as P
+
+# Beam options whose presence means the user chose the runner's worker setup.
+RUNNER_FLAG = "--runner"
+# Local SDK worker processes log every bundle at INFO; keep them quiet unless asked.
+QUIET_HARNESS_FLAG = "--default_sdk_harness_log_level"
+QUIET_HARNESS_LEVEL = "WARNING"
+# Runners that execute on this machine: progress lines and local-file checks apply.
+LOCAL_RUNNERS = ("", "fnapirunner", "directrunner", "bundlebaseddirectrunner",
+                 "swissknifedirectrunner", "prismrunner")
+# Records per TFRecord shard when --num-shards is 0 (auto): ~1000 AudioSet-sized
+# records are ~1.5 MB, large enough for efficient reads, small enough to parallelise.
+RECORDS_PER_SHARD = 1000
+
+
+def add_common_arguments(parser):
+  """Options every pipeline shares (outputs, errors, progress)."""
+  parser.epilog = ("Every other option goes to Apache Beam unchanged: --runner (default: "
+                   "Beam's FnApiRunner, in-process), --direct_num_workers, "
+                   "--direct_running_mode, --setup_file, --temp_location, ... "
+                   "(docs/pipelines.md).")
+  group = parser.add_argument_group("pipeline")
+  group.add_argument("--errors-format", choices=("parquet", "jsonl"), default="parquet",
+                     help="format of the PREFIX-errors output (default %(default)s)")
+  group.add_argument("--no-progress", action="store_true",
+                     help="no progress line on stderr (local runners only print one)")
+  return parser
+
+
+def add_vggish_arguments(parser):
+  """VGGish model files, the shard count and the front-end overrides (configs.params)."""
+  group = parser.add_argument_group("VGGish embeddings")
+  group.add_argument("--vggish-checkpoint", default=None,
+                     help="vggish_model.ckpt (default: the model store's vggish/ entry)")
+  group.add_argument("--pca-params", default=None,
+                     help="vggish_pca_params.npz (default: the model store's vggish/ entry)")
+  group.add_argument("--model-dir", default=None,
+                     help="model store root (default $SOUNDSCOPE_MODEL_DIR or "
+                          "~/.cache/soundscope/models)")
+  group.add_argument("--vggish-threads", type=int, default=0,
+                     help="TensorFlow threads per worker; 0 = all cores, or cores / workers "
+                          "with --direct_num_workers (default)")
+  group.add_argument("--num-shards", type=int, default=0,
+                     help="TFRecord shards; 0 = one per %d records (default)" % RECORDS_PER_SHARD)
+  P.add_arguments(parser)
+  return parser
+
+
+def vggish_files(args):
+  """(checkpoint path, PCA params path) from the options or the model store.
+
+  The paths (not the 288 MB of weights) are what travels to the workers; on
+  a distributed runner they must be readable there (shared or staged files).
+
+  Raises:
+    FileNotFoundError: with how to get the files.
+  """
+  checkpoint, pca = args.vggish_checkpoint, args.pca_params
+  if checkpoint is None or pca is None:
+    try:
+      from models import store
+      stored_checkpoint, stored_pca = store.ModelStore(args.model_dir).vggish_files()
+    except Exception as exc:  # ModelNotFoundError, or the store module is missing.
+      raise FileNotFoundError(
+          f"VGGish files not given and not in the model store ({exc}); pass "
+          f"--vggish-checkpoint and --pca-params") from None
+    checkpoint = checkpoint or str(stored_checkpoint)
+    pca = pca or str(stored_pca)
+  for path in (checkpoint, pca):
+    if not os.path.exists(path) and not os.path.exists(path + ".index"):
+      raise FileNotFoundError(f"{path}: no such file")
+  return str(checkpoint), str(pca)
+
+
+def local_workers(pipeline_args):
+  """Worker processes or threads of a local FnApiRunner run (1 unless asked for more)."""
+  value = _flag_value(pipeline_args, "--direct_num_workers")
+  try:
+    workers = int(value) if value is not None else 1
+  except ValueError:
+    return 1
+  return (os.cpu_count() or 1) if workers == 0 else max(1, workers)
+
+
+def tensorflow_threads(args):
+  """TF intra-op threads per worker: --vggish-threads, else cores shared among local workers.
+
+  Two local workers each using every core fight over them; giving each its
+  share keeps the cores busy without oversubscription.  0 means TF's default.
+  """
+  if args.vggish_threads > 0:
+    return args.vggish_threads
+  pipeline_args = list(getattr(args, "pipeline_args", None) or [])
+  workers = local_workers(pipeline_args) if is_local(pipeline_args) else 1
+  return 0 if workers <= 1 else max(1, (os.cpu_count() or 1) // workers)
+
+
+def num_shards(args, num_inputs):
+  """The TFRecord shard count: --num-shards, or one per RECORDS_PER_SHARD inputs."""
+  if args.num_shards > 0:
+    return args.num_shards
+  return max(1, -(-num_inputs // RECORDS_PER_SHARD))
+
+
+def _flag_value(pipeline_args, flag):
+  """Value of `--flag=value` or `--flag value` in a Beam argument list, else None."""
+  for i, arg in enumerate(pipeline_args):
+    if arg == flag and i + 1 < len(pipeline_args):
+      return pipeline_args[i + 1]
+    if arg.startswith(flag + "="):
+      return arg.split("=", 1)[1]
+  return None
+
+
+def runner_name(pipeline_args):
+  """The --runner the user gave, lower-cased, or '' for our default."""
+  return (_flag_value(pipeline_args, RUNNER_FLAG) or "").lower()
+
+
+def is_local(pipeline_args):
+  """True when the pipeline runs on this machine (progress, local reconciliation)."""
+  name = runner_name(pipeline_args).rsplit(".", 1)[-1]
+  return name in LOCAL_RUNNERS
+
+
+def pipeline_options(pipeline_args):
+  """Beam PipelineOptions of the pass-through arguments (plus quiet local workers)."""
+  from apache_beam.options.pipeline_options import PipelineOptions
+  args = list(pipeline_args or [])
+  if _flag_value(args, QUIET_HARNESS_FLAG) is None and is_local(args):
+    args += [f"{QUIET_HARNESS_FLAG}={QUIET_HARNESS_LEVEL}"]
+  return PipelineOptions(args)
+
+
+def default_runner(pipeline_args):
+  """The runner object for beam.Pipeline: FnApiRunner without --runner, else None (Beam's)."""
+  if runner_name(pipeline_args):
+    return None
+  from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+  return FnApiRunner()
+
+
+# Warnings Beam 2.77 prints on every run that say nothing about the run:
+#  - RunInference imports its ModelManager, which needs torch, in the same try
+#    block as `resource`; without torch it warns on every batch;
+#  - the GCP extras are not installed (we need none of them);
+#  - TFRecord CRCs use the pure-Python crc32c (fine at our sizes).
+_BEAM_NOISE = ("Resource module is not available", "apitools not found",
+               "Couldn't find python-snappy or google-crc32c")
+_NOISY_LOGGERS = ("", "apache_beam.io.tfrecordio")
+
+
+class _DropBeamNoise(logging.Filter):
+  """Drops the messages of _BEAM_NOISE."""
+
+  def filter(self, record):
+    return not str(record.msg).startswith(_BEAM_NOISE)
+
+
+def quiet_logs():
+  """Keeps logs quiet by default: TensorFlow's C++ banner and Beam's noise.
+
+  Call before importing apache_beam or tensorflow (some warnings come at import).
+  """
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  for name in _NOISY_LOGGERS:
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, _DropBeamNoise) for f in logger.filters):
+      logger.addFilter(_DropBeamNoise())
+
+
+def make_pipeline(pipeline_args):
+  """A beam.Pipeline on the chosen runner with the pass-through options."""
+  import apache_beam as beam
+  quiet_logs()
+  return beam.Pipeline(runner=default_runner(pipeline_args),
+                       options=pipeline_options(pipeline_args))

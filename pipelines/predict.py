@@ -1,0 +1,130 @@
+"""`soundscope predict`: audio files or embedding TFRecords -> predictions in Parquet.
+
+  soundscope predict --input 'archive/**/*.wav' --output preds.parquet [--model NAME]
+  soundscope predict --input 'audioset/eval/*.tfrecord' --output eval.parquet --model my_head
+
+Input: audio files (any --input form of pipelines/inputs.py), or TFRecords of
+AudioSet-format embeddings (picked automatically when every input file name
+ends in .tfrecord, or with --input-format), scored with
+Classifier.embedding_scores so that no audio is needed (VGGish heads only).
+
+Output schema (stable; pipelines/prediction.py predictions_schema), one row per
+input by default, one
+per analysis window with --per-window:
+  id             string   video_id: the path relative to the input root for
+                          audio files, the record's video_id for TFRecords
+  source         string   the file read (audio file, or TFRecord file)
+  record         int32    position of the record in its TFRecord file (0 for audio)
+  start_seconds  float64  window start: seconds from the start of the audio
+                          file, or the record's start_time_seconds + offset
+  end_seconds    float64  window end, same reference
+  top_k          list<struct<label: string, index: int32, score: float32>>
+                          the --top-k best labels with score >= --threshold, best first
+  scores         list<float32>  every class's score (only with --scores)
+  model_name     string   the classifier's name in the store
+  model_version  string   its version
+  run_time       timestamp[us, UTC]  when the run started (same for every row)
+Failures go to OUTPUT-minus-.parquet + `-errors.parquet`; the run checks
+inputs = inputs with rows + errors.
+"""
+
+import datetime
+import os
+import sys
+
+from pipelines import dead_letter, inputs, launch, options, outputs
+
+# apache_beam, the model handlers and the Beam graph (pipelines.prediction) are
+# imported inside run(), so `soundscope predict --help` stays fast.
+
+PASS_UNKNOWN_ARGS = True
+TFRECORD_SUFFIX = ".tfrecord"
+PARQUET_SUFFIX = ".parquet"
+
+
+def add_arguments(parser):
+  parser.add_argument("--input", required=True,
+                      help="glob, directory or list file of audio files or TFRecords")
+  parser.add_argument("--output", required=True, help="Parquet file to write, e.g. out.parquet")
+  parser.add_argument("--input-format", choices=("auto", "audio", "tfrecord"), default="auto",
+                      help="auto: TFRecords when every input ends in .tfrecord (default)")
+  parser.add_argument("--model", default=None,
+                      help="model name in the store (default: the store's default classifier)")
+  parser.add_argument("--model-dir", default=None, help="model store root")
+  parser.add_argument("--model-factory", default=None,
+                      help="advanced: 'module:callable' returning a Classifier, instead of "
+                           "the store")
+  parser.add_argument("--top-k", type=int, default=3, help="labels kept per row (default 3)")
+  parser.add_argument("--threshold", type=float, default=0.0,
+                      help="minimum score of a kept label (default 0)")
+  parser.add_argument("--per-window", action="store_true",
+                      help="one row per analysis window instead of one per input")
+  parser.add_argument("--scores", action="store_true",
+                      help="add the full score vector of every row")
+  from configs import params as P
+  parser.add_argument("--short-clips", choices=P.SHORT_CLIP_POLICIES, default=P.SHORT_CLIP_POLICY,
+                      dest="short_clip_policy",
+                      help="audio under 0.975 s: zero-pad to one window, or report an error")
+  parser.add_argument("--resample-filter", default=P.RESAMPLE_FILTER,
+                      choices=[P.RESAMPLE_FILTER, P.FAST_RESAMPLE_FILTER])
+  options.add_common_arguments(parser)
+  return parser
+
+
+def _is_tfrecord(path):
+  return path.endswith(TFRECORD_SUFFIX) or (TFRECORD_SUFFIX + "-") in os.path.basename(path)
+
+
+def choose_format(requested, files):
+  if requested != "auto":
+    return requested
+  return "tfrecord" if files and all(_is_tfrecord(f.path) for f in files) else "audio"
+
+
+def run(args):
+  options.quiet_logs()
+  from configs import params as P
+  from pipelines import model_handlers, prediction
+  try:
+    expansion = inputs.expand(args.input)
+  except OSError as exc:
+    print(f"soundscope predict: {exc}", file=sys.stderr)
+    return 2
+  input_format = choose_format(args.input_format, expansion.files)
+  early_errors = [dead_letter.error_row(item.video_id, item.path, "expand", (
+      "duplicate_input", f"{item.path}: listed more than once"))
+                  for item in expansion.duplicates]
+  params = P.VggishParams(resample_filter=args.resample_filter,
+                          short_clip_policy=args.short_clip_policy)
+  # out.parquet -> errors in out-errors.parquet; the prefix owns both.
+  base = args.output[:-len(PARQUET_SUFFIX)] if args.output.endswith(PARQUET_SUFFIX) else (
+      args.output)
+  tail = args.output[len(base):]
+  staged = outputs.StagedOutput(base, (tail, dead_letter.PARQUET_SUFFIX,
+                                       dead_letter.JSONL_SUFFIX))
+  loader = model_handlers.ClassifierLoader(args.model, args.model_dir, args.model_factory)
+  handler = model_handlers.ClassifierModelHandler(
+      loader, model_handlers.RowFormat(args.top_k, args.threshold, args.scores), args.per_window)
+  run_time = datetime.datetime.now(datetime.timezone.utc)
+
+  def build(pipeline, beacon_dir):
+    prediction.build_pipeline(
+        pipeline, expansion.files, early_errors, input_format, handler, params,
+        staged.staged(tail), staged.staged(), args.errors_format, args.scores, run_time,
+        beacon_dir)
+
+  def count_outputs():
+    return (prediction.count_written(staged.staged(tail)),
+            dead_letter.count_rows(staged.staged(dead_letter.suffix(args.errors_format))))
+
+  if input_format == "tfrecord":
+    # Records are only known once read: inputs = records read + files that broke.
+    def num_inputs(totals):
+      return (totals.get("records_read", 0) + totals.get("unreadable_files", 0)
+              + len(expansion.duplicates))
+    unit, progress_total = "records", None
+  else:
+    num_inputs = len(expansion.files) + len(expansion.duplicates)
+    unit, progress_total = "files", len(expansion.files)
+  return launch.run(args, "predict", unit, num_inputs, build, count_outputs, staged,
+                    progress_total=progress_total)

@@ -1,0 +1,177 @@
+"""Beam metrics counters and the progress line of local runs.
+
+Counters (namespace `soundscope`), visible in any runner's UI and printed at
+the end of a run:
+  files_read            inputs decoded without error
+  audio_milliseconds    audio decoded, in milliseconds (counters are integers)
+  examples              0.96 s VGGish examples computed
+  records_written       SequenceExamples / prediction rows produced
+  errors_<error_type>   inputs routed to the errors output, by type
+
+Progress.  Beam's local runners report metrics only when the pipeline ends, so
+the workers (in this process, or in the worker processes of
+`--direct_running_mode=multi_processing`) each write a tiny JSON "beacon" file
+with their running totals into a private directory, at most every
+BEACON_INTERVAL_SECONDS; a thread of the launching process sums the beacons
+and prints `files done/total, audio seconds per wall second, time left` on
+stderr.  On remote runners the directory is not shared, so nothing is printed
+(use the runner's UI, which shows the counters).
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+NAMESPACE = "soundscope"
+BEACON_INTERVAL_SECONDS = 0.5
+REPORT_INTERVAL_SECONDS = 1.0        # Refresh of the line on a terminal.
+LOG_INTERVAL_SECONDS = 10.0          # One line every 10 s when stderr is a file or pipe.
+
+
+def count(name, value=1):
+  """Increments the Beam counter soundscope/<name> (inside a DoFn)."""
+  from apache_beam.metrics import Metrics
+  Metrics.counter(NAMESPACE, name).inc(int(value))
+
+
+def count_error(error_type):
+  count("errors_" + error_type)
+
+
+def counter_totals(result):
+  """{counter name: committed (or attempted) value} of a finished pipeline."""
+  from apache_beam.metrics.metric import MetricsFilter
+  totals = {}
+  try:
+    query = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+  except Exception:  # Some runners do not report metrics to the launcher.
+    return totals
+  for counter in query.get("counters", []):
+    value = counter.committed if counter.committed is not None else counter.attempted
+    totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + (value or 0)
+  return totals
+
+
+def format_counters(totals):
+  """One line: 'files_read=12 audio_seconds=60.0 examples=62 ...'."""
+  parts = []
+  for name in sorted(totals):
+    if name == "audio_milliseconds":
+      parts.append(f"audio_seconds={totals[name] / 1000.0:.1f}")
+    else:
+      parts.append(f"{name}={totals[name]}")
+  return " ".join(parts)
+
+
+class Beacon:
+  """Worker side: running totals of one DoFn instance, written to a JSON file."""
+
+  def __init__(self, directory):
+    self._path = None if not directory else os.path.join(
+        directory, f"{os.getpid()}-{uuid.uuid4().hex}.json")
+    self._files = 0
+    self._seconds = 0.0
+    self._written_at = 0.0
+
+  def add(self, files=0, seconds=0.0):
+    """Adds finished inputs and their audio seconds; writes the file now and then."""
+    self._files += files
+    self._seconds += seconds
+    if time.monotonic() - self._written_at >= BEACON_INTERVAL_SECONDS:
+      self.flush()
+
+  def flush(self):
+    if self._path is None or not os.path.isdir(os.path.dirname(self._path)):
+      return
+    temporary = self._path + ".tmp"
+    try:
+      with open(temporary, "w") as beacon:
+        json.dump({"files": self._files, "seconds": self._seconds}, beacon)
+      os.replace(temporary, self._path)
+    except OSError:  # The run ended and removed the directory: nothing to report.
+      pass
+    self._written_at = time.monotonic()
+
+
+def _rate_text(done, total, seconds, elapsed):
+  rate = seconds / elapsed if elapsed > 0 else 0.0
+  left = ""
+  if 0 < done < total:
+    left = f", ~{(total - done) * elapsed / done:.0f} s left"
+  percent = 100.0 * done / total if total else 100.0
+  return (f"{done}/{total} files ({percent:.0f}%), {seconds:.1f} s of audio, "
+          f"{rate:.1f} audio s/s{left}")
+
+
+class Reporter:
+  """Launcher side: sums the beacons and prints the progress line on stderr.
+
+  Use as a context manager around the pipeline run; `directory` is what the
+  DoFns get (None when disabled).
+  """
+
+  def __init__(self, label, total, enabled=True, stream=None):
+    self.label = label
+    self.total = total
+    self.enabled = enabled
+    self.stream = stream or sys.stderr
+    self.directory = tempfile.mkdtemp(prefix="soundscope-progress-") if enabled else None
+    self._stop = threading.Event()
+    self._thread = None
+    self._started = None
+    self._interactive = bool(getattr(self.stream, "isatty", lambda: False)())
+
+  def totals(self):
+    """(files, seconds) summed over the beacons written so far."""
+    files, seconds = 0, 0.0
+    if not self.directory:
+      return files, seconds
+    for name in os.listdir(self.directory):
+      if name.endswith(".json"):
+        try:
+          with open(os.path.join(self.directory, name)) as beacon:
+            data = json.load(beacon)
+        except (OSError, ValueError):
+          continue
+        files += data.get("files", 0)
+        seconds += data.get("seconds", 0.0)
+    return files, seconds
+
+  def line(self):
+    files, seconds = self.totals()
+    return f"{self.label}: " + _rate_text(files, self.total, seconds,
+                                          time.monotonic() - self._started)
+
+  def _loop(self):
+    interval = REPORT_INTERVAL_SECONDS if self._interactive else LOG_INTERVAL_SECONDS
+    while not self._stop.wait(interval):
+      self._print(self.line())
+
+  def _print(self, text):
+    if self._interactive:
+      self.stream.write("\r\033[K" + text)
+    else:
+      self.stream.write(text + "\n")
+    self.stream.flush()
+
+  def __enter__(self):
+    self._started = time.monotonic()
+    if self.enabled:
+      self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
+      self._thread.start()
+    return self
+
+  def __exit__(self, *exc_info):
+    if self.enabled:
+      self._stop.set()
+      self._thread.join()
+      self._print(self.line())
+      if self._interactive:
+        self.stream.write("\n")
+      shutil.rmtree(self.directory, ignore_errors=True)
+    return False

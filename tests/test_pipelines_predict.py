@@ -1,0 +1,234 @@
+"""`soundscope predict` on real files, with a small real classifier built for the tests.
+
+Outputs are read back with pyarrow and pandas; TFRecord inputs are the real
+AudioSet eval records, cross-read with tf.data / tf.train.SequenceExample.
+"""
+
+import glob
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import soundscope
+import support_pipelines as support
+from conftest import asset
+from transforms import audio
+
+FACTORY = "support_pipelines:make_tiny_classifier"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+  root = tmp_path_factory.mktemp("predict_corpus")
+  good = support.write_good_corpus(str(root))
+  bad = support.write_bad_files(str(root))
+  return root, good, bad
+
+
+def _predict(capsys, *args):
+  status = soundscope.main(["predict", "--model-factory", FACTORY, "--no-progress", *args])
+  out = capsys.readouterr().out
+  return status, out
+
+
+def test_audio_predictions_match_the_classifier_and_every_file_is_accounted(corpus, tmp_path,
+                                                                             capsys):
+  root, good, bad = corpus
+  output = tmp_path / "preds.parquet"
+  status, out = _predict(capsys, "--input", str(root / "**" / "*"), "--output", str(output),
+                         "--top-k", "2", "--scores")
+  assert status == 0, out
+  assert "files: 12 in = 8 written + 4 errors (ok)" in out
+  table = pq.read_table(output)
+  prediction = pa.struct([("label", pa.string()), ("index", pa.int32()),
+                          ("score", pa.float32())])
+  assert table.schema.field("top_k").type == pa.list_(prediction)
+  assert table.schema.field("scores").type == pa.list_(pa.float32())
+  assert table.schema.field("run_time").type == pa.timestamp("us", tz="UTC")
+  rows = table.to_pandas().set_index("id")
+  assert set(rows.index) == set(good) | {"bad/silence.wav", "bad/short_0.2s.wav"}
+  assert rows["run_time"].nunique() == 1 and set(rows["model_name"]) == {"tiny"}
+  classifier = support.TinyClassifier()
+  for relative, (seconds, _, _) in good.items():
+    row = rows.loc[relative]
+    wave = audio.load_mono(str(root / relative))
+    expected = classifier.clip_scores(wave)
+    np.testing.assert_allclose(np.asarray(row["scores"]), expected, rtol=1e-5)
+    best = np.argsort(-expected)[:2]
+    assert [p["index"] for p in row["top_k"]] == list(best)
+    assert [p["label"] for p in row["top_k"]] == [support.LABELS[i] for i in best]
+    assert row["start_seconds"] == 0.0
+    assert row["end_seconds"] == pytest.approx(seconds, abs=1e-3)
+  errors = pd.read_parquet(tmp_path / "preds-errors.parquet").set_index("id")
+  assert set(errors.index) == {"bad/zero_bytes.wav", "bad/text.wav", "bad/truncated_header.wav",
+                               "bad/x.wav"}
+  assert errors.loc["bad/zero_bytes.wav", "error_type"] == "empty_file"
+  assert errors.loc["bad/x.wav", "error_type"] == "not_a_file"
+  assert errors.loc["bad/truncated_header.wav", "error_type"] in ("unreadable_audio",
+                                                                  "truncated_audio")
+  assert "truncated_header.wav" in errors.loc["bad/truncated_header.wav", "message"]
+  assert set(errors["stage"]) == {"read"}
+
+
+def test_per_window_rows_threshold_and_short_clip_error_policy(corpus, tmp_path, capsys):
+  root, good, _ = corpus
+  output = tmp_path / "windows.parquet"
+  status, out = _predict(capsys, "--input", str(root / "**" / "*.wav"), "--output", str(output),
+                         "--per-window", "--threshold", "0.5", "--short-clips", "error",
+                         "--errors-format", "jsonl")
+  assert status == 0, out
+  rows = pd.read_parquet(output)
+  assert "scores" not in rows.columns
+  long_rows = rows[rows["id"] == "long/mono_11k_30s.wav"].sort_values("start_seconds")
+  windows = support.TinyClassifier().window_scores(audio.load_mono(
+      str(root / "long/mono_11k_30s.wav")))
+  assert len(long_rows) == len(windows.starts) == 31
+  np.testing.assert_allclose(long_rows["start_seconds"], windows.starts)
+  for top, scores in zip(long_rows["top_k"], windows.scores):
+    assert [p["index"] for p in top] == [i for i in np.argsort(-scores)[:3] if scores[i] >= 0.5]
+    assert all(p["score"] >= 0.5 for p in top)
+  errors = pd.read_json(tmp_path / "windows-errors.jsonl", lines=True).set_index("id")
+  assert errors.loc["bad/short_0.2s.wav", "error_type"] == "clip_too_short"
+
+
+def _first_eval_records(count):
+  files = sorted(glob.glob(str(asset("audioset/eval") / "*.tfrecord")))[:count]
+  if len(files) < count:
+    pytest.skip("AudioSet eval TFRecords not found")
+  return files
+
+
+def test_embedding_tfrecords_are_scored_without_audio(tmp_path, capsys):
+  import tensorflow as tf
+  sources = _first_eval_records(4)
+  folder = tmp_path / "eval"
+  folder.mkdir()
+  for path in sources:
+    shutil.copy(path, folder)
+  with open(sources[0], "rb") as whole:  # A damaged copy: cut inside its last record.
+    data = whole.read()
+  (folder / "damaged.tfrecord").write_bytes(data[:len(data) - 7])
+  expected = {}
+  for path in sources:
+    for index, serialized in enumerate(tf.data.TFRecordDataset(path).as_numpy_iterator()):
+      example = tf.train.SequenceExample.FromString(serialized)
+      video_id = example.context.feature["video_id"].bytes_list.value[0].decode()
+      start = example.context.feature["start_time_seconds"].float_list.value[0]
+      frames = np.stack([np.frombuffer(f.bytes_list.value[0], np.uint8) for f in
+                         example.feature_lists.feature_list["audio_embedding"].feature])
+      expected[(os.path.basename(path), index)] = (video_id, start, frames)
+  output = tmp_path / "eval.parquet"
+  status, out = _predict(capsys, "--input", str(folder / "*.tfrecord"), "--output", str(output),
+                         "--scores")
+  assert status == 0, out
+  rows = pd.read_parquet(output)
+  rows["file"] = rows["source"].map(os.path.basename)
+  good_rows = rows[rows["file"] != "damaged.tfrecord"]
+  assert len(good_rows) == len(expected)
+  classifier = support.TinyClassifier()
+  for _, row in good_rows.iterrows():
+    video_id, start, frames = expected[(row["file"], row["record"])]
+    assert row["id"] == video_id
+    assert row["start_seconds"] == pytest.approx(start)
+    assert row["end_seconds"] == pytest.approx(start + 0.96 * len(frames))
+    np.testing.assert_allclose(row["scores"], classifier.embedding_scores(frames), rtol=1e-5)
+  damaged_records = len(rows[rows["file"] == "damaged.tfrecord"])
+  errors = pd.read_parquet(tmp_path / "eval-errors.parquet")
+  assert list(errors["error_type"]) == ["unreadable_tfrecord"]
+  assert "damaged.tfrecord" in errors["message"][0]
+  total = len(expected) + damaged_records + 1
+  assert f"records: {total} in = {len(rows)} written + 1 errors (ok)" in out
+
+
+def test_inference_failures_become_error_rows(corpus, tmp_path, capsys):
+  root, _, _ = corpus
+  output = tmp_path / "failing.parquet"
+  status = soundscope.main(["predict", "--model-factory",
+                            "support_pipelines:make_failing_classifier", "--no-progress",
+                            "--input", str(root / "long" / "*"), "--output", str(output)])
+  out = capsys.readouterr().out
+  assert status == 0, out
+  errors = pd.read_parquet(tmp_path / "failing-errors.parquet")
+  assert list(errors["stage"]) == ["inference"]
+  assert "longer than 10 s" in errors["message"][0]
+  assert pq.read_metadata(output).num_rows == 0
+  assert "files: 1 in = 0 written + 1 errors (ok)" in out
+
+
+def test_rerun_replaces_the_output_whole(corpus, tmp_path, capsys):
+  root, _, _ = corpus
+  output = tmp_path / "again.parquet"
+  assert _predict(capsys, "--input", str(root / "wav" / "*"), "--output", str(output))[0] == 0
+  assert _predict(capsys, "--input", str(root / "flac" / "*"), "--output", str(output))[0] == 0
+  assert set(pd.read_parquet(output)["id"]) == {"mono_8k.flac", "stereo_22k.flac"}
+  assert sorted(os.listdir(tmp_path)) == ["again-errors.parquet", "again.parquet"]
+
+
+def test_two_worker_processes_give_the_same_rows(corpus, tmp_path, capsys, monkeypatch):
+  root, good, _ = corpus
+  # The worker processes import the test classifier's module like any custom model.
+  monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+      [os.path.dirname(support.__file__), os.environ.get("PYTHONPATH", "")]))
+  output = tmp_path / "two.parquet"
+  status, out = _predict(capsys, "--input", str(root / "**" / "*"), "--output", str(output),
+                         "--scores", "--direct_num_workers=2",
+                         "--direct_running_mode=multi_processing")
+  assert status == 0, out
+  assert "files: 12 in = 8 written + 4 errors (ok)" in out
+  rows = pd.read_parquet(output).set_index("id")
+  classifier = support.TinyClassifier()
+  for relative in good:
+    expected = classifier.clip_scores(audio.load_mono(str(root / relative)))
+    np.testing.assert_allclose(np.asarray(rows.loc[relative, "scores"]), expected, rtol=1e-5)
+
+
+def test_yamnet_from_the_model_store_scores_esc10_clips(tmp_path, capsys):
+  import support_store
+  from models import store
+  store_root = tmp_path / "store"
+  support_store.yamnet_store(str(store_root))
+  clips = [asset(f"audio/esc10/{name}") for name in
+           ("1-100032-A-0.flac", "1-110389-A-0.flac", "1-17150-A-12.flac")]
+  listing = tmp_path / "clips.txt"
+  listing.write_text("\n".join(str(path) for path in clips) + "\n")
+  output = tmp_path / "yamnet.parquet"
+  status = soundscope.main(["predict", "--input", str(listing), "--output", str(output),
+                            "--model", "yamnet", "--model-dir", str(store_root), "--scores",
+                            "--no-progress"])
+  out = capsys.readouterr().out
+  assert status == 0, out
+  rows = pd.read_parquet(output).set_index("source")
+  yamnet = store.load_classifier("yamnet", str(store_root))
+  assert set(rows["model_name"]) == {yamnet.name}
+  assert set(rows["model_version"]) == {str(yamnet.version)}
+  for path in clips:
+    expected = yamnet.clip_scores(audio.load_mono(str(path)))
+    row = rows.loc[str(path)]
+    assert len(row["scores"]) == len(yamnet.labels) == 521
+    np.testing.assert_allclose(np.asarray(row["scores"]), expected, atol=1e-5)
+    assert row["top_k"][0]["label"] == yamnet.labels[int(np.argmax(expected))]
+  dog_labels = {p["label"] for path in clips[:2] for p in rows.loc[str(path), "top_k"]}
+  assert dog_labels & {"Dog", "Animal", "Bark", "Domestic animals, pets"}
+
+
+def test_a_count_mismatch_fails_and_keeps_the_previous_output(corpus, tmp_path, capsys,
+                                                              monkeypatch):
+  from pipelines import prediction
+  root, _, _ = corpus
+  output = tmp_path / "kept.parquet"
+  assert _predict(capsys, "--input", str(root / "wav" / "*"), "--output", str(output))[0] == 0
+  before = output.read_bytes()
+  real_count = prediction.count_written
+  monkeypatch.setattr(prediction, "count_written", lambda path: real_count(path) - 1)
+  status = soundscope.main(["predict", "--model-factory", FACTORY, "--no-progress", "--input",
+                            str(root / "flac" / "*"), "--output", str(output)])
+  captured = capsys.readouterr()
+  assert status == 1
+  assert "files: 2 in = 1 written + 0 errors (MISMATCH" in captured.out
+  assert output.read_bytes() == before
+  assert sorted(os.listdir(tmp_path)) == ["kept-errors.parquet", "kept.parquet"]

@@ -1,0 +1,122 @@
+"""Pipeline building blocks without VGGish: inputs, labels, CSV parsing, options, outputs."""
+
+import os
+
+import pytest
+
+from conftest import asset
+from pipelines import audioset, dead_letter, inputs, labels, options, outputs
+
+
+def _touch(path, data=b"x"):
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path, "wb") as handle:
+    handle.write(data)
+
+
+def test_glob_ids_are_relative_to_the_pattern_root_and_stable(tmp_path, monkeypatch):
+  _touch(str(tmp_path / "corpus" / "a.wav"))
+  _touch(str(tmp_path / "corpus" / "sub" / "b.wav"))
+  os.makedirs(tmp_path / "corpus" / "x.wav")       # A directory with an audio name: kept.
+  os.makedirs(tmp_path / "corpus" / "plain_dir")   # A plain folder: skipped.
+  expansion = inputs.expand(str(tmp_path / "corpus" / "**" / "*"))
+  assert [f.video_id for f in expansion.files] == ["a.wav", "sub/b.wav", "x.wav"]
+  assert expansion.root == str(tmp_path / "corpus")
+  monkeypatch.chdir(tmp_path)  # Relative pattern, other working directory: same ids.
+  again = inputs.expand(os.path.join("corpus", "**", "*"))
+  assert [f.video_id for f in again.files] == ["a.wav", "sub/b.wav", "x.wav"]
+  assert all(os.path.isabs(f.path) for f in again.files)
+
+
+def test_list_file_resolves_relative_paths_and_reports_duplicates(tmp_path):
+  _touch(str(tmp_path / "data" / "one.flac"))
+  _touch(str(tmp_path / "data" / "two.ogg"))
+  outside = tmp_path.parent / f"{tmp_path.name}_outside.wav"
+  _touch(str(outside))
+  listing = tmp_path / "data" / "inputs.txt"
+  listing.write_text(f"# my corpus\none.flac\n\ntwo.ogg\n./one.flac\n{outside}\n")
+  expansion = inputs.expand(str(listing))
+  ids = [f.video_id for f in expansion.files]
+  assert ids == sorted(["one.flac", "two.ogg", str(outside)])
+  assert [d.video_id for d in expansion.duplicates] == ["one.flac"]
+  assert inputs.expand("@" + str(listing)).files == expansion.files
+
+
+def test_expand_refuses_empty_globs_and_missing_lists(tmp_path):
+  with pytest.raises(FileNotFoundError, match="no file matches"):
+    inputs.expand(str(tmp_path / "*.wav"))
+  with pytest.raises(FileNotFoundError, match="list file not found"):
+    inputs.expand(str(tmp_path / "missing.txt"))
+
+
+def test_labels_accept_mids_and_indices():
+  class_map = labels.load_class_map(asset("audioset/class_labels_indices.csv"))
+  assert labels.parse("/m/09x0r,/t/dd00088", class_map) == (0, class_map["/t/dd00088"])
+  assert labels.parse(" 5; 3,5 ", class_map) == (3, 5)
+  with pytest.raises(labels.UnknownLabelError, match="not in the class map"):
+    labels.parse("/m/nothing", class_map)
+  with pytest.raises(labels.UnknownLabelError, match="out of range"):
+    labels.parse("527", class_map)
+
+
+def test_released_segment_csv_is_read_exactly():
+  segments = audioset.read_segments(asset("audioset/balanced_train_segments.csv"))
+  assert len(segments) == 22160  # num_segs in the file's second header line.
+  first = segments[0]
+  assert (first.ytid, first.start, first.end, first.mids) == (
+      "--PJHxphWEs", 30.0, 40.0, "/m/09x0r,/t/dd00088")
+  assert all(len(s.ytid) == audioset.YTID_LENGTH for s in segments)
+
+
+def test_audio_names_prefer_the_most_specific_form(tmp_path):
+  ytid = "ab_cd-EF_gh"   # YouTube ids may contain '_' and '-'.
+  for name in (f"{ytid}.wav", f"{ytid}_30.flac", f"{ytid}_30.000_40.000.ogg", "notes.txt",
+               f"{ytid}.json"):
+    _touch(str(tmp_path / name))
+  index = audioset.index_audio(str(tmp_path))
+  assert len(index[ytid]) == 3
+  segment = audioset.Segment(ytid, 30.0, 40.0, "", "")
+  audio, whole = audioset.find_audio(segment, index)
+  assert audio.path.endswith("_30.000_40.000.ogg") and not whole
+  audio, whole = audioset.find_audio(audioset.Segment(ytid, 30.0, 39.0, "", ""), index)
+  assert audio.path.endswith("_30.flac") and not whole
+  audio, whole = audioset.find_audio(audioset.Segment(ytid, 10.0, 20.0, "", ""), index)
+  assert audio.path.endswith(f"{ytid}.wav") and whole
+  assert audioset.find_audio(audioset.Segment("zzzzzzzzzzz", 0, 10, "", ""), index) == (None,
+                                                                                        None)
+
+
+def test_default_runner_skips_prism_and_beam_options_pass_through():
+  from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+  from apache_beam.options.pipeline_options import DirectOptions, SetupOptions, StandardOptions
+  assert isinstance(options.default_runner([]), FnApiRunner)
+  args = ["--runner=DirectRunner", "--direct_num_workers=2", "--setup_file=./setup.py"]
+  assert options.default_runner(args) is None
+  beam_options = options.pipeline_options(args)
+  assert beam_options.view_as(StandardOptions).runner == "DirectRunner"
+  assert beam_options.view_as(DirectOptions).direct_num_workers == 2
+  assert beam_options.view_as(SetupOptions).setup_file == "./setup.py"
+  assert options.is_local(args) and not options.is_local(["--runner", "DataflowRunner"])
+
+
+def test_commit_replaces_every_old_shard(tmp_path):
+  prefix = str(tmp_path / "out" / "run")
+  os.makedirs(tmp_path / "out")
+  old = [f"{prefix}-{i:05d}-of-00003.tfrecord" for i in range(3)] + [prefix + "-errors.jsonl"]
+  for path in old:
+    _touch(path, b"old")
+  _touch(str(tmp_path / "out" / "other-00000-of-00001.tfrecord"), b"keep")
+  staged = outputs.StagedOutput(prefix, outputs.EMBED_PATTERNS)
+  for tail in ("-00000-of-00001.tfrecord", "-manifest.parquet", "-errors.parquet"):
+    _touch(staged.staged(tail), b"new")
+  final = staged.commit()
+  assert sorted(os.listdir(tmp_path / "out")) == [
+      "other-00000-of-00001.tfrecord", "run-00000-of-00001.tfrecord", "run-errors.parquet",
+      "run-manifest.parquet"]
+  assert all(open(path, "rb").read() == b"new" for path in final)
+
+
+def test_reconcile_reports_a_mismatch(capsys):
+  assert dead_letter.reconcile("files", 5, 3, 2)
+  assert not dead_letter.reconcile("files", 5, 3, 1)
+  assert "MISMATCH" in capsys.readouterr().err
