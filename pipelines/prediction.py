@@ -16,7 +16,7 @@ import numpy as np
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
 from configs import params as P
-from pipelines import dead_letter, launch, model_handlers, progress, tfrecords
+from pipelines import dead_letter, launch, model_handlers, progress
 from transforms import audio, records, vggish_input
 
 
@@ -74,7 +74,8 @@ def _read_records(item):
   """TFRecord InputFile -> (meta, ClipInput) per record; errors tagged."""
   index = -1
   try:
-    for index, serialized in enumerate(tfrecords.iter_records(item.path)):
+    # tf.data's reader checks framing and CRCs; a damaged file raises DataLossError.
+    for index, serialized in enumerate(records.read_tfrecord_file(item.path)):
       try:
         record = records.decode(serialized)
       except ValueError as exc:
@@ -91,8 +92,11 @@ def _read_records(item):
       yield meta, model_handlers.ClipInput("embedding", record.embedding)
   except Exception as exc:  # A damaged or unreadable file: one error row for the rest.
     progress.count("unreadable_files")
+    reason = getattr(exc, "message", None) or str(exc)
     yield beam.pvalue.TaggedOutput("errors", dead_letter.error_row(
-        f"{item.video_id}#{index + 1}", item.path, "read", exc))
+        f"{item.video_id}#{index + 1}", item.path, "read",
+        ("unreadable_tfrecord", f"{item.path}: damaged or not a TFRecord file after record "
+                                f"{index + 1}: {reason}")))
 
 
 def _to_rows(keyed, run_time):
