@@ -1,0 +1,102 @@
+"""Evaluation of a trained head on release-format records.
+
+`evaluate(model, data)` scores every record and computes models/metrics'
+summary; `write_reports` writes the JSON summary and the per-class CSV
+(index, name, AP, AUC, positives).
+"""
+
+import csv
+import json
+import os
+import time
+
+import numpy as np
+
+from models import metrics as metrics_lib
+from models import readers
+
+PER_CLASS_FIELDS = ("index", "name", "AP", "AUC", "positives")
+
+
+def resolve_head_dir(model, model_dir=None):
+  """Directory of a head given by store name or directory path.
+
+  Args:
+    model: a directory holding model.json (or a train dir holding model.keras),
+      or the name of a head in the model store.
+    model_dir: store root (None: the store's default).
+
+  Returns:
+    pathlib-compatible path string.
+  """
+  if os.path.isdir(model):
+    return model
+  try:
+    from models import store
+  except ImportError:
+    raise FileNotFoundError(f"{model}: no such head directory (and no model store)") from None
+  path = store.ModelStore(model_dir).path(model)
+  if not os.path.isdir(path):
+    raise FileNotFoundError(f"model {model!r} is neither a directory nor in the model store "
+                            f"{store.ModelStore(model_dir).root}")
+  return str(path)
+
+
+def load_keras_model(model_path):
+  """Keras head of a head directory (head.keras), a train dir (model.keras) or a .keras file."""
+  import keras
+  from models import frame_models  # noqa: F401  (registers the custom layers)
+  from models import heads, train
+  candidates = [model_path] if str(model_path).endswith(".keras") else [
+      os.path.join(model_path, heads.HEAD_FILE), os.path.join(model_path, train.FINAL_MODEL)]
+  for candidate in candidates:
+    if os.path.isfile(candidate):
+      return keras.models.load_model(candidate, compile=False)
+  raise FileNotFoundError(f"{model_path}: holds neither {heads.HEAD_FILE} nor "
+                          f"{train.FINAL_MODEL}")
+
+
+def score(model, data, batch_size=256):
+  """float32 [n, C] scores of a Keras head on FrameData."""
+  inputs = readers.dequantized_inputs(data)
+  outputs = [np.asarray(model({key: value[i:i + batch_size] for key, value in inputs.items()},
+                              training=False), np.float32)
+             for i in range(0, len(data.frames), batch_size)]
+  return np.concatenate(outputs) if outputs else np.zeros((0, model.output_shape[-1]),
+                                                          np.float32)
+
+
+def evaluate(model, data):
+  """Scores FrameData with a Keras head and computes every metric.
+
+  Returns:
+    (summary dict, per-class AP [C], per-class AUC [C], positives [C]); the
+    summary also holds scoring seconds.
+  """
+  started = time.monotonic()
+  scores = score(model, data)
+  scoring_seconds = time.monotonic() - started
+  summary, aps, aucs, positives = metrics_lib.summary(scores, data.labels)
+  summary["scoring_seconds"] = scoring_seconds
+  return summary, aps, aucs, positives
+
+
+def _finite_or_none(value):
+  return float(value) if np.isfinite(value) else None
+
+
+def write_reports(summary, aps, aucs, positives, class_names, json_path=None, csv_path=None):
+  """Writes the JSON summary and the per-class CSV (NaN written as empty cells / null)."""
+  if json_path:
+    with open(json_path, "w") as out:
+      json.dump({key: (_finite_or_none(value) if isinstance(value, float) else value)
+                 for key, value in summary.items()}, out, indent=2, sort_keys=True)
+  if csv_path:
+    with open(csv_path, "w", newline="") as out:
+      writer = csv.writer(out)
+      writer.writerow(PER_CLASS_FIELDS)
+      for index, name in enumerate(class_names):
+        writer.writerow([index, name,
+                         "" if np.isnan(aps[index]) else f"{aps[index]:.6f}",
+                         "" if np.isnan(aucs[index]) else f"{aucs[index]:.6f}",
+                         int(positives[index])])

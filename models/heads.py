@@ -1,0 +1,297 @@
+"""Trained heads on VGGish embeddings: export to the model store and load as a Classifier.
+
+A head directory (`<store>/<name>/`) holds:
+  head.keras   the trained Keras model (models/frame_models layers)
+  labels.csv   index,mid,display_name of its classes
+  model.json   {"name", "version", "kind": "vggish_head", "requires": ["vggish"],
+                "files": {file: {"sha256", "size"}}, "labels": "labels.csv",
+                "feature_spec": {...}, "model_class", "training": {...},
+                "metrics": {...}, "default_aggregation": "mean"}
+
+`load_head_classifier(head_dir, store)` returns a HeadClassifier:
+  embedding_scores(uint8 [frames, 128])  dequantize -> head (no VGGish needed)
+  window_scores(wave16k)                 VGGish examples -> VGGish (the store's
+                                         vggish/ checkpoint) -> PCA + quantize ->
+                                         dequantize -> head, per window of up to
+                                         max_frames 0.96 s frames.
+VGGish loads on the first window_scores call, so embedding-only use never needs
+its checkpoint.
+"""
+
+import csv
+import datetime
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+
+import numpy as np
+
+from configs import params as P
+from models import classifier as C
+from models import readers
+from transforms import postprocess
+
+KIND = "vggish_head"
+MANIFEST_NAME = "model.json"
+HEAD_FILE = "head.keras"
+LABELS_FILE = "labels.csv"
+DEFAULT_AGGREGATION = "mean"
+
+
+def read_labels(path):
+  """(mids, display names) of an index,mid,display_name CSV, ordered by index."""
+  with open(path, newline="", encoding="utf-8") as stream:
+    rows = sorted(csv.DictReader(stream), key=lambda row: int(row["index"]))
+  return [row["mid"] for row in rows], [row["display_name"] for row in rows]
+
+
+def _sha256(path):
+  digest = hashlib.sha256()
+  with open(path, "rb") as stream:
+    for chunk in iter(lambda: stream.read(1 << 20), b""):
+      digest.update(chunk)
+  return digest.hexdigest()
+
+
+def _jsonable(value):
+  """Replaces NaN/inf floats (not valid JSON) with None, recursively."""
+  if isinstance(value, dict):
+    return {key: _jsonable(item) for key, item in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [_jsonable(item) for item in value]
+  if isinstance(value, (float, np.floating)):
+    return float(value) if np.isfinite(value) else None
+  if isinstance(value, np.integer):
+    return int(value)
+  return value
+
+
+def export_head(model, destination, labels_csv, name=None, version="1", training=None,
+                metrics=None, feature_name=P.AUDIO_EMBEDDING_FEATURE,
+                feature_size=P.EMBEDDING_SIZE, max_frames=readers.MAX_FRAMES, model_class=None):
+  """Writes a trained head as a model-store directory (atomically).
+
+  Args:
+    model: Keras model from models/frame_models, or the path of a saved .keras file.
+    destination: the head directory to create (<store root>/<name>); replaced if present.
+    labels_csv: index,mid,display_name CSV of the model's classes (copied).
+    name: model name (default: the directory's name).
+    version: version string.
+    training: dict of training parameters and history (stored in model.json).
+    metrics: dict of evaluation figures (stored in model.json).
+    feature_name, feature_size, max_frames: the input the head expects.
+    model_class: frame_models class name, for the record.
+
+  Returns:
+    pathlib.Path of the head directory.
+  """
+  destination = pathlib.Path(destination)
+  name = name or destination.name
+  destination.parent.mkdir(parents=True, exist_ok=True)
+  staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".part",
+                                          dir=destination.parent))
+  try:
+    if isinstance(model, (str, os.PathLike)):
+      shutil.copyfile(model, staging / HEAD_FILE)
+    else:
+      model.save(staging / HEAD_FILE)
+    shutil.copyfile(labels_csv, staging / LABELS_FILE)
+    _, display_names = read_labels(staging / LABELS_FILE)
+    manifest = {
+        "name": name,
+        "version": str(version),
+        "kind": KIND,
+        "requires": ["vggish"],
+        "labels": LABELS_FILE,
+        "num_classes": len(display_names),
+        "model_class": model_class,
+        "default_aggregation": DEFAULT_AGGREGATION,
+        "feature_spec": {
+            "feature_name": feature_name,
+            "feature_size": int(feature_size),
+            "max_frames": int(max_frames),
+            "frame_seconds": P.EXAMPLE_HOP_SECONDS,
+            "dtype": "uint8",
+            "dequantize": "q * 4/255 + 4/512 - 2 (transforms.postprocess.dequantize)",
+        },
+        "training": training or {},
+        "metrics": metrics or {},
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "files": {file: {"sha256": _sha256(staging / file),
+                         "size": os.path.getsize(staging / file)}
+                  for file in (HEAD_FILE, LABELS_FILE)},
+    }
+    with open(staging / MANIFEST_NAME, "w") as out:
+      json.dump(_jsonable(manifest), out, indent=2)
+    os.chmod(staging, 0o755)
+    if destination.exists():
+      shutil.rmtree(destination)
+    os.replace(staging, destination)
+  finally:
+    if staging.exists():
+      shutil.rmtree(staging)
+  return destination
+
+
+def load_manifest(head_dir):
+  """The parsed model.json of a head directory."""
+  path = pathlib.Path(head_dir) / MANIFEST_NAME
+  if not path.is_file():
+    raise FileNotFoundError(f"{head_dir}: no {MANIFEST_NAME} (not a trained head directory)")
+  with open(path) as stream:
+    manifest = json.load(stream)
+  if manifest.get("kind") != KIND:
+    raise ValueError(f"{head_dir}: kind {manifest.get('kind')!r}, expected {KIND!r}")
+  return manifest
+
+
+def load_keras_head(head_dir):
+  """The Keras model of a head directory."""
+  import keras
+  from models import frame_models  # noqa: F401  (registers the custom layers)
+  return keras.models.load_model(pathlib.Path(head_dir) / HEAD_FILE, compile=False)
+
+
+class HeadClassifier(C.Classifier):
+  """A trained head on VGGish embeddings as a models.classifier.Classifier.
+
+  Args:
+    head_dir: the head's directory (model.json, head.keras, labels.csv).
+    vggish_files: callable returning (checkpoint path, PCA params path), called
+      on first use of window_scores; None makes window_scores raise.
+    vggish_params: configs.params.VggishParams of the front end.
+  """
+  default_aggregation = DEFAULT_AGGREGATION
+  thread_safe = False
+
+  def __init__(self, head_dir, vggish_files=None, vggish_params=P.VggishParams()):
+    self.head_dir = pathlib.Path(head_dir)
+    self.manifest = load_manifest(self.head_dir)
+    self.name = self.manifest.get("name", self.head_dir.name)
+    self.version = str(self.manifest.get("version", "1"))
+    self.default_aggregation = self.manifest.get("default_aggregation", DEFAULT_AGGREGATION)
+    self.mids, names = read_labels(self.head_dir / self.manifest.get("labels", LABELS_FILE))
+    self.labels = tuple(names)
+    spec = self.manifest.get("feature_spec", {})
+    self.feature_size = int(spec.get("feature_size", P.EMBEDDING_SIZE))
+    self.max_frames = int(spec.get("max_frames", readers.MAX_FRAMES))
+    self.model = load_keras_head(self.head_dir)
+    self._vggish_files = vggish_files
+    self._vggish_params = vggish_params
+    self._embedder = None
+    self._postprocessor = None
+
+  def _score_windows(self, quantized_windows):
+    """uint8 [w, max_frames, d] padded windows + counts -> float32 [w, C]."""
+    frames, counts = quantized_windows
+    data = readers.FrameData(None, frames, counts, None)
+    inputs = readers.dequantized_inputs(data)
+    return np.asarray(self.model(inputs, training=False), np.float32)
+
+  def _windows(self, quantized):
+    """Splits uint8 [frames, d] into padded windows of up to max_frames frames."""
+    quantized = np.asarray(quantized)
+    if quantized.dtype != np.uint8 or quantized.ndim != 2 or (
+        quantized.shape[1] != self.feature_size):
+      raise ValueError(f"expected uint8 [frames, {self.feature_size}] embeddings, got "
+                       f"{quantized.dtype} {quantized.shape}")
+    if len(quantized) == 0:
+      raise ValueError("no embedding frames to score")
+    chunks = [quantized[i:i + self.max_frames] for i in range(0, len(quantized), self.max_frames)]
+    padded = [readers.pad_frames(chunk, self.max_frames) for chunk in chunks]
+    return (np.stack([frames for frames, _ in padded]),
+            np.array([count for _, count in padded], np.int32))
+
+  def embedding_window_scores(self, quantized):
+    """Scores of each max_frames-frame window of uint8 [frames, d] embeddings.
+
+    Returns:
+      WindowScores: windows of up to max_frames 0.96 s frames.
+    """
+    frames, counts = self._windows(quantized)
+    hop = P.EXAMPLE_HOP_SECONDS
+    starts = np.arange(len(counts)) * self.max_frames * hop
+    ends = starts + counts * hop
+    return C.WindowScores(starts.astype(np.float64), ends.astype(np.float64),
+                          self._score_windows((frames, counts)))
+
+  def embedding_scores(self, quantized_frames):
+    """float32 [C] clip scores of uint8 [frames, d] embeddings (AudioSet release format).
+
+    A record of up to max_frames frames (every AudioSet segment) is scored in
+    one pass, exactly as in training; longer inputs average their windows.
+    """
+    scores = self.embedding_window_scores(quantized_frames).scores
+    return C.aggregate(scores, self.default_aggregation)
+
+  def quantized_embeddings(self, waveform_16k):
+    """uint8 [frames, 128] release-format embeddings of 16 kHz mono audio."""
+    from transforms import vggish_input
+    if self._embedder is None:
+      if self._vggish_files is None:
+        raise RuntimeError(f"head {self.name!r} has no VGGish checkpoint to embed audio with")
+      from models import vggish
+      checkpoint, pca_params = self._vggish_files()
+      self._embedder = vggish.VggishEmbedder(str(checkpoint),
+                                             batch_size=self._vggish_params.batch_size)
+      self._postprocessor = postprocess.Postprocessor(str(pca_params))
+    examples = vggish_input.waveform_to_examples(
+        np.asarray(waveform_16k), self._vggish_params.sample_rate_hz, self._vggish_params)
+    return self._postprocessor.postprocess(self._embedder.embed(examples))
+
+  def window_scores(self, waveform_16k):
+    """Scores windows of up to max_frames VGGish examples (9.6 s by default).
+
+    Args:
+      waveform_16k: float [n] mono at 16 kHz in [-1, 1].
+
+    Returns:
+      WindowScores(starts, ends float64 [w] seconds, scores float32 [w, C]).
+    """
+    quantized = self.quantized_embeddings(waveform_16k)
+    windows = self.embedding_window_scores(quantized)
+    hop = self._vggish_params.example_hop_seconds
+    frame_starts = np.arange(len(quantized)) * hop
+    first = np.arange(0, len(quantized), self.max_frames)
+    last = np.minimum(first + self.max_frames, len(quantized)) - 1
+    starts = frame_starts[first]
+    ends = frame_starts[last] + P.EXAMPLE_WINDOW_SECONDS
+    return C.WindowScores(starts.astype(np.float64), ends.astype(np.float64), windows.scores)
+
+
+def load_head_classifier(head_dir, store=None, vggish_checkpoint=None, pca_params=None,
+                         vggish_params=P.VggishParams(), **unused_options):
+  """Loads a trained head as a Classifier.
+
+  Args:
+    head_dir: the head's directory.
+    store: models.store.ModelStore whose `vggish/` holds the checkpoint and PCA
+      parameters (None: the head directory's parent is taken as the store root).
+    vggish_checkpoint, pca_params: explicit paths overriding the store's.
+    vggish_params: front-end parameters.
+    **unused_options: options meant for other kinds (e.g. num_threads).
+
+  Returns:
+    HeadClassifier.
+  """
+  head_dir = pathlib.Path(head_dir)
+
+  def vggish_files():
+    if vggish_checkpoint and pca_params:
+      return vggish_checkpoint, pca_params
+    if store is not None and hasattr(store, "vggish_files"):
+      checkpoint, pca = store.vggish_files()
+    else:
+      root = pathlib.Path(store) if store is not None else head_dir.parent
+      checkpoint, pca = root / "vggish" / "vggish_model.ckpt", root / "vggish" / \
+          "vggish_pca_params.npz"
+      for path in (checkpoint, pca):
+        if not path.is_file():
+          raise FileNotFoundError(f"head {head_dir.name!r} needs VGGish: {path} is missing "
+                                  f"(run `soundscope models download vggish` or import it)")
+    return vggish_checkpoint or checkpoint, pca_params or pca
+
+  return HeadClassifier(head_dir, vggish_files, vggish_params)

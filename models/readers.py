@@ -1,0 +1,231 @@
+"""Readers of AudioSet release-format records for training and evaluation.
+
+YouTube-8M's readers (readers.py, YT8MFrameFeatureReader) turn each
+SequenceExample into (dequantized frames padded or cut to `max_frames`, the
+number of real frames, a multi-hot label vector).  This module does the same
+in two interchangeable ways:
+
+  * `load_records(glob)` decodes every record with transforms.records (no
+    TensorFlow) into a `FrameData` of numpy arrays: AudioSet's embeddings are
+    tiny (22k balanced-train segments of at most 10 frames), so training reads
+    them once, optionally caching the arrays in an .npz file.
+  * `frame_dataset(glob)` is the streaming tf.data pipeline for sets that do
+    not fit in memory; it yields the same tensors.
+
+Frames stay uint8 in memory; `dequantize` (transforms.postprocess, YouTube-8M's
+q * 4/255 + 4/512 - 2) is applied when a batch is built, so padding rows are
+exact zeros after dequantization, as YouTube-8M's resize_axis pads with 0.
+"""
+
+import collections
+import glob as globlib
+import os
+import sys
+import time
+
+import numpy as np
+
+from configs import params as P
+from transforms import postprocess, records
+
+MAX_FRAMES = 10   # AudioSet segments are 10 s: 10 frames of 0.96 s (a few have fewer).
+
+FrameData = collections.namedtuple(
+    "FrameData", ["video_ids", "frames", "num_frames", "labels"])
+FrameData.__doc__ = """Decoded records as arrays.
+
+  video_ids: str [n] (object array).
+  frames: uint8 [n, max_frames, feature_size], zero bytes after num_frames.
+  num_frames: int32 [n], real frames per record (<= max_frames).
+  labels: float32 [n, num_classes] multi-hot.
+"""
+
+
+def expand_glob(pattern):
+  """Sorted files of a glob or comma-separated globs; ValueError when none match."""
+  paths = []
+  for part in str(pattern).split(","):
+    part = part.strip()
+    if part:
+      paths += sorted(globlib.glob(os.path.expanduser(part)))
+  if not paths:
+    raise ValueError(f"no files match {pattern!r}")
+  return paths
+
+
+def multi_hot(labels, num_classes):
+  """float32 [num_classes] with 1 at each index of `labels` (out-of-range ones dropped)."""
+  vector = np.zeros(num_classes, np.float32)
+  indices = [int(i) for i in labels if 0 <= int(i) < num_classes]
+  vector[indices] = 1.0
+  return vector
+
+
+def pad_frames(embedding, max_frames):
+  """uint8 [frames, d] -> (uint8 [max_frames, d] zero-padded or cut, real frame count)."""
+  count = min(len(embedding), max_frames)
+  padded = np.zeros((max_frames, embedding.shape[1]), np.uint8)
+  padded[:count] = embedding[:count]
+  return padded, count
+
+
+def load_records(pattern, num_classes=P.NUM_AUDIOSET_CLASSES, max_frames=MAX_FRAMES,
+                 feature_name=P.AUDIO_EMBEDDING_FEATURE, feature_size=P.EMBEDDING_SIZE,
+                 progress=False):
+  """Decodes every record of the matching TFRecord files into arrays.
+
+  Args:
+    pattern: glob (or comma-separated globs) of release-format TFRecord files.
+    num_classes: length of the multi-hot label vectors.
+    max_frames: frames kept per record (longer records are cut).
+    feature_name: the frame feature list to read.
+    feature_size: expected bytes per frame; ValueError on another size.
+    progress: print a count, rate and time left to stderr.
+
+  Returns:
+    FrameData.
+  """
+  paths = expand_glob(pattern)
+  ids, frames, counts, labels = [], [], [], []
+  started = time.monotonic()
+  for done, (path, serialized_records) in enumerate(_records_by_file(paths), 1):
+    for serialized in serialized_records:
+      record = records.decode(serialized, feature_name)
+      if record.embedding.shape[0] and record.embedding.shape[1] != feature_size:
+        raise ValueError(f"{path}: record {record.video_id} has {feature_name} frames of "
+                         f"{record.embedding.shape[1]} bytes, expected {feature_size}")
+      embedding = record.embedding.reshape(-1, feature_size)
+      padded, count = pad_frames(embedding, max_frames)
+      ids.append(record.video_id)
+      frames.append(padded)
+      counts.append(count)
+      labels.append(multi_hot(record.labels, num_classes))
+    if progress and (done % 512 == 0 or done == len(paths)):
+      _print_progress(done, len(paths), len(ids), started)
+  return FrameData(np.array(ids, dtype=object),
+                   np.stack(frames) if frames else np.zeros((0, max_frames, feature_size),
+                                                             np.uint8),
+                   np.array(counts, np.int32),
+                   np.stack(labels) if labels else np.zeros((0, num_classes), np.float32))
+
+
+def _records_by_file(paths, files_per_read=256):
+  """Yields (path, [serialized records]) per file, reading many files per tf.data pass.
+
+  One TFRecordDataset per file costs ~50 ms of setup; AudioSet ships ~5 records
+  per file, so files are read in groups with their records tagged by file.
+  """
+  import tensorflow as tf
+  for first in range(0, len(paths), files_per_read):
+    group = paths[first:first + files_per_read]
+    dataset = tf.data.Dataset.from_tensor_slices(tf.range(len(group), dtype=tf.int64))
+    dataset = dataset.flat_map(lambda index: tf.data.TFRecordDataset(
+        tf.gather(tf.constant(group), index)).map(lambda record: (index, record)))
+    by_file = [[] for _ in group]
+    for index, serialized in dataset.as_numpy_iterator():
+      by_file[index].append(serialized)
+    yield from zip(group, by_file)
+
+
+def _print_progress(done, total, num_records, started):
+  elapsed = time.monotonic() - started
+  rate = done / max(elapsed, 1e-9)
+  left = (total - done) / max(rate, 1e-9)
+  print(f"\rread {done}/{total} files, {num_records} records, {rate:.0f} files/s, "
+        f"{left:.0f} s left", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+
+def load_cached(pattern, cache_path=None, **kwargs):
+  """load_records, reading from / writing to an .npz cache when `cache_path` is given.
+
+  The cache stores the file list, so a cache made from other files is rebuilt.
+  """
+  if cache_path and os.path.exists(cache_path):
+    with np.load(cache_path, allow_pickle=True) as cached:
+      if list(cached["paths"]) == expand_glob(pattern) and all(
+          cached[key].shape[1:] == expected for key, expected in (
+              ("frames", (kwargs.get("max_frames", MAX_FRAMES),
+                          kwargs.get("feature_size", P.EMBEDDING_SIZE))),
+              ("labels", (kwargs.get("num_classes", P.NUM_AUDIOSET_CLASSES),)))):
+        return FrameData(cached["video_ids"], cached["frames"], cached["num_frames"],
+                         cached["labels"])
+  data = load_records(pattern, **kwargs)
+  if cache_path:
+    os.makedirs(os.path.dirname(os.path.abspath(cache_path)), exist_ok=True)
+    temporary = cache_path + ".tmp.npz"
+    np.savez(temporary, paths=np.array(expand_glob(pattern)), video_ids=data.video_ids,
+             frames=data.frames, num_frames=data.num_frames, labels=data.labels)
+    os.replace(temporary, cache_path)
+  return data
+
+
+def subset(data, indices):
+  """FrameData of the rows `indices`."""
+  return FrameData(*(array[indices] for array in data))
+
+
+def validation_split(data, fraction, seed=0):
+  """Splits FrameData into (train, validation) with `fraction` of records held out.
+
+  The split is a seeded permutation, so every run and every model sees the same
+  validation records.
+  """
+  if not 0.0 < fraction < 1.0:
+    raise ValueError(f"validation fraction must be in (0, 1), not {fraction}")
+  order = np.random.default_rng(seed).permutation(len(data.frames))
+  held = int(round(fraction * len(order)))
+  return subset(data, np.sort(order[held:])), subset(data, np.sort(order[:held]))
+
+
+def dequantized_inputs(data):
+  """Model inputs of FrameData: dict of float32 frames [n, max_frames, d] and num_frames [n].
+
+  Rows past num_frames are zeros, as YouTube-8M pads after dequantizing.
+  """
+  frames = postprocess.dequantize(data.frames)
+  mask = np.arange(frames.shape[1])[None, :] < data.num_frames[:, None]
+  frames *= mask[:, :, None]
+  return {"frames": frames, "num_frames": data.num_frames.astype(np.int32)}
+
+
+def frame_dataset(pattern, num_classes=P.NUM_AUDIOSET_CLASSES, max_frames=MAX_FRAMES,
+                  feature_name=P.AUDIO_EMBEDDING_FEATURE, feature_size=P.EMBEDDING_SIZE,
+                  batch_size=512, shuffle_buffer=0, seed=0):
+  """Streaming tf.data pipeline over release-format records (YT8MFrameFeatureReader).
+
+  Args:
+    pattern: glob (or comma-separated globs) of TFRecord files.
+    num_classes, max_frames, feature_name, feature_size: as in load_records.
+    batch_size: records per batch.
+    shuffle_buffer: records to shuffle over (0: keep file order).
+    seed: shuffle seed.
+
+  Returns:
+    tf.data.Dataset of ({"frames": float32 [b, max_frames, d], "num_frames": int32 [b]},
+    labels float32 [b, num_classes]).
+  """
+  import tensorflow as tf
+  dataset = tf.data.TFRecordDataset(expand_glob(pattern))
+  if shuffle_buffer:
+    dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+
+  def parse(serialized):
+    context, sequence = tf.io.parse_single_sequence_example(
+        serialized,
+        context_features={P.LABELS_FEATURE: tf.io.VarLenFeature(tf.int64)},
+        sequence_features={feature_name: tf.io.FixedLenSequenceFeature([], tf.string)})
+    raw = tf.reshape(tf.io.decode_raw(sequence[feature_name], tf.uint8), [-1, feature_size])
+    raw = raw[:max_frames]
+    count = tf.shape(raw)[0]
+    value_range = P.QUANTIZE_MAX_VAL - P.QUANTIZE_MIN_VAL
+    frames = (tf.cast(raw, tf.float32) * (value_range / 255.0)
+              + (value_range / 512.0 + P.QUANTIZE_MIN_VAL))
+    frames = tf.pad(frames, [[0, max_frames - count], [0, 0]])
+    frames.set_shape([max_frames, feature_size])
+    label_ids = context[P.LABELS_FEATURE].values
+    label_ids = tf.boolean_mask(label_ids, (label_ids >= 0) & (label_ids < num_classes))
+    labels = tf.reduce_max(tf.one_hot(label_ids, num_classes), axis=0)
+    labels = tf.reshape(tf.maximum(labels, tf.zeros([num_classes])), [num_classes])
+    return {"frames": frames, "num_frames": tf.cast(count, tf.int32)}, labels
+
+  return dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(2)

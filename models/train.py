@@ -1,0 +1,267 @@
+"""Training of frame-level heads on AudioSet embeddings (YouTube-8M's train.py in Keras).
+
+`train(TrainConfig)` reads release-format records (models/readers), builds the
+model (models/frame_models), and fits it with YouTube-8M's recipe: binary
+cross-entropy on sigmoid outputs, Adam, learning rate decayed by
+`learning_rate_decay` every `learning_rate_decay_examples` examples
+(staircase), each gradient clipped to norm 1.
+
+The train directory holds everything of one run:
+  latest.keras     model + optimizer state after the last finished epoch
+  state.json       epochs done, optimizer steps, per-epoch history, elapsed time
+  best.keras       the epoch with the best validation metric (with validation data)
+  model.keras      the final model (best epoch when validating, else the last)
+  training.json    configuration, history, chosen epoch, wall and CPU seconds
+  logs/            TensorBoard event files (loss, learning rate, validation metrics)
+Running again with the same train directory resumes after the last finished
+epoch (after an interruption, or to train for more epochs).
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from configs import params as P
+from models import metrics as metrics_lib
+from models import readers
+
+STATE_FILE = "state.json"
+LATEST_MODEL = "latest.keras"
+BEST_MODEL = "best.keras"
+FINAL_MODEL = "model.keras"
+TRAINING_FILE = "training.json"
+LOG_DIR = "logs"
+SELECTION_METRICS = ("map", "hit_at_one", "gap", "mean_auc")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+  """Parameters of one training run (YouTube-8M flag names in snake case).
+
+  Attributes:
+    train_data: glob of release-format TFRecord files.
+    train_dir: output directory (checkpoints, logs, final model).
+    model: frame_models model name (e.g. "DbofModel", "attention").
+    num_epochs: epochs to train in total (a resumed run stops at the same count).
+    learning_rate: Adam's base learning rate.
+    learning_rate_decay: factor applied every learning_rate_decay_examples.
+    learning_rate_decay_examples: examples between decays (staircase).
+    batch_size: examples per step.
+    num_classes: output classes.
+    feature_names: frame feature list(s); one name (AudioSet has one).
+    feature_sizes: bytes per frame of each feature.
+    max_frames: frames per record after padding/cutting.
+    validation_data: glob of validation records (optional).
+    validation_fraction: fraction of train_data held out when validation_data is empty.
+    select_metric: validation metric that picks the best epoch (when validating).
+    clip_gradient_norm: per-gradient norm clip (0: none).
+    seed: seeds the split, the initialisation and the shuffling.
+    cache_dir: where decoded arrays are cached as .npz (None: no cache).
+    model_options: extra builder keyword arguments (e.g. {"lstm_size": 128}).
+  """
+  train_data: str
+  train_dir: str
+  model: str = "FrameLevelLogisticModel"
+  num_epochs: int = 5
+  learning_rate: float = 0.01
+  learning_rate_decay: float = 0.95
+  learning_rate_decay_examples: int = 4000000
+  batch_size: int = 1024
+  num_classes: int = P.NUM_AUDIOSET_CLASSES
+  feature_names: str = P.AUDIO_EMBEDDING_FEATURE
+  feature_sizes: str = str(P.EMBEDDING_SIZE)
+  max_frames: int = readers.MAX_FRAMES
+  validation_data: str = ""
+  validation_fraction: float = 0.0
+  select_metric: str = "map"
+  clip_gradient_norm: float = 1.0
+  seed: int = 0
+  cache_dir: str = None
+  model_options: dict = dataclasses.field(default_factory=dict)
+
+  def feature(self):
+    """(feature name, feature size) of the single frame feature."""
+    names = [name.strip() for name in str(self.feature_names).split(",") if name.strip()]
+    sizes = [int(size) for size in str(self.feature_sizes).split(",") if size.strip()]
+    if len(names) != 1 or len(sizes) != 1:
+      raise ValueError(f"one frame feature is supported (AudioSet has audio_embedding); got "
+                       f"names {names} and sizes {sizes}")
+    return names[0], sizes[0]
+
+
+def load_data(pattern, config, split_name):
+  """FrameData of a glob, through the .npz cache when config.cache_dir is set."""
+  feature_name, feature_size = config.feature()
+  cache = None
+  if config.cache_dir:
+    key = hashlib.sha256("\n".join(readers.expand_glob(pattern) + [feature_name]).encode())
+    cache = os.path.join(config.cache_dir, f"{split_name}-{key.hexdigest()[:12]}.npz")
+  return readers.load_cached(pattern, cache, num_classes=config.num_classes,
+                             max_frames=config.max_frames, feature_name=feature_name,
+                             feature_size=feature_size, progress=True)
+
+
+def train_and_validation_data(config):
+  """(train FrameData, validation FrameData or None) as the config asks."""
+  data = load_data(config.train_data, config, "train")
+  if config.validation_data:
+    return data, load_data(config.validation_data, config, "validation")
+  if config.validation_fraction:
+    return readers.validation_split(data, config.validation_fraction, config.seed)
+  return data, None
+
+
+def build_model(config):
+  """The compiled Keras model of a config (YouTube-8M loss, optimizer, schedule)."""
+  import keras
+  from models import frame_models
+  _, feature_size = config.feature()
+  keras.utils.set_random_seed(config.seed)
+  model = frame_models.build(config.model, config.num_classes, feature_size=feature_size,
+                             max_frames=config.max_frames, **config.model_options)
+  decay_steps = max(1, int(config.learning_rate_decay_examples) // int(config.batch_size))
+  schedule = keras.optimizers.schedules.ExponentialDecay(
+      config.learning_rate, decay_steps, config.learning_rate_decay, staircase=True)
+  optimizer = keras.optimizers.Adam(
+      schedule, clipnorm=config.clip_gradient_norm if config.clip_gradient_norm else None)
+  model.compile(optimizer=optimizer, loss=keras.losses.BinaryCrossentropy())
+  return model
+
+
+def predict(model, data, batch_size=256):
+  """float32 [n, C] scores of a model on FrameData."""
+  inputs = readers.dequantized_inputs(data)
+  return np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0), np.float32)
+
+
+def read_state(train_dir):
+  """The resume state of a train directory, or None when it has none."""
+  path = os.path.join(train_dir, STATE_FILE)
+  if not os.path.exists(path) or not os.path.exists(os.path.join(train_dir, LATEST_MODEL)):
+    return None
+  with open(path) as state_file:
+    return json.load(state_file)
+
+
+def _write_json(path, value):
+  temporary = path + ".tmp"
+  with open(temporary, "w") as out:
+    json.dump(value, out, indent=2, sort_keys=True)
+  os.replace(temporary, path)
+
+
+def _checkpoint_callback(config, validation, state, clock):
+  """A Keras callback: validation metrics, checkpoints and state after every epoch."""
+  import keras
+
+  class EpochCheckpoint(keras.callbacks.Callback):
+    """Adds val_* metrics to the logs and saves latest/best checkpoints."""
+
+    def on_epoch_end(self, epoch, logs=None):
+      logs = logs if logs is not None else {}
+      record = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan")))}
+      if validation is not None:
+        scores = predict(self.model, validation)
+        summary, *_ = metrics_lib.summary(scores, validation.labels)
+        for key in SELECTION_METRICS:
+          logs[f"val_{key}"] = summary[key]
+          record[f"val_{key}"] = summary[key]
+        print(f"epoch {epoch + 1}: loss {record['loss']:.4f}  validation hit@1 "
+              f"{summary['hit_at_one']:.4f} GAP {summary['gap']:.4f} mAP {summary['map']:.4f} "
+              f"AUC {summary['mean_auc']:.4f}", file=sys.stderr, flush=True)
+      state["history"].append(record)
+      state["epochs_done"] = epoch + 1
+      state["steps"] = int(self.model.optimizer.iterations.numpy())
+      state["elapsed_seconds"] = clock.elapsed()
+      state["cpu_seconds"] = clock.cpu()
+      best = state.get("best")
+      key = f"val_{config.select_metric}"
+      if validation is not None and (best is None or record[key] > best[key]):
+        state["best"] = dict(record)
+        self.model.save(os.path.join(config.train_dir, BEST_MODEL))
+      self.model.save(os.path.join(config.train_dir, LATEST_MODEL))
+      _write_json(os.path.join(config.train_dir, STATE_FILE), state)
+
+  return EpochCheckpoint()
+
+
+class _Clock:
+  """Wall and CPU seconds, continuing from a resumed run's totals."""
+
+  def __init__(self, wall_before=0.0, cpu_before=0.0):
+    self._wall0 = time.monotonic() - wall_before
+    self._cpu0 = time.process_time() - cpu_before
+
+  def elapsed(self):
+    return time.monotonic() - self._wall0
+
+  def cpu(self):
+    return time.process_time() - self._cpu0
+
+
+def train(config, verbose=1, extra_callbacks=()):
+  """Trains (or resumes) a model; returns the training summary dict.
+
+  Args:
+    config: TrainConfig.
+    verbose: Keras progress: 0 silent, 1 progress bar, 2 one line per epoch.
+    extra_callbacks: more Keras callbacks (run after the checkpointing one).
+
+  Returns:
+    dict: config, history (per epoch loss and val_* metrics), epochs_done,
+    steps, chosen_epoch, train/validation sizes, elapsed_seconds, cpu_seconds,
+    model_path.
+  """
+  import keras
+  from models import frame_models  # noqa: F401  (registers custom layers for loading)
+  os.makedirs(config.train_dir, exist_ok=True)
+  train_data, validation = train_and_validation_data(config)
+  if config.select_metric not in SELECTION_METRICS:
+    raise ValueError(f"select_metric must be one of {SELECTION_METRICS}")
+  state = read_state(config.train_dir)
+  if state is not None:
+    model = keras.models.load_model(os.path.join(config.train_dir, LATEST_MODEL))
+    print(f"resuming {config.train_dir} after epoch {state['epochs_done']} "
+          f"(step {state['steps']})", file=sys.stderr)
+  else:
+    model = build_model(config)
+    state = {"epochs_done": 0, "steps": 0, "history": [], "best": None,
+             "elapsed_seconds": 0.0, "cpu_seconds": 0.0}
+  clock = _Clock(state["elapsed_seconds"], state["cpu_seconds"])
+  callbacks = [
+      _checkpoint_callback(config, validation, state, clock),
+      keras.callbacks.TensorBoard(os.path.join(config.train_dir, LOG_DIR), write_graph=False),
+      *extra_callbacks,
+  ]
+  if state["epochs_done"] < config.num_epochs:
+    model.fit(readers.dequantized_inputs(train_data), train_data.labels,
+              batch_size=config.batch_size, epochs=config.num_epochs,
+              initial_epoch=state["epochs_done"], shuffle=True, callbacks=callbacks,
+              verbose=verbose)
+  chosen = (state["best"] or {}).get("epoch", state["epochs_done"])
+  source = BEST_MODEL if validation is not None and state["best"] else LATEST_MODEL
+  # compile=False: the final model (and so every exported head) carries no optimizer state.
+  final = keras.models.load_model(os.path.join(config.train_dir, source), compile=False)
+  final_path = os.path.join(config.train_dir, FINAL_MODEL)
+  final.save(final_path)
+  result = {
+      "config": dataclasses.asdict(config),
+      "model_class": frame_models.canonical_name(config.model),
+      "history": state["history"],
+      "epochs_done": state["epochs_done"],
+      "steps": state["steps"],
+      "chosen_epoch": chosen,
+      "best_validation": state["best"],
+      "train_examples": int(len(train_data.frames)),
+      "validation_examples": int(len(validation.frames)) if validation is not None else 0,
+      "elapsed_seconds": state["elapsed_seconds"],
+      "cpu_seconds": state["cpu_seconds"],
+      "model_path": final_path,
+  }
+  _write_json(os.path.join(config.train_dir, TRAINING_FILE), result)
+  return result

@@ -1,0 +1,112 @@
+"""Trained heads as Classifiers: VGGish end to end on real audio, and the CLIs."""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+
+import support_train as S
+from conftest import asset
+
+
+@pytest.fixture(scope="module")
+def head_store(tmp_path_factory, vggish_checkpoint, pca_params_path):
+  """A model store with vggish/ (deterministic checkpoint) and an untrained tiny head."""
+  from models import frame_models, heads
+  root = tmp_path_factory.mktemp("store")
+  (root / "vggish").mkdir()
+  os.symlink(os.path.abspath(vggish_checkpoint), root / "vggish" / "vggish_model.ckpt")
+  os.symlink(os.path.abspath(pca_params_path), root / "vggish" / "vggish_pca_params.npz")
+  model = frame_models.build("AttentionPoolingModel", 527, hidden_units=16)
+  heads.export_head(model, root / "tiny", S.class_labels_csv(),
+                    model_class="AttentionPoolingModel")
+  return root
+
+
+def test_window_scores_run_vggish_then_the_head_on_real_audio(head_store, vggish_embedder,
+                                                              pca_params_path):
+  from models import heads
+  from transforms import audio, postprocess, vggish_input
+  classifier = heads.load_head_classifier(head_store / "tiny", head_store)
+  wave = audio.load_mono(asset("audio/urbansound8k/7389-1-1-0.wav"))  # ~4 s car horn.
+  windows = classifier.window_scores(wave)
+  examples = vggish_input.waveform_to_examples(wave, 16000)
+  assert windows.scores.shape == (1, 527)          # One window of up to 10 frames.
+  assert windows.starts[0] == 0.0
+  assert windows.ends[0] == pytest.approx((len(examples) - 1) * 0.96 + 0.96)
+  # Independently: the shared embedder + PCA/quantization, then embedding_scores.
+  quantized = postprocess.Postprocessor(pca_params_path).postprocess(
+      vggish_embedder.embed(examples))
+  np.testing.assert_array_equal(classifier.quantized_embeddings(wave), quantized)
+  np.testing.assert_allclose(windows.scores[0], classifier.embedding_scores(quantized),
+                             rtol=1e-5, atol=1e-7)
+  clip = classifier.clip_scores(wave)
+  assert clip.shape == (527,) and np.all((clip >= 0) & (clip <= 1))
+
+
+def test_long_audio_is_scored_in_windows_of_ten_frames(head_store):
+  from models import heads
+  classifier = heads.load_head_classifier(head_store / "tiny", head_store)
+  frames = np.random.default_rng(0).integers(0, 256, (23, 128)).astype(np.uint8)
+  windows = classifier.embedding_window_scores(frames)
+  assert windows.scores.shape == (3, 527)
+  np.testing.assert_allclose(windows.starts, [0.0, 9.6, 19.2])
+  np.testing.assert_allclose(windows.ends, [9.6, 19.2, 22.08])
+  np.testing.assert_allclose(windows.scores[2], classifier.embedding_scores(frames[20:]),
+                             rtol=1e-6)
+
+
+def test_embedding_scores_never_need_the_vggish_checkpoint(tmp_path):
+  from models import frame_models, heads
+  heads.export_head(frame_models.build("FrameLevelLogisticModel", 527), tmp_path / "solo",
+                    S.class_labels_csv())
+  classifier = heads.load_head_classifier(tmp_path / "solo", tmp_path)
+  scores = classifier.embedding_scores(np.full((10, 128), 128, np.uint8))
+  assert scores.shape == (527,)
+  with pytest.raises(FileNotFoundError, match="vggish_model.ckpt is missing"):
+    classifier.window_scores(np.zeros(16000))
+  with pytest.raises(ValueError, match="uint8"):
+    classifier.embedding_scores(np.zeros((10, 128), np.float32))
+
+
+def test_train_and_evaluate_commands(tmp_path, monkeypatch):
+  import soundscope
+  store_root = tmp_path / "store"
+  train_dir = tmp_path / "run"
+  status = soundscope.main([
+      "train", "--train-data", S.slice_glob(S.TRAIN_SLICE), "--model", "DbofModel",
+      "--num-epochs", "2", "--batch-size", "64", "--learning-rate", "0.01",
+      "--learning-rate-decay-examples", "400000", "--feature-names", "audio_embedding",
+      "--feature-sizes", "128", "--num-classes", "527", "--iterations", "6",
+      "--dbof-cluster-size", "32", "--dbof-hidden-size", "16", "--validation-fraction", "0.2",
+      "--train-dir", str(train_dir), "--quiet", "--export", "tiny_dbof",
+      "--model-dir", str(store_root), "--eval-data", S.slice_glob(S.EVAL_SLICE)])
+  assert status == 0
+  manifest = json.loads((store_root / "tiny_dbof" / "model.json").read_text())
+  assert manifest["model_class"] == "DbofModel"
+  assert manifest["training"]["config"]["model_options"]["cluster_size"] == 32
+  assert manifest["training"]["epochs_done"] == 2
+  assert manifest["metrics"]["eval"]["num_examples"] == len(S.load_slice(S.EVAL_SLICE).frames)
+  assert len(manifest["labels"]) and (store_root / "tiny_dbof" / "labels.csv").is_file()
+
+  out = tmp_path / "report"
+  status = soundscope.main(["evaluate", "--eval-data", S.slice_glob(S.EVAL_SLICE),
+                            "--model", "tiny_dbof", "--model-dir", str(store_root),
+                            "--output-dir", str(out)])
+  assert status == 0
+  summary = json.loads((out / "summary.json").read_text())
+  # The store's copy scores exactly as the model evaluated right after training.
+  assert summary["hit_at_one"] == pytest.approx(manifest["metrics"]["eval"]["hit_at_one"])
+  assert summary["map"] == pytest.approx(manifest["metrics"]["eval"]["map"])
+  with open(out / "per_class.csv", newline="") as stream:
+    rows = list(csv.DictReader(stream))
+  assert len(rows) == 527 and rows[0]["name"] == "Speech"
+  assert list(rows[0]) == ["index", "name", "AP", "AUC", "positives"]
+  assert sum(int(row["positives"]) for row in rows) == int(
+      S.load_slice(S.EVAL_SLICE).labels.sum())
+
+  # A train directory evaluates too.
+  assert soundscope.main(["evaluate", "--eval-data", S.slice_glob(S.EVAL_SLICE),
+                          "--model", str(train_dir)]) == 0

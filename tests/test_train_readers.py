@@ -1,0 +1,92 @@
+"""models/readers on real release records: numpy loader, tf.data pipeline, cache, split."""
+
+import numpy as np
+import pytest
+
+import support_train as S
+from transforms import postprocess, records
+
+
+def test_loaded_arrays_match_the_records_codec():
+  from models import readers
+  data = S.load_slice(S.EVAL_SLICE)
+  paths = readers.expand_glob(S.slice_glob(S.EVAL_SLICE))
+  decoded = [records.decode(raw) for path in paths for raw in records.read_tfrecord_file(path)]
+  assert len(decoded) == len(data.frames) > 50
+  by_id = {record.video_id: record for record in decoded}
+  for row, video_id in enumerate(data.video_ids):
+    record = by_id[video_id]
+    count = len(record.embedding)
+    assert data.num_frames[row] == min(count, readers.MAX_FRAMES)
+    np.testing.assert_array_equal(data.frames[row, :count], record.embedding[:10])
+    assert not data.frames[row, count:].any()
+    assert set(np.flatnonzero(data.labels[row])) == set(record.labels)
+
+
+def test_dequantized_inputs_are_youtube8m_values_and_zero_padding():
+  from models import readers
+  data = S.load_slice(S.EVAL_SLICE)
+  inputs = readers.dequantized_inputs(data)
+  short = int(np.argmin(data.num_frames))
+  assert data.num_frames[short] < readers.MAX_FRAMES  # The slice has a short record.
+  count = data.num_frames[short]
+  np.testing.assert_array_equal(inputs["frames"][short, :count],
+                                postprocess.dequantize(data.frames[short, :count]))
+  assert not inputs["frames"][short, count:].any()
+  # q * 4/255 + 4/512 - 2 at the extremes.
+  assert postprocess.dequantize(np.uint8(0)) == pytest.approx(-2 + 4 / 512)
+  assert postprocess.dequantize(np.uint8(255)) == pytest.approx(2 + 4 / 512)
+
+
+def test_tf_data_pipeline_yields_the_same_batches_as_the_numpy_loader():
+  from models import readers
+  pattern = S.slice_glob(S.EVAL_SLICE)
+  data = S.load_slice(S.EVAL_SLICE)
+  expected = readers.dequantized_inputs(data)
+  frames, counts, labels = [], [], []
+  for inputs, batch_labels in readers.frame_dataset(pattern, batch_size=64).as_numpy_iterator():
+    frames.append(inputs["frames"])
+    counts.append(inputs["num_frames"])
+    labels.append(batch_labels)
+  np.testing.assert_allclose(np.concatenate(frames), expected["frames"], atol=1e-6)
+  np.testing.assert_array_equal(np.concatenate(counts), expected["num_frames"])
+  np.testing.assert_array_equal(np.concatenate(labels), data.labels)
+
+
+def test_cache_round_trip_and_rebuild_for_other_files(tmp_path):
+  from models import readers
+  pattern = S.slice_glob(S.EVAL_SLICE)
+  cache = str(tmp_path / "eval.npz")
+  first = readers.load_cached(pattern, cache)
+  again = readers.load_cached(pattern, cache)
+  for left, right in zip(first, again):
+    np.testing.assert_array_equal(left, right)
+  other = readers.load_cached(S.slice_glob(S.TRAIN_SLICE), cache)  # Different file list.
+  assert len(other.frames) == len(S.load_slice(S.TRAIN_SLICE).frames)
+
+
+def test_validation_split_is_seeded_and_disjoint():
+  from models import readers
+  data = S.load_slice(S.TRAIN_SLICE)
+  train, validation = readers.validation_split(data, 0.25, seed=3)
+  train_again, validation_again = readers.validation_split(data, 0.25, seed=3)
+  assert list(validation.video_ids) == list(validation_again.video_ids)
+  assert not set(train.video_ids) & set(validation.video_ids)
+  assert len(train.frames) + len(validation.frames) == len(data.frames)
+  assert len(validation.frames) == round(0.25 * len(data.frames))
+
+
+def test_no_matching_files_is_a_clear_error(tmp_path):
+  from models import readers
+  with pytest.raises(ValueError, match="no files match"):
+    readers.load_records(str(tmp_path / "*.tfrecord"))
+
+
+def test_wrong_feature_size_names_the_file(tmp_path):
+  import tensorflow as tf
+  from models import readers
+  path = tmp_path / "odd.tfrecord"
+  with tf.io.TFRecordWriter(str(path)) as writer:
+    writer.write(records.serialize("odd", np.zeros((3, 64), np.uint8), labels=[1]))
+  with pytest.raises(ValueError, match="odd.tfrecord.*64 bytes, expected 128"):
+    readers.load_records(str(path))
