@@ -55,35 +55,14 @@ def _audio_seconds(paths):
 
 
 def measure_plain(paths, checkpoint):
-  """The plain loop: examples batched across files, embedded, quantized, serialized."""
-  import numpy as np
-  from configs import params as P
-  from models import vggish
-  from transforms import postprocess, records, vggish_input
+  """The foundation's plain batched loop (models.batch_embed), plus serializing records."""
+  from models import batch_embed, vggish
+  from transforms import postprocess, records
   started = time.monotonic()
   embedder = vggish.VggishEmbedder(checkpoint)
   postprocessor = postprocess.Postprocessor(PCA)
-  pending, owners, per_file, written = [], [], {}, 0
-
-  def flush():
-    nonlocal pending, owners, written
-    if not pending:
-      return
-    quantized = postprocessor.postprocess(embedder.embed(np.stack(pending)))
-    for owner, row in zip(owners, quantized):
-      per_file.setdefault(owner, []).append(row)
-    pending, owners = [], []
-
-  for path in paths:
-    for examples in vggish_input.iter_file_examples(path):
-      for example in examples:
-        pending.append(example)
-        owners.append(path)
-        if len(pending) == P.VGGISH_BATCH_SIZE:
-          flush()
-  flush()
-  for path, rows in per_file.items():
-    written += len(records.serialize(os.path.basename(path), np.stack(rows)))
+  for result in batch_embed.embed_files(paths, embedder, postprocessor):
+    records.serialize(os.path.basename(result.path), result.quantized)
   return time.monotonic() - started
 
 

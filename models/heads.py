@@ -20,12 +20,10 @@ its checkpoint.
 
 import csv
 import datetime
-import hashlib
 import json
 import os
 import pathlib
 import shutil
-import tempfile
 
 import numpy as np
 
@@ -47,13 +45,6 @@ def read_labels(path):
     rows = sorted(csv.DictReader(stream), key=lambda row: int(row["index"]))
   return [row["mid"] for row in rows], [row["display_name"] for row in rows]
 
-
-def _sha256(path):
-  digest = hashlib.sha256()
-  with open(path, "rb") as stream:
-    for chunk in iter(lambda: stream.read(1 << 20), b""):
-      digest.update(chunk)
-  return digest.hexdigest()
 
 
 def _jsonable(value):
@@ -88,12 +79,10 @@ def export_head(model, destination, labels_csv, name=None, version="1", training
   Returns:
     pathlib.Path of the head directory.
   """
+  from models import store
   destination = pathlib.Path(destination)
   name = name or destination.name
-  destination.parent.mkdir(parents=True, exist_ok=True)
-  staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".part",
-                                          dir=destination.parent))
-  try:
+  with store.staged_directory(destination) as staging:
     if isinstance(model, (str, os.PathLike)):
       shutil.copyfile(model, staging / HEAD_FILE)
     else:
@@ -120,19 +109,12 @@ def export_head(model, destination, labels_csv, name=None, version="1", training
         "training": training or {},
         "metrics": metrics or {},
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "files": {file: {"sha256": _sha256(staging / file),
+        "files": {file: {"sha256": store.file_digests(staging / file)[0],
                          "size": os.path.getsize(staging / file)}
                   for file in (HEAD_FILE, LABELS_FILE)},
     }
     with open(staging / MANIFEST_NAME, "w") as out:
       json.dump(_jsonable(manifest), out, indent=2)
-    os.chmod(staging, 0o755)
-    if destination.exists():
-      shutil.rmtree(destination)
-    os.replace(staging, destination)
-  finally:
-    if staging.exists():
-      shutil.rmtree(staging)
   return destination
 
 

@@ -30,6 +30,7 @@ cold start stays fast); `verify`, `import_path` and downloads check the full
 sha256 (or the published md5 where no sha256 is pinned).
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -115,9 +116,7 @@ def check_file_spec(path, file_spec, digests=None):
 
 def apply_umask_mode(path):
   """Gives a file written through mkstemp (mode 0600) the usual 0666 & ~umask mode."""
-  umask = os.umask(0)
-  os.umask(umask)
-  os.chmod(path, 0o666 & ~umask)
+  os.chmod(path, 0o666 & ~_umask())
 
 
 def atomic_copy(source, destination):
@@ -135,6 +134,33 @@ def atomic_copy(source, destination):
     if os.path.exists(temporary):
       os.unlink(temporary)
     raise
+
+
+@contextlib.contextmanager
+def staged_directory(destination):
+  """Yields a temporary sibling folder that replaces `destination` whole if the block succeeds.
+
+  Readers never see a half-written model: until the block ends `destination` is
+  the old one (or absent), and a block that raises leaves it untouched.
+  """
+  destination = pathlib.Path(destination)
+  staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".part",
+                                          dir=_ensure_dir(destination.parent)))
+  try:
+    yield staging
+    os.chmod(staging, 0o777 & ~_umask())
+    if destination.exists():
+      shutil.rmtree(destination)
+    os.replace(staging, destination)
+  finally:
+    if staging.exists():
+      shutil.rmtree(staging)
+
+
+def _umask():
+  umask = os.umask(0)
+  os.umask(umask)
+  return umask
 
 
 def write_json_atomic(path, data):
@@ -340,19 +366,9 @@ class ModelStore:
         raise ChecksumError(f"{source}: {S.MANIFEST_NAME} lists {file}, which is missing")
       if entry.get("sha256") and file_digests(path)[0] != entry["sha256"]:
         raise ChecksumError(f"{path}: sha256 does not match {S.MANIFEST_NAME}")
-    destination = self.path(name)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".part",
-                                            dir=_ensure_dir(self.root)))
-    try:
+    with staged_directory(self.path(name)) as staging:
       shutil.copytree(source, staging, dirs_exist_ok=True)
-      manifest = dict(manifest, name=name)
-      write_json_atomic(staging / S.MANIFEST_NAME, manifest)
-      if destination.exists():
-        shutil.rmtree(destination)
-      os.replace(staging, destination)
-    finally:
-      if staging.exists():
-        shutil.rmtree(staging)
+      write_json_atomic(staging / S.MANIFEST_NAME, dict(manifest, name=name))
     return name
 
   def import_path(self, source, name=None):

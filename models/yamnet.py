@@ -39,13 +39,13 @@ import contextlib
 import csv
 import os
 import pathlib
-import tempfile
 import threading
 
 import numpy as np
 
 from configs import model_specs as S
 from models import classifier as C
+from models import native_stderr
 
 CLASSIFICATION_FILE = "yamnet_classification.tflite"
 EMBEDDING_FILE = "yamnet_embedding.tflite"
@@ -105,26 +105,15 @@ def window_bounds(count):
 def _quiet_native_stderr():
   """Hides LiteRT's 'INFO: Created TensorFlow Lite XNNPACK delegate' line.
 
-  The line is written by native code straight to file descriptor 2, so
-  Python-level redirection cannot catch it.  Anything else written meanwhile
-  (a real error) is passed on to stderr.
+  Anything else native code writes meanwhile (a real error) is passed on to stderr.
   """
   try:
-    saved = os.dup(2)
-  except OSError:
-    yield
-    return
-  with tempfile.TemporaryFile() as sink:
-    os.dup2(sink.fileno(), 2)
-    try:
+    with native_stderr.captured() as text:
       yield
-    finally:
-      os.dup2(saved, 2)
-      os.close(saved)
-      sink.seek(0)
-      for line in sink.read().decode(errors="replace").splitlines():
-        if line.strip() and not line.startswith("INFO:"):
-          os.write(2, (line + "\n").encode())
+  finally:
+    for line in "".join(text).splitlines():
+      if line.strip() and not line.startswith("INFO:"):
+        os.write(2, (line + "\n").encode())
 
 
 def make_interpreter(model_path, num_threads=1):

@@ -13,14 +13,13 @@ import contextlib
 import dataclasses
 import datetime
 import logging
-import os
 import queue
-import tempfile
 import threading
 import time
 
 import numpy as np
 
+from models import native_stderr
 from runtime import settings as S
 from runtime import windows
 
@@ -67,21 +66,11 @@ def quiet_portaudio():
   in the debug log (soundscope -vv shows it).
   """
   try:
-    saved = os.dup(2)
-  except OSError:
-    yield
-    return
-  with tempfile.TemporaryFile() as sink:
-    os.dup2(sink.fileno(), 2)
-    try:
+    with native_stderr.captured() as text:
       yield
-    finally:
-      os.dup2(saved, 2)
-      os.close(saved)
-      sink.seek(0)
-      text = sink.read().decode(errors="replace").strip()
-      if text:
-        log.debug("PortAudio said:\n%s", text)
+  finally:
+    if "".join(text).strip():
+      log.debug("PortAudio said:\n%s", "".join(text).strip())
 
 
 def list_devices(pa):

@@ -21,22 +21,9 @@ def add_arguments(parser):
 
 def run(args):
   from runtime import capture as capture_lib
-  if args.list_devices:
-    try:
-      print(capture_lib.describe_devices())
-    except capture_lib.CaptureError as exc:
-      session.error("capture", exc)
-      return 1
-    return 0
-  problem = session.check_arguments(args)
-  if problem:
-    session.error("capture", problem)
-    return 2
-  try:
-    classifier = session.load_classifier(args)
-  except Exception as exc:  # ModelNotFoundError, ChecksumError, ...: say it in one line.
-    session.error("capture", exc)
-    return 1
+  classifier, status = session.prepare(args, "capture")
+  if classifier is None:
+    return status
   sinks = sinks_lib.SinkSet([sinks_lib.ConsoleSink(sys.stdout)])
   try:
     live = session.LiveSession(args, classifier, sinks)

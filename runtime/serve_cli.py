@@ -71,22 +71,9 @@ def run(args):
   from runtime import capture as capture_lib
   from runtime import web
   from runtime.web import hub as hub_lib
-  if args.list_devices:
-    try:
-      print(capture_lib.describe_devices())
-    except capture_lib.CaptureError as exc:
-      session.error("serve", exc)
-      return 1
-    return 0
-  problem = session.check_arguments(args)
-  if problem:
-    session.error("serve", problem)
-    return 2
-  try:
-    classifier = session.load_classifier(args)
-  except Exception as exc:  # ModelNotFoundError, ChecksumError, ...: say it in one line.
-    session.error("serve", exc)
-    return 1
+  classifier, status = session.prepare(args, "serve")
+  if classifier is None:
+    return status
   state_dir = args.state_dir or S.default_state_dir()
   try:
     config_store, courier = build_services(state_dir, args.outbox_size)

@@ -155,3 +155,28 @@ class LiveSession:
     if self.loop.failures:
       text += f", {self.loop.failures} windows failed"
     return text
+
+
+def prepare(args, command):
+  """The start that capture and serve share: --list-devices, argument checks, the model.
+
+  Returns:
+    (classifier, None) to go on, or (None, exit status) when the command is done
+    (devices listed: 0; bad arguments: 2; no usable model: 1), the reason printed.
+  """
+  if args.list_devices:
+    try:
+      print(capture_lib.describe_devices())
+    except capture_lib.CaptureError as exc:
+      error(command, exc)
+      return None, 1
+    return None, 0
+  problem = check_arguments(args)
+  if problem:
+    error(command, problem)
+    return None, 2
+  try:
+    return load_classifier(args), None
+  except Exception as exc:  # ModelNotFoundError, ChecksumError, ...: say it in one line.
+    error(command, exc)
+    return None, 1
