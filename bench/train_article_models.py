@@ -4,10 +4,12 @@ Trains every model on the complete AudioSet balanced-train embeddings (holding
 out 10 % of them as the validation split that picks the epoch), then evaluates
 the kept model once on the complete eval set, and prints a Markdown table:
 model, epochs, training wall and CPU time, hit@1, GAP@20, mAP, mean AUC, d'.
+ENSEMBLES are then built from finished runs (score averages saved as one Keras
+head, see frame_models.average_ensemble) and evaluated the same way.
 
   python bench/train_article_models.py [--assets ../shared/assets] \\
       [--runs-dir /tmp/soundscope-runs] [--cache-dir /tmp/soundscope-cache] \\
-      [--only LstmModel,...] [--export] [--model-dir STORE]
+      [--only lstm,multilevel,...] [--export] [--model-dir STORE]
 
 Each run lives in RUNS_DIR/<name>: rerunning resumes unfinished runs and only
 re-evaluates finished ones.  Equivalent `soundscope train` commands are printed
@@ -25,6 +27,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 # name -> TrainConfig fields beyond the common ones (see docs/training.md for why).
+# Runs without "loss" were trained with Keras's mean cross-entropy (DEFAULT_LOSS).
+DEFAULT_LOSS = "mean"
 RUNS = {
     "logistic": dict(model="FrameLevelLogisticModel", num_epochs=100, learning_rate=0.01,
                      learning_rate_decay_examples=400000, batch_size=512,
@@ -51,10 +55,32 @@ RUNS = {
                             learning_rate=0.001, learning_rate_decay_examples=4000000,
                             batch_size=256, validation_fraction=0.0,
                             model_options={"hidden_units": 256}),
+    # YouTube-8M's summed cross-entropy and TF1 Adam epsilon (the faithful
+    # FrameLevelLogistic recipe); L2 1e-4 chosen on validation among 1e-8 (YouTube-8M's),
+    # 1e-5, 1e-4, 1e-3.
+    "logistic_y8m": dict(model="FrameLevelLogisticModel", num_epochs=70, learning_rate=0.01,
+                         learning_rate_decay_examples=400000, batch_size=512,
+                         select_metric="hit_at_one", loss="youtube8m",
+                         model_options={"l2_penalty": 1e-4}),
+    # A second initialisation of "multilevel" on the same validation split (ensemble member).
+    "multilevel_seed1": dict(model="MultiLevelAttentionModel", num_epochs=30, learning_rate=0.001,
+                             learning_rate_decay_examples=4000000, batch_size=256,
+                             select_metric="map", seed=1, split_seed=0,
+                             model_options={"hidden_units": 256}),
+}
+# Averaged ensembles of finished runs.  Members: the subset of {logistic, logistic_y8m,
+# dbof, lstm, attention, multilevel, multilevel_seed1} with the best validation
+# hit@1 + mAP; beta (class-prior shift) 0 chosen on validation.
+ENSEMBLES = {
+    # The first average tried (best of the five first 90 % runs), reported as "Ensemble A".
+    "ensemble_a": dict(members=("multilevel", "attention", "dbof", "logistic"), beta=0.0),
+    # "Ensemble B", the exported best model.
+    "ensemble": dict(members=("multilevel", "multilevel_seed1", "attention", "logistic_y8m"),
+                     beta=0.0),
 }
 FLAG_OF_OPTION = {"iterations": "--iterations", "cluster_size": "--dbof-cluster-size",
                   "hidden_size": "--dbof-hidden-size", "lstm_size": "--lstm-cells",
-                  "hidden_units": "--hidden-units"}
+                  "hidden_units": "--hidden-units", "l2_penalty": "--l2-penalty"}
 
 
 def command_line(name, run, assets, runs_dir):
@@ -65,7 +91,10 @@ def command_line(name, run, assets, runs_dir):
            f"--learning-rate-decay-examples {run['learning_rate_decay_examples']}",
            "--feature-names audio_embedding --feature-sizes 128",
            f"--batch-size {run['batch_size']}", "--num-classes 527",
-           f"--validation-fraction {run.get('validation_fraction', 0.1)}"]
+           f"--validation-fraction {run.get('validation_fraction', 0.1)}",
+           f"--loss {run.get('loss', DEFAULT_LOSS)}"]
+  if "seed" in run:
+    parts.append(f"--seed {run['seed']} --split-seed {run['split_seed']}")
   if "select_metric" in run:
     parts.append(f"--select-metric {run['select_metric']}")
   parts += [f"{FLAG_OF_OPTION[key]} {value}"
@@ -75,8 +104,61 @@ def command_line(name, run, assets, runs_dir):
   return " ".join(parts)
 
 
+def evaluate_and_export(name, result, eval_data, train_dir, labels_csv, args):
+  """Eval summary of a finished run (written to TRAIN_DIR/eval.json); exported on --export."""
+  from models import evaluate, heads
+  model = evaluate.load_keras_model(result["model_path"])
+  started = time.monotonic()
+  summary, *_ = evaluate.evaluate(model, eval_data)
+  summary["eval_seconds"] = time.monotonic() - started
+  with open(os.path.join(train_dir, "eval.json"), "w") as out:
+    json.dump(summary, out, indent=2, sort_keys=True)
+  if args.export:
+    from models import store
+    root = store.ModelStore(args.model_dir).root
+    heads.export_head(result["model_path"], root / name, labels_csv, name=name,
+                      training={key: result[key] for key in (
+                          "config", "history", "epochs_done", "steps", "chosen_epoch",
+                          "best_validation", "elapsed_seconds", "cpu_seconds") if key in result},
+                      metrics={"validation": result["best_validation"], "eval": summary},
+                      model_class=result["model_class"])
+  return summary
+
+
+def build_ensemble(name, spec, results, out_dir, args):
+  """Saves the average of finished runs as OUT_DIR/model.keras; a result dict like train()'s.
+
+  Its training time is the sum of its members'; its validation figures are
+  measured on the members' (shared, seeded) validation split.
+  """
+  import numpy as np
+  from models import evaluate, frame_models, metrics, train
+  members = [results[member] for member in spec["members"]]
+  config = train.TrainConfig(**members[0]["config"])
+  train_data, validation = train.train_and_validation_data(config)
+  log_prior = np.log(np.maximum(train_data.labels.mean(axis=0), 1.0 / len(train_data.labels)))
+  model = frame_models.average_ensemble(
+      [evaluate.load_keras_model(member["model_path"]) for member in members],
+      log_prior=log_prior, beta=spec.get("beta", 0.0), name=name)
+  os.makedirs(out_dir, exist_ok=True)
+  model_path = os.path.join(out_dir, train.FINAL_MODEL)
+  model.save(model_path)
+  validation_summary, *_ = metrics.summary(train.predict(model, validation), validation.labels)
+  return {
+      "config": {"members": list(spec["members"]), "beta": spec.get("beta", 0.0),
+                 "member_configs": [member["config"] for member in members]},
+      "model_class": "AverageEnsemble(" + ", ".join(m["model_class"] for m in members) + ")",
+      "epochs_done": "-", "chosen_epoch": "-",
+      "best_validation": {f"val_{key}": validation_summary[key]
+                          for key in train.SELECTION_METRICS},
+      "elapsed_seconds": sum(member["elapsed_seconds"] for member in members),
+      "cpu_seconds": sum(member["cpu_seconds"] for member in members),
+      "model_path": model_path,
+  }
+
+
 def main():
-  from models import evaluate, heads, train
+  from models import train
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--assets", default=str(REPO.parent / "shared" / "assets"))
   parser.add_argument("--runs-dir", default="/tmp/soundscope-runs")
@@ -91,29 +173,30 @@ def main():
   labels_csv = f"{args.assets}/audioset/class_labels_indices.csv"
   rows = []
   eval_data = None
+  results = {}
   for name in names:
     run = RUNS[name]
     print(f"== {name}: {command_line(name, run, args.assets, args.runs_dir)}", file=sys.stderr)
     config = train.TrainConfig(train_data=train_glob, train_dir=os.path.join(args.runs_dir, name),
-                               cache_dir=args.cache_dir, **{"validation_fraction": 0.1, **run})
+                               cache_dir=args.cache_dir,
+                               **{"validation_fraction": 0.1, "loss": DEFAULT_LOSS, **run})
     result = train.train(config, verbose=2)
+    results[name] = result
     if eval_data is None:
       eval_data = train.load_data(eval_glob, config, "eval")
-    model = evaluate.load_keras_model(result["model_path"])
-    started = time.monotonic()
-    summary, *_ = evaluate.evaluate(model, eval_data)
-    summary["eval_seconds"] = time.monotonic() - started
-    with open(os.path.join(config.train_dir, "eval.json"), "w") as out:
-      json.dump(summary, out, indent=2, sort_keys=True)
-    if args.export:
-      from models import store
-      root = store.ModelStore(args.model_dir).root
-      heads.export_head(result["model_path"], root / name, labels_csv, name=name,
-                        training={key: result[key] for key in (
-                            "config", "history", "epochs_done", "steps", "chosen_epoch",
-                            "best_validation", "elapsed_seconds", "cpu_seconds")},
-                        metrics={"validation": result["best_validation"], "eval": summary},
-                        model_class=result["model_class"])
+    summary = evaluate_and_export(name, result, eval_data, config.train_dir, labels_csv, args)
+    rows.append((name, result, summary))
+  for name, spec in ENSEMBLES.items():
+    if args.only and name not in args.only.split(","):
+      continue
+    missing = [member for member in spec["members"] if member not in results]
+    if missing:
+      print(f"== {name}: skipped, runs {missing} not in this invocation", file=sys.stderr)
+      continue
+    print(f"== {name}: average of {', '.join(spec['members'])}", file=sys.stderr)
+    result = build_ensemble(name, spec, results, os.path.join(args.runs_dir, name), args)
+    summary = evaluate_and_export(name, result, eval_data, os.path.join(args.runs_dir, name),
+                                  labels_csv, args)
     rows.append((name, result, summary))
   print("| model | epochs (kept) | train wall | train CPU | hit@1 | GAP@20 | mAP | AUC | d' |")
   print("|---|---|---|---|---|---|---|---|---|")

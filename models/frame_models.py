@@ -217,12 +217,13 @@ def _inputs(max_frames, feature_size):
 
 
 def frame_level_logistic(num_classes, feature_size=P.EMBEDDING_SIZE,
-                         max_frames=readers.MAX_FRAMES):
-  """YouTube-8M FrameLevelLogisticModel."""
+                         max_frames=readers.MAX_FRAMES, l2_penalty=L2_PENALTY):
+  """YouTube-8M FrameLevelLogisticModel (l2_penalty: its weights regularizer, 1e-8)."""
   frames, num_frames = _inputs(max_frames, feature_size)
   pooled = MeanOfRealFrames(name="mean_pool")(frames, num_frames)
   outputs = keras.layers.Dense(num_classes, activation="sigmoid",
-                               kernel_regularizer=keras.regularizers.L2(L2_PENALTY),
+                               # slim.l2_regularizer(s) is s * sum(w^2) / 2.
+                               kernel_regularizer=keras.regularizers.L2(l2_penalty / 2),
                                name="logistic")(pooled)
   return keras.Model({FRAMES_INPUT: frames, NUM_FRAMES_INPUT: num_frames}, outputs,
                      name="FrameLevelLogistic")
@@ -299,6 +300,59 @@ def multi_level_attention(num_classes, feature_size=P.EMBEDDING_SIZE,
   outputs = keras.layers.Dense(num_classes, activation="sigmoid", name="classifier")(net)
   return keras.Model({FRAMES_INPUT: frames, NUM_FRAMES_INPUT: num_frames}, outputs,
                      name="MultiLevelAttention")
+
+
+@_register
+class PriorLogitShift(keras.layers.Layer):
+  """sigmoid(logit(p) + beta * log(prior)): one-parameter class-prior calibration.
+
+  [b, C] probabilities -> [b, C] probabilities.  beta < 0 favours rare classes;
+  each class's scores stay in the same order (AP and AUC are unchanged), only
+  the ranking across classes within a record (hit@1, GAP) moves.  `log_prior`
+  ([C] float32, log of the training label frequencies) and `beta` are fixed
+  numbers chosen on validation data, not trained.
+  """
+
+  def __init__(self, log_prior, beta, **kwargs):
+    super().__init__(**kwargs)
+    self.log_prior = [float(value) for value in log_prior]
+    self.beta = float(beta)
+
+  def call(self, probabilities):
+    clipped = ops.clip(probabilities, ATTENTION_EPSILON, 1.0 - ATTENTION_EPSILON)
+    logits = ops.log(clipped) - ops.log(1.0 - clipped)
+    shift = self.beta * ops.convert_to_tensor(self.log_prior, dtype=probabilities.dtype)
+    return ops.sigmoid(logits + shift)
+
+  def get_config(self):
+    return {**super().get_config(), "log_prior": self.log_prior, "beta": self.beta}
+
+
+def average_ensemble(members, log_prior=None, beta=0.0, name="AverageEnsemble",
+                     feature_size=P.EMBEDDING_SIZE, max_frames=readers.MAX_FRAMES):
+  """One Keras model whose scores are the mean of `members`' scores.
+
+  Args:
+    members: trained frame-level models (this module's inputs, [b, C] sigmoid outputs).
+    log_prior: optional [C] log training label frequencies for PriorLogitShift.
+    beta: PriorLogitShift's factor (0 or log_prior None: no shift).
+    name: the Keras model name.
+    feature_size, max_frames: the members' input frame size and count.
+
+  Returns:
+    keras.Model with the same inputs as the members and float32 [b, C] outputs;
+    it saves to and loads from one .keras file like any head.
+  """
+  frames, num_frames = _inputs(max_frames, feature_size)
+  inputs = {FRAMES_INPUT: frames, NUM_FRAMES_INPUT: num_frames}
+  for index, member in enumerate(members):
+    # Members of one class share a name; a functional model needs unique ones.
+    member.name = f"member_{index + 1}_{member.name.split('_', 2)[-1]}"
+  scores = [member(inputs) for member in members]
+  outputs = scores[0] if len(scores) == 1 else keras.layers.Average(name="average")(scores)
+  if log_prior is not None and beta:
+    outputs = PriorLogitShift(log_prior, beta, name="prior_shift")(outputs)
+  return keras.Model(inputs, outputs, name=name)
 
 
 # --model name -> builder(num_classes, feature_size, max_frames, **overrides).

@@ -37,6 +37,13 @@ FINAL_MODEL = "model.keras"
 TRAINING_FILE = "training.json"
 LOG_DIR = "logs"
 SELECTION_METRICS = ("map", "hit_at_one", "gap", "mean_auc")
+# "youtube8m": YouTube-8M's CrossEntropyLoss (summed over classes, mean over the
+# batch, epsilon 1e-5); "mean": Keras's BinaryCrossentropy (mean over classes).
+# The sum makes gradients num_classes times larger, which changes what the
+# per-gradient norm clip and Adam's epsilon do.
+LOSSES = ("youtube8m", "mean")
+YOUTUBE8M_LOSS_EPSILON = 1e-5
+YOUTUBE8M_ADAM_EPSILON = 1e-8   # tf.train.AdamOptimizer's default (Keras's is 1e-7).
 
 
 @dataclasses.dataclass
@@ -60,9 +67,13 @@ class TrainConfig:
     validation_fraction: fraction of train_data held out when validation_data is empty.
     select_metric: validation metric that picks the best epoch (when validating).
     clip_gradient_norm: per-gradient norm clip (0: none).
-    seed: seeds the split, the initialisation and the shuffling.
+    seed: seeds the initialisation and the shuffling (and the split unless split_seed).
     cache_dir: where decoded arrays are cached as .npz (None: no cache).
     model_options: extra builder keyword arguments (e.g. {"lstm_size": 128}).
+    loss: "youtube8m" (YouTube-8M's CrossEntropyLoss, with TF1 Adam's epsilon)
+      or "mean" (Keras's mean binary cross-entropy and Adam epsilon).
+    split_seed: seeds the validation split (None: seed), so that runs with
+      different seeds can share one validation split (e.g. for ensembles).
   """
   train_data: str
   train_dir: str
@@ -83,6 +94,8 @@ class TrainConfig:
   seed: int = 0
   cache_dir: str = None
   model_options: dict = dataclasses.field(default_factory=dict)
+  loss: str = "youtube8m"
+  split_seed: int = None
 
   def feature(self):
     """(feature name, feature size) of the single frame feature."""
@@ -112,8 +125,27 @@ def train_and_validation_data(config):
   if config.validation_data:
     return data, load_data(config.validation_data, config, "validation")
   if config.validation_fraction:
-    return readers.validation_split(data, config.validation_fraction, config.seed)
+    split_seed = config.seed if config.split_seed is None else config.split_seed
+    return readers.validation_split(data, config.validation_fraction, split_seed)
   return data, None
+
+
+def youtube8m_cross_entropy(labels, predictions):
+  """YouTube-8M's CrossEntropyLoss per record: float32 [b] from [b, C] labels and sigmoid scores."""
+  from keras import ops
+  labels = ops.cast(labels, predictions.dtype)
+  per_class = (labels * ops.log(predictions + YOUTUBE8M_LOSS_EPSILON)
+               + (1.0 - labels) * ops.log(1.0 - predictions + YOUTUBE8M_LOSS_EPSILON))
+  return -ops.sum(per_class, axis=-1)
+
+
+def _loss_and_adam_epsilon(config):
+  import keras
+  if config.loss not in LOSSES:
+    raise ValueError(f"loss must be one of {LOSSES}, got {config.loss!r}")
+  if config.loss == "youtube8m":
+    return youtube8m_cross_entropy, YOUTUBE8M_ADAM_EPSILON
+  return keras.losses.BinaryCrossentropy(), 1e-7
 
 
 def build_model(config):
@@ -127,9 +159,11 @@ def build_model(config):
   decay_steps = max(1, int(config.learning_rate_decay_examples) // int(config.batch_size))
   schedule = keras.optimizers.schedules.ExponentialDecay(
       config.learning_rate, decay_steps, config.learning_rate_decay, staircase=True)
+  loss, adam_epsilon = _loss_and_adam_epsilon(config)
   optimizer = keras.optimizers.Adam(
-      schedule, clipnorm=config.clip_gradient_norm if config.clip_gradient_norm else None)
-  model.compile(optimizer=optimizer, loss=keras.losses.BinaryCrossentropy())
+      schedule, epsilon=adam_epsilon,
+      clipnorm=config.clip_gradient_norm if config.clip_gradient_norm else None)
+  model.compile(optimizer=optimizer, loss=loss)
   return model
 
 
@@ -225,7 +259,9 @@ def train(config, verbose=1, extra_callbacks=()):
     raise ValueError(f"select_metric must be one of {SELECTION_METRICS}")
   state = read_state(config.train_dir)
   if state is not None:
-    model = keras.models.load_model(os.path.join(config.train_dir, LATEST_MODEL))
+    model = keras.models.load_model(
+        os.path.join(config.train_dir, LATEST_MODEL),
+        custom_objects={"youtube8m_cross_entropy": youtube8m_cross_entropy})
     print(f"resuming {config.train_dir} after epoch {state['epochs_done']} "
           f"(step {state['steps']})", file=sys.stderr)
   else:

@@ -36,6 +36,7 @@ MODEL_FLAGS = (
     ("--moe-num-mixtures", int, "num_mixtures", "DBoF/LSTM: MoE experts per class (2)"),
     ("--hidden-units", int, "hidden_units", "attention models: embedding layer width (1024)"),
     ("--dropout", float, "dropout", "attention models: dropout rate (0.5)"),
+    ("--l2-penalty", float, "l2_penalty", "FrameLevelLogistic: weight L2 penalty (1e-8)"),
 )
 
 
@@ -73,10 +74,15 @@ def add_arguments(parser):
   fit.add_argument("--batch-size", type=int, default=1024, help="examples per step")
   fit.add_argument("--clip-gradient-norm", type=float, default=1.0,
                    help="clip each gradient to this norm (0: off)")
+  fit.add_argument("--loss", default="youtube8m", choices=("youtube8m", "mean"),
+                   help="youtube8m: YouTube-8M's cross-entropy summed over classes (and TF1 "
+                        "Adam's epsilon 1e-8); mean: Keras's mean binary cross-entropy")
   fit.add_argument("--select-metric", default="map",
                    choices=("map", "hit_at_one", "gap", "mean_auc"),
                    help="validation metric that picks the kept epoch (default %(default)s)")
   fit.add_argument("--seed", type=int, default=0, help="split, initialisation and shuffling")
+  fit.add_argument("--split-seed", type=int, default=None,
+                   help="seed of the validation split only (default: --seed)")
   fit.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bar")
   model_flags = parser.add_argument_group("model options (default: YouTube-8M's)")
   for flag, kind, _, help_text in MODEL_FLAGS:
@@ -116,7 +122,8 @@ def config_from_arguments(args):
       max_frames=args.max_frames, validation_data=args.validation_data,
       validation_fraction=0.0 if args.validation_data else args.validation_fraction,
       select_metric=args.select_metric, clip_gradient_norm=args.clip_gradient_norm,
-      seed=args.seed, cache_dir=args.cache_dir, model_options=model_options(args))
+      seed=args.seed, cache_dir=args.cache_dir, model_options=model_options(args),
+      loss=args.loss, split_seed=args.split_seed)
 
 
 def find_class_labels(train_data, explicit=None):

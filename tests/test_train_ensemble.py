@@ -1,0 +1,74 @@
+"""YouTube-8M's loss, the averaged ensemble head and the prior calibration, on real records."""
+
+import numpy as np
+import pytest
+
+import support_train as S
+
+
+def test_youtube8m_loss_sums_cross_entropy_over_classes():
+  from models import train
+  labels = np.array([[1, 0, 0], [0, 1, 1]], np.float32)
+  scores = np.array([[0.9, 0.2, 0.1], [0.5, 0.7, 0.01]], np.float32)
+  eps = train.YOUTUBE8M_LOSS_EPSILON
+  expected = -(labels * np.log(scores + eps) + (1 - labels) * np.log(1 - scores + eps)).sum(1)
+  got = np.asarray(train.youtube8m_cross_entropy(labels, scores))
+  np.testing.assert_allclose(got, expected, rtol=1e-5)
+  with pytest.raises(ValueError, match="loss must be one of"):
+    train.build_model(train.TrainConfig(train_data="x", train_dir="y", loss="hinge"))
+
+
+def test_youtube8m_loss_run_resumes(tmp_path):
+  from models import train
+  config = train.TrainConfig(train_data=S.slice_glob(S.TRAIN_SLICE),
+                             train_dir=str(tmp_path / "run"),
+                             num_epochs=1, batch_size=64, validation_fraction=0.2, split_seed=3,
+                             seed=5, loss="youtube8m", model_options={"l2_penalty": 1e-4})
+  first = train.train(config, verbose=0)
+  resumed = train.train(train.TrainConfig(**{**first["config"], "num_epochs": 2}), verbose=0)
+  assert [epoch["epoch"] for epoch in resumed["history"]] == [1, 2]
+  assert resumed["history"][1]["loss"] < resumed["history"][0]["loss"]
+  # The split follows split_seed, not seed: the same held-out records for every seed.
+  other = train.TrainConfig(**{**first["config"], "seed": 6})
+  _, held_a = train.train_and_validation_data(config)
+  _, held_b = train.train_and_validation_data(other)
+  np.testing.assert_array_equal(held_a.labels, held_b.labels)
+
+
+def test_ensemble_head_averages_members_and_loads_from_the_store(tmp_path):
+  from models import evaluate, frame_models, heads
+  data = S.load_slice(S.EVAL_SLICE)
+  members = [frame_models.build(name, 527, **S.TINY_MODELS[name])
+             for name in ("FrameLevelLogisticModel", "MultiLevelAttentionModel",
+                             "MultiLevelAttentionModel")]
+  member_scores = [evaluate.score(member, data) for member in members]
+  ensemble = frame_models.average_ensemble(members)
+  np.testing.assert_allclose(evaluate.score(ensemble, data), np.mean(member_scores, 0),
+                             rtol=1e-5, atol=1e-7)
+  head_dir = heads.export_head(ensemble, tmp_path / "store" / "ens", S.class_labels_csv(),
+                               model_class="AverageEnsemble")
+  store = pytest.importorskip("models.store")
+  loaded = store.load_classifier("ens", model_dir=tmp_path / "store")
+  for row in range(3):
+    np.testing.assert_allclose(loaded.embedding_scores(data.frames[row, :data.num_frames[row]]),
+                               np.mean([scores[row] for scores in member_scores], 0),
+                               rtol=1e-5, atol=1e-7)
+  assert heads.load_head_classifier(head_dir, tmp_path / "store").labels[0] == "Speech"
+
+
+def test_prior_shift_keeps_each_class_order_and_moves_towards_frequent_classes():
+  from models import frame_models
+  member = frame_models.build("FrameLevelLogisticModel", 3, feature_size=4, max_frames=2)
+  log_prior = np.log([0.5, 0.1, 0.01])
+  shifted = frame_models.average_ensemble([member], log_prior=log_prior, beta=1.0,
+                                          feature_size=4, max_frames=2)
+  rng = np.random.default_rng(0)
+  inputs = {"frames": rng.normal(size=(20, 2, 4)).astype(np.float32),
+            "num_frames": np.full(20, 2, np.int32)}
+  plain = member.predict(inputs, verbose=0)
+  moved = shifted.predict(inputs, verbose=0)
+  for column in range(3):
+    np.testing.assert_array_equal(np.argsort(plain[:, column]), np.argsort(moved[:, column]))
+  logit = lambda p: np.log(p) - np.log1p(-p)
+  np.testing.assert_allclose(logit(moved) - logit(plain), np.broadcast_to(log_prior, (20, 3)),
+                             atol=1e-3)
