@@ -28,24 +28,12 @@ from models import classifier as C
 EXIT_OK = 0
 EXIT_SOME_FILES_FAILED = 1
 EXIT_NO_MODEL = 2
-DEFAULT_TOP_K = 3
 
 
 def add_arguments(parser):
   """Adds the classify options to an argparse parser."""
   parser.add_argument("files", nargs="+", metavar="FILE", help="audio files (wav, flac, ogg, ...)")
-  parser.add_argument("--model", default=None,
-                      help="model in the store: 'yamnet' or a trained head's name "
-                           "(default: yamnet when present, else a trained VGGish head)")
-  parser.add_argument("--model-dir", default=None,
-                      help="model store (default: $SOUNDSCOPE_MODEL_DIR or ~/.cache/soundscope/models)")
-  parser.add_argument("--top-k", type=int, default=DEFAULT_TOP_K,
-                      help="labels per line (default %(default)s)")
-  parser.add_argument("--threshold", type=float, default=0.0,
-                      help="only labels scoring at least this (default %(default)s)")
-  parser.add_argument("--aggregation", choices=C.AGGREGATIONS, default=None,
-                      help="how window scores pool into clip scores "
-                           "(default: the model's; YAMNet: mean, see docs/models.md)")
+  C.add_arguments(parser)
   parser.add_argument("--per-window", action="store_true",
                       help="also print a timeline: one line per analysis window")
   parser.add_argument("--json", action="store_true",

@@ -48,15 +48,11 @@ def add_arguments(parser):
   parser.add_argument("--output", required=True, help="Parquet file to write, e.g. out.parquet")
   parser.add_argument("--input-format", choices=("auto", "audio", "tfrecord"), default="auto",
                       help="auto: TFRecords when every input ends in .tfrecord (default)")
-  parser.add_argument("--model", default=None,
-                      help="model name in the store (default: the store's default classifier)")
-  parser.add_argument("--model-dir", default=None, help="model store root")
+  from models import classifier
+  classifier.add_arguments(parser, aggregation=False)
   parser.add_argument("--model-factory", default=None,
                       help="advanced: 'module:callable' returning a Classifier, instead of "
                            "the store")
-  parser.add_argument("--top-k", type=int, default=3, help="labels kept per row (default 3)")
-  parser.add_argument("--threshold", type=float, default=0.0,
-                      help="minimum score of a kept label (default 0)")
   parser.add_argument("--per-window", action="store_true",
                       help="one row per analysis window instead of one per input")
   parser.add_argument("--scores", action="store_true",

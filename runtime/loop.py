@@ -59,8 +59,9 @@ class Loop:
       (None: the model's default, as `soundscope classify` uses).
   """
 
-  def __init__(self, capture, classifier, sinks, top_k=S.DEFAULT_TOP_K,
-               threshold=S.DEFAULT_THRESHOLD, save_path=None, params=P.VggishParams(),
+  def __init__(self, capture, classifier, sinks, top_k=classifier_lib.DEFAULT_TOP_K,
+               threshold=classifier_lib.DEFAULT_THRESHOLD, save_path=None,
+               params=P.VggishParams(),
                aggregation=None):
     if save_path is not None and not os.path.isdir(save_path):
       raise NotADirectoryError(f"--save-path {save_path}: not an existing directory")
@@ -101,8 +102,8 @@ class Loop:
   def warm_up(self, rate=S.WARM_UP_RATE_HZ):
     """Runs resampling and the model once on silence, so the first window is not late.
 
-    resampy compiles its kernel on first use (seconds on a small machine) and a
-    model's first call allocates; both are paid here, before capture starts.
+    The resampler builds (and caches) its filter matrix for a rate on first use,
+    and a model's first call allocates; both are paid here, before capture starts.
     """
     silence = windows.Window(samples=np.zeros((int(rate), 1), np.int16), rate=int(rate),
                              first_frame=0, start_utc=None, end_utc=None, ended_at=0.0)

@@ -43,17 +43,7 @@ def add_arguments(parser):
                      help="channels to capture, mixed to mono (default %(default)s)")
   group.add_argument("--duration", type=_seconds, metavar="SECONDS",
                      help="stop after this much audio (default: run until Ctrl-C or SIGTERM)")
-  group = parser.add_argument_group("model")
-  group.add_argument("--model", help="model name in the store (default: yamnet if present)")
-  group.add_argument("--model-dir", help="model store root (default: $SOUNDSCOPE_MODEL_DIR "
-                                         "or ~/.cache/soundscope/models)")
-  group.add_argument("--top-k", type=int, default=S.DEFAULT_TOP_K,
-                     help="labels shown per window (default %(default)s)")
-  group.add_argument("--threshold", type=float, default=S.DEFAULT_THRESHOLD,
-                     help="hide labels scoring below this (default %(default)s)")
-  group.add_argument("--aggregation", choices=classifier_lib.AGGREGATIONS, default=None,
-                     help="pool the model's frames over a window by mean or max "
-                          "(default: the model's own, as `soundscope classify`)")
+  classifier_lib.add_arguments(parser.add_argument_group("model"))
   P.add_arguments(parser)
   return parser
 

@@ -13,14 +13,12 @@ MIN_FINAL_WINDOW_SECONDS = 1.0  # At the end of a bounded capture, a shorter rem
 BLOCK_SECONDS = 0.1             # PortAudio delivers audio in blocks of this length (frames_per_buffer).
 SAMPLE_WIDTH_BYTES = 2          # 16-bit signed PCM, as the article captured and saved.
 INT16_SCALE = 32768.0           # int16 / 32768 -> float in [-1, 1), as the VGGish reference reads wav files.
-WARM_UP_RATE_HZ = 44100         # Any rate works: resampy compiles once per dtype, not per rate.
+WARM_UP_RATE_HZ = 44100         # Rate warmed up when the device's own rate is not known yet.
 MAX_QUEUED_BLOCKS = 600         # Blocks buffered between PortAudio's thread and ours (60 s at BLOCK_SECONDS).
 
 MAX_FAILURES_IN_A_ROW = 3       # Windows that fail to save or classify before the loop gives up.
 
 # Output.
-DEFAULT_TOP_K = 3
-DEFAULT_THRESHOLD = 0.0
 RECORD_FILE_PATTERN = "record_{stamp}.wav"     # stamp: UTC, e.g. 20261126T170501.123Z.
 RECORD_STAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
 
