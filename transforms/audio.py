@@ -27,9 +27,10 @@ from configs import params as P
 from transforms import errors
 from transforms import resample as polyphase
 
-# resampy's kaiser filters span this many zero crossings on each side
-# (num_zeros=64 for kaiser_best, 16 for kaiser_fast); when downsampling the
-# filter is stretched by rate_in / rate_out input samples per crossing.
+# Zero crossings of the resampling filter that a block's margin covers on each
+# side.  resampy's tables span 50 (kaiser_best) and 24 (kaiser_fast); 64 leaves
+# headroom.  When downsampling, each crossing stretches to rate_in / rate_out
+# input samples.
 _RESAMPLER_ZERO_CROSSINGS = 64
 # Sample rates above this are refused as corrupt headers rather than audio.
 MAX_SAMPLE_RATE_HZ = 768000
