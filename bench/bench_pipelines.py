@@ -8,11 +8,17 @@ the same run, each measurement in a fresh Python process:
             Postprocessor + records.serialize, in one loop, no Beam
   embed     `soundscope embed` on the default runner (FnApiRunner, in-memory)
   embed-x2  `soundscope embed --direct_num_workers=2 --direct_running_mode=multi_processing`
+            (each worker gets cores / 2 TensorFlow threads and cores / 2 BLAS threads)
+  embed-1t, embed-x2-1t
+            the same with one TensorFlow and one BLAS (decoding) thread per worker
+            (`--vggish-threads 1 --decode-threads 1`): one core's worth of work per
+            worker, so x2-1t against 1t shows how the pipeline scales across worker
+            processes, whatever one worker's own threads would add
   empty     an empty pipeline on the default runner (empty-x2: two worker processes)
 Figures: wall seconds, audio seconds per wall second, CPU seconds, peak RSS
 (the process, and its largest child for worker processes), the pipeline's
 overhead over the plain loop (wall and CPU: on a shared machine CPU seconds
-are the steadier figure), and the two-worker speed-up.  `--repeat N`
+are the steadier figure), and the two-worker speed-ups (x2 / 1, x2-1t / 1t).  `--repeat N`
 interleaves N rounds and keeps each mode's best.  Every wall time includes loading
 VGGish (it is part of any real run).  Targets: overhead <= 15 %, two workers
 >= 1.3x one worker when resampling dominates (44.1 kHz input, kaiser_best).
@@ -32,13 +38,17 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)  # The children import the project without an installed copy too.
 ASSETS = os.environ.get("SOUNDSCOPE_ASSETS", os.path.join(os.path.dirname(REPO), "shared",
                                                           "assets"))
 ESC10 = os.path.join(ASSETS, "audio", "esc10")
 PCA = os.path.join(ASSETS, "vggish", "vggish_pca_params.npz")
-# Measurement name -> (child mode, local worker processes).
-MODES = {"empty": ("empty", 1), "empty-x2": ("empty", 2), "plain": ("plain", 1),
-         "embed": ("embed", 1), "embed-x2": ("embed", 2)}
+# Measurement name -> (child mode, local worker processes, threads per worker: 0 = default).
+MODES = {"empty": ("empty", 1, 0), "empty-x2": ("empty", 2, 0), "plain": ("plain", 1, 0),
+         "embed": ("embed", 1, 0), "embed-x2": ("embed", 2, 0),
+         "embed-1t": ("embed", 1, 1), "embed-x2-1t": ("embed", 2, 1)}
+# Two-worker speed-ups reported: (two workers, one worker).
+SPEEDUPS = (("embed-x2", "embed"), ("embed-x2-1t", "embed-1t"))
 
 
 def _usage():
@@ -96,6 +106,8 @@ def child(args):
   paths = sorted(glob.glob(os.path.join(ESC10, "*.flac")))[:args.limit]
   extra = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"] if \
       args.workers == 2 else []
+  if args.threads:
+    extra += ["--vggish-threads", str(args.threads), "--decode-threads", str(args.threads)]
   if args.mode == "plain":
     wall = measure_plain(paths, args.vggish_checkpoint)
   elif args.mode == "embed":
@@ -106,10 +118,10 @@ def child(args):
   print(json.dumps({"wall": wall, "rss": own, "child_rss": children, "cpu": cpu}))
 
 
-def run_child(mode, workers, args):
+def run_child(mode, workers, threads, args):
   command = [sys.executable, os.path.abspath(__file__), "--child", mode, "--workers",
-             str(workers), "--limit", str(args.limit), "--vggish-checkpoint",
-             args.vggish_checkpoint]
+             str(workers), "--threads", str(threads), "--limit", str(args.limit),
+             "--vggish-checkpoint", args.vggish_checkpoint]
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env)
   if result.returncode != 0:
@@ -127,6 +139,7 @@ def main():
   parser.add_argument("--vggish-checkpoint", default=None)
   parser.add_argument("--child", dest="mode", default=None, help=argparse.SUPPRESS)
   parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+  parser.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.mode:
     return child(args)
@@ -141,14 +154,14 @@ def main():
   audio = _audio_seconds(paths)
   print(f"{len(paths)} ESC-10 clips, {audio:.0f} s of audio (44.1 kHz mono -> 16 kHz, "
         f"kaiser_best); {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
-  runs = [(name, mode, workers) for name, (mode, workers) in MODES.items()]
+  runs = [(name, mode, workers, threads) for name, (mode, workers, threads) in MODES.items()]
   runs = [run for run in runs if run[0] in args.modes]
   best = {}
   for repeat in range(args.repeat):  # Interleaved, so a busy spell hits every mode alike.
-    for name, mode, workers in runs:
-      result = run_child(mode, workers, args)
+    for name, mode, workers, threads in runs:
+      result = run_child(mode, workers, threads, args)
       rate = "" if mode == "empty" else f"{audio / result['wall']:7.1f} audio s/s"
-      print(f"[{repeat + 1}] {name:9s} {result['wall']:7.1f} s wall {rate:>18s} "
+      print(f"[{repeat + 1}] {name:11s} {result['wall']:7.1f} s wall {rate:>18s} "
             f"{result['cpu']:7.1f} CPU s  peak RSS {result['rss']:6.0f} MiB "
             f"(largest child {result['child_rss']:.0f} MiB)", flush=True)
       if name not in best or result["wall"] < best[name]["wall"]:
@@ -161,9 +174,11 @@ def main():
     plain, one = best["plain"], best["embed"]
     print(f"pipeline overhead over the plain loop: {100 * (one['wall'] / plain['wall'] - 1):+.1f}"
           f" % wall, {100 * (one['cpu'] / plain['cpu'] - 1):+.1f} % CPU (target <= 15 %)")
-  if "embed" in best and "embed-x2" in best:
-    print(f"two workers vs one: {best['embed']['wall'] / best['embed-x2']['wall']:.2f}x"
-          f" wall (target >= 1.3x)")
+  for two, one in SPEEDUPS:
+    if two in best and one in best:
+      print(f"two workers vs one ({two} / {one}): "
+            f"{best[one]['wall'] / best[two]['wall']:.2f}x wall, CPU s "
+            f"{best[two]['cpu'] / best[one]['cpu']:.2f}x (target >= 1.3x wall)")
 
 
 if __name__ == "__main__":

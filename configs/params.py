@@ -15,6 +15,9 @@ RESAMPLE_FILTER = "kaiser_best"        # resampy's default filter, as the refere
 FAST_RESAMPLE_FILTER = "kaiser_fast"   # Optional: ~3x faster, not bit-compatible with the reference.
 READ_BLOCK_SECONDS = 20.0              # Long files are decoded in blocks of this many seconds
                                        # (20 s keeps peak RSS ~200 MB lower than 60 s, same numbers).
+SCORE_BLOCK_SECONDS = 60.0             # Classifiers score long audio in segments of about this
+                                       # many seconds (Classifier.stream_window_scores): 125 YAMNet
+                                       # windows (enough for its 4 threads), 6 VGGish-head windows.
 
 # Log-mel front end (mel_features.log_mel_spectrogram).
 STFT_WINDOW_SECONDS = 0.025            # 25 ms periodic Hann window -> 400 samples at 16 kHz.

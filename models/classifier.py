@@ -11,6 +11,8 @@ import collections
 
 import numpy as np
 
+from configs import params as P
+
 Prediction = collections.namedtuple("Prediction", ["label", "index", "score"])
 
 WindowScores = collections.namedtuple("WindowScores", ["starts", "ends", "scores"])
@@ -18,6 +20,20 @@ WindowScores.__doc__ = """Per-window scores of one clip.
 
   starts, ends: float64 [w] window bounds in seconds from the clip start.
   scores: float32 [w, num_classes].
+"""
+
+Framing = collections.namedtuple("Framing", ["hop_samples", "span_samples"])
+Framing.__doc__ = """Where a classifier's windows sit on a 16 kHz clip (16 kHz samples).
+
+  hop_samples: window i starts at sample i * hop_samples.
+  span_samples: window i's scores depend only on samples
+    [i * hop_samples, i * hop_samples + span_samples) (and on zero padding past
+    the clip's end).
+  Declaring a framing promises, for any cut at a multiple c of hop_samples:
+  window_scores(clip[:c + span - hop]) gives exactly the windows that start
+  before c, and window_scores(clip[c:]), when it holds at least span samples,
+  gives exactly those that start at or after c.  stream_window_scores relies
+  on this to score long audio piece by piece.
 """
 
 AGGREGATIONS = ("mean", "max")
@@ -33,11 +49,14 @@ class Classifier:
     version: model version string.
     labels: list of display names, index-aligned with the scores.
     default_aggregation: "mean" or "max", how clip_scores pools windows by default.
+    framing: Framing of the windows, or None when the classifier needs whole
+      clips (stream_window_scores then gathers the clip).
   """
   name = "classifier"
   version = "0"
   labels = ()
   default_aggregation = "mean"
+  framing = None
 
   def window_scores(self, waveform_16k):
     """Scores every analysis window of a clip.
@@ -49,6 +68,46 @@ class Classifier:
       WindowScores.
     """
     raise NotImplementedError
+
+  def stream_window_scores(self, blocks, segment_seconds=P.SCORE_BLOCK_SECONDS):
+    """Scores a clip that arrives in pieces, holding about one segment at a time.
+
+    With a framing, the clip is scored in segments of whole hops (about
+    segment_seconds each), each extended by the span - hop samples its last
+    window needs; a segment is scored only once the samples after it can hold
+    a whole window, so the last one is never shorter than a window (or is the
+    whole clip).  Memory: one segment, one window and one block of samples.
+
+    Args:
+      blocks: iterable of float [m] arrays, consecutive pieces of one 16 kHz
+        mono clip in [-1, 1] (what window_scores would get, cut anywhere).
+      segment_seconds: audio scored per window_scores call, seconds (rounded
+        down to whole hops, at least one).
+
+    Yields:
+      WindowScores of consecutive runs of windows, times in seconds from the
+      clip's start.  Together they are the windows of window_scores(whole clip):
+      the same scores, times equal up to float rounding of the offsets (< 1e-9 s).
+    """
+    if self.framing is None:
+      yield self.window_scores(_concatenate(blocks))
+      return
+    hop, span = self.framing
+    segment = max(1, int(segment_seconds * P.SAMPLE_RATE_HZ) // hop) * hop
+    pending, held, offset = [], 0, 0
+    for block in blocks:
+      pending.append(np.asarray(block))
+      held += len(block)
+      if held < segment + span:
+        continue
+      buffer = np.concatenate(pending)
+      # Score a segment only when what follows it still holds one whole window.
+      while len(buffer) >= segment + span:
+        yield _shifted(self.window_scores(buffer[:segment + span - hop]), offset)
+        buffer = buffer[segment:]
+        offset += segment
+      pending, held = [buffer], len(buffer)
+    yield _shifted(self.window_scores(_concatenate(pending)), offset)
 
   def embedding_scores(self, quantized_frames):
     """Clip scores from AudioSet-format embeddings (heads on VGGish only).
@@ -68,6 +127,21 @@ class Classifier:
                      aggregation or self.default_aggregation)
 
 
+def _concatenate(blocks):
+  """One array of all the blocks (empty float32 [0] when there are none)."""
+  blocks = [np.asarray(block) for block in blocks]
+  return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+
+
+def _shifted(windows, offset_samples):
+  """WindowScores moved later by offset_samples 16 kHz samples."""
+  if offset_samples == 0:
+    return windows
+  shift = offset_samples / P.SAMPLE_RATE_HZ
+  return WindowScores(np.asarray(windows.starts, np.float64) + shift,
+                      np.asarray(windows.ends, np.float64) + shift, windows.scores)
+
+
 def aggregate(window_scores, aggregation):
   """Pools [w, C] window scores into [C] clip scores ('mean' or 'max')."""
   if aggregation not in AGGREGATIONS:
@@ -76,6 +150,48 @@ def aggregate(window_scores, aggregation):
   if len(scores) == 0:
     raise ValueError("no windows to aggregate")
   return scores.mean(axis=0) if aggregation == "mean" else scores.max(axis=0)
+
+
+class RunningAggregate:
+  """Pools window scores as they arrive: aggregate() without holding every window.
+
+  Keeps one float32 [C] vector.  'mean' adds the windows one by one in float32
+  and divides by their count at the end, which is how numpy's mean over axis 0
+  of a float32 [w, C] array computes, so result() equals aggregate() of all
+  the windows exactly (tests/test_pipelines_predict.py checks it); 'max' keeps
+  the running maximum.
+
+  Args:
+    aggregation: 'mean' or 'max'.
+  """
+
+  def __init__(self, aggregation):
+    if aggregation not in AGGREGATIONS:
+      raise ValueError(f"aggregation must be one of {AGGREGATIONS}, not {aggregation!r}")
+    self.aggregation = aggregation
+    self.count = 0
+    self._pooled = None
+
+  def add(self, window_scores):
+    """Adds float [w, C] window scores, in clip order."""
+    for row in np.asarray(window_scores, np.float32):
+      if self._pooled is None:
+        self._pooled = row.copy()
+      elif self.aggregation == "mean":
+        self._pooled += row
+      else:
+        np.maximum(self._pooled, row, out=self._pooled)
+      self.count += 1
+
+  def result(self):
+    """float32 [C] pooled scores of every window added."""
+    if self.count == 0:
+      raise ValueError("no windows to aggregate")
+    if self.aggregation == "max":
+      return self._pooled.copy()
+    # numpy's mean divides the float32 sum by an intp count (a float64 division).
+    return np.true_divide(self._pooled, np.intp(self.count), out=np.empty_like(self._pooled),
+                          casting="unsafe")
 
 
 def top_k(scores, labels, k=3, threshold=0.0):

@@ -166,6 +166,14 @@ class HeadClassifier(C.Classifier):
     self._embedder = None
     self._postprocessor = None
 
+  @property
+  def framing(self):
+    """Window i holds VGGish examples [i * max_frames, (i + 1) * max_frames) of the clip."""
+    from transforms import vggish_input
+    hop = vggish_input.example_hop_samples(self._vggish_params)
+    return C.Framing(self.max_frames * hop,
+                     (self.max_frames - 1) * hop + vggish_input.EXAMPLE_SPAN_SAMPLES)
+
   def _score_windows(self, quantized_windows):
     """uint8 [w, max_frames, d] padded windows + counts -> float32 [w, C]."""
     frames, counts = quantized_windows

@@ -243,6 +243,8 @@ class YamnetClassifier(C.Classifier):
   """
   name = "yamnet"
   default_aggregation = DEFAULT_AGGREGATION
+  # Window i: samples [i * 7680, i * 7680 + 15600), the tail zero-padded (frame_windows).
+  framing = C.Framing(S.YAMNET_HOP_SAMPLES, S.YAMNET_WINDOW_SAMPLES)
   thread_safe = True  # One interpreter per thread (WindowModel); several files may run at once.
 
   def __init__(self, classification_path, class_map_path, embedding_path=None,

@@ -192,7 +192,8 @@ def run(args):
 
   def build(pipeline, beacon_dir):
     config = embedding.EmbedConfig(params, checkpoint, pca, not args.keep_silence, beacon_dir,
-                                   options.tensorflow_threads(args))
+                                   options.tensorflow_threads(args),
+                                   options.decode_threads(args))
     embed.build_pipeline(pipeline, jobs, early_errors, config, staged.staged(), shards,
                          args.errors_format)
 

@@ -20,7 +20,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
-from pipelines import dead_letter, model_handlers, progress
+from pipelines import dead_letter, model_handlers, options, progress
 from transforms import records, vggish_input
 
 AudioJob = collections.namedtuple(
@@ -39,10 +39,11 @@ AudioJob.__doc__ = """One audio file (or segment of one) to embed.
 
 EmbedConfig = collections.namedtuple(
     "EmbedConfig", ["params", "checkpoint_path", "pca_params_path", "reject_silence",
-                    "beacon_dir", "threads"], defaults=(0,))
+                    "beacon_dir", "threads", "decode_threads"], defaults=(0, 0))
 EmbedConfig.__doc__ = """Settings of EmbedAudio: VggishParams, the VGGish file paths,
-whether digital silence is an error, the progress beacon folder (or None), and
-TensorFlow threads per worker (0: TF's default)."""
+whether digital silence is an error, the progress beacon folder (or None),
+TensorFlow threads per worker (0: TF's default) and BLAS threads per worker for
+resampling and log-mel (0: the library's default)."""
 
 MANIFEST_FIELDS = (
     ("video_id", "string"), ("source", "string"), ("start_seconds", "float64"),
@@ -88,6 +89,7 @@ class _ReadExamplesFn(beam.DoFn):
     self._beacon = None
 
   def setup(self):
+    options.limit_decode_threads(self._config.decode_threads)
     self._beacon = progress.Beacon(self._config.beacon_dir)
 
   def process(self, job):
@@ -166,7 +168,7 @@ class EmbedExamples(beam.PTransform):
   def expand(self, examples):
     handler = KeyedModelHandler(model_handlers.VggishModelHandler(
         self._config.checkpoint_path, self._config.pca_params_path,
-        self._config.params.batch_size, self._config.threads))
+        self._config.params.batch_size, self._config.threads, self._config.beacon_dir))
     embedded, failed = examples | "RunInference" >> RunInference(
         handler).with_exception_handling()
     rows = embedded | "ByKey" >> beam.Map(lambda kv: (kv[0][0], (kv[0][1], kv[1])))

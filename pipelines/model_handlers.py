@@ -9,9 +9,15 @@ own model code.  RunInference loads a handler's model once per worker process
     release-format embeddings (VggishEmbedder, then PCA and quantization with
     transforms.postprocess.Postprocessor).  Only the file paths travel to the
     workers; each loads the checkpoint itself.
-  ClassifierModelHandler: ClipInput elements (a 16 kHz waveform, or uint8
-    embedding frames) -> prediction rows (top-k labels per window), with any
-    models.classifier.Classifier.
+  ClassifierModelHandler: ClipInput elements (an audio file, or uint8
+    embedding frames) -> Scored prediction rows (top-k labels per window),
+    with any models.classifier.Classifier.  Audio files are decoded here, in
+    blocks, and scored as they are decoded (Classifier.stream_window_scores),
+    so a multi-hour file never sits whole in memory; per-file scores are pooled
+    as the windows come (classifier.RunningAggregate).
+
+Both handlers note in the progress directory when their model is loaded
+(pipelines/progress.py: the progress line says "loading models" until then).
 """
 
 import collections
@@ -21,22 +27,37 @@ import numpy as np
 from apache_beam.ml.inference import base
 
 from configs import params as P
-from pipelines import options
+from pipelines import options, progress
 
-# Clips per classifier batch: each clip is scored on its own, the batch only
-# amortises the per-call overhead of RunInference.
+# Inputs per classifier batch: each input (a file, decoded in blocks, or a
+# record) is scored on its own, the batch only amortises RunInference's per-call
+# overhead.
 CLASSIFIER_BATCH_SIZE = 8
 
 ClipInput = collections.namedtuple("ClipInput", ["kind", "data"])
 ClipInput.__doc__ = """Input of the classifier handler.
 
-  kind: 'waveform' (data: float32 [n] mono at 16 kHz) or 'embedding'
+  kind: 'file' (data: path of an audio file, str) or 'embedding'
     (data: uint8 [frames, 128], AudioSet release bytes).
 """
 ClipScores = collections.namedtuple("ClipScores", ["starts", "ends", "scores"])
-ClipScores.__doc__ = """Output of the classifier handler: window bounds float64 [w]
-(seconds from the clip start) and float32 [w, num_classes] scores."""
+ClipScores.__doc__ = """Scores of one input: window bounds float64 [w] (seconds from
+the clip start) and float32 [w, num_classes] scores."""
+Scored = collections.namedtuple("Scored", ["rows", "seconds", "error"])
+Scored.__doc__ = """Output of the classifier handler for one input.
 
+  rows: list of row dicts (prediction_rows), or None when reading failed.
+  seconds: the input's duration (16 kHz samples / 16000 for audio, frames *
+    0.96 s for embeddings), or None when reading failed.
+  error: None, or the exception that stopped this file: a
+    transforms.errors.AudioInputError (decoding; an error row of stage 'read')
+    or any other exception while scoring it (stage 'inference').  Either way the
+    file becomes one error row, not a failed batch.
+"""
+AudioConfig = collections.namedtuple("AudioConfig", ["params", "score_block_seconds"])
+AudioConfig.__doc__ = """How the classifier handler reads audio files: VggishParams
+(resample_filter, read_block_seconds, short_clip_policy) and the audio scored per
+classifier call, seconds (configs.params.SCORE_BLOCK_SECONDS)."""
 
 
 class _VggishModel:
@@ -68,12 +89,13 @@ class VggishModelHandler(base.ModelHandler):
   """
 
   def __init__(self, checkpoint_path, pca_params_path, batch_size=P.VGGISH_BATCH_SIZE,
-               threads=0):
+               threads=0, beacon_dir=None):
     super().__init__()
     self._checkpoint_path = str(checkpoint_path)
     self._pca_params_path = str(pca_params_path)
     self._batch_size = int(batch_size)
     self._threads = int(threads)
+    self._beacon_dir = beacon_dir
 
   def load_model(self):
     options.quiet_logs()  # Worker processes too.
@@ -81,8 +103,10 @@ class VggishModelHandler(base.ModelHandler):
       _limit_tensorflow_threads(self._threads)
     from models import vggish
     from transforms import postprocess
-    return _VggishModel(vggish.VggishEmbedder(self._checkpoint_path, self._batch_size),
-                        postprocess.Postprocessor(self._pca_params_path))
+    model = _VggishModel(vggish.VggishEmbedder(self._checkpoint_path, self._batch_size),
+                         postprocess.Postprocessor(self._pca_params_path))
+    progress.mark_ready(self._beacon_dir)
+    return model
 
   def run_inference(self, batch, model, inference_args=None):
     """list of float32 [96, 64] -> list of uint8 [128], in order."""
@@ -123,28 +147,64 @@ class ClassifierLoader:
     return store.load_classifier(self.name, self.model_dir)
 
 
-def score_clip(classifier, clip, per_window):
-  """Scores one ClipInput.
+class _SampleCount:
+  """Passes blocks through, counting their samples."""
 
-  Waveforms: per_window gives every analysis window of the classifier;
-  otherwise one window spanning the clip with the classifier's clip_scores.
-  Embeddings: per_window scores each 0.96 s frame alone; otherwise the whole
-  record with embedding_scores.
+  def __init__(self):
+    self.samples = 0
+
+  def passing(self, blocks):
+    for block in blocks:
+      self.samples += len(block)
+      yield block
+
+
+def score_file(classifier, path, audio_config, per_window):
+  """Decodes an audio file in blocks and scores it as it goes.
+
+  Memory: a read block, a score block and the windows' scores (per_window),
+  or one [num_classes] vector (per file), whatever the file's length.  The
+  numbers equal those of the whole decoded clip: per_window gives every
+  analysis window of the classifier, otherwise one window spanning the clip
+  with the windows pooled by the classifier's default aggregation (its
+  clip_scores).
+
+  Returns:
+    (ClipScores, seconds of audio at 16 kHz, before any short-clip padding).
+
+  Raises:
+    transforms.errors.AudioInputError: the file cannot be read, or is too
+      short under the 'error' policy.
+  """
+  from models import classifier as classifier_lib
+  from transforms import audio, vggish_input
+  count = _SampleCount()
+  blocks = vggish_input.pad_short_stream(
+      count.passing(audio.stream_mono(path, audio_config.params)), path, audio_config.params)
+  # float32, as the classifiers were always given audio.
+  windows = classifier.stream_window_scores((np.asarray(block, np.float32) for block in blocks),
+                                            audio_config.score_block_seconds)
+  if per_window:
+    parts = list(windows)
+    scores = ClipScores(np.concatenate([np.asarray(p.starts, np.float64) for p in parts]),
+                        np.concatenate([np.asarray(p.ends, np.float64) for p in parts]),
+                        np.concatenate([np.asarray(p.scores, np.float32) for p in parts]))
+    return scores, count.samples / float(P.SAMPLE_RATE_HZ)
+  pooled = classifier_lib.RunningAggregate(classifier.default_aggregation)
+  for part in windows:
+    pooled.add(part.scores)
+  seconds = count.samples / float(P.SAMPLE_RATE_HZ)
+  return ClipScores(np.array([0.0]), np.array([seconds]), pooled.result()[np.newaxis]), seconds
+
+
+def score_embedding(classifier, frames, per_window):
+  """Scores uint8 [frames, 128] embeddings: each 0.96 s frame alone (per_window),
+  or the whole record with embedding_scores.
 
   Returns:
     ClipScores.
   """
-  if clip.kind == "waveform":
-    duration = len(clip.data) / float(P.SAMPLE_RATE_HZ)
-    windows = classifier.window_scores(clip.data)
-    if per_window:
-      return ClipScores(np.asarray(windows.starts, np.float64),
-                        np.asarray(windows.ends, np.float64),
-                        np.asarray(windows.scores, np.float32))
-    from models import classifier as classifier_lib
-    pooled = classifier_lib.aggregate(windows.scores, classifier.default_aggregation)
-    return ClipScores(np.array([0.0]), np.array([duration]), pooled[np.newaxis])
-  frames = np.asarray(clip.data, np.uint8)
+  frames = np.asarray(frames, np.uint8)
   if per_window:
     scores = np.stack([classifier.embedding_scores(frames[i:i + 1]) for i in range(len(frames))])
     starts = np.arange(len(frames)) * P.EXAMPLE_HOP_SECONDS
@@ -176,30 +236,56 @@ def prediction_rows(classifier, clip_scores, row_format):
 
 
 class ClassifierModelHandler(base.ModelHandler):
-  """Any models.classifier.Classifier over ClipInput elements -> lists of row dicts.
+  """Any models.classifier.Classifier over ClipInput elements -> Scored.
 
   Args:
     loader: ClassifierLoader (or any picklable callable returning a Classifier).
     row_format: RowFormat.
     per_window: one row per analysis window instead of one per clip.
+    audio_config: AudioConfig for 'file' inputs.
+    decode_threads: BLAS threads of the worker process (resampling and
+      log-mel matrix products), 0 to leave the library's default.
+    beacon_dir: progress directory (or None), told when the model is loaded.
   """
 
-  def __init__(self, loader, row_format, per_window=False):
+  def __init__(self, loader, row_format, per_window=False,
+               audio_config=AudioConfig(P.VggishParams(), P.SCORE_BLOCK_SECONDS),
+               decode_threads=0, beacon_dir=None):
     super().__init__()
     self._loader = loader
     self._row_format = row_format
     self._per_window = per_window
+    self._audio_config = audio_config
+    self._decode_threads = int(decode_threads)
+    self._beacon_dir = beacon_dir
 
   def load_model(self):
     options.quiet_logs()
-    return self._loader()
+    options.limit_decode_threads(self._decode_threads)
+    model = self._loader()
+    progress.mark_ready(self._beacon_dir)
+    return model
+
+  def _score(self, model, clip):
+    """One ClipInput -> Scored."""
+    if clip.kind == "embedding":
+      scores = score_embedding(model, clip.data, self._per_window)
+      return Scored(prediction_rows(model, scores, self._row_format),
+                    len(clip.data) * P.EXAMPLE_HOP_SECONDS, None)
+    try:
+      scores, seconds = score_file(model, clip.data, self._audio_config, self._per_window)
+    except Exception as exc:  # pylint: disable=broad-except
+      # This file only: an unreadable file, or a classifier failing on its audio,
+      # becomes its own error row and the other files of the batch go on.
+      return Scored(None, None, exc)
+    return Scored(prediction_rows(model, scores, self._row_format), seconds, None)
 
   def run_inference(self, batch, model, inference_args=None):
-    return [prediction_rows(model, score_clip(model, clip, self._per_window), self._row_format)
-            for clip in batch]
+    return [self._score(model, clip) for clip in batch]
 
   def get_num_bytes(self, batch):
-    return sum(np.asarray(clip.data).nbytes for clip in batch)
+    return sum(len(clip.data) if clip.kind == "file" else np.asarray(clip.data).nbytes
+               for clip in batch)
 
   def get_metrics_namespace(self):
     return "soundscope_classifier"

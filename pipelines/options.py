@@ -49,6 +49,10 @@ def add_common_arguments(parser):
                      help="format of the PREFIX-errors output (default %(default)s)")
   group.add_argument("--no-progress", action="store_true",
                      help="no progress line on stderr (local runners only print one)")
+  group.add_argument("--decode-threads", type=int, default=0, metavar="N",
+                     help="BLAS threads per worker for resampling and log-mel (matrix "
+                          "products); 0 = the library's default (all cores), or cores / "
+                          "workers with --direct_num_workers (default)")
   return parser
 
 
@@ -107,17 +111,39 @@ def local_workers(pipeline_args):
   return (os.cpu_count() or 1) if workers == 0 else max(1, workers)
 
 
-def tensorflow_threads(args):
-  """TF intra-op threads per worker: --vggish-threads, else cores shared among local workers.
+def _threads_per_worker(args, requested):
+  """`requested` if > 0, else the cores shared among local workers (0: one worker, no limit).
 
   Two local workers each using every core fight over them; giving each its
-  share keeps the cores busy without oversubscription.  0 means TF's default.
+  share keeps the cores busy without oversubscription.
   """
-  if args.vggish_threads > 0:
-    return args.vggish_threads
+  if requested > 0:
+    return requested
   pipeline_args = list(getattr(args, "pipeline_args", None) or [])
   workers = local_workers(pipeline_args) if is_local(pipeline_args) else 1
   return 0 if workers <= 1 else max(1, (os.cpu_count() or 1) // workers)
+
+
+def tensorflow_threads(args):
+  """TF intra-op threads per worker: --vggish-threads, else cores / local workers (0: TF's)."""
+  return _threads_per_worker(args, args.vggish_threads)
+
+
+def decode_threads(args):
+  """BLAS threads per worker: --decode-threads, else cores / local workers (0: the library's)."""
+  return _threads_per_worker(args, getattr(args, "decode_threads", 0))
+
+
+def limit_decode_threads(threads):
+  """Limits this process's BLAS threads (worker side; 0 leaves them as they are).
+
+  Decoding itself (libsndfile) and numpy's FFT are single-threaded; the
+  resampler's and the mel filterbank's matrix products run on OpenBLAS, which
+  starts one thread per core unless told otherwise.
+  """
+  if threads > 0:
+    import threadpoolctl
+    threadpoolctl.threadpool_limits(threads, user_api="blas")
 
 
 def num_shards(args, num_inputs):

@@ -26,6 +26,10 @@ per analysis window with --per-window:
   run_time       timestamp[us, UTC]  when the run started (same for every row)
 Failures go to OUTPUT-minus-.parquet + `-errors.parquet`; the run checks
 inputs = inputs with rows + errors.
+
+Audio files of any length are decoded in --read-block blocks and scored in
+--score-block segments as they are decoded (pipelines/model_handlers.score_file):
+memory stays bounded and the numbers are those of the whole file.
 """
 
 import datetime
@@ -63,6 +67,13 @@ def add_arguments(parser):
                       help="audio under 0.975 s: zero-pad to one window, or report an error")
   parser.add_argument("--resample-filter", default=P.RESAMPLE_FILTER,
                       choices=[P.RESAMPLE_FILTER, P.FAST_RESAMPLE_FILTER])
+  parser.add_argument("--read-block", type=float, default=P.READ_BLOCK_SECONDS,
+                      dest="read_block_seconds", metavar="SECONDS",
+                      help="decode audio in blocks of this many seconds (default %(default)s)")
+  parser.add_argument("--score-block", type=float, default=P.SCORE_BLOCK_SECONDS,
+                      dest="score_block_seconds", metavar="SECONDS",
+                      help="score long audio in segments of about this many seconds; memory "
+                           "vs per-call overhead, same numbers (default %(default)s)")
   options.add_common_arguments(parser)
   return parser
 
@@ -91,7 +102,8 @@ def run(args):
       "duplicate_input", f"{item.path}: listed more than once"))
                   for item in expansion.duplicates]
   params = P.VggishParams(resample_filter=args.resample_filter,
-                          short_clip_policy=args.short_clip_policy)
+                          short_clip_policy=args.short_clip_policy,
+                          read_block_seconds=args.read_block_seconds)
   # out.parquet -> errors in out-errors.parquet; the prefix owns both.
   base = args.output[:-len(PARQUET_SUFFIX)] if args.output.endswith(PARQUET_SUFFIX) else (
       args.output)
@@ -99,15 +111,16 @@ def run(args):
   staged = outputs.StagedOutput(base, (tail, dead_letter.PARQUET_SUFFIX,
                                        dead_letter.JSONL_SUFFIX))
   loader = model_handlers.ClassifierLoader(args.model, args.model_dir, args.model_factory)
-  handler = model_handlers.ClassifierModelHandler(
-      loader, model_handlers.RowFormat(args.top_k, args.threshold, args.scores), args.per_window)
   run_time = datetime.datetime.now(datetime.timezone.utc)
 
   def build(pipeline, beacon_dir):
+    handler = model_handlers.ClassifierModelHandler(
+        loader, model_handlers.RowFormat(args.top_k, args.threshold, args.scores),
+        args.per_window, model_handlers.AudioConfig(params, args.score_block_seconds),
+        options.decode_threads(args), beacon_dir)
     prediction.build_pipeline(
-        pipeline, expansion.files, early_errors, input_format, handler, params,
-        staged.staged(tail), staged.staged(), args.errors_format, args.scores, run_time,
-        beacon_dir)
+        pipeline, expansion.files, early_errors, input_format, handler, staged.staged(tail),
+        staged.staged(), args.errors_format, args.scores, run_time, beacon_dir)
 
   def count_outputs():
     return (prediction.count_written(staged.staged(tail)),

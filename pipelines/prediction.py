@@ -2,22 +2,26 @@
 
 Data flow:
 
-  InputFile --LoadAudio (audio) or ReadRecords (TFRecords)--> (meta, ClipInput)
-            --RunInference(ClassifierModelHandler)--> (meta, window rows)
+  InputFile --AudioInputs (audio) or ReadRecords (TFRecords)--> (meta, ClipInput)
+            --RunInference(ClassifierModelHandler)--> (meta, Scored)
             --ToRows--> Parquet rows (predictions_schema)
   failures of any step --> error rows (pipelines/dead_letter.py)
 
-`meta` carries the row's id, source file, record position, time offset and
-the audio's real duration (windows padded past a short clip's end are cut there).
+Audio files travel to RunInference as paths: the handler decodes each in
+blocks and scores it as it goes (model_handlers.score_file), so memory stays
+bounded on multi-hour files and a file that fails half-way gives one error
+row (stage 'read', or 'inference' when the classifier fails on it) and no
+rows; the other files of its batch go on.  `meta` carries the row's id, source file,
+record position and time offset; Scored carries the rows and the audio's real
+duration (windows padded past a short clip's end are cut there).
 """
 
 import apache_beam as beam
-import numpy as np
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
-from configs import params as P
 from pipelines import dead_letter, launch, model_handlers, progress
-from transforms import audio, records, vggish_input
+from transforms import errors as audio_errors
+from transforms import records
 
 
 def predictions_schema(with_scores):
@@ -35,39 +39,10 @@ def predictions_schema(with_scores):
   return pa.schema(fields)
 
 
-class _LoadClipFn(beam.DoFn):
-  """InputFile -> (meta, ClipInput of the 16 kHz waveform), or an error row ('errors').
-
-  The whole file is decoded in memory (classifiers score whole clips).
-  """
-
-  def __init__(self, params, beacon_dir):
-    self._params = params
-    self._beacon_dir = beacon_dir
-    self._beacon = None
-
-  def setup(self):
-    self._beacon = progress.Beacon(self._beacon_dir)
-
-  def process(self, item):
-    try:
-      wave = audio.load_mono(item.path, self._params)
-      seconds = len(wave) / self._params.sample_rate_hz
-      wave = vggish_input.pad_short_clip(wave, item.path, self._params)
-    except Exception as exc:  # Any failure becomes an error row.
-      self._beacon.add(files=1)
-      yield beam.pvalue.TaggedOutput("errors", dead_letter.error_row(
-          item.video_id, item.path, "read", exc))
-      return
-    progress.count("files_read")
-    progress.count("audio_milliseconds", round(1000 * seconds))
-    self._beacon.add(files=1, seconds=seconds)
-    meta = {"id": item.video_id, "source": item.path, "record": 0, "offset": 0.0,
-            "duration": seconds}
-    yield meta, model_handlers.ClipInput("waveform", wave.astype(np.float32))
-
-  def finish_bundle(self):
-    self._beacon.flush()
+def _audio_input(item):
+  """Audio InputFile -> (meta, ClipInput of the path): the handler decodes it."""
+  meta = {"id": item.video_id, "source": item.path, "record": 0, "offset": 0.0}
+  return meta, model_handlers.ClipInput("file", item.path)
 
 
 def _read_records(item):
@@ -87,8 +62,7 @@ def _read_records(item):
       progress.count("records_read")
       start = record.start_time_seconds
       start = 0.0 if start != start else start  # NaN when the record has no start time.
-      meta = {"id": record.video_id, "source": item.path, "record": index, "offset": start,
-              "duration": len(record.embedding) * P.EXAMPLE_HOP_SECONDS}
+      meta = {"id": record.video_id, "source": item.path, "record": index, "offset": start}
       yield meta, model_handlers.ClipInput("embedding", record.embedding)
   except Exception as exc:  # A damaged or unreadable file: one error row for the rest.
     progress.count("unreadable_files")
@@ -99,48 +73,108 @@ def _read_records(item):
                                 f"{index + 1}: {reason}")))
 
 
-def _to_rows(keyed, run_time):
-  meta, windows = keyed
-  progress.count("records_written")
-  for window in windows:
-    row = dict(window)
-    # Windows padded past the end of short audio end where the audio ends.
-    row["end_seconds"] = min(row["end_seconds"], max(meta["duration"], row["start_seconds"]))
-    row["start_seconds"] += meta["offset"]
-    row["end_seconds"] += meta["offset"]
-    row.update(id=meta["id"], source=meta["source"], record=meta["record"], run_time=run_time)
-    yield row
+class _ToRowsFn(beam.DoFn):
+  """(meta, Scored) -> Parquet rows, or one error row ('errors') for a file that failed.
+
+  Args:
+    run_time: the run's timestamp, written in every row.
+    beacon_dir: progress directory (or None).
+    count_files: count files_read / audio_milliseconds (audio inputs).
+  """
+
+  def __init__(self, run_time, beacon_dir=None, count_files=True):
+    self._run_time = run_time
+    self._beacon_dir = beacon_dir
+    self._count_files = count_files
+    self._beacon = None
+
+  def setup(self):
+    self._beacon = progress.Beacon(self._beacon_dir)
+
+  def process(self, keyed):
+    meta, scored = keyed
+    if scored.error is not None:
+      self._beacon.add(files=1)
+      stage = "read" if isinstance(scored.error, audio_errors.AudioInputError) else "inference"
+      yield beam.pvalue.TaggedOutput("errors", dead_letter.error_row(
+          meta["id"], meta["source"], stage, scored.error))
+      return
+    if self._count_files:
+      progress.count("files_read")
+      progress.count("audio_milliseconds", round(1000 * scored.seconds))
+    self._beacon.add(files=1, seconds=scored.seconds)
+    progress.count("records_written")
+    for window in scored.rows:
+      row = dict(window)
+      # Windows padded past the end of short audio end where the audio ends.
+      row["end_seconds"] = min(row["end_seconds"], max(scored.seconds, row["start_seconds"]))
+      row["start_seconds"] += meta["offset"]
+      row["end_seconds"] += meta["offset"]
+      row.update(id=meta["id"], source=meta["source"], record=meta["record"],
+                 run_time=self._run_time)
+      yield row
+
+  def finish_bundle(self):
+    self._beacon.flush()
+
+  def teardown(self):
+    if self._beacon:
+      self._beacon.flush()
 
 
-def _inference_error_rows(failure):
-  batch, exception = failure
-  kind = getattr(exception[0], "__name__", "inference_error") if isinstance(
-      exception, tuple) else type(exception).__name__
-  message = str(exception[1]) if isinstance(exception, tuple) else str(exception)
-  for meta, _ in batch:
-    yield dead_letter.error_row(meta["id"], meta["source"], "inference",
-                                (kind, f"{meta['source']}: classifier failed: {message}"))
+class _InferenceErrorsFn(beam.DoFn):
+  """A failed RunInference batch -> one error row per input in it."""
+
+  def __init__(self, beacon_dir=None):
+    self._beacon_dir = beacon_dir
+    self._beacon = None
+
+  def setup(self):
+    self._beacon = progress.Beacon(self._beacon_dir)
+
+  def process(self, failure):
+    batch, exception = failure
+    kind = getattr(exception[0], "__name__", "inference_error") if isinstance(
+        exception, tuple) else type(exception).__name__
+    message = str(exception[1]) if isinstance(exception, tuple) else str(exception)
+    for meta, _ in batch:
+      self._beacon.add(files=1)
+      yield dead_letter.error_row(meta["id"], meta["source"], "inference",
+                                  (kind, f"{meta['source']}: classifier failed: {message}"))
+
+  def finish_bundle(self):
+    self._beacon.flush()
 
 
-def build_pipeline(pipeline, files, early_errors, input_format, handler, params, output_path,
+def build_pipeline(pipeline, files, early_errors, input_format, handler, output_path,
                    errors_prefix, errors_format, with_scores, run_time, beacon_dir=None):
-  """Adds the predict graph to `pipeline` (separate from run() for tests)."""
+  """Adds the predict graph to `pipeline` (separate from run() for tests).
+
+  `handler` is a model_handlers.ClassifierModelHandler (its AudioConfig says
+  how audio files are decoded and scored).
+  """
   items = pipeline | "Inputs" >> beam.Create(files, reshuffle=True)
   if input_format == "tfrecord":
     clips = items | "ReadRecords" >> beam.FlatMap(_read_records).with_outputs(
         "errors", main="clips")
+    clips, read_errors = clips.clips, clips.errors
   else:
-    clips = items | "LoadAudio" >> beam.ParDo(_LoadClipFn(params, beacon_dir)).with_outputs(
-        "errors", main="clips")
-  scored, failed = clips.clips | "RunInference" >> RunInference(
+    clips = items | "AudioInputs" >> beam.Map(_audio_input)
+    read_errors = None
+  scored, failed = clips | "RunInference" >> RunInference(
       KeyedModelHandler(handler)).with_exception_handling()
-  rows = scored | "ToRows" >> beam.FlatMap(_to_rows, run_time)
-  rows | "WritePredictions" >> beam.io.WriteToParquet(
+  rows = scored | "ToRows" >> beam.ParDo(_ToRowsFn(
+      run_time, beacon_dir, count_files=input_format != "tfrecord")).with_outputs(
+          "errors", main="rows")
+  rows.rows | "WritePredictions" >> beam.io.WriteToParquet(
       output_path, predictions_schema(with_scores), num_shards=1, shard_name_template="")
-  inference_errors = failed.failed_inferences | "InferenceErrors" >> beam.FlatMap(
-      _inference_error_rows)
+  inference_errors = failed.failed_inferences | "InferenceErrors" >> beam.ParDo(
+      _InferenceErrorsFn(beacon_dir))
   early = pipeline | "EarlyErrors" >> beam.Create(early_errors)
-  all_errors = (clips.errors, inference_errors, early) | "AllErrors" >> beam.Flatten()
+  sources = [rows.errors, inference_errors, early]
+  if read_errors is not None:
+    sources.append(read_errors)
+  all_errors = tuple(sources) | "AllErrors" >> beam.Flatten()
   dead_letter.write_errors(launch.count_errors(all_errors), errors_prefix, errors_format)
   return pipeline
 

@@ -14,8 +14,11 @@ the workers (in this process, or in the worker processes of
 with their running totals into a private directory, at most every
 BEACON_INTERVAL_SECONDS; a thread of the launching process sums the beacons
 and prints `files done/total, audio seconds per wall second, time left` on
-stderr.  On remote runners the directory is not shared, so nothing is printed
-(use the runner's UI, which shows the counters).
+stderr.  Until a worker has loaded its model (TensorFlow and VGGish take
+~10-25 s) and no input is done yet, the line says `loading models... N s`
+instead: the model handlers drop a `.ready` file in the directory once loaded
+(mark_ready).  On remote runners the directory is not shared, so nothing is
+printed (use the runner's UI, which shows the counters).
 """
 
 import json
@@ -31,6 +34,8 @@ NAMESPACE = "soundscope"
 BEACON_INTERVAL_SECONDS = 0.5
 REPORT_INTERVAL_SECONDS = 1.0        # Refresh of the line on a terminal.
 LOG_INTERVAL_SECONDS = 10.0          # One line every 10 s when stderr is a file or pipe.
+BEACON_SUFFIX = ".json"
+READY_SUFFIX = ".ready"
 
 
 def count(name, value=1):
@@ -68,12 +73,27 @@ def format_counters(totals):
   return " ".join(parts)
 
 
+def mark_ready(directory):
+  """Worker side: tells the progress line that this process has loaded its model.
+
+  Args:
+    directory: the Reporter's directory, or None (no progress line: nothing to do).
+  """
+  if not directory or not os.path.isdir(directory):
+    return
+  try:
+    open(os.path.join(directory, f"{os.getpid()}-{uuid.uuid4().hex}{READY_SUFFIX}"),
+         "w").close()
+  except OSError:  # The run ended and removed the directory: nothing to report.
+    pass
+
+
 class Beacon:
   """Worker side: running totals of one DoFn instance, written to a JSON file."""
 
   def __init__(self, directory):
     self._path = None if not directory else os.path.join(
-        directory, f"{os.getpid()}-{uuid.uuid4().hex}.json")
+        directory, f"{os.getpid()}-{uuid.uuid4().hex}{BEACON_SUFFIX}")
     self._files = 0
     self._seconds = 0.0
     self._written_at = 0.0
@@ -132,7 +152,7 @@ class Reporter:
     if not self.directory:
       return files, seconds
     for name in os.listdir(self.directory):
-      if name.endswith(".json"):
+      if name.endswith(BEACON_SUFFIX):
         try:
           with open(os.path.join(self.directory, name)) as beacon:
             data = json.load(beacon)
@@ -142,10 +162,18 @@ class Reporter:
         seconds += data.get("seconds", 0.0)
     return files, seconds
 
-  def line(self):
+  def models_ready(self):
+    """True once a worker has loaded its model (mark_ready)."""
+    return bool(self.directory) and any(
+        name.endswith(READY_SUFFIX) for name in os.listdir(self.directory))
+
+  def line(self, final=False):
+    """The progress text; `final`: the run is over (never 'loading models')."""
     files, seconds = self.totals()
-    return f"{self.label}: " + _rate_text(files, self.total, seconds,
-                                          time.monotonic() - self._started)
+    elapsed = time.monotonic() - self._started
+    if files == 0 and not final and not self.models_ready():
+      return f"{self.label}: loading models... {elapsed:.0f} s"
+    return f"{self.label}: " + _rate_text(files, self.total, seconds, elapsed)
 
   def _loop(self):
     interval = REPORT_INTERVAL_SECONDS if self._interactive else LOG_INTERVAL_SECONDS
@@ -170,7 +198,7 @@ class Reporter:
     if self.enabled:
       self._stop.set()
       self._thread.join()
-      self._print(self.line())
+      self._print(self.line(final=True))
       if self._interactive:
         self.stream.write("\n")
       shutil.rmtree(self.directory, ignore_errors=True)

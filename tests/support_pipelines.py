@@ -27,6 +27,7 @@ class TinyClassifier(classifier.Classifier):
   version = "1.0"
   labels = LABELS
   default_aggregation = "mean"
+  framing = classifier.Framing(HOP_SAMPLES, WINDOW_SAMPLES)  # Long audio is scored in pieces.
 
   def __init__(self):
     self._weights = np.array([[-8.0, 0.0, -4.0], [8.0, 0.0, 4.0], [0.0, 12.0, 0.0],
@@ -127,6 +128,7 @@ def write_bad_files(root):
 class FailingClassifier(TinyClassifier):
   """Fails on clips longer than 10 s, as a broken model would (inference errors)."""
   name = "failing"
+  framing = None  # Always given whole clips, so a 30 s file fails whatever --score-block says.
 
   def window_scores(self, waveform_16k):
     if len(waveform_16k) > 10 * 16000:
@@ -136,3 +138,21 @@ class FailingClassifier(TinyClassifier):
 
 def make_failing_classifier():
   return FailingClassifier()
+
+
+class BoundedClassifier(TinyClassifier):
+  """Refuses clips over MAX_SECONDS, as a model with a fixed input limit would.
+
+  Scoring a long file with it succeeds only if the file reaches the model in
+  pieces (Classifier.stream_window_scores).
+  """
+  MAX_SECONDS = 8.0
+
+  def window_scores(self, waveform_16k):
+    if len(waveform_16k) > self.MAX_SECONDS * 16000:
+      raise ValueError(f"clip of {len(waveform_16k) / 16000:.1f} s, over {self.MAX_SECONDS} s")
+    return super().window_scores(waveform_16k)
+
+
+def make_bounded_classifier():
+  return BoundedClassifier()

@@ -17,9 +17,13 @@ import pytest
 import soundscope
 import support_pipelines as support
 from conftest import asset
+from models import classifier as classifier_lib
 from transforms import audio
 
 FACTORY = "support_pipelines:make_tiny_classifier"
+# Small read and score blocks, so that a 40 s file is decoded in 20 blocks and
+# scored in ~14 pieces (the defaults are 20 s and 60 s).
+SMALL_BLOCKS = ("--read-block", "2", "--score-block", "3")
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +100,97 @@ def test_per_window_rows_threshold_and_short_clip_error_policy(corpus, tmp_path,
   assert errors.loc["bad/short_0.2s.wav", "error_type"] == "clip_too_short"
 
 
+def _write_sweep(path, seconds, rate=44100):
+  """A stereo sweep whose level and pitch change along the file (windows all differ)."""
+  import soundfile
+  t = np.arange(int(seconds * rate)) / rate
+  level = 0.05 + 0.45 * (0.5 + 0.5 * np.sin(2 * np.pi * t / 7.3))
+  left = level * np.sin(2 * np.pi * (200 + 40 * t) * t)
+  noise = 0.02 * np.random.default_rng(5).standard_normal(len(t))
+  wave = np.stack([left + noise, 0.5 * left - noise], axis=1)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  soundfile.write(path, wave.astype(np.float32), rate, subtype="PCM_16")
+
+
+def test_long_audio_is_scored_in_pieces_with_the_whole_file_numbers(tmp_path, capsys):
+  path = str(tmp_path / "long" / "sweep_44k_40s.wav")
+  _write_sweep(path, 40.0)
+  bounded = "support_pipelines:make_bounded_classifier"  # Refuses clips over 8 s.
+
+  def predict(name, *args):
+    output = tmp_path / name
+    status = soundscope.main(["predict", "--model-factory", bounded, "--no-progress",
+                              "--input", path, "--output", str(output), "--scores", *args])
+    captured = capsys.readouterr()
+    assert status == 0, captured.out
+    assert "predict: " not in captured.err  # --no-progress: no progress line at all.
+    return captured.out, output
+
+  # Whole-file numbers: the decoded clip (float32, as predict always gave it) scored at once.
+  whole = support.TinyClassifier().window_scores(audio.load_mono(path).astype(np.float32))
+  assert len(whole.starts) == 41
+  _, windows_path = predict("windows.parquet", "--per-window", *SMALL_BLOCKS)
+  windows = pd.read_parquet(windows_path).sort_values("start_seconds")
+  assert len(windows) == 41
+  np.testing.assert_allclose(windows["start_seconds"], whole.starts, rtol=0, atol=1e-9)
+  np.testing.assert_allclose(windows["end_seconds"], whole.ends, rtol=0, atol=1e-9)
+  np.testing.assert_array_equal(np.stack(windows["scores"]), whole.scores)
+  for top, scores in zip(windows["top_k"], whole.scores):
+    assert [p["index"] for p in top] == list(np.argsort(-scores, kind="stable")[:3])
+  _, file_path = predict("file.parquet", *SMALL_BLOCKS)
+  (row,) = pd.read_parquet(file_path).to_dict("records")
+  assert (row["start_seconds"], row["end_seconds"]) == (0.0, 40.0)
+  np.testing.assert_array_equal(row["scores"], classifier_lib.aggregate(whole.scores, "mean"))
+  # The same model given the whole file refuses it: the rows above came from pieces.
+  out, _ = predict("refused.parquet", "--score-block", "100")
+  assert "files: 1 in = 0 written + 1 errors (ok)" in out
+  errors = pd.read_parquet(tmp_path / "refused-errors.parquet")
+  assert list(errors["stage"]) == ["inference"] and "over 8.0 s" in errors["message"][0]
+
+
+def test_a_vggish_head_scores_long_audio_in_pieces_as_the_whole_file(
+    tmp_path, capsys, vggish_checkpoint, pca_params_path):
+  import support_train
+  from models import frame_models, heads
+  store_root = tmp_path / "store"
+  (store_root / "vggish").mkdir(parents=True)
+  os.symlink(os.path.abspath(vggish_checkpoint), store_root / "vggish" / "vggish_model.ckpt")
+  os.symlink(os.path.abspath(pca_params_path), store_root / "vggish" / "vggish_pca_params.npz")
+  heads.export_head(frame_models.build("AttentionPoolingModel", 527, hidden_units=16),
+                    store_root / "head", support_train.class_labels_csv())
+  path = str(tmp_path / "sweep_44k_30s.wav")
+  _write_sweep(path, 30.0)
+  output = tmp_path / "head.parquet"
+  # Pieces of one head window (10 VGGish examples, 9.6 s): 3 pieces of 30 s.
+  status = soundscope.main(["predict", "--input", path, "--output", str(output), "--model",
+                            "head", "--model-dir", str(store_root), "--per-window", "--scores",
+                            "--no-progress", "--read-block", "2", "--score-block", "9.6"])
+  assert status == 0, capsys.readouterr().out
+  head = heads.load_head_classifier(store_root / "head", store_root)
+  wave = audio.load_mono(path).astype(np.float32)
+  whole = head.window_scores(wave)
+  assert len(list(head.stream_window_scores([wave], 9.6))) == 3  # What the pipeline did.
+  rows = pd.read_parquet(output).sort_values("start_seconds")
+  assert len(rows) == len(whole.starts) == 4  # 31 examples: 10 + 10 + 10 + 1.
+  np.testing.assert_allclose(rows["start_seconds"], whole.starts, rtol=0, atol=1e-9)
+  np.testing.assert_allclose(rows["end_seconds"], whole.ends, rtol=0, atol=1e-9)
+  np.testing.assert_allclose(np.stack(rows["scores"]), whole.scores, rtol=1e-5, atol=1e-6)
+
+
+def test_running_aggregate_equals_pooling_every_window_at_once():
+  rng = np.random.default_rng(3)
+  scores = rng.random((1001, 521), dtype=np.float32)
+  for aggregation in classifier_lib.AGGREGATIONS:
+    running = classifier_lib.RunningAggregate(aggregation)
+    for start, stop in ((0, 1), (1, 130), (130, 131), (131, 1001)):
+      running.add(scores[start:stop])
+    assert running.count == 1001
+    np.testing.assert_array_equal(running.result(),
+                                  classifier_lib.aggregate(scores, aggregation))
+  with pytest.raises(ValueError, match="no windows"):
+    classifier_lib.RunningAggregate("mean").result()
+
+
 def _first_eval_records(count):
   files = sorted(glob.glob(str(asset("audioset/eval") / "*.tfrecord")))[:count]
   if len(files) < count:
@@ -146,18 +241,25 @@ def test_embedding_tfrecords_are_scored_without_audio(tmp_path, capsys):
 
 
 def test_inference_failures_become_error_rows(corpus, tmp_path, capsys):
-  root, _, _ = corpus
+  root, good, _ = corpus
+  listing = tmp_path / "good.txt"
+  listing.write_text("".join(f"{root / relative}\n" for relative in sorted(good)))
   output = tmp_path / "failing.parquet"
+  # All six files fit in one inference batch; the classifier fails on the 30 s one only.
   status = soundscope.main(["predict", "--model-factory",
                             "support_pipelines:make_failing_classifier", "--no-progress",
-                            "--input", str(root / "long" / "*"), "--output", str(output)])
+                            "--input", str(listing), "--output", str(output)])
   out = capsys.readouterr().out
   assert status == 0, out
   errors = pd.read_parquet(tmp_path / "failing-errors.parquet")
   assert list(errors["stage"]) == ["inference"]
+  assert list(errors["input"]) == [str(root / "long" / "mono_11k_30s.wav")]
+  assert "mono_11k_30s.wav" in errors["message"][0]
   assert "longer than 10 s" in errors["message"][0]
-  assert pq.read_metadata(output).num_rows == 0
-  assert "files: 1 in = 0 written + 1 errors (ok)" in out
+  rows = pd.read_parquet(output)
+  assert sorted(rows["source"]) == sorted(str(root / relative) for relative in good
+                                          if not relative.startswith("long/"))
+  assert "files: 6 in = 5 written + 1 errors (ok)" in out
 
 
 def test_rerun_replaces_the_output_whole(corpus, tmp_path, capsys):
@@ -214,6 +316,20 @@ def test_yamnet_from_the_model_store_scores_esc10_clips(tmp_path, capsys):
     assert row["top_k"][0]["label"] == yamnet.labels[int(np.argmax(expected))]
   dog_labels = {p["label"] for path in clips[:2] for p in rows.loc[str(path), "top_k"]}
   assert dog_labels & {"Dog", "Animal", "Bark", "Domestic animals, pets"}
+  # Scored in 0.96 s pieces (2 of YAMNet's 0.48 s hops), the windows are the whole clip's.
+  windows_path = tmp_path / "yamnet-windows.parquet"
+  status = soundscope.main(["predict", "--input", str(listing), "--output", str(windows_path),
+                            "--model", "yamnet", "--model-dir", str(store_root), "--scores",
+                            "--per-window", "--no-progress", "--read-block", "2",
+                            "--score-block", "1"])
+  assert status == 0, capsys.readouterr().out
+  windows = pd.read_parquet(windows_path)
+  for path in clips:
+    expected = yamnet.window_scores(audio.load_mono(str(path)).astype(np.float32))
+    got = windows[windows["source"] == str(path)].sort_values("start_seconds")
+    assert len(got) == len(expected.starts) == 10
+    np.testing.assert_allclose(got["start_seconds"], expected.starts, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(np.stack(got["scores"]), expected.scores, atol=1e-5)
 
 
 def test_a_count_mismatch_fails_and_keeps_the_previous_output(corpus, tmp_path, capsys,

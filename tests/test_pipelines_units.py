@@ -120,3 +120,72 @@ def test_reconcile_reports_a_mismatch(capsys):
   assert dead_letter.reconcile("files", 5, 3, 2)
   assert not dead_letter.reconcile("files", 5, 3, 1)
   assert "MISMATCH" in capsys.readouterr().err
+
+
+def _embed_args(*argv):
+  """`soundscope embed` arguments parsed as the CLI does (unknown ones go to Beam)."""
+  import argparse
+  from pipelines import embed
+  parser = argparse.ArgumentParser()
+  embed.add_arguments(parser)
+  args, unknown = parser.parse_known_args(["--input", "in", "--output", "out", *argv])
+  args.pipeline_args = unknown
+  return args
+
+
+def test_each_local_worker_gets_its_share_of_cores_for_tensorflow_and_decoding(monkeypatch):
+  monkeypatch.setattr(os, "cpu_count", lambda: 8)
+  one = _embed_args()
+  assert (options.tensorflow_threads(one), options.decode_threads(one)) == (0, 0)
+  two = _embed_args("--direct_num_workers=2", "--direct_running_mode=multi_processing")
+  assert (options.tensorflow_threads(two), options.decode_threads(two)) == (4, 4)
+  pinned = _embed_args("--direct_num_workers=2", "--vggish-threads", "1", "--decode-threads", "1")
+  assert (options.tensorflow_threads(pinned), options.decode_threads(pinned)) == (1, 1)
+  remote = _embed_args("--runner=DataflowRunner", "--direct_num_workers=2")
+  assert (options.tensorflow_threads(remote), options.decode_threads(remote)) == (0, 0)
+
+
+def test_decode_threads_limit_the_blas_pool_of_the_process():
+  import threadpoolctl
+  with threadpoolctl.threadpool_limits(limits=None):  # Restores the pools afterwards.
+    options.limit_decode_threads(1)
+    blas = threadpoolctl.threadpool_info()
+    assert blas and all(pool["num_threads"] == 1 for pool in blas
+                        if pool["user_api"] == "blas")
+
+
+def test_progress_line_says_models_are_loading_until_a_worker_has_loaded_one(monkeypatch):
+  import io
+  import re
+  import time
+  from pipelines import model_handlers, progress
+  monkeypatch.setattr(progress, "LOG_INTERVAL_SECONDS", 0.05)
+  stream = io.StringIO()
+  with progress.Reporter("predict", 3, stream=stream) as reporter:
+    time.sleep(0.3)
+    assert re.fullmatch(r"predict: loading models\.\.\. \d+ s", reporter.line())
+    # What a worker does once its classifier is loaded (RunInference calls load_model).
+    handler = model_handlers.ClassifierModelHandler(
+        model_handlers.ClassifierLoader(factory="support_pipelines:make_tiny_classifier"),
+        model_handlers.RowFormat(3, 0.0, False), beacon_dir=reporter.directory)
+    handler.load_model()
+    assert reporter.line().startswith("predict: 0/3 files (0%), 0.0 s of audio")
+    beacon = progress.Beacon(reporter.directory)
+    beacon.add(files=1, seconds=2.5)
+    beacon.flush()
+    assert reporter.line().startswith("predict: 1/3 files (33%), 2.5 s of audio")
+  lines = stream.getvalue().splitlines()
+  assert re.fullmatch(r"predict: loading models\.\.\. 0 s", lines[0])
+  assert lines[-1].startswith("predict: 1/3 files (33%)")
+  assert not os.path.exists(reporter.directory)
+
+
+def test_no_progress_prints_nothing_and_workers_have_nowhere_to_report():
+  import io
+  from pipelines import progress
+  stream = io.StringIO()
+  with progress.Reporter("embed", 3, enabled=False, stream=stream) as reporter:
+    assert reporter.directory is None
+    progress.mark_ready(reporter.directory)
+    progress.Beacon(reporter.directory).add(files=1, seconds=1.0)
+  assert stream.getvalue() == ""

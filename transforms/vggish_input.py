@@ -98,6 +98,38 @@ def pad_short_clip(waveform_16k, path, params):
   return np.pad(np.asarray(waveform_16k, dtype=np.float64), (0, EXAMPLE_SPAN_SAMPLES - n))
 
 
+def pad_short_stream(blocks_16k, path, params):
+  """Applies the short-clip policy to a clip that arrives in 16 kHz blocks.
+
+  The blocks pass through unchanged once together they span one example
+  (EXAMPLE_SPAN_SAMPLES); a clip that ends before that comes out as one block
+  through pad_short_clip, exactly what pad_short_clip of the whole clip gives.
+
+  Args:
+    blocks_16k: iterable of float [m] consecutive pieces of one 16 kHz clip.
+    path: name used in error messages.
+    params: VggishParams (short_clip_policy).
+
+  Yields:
+    float [m] blocks.
+
+  Raises:
+    ClipTooShortError: policy 'error' and the clip is under one example, or no samples.
+  """
+  head, held = [], 0
+  for block in blocks_16k:
+    if held >= EXAMPLE_SPAN_SAMPLES:
+      yield block
+      continue
+    head.append(block)
+    held += len(block)
+    if held >= EXAMPLE_SPAN_SAMPLES:
+      yield from head
+      head = []
+  if held < EXAMPLE_SPAN_SAMPLES:
+    yield pad_short_clip(np.concatenate(head) if head else np.zeros(0), path, params)
+
+
 def check_not_silent(waveform, path):
   """Raises SilentAudioError if every sample is exactly zero."""
   if not np.any(waveform):
