@@ -40,6 +40,7 @@ Stronger models from the AudioSet literature on these embeddings:
 Their attention weights are masked to the real frames.
 """
 
+import numpy as np
 import keras
 from keras import ops
 
@@ -353,6 +354,43 @@ def average_ensemble(members, log_prior=None, beta=0.0, name="AverageEnsemble",
   if log_prior is not None and beta:
     outputs = PriorLogitShift(log_prior, beta, name="prior_shift")(outputs)
   return keras.Model(inputs, outputs, name=name)
+
+
+def average_weights(members, name=None):
+  """A model of the members' architecture whose every weight is the members' mean.
+
+  For FrameLevelLogistic (mean pooling and one dense layer, linear in its
+  weights) this is exactly the model whose logits are the members' mean
+  logits: logit = mean_i(W_i) x + mean_i(b_i).  Averaging the weights of
+  separately initialised non-linear models ("model soups") is not meaningful,
+  so every member must have the same architecture and no non-linear layer may
+  carry weights; anything but a FrameLevelLogistic is refused.
+
+  Args:
+    members: trained FrameLevelLogistic models (same inputs, same classes).
+    name: the returned model's name (default: the first member's).
+
+  Returns:
+    keras.Model: a new FrameLevelLogistic with the averaged weights.
+
+  Raises:
+    ValueError: no members, a member that is not a FrameLevelLogistic, or
+      members of different shapes.
+  """
+  if not members:
+    raise ValueError("average_weights needs at least one member")
+  for member in members:
+    if member.name != "FrameLevelLogistic" and not member.name.startswith("FrameLevelLogistic"):
+      raise ValueError(f"weight averaging is exact only for FrameLevelLogistic, not {member.name}")
+  shapes = [[w.shape for w in member.get_weights()] for member in members]
+  if any(shape != shapes[0] for shape in shapes):
+    raise ValueError(f"members have different weight shapes: {shapes}")
+  first = members[0]
+  averaged = keras.Model.from_config(first.get_config())
+  averaged.set_weights([np.mean(stack, axis=0) for stack in
+                        zip(*(member.get_weights() for member in members))])
+  averaged.name = name or first.name
+  return averaged
 
 
 # --model name -> builder(num_classes, feature_size, max_frames, **overrides).

@@ -74,6 +74,9 @@ class TrainConfig:
       or "mean" (Keras's mean binary cross-entropy and Adam epsilon).
     split_seed: seeds the validation split (None: seed), so that runs with
       different seeds can share one validation split (e.g. for ensembles).
+    mixup_alpha: mixup (Zhang et al. 2018) of training records: each example
+      becomes lam * a + (1 - lam) * b with its labels mixed alike, lam ~
+      Beta(alpha, alpha) per example; 0 (default) trains on the records as they are.
   """
   train_data: str
   train_dir: str
@@ -96,6 +99,7 @@ class TrainConfig:
   model_options: dict = dataclasses.field(default_factory=dict)
   loss: str = "youtube8m"
   split_seed: int = None
+  mixup_alpha: float = 0.0
 
   def feature(self):
     """(feature name, feature size) of the single frame feature."""
@@ -165,6 +169,65 @@ def build_model(config):
       clipnorm=config.clip_gradient_norm if config.clip_gradient_norm else None)
   model.compile(optimizer=optimizer, loss=loss)
   return model
+
+
+def mixup_batches(data, batch_size, alpha, seed, initial_epoch=0):
+  """A keras PyDataset of mixed-up training batches of FrameData.
+
+  Every epoch pairs each record with a random partner and mixes the two:
+  frames (dequantized) lam * a + (1 - lam) * b, labels likewise, lam ~
+  Beta(alpha, alpha) drawn per record; the frame count is the larger of the
+  two (a shorter record's zero padding mixes in as silence-like zeros).  The
+  order and partners of epoch e come from the seed (seed, e), so a resumed run
+  sees the batches it would have seen.
+
+  Args:
+    data: FrameData (uint8 frames).
+    batch_size: records per batch.
+    alpha: Beta distribution parameter (> 0).
+    seed: int.
+    initial_epoch: the first epoch this dataset serves (resume).
+
+  Returns:
+    keras.utils.PyDataset yielding ({frames: float32 [b, F, D], num_frames:
+    int32 [b]}, float32 [b, C] labels).
+  """
+  import keras
+  if alpha <= 0:
+    raise ValueError(f"mixup alpha must be > 0, got {alpha}")
+  inputs = readers.dequantized_inputs(data)
+  frames, num_frames = inputs["frames"], inputs["num_frames"]
+  labels = np.asarray(data.labels, np.float32)
+
+  class MixupBatches(keras.utils.PyDataset):
+    """Mixed batches of one epoch; reshuffled and re-paired at each epoch's end."""
+
+    def __init__(self):
+      super().__init__()
+      self.epoch = initial_epoch
+      self._draw()
+
+    def _draw(self):
+      rng = np.random.default_rng([seed, self.epoch])
+      self.order = rng.permutation(len(labels))
+      self.partner = rng.permutation(len(labels))
+      self.lam = rng.beta(alpha, alpha, size=len(labels)).astype(np.float32)
+
+    def __len__(self):
+      return -(-len(labels) // batch_size)
+
+    def __getitem__(self, index):
+      rows = slice(index * batch_size, (index + 1) * batch_size)
+      a, b, lam = self.order[rows], self.partner[rows], self.lam[rows]
+      mixed = {"frames": lam[:, None, None] * frames[a] + (1 - lam[:, None, None]) * frames[b],
+               "num_frames": np.maximum(num_frames[a], num_frames[b])}
+      return mixed, lam[:, None] * labels[a] + (1 - lam[:, None]) * labels[b]
+
+    def on_epoch_end(self):
+      self.epoch += 1
+      self._draw()
+
+  return MixupBatches()
 
 
 def predict(model, data, batch_size=256):
@@ -275,10 +338,16 @@ def train(config, verbose=1, extra_callbacks=()):
       *extra_callbacks,
   ]
   if state["epochs_done"] < config.num_epochs:
-    model.fit(readers.dequantized_inputs(train_data), train_data.labels,
-              batch_size=config.batch_size, epochs=config.num_epochs,
-              initial_epoch=state["epochs_done"], shuffle=True, callbacks=callbacks,
-              verbose=verbose)
+    if config.mixup_alpha:
+      batches = mixup_batches(train_data, config.batch_size, config.mixup_alpha, config.seed,
+                              initial_epoch=state["epochs_done"])
+      model.fit(batches, epochs=config.num_epochs, initial_epoch=state["epochs_done"],
+                callbacks=callbacks, verbose=verbose)
+    else:
+      model.fit(readers.dequantized_inputs(train_data), train_data.labels,
+                batch_size=config.batch_size, epochs=config.num_epochs,
+                initial_epoch=state["epochs_done"], shuffle=True, callbacks=callbacks,
+                verbose=verbose)
   chosen = (state["best"] or {}).get("epoch", state["epochs_done"])
   source = BEST_MODEL if validation is not None and state["best"] else LATEST_MODEL
   # compile=False: the final model (and so every exported head) carries no optimizer state.

@@ -74,6 +74,9 @@ def add_arguments(parser):
   fit.add_argument("--batch-size", type=int, default=1024, help="examples per step")
   fit.add_argument("--clip-gradient-norm", type=float, default=1.0,
                    help="clip each gradient to this norm (0: off)")
+  fit.add_argument("--mixup-alpha", type=float, default=0.0,
+                   help="mix training records in pairs, lam ~ Beta(alpha, alpha) "
+                        "(e.g. 0.4; default 0: off)")
   fit.add_argument("--loss", default="youtube8m", choices=("youtube8m", "mean"),
                    help="youtube8m: YouTube-8M's cross-entropy summed over classes (and TF1 "
                         "Adam's epsilon 1e-8); mean: Keras's mean binary cross-entropy")
@@ -123,7 +126,7 @@ def config_from_arguments(args):
       validation_fraction=0.0 if args.validation_data else args.validation_fraction,
       select_metric=args.select_metric, clip_gradient_norm=args.clip_gradient_norm,
       seed=args.seed, cache_dir=args.cache_dir, model_options=model_options(args),
-      loss=args.loss, split_seed=args.split_seed)
+      loss=args.loss, split_seed=args.split_seed, mixup_alpha=args.mixup_alpha)
 
 
 def find_class_labels(train_data, explicit=None):

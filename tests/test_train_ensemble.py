@@ -72,3 +72,27 @@ def test_prior_shift_keeps_each_class_order_and_moves_towards_frequent_classes()
   logit = lambda p: np.log(p) - np.log1p(-p)
   np.testing.assert_allclose(logit(moved) - logit(plain), np.broadcast_to(log_prior, (20, 3)),
                              atol=1e-3)
+
+
+def test_weight_average_of_logistic_models_averages_their_logits():
+  import keras
+  from models import evaluate, frame_models
+  data = S.load_slice(S.EVAL_SLICE)
+  members = []
+  for seed in (1, 2, 3):
+    keras.utils.set_random_seed(seed)
+    members.append(frame_models.build("FrameLevelLogisticModel", 527))
+  logit = lambda p: np.log(p) - np.log1p(-p)
+  member_logits = [logit(evaluate.score(member, data).astype(np.float64)) for member in members]
+  averaged = frame_models.average_weights(members, name="FrameLevelLogistic")
+  assert averaged.name == "FrameLevelLogistic"
+  assert len(averaged.get_weights()) == 2   # still one dense layer: kernel and bias
+  np.testing.assert_allclose(logit(evaluate.score(averaged, data).astype(np.float64)),
+                             np.mean(member_logits, 0), atol=2e-3)
+  # The members keep their own weights.
+  np.testing.assert_allclose(logit(evaluate.score(members[0], data).astype(np.float64)),
+                             member_logits[0], atol=1e-6)
+  attention = frame_models.build("MultiLevelAttentionModel", 527,
+                                 **S.TINY_MODELS["MultiLevelAttentionModel"])
+  with pytest.raises(ValueError, match="only for FrameLevelLogistic"):
+    frame_models.average_weights([members[0], attention])
