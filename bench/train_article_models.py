@@ -13,7 +13,7 @@ head, see frame_models.average_ensemble) and evaluated the same way.
 
 Each run lives in RUNS_DIR/<name>: rerunning resumes unfinished runs and only
 re-evaluates finished ones.  Equivalent `soundscope train` commands are printed
-(and in docs/training.md).  Takes about an hour of CPU in total on 2 cores.
+(and in docs/training.md).  Takes about two hours of CPU in total on 2 cores.
 """
 
 import argparse
