@@ -187,8 +187,19 @@ def default_runner(pipeline_args):
   """The runner object for beam.Pipeline: FnApiRunner without --runner, else None (Beam's)."""
   if runner_name(pipeline_args):
     return None
+  from apache_beam.portability.api import beam_provision_api_pb2
   from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-  return FnApiRunner()
+  from apache_beam.runners.portability.fn_api_runner import fn_runner
+  from google.protobuf import struct_pb2
+  # The FnApiRunner gives its worker processes (--direct_running_mode=multi_processing)
+  # the provision info's options, not the pipeline's: without this the workers log
+  # at INFO (~20 lines each per run).
+  level = _flag_value(list(pipeline_args or []), QUIET_HARNESS_FLAG) or QUIET_HARNESS_LEVEL
+  worker_options = struct_pb2.Struct()
+  worker_options.update({QUIET_HARNESS_FLAG[2:]: level})
+  return FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(
+      beam_provision_api_pb2.ProvisionInfo(retrieval_token="unused-retrieval-token",
+                                           pipeline_options=worker_options)))
 
 
 # Warnings Beam 2.77 prints on every run that say nothing about the run:
@@ -196,16 +207,25 @@ def default_runner(pipeline_args):
 #    block as `resource`; without torch it warns on every batch;
 #  - the GCP extras are not installed (we need none of them);
 #  - TFRecord CRCs use the pure-Python crc32c (fine at our sizes).
+#  - worker processes (multi_processing) have no semi-persistent directory locally;
+# the local job service repeats worker processes' warnings in the main process,
+# so those copies are filtered there too.
 _BEAM_NOISE = ("Resource module is not available", "apitools not found",
-               "Couldn't find python-snappy or google-crc32c")
-_NOISY_LOGGERS = ("", "apache_beam.io.tfrecordio")
+               "Couldn't find python-snappy or google-crc32c",
+               "No semi_persistent_directory found")
+_NOISY_LOGGERS = ("", "apache_beam.io.tfrecordio",
+                  "apache_beam.runners.portability.local_job_service")
 
 
 class _DropBeamNoise(logging.Filter):
-  """Drops the messages of _BEAM_NOISE."""
+  """Drops the messages of _BEAM_NOISE (also when quoted in a worker's log entry)."""
 
   def filter(self, record):
-    return not str(record.msg).startswith(_BEAM_NOISE)
+    message = str(record.msg)
+    if message.startswith(_BEAM_NOISE):
+      return False
+    return not (message.startswith("Worker:") and any(
+        noise in record.getMessage() for noise in _BEAM_NOISE))
 
 
 def quiet_logs():

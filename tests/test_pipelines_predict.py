@@ -271,17 +271,26 @@ def test_rerun_replaces_the_output_whole(corpus, tmp_path, capsys):
   assert sorted(os.listdir(tmp_path)) == ["again-errors.parquet", "again.parquet"]
 
 
-def test_two_worker_processes_give_the_same_rows(corpus, tmp_path, capsys, monkeypatch):
+def test_two_worker_processes_give_the_same_rows(corpus, tmp_path, capfd, monkeypatch):
   root, good, _ = corpus
   # The worker processes import the test classifier's module like any custom model.
   monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
       [os.path.dirname(support.__file__), os.environ.get("PYTHONPATH", "")]))
   output = tmp_path / "two.parquet"
-  status, out = _predict(capsys, "--input", str(root / "**" / "*"), "--output", str(output),
-                         "--scores", "--direct_num_workers=2",
-                         "--direct_running_mode=multi_processing")
-  assert status == 0, out
-  assert "files: 12 in = 8 written + 4 errors (ok)" in out
+  status = soundscope.main(["predict", "--model-factory", FACTORY, "--no-progress",
+                            "--input", str(root / "**" / "*"), "--output", str(output),
+                            "--scores", "--direct_num_workers=2",
+                            "--direct_running_mode=multi_processing"])
+  # capfd: the worker processes write to the file descriptors, not to sys.stderr.
+  captured = capfd.readouterr()
+  assert status == 0, captured.out
+  assert "files: 12 in = 8 written + 4 errors (ok)" in captured.out
+  # Quiet logs: the workers get WARNING as their log level (their SDK harness logs
+  # ~20 INFO lines each otherwise), and the main process does not repeat their noise.
+  worker_info = [line for line in captured.err.splitlines()
+                 if line.startswith("INFO:") and "Logging handler created" not in line]
+  assert worker_info == []
+  assert "local_job_service" not in captured.err
   rows = pd.read_parquet(output).set_index("id")
   classifier = support.TinyClassifier()
   for relative in good:

@@ -89,7 +89,14 @@ def test_audio_names_prefer_the_most_specific_form(tmp_path):
 def test_default_runner_skips_prism_and_beam_options_pass_through():
   from apache_beam.runners.portability.fn_api_runner import FnApiRunner
   from apache_beam.options.pipeline_options import DirectOptions, SetupOptions, StandardOptions
-  assert isinstance(options.default_runner([]), FnApiRunner)
+  runner = options.default_runner([])
+  assert isinstance(runner, FnApiRunner)
+  # Its worker processes are told the quiet log level through the provision info.
+  worker_options = runner._provision_info.provision_info.pipeline_options
+  assert worker_options["default_sdk_harness_log_level"] == "WARNING"
+  louder = options.default_runner(["--default_sdk_harness_log_level=DEBUG"])
+  assert louder._provision_info.provision_info.pipeline_options[
+      "default_sdk_harness_log_level"] == "DEBUG"
   args = ["--runner=DirectRunner", "--direct_num_workers=2", "--setup_file=./setup.py"]
   assert options.default_runner(args) is None
   beam_options = options.pipeline_options(args)
