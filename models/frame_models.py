@@ -380,7 +380,7 @@ def average_weights(members, name=None):
   if not members:
     raise ValueError("average_weights needs at least one member")
   for member in members:
-    if member.name != "FrameLevelLogistic" and not member.name.startswith("FrameLevelLogistic"):
+    if not member.name.startswith("FrameLevelLogistic"):
       raise ValueError(f"weight averaging is exact only for FrameLevelLogistic, not {member.name}")
   shapes = [[w.shape for w in member.get_weights()] for member in members]
   if any(shape != shapes[0] for shape in shapes):

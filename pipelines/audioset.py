@@ -31,7 +31,7 @@ import os
 import re
 import sys
 
-from pipelines import dead_letter, embed, labels, launch, options, outputs
+from pipelines import dead_letter, embed, labels, options
 
 PASS_UNKNOWN_ARGS = True
 HEADER_LINES = 3
@@ -170,8 +170,6 @@ def default_class_labels(segments_path):
 
 def run(args):
   options.quiet_logs()
-  from configs import params as P
-  from pipelines import embedding
   class_labels = args.class_labels or default_class_labels(args.segments)
   try:
     segments = read_segments(args.segments)
@@ -186,17 +184,5 @@ def run(args):
   listed = len(segments)
   percent = 100.0 * found / listed if listed else 0.0
   print(f"coverage: audio found for {found} of {listed} listed segments ({percent:.1f}%)")
-  params = P.from_arguments(args)
-  staged = outputs.StagedOutput(args.output, outputs.EMBED_PATTERNS)
-  shards = options.num_shards(args, len(jobs))
-
-  def build(pipeline, beacon_dir):
-    config = embedding.EmbedConfig(params, checkpoint, pca, not args.keep_silence, beacon_dir,
-                                   options.tensorflow_threads(args),
-                                   options.decode_threads(args))
-    embed.build_pipeline(pipeline, jobs, early_errors, config, staged.staged(), shards,
-                         args.errors_format)
-
-  return launch.run(args, "audioset", "segments", listed, build,
-                    lambda: embedding.count_outputs(staged, args.errors_format), staged,
-                    progress_total=len(jobs))
+  return embed.run_jobs(args, "audioset", "segments", listed, jobs, early_errors, checkpoint,
+                        pca)

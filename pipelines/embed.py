@@ -81,8 +81,6 @@ def build_pipeline(pipeline, jobs, early_errors, config, prefix, shards, errors_
 
 def run(args):
   options.quiet_logs()
-  from configs import params as P
-  from pipelines import embedding
   try:
     expansion = inputs.expand(args.input)
     checkpoint, pca = options.vggish_files(args)
@@ -93,6 +91,27 @@ def run(args):
     return 2
   jobs, early_errors = make_jobs(expansion, label_table, mid_to_index)
   num_inputs = len(expansion.files) + len(expansion.duplicates)
+  return run_jobs(args, "embed", "files", num_inputs, jobs, early_errors, checkpoint, pca)
+
+
+def run_jobs(args, command, unit, num_inputs, jobs, early_errors, checkpoint, pca):
+  """Runs the embedding graph on EmbedJobs and reconciles its outputs (embed, audioset).
+
+  Args:
+    args: the parsed command line (outputs, front-end, thread and Beam options).
+    command: the command's name, for messages ("embed", "audioset").
+    unit: what an input is called in the count line ("files", "segments").
+    num_inputs: inputs the user listed (records + early errors must add up to it).
+    jobs: EmbedJobs to embed.
+    early_errors: error rows found before the pipeline (missing audio, labels, ...).
+    checkpoint, pca: the VGGish checkpoint and PCA parameter paths.
+
+  Returns:
+    The process exit status (launch.run).
+  """
+  # Imported here, after run() quieted the logs: embedding imports Beam.
+  from configs import params as P
+  from pipelines import embedding
   params = P.from_arguments(args)
   staged = outputs.StagedOutput(args.output, outputs.EMBED_PATTERNS)
   shards = options.num_shards(args, len(jobs))
@@ -104,6 +123,6 @@ def run(args):
     build_pipeline(pipeline, jobs, early_errors, config, staged.staged(), shards,
                    args.errors_format)
 
-  return launch.run(args, "embed", "files", num_inputs, build,
+  return launch.run(args, command, unit, num_inputs, build,
                     lambda: embedding.count_outputs(staged, args.errors_format), staged,
                     progress_total=len(jobs))
