@@ -24,7 +24,8 @@ from configs import params as P
 CLASS_LABELS_FILE = "class_labels_indices.csv"
 # frame_models.MODELS and its short aliases; listed here so --help needs no TensorFlow.
 MODEL_NAMES = ("FrameLevelLogisticModel", "DbofModel", "LstmModel", "AttentionPoolingModel",
-               "MultiLevelAttentionModel", "logistic", "dbof", "lstm", "attention", "multilevel")
+               "MultiLevelAttentionModel", "PooledMlpModel", "logistic", "dbof", "lstm",
+               "attention", "multilevel", "mlp")
 
 # YouTube-8M model flags -> frame_models builder keyword.
 MODEL_FLAGS = (
@@ -34,8 +35,10 @@ MODEL_FLAGS = (
     ("--lstm-cells", int, "lstm_size", "LSTM: cells per layer (the article's 256)"),
     ("--lstm-layers", int, "lstm_layers", "LSTM: stacked layers (2)"),
     ("--moe-num-mixtures", int, "num_mixtures", "DBoF/LSTM: MoE experts per class (2)"),
-    ("--hidden-units", int, "hidden_units", "attention models: embedding layer width (1024)"),
-    ("--dropout", float, "dropout", "attention models: dropout rate (0.5)"),
+    ("--hidden-units", int, "hidden_units",
+     "attention models, PooledMlp: embedding / hidden layer width (1024)"),
+    ("--hidden-layers", int, "hidden_layers", "PooledMlp: hidden layers (2)"),
+    ("--dropout", float, "dropout", "attention models, PooledMlp: dropout rate (0.5)"),
     ("--l2-penalty", float, "l2_penalty", "FrameLevelLogistic: weight L2 penalty (1e-8)"),
 )
 

@@ -19,6 +19,7 @@ TINY_MODELS = {
     "LstmModel": {"lstm_size": 16},
     "AttentionPoolingModel": {"hidden_units": 32},
     "MultiLevelAttentionModel": {"hidden_units": 32},
+    "PooledMlpModel": {"hidden_units": 32},
 }
 
 

@@ -51,7 +51,8 @@ def test_models_take_sizes_from_parameters():
 
 
 @pytest.mark.parametrize("model", ["FrameLevelLogisticModel", "LstmModel",
-                                   "AttentionPoolingModel", "MultiLevelAttentionModel"])
+                                   "AttentionPoolingModel", "MultiLevelAttentionModel",
+                                   "PooledMlpModel"])
 def test_padding_frames_do_not_change_scores(model):
   """A 4-frame record scores the same whatever sits in its padding rows."""
   from models import frame_models, readers
@@ -136,3 +137,20 @@ def test_unknown_model_and_missing_data_are_clear_errors(tmp_path, capsys):
   assert soundscope.main(["train", "--train-data", str(tmp_path / "*.tfrecord"),
                           "--train-dir", str(tmp_path / "x")]) == 2
   assert "no files match" in capsys.readouterr().err
+
+
+def test_pooled_mlp_flags_shape_the_network():
+  """`--model mlp --hidden-units 16 --hidden-layers 3` builds three 16-unit layers."""
+  import argparse
+  from models import frame_models, train_cli
+  parser = train_cli.add_arguments(argparse.ArgumentParser())
+  args = parser.parse_args(["--train-data", "x/*.tfrecord", "--train-dir", "run", "--model", "mlp",
+                            "--hidden-units", "16", "--hidden-layers", "3", "--dropout", "0.25"])
+  options = train_cli.model_options(args)
+  assert options == {"hidden_units": 16, "hidden_layers": 3, "dropout": 0.25}
+  model = frame_models.build(args.model, 527, **options)
+  hidden = [layer for layer in model.layers if layer.name.startswith("hidden_")
+            and not layer.name.endswith("dropout")]
+  assert [layer.units for layer in hidden] == [16, 16, 16]
+  assert [layer.rate for layer in model.layers if layer.name.endswith("dropout")] == [0.25] * 3
+  assert model.output_shape == (None, 527)
