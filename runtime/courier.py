@@ -143,9 +143,13 @@ class Courier:
       client = self._client
       if client is None:     # The settings changed meanwhile: start over with the new ones.
         return
+    if not self.outbox.claim(seq):   # Dropped by the bound while connecting: take the next.
+      return
+    sent = False
     try:
       client.insert_notification(config.device_id, body["notification"],
-                                       body.get("parameters") or {}, body.get("timestamp"))
+                                 body.get("parameters") or {}, body.get("timestamp"))
+      sent = True
     except dh.DeviceHiveError as exc:
       if exc.status == 404:       # The device was deleted meanwhile: register it again.
         self._drop_client()
@@ -156,6 +160,9 @@ class Courier:
         self._note_error(exc)
         return
       raise
+    finally:
+      if not sent:      # Still queued; the bound may drop it again while we back off.
+        self.outbox.release(seq)
     self.outbox.ack(seq)
     self.connected = True
     self.last_sent_at = time.time()

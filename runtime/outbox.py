@@ -6,6 +6,11 @@ restart or a restart of soundscope loses nothing up to the bound.  Past the
 bound the OLDEST are dropped, and counted (the count survives restarts too).
 Delivery order is insertion order (an INTEGER PRIMARY KEY AUTOINCREMENT never
 reuses a key, even after deletions).
+
+The entry being sent is claimed first (`claim`): the bound never drops it while
+the request is in flight, and an entry dropped before its claim is never sent.
+Without the claim, a notification read just before the bound dropped it could
+still reach the server and be counted as both dropped and delivered.
 """
 
 import json
@@ -43,6 +48,7 @@ class Outbox:
     self.path = path
     self.capacity = int(capacity)
     self._lock = threading.Lock()
+    self._claimed = None   # seq of the entry being sent, which the bound must not drop.
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     if not os.path.exists(path):
       os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -65,8 +71,9 @@ class Outbox:
       excess = count - self.capacity
       if excess > 0:
         self._db.execute(
-            "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)",
-            (excess,))
+            "DELETE FROM outbox WHERE seq IN "
+            "(SELECT seq FROM outbox WHERE seq IS NOT ? ORDER BY seq LIMIT ?)",
+            (self._claimed, excess))
         self._bump("dropped", excess)
       return max(0, excess)
 
@@ -77,9 +84,28 @@ class Outbox:
                               (int(limit),)).fetchall()
     return [(seq, json.loads(body)) for seq, body in rows]
 
+  def claim(self, seq):
+    """Marks entry `seq` as being sent, so the bound keeps it until ack/reject/release.
+
+    Returns:
+      False if the entry is gone (dropped by the bound since it was peeked): do not send it.
+    """
+    with self._lock:
+      present = self._db.execute("SELECT 1 FROM outbox WHERE seq = ?", (seq,)).fetchone()
+      self._claimed = seq if present else None
+      return present is not None
+
+  def release(self, seq):
+    """Ends the claim on `seq` (its send failed; it stays queued and droppable)."""
+    with self._lock:
+      if self._claimed == seq:
+        self._claimed = None
+
   def ack(self, seq):
     """Removes a delivered entry and counts it as sent (no-op if already gone)."""
     with self._lock, self._db:
+      if self._claimed == seq:
+        self._claimed = None
       self._db.execute("BEGIN IMMEDIATE")
       removed = self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,)).rowcount
       if removed:
@@ -88,6 +114,8 @@ class Outbox:
   def reject(self, seq):
     """Removes an entry the server refused for good (e.g. 400) and counts it."""
     with self._lock, self._db:
+      if self._claimed == seq:
+        self._claimed = None
       self._db.execute("BEGIN IMMEDIATE")
       removed = self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,)).rowcount
       if removed:

@@ -178,6 +178,54 @@ def test_outbox_keeps_the_newest_up_to_its_bound_and_counts_the_dropped(server, 
   assert numbers(server) == [4, 5, 6, 7]
 
 
+def test_a_notification_dropped_while_connecting_is_never_sent(server, tmp_path):
+  """The courier reads the head, then connects; the bound drops that head meanwhile."""
+  import threading
+  outbox = outbox_lib.Outbox(str(tmp_path / "outbox.sqlite3"), capacity=2)
+  config = config_for(server)
+  notification = lambda n: {"notification": "audio_analysis",
+                            "parameters": event(n).notification_parameters()}
+  outbox.put(notification(1))
+  connecting, go_on = threading.Event(), threading.Event()
+
+  def held_client(config):   # The real client, handed over once the test says so.
+    connecting.set()
+    go_on.wait(10)
+    return dh.DeviceHiveClient(config.server_url, refresh_token=config.refresh_token)
+
+  courier = courier_lib.Courier(outbox, config, client_factory=held_client,
+                                backoff_initial=0.05, backoff_max=0.3)
+  assert connecting.wait(10)           # It has read notification 1 and is connecting.
+  courier.enqueue(notification(2))
+  courier.enqueue(notification(3))     # Capacity 2: notification 1 is dropped.
+  go_on.set()
+  sr.wait_for(lambda: courier.status()["sent"] == 2, what="the two kept notifications")
+  status = courier.status()
+  courier.close()
+  assert numbers(server) == [2, 3]
+  assert (status["sent"], status["dropped"], status["queued"]) == (2, 1, 0)
+
+
+def test_the_bound_never_drops_the_notification_being_sent(tmp_path):
+  outbox = outbox_lib.Outbox(str(tmp_path / "outbox.sqlite3"), capacity=2)
+  for n in (1, 2):
+    outbox.put({"n": n})
+  (head, _), = outbox.peek(1)
+  assert outbox.claim(head)
+  assert outbox.put({"n": 3}) == 1       # Drops 2, the oldest not in flight.
+  assert [body["n"] for _, body in outbox.peek(5)] == [1, 3]
+  outbox.ack(head)                       # Delivered: counted once, as sent.
+  assert outbox.put({"n": 4}) == 0 and outbox.put({"n": 5}) == 1
+  assert [body["n"] for _, body in outbox.peek(5)] == [4, 5]
+  assert not outbox.claim(head)          # Gone: the courier must not send it.
+  (seq4, _), = outbox.peek(1)
+  assert outbox.claim(seq4)
+  outbox.release(seq4)                   # Its send failed: droppable again.
+  outbox.put({"n": 6})
+  assert [body["n"] for _, body in outbox.peek(5)] == [5, 6]
+  assert outbox.counters() == {"queued": 2, "sent": 1, "dropped": 3, "rejected": 0}
+
+
 def test_a_refused_notification_is_counted_and_does_not_block_the_rest(server, tmp_path):
   courier = start_courier(tmp_path / "outbox.sqlite3", config_for(server))
   courier.enqueue({"notification": "", "parameters": {}})   # The server answers 400.
