@@ -63,6 +63,7 @@ def add_arguments(parser):
                     help="frames per record after padding/cutting (default %(default)s)")
   data.add_argument("--cache-dir", default=None,
                     help="cache decoded arrays here as .npz (later runs start in seconds)")
+  from models import train as train_lib   # No TensorFlow: keras is imported when training.
   fit = parser.add_argument_group("training")
   fit.add_argument("--model", default="FrameLevelLogisticModel",
                    help=f"one of {', '.join(MODEL_NAMES)} (default %(default)s)")
@@ -80,11 +81,11 @@ def add_arguments(parser):
   fit.add_argument("--mixup-alpha", type=float, default=0.0,
                    help="mix training records in pairs, lam ~ Beta(alpha, alpha) "
                         "(e.g. 0.4; default 0: off)")
-  fit.add_argument("--loss", default="youtube8m", choices=("youtube8m", "mean"),
+  fit.add_argument("--loss", default="youtube8m", choices=train_lib.LOSSES,
                    help="youtube8m: YouTube-8M's cross-entropy summed over classes (and TF1 "
                         "Adam's epsilon 1e-8); mean: Keras's mean binary cross-entropy")
   fit.add_argument("--select-metric", default="map",
-                   choices=("map", "hit_at_one", "gap", "mean_auc"),
+                   choices=train_lib.SELECTION_METRICS,
                    help="validation metric that picks the kept epoch (default %(default)s)")
   fit.add_argument("--seed", type=int, default=0, help="split, initialisation and shuffling")
   fit.add_argument("--split-seed", type=int, default=None,

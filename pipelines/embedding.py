@@ -81,16 +81,16 @@ def _decoded_range(info, job):
   return start, max(start, end)
 
 
-class _ReadExamplesFn(beam.DoFn):
+class _ReadExamplesFn(progress.BeaconLifecycle, beam.DoFn):
   """AudioJob -> examples (main), manifest info ('info') or an error row ('errors')."""
 
   def __init__(self, config):
     self._config = config
-    self._beacon = None
+    self._beacon_dir = config.beacon_dir
 
   def setup(self):
     options.limit_decode_threads(self._config.decode_threads)
-    self._beacon = progress.Beacon(self._config.beacon_dir)
+    super().setup()
 
   def process(self, job):
     count = 0
@@ -124,13 +124,6 @@ class _ReadExamplesFn(beam.DoFn):
         "duration_seconds": float(info.duration_seconds), "sample_rate": info.sample_rate,
         "channels": info.channels, "frames": info.frames, "embedding_frames": count,
         "labels": [int(label) for label in job.labels]}))
-
-  def finish_bundle(self):
-    self._beacon.flush()
-
-  def teardown(self):
-    if self._beacon:
-      self._beacon.flush()
 
 
 class ReadExamples(beam.PTransform):

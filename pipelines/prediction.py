@@ -73,7 +73,7 @@ def _read_records(item):
                                 f"{index + 1}: {reason}")))
 
 
-class _ToRowsFn(beam.DoFn):
+class _ToRowsFn(progress.BeaconLifecycle, beam.DoFn):
   """(meta, Scored) -> Parquet rows, or one error row ('errors') for a file that failed.
 
   Args:
@@ -86,10 +86,6 @@ class _ToRowsFn(beam.DoFn):
     self._run_time = run_time
     self._beacon_dir = beacon_dir
     self._count_files = count_files
-    self._beacon = None
-
-  def setup(self):
-    self._beacon = progress.Beacon(self._beacon_dir)
 
   def process(self, keyed):
     meta, scored = keyed
@@ -114,23 +110,12 @@ class _ToRowsFn(beam.DoFn):
                  run_time=self._run_time)
       yield row
 
-  def finish_bundle(self):
-    self._beacon.flush()
 
-  def teardown(self):
-    if self._beacon:
-      self._beacon.flush()
-
-
-class _InferenceErrorsFn(beam.DoFn):
+class _InferenceErrorsFn(progress.BeaconLifecycle, beam.DoFn):
   """A failed RunInference batch -> one error row per input in it."""
 
   def __init__(self, beacon_dir=None):
     self._beacon_dir = beacon_dir
-    self._beacon = None
-
-  def setup(self):
-    self._beacon = progress.Beacon(self._beacon_dir)
 
   def process(self, failure):
     batch, exception = failure
@@ -141,9 +126,6 @@ class _InferenceErrorsFn(beam.DoFn):
       self._beacon.add(files=1)
       yield dead_letter.error_row(meta["id"], meta["source"], "inference",
                                   (kind, f"{meta['source']}: classifier failed: {message}"))
-
-  def finish_bundle(self):
-    self._beacon.flush()
 
 
 def build_pipeline(pipeline, files, early_errors, input_format, handler, output_path,

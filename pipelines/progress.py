@@ -118,6 +118,27 @@ class Beacon:
     self._written_at = time.monotonic()
 
 
+class BeaconLifecycle:
+  """DoFn mixin: one Beacon per DoFn instance, made in setup, flushed after each bundle.
+
+  Use as `class SomeFn(progress.BeaconLifecycle, beam.DoFn)`, set `self._beacon_dir`
+  in __init__ and call `self._beacon.add(...)` as inputs finish.  (A mixin, so
+  this module needs no Beam import.)
+  """
+  _beacon_dir = None
+  _beacon = None
+
+  def setup(self):
+    self._beacon = Beacon(self._beacon_dir)
+
+  def finish_bundle(self):
+    self._beacon.flush()
+
+  def teardown(self):
+    if self._beacon:
+      self._beacon.flush()
+
+
 def _rate_text(done, total, seconds, elapsed):
   rate = seconds / elapsed if elapsed > 0 else 0.0
   left = ""

@@ -47,7 +47,7 @@ def test_ensemble_head_averages_members_and_loads_from_the_store(tmp_path):
                              rtol=1e-5, atol=1e-7)
   head_dir = heads.export_head(ensemble, tmp_path / "store" / "ens", S.class_labels_csv(),
                                model_class="AverageEnsemble")
-  store = pytest.importorskip("models.store")
+  from models import store
   loaded = store.load_classifier("ens", model_dir=tmp_path / "store")
   for row in range(3):
     np.testing.assert_allclose(loaded.embedding_scores(data.frames[row, :data.num_frames[row]]),
