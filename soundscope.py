@@ -40,26 +40,46 @@ def build_parser():
   return parser
 
 
-def main(argv=None):
-  argv = list(sys.argv[1:] if argv is None else argv)
+def parse_command(argv):
+  """(top-level args, subcommand module, subcommand args) of a command line.
+
+  Beam pipelines (modules with PASS_UNKNOWN_ARGS) get every option they do not
+  know in `pipeline_args`, for Beam's PipelineOptions. Their parser takes no
+  abbreviations: otherwise a Beam option that is a prefix of one of ours (e.g.
+  Dataflow's --labels and our --labels-csv) would be swallowed as ours.
+
+  Returns:
+    (argparse.Namespace, module or None, argparse.Namespace or None); module is
+    None when no subcommand was given.
+  """
   parser = build_parser()
   args, rest = parser.parse_known_args(argv)
   if not args.command:
-    parser.print_help()
+    return args, None, None
+  module = importlib.import_module(COMMANDS[args.command][0])
+  passes_unknown = getattr(module, "PASS_UNKNOWN_ARGS", False)
+  sub = argparse.ArgumentParser(prog=f"soundscope {args.command}",
+                                description=COMMANDS[args.command][1],
+                                allow_abbrev=not passes_unknown)
+  module.add_arguments(sub)
+  if passes_unknown:
+    sub_args, unknown = sub.parse_known_args(rest)
+    sub_args.pipeline_args = unknown
+  else:
+    sub_args = sub.parse_args(rest)
+  sub_args.verbose = args.verbose
+  return args, module, sub_args
+
+
+def main(argv=None):
+  argv = list(sys.argv[1:] if argv is None else argv)
+  args, module, sub_args = parse_command(argv)
+  if module is None:
+    build_parser().print_help()
     return 2
   logging.basicConfig(
       level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
       format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-  module = importlib.import_module(COMMANDS[args.command][0])
-  sub = argparse.ArgumentParser(prog=f"soundscope {args.command}",
-                                description=COMMANDS[args.command][1])
-  module.add_arguments(sub)
-  sub_args = sub.parse_args(rest) if not getattr(module, "PASS_UNKNOWN_ARGS", False) else None
-  if sub_args is None:
-    # Beam pipelines pass every option they do not know to PipelineOptions.
-    sub_args, unknown = sub.parse_known_args(rest)
-    sub_args.pipeline_args = unknown
-  sub_args.verbose = args.verbose
   try:
     return int(module.run(sub_args) or 0)
   except KeyboardInterrupt:

@@ -1,6 +1,6 @@
 """`soundscope embed`: audio files -> AudioSet-format TFRecord embeddings.
 
-  soundscope embed --input 'corpus/**/*.wav' --output out/corpus [--labels labels.csv]
+  soundscope embed --input 'corpus/**/*.wav' --output out/corpus [--labels-csv labels.csv]
                    [--vggish-checkpoint CKPT --pca-params NPZ] [Beam options ...]
 
 Writes, atomically replacing a previous run with the same prefix:
@@ -26,11 +26,11 @@ def add_arguments(parser):
   parser.add_argument("--input", required=True,
                       help="glob, directory, or list file (*.txt/*.lst/*.list or @FILE)")
   parser.add_argument("--output", required=True, help="output prefix, e.g. out/corpus")
-  parser.add_argument("--labels", default=None,
+  parser.add_argument("--labels-csv", default=None,
                       help="CSV with a 'labels' column (mids or indices) and a 'video_id' "
                            "or 'path' column")
   parser.add_argument("--class-labels", default=None,
-                      help="class_labels_indices.csv, to map mids in --labels to indices")
+                      help="class_labels_indices.csv, to map mids in --labels-csv to indices")
   parser.add_argument("--keep-silence", action="store_true",
                       help="embed all-zero files instead of reporting them as silent_audio")
   options.add_vggish_arguments(parser)
@@ -84,7 +84,7 @@ def run(args):
   try:
     expansion = inputs.expand(args.input)
     checkpoint, pca = options.vggish_files(args)
-    label_table = labels.load_file_labels(args.labels) if args.labels else None
+    label_table = labels.load_file_labels(args.labels_csv) if args.labels_csv else None
     mid_to_index = labels.load_class_map(args.class_labels) if args.class_labels else None
   except (OSError, ValueError) as exc:
     print(f"soundscope embed: {exc}", file=sys.stderr)

@@ -5,7 +5,7 @@ mids such as `/m/09x0r` to indices.  A label list is a string of labels
 separated by commas (or semicolons), each a mid or an integer index, e.g.
 `"/m/09x0r,/t/dd00088"` or `"0,137"`.
 
-The `--labels` CSV of `soundscope embed` has a header with a `labels` column
+The `--labels-csv` CSV of `soundscope embed` has a header with a `labels` column
 and a `video_id` or `path` column; a row applies to the input whose video_id,
 or whose path (absolute or relative to the current directory), matches.
 Inputs without a row get no labels.
@@ -65,7 +65,7 @@ def parse(text, mid_to_index=None, num_classes=None):
 
 
 def load_file_labels(path):
-  """{key: label text} of an embed --labels CSV (key: video_id or absolute path)."""
+  """{key: label text} of an embed --labels-csv CSV (key: video_id or absolute path)."""
   with open(path, newline="", encoding="utf-8") as handle:
     reader = csv.DictReader(handle, skipinitialspace=True)
     fields = set(reader.fieldnames or ())

@@ -70,7 +70,7 @@ def embedded(corpus, vggish_checkpoint, pca_params_path, tmp_path_factory):
   prefix = str(tmp_path_factory.mktemp("embed_out") / "corpus")
   status = soundscope.main([
       "embed", "--input", str(listing), "--output", prefix, "--num-shards", "2",
-      "--labels", str(label_csv), "--class-labels",
+      "--labels-csv", str(label_csv), "--class-labels",
       str(asset("audioset/class_labels_indices.csv")),
       "--vggish-checkpoint", str(vggish_checkpoint), "--pca-params", str(pca_params_path)])
   return status, prefix

@@ -106,6 +106,20 @@ def test_default_runner_skips_prism_and_beam_options_pass_through():
   assert options.is_local(args) and not options.is_local(["--runner", "DataflowRunner"])
 
 
+def test_beam_options_that_look_like_ours_reach_beam_unread():
+  import soundscope
+  from apache_beam.options.pipeline_options import GoogleCloudOptions
+  _, _, args = soundscope.parse_command([
+      "embed", "--input", "corpus/*.wav", "--output", "out/run", "--labels", "team=audio",
+      "--labels-csv", "labels.csv", "--num", "3"])
+  assert args.labels_csv == "labels.csv"
+  # Dataflow's --labels is not our --labels-csv, and --num no abbreviation of --num-shards.
+  assert args.pipeline_args == ["--labels", "team=audio", "--num", "3"]
+  assert args.num_shards == 0
+  beam_options = options.pipeline_options(args.pipeline_args)
+  assert beam_options.view_as(GoogleCloudOptions).labels == ["team=audio"]
+
+
 def test_commit_replaces_every_old_shard(tmp_path):
   prefix = str(tmp_path / "out" / "run")
   os.makedirs(tmp_path / "out")
