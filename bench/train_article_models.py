@@ -148,8 +148,8 @@ ENSEMBLES = {
     # pooled MLPs (seeds 0, 1).  On the 90 % split the same four recipes averaged gave
     # validation hit@1 0.5889 at beta 0.1 (0.5871 at 0; best of 0-0.5) and mAP 0.342,
     # against ensemble_mla's 0.5875 and 0.333: chosen as the new best model before any
-    # eval figure of the MLPs existed.  Training on a quiet machine: the two MLA runs
-    # 4.5 and 9.7 min (mixup), the two MLPs 1.7 and 1.8 min.
+    # eval figure of the MLPs existed.  All four in one run on a quiet machine (with
+    # the tf.data mixup): 4.8 and 4.3 min (mixup) for the MLA runs, 1.7 min per MLP.
     "ensemble_mix": dict(members=("multilevel_full", "multilevel_mixup_full", "mlp_full_s0",
                                   "mlp_full_s1"), beta=0.1),
 }

@@ -171,63 +171,76 @@ def build_model(config):
   return model
 
 
-def mixup_batches(data, batch_size, alpha, seed, initial_epoch=0):
-  """A keras PyDataset of mixed-up training batches of FrameData.
+def mixup_draw(num_records, alpha, seed, epoch):
+  """The pairs and weights of one mixup epoch, a function of (seed, epoch) only.
 
-  Every epoch pairs each record with a random partner and mixes the two:
-  frames (dequantized) lam * a + (1 - lam) * b, labels likewise, lam ~
-  Beta(alpha, alpha) drawn per record; the frame count is the larger of the
-  two (a shorter record's zero padding mixes in as silence-like zeros).  The
-  order and partners of epoch e come from the seed (seed, e), so a resumed run
-  sees the batches it would have seen.
+  Args:
+    num_records: records in the training data.
+    alpha: Beta distribution parameter (> 0).
+    seed: int.
+    epoch: 0-based epoch index (a resumed run draws what it would have drawn).
+
+  Returns:
+    (order int64 [n], partner int64 [n], lam float32 [n]): record order[i] is
+    mixed with record partner[i] with weight lam[i] ~ Beta(alpha, alpha).
+  """
+  if alpha <= 0:
+    raise ValueError(f"mixup alpha must be > 0, got {alpha}")
+  rng = np.random.default_rng([seed, epoch])
+  order = rng.permutation(num_records)
+  partner = rng.permutation(num_records)
+  lam = rng.beta(alpha, alpha, size=num_records).astype(np.float32)
+  return order, partner, lam
+
+
+def mixup_dataset(data, batch_size, alpha, seed, first_epoch, end_epoch):
+  """A tf.data pipeline of the mixed-up training batches of epochs [first_epoch, end_epoch).
+
+  Every epoch pairs each record with a random partner (`mixup_draw`) and mixes
+  the two: frames (dequantized) lam * a + (1 - lam) * b, labels likewise; the
+  frame count is the larger of the two (a shorter record's zero padding mixes
+  in as silence-like zeros).  Each epoch has ceil(n / batch_size) batches, the
+  last one short, so `fit(..., steps_per_epoch=that)` keeps epochs aligned.
+  The mixing runs in the tf.data graph, prefetched: building the batches in a
+  Python PyDataset doubled the epoch time of a multi-level attention head.
 
   Args:
     data: FrameData (uint8 frames).
     batch_size: records per batch.
     alpha: Beta distribution parameter (> 0).
     seed: int.
-    initial_epoch: the first epoch this dataset serves (resume).
+    first_epoch: the first epoch served (0, or where a resumed run starts).
+    end_epoch: one past the last epoch served.
 
   Returns:
-    keras.utils.PyDataset yielding ({frames: float32 [b, F, D], num_frames:
-    int32 [b]}, float32 [b, C] labels).
+    tf.data.Dataset of ({frames: float32 [b, F, D], num_frames: int32 [b]},
+    float32 [b, C] labels).
   """
-  import keras
-  if alpha <= 0:
-    raise ValueError(f"mixup alpha must be > 0, got {alpha}")
+  import tensorflow as tf
   inputs = readers.dequantized_inputs(data)
-  frames, num_frames = inputs["frames"], inputs["num_frames"]
-  labels = np.asarray(data.labels, np.float32)
+  frames = tf.constant(inputs["frames"])
+  num_frames = tf.constant(inputs["num_frames"])
+  labels = tf.constant(np.asarray(data.labels, np.float32))
+  epochs = [tf.data.Dataset.from_tensor_slices(mixup_draw(len(inputs["num_frames"]), alpha,
+                                                          seed, epoch)).batch(batch_size)
+            for epoch in range(first_epoch, end_epoch)]
+  if not epochs:
+    raise ValueError(f"no epochs to serve: [{first_epoch}, {end_epoch})")
+  pairs = epochs[0]
+  for epoch in epochs[1:]:
+    pairs = pairs.concatenate(epoch)
 
-  class MixupBatches(keras.utils.PyDataset):
-    """Mixed batches of one epoch; reshuffled and re-paired at each epoch's end."""
+  def mix(order, partner, lam):
+    frame_weight = lam[:, None, None]
+    mixed = {"frames": frame_weight * tf.gather(frames, order)
+                       + (1 - frame_weight) * tf.gather(frames, partner),
+             "num_frames": tf.maximum(tf.gather(num_frames, order),
+                                      tf.gather(num_frames, partner))}
+    label_weight = lam[:, None]
+    return mixed, (label_weight * tf.gather(labels, order)
+                   + (1 - label_weight) * tf.gather(labels, partner))
 
-    def __init__(self):
-      super().__init__()
-      self.epoch = initial_epoch
-      self._draw()
-
-    def _draw(self):
-      rng = np.random.default_rng([seed, self.epoch])
-      self.order = rng.permutation(len(labels))
-      self.partner = rng.permutation(len(labels))
-      self.lam = rng.beta(alpha, alpha, size=len(labels)).astype(np.float32)
-
-    def __len__(self):
-      return -(-len(labels) // batch_size)
-
-    def __getitem__(self, index):
-      rows = slice(index * batch_size, (index + 1) * batch_size)
-      a, b, lam = self.order[rows], self.partner[rows], self.lam[rows]
-      mixed = {"frames": lam[:, None, None] * frames[a] + (1 - lam[:, None, None]) * frames[b],
-               "num_frames": np.maximum(num_frames[a], num_frames[b])}
-      return mixed, lam[:, None] * labels[a] + (1 - lam[:, None]) * labels[b]
-
-    def on_epoch_end(self):
-      self.epoch += 1
-      self._draw()
-
-  return MixupBatches()
+  return pairs.map(mix, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def predict(model, data, batch_size=256):
@@ -339,9 +352,13 @@ def train(config, verbose=1, extra_callbacks=()):
   ]
   if state["epochs_done"] < config.num_epochs:
     if config.mixup_alpha:
-      batches = mixup_batches(train_data, config.batch_size, config.mixup_alpha, config.seed,
-                              initial_epoch=state["epochs_done"])
+      batches = mixup_dataset(train_data, config.batch_size, config.mixup_alpha, config.seed,
+                              state["epochs_done"], config.num_epochs)
+      # One dataset holds every remaining epoch; with steps_per_epoch Keras reads
+      # it on across epochs instead of restarting it.
       model.fit(batches, epochs=config.num_epochs, initial_epoch=state["epochs_done"],
+                steps_per_epoch=-(-len(train_data.labels) // config.batch_size),
+                shuffle=False,   # mixup_draw has shuffled each epoch already
                 callbacks=callbacks, verbose=verbose)
     else:
       model.fit(readers.dequantized_inputs(train_data), train_data.labels,

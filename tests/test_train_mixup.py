@@ -1,4 +1,4 @@
-"""Mixup of training records (models.train.mixup_batches and --mixup-alpha) on real records."""
+"""Mixup of training records (models.train.mixup_dataset and --mixup-alpha) on real records."""
 
 import numpy as np
 import pytest
@@ -6,34 +6,41 @@ import pytest
 import support_train as S
 
 
-def test_mixup_batches_mix_frames_and_labels_of_record_pairs():
+def test_mixup_dataset_mixes_frames_and_labels_of_record_pairs_epoch_by_epoch():
   from models import readers, train
   data = S.load_slice(S.TRAIN_SLICE)
   inputs = readers.dequantized_inputs(data)
-  batches = train.mixup_batches(data, batch_size=64, alpha=0.4, seed=3)
-  assert len(batches) == -(-len(data.labels) // 64)
-  mixed, labels = batches[1]
-  rows = slice(64, 128)
-  a, b, lam = batches.order[rows], batches.partner[rows], batches.lam[rows]
-  assert 0 < lam.min() and lam.max() < 1 and lam.std() > 0.05   # drawn per record
-  np.testing.assert_allclose(mixed["frames"], lam[:, None, None] * inputs["frames"][a]
-                             + (1 - lam[:, None, None]) * inputs["frames"][b], rtol=1e-6)
-  np.testing.assert_array_equal(mixed["num_frames"],
-                                np.maximum(data.num_frames[a], data.num_frames[b]))
-  np.testing.assert_allclose(labels, lam[:, None] * data.labels[a]
-                             + (1 - lam[:, None]) * data.labels[b], rtol=1e-6)
-  # Each record is used once per epoch as "a"; the last batch is short.
-  assert sorted(batches.order) == list(range(len(data.labels)))
-  assert len(batches[len(batches) - 1][1]) == len(data.labels) - 64 * (len(batches) - 1)
-  # A new draw every epoch, and epoch e's draw is the same after a resume at e.
-  first_order = batches.order.copy()
-  batches.on_epoch_end()
-  resumed = train.mixup_batches(data, batch_size=64, alpha=0.4, seed=3, initial_epoch=1)
-  assert not np.array_equal(batches.order, first_order)
-  np.testing.assert_array_equal(batches.order, resumed.order)
-  np.testing.assert_array_equal(batches.lam, resumed.lam)
+  count = len(data.labels)
+  per_epoch = -(-count // 64)
+  batches = list(train.mixup_dataset(data, batch_size=64, alpha=0.4, seed=3, first_epoch=0,
+                                     end_epoch=2).as_numpy_iterator())
+  assert len(batches) == 2 * per_epoch
+  for epoch in (0, 1):
+    order, partner, lam = train.mixup_draw(count, alpha=0.4, seed=3, epoch=epoch)
+    # Each record is used once per epoch as "a"; the epoch's last batch is short.
+    assert sorted(order) == list(range(count))
+    assert len(batches[(epoch + 1) * per_epoch - 1][1]) == count - 64 * (per_epoch - 1)
+    mixed, labels = batches[epoch * per_epoch + 1]
+    rows = slice(64, 128)
+    a, b, weight = order[rows], partner[rows], lam[rows]
+    assert 0 < weight.min() and weight.max() < 1 and weight.std() > 0.05   # drawn per record
+    np.testing.assert_allclose(mixed["frames"], weight[:, None, None] * inputs["frames"][a]
+                               + (1 - weight[:, None, None]) * inputs["frames"][b], rtol=1e-6)
+    np.testing.assert_array_equal(mixed["num_frames"],
+                                  np.maximum(data.num_frames[a], data.num_frames[b]))
+    np.testing.assert_allclose(labels, weight[:, None] * data.labels[a]
+                               + (1 - weight[:, None]) * data.labels[b], rtol=1e-6)
+  # A new draw every epoch, and a run resumed at epoch 1 gets epoch 1's batches.
+  assert not np.array_equal(train.mixup_draw(count, 0.4, 3, 0)[0],
+                            train.mixup_draw(count, 0.4, 3, 1)[0])
+  resumed = list(train.mixup_dataset(data, batch_size=64, alpha=0.4, seed=3, first_epoch=1,
+                                     end_epoch=2).as_numpy_iterator())
+  assert len(resumed) == per_epoch
+  for straight, again in zip(batches[per_epoch:], resumed):
+    np.testing.assert_array_equal(straight[0]["frames"], again[0]["frames"])
+    np.testing.assert_array_equal(straight[1], again[1])
   with pytest.raises(ValueError, match="mixup alpha"):
-    train.mixup_batches(data, batch_size=64, alpha=0.0, seed=3)
+    train.mixup_draw(count, alpha=0.0, seed=3, epoch=0)
 
 
 def test_train_with_mixup_resumes_to_the_same_weights(tmp_path):
