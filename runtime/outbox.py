@@ -103,23 +103,21 @@ class Outbox:
 
   def ack(self, seq):
     """Removes a delivered entry and counts it as sent (no-op if already gone)."""
-    with self._lock, self._db:
-      if self._claimed == seq:
-        self._claimed = None
-      self._db.execute("BEGIN IMMEDIATE")
-      removed = self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,)).rowcount
-      if removed:
-        self._bump("sent", removed)
+    self._remove(seq, "sent")
 
   def reject(self, seq):
     """Removes an entry the server refused for good (e.g. 400) and counts it."""
+    self._remove(seq, "rejected")
+
+  def _remove(self, seq, counter):
+    """Ends any claim on `seq`, deletes it and adds it to `counter` if it was still queued."""
     with self._lock, self._db:
       if self._claimed == seq:
         self._claimed = None
       self._db.execute("BEGIN IMMEDIATE")
       removed = self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,)).rowcount
       if removed:
-        self._bump("rejected", removed)
+        self._bump(counter, removed)
 
   def _bump(self, name, amount):
     self._db.execute(
