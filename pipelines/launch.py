@@ -25,7 +25,7 @@ def count_errors(rows):
 
 
 def run(args, label, unit, num_inputs, build, count_outputs, staged, progress_total=None,
-        stream=None):
+        stream=None, finish=None):
   """Builds, runs, reconciles and commits.
 
   Args:
@@ -38,6 +38,8 @@ def run(args, label, unit, num_inputs, build, count_outputs, staged, progress_to
     count_outputs: callable() -> (written, errors) read back from the staged files.
     staged: outputs.StagedOutput.
     progress_total: items the workers will process (default num_inputs).
+    finish: callable() run once the pipeline is done, before counting (e.g.
+      merging shards into one file); None for nothing.
 
   Returns:
     exit status.
@@ -69,7 +71,13 @@ def run(args, label, unit, num_inputs, build, count_outputs, staged, progress_to
   totals = progress.counter_totals(result)
   print(f"{label}: finished in {elapsed:.1f} s; counters: {progress.format_counters(totals)}",
         file=stream)
-  written, errors = count_outputs()
+  try:
+    if finish is not None:
+      finish()
+    written, errors = count_outputs()
+  except BaseException:
+    staged.abort()
+    raise
   total = num_inputs(totals) if callable(num_inputs) else num_inputs
   if not dead_letter.reconcile(unit, total, written, errors, stream=stream):
     staged.abort()

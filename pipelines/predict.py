@@ -43,7 +43,6 @@ from pipelines import dead_letter, inputs, launch, options, outputs
 
 PASS_UNKNOWN_ARGS = True
 TFRECORD_SUFFIX = ".tfrecord"
-PARQUET_SUFFIX = ".parquet"
 
 
 def add_arguments(parser):
@@ -105,8 +104,8 @@ def run(args):
                           short_clip_policy=args.short_clip_policy,
                           read_block_seconds=args.read_block_seconds)
   # out.parquet -> errors in out-errors.parquet; the prefix owns both.
-  base = args.output[:-len(PARQUET_SUFFIX)] if args.output.endswith(PARQUET_SUFFIX) else (
-      args.output)
+  suffix = prediction.PARQUET_SUFFIX
+  base = args.output[:-len(suffix)] if args.output.endswith(suffix) else args.output
   tail = args.output[len(base):]
   staged = outputs.StagedOutput(base, (tail, dead_letter.PARQUET_SUFFIX,
                                        dead_letter.JSONL_SUFFIX))
@@ -136,4 +135,5 @@ def run(args):
     num_inputs = len(expansion.files) + len(expansion.duplicates)
     unit, progress_total = "files", len(expansion.files)
   return launch.run(args, "predict", unit, num_inputs, build, count_outputs, staged,
-                    progress_total=progress_total)
+                    progress_total=progress_total,
+                    finish=lambda: prediction.merge_row_shards(staged.staged(tail), args.scores))

@@ -23,6 +23,11 @@ from pipelines import dead_letter, launch, model_handlers, progress
 from transforms import errors as audio_errors
 from transforms import records
 
+PARQUET_SUFFIX = ".parquet"
+# Row shards are named OUTPUT + ROW_SHARDS_TAIL + -SSSSS-of-NNNNN.parquet until merged.
+ROW_SHARDS_TAIL = ".rows"
+MERGE_BATCH_ROWS = 65536
+
 
 def predictions_schema(with_scores):
   """The pyarrow schema of the output (see the module docstring)."""
@@ -148,8 +153,12 @@ def build_pipeline(pipeline, files, early_errors, input_format, handler, output_
   rows = scored | "ToRows" >> beam.ParDo(_ToRowsFn(
       run_time, beacon_dir, count_files=input_format != "tfrecord")).with_outputs(
           "errors", main="rows")
+  # Runner-chosen shards: each bundle writes its own file, so no step has to hold
+  # every row (one fixed shard would group them all first); merge_row_shards
+  # then streams them into the single output file.
   rows.rows | "WritePredictions" >> beam.io.WriteToParquet(
-      output_path, predictions_schema(with_scores), num_shards=1, shard_name_template="")
+      row_shards_prefix(output_path), predictions_schema(with_scores),
+      file_name_suffix=PARQUET_SUFFIX)
   inference_errors = failed.failed_inferences | "InferenceErrors" >> beam.ParDo(
       _InferenceErrorsFn(beacon_dir))
   early = pipeline | "EarlyErrors" >> beam.Create(early_errors)
@@ -159,6 +168,36 @@ def build_pipeline(pipeline, files, early_errors, input_format, handler, output_
   all_errors = tuple(sources) | "AllErrors" >> beam.Flatten()
   dead_letter.write_errors(launch.count_errors(all_errors), errors_prefix, errors_format)
   return pipeline
+
+
+def row_shards_prefix(output_path):
+  """Prefix of the row shards written beside `output_path` before merge_row_shards."""
+  return output_path + ROW_SHARDS_TAIL
+
+
+def merge_row_shards(output_path, with_scores, batch_rows=MERGE_BATCH_ROWS):
+  """Streams the row shards of `output_path` into it, then deletes the shards.
+
+  Memory holds one batch of `batch_rows` rows, whatever the number of rows.
+
+  Returns:
+    int: rows written.
+  """
+  import pyarrow.parquet as pq
+  from apache_beam.io.filesystems import FileSystems
+  pattern = row_shards_prefix(output_path) + "-*-of-*" + PARQUET_SUFFIX
+  shards = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+  rows = 0
+  with FileSystems.create(output_path) as sink:
+    with pq.ParquetWriter(sink, predictions_schema(with_scores)) as writer:
+      for shard in shards:
+        with FileSystems.open(shard) as source:
+          for batch in pq.ParquetFile(source).iter_batches(batch_size=batch_rows):
+            writer.write_batch(batch)
+            rows += batch.num_rows
+  if shards:
+    FileSystems.delete(shards)
+  return rows
 
 
 def count_written(path):

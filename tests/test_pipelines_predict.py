@@ -296,6 +296,33 @@ def test_two_worker_processes_give_the_same_rows(corpus, tmp_path, capfd, monkey
   for relative in good:
     expected = classifier.clip_scores(audio.load_mono(str(root / relative)))
     np.testing.assert_allclose(np.asarray(rows.loc[relative, "scores"]), expected, rtol=1e-5)
+  # The row shards the workers wrote were merged into the one file and removed.
+  assert sorted(os.listdir(tmp_path)) == ["two-errors.parquet", "two.parquet"]
+
+
+def test_row_shards_are_streamed_into_one_file_and_removed(tmp_path):
+  from pipelines import prediction
+  output = str(tmp_path / "preds.parquet")
+  schema = prediction.predictions_schema(with_scores=True)
+
+  def rows(first, count):
+    return [{"id": f"clip{i}", "source": f"/a/clip{i}.wav", "record": 0,
+             "start_seconds": 0.96 * i, "end_seconds": 0.96 * (i + 1),
+             "top_k": [{"label": "Speech", "index": 0, "score": 0.5}],
+             "scores": [float(i), 1.0], "model_name": "m", "model_version": "1",
+             "run_time": pd.Timestamp("2026-11-27", tz="UTC")} for i in range(first, first + count)]
+  # Three shards as Beam names them, one of them empty (a bundle with no rows).
+  for shard, (first, count) in enumerate([(0, 7), (7, 0), (7, 5)]):
+    path = f"{prediction.row_shards_prefix(output)}-{shard:05d}-of-00003.parquet"
+    pq.write_table(pa.Table.from_pylist(rows(first, count), schema=schema), path)
+  # Batches of 3 rows: every shard is read in several pieces.
+  assert prediction.merge_row_shards(output, with_scores=True, batch_rows=3) == 12
+  merged = pq.read_table(output)
+  assert merged.schema.equals(schema)
+  assert sorted(merged.column("id").to_pylist()) == sorted(f"clip{i}" for i in range(12))
+  assert [s[0] for s in merged.column("scores").to_pylist()] == [float(i) for i in range(12)]
+  assert os.listdir(tmp_path) == ["preds.parquet"]
+  assert prediction.count_written(output) == 12
 
 
 def test_yamnet_from_the_model_store_scores_esc10_clips(tmp_path, capsys):
