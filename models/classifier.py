@@ -121,6 +121,33 @@ class Classifier:
     """
     raise NotImplementedError(f"model {self.name!r} does not read AudioSet embeddings")
 
+  def embedding_batch_scores(self, records, per_frame=False):
+    """Scores many AudioSet-format records; subclasses may batch the model calls.
+
+    Args:
+      records: list of uint8 [frames, 128] arrays (release-format embeddings).
+      per_frame: score each 0.96 s frame alone instead of each whole record.
+
+    Returns:
+      list, one item per record: float32 [frames, C] (per_frame) or [C]
+      scores, or the exception that stopped that record (the others go on).
+    """
+    results = []
+    for quantized in records:
+      try:
+        quantized = np.asarray(quantized, np.uint8)
+        if per_frame:
+          if len(quantized) == 0:
+            raise ValueError("no embedding frames to score")
+          scores = np.stack([self.embedding_scores(quantized[i:i + 1])
+                             for i in range(len(quantized))])
+        else:
+          scores = self.embedding_scores(quantized)
+        results.append(np.asarray(scores, np.float32))
+      except Exception as exc:  # pylint: disable=broad-except
+        results.append(exc)
+    return results
+
   def clip_scores(self, waveform_16k, aggregation=None):
     """float32 [num_classes] scores of a whole clip, pooling windows by mean or max."""
     return aggregate(self.window_scores(waveform_16k).scores,

@@ -37,6 +37,9 @@ MANIFEST_NAME = "model.json"
 HEAD_FILE = "head.keras"
 LABELS_FILE = "labels.csv"
 DEFAULT_AGGREGATION = "mean"
+# Windows per head call when scoring many records (embedding_batch_scores):
+# 1024 windows of 10 x 128 float32 frames are 5 MiB of input.
+BATCH_WINDOWS = 1024
 
 
 def read_labels(path):
@@ -181,8 +184,8 @@ class HeadClassifier(C.Classifier):
     inputs = readers.dequantized_inputs(data)
     return np.asarray(self.model(inputs, training=False), np.float32)
 
-  def _windows(self, quantized):
-    """Splits uint8 [frames, d] into padded windows of up to max_frames frames."""
+  def _checked(self, quantized):
+    """uint8 [frames, d] embeddings as an array; ValueError for any other shape or none."""
     quantized = np.asarray(quantized)
     if quantized.dtype != np.uint8 or quantized.ndim != 2 or (
         quantized.shape[1] != self.feature_size):
@@ -190,6 +193,18 @@ class HeadClassifier(C.Classifier):
                        f"{quantized.dtype} {quantized.shape}")
     if len(quantized) == 0:
       raise ValueError("no embedding frames to score")
+    return quantized
+
+  def _single_frame_windows(self, quantized):
+    """One padded window per frame of uint8 [frames, d]: [frames, max_frames, d], counts 1."""
+    quantized = self._checked(quantized)
+    frames = np.zeros((len(quantized), self.max_frames, self.feature_size), np.uint8)
+    frames[:, 0] = quantized
+    return frames, np.ones(len(quantized), np.int32)
+
+  def _windows(self, quantized):
+    """Splits uint8 [frames, d] into padded windows of up to max_frames frames."""
+    quantized = self._checked(quantized)
     chunks = [quantized[i:i + self.max_frames] for i in range(0, len(quantized), self.max_frames)]
     padded = [readers.pad_frames(chunk, self.max_frames) for chunk in chunks]
     return (np.stack([frames for frames, _ in padded]),
@@ -207,6 +222,38 @@ class HeadClassifier(C.Classifier):
     ends = starts + counts * hop
     return C.WindowScores(starts.astype(np.float64), ends.astype(np.float64),
                           self._score_windows((frames, counts)))
+
+  def embedding_batch_scores(self, records, per_frame=False):
+    """Classifier.embedding_batch_scores with the windows of all records in few model calls.
+
+    Every record's windows (per_frame: one window per frame) go through the head
+    in calls of up to BATCH_WINDOWS windows; a record that is not uint8
+    [frames, d] gets its ValueError instead of scores.
+    """
+    results, windows, counts, owners = [], [], [], []
+    for quantized in records:
+      try:
+        frames, frame_counts = (self._single_frame_windows(quantized) if per_frame
+                                else self._windows(quantized))
+      except ValueError as exc:
+        results.append(exc)
+        continue
+      owners.append((len(results), len(frame_counts)))
+      results.append(None)
+      windows.append(frames)
+      counts.append(frame_counts)
+    if not windows:
+      return results
+    frames, frame_counts = np.concatenate(windows), np.concatenate(counts)
+    scores = np.concatenate([
+        self._score_windows((frames[i:i + BATCH_WINDOWS], frame_counts[i:i + BATCH_WINDOWS]))
+        for i in range(0, len(frames), BATCH_WINDOWS)])
+    first = 0
+    for index, num_windows in owners:
+      mine = scores[first:first + num_windows]
+      first += num_windows
+      results[index] = mine if per_frame else C.aggregate(mine, self.default_aggregation)
+    return results
 
   def embedding_scores(self, quantized_frames):
     """float32 [C] clip scores of uint8 [frames, d] embeddings (AudioSet release format).

@@ -29,10 +29,12 @@ from apache_beam.ml.inference import base
 from configs import params as P
 from pipelines import options, progress
 
-# Inputs per classifier batch: each input (a file, decoded in blocks, or a
-# record) is scored on its own, the batch only amortises RunInference's per-call
-# overhead.
+# Inputs per classifier batch.  Audio files are each scored on their own (the
+# batch only amortises RunInference's per-call overhead); embedding records of
+# one batch share model calls (Classifier.embedding_batch_scores), so they come
+# in larger batches.
 CLASSIFIER_BATCH_SIZE = 8
+RECORD_BATCH_SIZE = 256
 
 ClipInput = collections.namedtuple("ClipInput", ["kind", "data"])
 ClipInput.__doc__ = """Input of the classifier handler.
@@ -197,20 +199,20 @@ def score_file(classifier, path, audio_config, per_window):
   return ClipScores(np.array([0.0]), np.array([seconds]), pooled.result()[np.newaxis]), seconds
 
 
-def score_embedding(classifier, frames, per_window):
-  """Scores uint8 [frames, 128] embeddings: each 0.96 s frame alone (per_window),
-  or the whole record with embedding_scores.
+def embedding_clip_scores(scores, num_frames, per_window):
+  """ClipScores of a record's embedding_batch_scores result.
 
-  Returns:
-    ClipScores.
+  Args:
+    scores: float32 [num_frames, C] (per_window: each 0.96 s frame alone) or
+      [C] (the whole record).
+    num_frames: the record's frames.
+    per_window: which of the two `scores` is.
   """
-  frames = np.asarray(frames, np.uint8)
+  scores = np.asarray(scores, np.float32)
   if per_window:
-    scores = np.stack([classifier.embedding_scores(frames[i:i + 1]) for i in range(len(frames))])
-    starts = np.arange(len(frames)) * P.EXAMPLE_HOP_SECONDS
-    return ClipScores(starts, starts + P.EXAMPLE_HOP_SECONDS, scores.astype(np.float32))
-  scores = np.asarray(classifier.embedding_scores(frames), np.float32)
-  return ClipScores(np.array([0.0]), np.array([len(frames) * P.EXAMPLE_HOP_SECONDS]),
+    starts = np.arange(num_frames) * P.EXAMPLE_HOP_SECONDS
+    return ClipScores(starts, starts + P.EXAMPLE_HOP_SECONDS, scores)
+  return ClipScores(np.array([0.0]), np.array([num_frames * P.EXAMPLE_HOP_SECONDS]),
                     scores[np.newaxis])
 
 
@@ -246,12 +248,14 @@ class ClassifierModelHandler(base.ModelHandler):
     decode_threads: BLAS threads of the worker process (resampling and
       log-mel matrix products), 0 to leave the library's default.
     beacon_dir: progress directory (or None), told when the model is loaded.
+    batch_size: most inputs per batch (RECORD_BATCH_SIZE for embedding records).
   """
 
   def __init__(self, loader, row_format, per_window=False,
                audio_config=AudioConfig(P.VggishParams(), P.SCORE_BLOCK_SECONDS),
-               decode_threads=0, beacon_dir=None):
+               decode_threads=0, beacon_dir=None, batch_size=CLASSIFIER_BATCH_SIZE):
     super().__init__()
+    self._batch_size = int(batch_size)
     self._loader = loader
     self._row_format = row_format
     self._per_window = per_window
@@ -266,12 +270,21 @@ class ClassifierModelHandler(base.ModelHandler):
     progress.mark_ready(self._beacon_dir)
     return model
 
-  def _score(self, model, clip):
-    """One ClipInput -> Scored."""
-    if clip.kind == "embedding":
-      scores = score_embedding(model, clip.data, self._per_window)
-      return Scored(prediction_rows(model, scores, self._row_format),
-                    len(clip.data) * P.EXAMPLE_HOP_SECONDS, None)
+  def _score_records(self, model, clips):
+    """Embedding ClipInputs -> Scored, the batch's records scored together."""
+    results = model.embedding_batch_scores([clip.data for clip in clips], self._per_window)
+    scored = []
+    for clip, scores in zip(clips, results):
+      if isinstance(scores, Exception):  # This record only: its own error row.
+        scored.append(Scored(None, None, scores))
+        continue
+      clip_scores = embedding_clip_scores(scores, len(clip.data), self._per_window)
+      scored.append(Scored(prediction_rows(model, clip_scores, self._row_format),
+                           len(clip.data) * P.EXAMPLE_HOP_SECONDS, None))
+    return scored
+
+  def _score_file(self, model, clip):
+    """One audio-file ClipInput -> Scored."""
     try:
       scores, seconds = score_file(model, clip.data, self._audio_config, self._per_window)
     except Exception as exc:  # pylint: disable=broad-except
@@ -281,7 +294,10 @@ class ClassifierModelHandler(base.ModelHandler):
     return Scored(prediction_rows(model, scores, self._row_format), seconds, None)
 
   def run_inference(self, batch, model, inference_args=None):
-    return [self._score(model, clip) for clip in batch]
+    records = [i for i, clip in enumerate(batch) if clip.kind == "embedding"]
+    scored = dict(zip(records, self._score_records(model, [batch[i] for i in records])))
+    return [scored[i] if i in scored else self._score_file(model, clip)
+            for i, clip in enumerate(batch)]
 
   def get_num_bytes(self, batch):
     return sum(len(clip.data) if clip.kind == "file" else np.asarray(clip.data).nbytes
@@ -291,4 +307,4 @@ class ClassifierModelHandler(base.ModelHandler):
     return "soundscope_classifier"
 
   def batch_elements_kwargs(self):
-    return {"min_batch_size": 1, "max_batch_size": CLASSIFIER_BATCH_SIZE}
+    return {"min_batch_size": 1, "max_batch_size": self._batch_size}

@@ -6,7 +6,8 @@
 Input: audio files (any --input form of pipelines/inputs.py), or TFRecords of
 AudioSet-format embeddings (picked automatically when every input file name
 ends in .tfrecord, or with --input-format), scored with
-Classifier.embedding_scores so that no audio is needed (VGGish heads only).
+Classifier.embedding_batch_scores (a batch of records per model call), so that no
+audio is needed (VGGish heads only).
 
 Output schema (stable; pipelines/prediction.py predictions_schema), one row per
 input by default, one
@@ -116,7 +117,9 @@ def run(args):
     handler = model_handlers.ClassifierModelHandler(
         loader, model_handlers.RowFormat(args.top_k, args.threshold, args.scores),
         args.per_window, model_handlers.AudioConfig(params, args.score_block_seconds),
-        options.decode_threads(args), beacon_dir)
+        options.decode_threads(args), beacon_dir,
+        batch_size=(model_handlers.RECORD_BATCH_SIZE if input_format == "tfrecord"
+                    else model_handlers.CLASSIFIER_BATCH_SIZE))
     prediction.build_pipeline(
         pipeline, expansion.files, early_errors, input_format, handler, staged.staged(tail),
         staged.staged(), args.errors_format, args.scores, run_time, beacon_dir)

@@ -240,6 +240,37 @@ def test_embedding_tfrecords_are_scored_without_audio(tmp_path, capsys):
   assert f"records: {total} in = {len(rows)} written + 1 errors (ok)" in out
 
 
+def test_a_head_scores_the_records_of_a_batch_together_as_each_alone(tmp_path, capsys):
+  import support_train
+  from models import frame_models, heads
+  from transforms import records
+  store_root = tmp_path / "store"
+  heads.export_head(frame_models.build("AttentionPoolingModel", 527, hidden_units=16),
+                    store_root / "head", support_train.class_labels_csv())
+  head = heads.load_head_classifier(store_root / "head", store_root)
+  sources = _first_eval_records(3)
+  frames = {(path, index): records.decode(serialized).embedding for path in sources
+            for index, serialized in enumerate(records.read_tfrecord_file(path))}
+  listing = tmp_path / "records.txt"
+  listing.write_text("".join(f"{path}\n" for path in sources))
+  for mode in ([], ["--per-window"]):
+    output = tmp_path / f"head{len(mode)}.parquet"
+    status = soundscope.main(["predict", "--input", str(listing), "--output", str(output),
+                              "--model", "head", "--model-dir", str(store_root), "--scores",
+                              "--no-progress", *mode])
+    assert status == 0, capsys.readouterr().out
+    rows = pd.read_parquet(output)
+    for (path, index), record in frames.items():
+      got = rows[(rows["source"] == path) & (rows["record"] == index)].sort_values(
+          "start_seconds")
+      if mode:   # One row per 0.96 s frame, scored alone.
+        expected = np.stack([head.embedding_scores(record[i:i + 1]) for i in range(len(record))])
+      else:
+        expected = head.embedding_scores(record)[np.newaxis]
+      assert len(got) == len(expected)
+      np.testing.assert_allclose(np.stack(got["scores"]), expected, rtol=1e-5, atol=1e-7)
+
+
 def test_inference_failures_become_error_rows(corpus, tmp_path, capsys):
   root, good, _ = corpus
   listing = tmp_path / "good.txt"

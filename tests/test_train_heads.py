@@ -58,6 +58,37 @@ def test_long_audio_is_scored_in_windows_of_ten_frames(head_store):
                              rtol=1e-6)
 
 
+def test_records_scored_together_equal_each_scored_alone(head_store, monkeypatch):
+  import glob
+  from models import heads
+  from transforms import records
+  classifier = heads.load_head_classifier(head_store / "tiny", head_store)
+  files = sorted(glob.glob(str(asset("audioset/eval") / "*.tfrecord")))[:3]
+  real = [records.decode(serialized).embedding for path in files
+          for serialized in records.read_tfrecord_file(path)]
+  assert len(real) >= 6
+  long_record = np.random.default_rng(1).integers(0, 256, (23, 128)).astype(np.uint8)
+  batch = [real[0], np.zeros((10, 128), np.float32), long_record, *real[1:],
+           np.zeros((0, 128), np.uint8)]
+  # Calls of 7 windows: records and their frames straddle the calls.
+  monkeypatch.setattr(heads, "BATCH_WINDOWS", 7)
+  for per_frame in (False, True):
+    results = classifier.embedding_batch_scores(batch, per_frame=per_frame)
+    assert len(results) == len(batch)
+    assert isinstance(results[1], ValueError) and "uint8" in str(results[1])
+    assert isinstance(results[-1], ValueError) and "no embedding frames" in str(results[-1])
+    for quantized, scores in zip(batch, results):
+      if quantized.dtype != np.uint8 or len(quantized) == 0:
+        continue
+      if per_frame:
+        alone = np.stack([classifier.embedding_scores(quantized[i:i + 1])
+                          for i in range(len(quantized))])
+      else:
+        alone = classifier.embedding_scores(quantized)
+      assert scores.shape == alone.shape
+      np.testing.assert_allclose(scores, alone, rtol=1e-5, atol=1e-7)
+
+
 def test_embedding_scores_never_need_the_vggish_checkpoint(tmp_path):
   from models import frame_models, heads
   heads.export_head(frame_models.build("FrameLevelLogisticModel", 527), tmp_path / "solo",
