@@ -331,6 +331,24 @@ def test_two_worker_processes_give_the_same_rows(corpus, tmp_path, capfd, monkey
   assert sorted(os.listdir(tmp_path)) == ["two-errors.parquet", "two.parquet"]
 
 
+def test_a_failed_merge_keeps_the_previous_output_and_leaves_no_staging(corpus, tmp_path,
+                                                                        capsys, monkeypatch):
+  from pipelines import prediction
+  root, _, _ = corpus
+  output = tmp_path / "kept.parquet"
+  assert _predict(capsys, "--input", str(root / "wav" / "*"), "--output", str(output))[0] == 0
+  before = output.read_bytes()
+
+  def disk_full(output_path, with_scores):
+    raise OSError(28, "No space left on device", output_path)
+  monkeypatch.setattr(prediction, "merge_row_shards", disk_full)
+  with pytest.raises(OSError, match="No space left"):
+    soundscope.main(["predict", "--model-factory", FACTORY, "--no-progress", "--input",
+                     str(root / "flac" / "*"), "--output", str(output)])
+  assert output.read_bytes() == before
+  assert sorted(os.listdir(tmp_path)) == ["kept-errors.parquet", "kept.parquet"]
+
+
 def test_row_shards_are_streamed_into_one_file_and_removed(tmp_path):
   from pipelines import prediction
   output = str(tmp_path / "preds.parquet")
