@@ -13,9 +13,11 @@ folder.  Works on any Beam filesystem (local, gs://, s3://, hdfs://).
 import posixpath
 import uuid
 
+# Beam's shard numbering after a prefix (-SSSSS-of-NNNNN), as a glob.
+SHARD_NUMBERS = "-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]"
 # Patterns, after the prefix, of the files a prefix owns.
-EMBED_PATTERNS = ("-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9].tfrecord",
-                  "-manifest.parquet", "-errors.parquet", "-errors.jsonl")
+EMBED_PATTERNS = (SHARD_NUMBERS + ".tfrecord", "-manifest.parquet", "-errors.parquet",
+                  "-errors.jsonl")
 
 
 def _split(prefix):

@@ -26,7 +26,9 @@ per analysis window with --per-window:
   model_version  string   its version
   run_time       timestamp[us, UTC]  when the run started (same for every row)
 Failures go to OUTPUT-minus-.parquet + `-errors.parquet`; the run checks
-inputs = inputs with rows + errors.
+inputs = inputs with rows + errors.  Rows are written in runner-chosen shards
+and merged into OUTPUT once the pipeline is done; --keep-shards leaves them as
+the output (OUTPUT-minus-.parquet + `-SSSSS-of-NNNNN.parquet`).
 
 Audio files of any length are decoded in --read-block blocks and scored in
 --score-block segments as they are decoded (pipelines/model_handlers.score_file):
@@ -61,6 +63,10 @@ def add_arguments(parser):
                       help="one row per analysis window instead of one per input")
   parser.add_argument("--scores", action="store_true",
                       help="add the full score vector of every row")
+  parser.add_argument("--keep-shards", action="store_true",
+                      help="leave the rows in the runner's shards, OUTPUT-SSSSS-of-NNNNN.parquet "
+                           "(OUTPUT without .parquet), instead of merging them into OUTPUT: for "
+                           "outputs too large for one file or for the launching process")
   from configs import params as P
   parser.add_argument("--short-clips", choices=P.SHORT_CLIP_POLICIES, default=P.SHORT_CLIP_POLICY,
                       dest="short_clip_policy",
@@ -108,8 +114,16 @@ def run(args):
   suffix = prediction.PARQUET_SUFFIX
   base = args.output[:-len(suffix)] if args.output.endswith(suffix) else args.output
   tail = args.output[len(base):]
-  staged = outputs.StagedOutput(base, (tail, dead_letter.PARQUET_SUFFIX,
-                                       dead_letter.JSONL_SUFFIX))
+  # The prefix owns both layouts, so a rerun in either replaces the other.
+  staged = outputs.StagedOutput(base, (tail, outputs.SHARD_NUMBERS + suffix,
+                                       dead_letter.PARQUET_SUFFIX, dead_letter.JSONL_SUFFIX))
+  if args.keep_shards:
+    rows_prefix, finish = staged.staged(), None
+  else:
+    rows_prefix = prediction.row_shards_prefix(staged.staged(tail))
+
+    def finish():
+      prediction.merge_row_shards(staged.staged(tail), args.scores)
   loader = model_handlers.ClassifierLoader(args.model, args.model_dir, args.model_factory)
   run_time = datetime.datetime.now(datetime.timezone.utc)
 
@@ -121,11 +135,12 @@ def run(args):
         batch_size=(model_handlers.RECORD_BATCH_SIZE if input_format == "tfrecord"
                     else model_handlers.CLASSIFIER_BATCH_SIZE))
     prediction.build_pipeline(
-        pipeline, expansion.files, early_errors, input_format, handler, staged.staged(tail),
+        pipeline, expansion.files, early_errors, input_format, handler, rows_prefix,
         staged.staged(), args.errors_format, args.scores, run_time, beacon_dir)
 
   def count_outputs():
-    return (prediction.count_written(staged.staged(tail)),
+    rows = (prediction.row_shards(rows_prefix) if args.keep_shards else [staged.staged(tail)])
+    return (prediction.count_written(rows),
             dead_letter.count_rows(staged.staged(dead_letter.suffix(args.errors_format))))
 
   if input_format == "tfrecord":
@@ -138,5 +153,4 @@ def run(args):
     num_inputs = len(expansion.files) + len(expansion.duplicates)
     unit, progress_total = "files", len(expansion.files)
   return launch.run(args, "predict", unit, num_inputs, build, count_outputs, staged,
-                    progress_total=progress_total,
-                    finish=lambda: prediction.merge_row_shards(staged.staged(tail), args.scores))
+                    progress_total=progress_total, finish=finish)

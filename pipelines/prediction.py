@@ -19,7 +19,7 @@ duration (windows padded past a short clip's end are cut there).
 import apache_beam as beam
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
-from pipelines import dead_letter, launch, model_handlers, progress
+from pipelines import dead_letter, launch, model_handlers, outputs, progress
 from transforms import errors as audio_errors
 from transforms import records
 
@@ -133,12 +133,14 @@ class _InferenceErrorsFn(progress.BeaconLifecycle, beam.DoFn):
                                   (kind, f"{meta['source']}: classifier failed: {message}"))
 
 
-def build_pipeline(pipeline, files, early_errors, input_format, handler, output_path,
+def build_pipeline(pipeline, files, early_errors, input_format, handler, rows_prefix,
                    errors_prefix, errors_format, with_scores, run_time, beacon_dir=None):
   """Adds the predict graph to `pipeline` (separate from run() for tests).
 
   `handler` is a model_handlers.ClassifierModelHandler (its AudioConfig says
-  how audio files are decoded and scored).
+  how audio files are decoded and scored).  Rows go to runner-chosen shards
+  `rows_prefix-SSSSS-of-NNNNN.parquet`: row_shards_prefix(output) when they
+  are then merged into one file, the output's own prefix when they are kept.
   """
   items = pipeline | "Inputs" >> beam.Create(files, reshuffle=True)
   if input_format == "tfrecord":
@@ -154,11 +156,9 @@ def build_pipeline(pipeline, files, early_errors, input_format, handler, output_
       run_time, beacon_dir, count_files=input_format != "tfrecord")).with_outputs(
           "errors", main="rows")
   # Runner-chosen shards: each bundle writes its own file, so no step has to hold
-  # every row (one fixed shard would group them all first); merge_row_shards
-  # then streams them into the single output file.
+  # every row (one fixed shard would group them all first).
   rows.rows | "WritePredictions" >> beam.io.WriteToParquet(
-      row_shards_prefix(output_path), predictions_schema(with_scores),
-      file_name_suffix=PARQUET_SUFFIX)
+      rows_prefix, predictions_schema(with_scores), file_name_suffix=PARQUET_SUFFIX)
   inference_errors = failed.failed_inferences | "InferenceErrors" >> beam.ParDo(
       _InferenceErrorsFn(beacon_dir))
   early = pipeline | "EarlyErrors" >> beam.Create(early_errors)
@@ -185,8 +185,7 @@ def merge_row_shards(output_path, with_scores, batch_rows=MERGE_BATCH_ROWS):
   """
   import pyarrow.parquet as pq
   from apache_beam.io.filesystems import FileSystems
-  pattern = row_shards_prefix(output_path) + "-*-of-*" + PARQUET_SUFFIX
-  shards = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+  shards = row_shards(row_shards_prefix(output_path))
   rows = 0
   with FileSystems.create(output_path) as sink:
     with pq.ParquetWriter(sink, predictions_schema(with_scores)) as writer:
@@ -200,10 +199,24 @@ def merge_row_shards(output_path, with_scores, batch_rows=MERGE_BATCH_ROWS):
   return rows
 
 
-def count_written(path):
-  """Inputs that have rows in a predictions file: distinct (source, record)."""
+def row_shards(prefix):
+  """Sorted paths of the row shards Beam wrote under `prefix` (PREFIX-SSSSS-of-NNNNN.parquet)."""
+  from apache_beam.io.filesystems import FileSystems
+  pattern = prefix + outputs.SHARD_NUMBERS + PARQUET_SUFFIX
+  return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+
+
+def count_written(paths):
+  """Inputs that have rows in the predictions files `paths` (one file, or shards).
+
+  Returns:
+    int: distinct (source, record) pairs over all the files.
+  """
   import pyarrow.parquet as pq
   from apache_beam.io.filesystems import FileSystems
-  with FileSystems.open(path) as handle:
-    table = pq.read_table(handle, columns=["source", "record"])
-  return len(set(zip(table.column("source").to_pylist(), table.column("record").to_pylist())))
+  written = set()
+  for path in paths:
+    with FileSystems.open(path) as handle:
+      table = pq.read_table(handle, columns=["source", "record"])
+    written.update(zip(table.column("source").to_pylist(), table.column("record").to_pylist()))
+  return len(written)

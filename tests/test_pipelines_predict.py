@@ -371,7 +371,7 @@ def test_row_shards_are_streamed_into_one_file_and_removed(tmp_path):
   assert sorted(merged.column("id").to_pylist()) == sorted(f"clip{i}" for i in range(12))
   assert [s[0] for s in merged.column("scores").to_pylist()] == [float(i) for i in range(12)]
   assert os.listdir(tmp_path) == ["preds.parquet"]
-  assert prediction.count_written(output) == 12
+  assert prediction.count_written([output]) == 12
 
 
 def test_yamnet_from_the_model_store_scores_esc10_clips(tmp_path, capsys):
@@ -433,3 +433,51 @@ def test_a_count_mismatch_fails_and_keeps_the_previous_output(corpus, tmp_path, 
   assert "files: 2 in = 1 written + 0 errors (MISMATCH" in captured.out
   assert output.read_bytes() == before
   assert sorted(os.listdir(tmp_path)) == ["kept-errors.parquet", "kept.parquet"]
+
+
+def test_kept_shards_are_the_output_and_either_layout_replaces_the_other(corpus, tmp_path,
+                                                                          capsys):
+  root, good, _ = corpus
+  output = tmp_path / "kept.parquet"
+  status, out = _predict(capsys, "--input", str(root / "**" / "*"), "--output", str(output),
+                         "--scores", "--keep-shards")
+  assert status == 0, out
+  assert "files: 12 in = 8 written + 4 errors (ok)" in out
+  shards = sorted(os.listdir(tmp_path))
+  shards.remove("kept-errors.parquet")
+  assert shards == [f"kept-{i:05d}-of-{len(shards):05d}.parquet" for i in range(len(shards))]
+  # Read back as one dataset, as a user would read the shards.
+  rows = pq.ParquetDataset([str(tmp_path / name) for name in shards]).read().to_pandas()
+  assert sorted(rows["id"]) == sorted(set(good) | {"bad/silence.wav", "bad/short_0.2s.wav"})
+  rows = rows.set_index("id")
+  classifier = support.TinyClassifier()
+  for relative in good:
+    expected = classifier.clip_scores(audio.load_mono(str(root / relative)))
+    np.testing.assert_allclose(np.asarray(rows.loc[relative, "scores"]), expected, rtol=1e-5)
+  # The prefix owns both layouts: a merged rerun replaces the shards, and back.
+  assert _predict(capsys, "--input", str(root / "wav" / "*"), "--output", str(output))[0] == 0
+  assert sorted(os.listdir(tmp_path)) == ["kept-errors.parquet", "kept.parquet"]
+  status, out = _predict(capsys, "--input", str(root / "flac" / "*"), "--output", str(output),
+                         "--keep-shards")
+  assert status == 0, out
+  assert "kept.parquet" not in os.listdir(tmp_path)
+  kept = [str(path) for path in sorted(tmp_path.glob("kept-*-of-*.parquet"))]
+  assert set(pd.read_parquet(kept[0]).columns) >= {"id", "top_k"}
+  assert set(pq.ParquetDataset(kept).read().column("id").to_pylist()) == {"mono_8k.flac",
+                                                                        "stereo_22k.flac"}
+
+
+def test_kept_shards_of_a_run_without_rows_still_give_a_readable_empty_output(corpus, tmp_path,
+                                                                               capsys):
+  root, _, _ = corpus
+  unreadable = tmp_path / "unreadable.txt"
+  unreadable.write_text("".join(f"{root / 'bad' / name}\n" for name in (
+      "zero_bytes.wav", "text.wav", "truncated_header.wav")))
+  output = tmp_path / "none.parquet"
+  status, out = _predict(capsys, "--input", str(unreadable), "--output", str(output),
+                         "--keep-shards")
+  assert status == 0, out
+  assert "files: 3 in = 0 written + 3 errors (ok)" in out
+  kept = sorted(tmp_path.glob("none-*-of-*.parquet"))
+  table = pq.ParquetDataset([str(path) for path in kept]).read()
+  assert table.num_rows == 0 and "top_k" in table.schema.names
