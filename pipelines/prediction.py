@@ -26,7 +26,7 @@ from transforms import records
 PARQUET_SUFFIX = ".parquet"
 # Row shards are named OUTPUT + ROW_SHARDS_TAIL + -SSSSS-of-NNNNN.parquet until merged.
 ROW_SHARDS_TAIL = ".rows"
-MERGE_BATCH_ROWS = 65536
+MERGE_BATCH_ROWS = 16384
 
 
 def predictions_schema(with_scores):
