@@ -217,44 +217,12 @@ def evaluate_and_export(name, result, eval_data, train_dir, labels_csv, args):
   return summary
 
 
-def build_ensemble(name, spec, results, out_dir, args):
-  """Saves the average of finished runs as OUT_DIR/model.keras; a result dict like train()'s.
-
-  Its training time is the sum of its members'; its validation figures are
-  measured on the members' (shared, seeded) validation split.
-  """
-  import numpy as np
-  from models import evaluate, frame_models, metrics, train
-  members = [results[member] for member in spec["members"]]
-  config = train.TrainConfig(**members[0]["config"])
-  train_data, validation = train.train_and_validation_data(config)
-  log_prior = np.log(np.maximum(train_data.labels.mean(axis=0), 1.0 / len(train_data.labels)))
-  member_models = [evaluate.load_keras_model(member["model_path"]) for member in members]
-  if spec.get("kind") == "weights":
-    model = frame_models.average_weights(member_models)
-    model_class = "WeightAverage(" + ", ".join(m["model_class"] for m in members) + ")"
-  else:
-    model = frame_models.average_ensemble(member_models, log_prior=log_prior,
-                                          beta=spec.get("beta", 0.0), name=name)
-    model_class = "AverageEnsemble(" + ", ".join(m["model_class"] for m in members) + ")"
-  os.makedirs(out_dir, exist_ok=True)
-  model_path = os.path.join(out_dir, train.FINAL_MODEL)
-  model.save(model_path)
-  best_validation = None
-  if validation is not None:
-    validation_summary, *_ = metrics.summary(train.predict(model, validation), validation.labels)
-    best_validation = {f"val_{key}": validation_summary[key] for key in train.SELECTION_METRICS}
-  return {
-      "config": {"members": list(spec["members"]), "beta": spec.get("beta", 0.0),
-                 "kind": spec.get("kind", "scores"),
-                 "member_configs": [member["config"] for member in members]},
-      "model_class": model_class,
-      "epochs_done": "-", "chosen_epoch": "-",
-      "best_validation": best_validation,
-      "elapsed_seconds": sum(member["elapsed_seconds"] for member in members),
-      "cpu_seconds": sum(member["cpu_seconds"] for member in members),
-      "model_path": model_path,
-  }
+def build_ensemble(name, spec, out_dir, args):
+  """Saves the average of finished runs as OUT_DIR/model.keras (models.ensemble.build)."""
+  from models import ensemble
+  return ensemble.build([os.path.join(args.runs_dir, member) for member in spec["members"]],
+                        out_dir, beta=spec.get("beta", 0.0), kind=spec.get("kind", "scores"),
+                        name=name, cache_dir=args.cache_dir)
 
 
 def main():
@@ -294,7 +262,7 @@ def main():
       print(f"== {name}: skipped, runs {missing} not in this invocation", file=sys.stderr)
       continue
     print(f"== {name}: average of {', '.join(spec['members'])}", file=sys.stderr)
-    result = build_ensemble(name, spec, results, os.path.join(args.runs_dir, name), args)
+    result = build_ensemble(name, spec, os.path.join(args.runs_dir, name), args)
     summary = evaluate_and_export(name, result, eval_data, os.path.join(args.runs_dir, name),
                                   labels_csv, args)
     rows.append((name, result, summary))

@@ -164,8 +164,11 @@ def check_labels(path, num_classes):
     raise ValueError(f"{path} lists {len(names)} classes, but --num-classes is {num_classes}")
 
 
-def export(args, config, result, metrics):
-  """Writes the trained model into the model store; returns its directory."""
+def export(args, config, result, metrics, model_class=None):
+  """Writes the trained model into the model store; returns its directory.
+
+  model_class: recorded in model.json (default: the canonical name of config.model).
+  """
   from models import frame_models, heads
   try:
     from models import store
@@ -173,7 +176,7 @@ def export(args, config, result, metrics):
   except ImportError:
     root = os.path.expanduser(args.model_dir or os.environ.get(
         "SOUNDSCOPE_MODEL_DIR", os.path.join("~", ".cache", "soundscope", "models")))
-  labels = find_class_labels(args.train_data, args.class_labels)
+  labels = find_class_labels(config.train_data, args.class_labels)
   with tempfile.TemporaryDirectory() as scratch:
     if labels is None:
       print(f"no {CLASS_LABELS_FILE} found: labelling classes 'class N' (use --class-labels)",
@@ -188,7 +191,7 @@ def export(args, config, result, metrics):
         result["model_path"], os.path.join(str(root), args.export), labels, name=args.export,
         training=training, metrics=metrics, feature_name=feature_name,
         feature_size=feature_size, max_frames=config.max_frames,
-        model_class=frame_models.canonical_name(config.model))
+        model_class=model_class or frame_models.canonical_name(config.model))
 
 
 def run(args):
@@ -200,7 +203,7 @@ def run(args):
 
 
 def _run(args):
-  from models import evaluate, frame_models, train
+  from models import frame_models, train
   frame_models.canonical_name(args.model)  # Unknown names fail before any data is read.
   config = config_from_arguments(args)
   result = train.train(config, verbose=2 if args.quiet else 1)
@@ -208,6 +211,18 @@ def _run(args):
         f"({result['steps']} steps) in {result['elapsed_seconds']:.0f} s "
         f"({result['cpu_seconds']:.0f} CPU s); kept epoch {result['chosen_epoch']}",
         file=sys.stderr)
+  return evaluate_and_export(args, config, result)
+
+
+def evaluate_and_export(args, config, result, model_class=None):
+  """The end of a run: --eval-data figures into TRAIN_DIR/training.json, then --export.
+
+  Shared with `soundscope ensemble`, whose result and config have the same shape.
+
+  Returns:
+    exit status 0.
+  """
+  from models import evaluate, train
   metrics = {}
   if result["best_validation"]:
     metrics["validation"] = result["best_validation"]
@@ -221,6 +236,6 @@ def _run(args):
     with open(os.path.join(config.train_dir, train.TRAINING_FILE), "w") as out:
       json.dump(result, out, indent=2, sort_keys=True, default=str)
   if args.export:
-    directory = export(args, config, result, metrics)
+    directory = export(args, config, result, metrics, model_class)
     print(f"exported to {directory}", file=sys.stderr)
   return 0

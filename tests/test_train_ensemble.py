@@ -96,3 +96,69 @@ def test_weight_average_of_logistic_models_averages_their_logits():
                                  **S.TINY_MODELS["MultiLevelAttentionModel"])
   with pytest.raises(ValueError, match="only for FrameLevelLogistic"):
     frame_models.average_weights([members[0], attention])
+
+
+def _tiny_run(train_dir, model, **overrides):
+  from models import train
+  config = train.TrainConfig(train_data=S.slice_glob(S.TRAIN_SLICE), train_dir=str(train_dir),
+                             model=model, num_epochs=1, batch_size=64, validation_fraction=0.2,
+                             split_seed=3, model_options=S.TINY_MODELS[model], **overrides)
+  return config, train.train(config, verbose=0)
+
+
+def test_ensemble_command_averages_finished_runs_into_an_exported_head(tmp_path, capsys):
+  import json
+  import soundscope
+  from models import evaluate, ensemble, store, train
+  config, logistic = _tiny_run(tmp_path / "logistic", "FrameLevelLogisticModel")
+  _, attention = _tiny_run(tmp_path / "attention", "AttentionPoolingModel", seed=1)
+  status = soundscope.main([
+      "ensemble", "--members", f"{tmp_path / 'logistic'},{tmp_path / 'attention'}",
+      "--beta", "0.5", "--train-dir", str(tmp_path / "ens"), "--export", "ens",
+      "--model-dir", str(tmp_path / "store"), "--class-labels", str(S.class_labels_csv()),
+      "--eval-data", S.slice_glob(S.EVAL_SLICE)])
+  assert status == 0, capsys.readouterr().err
+  # By hand: the mean of the members' probabilities, its logit moved by beta times the
+  # log label frequencies of the members' training split.
+  data = S.load_slice(S.EVAL_SLICE)
+  mean = np.mean([evaluate.score(evaluate.load_keras_model(run["model_path"]), data)
+                  for run in (logistic, attention)], axis=0).astype(np.float64)
+  train_split, _ = train.train_and_validation_data(config)
+  prior = np.log(np.maximum(train_split.labels.mean(0), 1.0 / len(train_split.labels)))
+  expected = 1 / (1 + np.exp(-(np.log(mean) - np.log1p(-mean) + 0.5 * prior)))
+  model = evaluate.load_keras_model(str(tmp_path / "ens" / "model.keras"))
+  np.testing.assert_allclose(evaluate.score(model, data), expected, rtol=1e-4, atol=1e-6)
+  summary = json.loads((tmp_path / "ens" / "training.json").read_text())
+  assert summary["elapsed_seconds"] == pytest.approx(
+      logistic["elapsed_seconds"] + attention["elapsed_seconds"])
+  assert set(summary["metrics"]) == {"validation", "eval"}
+  assert summary["metrics"]["eval"]["num_examples"] == len(data.labels)
+  assert summary["model_class"] == ("AverageEnsemble(FrameLevelLogisticModel, "
+                                    "AttentionPoolingModel)")
+  # The exported head scores records as the saved model does.
+  head = store.load_classifier("ens", model_dir=tmp_path / "store")
+  np.testing.assert_allclose(head.embedding_scores(data.frames[0, :data.num_frames[0]]),
+                             expected[0], rtol=1e-4, atol=1e-6)
+  assert ensemble.load_run(str(tmp_path / "ens"))["model_path"].endswith("model.keras")
+
+
+def test_ensemble_command_names_the_member_it_cannot_use(tmp_path, capsys):
+  import soundscope
+  _tiny_run(tmp_path / "logistic", "FrameLevelLogisticModel")
+  _tiny_run(tmp_path / "short", "FrameLevelLogisticModel", max_frames=5)
+  _tiny_run(tmp_path / "attention", "AttentionPoolingModel")
+  (tmp_path / "unfinished").mkdir()
+
+  def ensemble_error(*members, kind="scores"):
+    status = soundscope.main(["ensemble", "--members", ",".join(str(tmp_path / m)
+                                                                  for m in members),
+                              "--kind", kind, "--train-dir", str(tmp_path / "ens")])
+    assert status == 2
+    return capsys.readouterr().err
+
+  error = ensemble_error("logistic", "unfinished")
+  assert f"{tmp_path / 'unfinished'}: no finished training run" in error
+  error = ensemble_error("logistic", "short")
+  assert f"{tmp_path / 'short'}: max_frames is 5, but the first member" in error
+  assert "only for FrameLevelLogistic" in ensemble_error("logistic", "attention", kind="weights")
+  assert not (tmp_path / "ens" / "model.keras").exists()

@@ -1,0 +1,129 @@
+"""Averaged ensembles of finished training runs, saved as one head.
+
+An ensemble is written like a training run (TRAIN_DIR/model.keras and
+training.json), so `soundscope evaluate`, the export to the model store and
+every consumer of heads treat it as any other head.  Two kinds:
+
+  scores   the mean of the members' per-class probabilities, optionally moved
+           by the class-prior shift beta (frame_models.PriorLogitShift, with
+           the log label frequencies of the first member's training records);
+           any mix of architectures.
+  weights  one FrameLevelLogistic whose weights are the members' mean
+           (frame_models.average_weights: exactly the mean of their logits).
+
+The members must agree on classes and frame features.  The ensemble's training
+time is the sum of its members'; its validation figures are measured on the
+first member's validation split, when it has one.
+"""
+
+import json
+import os
+
+import numpy as np
+
+KINDS = ("scores", "weights")
+MEMBER_FIELDS_THAT_MUST_AGREE = ("num_classes", "feature_names", "feature_sizes", "max_frames")
+
+
+def load_run(train_dir):
+  """The training.json summary of a finished run.
+
+  Raises:
+    ValueError: TRAIN_DIR has no finished run (no training.json or model).
+  """
+  from models import train
+  summary_path = os.path.join(train_dir, train.TRAINING_FILE)
+  if not os.path.isfile(summary_path):
+    raise ValueError(f"{train_dir}: no finished training run ({train.TRAINING_FILE} missing)")
+  with open(summary_path) as summary:
+    run = json.load(summary)
+  if not os.path.isfile(run.get("model_path", "")):
+    raise ValueError(f"{train_dir}: its trained model {run.get('model_path')} is missing")
+  return run
+
+
+def check_members_agree(train_dirs, runs):
+  """ValueError naming the first member whose classes or features differ from the first's."""
+  first = runs[0]["config"]
+  for train_dir, run in zip(train_dirs[1:], runs[1:]):
+    for field in MEMBER_FIELDS_THAT_MUST_AGREE:
+      if run["config"].get(field) != first.get(field):
+        raise ValueError(f"{train_dir}: {field} is {run['config'].get(field)!r}, but the first "
+                         f"member {train_dirs[0]} has {first.get(field)!r}")
+
+
+def log_prior(labels):
+  """float64 [C]: log of each class's frequency in multi-hot `labels` [n, C], floored at 1/n."""
+  labels = np.asarray(labels)
+  return np.log(np.maximum(labels.mean(axis=0), 1.0 / len(labels)))
+
+
+def build(train_dirs, out_dir, beta=0.0, kind="scores", name="AverageEnsemble",
+          cache_dir=None):
+  """Averages finished runs into OUT_DIR/model.keras and OUT_DIR/training.json.
+
+  Args:
+    train_dirs: train directories of finished `soundscope train` runs.
+    out_dir: the ensemble's directory (created).
+    beta: class-prior shift (kind 'scores'; 0: the plain mean).
+    kind: one of KINDS.
+    name: the Keras model's name.
+    cache_dir: .npz cache of decoded records (default: the first member's).
+
+  Returns:
+    dict shaped like train.train()'s summary: config (members, beta, kind,
+    member_configs), model_class, model_path, best_validation (None without
+    a validation split), elapsed_seconds and cpu_seconds (the members' sums), ...
+
+  Raises:
+    ValueError: no members, an unknown kind, a member that is not a finished
+      run, members that disagree on classes or features, or a 'weights'
+      member that is not a FrameLevelLogistic.
+  """
+  from models import evaluate, frame_models, metrics, train
+  if not train_dirs:
+    raise ValueError("an ensemble needs at least one member")
+  if kind not in KINDS:
+    raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+  runs = [load_run(train_dir) for train_dir in train_dirs]
+  check_members_agree(train_dirs, runs)
+  config = train.TrainConfig(**{**runs[0]["config"],
+                                "cache_dir": cache_dir or runs[0]["config"].get("cache_dir")})
+  train_data, validation = train.train_and_validation_data(config)
+  members = [evaluate.load_keras_model(run["model_path"]) for run in runs]
+  classes = ", ".join(run["model_class"] for run in runs)
+  if kind == "weights":
+    model = frame_models.average_weights(members)
+    model_class = f"WeightAverage({classes})"
+  else:
+    _, feature_size = config.feature()
+    model = frame_models.average_ensemble(
+        members, log_prior=log_prior(train_data.labels), beta=beta, name=name,
+        feature_size=feature_size, max_frames=config.max_frames)
+    model_class = f"AverageEnsemble({classes})"
+  os.makedirs(out_dir, exist_ok=True)
+  model_path = os.path.join(out_dir, train.FINAL_MODEL)
+  model.save(model_path)
+  best_validation = None
+  if validation is not None:
+    summary, *_ = metrics.summary(train.predict(model, validation), validation.labels)
+    best_validation = {f"val_{key}": summary[key] for key in train.SELECTION_METRICS}
+  result = {
+      "config": {"members": [os.path.abspath(d) for d in train_dirs], "beta": beta,
+                 "kind": kind, "member_configs": [run["config"] for run in runs],
+                 # What the export and evaluation read: the members' shared data spec.
+                 **{field: runs[0]["config"][field] for field in (
+                     "train_data", *MEMBER_FIELDS_THAT_MUST_AGREE)}},
+      "model_class": model_class,
+      "model_path": model_path,
+      "history": [], "epochs_done": "-", "chosen_epoch": "-",
+      "steps": sum(run.get("steps", 0) for run in runs),
+      "train_examples": runs[0].get("train_examples"),
+      "validation_examples": runs[0].get("validation_examples"),
+      "best_validation": best_validation,
+      "elapsed_seconds": sum(run["elapsed_seconds"] for run in runs),
+      "cpu_seconds": sum(run["cpu_seconds"] for run in runs),
+  }
+  with open(os.path.join(out_dir, train.TRAINING_FILE), "w") as out:
+    json.dump(result, out, indent=2, sort_keys=True, default=str)
+  return result
