@@ -64,12 +64,12 @@ def main():
   parser.add_argument("--betas", default="0,0.1,0.2")
   args = parser.parse_args()
   common.quiet_tensorflow()
-  from models import metrics
+  from models import ensemble, metrics
   base_dirs, candidate_dirs = args.base.split(","), args.candidates.split(",")
   betas = [float(beta) for beta in args.betas.split(",")]
   train_data, validation = shared_validation(base_dirs + candidate_dirs, args.cache_dir)
   labels = validation.labels
-  log_prior = np.log(np.maximum(train_data.labels.mean(axis=0), 1.0 / len(train_data.labels)))
+  log_prior = ensemble.log_prior(train_data.labels)
   scores = {train_dir: last_epoch_scores(train_dir, validation)
             for train_dir in base_dirs + candidate_dirs}
   base_average = np.mean([scores[d] for d in base_dirs], axis=0)

@@ -120,13 +120,13 @@ def main():
   common.ASSETS = pathlib.Path(args.assets)
   common.require_asset("audioset/bal_train")
   common.quiet_tensorflow()
-  from models import metrics
+  from models import ensemble, metrics
   names = [n for n in RECIPE_RUNS if not args.only or n in args.only.split(",")]
   per_recipe = {}
   for name in names:
     per_recipe[name], train_data, validation = run_recipe(name, args)
   labels = validation.labels
-  log_prior = np.log(np.maximum(train_data.labels.mean(axis=0), 1.0 / len(train_data.labels)))
+  log_prior = ensemble.log_prior(train_data.labels)
   rows = [(name, per_recipe[name]) for name in names]
   rows.append((f"average of {len(names)} (beta {BETA})",
                {v: np.mean([per_recipe[n][v] for n in names], axis=0)
