@@ -240,8 +240,17 @@ def main():
   eval_glob = f"{args.assets}/audioset/eval/*.tfrecord"
   labels_csv = f"{args.assets}/audioset/class_labels_indices.csv"
   rows = []
-  eval_data = None
   results = {}
+  eval_cache = []
+
+  def eval_data():
+    """The eval records, decoded (or read from the cache) once per invocation."""
+    if not eval_cache:
+      config = train.TrainConfig(train_data=train_glob, train_dir=args.runs_dir,
+                                 cache_dir=args.cache_dir)
+      eval_cache.append(train.load_data(eval_glob, config, "eval"))
+    return eval_cache[0]
+
   for name in names:
     run = RUNS[name]
     print(f"== {name}: {command_line(name, run, args.assets, args.runs_dir)}", file=sys.stderr)
@@ -250,20 +259,21 @@ def main():
                                **{"validation_fraction": 0.1, "loss": DEFAULT_LOSS, **run})
     result = train.train(config, verbose=2)
     results[name] = result
-    if eval_data is None:
-      eval_data = train.load_data(eval_glob, config, "eval")
-    summary = evaluate_and_export(name, result, eval_data, config.train_dir, labels_csv, args)
+    summary = evaluate_and_export(name, result, eval_data(), config.train_dir, labels_csv, args)
     rows.append((name, result, summary))
   for name, spec in ENSEMBLES.items():
     if args.only and name not in args.only.split(","):
       continue
-    missing = [member for member in spec["members"] if member not in results]
+    # Members trained in this invocation, or finished in an earlier one.
+    missing = [member for member in spec["members"] if member not in results and not
+               os.path.isfile(os.path.join(args.runs_dir, member, train.TRAINING_FILE))]
     if missing:
-      print(f"== {name}: skipped, runs {missing} not in this invocation", file=sys.stderr)
+      print(f"== {name}: skipped, runs {missing} not finished in {args.runs_dir}",
+            file=sys.stderr)
       continue
     print(f"== {name}: average of {', '.join(spec['members'])}", file=sys.stderr)
     result = build_ensemble(name, spec, os.path.join(args.runs_dir, name), args)
-    summary = evaluate_and_export(name, result, eval_data, os.path.join(args.runs_dir, name),
+    summary = evaluate_and_export(name, result, eval_data(), os.path.join(args.runs_dir, name),
                                   labels_csv, args)
     rows.append((name, result, summary))
   print("| model | epochs (kept) | train wall | train CPU | hit@1 | GAP@20 | mAP | AUC | d' |")
