@@ -329,6 +329,19 @@ def test_two_worker_processes_give_the_same_rows(corpus, tmp_path, capfd, monkey
     np.testing.assert_allclose(np.asarray(rows.loc[relative, "scores"]), expected, rtol=1e-5)
   # The row shards the workers wrote were merged into the one file and removed.
   assert sorted(os.listdir(tmp_path)) == ["two-errors.parquet", "two.parquet"]
+  # Kept instead, they are the output: one shard per bundle, so one or more per worker.
+  status = soundscope.main(["predict", "--model-factory", FACTORY, "--no-progress",
+                            "--input", str(root / "**" / "*"), "--output", str(output),
+                            "--scores", "--keep-shards", "--direct_num_workers=2",
+                            "--direct_running_mode=multi_processing"])
+  assert status == 0, capfd.readouterr().out
+  shards = sorted(str(path) for path in tmp_path.glob("two-*-of-*.parquet"))
+  assert len(shards) >= 2 and not (tmp_path / "two.parquet").exists()
+  kept = pq.ParquetDataset(shards).read().to_pandas().set_index("id")
+  assert sorted(kept.index) == sorted(rows.index)
+  for relative in good:
+    np.testing.assert_array_equal(np.asarray(kept.loc[relative, "scores"]),
+                                  np.asarray(rows.loc[relative, "scores"]))
 
 
 def test_a_failed_merge_keeps_the_previous_output_and_leaves_no_staging(corpus, tmp_path,
