@@ -76,15 +76,17 @@ def build(train_dirs, out_dir, beta=0.0, kind="scores", name="AverageEnsemble",
     a validation split), elapsed_seconds and cpu_seconds (the members' sums), ...
 
   Raises:
-    ValueError: no members, an unknown kind, a member that is not a finished
-      run, members that disagree on classes or features, or a 'weights'
-      member that is not a FrameLevelLogistic.
+    ValueError: no members, an unknown kind, beta with kind 'weights', a
+      member that is not a finished run, members that disagree on classes or
+      features, or a 'weights' member that is not a FrameLevelLogistic.
   """
   from models import evaluate, frame_models, metrics, train
   if not train_dirs:
     raise ValueError("an ensemble needs at least one member")
   if kind not in KINDS:
     raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+  if kind == "weights" and beta:
+    raise ValueError("the class-prior shift (beta) applies to averaged scores, not weights")
   runs = [load_run(train_dir) for train_dir in train_dirs]
   check_members_agree(train_dirs, runs)
   config = train.TrainConfig(**{**runs[0]["config"],

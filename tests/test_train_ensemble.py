@@ -149,10 +149,10 @@ def test_ensemble_command_names_the_member_it_cannot_use(tmp_path, capsys):
   _tiny_run(tmp_path / "attention", "AttentionPoolingModel")
   (tmp_path / "unfinished").mkdir()
 
-  def ensemble_error(*members, kind="scores"):
+  def ensemble_error(*members, kind="scores", beta="0"):
     status = soundscope.main(["ensemble", "--members", ",".join(str(tmp_path / m)
                                                                   for m in members),
-                              "--kind", kind, "--train-dir", str(tmp_path / "ens")])
+                              "--kind", kind, "--beta", beta, "--train-dir", str(tmp_path / "ens")])
     assert status == 2
     return capsys.readouterr().err
 
@@ -161,4 +161,6 @@ def test_ensemble_command_names_the_member_it_cannot_use(tmp_path, capsys):
   error = ensemble_error("logistic", "short")
   assert f"{tmp_path / 'short'}: max_frames is 5, but the first member" in error
   assert "only for FrameLevelLogistic" in ensemble_error("logistic", "attention", kind="weights")
+  assert "applies to averaged scores" in ensemble_error("logistic", "logistic", kind="weights",
+                                                        beta="0.1")
   assert not (tmp_path / "ens" / "model.keras").exists()
