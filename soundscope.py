@@ -21,7 +21,7 @@ COMMANDS = {
     "audioset": ("pipelines.audioset", "Beam: AudioSet segment CSV + local audio -> labelled TFRecords"),
     "predict": ("pipelines.predict", "Beam: audio or embedding TFRecords -> predictions in Parquet"),
     "train": ("models.train_cli", "train a classifier head on AudioSet-format embeddings"),
-    "ensemble": ("models.ensemble_cli", "average finished training runs into one head"),
+    "ensemble": ("models.ensemble_cli", "average runs into one head, or train a recipe"),
     "evaluate": ("models.evaluate_cli", "evaluate a classifier head: hit@1, GAP, mAP, AUC, d'"),
     "capture": ("runtime.capture_cli", "classify the microphone every 5-7 s"),
     "serve": ("runtime.serve_cli", "capture + web page + DeviceHive notifications"),

@@ -26,6 +26,8 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from configs import training_recipes as recipes  # noqa: E402
+
 # name -> TrainConfig fields beyond the common ones (see docs/training.md for why).
 # Runs without "loss" were trained with Keras's mean cross-entropy (DEFAULT_LOSS).
 DEFAULT_LOSS = "mean"
@@ -48,13 +50,11 @@ RUNS = {
                        select_metric="map", model_options={"hidden_units": 256}),
     # The same recipes refitted on all of balanced train for the epochs the
     # validation split chose (logistic: 58, multilevel: 29); no epoch selection.
+    # (multilevel_full and the other members of the best models are in
+    # configs/training_recipes.py, added at the end of this table.)
     "logistic_full": dict(model="FrameLevelLogisticModel", num_epochs=60, learning_rate=0.01,
                           learning_rate_decay_examples=400000, batch_size=512,
                           validation_fraction=0.0),
-    "multilevel_full": dict(model="MultiLevelAttentionModel", num_epochs=29,
-                            learning_rate=0.001, learning_rate_decay_examples=4000000,
-                            batch_size=256, validation_fraction=0.0,
-                            model_options={"hidden_units": 256}),
     # YouTube-8M's summed cross-entropy and TF1 Adam epsilon (the faithful
     # FrameLevelLogistic recipe); L2 1e-4 chosen on validation among 1e-8 (YouTube-8M's),
     # 1e-5, 1e-4, 1e-3.
@@ -89,10 +89,6 @@ RUNS = {
     # their 90 % runs kept (attention 30, DBoF 6; the mixup recipe was still rising at
     # epoch 25 of its validation run, so 30).  A second initialisation with mixup
     # (alpha 0.4, chosen on validation) adds diversity to multilevel_full.
-    "multilevel_mixup_full": dict(model="MultiLevelAttentionModel", num_epochs=30,
-                                  learning_rate=0.001, learning_rate_decay_examples=4000000,
-                                  batch_size=256, validation_fraction=0.0, mixup_alpha=0.4,
-                                  seed=1, split_seed=0, model_options={"hidden_units": 256}),
     "multilevel_seed2_full": dict(model="MultiLevelAttentionModel", num_epochs=29,
                                   learning_rate=0.001, learning_rate_decay_examples=4000000,
                                   batch_size=256, validation_fraction=0.0, seed=2, split_seed=0,
@@ -100,27 +96,19 @@ RUNS = {
     "attention_full": dict(model="AttentionPoolingModel", num_epochs=30, learning_rate=0.001,
                            learning_rate_decay_examples=4000000, batch_size=256,
                            validation_fraction=0.0, model_options={"hidden_units": 256}),
-    # The issue's baseline, a two-layer MLP on mean-pooled frames, refitted on all of
-    # balanced train with two initialisations for 25 epochs (its 90 % runs: validation
-    # mAP 0.326-0.327 at epochs 20-25).
-    **{f"mlp_full_s{seed}": dict(model="PooledMlpModel", num_epochs=25, learning_rate=0.001,
-                                 learning_rate_decay_examples=4000000, batch_size=256,
-                                 validation_fraction=0.0, seed=seed, split_seed=0,
-                                 model_options={"hidden_units": 1024, "hidden_layers": 2})
-       for seed in range(2)},
     "dbof_full": dict(model="DbofModel", num_epochs=6, learning_rate=0.01,
                       learning_rate_decay_examples=400000, batch_size=256,
                       validation_fraction=0.0,
                       model_options={"iterations": 10, "cluster_size": 1024, "hidden_size": 512}),
-    # Sixth round: attention pooling at Kong et al.'s 1024 units, refitted on all of
-    # balanced train.  At the 256-unit recipe's rate (0.001) it needs ~20 epochs of
-    # ~70 s; on the 90 % split, 10 epochs at 0.003 did as well inside ensemble_mix5
-    # (below) as 12 or 20 epochs at 0.001, and only this variant keeps that average
-    # well within the 30-minute budget (docs/training.md, "Sixth round").
-    "attention1024_full": dict(model="AttentionPoolingModel", num_epochs=10,
-                               learning_rate=0.003, learning_rate_decay_examples=40000,
-                               batch_size=256, validation_fraction=0.0,
-                               model_options={"hidden_units": 1024}),
+    # The members of the best models (ensemble_mix, ensemble_mix5): multilevel_full,
+    # multilevel_mixup_full (the mixup member), mlp_full_s0/s1 (the issue's baseline, a
+    # two-layer MLP on mean-pooled frames, refitted with two initialisations for 25
+    # epochs; its 90 % runs: validation mAP 0.326-0.327 at epochs 20-25) and
+    # attention1024_full (sixth round: at the 256-unit recipe's rate, 0.001, it needs
+    # ~20 epochs of ~70 s; on the 90 % split, 10 epochs at 0.003 did as well inside
+    # ensemble_mix5 as 12 or 20 epochs at 0.001, and only this variant keeps that
+    # average well within the 30-minute budget).
+    **recipes.MEMBERS,
 }
 # Averaged ensembles of finished runs.  Members: the subset of {logistic, logistic_y8m,
 # dbof, lstm, attention, multilevel, multilevel_seed1} with the best validation
@@ -159,13 +147,10 @@ ENSEMBLES = {
     # against ensemble_mla's 0.5875 and 0.333: chosen as the new best model before any
     # eval figure of the MLPs existed.  All four in one run on a quiet machine (with
     # the tf.data mixup): 4.8 and 4.3 min (mixup) for the MLA runs, 1.7 min per MLP.
-    "ensemble_mix": dict(members=("multilevel_full", "multilevel_mixup_full", "mlp_full_s0",
-                                  "mlp_full_s1"), beta=0.1),
-    # Sixth round: ensemble_mix's four members plus the 1024-unit attention head, the
-    # same beta 0.1.  On the 90 % split: validation hit@1 0.5925 (the four: 0.5853),
-    # mAP 0.348 (0.343); chosen before any eval figure of the 1024-unit head existed.
-    "ensemble_mix5": dict(members=("multilevel_full", "multilevel_mixup_full", "mlp_full_s0",
-                                   "mlp_full_s1", "attention1024_full"), beta=0.1),
+    # Sixth round, ensemble_mix5: the same four plus attention1024_full, the same beta
+    # 0.1.  On the 90 % split: validation hit@1 0.5925 (the four: 0.5853), mAP 0.348
+    # (0.343); chosen before any eval figure of the 1024-unit head existed.
+    **recipes.ENSEMBLES,
 }
 FLAG_OF_OPTION = {"iterations": "--iterations", "cluster_size": "--dbof-cluster-size",
                   "hidden_size": "--dbof-hidden-size", "lstm_size": "--lstm-cells",

@@ -13,7 +13,8 @@ every consumer of heads treat it as any other head.  Two kinds:
 
 The members must agree on classes and frame features.  The ensemble's training
 time is the sum of its members'; its validation figures are measured on the
-first member's validation split, when it has one.
+first member's validation split, when it has one.  train_recipe trains the
+members of a named recipe (configs/training_recipes.py) first.
 """
 
 import json
@@ -22,6 +23,8 @@ import os
 import numpy as np
 
 KINDS = ("scores", "weights")
+# A recipe's members train in OUT_DIR/members/<member name> (train_recipe).
+MEMBERS_FOLDER = "members"
 MEMBER_FIELDS_THAT_MUST_AGREE = ("num_classes", "feature_names", "feature_sizes", "max_frames")
 
 
@@ -129,3 +132,44 @@ def build(train_dirs, out_dir, beta=0.0, kind="scores", name="AverageEnsemble",
   with open(os.path.join(out_dir, train.TRAINING_FILE), "w") as out:
     json.dump(result, out, indent=2, sort_keys=True, default=str)
   return result
+
+
+def recipe_member_dirs(recipe, out_dir):
+  """{member name: its train directory} of a configs.training_recipes ensemble under OUT_DIR."""
+  from configs import training_recipes
+  return {member: os.path.join(out_dir, MEMBERS_FOLDER, member)
+          for member in training_recipes.ENSEMBLES[recipe]["members"]}
+
+
+def train_recipe(recipe, train_data, out_dir, cache_dir=None, verbose=1, log=print):
+  """Trains (or resumes) every member of a recipe, then averages them into OUT_DIR.
+
+  Args:
+    recipe: a configs.training_recipes.ENSEMBLES name.
+    train_data: glob of release-format records to train every member on.
+    out_dir: the ensemble's directory; member M trains in OUT_DIR/members/M, so
+      running the same call again resumes unfinished members and keeps finished ones.
+    cache_dir: .npz cache of decoded records.
+    verbose: Keras verbosity of each member's training.
+    log: callable(str) for one line per member.
+
+  Returns:
+    build()'s result dict.
+
+  Raises:
+    ValueError: an unknown recipe.
+  """
+  from configs import training_recipes
+  from models import train
+  if recipe not in training_recipes.ENSEMBLES:
+    raise ValueError(f"unknown recipe {recipe!r}; known: {sorted(training_recipes.ENSEMBLES)}")
+  spec = training_recipes.ENSEMBLES[recipe]
+  member_dirs = recipe_member_dirs(recipe, out_dir)
+  for index, (member, train_dir) in enumerate(member_dirs.items()):
+    config = train.TrainConfig(train_data=train_data, train_dir=train_dir, cache_dir=cache_dir,
+                               **training_recipes.MEMBERS[member])
+    result = train.train(config, verbose=verbose)
+    log(f"member {index + 1}/{len(member_dirs)} {member}: {result['model_class']}, "
+        f"{result['epochs_done']} epochs, {result['elapsed_seconds'] / 60:.1f} min")
+  return build(list(member_dirs.values()), out_dir, beta=spec["beta"], kind=spec["kind"],
+               name=recipe, cache_dir=cache_dir)

@@ -164,3 +164,40 @@ def test_ensemble_command_names_the_member_it_cannot_use(tmp_path, capsys):
   assert "applies to averaged scores" in ensemble_error("logistic", "logistic", kind="weights",
                                                         beta="0.1")
   assert not (tmp_path / "ens" / "model.keras").exists()
+
+
+def test_the_best_models_recipe_trains_its_members_then_averages_them(tmp_path, capsys):
+  import json
+  import soundscope
+  from configs import training_recipes
+  from models import store, train
+  best = tmp_path / "best"
+  arguments = ["ensemble", "--recipe", "ensemble_mix5", "--train-data",
+               S.slice_glob(S.TRAIN_SLICE), "--train-dir", str(best), "--quiet",
+               "--export", "best", "--model-dir", str(tmp_path / "store"),
+               "--class-labels", str(S.class_labels_csv())]
+  assert soundscope.main(arguments) == 0, capsys.readouterr().err
+  recipe = training_recipes.ENSEMBLES["ensemble_mix5"]
+  summary = json.loads((best / "training.json").read_text())
+  assert summary["config"]["beta"] == recipe["beta"] == 0.1
+  assert [m.rsplit("/", 1)[1] for m in summary["config"]["members"]] == list(recipe["members"])
+  for member, member_config in zip(recipe["members"], summary["config"]["member_configs"]):
+    # Each member trained on all the records with exactly its recipe's settings.
+    expected = train.TrainConfig(train_data=S.slice_glob(S.TRAIN_SLICE),
+                                 train_dir=str(best / "members" / member),
+                                 **training_recipes.MEMBERS[member])
+    assert train.TrainConfig(**member_config) == expected
+  assert "member 5/5 attention1024_full: AttentionPoolingModel, 10 epochs" in (
+      capsys.readouterr().err)
+  data = S.load_slice(S.EVAL_SLICE)
+  head = store.load_classifier("best", model_dir=tmp_path / "store")
+  assert head.embedding_scores(data.frames[0, :data.num_frames[0]]).shape == (527,)
+  # Running it again resumes: the finished members are kept, not retrained.
+  before = {member: (best / "members" / member / "latest.keras").stat().st_mtime_ns
+            for member in recipe["members"]}
+  assert soundscope.main(arguments) == 0
+  assert before == {member: (best / "members" / member / "latest.keras").stat().st_mtime_ns
+                    for member in recipe["members"]}
+  # The recipe fixes how its members are averaged.
+  assert soundscope.main(arguments + ["--beta", "0.3"]) == 2
+  assert "come from the recipe 'ensemble_mix5'" in capsys.readouterr().err
