@@ -26,6 +26,8 @@ KINDS = ("scores", "weights")
 # A recipe's members train in OUT_DIR/members/<member name> (train_recipe).
 MEMBERS_FOLDER = "members"
 MEMBER_FIELDS_THAT_MUST_AGREE = ("num_classes", "feature_names", "feature_sizes", "max_frames")
+# The TrainConfig fields an ensemble's summary keeps for reading data (data_config).
+DATA_FIELDS = ("train_data", "cache_dir", *MEMBER_FIELDS_THAT_MUST_AGREE)
 
 
 def load_run(train_dir):
@@ -117,8 +119,7 @@ def build(train_dirs, out_dir, beta=0.0, kind="scores", name="AverageEnsemble",
       "config": {"members": [os.path.abspath(d) for d in train_dirs], "beta": beta,
                  "kind": kind, "member_configs": [run["config"] for run in runs],
                  # What the export and evaluation read: the members' shared data spec.
-                 **{field: runs[0]["config"][field] for field in (
-                     "train_data", *MEMBER_FIELDS_THAT_MUST_AGREE)}},
+                 **{field: getattr(config, field) for field in DATA_FIELDS}},
       "model_class": model_class,
       "model_path": model_path,
       "history": [], "epochs_done": "-", "chosen_epoch": "-",
@@ -132,6 +133,13 @@ def build(train_dirs, out_dir, beta=0.0, kind="scores", name="AverageEnsemble",
   with open(os.path.join(out_dir, train.TRAINING_FILE), "w") as out:
     json.dump(result, out, indent=2, sort_keys=True, default=str)
   return result
+
+
+def data_config(result, train_dir):
+  """models.train.TrainConfig to read records as the ensemble of build()'s `result` does."""
+  from models import train
+  return train.TrainConfig(train_dir=train_dir,
+                           **{field: result["config"][field] for field in DATA_FIELDS})
 
 
 def recipe_member_dirs(recipe, out_dir):

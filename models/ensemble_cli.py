@@ -56,15 +56,11 @@ def add_arguments(parser):
 
 
 def run(args):
-  try:
-    return _run(args)
-  except (ValueError, FileNotFoundError) as exc:
-    print(f"soundscope ensemble: error: {exc}", file=sys.stderr)
-    return 2
+  return train_cli.run_reporting_errors("ensemble", _run, args)
 
 
 def _run(args):
-  from models import ensemble, train
+  from models import ensemble
   if args.recipe:
     if not args.train_data:
       raise ValueError("--recipe needs --train-data, the records to train its members on")
@@ -78,15 +74,10 @@ def _run(args):
     members = [member for member in args.members.split(",") if member]
     result = ensemble.build(members, args.train_dir, beta=args.beta or 0.0,
                             kind=args.kind or "scores", cache_dir=args.cache_dir)
-  shared = result["config"]
-  config = train.TrainConfig(train_data=shared["train_data"], train_dir=args.train_dir,
-                             cache_dir=args.cache_dir or shared["member_configs"][0].get(
-                                 "cache_dir"),
-                             **{field: shared[field]
-                                for field in ensemble.MEMBER_FIELDS_THAT_MUST_AGREE})
   validation = result["best_validation"]
-  print(f"averaged {len(shared['members'])} runs into {result['model_path']} "
+  print(f"averaged {len(result['config']['members'])} runs into {result['model_path']} "
         f"({result['elapsed_seconds'] / 60:.1f} min of members' training)"
         + (f"; validation hit@1 {validation['val_hit_at_one']:.4f} mAP {validation['val_map']:.4f}"
            if validation else ""), file=sys.stderr)
-  return train_cli.evaluate_and_export(args, config, result, result["model_class"])
+  return train_cli.evaluate_and_export(args, ensemble.data_config(result, args.train_dir),
+                                       result, result["model_class"])

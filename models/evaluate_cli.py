@@ -49,11 +49,8 @@ def class_names(args, head_dir, num_classes):
 
 
 def run(args):
-  try:
-    return _run(args)
-  except (ValueError, FileNotFoundError) as exc:
-    print(f"soundscope evaluate: error: {exc}", file=sys.stderr)
-    return 2
+  from models import train_cli
+  return train_cli.run_reporting_errors("evaluate", _run, args)
 
 
 def _run(args):

@@ -194,12 +194,22 @@ def export(args, config, result, metrics, model_class=None):
         model_class=model_class or frame_models.canonical_name(config.model))
 
 
-def run(args):
+def run_reporting_errors(command, body, args):
+  """body(args), or exit status 2 with `soundscope COMMAND: error: ...` on stderr.
+
+  Bad input (a ValueError or FileNotFoundError naming the file or setting) is
+  the user's to fix, so it gets one line, not a traceback.  Shared by train,
+  ensemble and evaluate.
+  """
   try:
-    return _run(args)
+    return body(args)
   except (ValueError, FileNotFoundError) as exc:
-    print(f"soundscope train: error: {exc}", file=sys.stderr)
+    print(f"soundscope {command}: error: {exc}", file=sys.stderr)
     return 2
+
+
+def run(args):
+  return run_reporting_errors("train", _run, args)
 
 
 def _run(args):
