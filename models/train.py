@@ -8,13 +8,16 @@ cross-entropy on sigmoid outputs, Adam, learning rate decayed by
 
 The train directory holds everything of one run:
   latest.keras     model + optimizer state after the last finished epoch
-  state.json       epochs done, optimizer steps, per-epoch history, elapsed time
+  state.json       epochs done, optimizer steps, per-epoch history, elapsed time,
+                   the state of the model's random ops
   best.keras       the epoch with the best validation metric (with validation data)
   model.keras      the final model (best epoch when validating, else the last)
   training.json    configuration, history, chosen epoch, wall and CPU seconds
   logs/            TensorBoard event files (loss, learning rate, validation metrics)
 Running again with the same train directory resumes after the last finished
-epoch (after an interruption, or to train for more epochs).
+epoch (after an interruption, or to train for more epochs), to the weights an
+uninterrupted run reaches: each epoch's record order is a function of (seed,
+epoch), and the random ops go on from their saved state.
 """
 
 import dataclasses
@@ -44,6 +47,13 @@ SELECTION_METRICS = ("map", "hit_at_one", "gap", "mean_auc")
 LOSSES = ("youtube8m", "mean")
 YOUTUBE8M_LOSS_EPSILON = 1e-5
 YOUTUBE8M_ADAM_EPSILON = 1e-8   # tf.train.AdamOptimizer's default (Keras's is 1e-7).
+# The training input pipeline: batches built in parallel and kept ready ahead
+# of the optimizer (fixed, since tf.data's autotuning is off: _serve_epochs).
+BATCH_THREADS = 2
+PREFETCH_BATCHES = 2
+# Keras's name for the state of a layer's random ops (Dropout, frame sampling).
+# A .keras checkpoint leaves it out, so state.json keeps it for exact resumes.
+SEED_STATE_VARIABLE = "seed_generator_state"
 
 
 @dataclasses.dataclass
@@ -171,6 +181,14 @@ def build_model(config):
   return model
 
 
+def epoch_order(num_records, seed, epoch):
+  """The record order of one training epoch: int64 [n], a function of (seed, epoch) only.
+
+  A resumed run therefore serves the epochs an uninterrupted run would have.
+  """
+  return np.random.default_rng([seed, epoch]).permutation(num_records)
+
+
 def mixup_draw(num_records, alpha, seed, epoch):
   """The pairs and weights of one mixup epoch, a function of (seed, epoch) only.
 
@@ -182,7 +200,8 @@ def mixup_draw(num_records, alpha, seed, epoch):
 
   Returns:
     (order int64 [n], partner int64 [n], lam float32 [n]): record order[i] is
-    mixed with record partner[i] with weight lam[i] ~ Beta(alpha, alpha).
+    mixed with record partner[i] with weight lam[i] ~ Beta(alpha, alpha);
+    order is epoch_order(num_records, seed, epoch).
   """
   if alpha <= 0:
     raise ValueError(f"mixup alpha must be > 0, got {alpha}")
@@ -193,16 +212,74 @@ def mixup_draw(num_records, alpha, seed, epoch):
   return order, partner, lam
 
 
+def _serve_epochs(draws, batch_size, make_batch, first_epoch, end_epoch):
+  """One tf.data pipeline over every epoch's draw, batched, mapped by make_batch, prefetched.
+
+  tf.data's autotuning is off: when Keras drops an iterator whose autotune
+  thread is sleeping (up to a minute between its runs), the drop waits for
+  that thread, which stalled every other epoch of a 45 s epoch by ~36 s.
+  """
+  import tensorflow as tf
+  if not draws:
+    raise ValueError(f"no epochs to serve: [{first_epoch}, {end_epoch})")
+  epochs = [tf.data.Dataset.from_tensor_slices(draw).batch(batch_size) for draw in draws]
+  served = epochs[0]
+  for epoch in epochs[1:]:
+    served = served.concatenate(epoch)
+  options = tf.data.Options()
+  options.autotune.enabled = False
+  return (served.map(make_batch, num_parallel_calls=BATCH_THREADS)
+          .prefetch(PREFETCH_BATCHES).with_options(options))
+
+
+def _training_tensors(data):
+  """FrameData as constant tensors: frames float32 [n, F, D] (dequantized), counts, labels."""
+  import tensorflow as tf
+  inputs = readers.dequantized_inputs(data)
+  return (tf.constant(inputs["frames"]), tf.constant(inputs["num_frames"]),
+          tf.constant(np.asarray(data.labels, np.float32)))
+
+
+def shuffled_dataset(data, batch_size, seed, first_epoch, end_epoch):
+  """A tf.data pipeline of the training batches of epochs [first_epoch, end_epoch).
+
+  Each epoch serves every record once, in epoch_order(n, seed, epoch), in
+  ceil(n / batch_size) batches (the last one short), so that
+  `fit(..., steps_per_epoch=that)` keeps epochs aligned.
+
+  Args:
+    data: FrameData (uint8 frames).
+    batch_size: records per batch.
+    seed: int.
+    first_epoch: the first epoch served (0, or where a resumed run starts).
+    end_epoch: one past the last epoch served.
+
+  Returns:
+    tf.data.Dataset of ({frames: float32 [b, F, D], num_frames: int32 [b]},
+    float32 [b, C] labels).
+  """
+  import tensorflow as tf
+  frames, num_frames, labels = _training_tensors(data)
+  count = len(data.labels)
+
+  def gather(order):
+    return ({"frames": tf.gather(frames, order), "num_frames": tf.gather(num_frames, order)},
+            tf.gather(labels, order))
+
+  return _serve_epochs([epoch_order(count, seed, epoch)
+                        for epoch in range(first_epoch, end_epoch)], batch_size, gather,
+                       first_epoch, end_epoch)
+
+
 def mixup_dataset(data, batch_size, alpha, seed, first_epoch, end_epoch):
   """A tf.data pipeline of the mixed-up training batches of epochs [first_epoch, end_epoch).
 
   Every epoch pairs each record with a random partner (`mixup_draw`) and mixes
   the two: frames (dequantized) lam * a + (1 - lam) * b, labels likewise; the
   frame count is the larger of the two (a shorter record's zero padding mixes
-  in as silence-like zeros).  Each epoch has ceil(n / batch_size) batches, the
-  last one short, so `fit(..., steps_per_epoch=that)` keeps epochs aligned.
-  The mixing runs in the tf.data graph, prefetched: building the batches in a
-  Python PyDataset doubled the epoch time of a multi-level attention head.
+  in as silence-like zeros).  Batches as in shuffled_dataset.  The mixing runs
+  in the tf.data graph, prefetched: building the batches in a Python
+  PyDataset doubled the epoch time of a multi-level attention head.
 
   Args:
     data: FrameData (uint8 frames).
@@ -217,18 +294,8 @@ def mixup_dataset(data, batch_size, alpha, seed, first_epoch, end_epoch):
     float32 [b, C] labels).
   """
   import tensorflow as tf
-  inputs = readers.dequantized_inputs(data)
-  frames = tf.constant(inputs["frames"])
-  num_frames = tf.constant(inputs["num_frames"])
-  labels = tf.constant(np.asarray(data.labels, np.float32))
-  epochs = [tf.data.Dataset.from_tensor_slices(mixup_draw(len(inputs["num_frames"]), alpha,
-                                                          seed, epoch)).batch(batch_size)
-            for epoch in range(first_epoch, end_epoch)]
-  if not epochs:
-    raise ValueError(f"no epochs to serve: [{first_epoch}, {end_epoch})")
-  pairs = epochs[0]
-  for epoch in epochs[1:]:
-    pairs = pairs.concatenate(epoch)
+  frames, num_frames, labels = _training_tensors(data)
+  count = len(data.labels)
 
   def mix(order, partner, lam):
     frame_weight = lam[:, None, None]
@@ -240,13 +307,30 @@ def mixup_dataset(data, batch_size, alpha, seed, first_epoch, end_epoch):
     return mixed, (label_weight * tf.gather(labels, order)
                    + (1 - label_weight) * tf.gather(labels, partner))
 
-  return pairs.map(mix, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+  return _serve_epochs([mixup_draw(count, alpha, seed, epoch)
+                        for epoch in range(first_epoch, end_epoch)], batch_size, mix,
+                       first_epoch, end_epoch)
 
 
 def predict(model, data, batch_size=256):
-  """float32 [n, C] scores of a model on FrameData."""
-  inputs = readers.dequantized_inputs(data)
-  return np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0), np.float32)
+  """float32 [n, C] scores of a model on FrameData (models.evaluate.score)."""
+  from models import evaluate
+  return evaluate.score(model, data, batch_size)
+
+
+def seed_states(model):
+  """The state variables of a model's random ops (Dropout, frame sampling), in layer order."""
+  return [variable for variable in model.variables if variable.name == SEED_STATE_VARIABLE]
+
+
+def restore_seed_states(model, values):
+  """Sets seed_states(model) to values saved by the checkpoint callback (if any were)."""
+  variables = seed_states(model)
+  if values and len(values) != len(variables):
+    raise ValueError(f"the checkpoint saved {len(values)} random-op states, the model has "
+                     f"{len(variables)}")
+  for variable, value in zip(variables, values or ()):
+    variable.assign(np.asarray(value, dtype=variable.dtype))
 
 
 def read_state(train_dir):
@@ -289,6 +373,8 @@ def _checkpoint_callback(config, validation, state, clock):
       state["steps"] = int(self.model.optimizer.iterations.numpy())
       state["elapsed_seconds"] = clock.elapsed()
       state["cpu_seconds"] = clock.cpu()
+      state["seed_states"] = [np.asarray(variable.numpy()).tolist()
+                              for variable in seed_states(self.model)]
       best = state.get("best")
       key = f"val_{config.select_metric}"
       if validation is not None and (best is None or record[key] > best[key]):
@@ -338,6 +424,7 @@ def train(config, verbose=1, extra_callbacks=()):
     model = keras.models.load_model(
         os.path.join(config.train_dir, LATEST_MODEL),
         custom_objects={"youtube8m_cross_entropy": youtube8m_cross_entropy})
+    restore_seed_states(model, state.get("seed_states"))
     print(f"resuming {config.train_dir} after epoch {state['epochs_done']} "
           f"(step {state['steps']})", file=sys.stderr)
   else:
@@ -351,20 +438,17 @@ def train(config, verbose=1, extra_callbacks=()):
       *extra_callbacks,
   ]
   if state["epochs_done"] < config.num_epochs:
+    first, end = state["epochs_done"], config.num_epochs
     if config.mixup_alpha:
       batches = mixup_dataset(train_data, config.batch_size, config.mixup_alpha, config.seed,
-                              state["epochs_done"], config.num_epochs)
-      # One dataset holds every remaining epoch; with steps_per_epoch Keras reads
-      # it on across epochs instead of restarting it.
-      model.fit(batches, epochs=config.num_epochs, initial_epoch=state["epochs_done"],
-                steps_per_epoch=-(-len(train_data.labels) // config.batch_size),
-                shuffle=False,   # mixup_draw has shuffled each epoch already
-                callbacks=callbacks, verbose=verbose)
+                              first, end)
     else:
-      model.fit(readers.dequantized_inputs(train_data), train_data.labels,
-                batch_size=config.batch_size, epochs=config.num_epochs,
-                initial_epoch=state["epochs_done"], shuffle=True, callbacks=callbacks,
-                verbose=verbose)
+      batches = shuffled_dataset(train_data, config.batch_size, config.seed, first, end)
+    # One dataset holds every remaining epoch, already shuffled; with
+    # steps_per_epoch Keras reads it on across epochs instead of restarting it.
+    model.fit(batches, epochs=end, initial_epoch=first,
+              steps_per_epoch=-(-len(train_data.labels) // config.batch_size),
+              shuffle=False, callbacks=callbacks, verbose=verbose)
   chosen = (state["best"] or {}).get("epoch", state["epochs_done"])
   source = BEST_MODEL if validation is not None and state["best"] else LATEST_MODEL
   # compile=False: the final model (and so every exported head) carries no optimizer state.

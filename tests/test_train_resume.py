@@ -65,3 +65,46 @@ def test_finished_run_trains_on_when_given_more_epochs(tmp_path):
   with open(tmp_path / "run" / "state.json") as stream:
     assert len(json.load(stream)["history"]) == 3
   assert longer["elapsed_seconds"] >= first["elapsed_seconds"]
+
+
+def test_training_batches_serve_each_record_once_per_epoch_in_a_seeded_order():
+  import numpy as np
+  from models import readers, train
+  data = S.load_slice(S.TRAIN_SLICE)
+  inputs = readers.dequantized_inputs(data)
+  count = len(data.labels)
+  per_epoch = math.ceil(count / 64)
+  batches = list(train.shuffled_dataset(data, batch_size=64, seed=5, first_epoch=0,
+                                        end_epoch=2).as_numpy_iterator())
+  assert len(batches) == 2 * per_epoch
+  for epoch in (0, 1):
+    order = train.epoch_order(count, seed=5, epoch=epoch)
+    assert sorted(order) == list(range(count))
+    served = batches[epoch * per_epoch:(epoch + 1) * per_epoch]
+    assert len(served[-1][1]) == count - 64 * (per_epoch - 1)   # The last batch is short.
+    np.testing.assert_array_equal(np.concatenate([inputs_["frames"] for inputs_, _ in served]),
+                                  inputs["frames"][order])
+    np.testing.assert_array_equal(np.concatenate([inputs_["num_frames"] for inputs_, _ in served]),
+                                  data.num_frames[order])
+    np.testing.assert_array_equal(np.concatenate([labels for _, labels in served]),
+                                  data.labels[order])
+  assert not np.array_equal(train.epoch_order(count, 5, 0), train.epoch_order(count, 5, 1))
+  # The first epoch's order is mixup's too (one stream of record orders).
+  np.testing.assert_array_equal(train.epoch_order(count, 5, 0),
+                                train.mixup_draw(count, 0.4, 5, 0)[0])
+
+
+def test_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
+  import keras
+  import numpy as np
+  from models import train
+  straight = train.train(config(tmp_path / "straight", 3), verbose=0)
+  with pytest.raises(Interrupt):
+    train.train(config(tmp_path, 3), verbose=0,
+                extra_callbacks=[interrupting_callback(epoch_to_break=1, batch_to_break=1)])
+  resumed = train.train(config(tmp_path, 3), verbose=0)
+  assert [epoch["loss"] for epoch in resumed["history"]] == pytest.approx(
+      [epoch["loss"] for epoch in straight["history"]], rel=1e-6)
+  for a, b in zip(keras.models.load_model(straight["model_path"], compile=False).get_weights(),
+                  keras.models.load_model(resumed["model_path"], compile=False).get_weights()):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
