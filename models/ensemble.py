@@ -96,7 +96,12 @@ def build(train_dirs, out_dir, beta=0.0, kind="scores", name="AverageEnsemble",
   check_members_agree(train_dirs, runs)
   config = train.TrainConfig(**{**runs[0]["config"],
                                 "cache_dir": cache_dir or runs[0]["config"].get("cache_dir")})
-  train_data, validation = train.train_and_validation_data(config)
+  # The training records matter only for the class prior and a validation split:
+  # averaging runs fitted on all of their data needs nothing but their models.
+  shifted = kind == "scores" and bool(beta)
+  validating = bool(config.validation_data or config.validation_fraction)
+  train_data, validation = (train.train_and_validation_data(config) if shifted or validating
+                            else (None, None))
   members = [evaluate.load_keras_model(run["model_path"]) for run in runs]
   classes = ", ".join(run["model_class"] for run in runs)
   if kind == "weights":
@@ -105,7 +110,8 @@ def build(train_dirs, out_dir, beta=0.0, kind="scores", name="AverageEnsemble",
   else:
     _, feature_size = config.feature()
     model = frame_models.average_ensemble(
-        members, log_prior=log_prior(train_data.labels), beta=beta, name=name,
+        members, log_prior=log_prior(train_data.labels) if shifted else None, beta=beta,
+        name=name,
         feature_size=feature_size, max_frames=config.max_frames)
     model_class = f"AverageEnsemble({classes})"
   os.makedirs(out_dir, exist_ok=True)

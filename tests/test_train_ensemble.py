@@ -1,5 +1,7 @@
 """YouTube-8M's loss, the averaged ensemble head and the prior calibration, on real records."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -201,3 +203,35 @@ def test_the_best_models_recipe_trains_its_members_then_averages_them(tmp_path, 
   # The recipe fixes how its members are averaged.
   assert soundscope.main(arguments + ["--beta", "0.3"]) == 2
   assert "come from the recipe 'ensemble_mix5'" in capsys.readouterr().err
+
+
+def test_averaging_runs_fitted_on_all_their_data_reads_no_records(tmp_path, capsys):
+  import glob
+  import shutil
+  import soundscope
+  from models import ensemble, evaluate, train
+  copied = tmp_path / "records"
+  copied.mkdir()
+  for path in glob.glob(S.slice_glob(S.TRAIN_SLICE)):
+    shutil.copy(path, copied)
+  runs = [str(tmp_path / f"logistic_{seed}") for seed in (0, 1)]
+  for seed, train_dir in enumerate(runs):
+    train.train(train.TrainConfig(train_data=str(copied / "*.tfrecord"), train_dir=train_dir,
+                                  num_epochs=1, batch_size=64, seed=seed), verbose=0)
+  shutil.rmtree(copied)   # No cache either: nothing left to read the records from.
+  data = S.load_slice(S.EVAL_SLICE)
+  members = [evaluate.score(evaluate.load_keras_model(os.path.join(run, train.FINAL_MODEL)),
+                            data) for run in runs]
+  for kind in ensemble.KINDS:
+    result = ensemble.build(runs, str(tmp_path / kind), kind=kind)
+    assert result["best_validation"] is None
+    scores = evaluate.score(evaluate.load_keras_model(result["model_path"]), data)
+    if kind == "scores":
+      np.testing.assert_allclose(scores, np.mean(members, axis=0), rtol=1e-5, atol=1e-7)
+    else:   # The mean of two logistic models' weights lies between their logits.
+      assert np.corrcoef(scores.ravel(), np.mean(members, axis=0).ravel())[0, 1] > 0.99
+  # The class-prior shift needs the training labels: the missing records are named.
+  status = soundscope.main(["ensemble", "--members", ",".join(runs), "--beta", "0.1",
+                            "--train-dir", str(tmp_path / "shifted")])
+  assert status == 2
+  assert str(copied) in capsys.readouterr().err
