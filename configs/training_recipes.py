@@ -39,7 +39,8 @@ MEMBERS = {
 # Ensemble name -> members (MEMBERS keys), kind ('scores' or 'weights') and the
 # class-prior shift beta, chosen on the validation split.
 ENSEMBLES = {
-    # The best model: eval hit@1 0.5862, mAP 0.2907; 23.0 min of training on 2 cores.
+    # The best model: eval hit@1 0.5877, mAP 0.2898; 21.0 min of training on 2 cores
+    # (docs/training.md, seventh round; the sixth round's code: 0.5862, 0.2907, 23.0 min).
     "ensemble_mix5": dict(members=("multilevel_full", "multilevel_mixup_full", "mlp_full_s0",
                                    "mlp_full_s1", "attention1024_full"), kind="scores",
                           beta=0.1),
