@@ -228,4 +228,18 @@ def frame_dataset(pattern, num_classes=P.NUM_AUDIOSET_CLASSES, max_frames=MAX_FR
     labels = tf.reshape(tf.maximum(labels, tf.zeros([num_classes])), [num_classes])
     return {"frames": frames, "num_frames": tf.cast(count, tf.int32)}, labels
 
-  return dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(2)
+  parsed = dataset.map(parse, num_parallel_calls=os.cpu_count() or 1)
+  return without_autotune(parsed.batch(batch_size).prefetch(2))
+
+
+def without_autotune(dataset):
+  """`dataset` with tf.data's autotuning off (its parallelism and buffers as given).
+
+  Dropping an iterator waits for the iterator's autotune thread, which sleeps
+  up to a minute between its runs; Keras drops one every epoch, and that
+  stalled training by ~36 s every other epoch (docs/training.md, seventh round).
+  """
+  import tensorflow as tf
+  options = tf.data.Options()
+  options.autotune.enabled = False
+  return dataset.with_options(options)

@@ -48,7 +48,7 @@ LOSSES = ("youtube8m", "mean")
 YOUTUBE8M_LOSS_EPSILON = 1e-5
 YOUTUBE8M_ADAM_EPSILON = 1e-8   # tf.train.AdamOptimizer's default (Keras's is 1e-7).
 # The training input pipeline: batches built in parallel and kept ready ahead
-# of the optimizer (fixed, since tf.data's autotuning is off: _serve_epochs).
+# of the optimizer (fixed: tf.data's autotuning is off, readers.without_autotune).
 BATCH_THREADS = 2
 PREFETCH_BATCHES = 2
 # Keras's name for the state of a layer's random ops (Dropout, frame sampling).
@@ -215,9 +215,9 @@ def mixup_draw(num_records, alpha, seed, epoch):
 def _serve_epochs(draws, batch_size, make_batch, first_epoch, end_epoch):
   """One tf.data pipeline over every epoch's draw, batched, mapped by make_batch, prefetched.
 
-  tf.data's autotuning is off: when Keras drops an iterator whose autotune
-  thread is sleeping (up to a minute between its runs), the drop waits for
-  that thread, which stalled every other epoch of a 45 s epoch by ~36 s.
+  Without tf.data's autotuning (readers.without_autotune), and one iterator for
+  every epoch: Keras builds a new one per epoch only for finite data without
+  steps_per_epoch.
   """
   import tensorflow as tf
   if not draws:
@@ -226,10 +226,8 @@ def _serve_epochs(draws, batch_size, make_batch, first_epoch, end_epoch):
   served = epochs[0]
   for epoch in epochs[1:]:
     served = served.concatenate(epoch)
-  options = tf.data.Options()
-  options.autotune.enabled = False
-  return (served.map(make_batch, num_parallel_calls=BATCH_THREADS)
-          .prefetch(PREFETCH_BATCHES).with_options(options))
+  return readers.without_autotune(served.map(make_batch, num_parallel_calls=BATCH_THREADS)
+                                  .prefetch(PREFETCH_BATCHES))
 
 
 def _training_tensors(data):

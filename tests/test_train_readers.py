@@ -44,7 +44,10 @@ def test_tf_data_pipeline_yields_the_same_batches_as_the_numpy_loader():
   data = S.load_slice(S.EVAL_SLICE)
   expected = readers.dequantized_inputs(data)
   frames, counts, labels = [], [], []
-  for inputs, batch_labels in readers.frame_dataset(pattern, batch_size=64).as_numpy_iterator():
+  dataset = readers.frame_dataset(pattern, batch_size=64)
+  # No autotune thread: dropping an iterator would wait for it (docs/training.md).
+  assert dataset.options().autotune.enabled is False
+  for inputs, batch_labels in dataset.as_numpy_iterator():
     frames.append(inputs["frames"])
     counts.append(inputs["num_frames"])
     labels.append(batch_labels)
