@@ -188,6 +188,24 @@ def dequantized_inputs(data):
   return {"frames": frames, "num_frames": data.num_frames.astype(np.int32)}
 
 
+def dequantize_tensor(quantized):
+  """transforms.postprocess.dequantize in TensorFlow: uint8 tensor -> float32, the same values."""
+  import tensorflow as tf
+  value_range = P.QUANTIZE_MAX_VAL - P.QUANTIZE_MIN_VAL
+  return (tf.cast(quantized, tf.float32) * np.float32(value_range / 255.0)
+          + np.float32(value_range / 512.0 + P.QUANTIZE_MIN_VAL))
+
+
+def dequantized_batch(frames, num_frames):
+  """dequantized_inputs in TensorFlow: uint8 [b, F, D] + int32 counts [b] -> float32 [b, F, D].
+
+  Rows past num_frames become exact zeros, as YouTube-8M pads after dequantizing.
+  """
+  import tensorflow as tf
+  mask = tf.sequence_mask(num_frames, maxlen=tf.shape(frames)[1], dtype=tf.float32)
+  return dequantize_tensor(frames) * mask[:, :, None]
+
+
 def frame_dataset(pattern, num_classes=P.NUM_AUDIOSET_CLASSES, max_frames=MAX_FRAMES,
                   feature_name=P.AUDIO_EMBEDDING_FEATURE, feature_size=P.EMBEDDING_SIZE,
                   batch_size=512, shuffle_buffer=0, seed=0):
@@ -217,10 +235,7 @@ def frame_dataset(pattern, num_classes=P.NUM_AUDIOSET_CLASSES, max_frames=MAX_FR
     raw = tf.reshape(tf.io.decode_raw(sequence[feature_name], tf.uint8), [-1, feature_size])
     raw = raw[:max_frames]
     count = tf.shape(raw)[0]
-    value_range = P.QUANTIZE_MAX_VAL - P.QUANTIZE_MIN_VAL
-    frames = (tf.cast(raw, tf.float32) * (value_range / 255.0)
-              + (value_range / 512.0 + P.QUANTIZE_MIN_VAL))
-    frames = tf.pad(frames, [[0, max_frames - count], [0, 0]])
+    frames = tf.pad(dequantize_tensor(raw), [[0, max_frames - count], [0, 0]])
     frames.set_shape([max_frames, feature_size])
     label_ids = context[P.LABELS_FEATURE].values
     label_ids = tf.boolean_mask(label_ids, (label_ids >= 0) & (label_ids < num_classes))

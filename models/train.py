@@ -231,11 +231,22 @@ def _serve_epochs(draws, batch_size, make_batch, first_epoch, end_epoch):
 
 
 def _training_tensors(data):
-  """FrameData as constant tensors: frames float32 [n, F, D] (dequantized), counts, labels."""
+  """FrameData as constant tensors: uint8 frames [n, F, D], int32 counts [n], float32 labels.
+
+  Frames stay uint8, as readers keeps them: a batch is dequantized when it is
+  built (readers.dequantized_batch), so the pipeline holds a quarter of the
+  bytes of the float frames.
+  """
   import tensorflow as tf
-  inputs = readers.dequantized_inputs(data)
-  return (tf.constant(inputs["frames"]), tf.constant(inputs["num_frames"]),
+  return (tf.constant(data.frames), tf.constant(np.asarray(data.num_frames, np.int32)),
           tf.constant(np.asarray(data.labels, np.float32)))
+
+
+def _gather_batch(frames, num_frames, order):
+  """(float32 frames [b, F, D], int32 counts [b]) of records `order`, dequantized."""
+  import tensorflow as tf
+  counts = tf.gather(num_frames, order)
+  return readers.dequantized_batch(tf.gather(frames, order), counts), counts
 
 
 def shuffled_dataset(data, batch_size, seed, first_epoch, end_epoch):
@@ -261,8 +272,8 @@ def shuffled_dataset(data, batch_size, seed, first_epoch, end_epoch):
   count = len(data.labels)
 
   def gather(order):
-    return ({"frames": tf.gather(frames, order), "num_frames": tf.gather(num_frames, order)},
-            tf.gather(labels, order))
+    batch_frames, counts = _gather_batch(frames, num_frames, order)
+    return {"frames": batch_frames, "num_frames": counts}, tf.gather(labels, order)
 
   return _serve_epochs([epoch_order(count, seed, epoch)
                         for epoch in range(first_epoch, end_epoch)], batch_size, gather,
@@ -296,11 +307,11 @@ def mixup_dataset(data, batch_size, alpha, seed, first_epoch, end_epoch):
   count = len(data.labels)
 
   def mix(order, partner, lam):
+    (a, a_counts), (b, b_counts) = (_gather_batch(frames, num_frames, order),
+                                    _gather_batch(frames, num_frames, partner))
     frame_weight = lam[:, None, None]
-    mixed = {"frames": frame_weight * tf.gather(frames, order)
-                       + (1 - frame_weight) * tf.gather(frames, partner),
-             "num_frames": tf.maximum(tf.gather(num_frames, order),
-                                      tf.gather(num_frames, partner))}
+    mixed = {"frames": frame_weight * a + (1 - frame_weight) * b,
+             "num_frames": tf.maximum(a_counts, b_counts)}
     label_weight = lam[:, None]
     return mixed, (label_weight * tf.gather(labels, order)
                    + (1 - label_weight) * tf.gather(labels, partner))

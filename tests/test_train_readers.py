@@ -51,7 +51,7 @@ def test_tf_data_pipeline_yields_the_same_batches_as_the_numpy_loader():
     frames.append(inputs["frames"])
     counts.append(inputs["num_frames"])
     labels.append(batch_labels)
-  np.testing.assert_allclose(np.concatenate(frames), expected["frames"], atol=1e-6)
+  np.testing.assert_array_equal(np.concatenate(frames), expected["frames"])
   np.testing.assert_array_equal(np.concatenate(counts), expected["num_frames"])
   np.testing.assert_array_equal(np.concatenate(labels), data.labels)
 
