@@ -71,13 +71,16 @@ def evaluate(model, data):
 
   Returns:
     (summary dict, per-class AP [C], per-class AUC [C], positives [C]); the
-    summary also holds scoring seconds.
+    summary also holds scoring seconds, and the files the figures leave out
+    because they could not be read (unreadable_files, when there are any).
   """
   started = time.monotonic()
   scores = score(model, data)
   scoring_seconds = time.monotonic() - started
   summary, aps, aucs, positives = metrics_lib.summary(scores, data.labels)
   summary["scoring_seconds"] = scoring_seconds
+  if data.unreadable:
+    summary["unreadable_files"] = readers.unreadable_report(data)
   return summary, aps, aucs, positives
 
 

@@ -73,5 +73,7 @@ def _run(args):
   print(json.dumps(summary, indent=2, sort_keys=True))
   print(f"hit@1 {summary['hit_at_one']:.4f}  GAP {summary['gap']:.4f}  mAP {summary['map']:.4f}  "
         f"AUC {summary['mean_auc']:.4f}  d' {summary['d_prime']:.3f}  "
-        f"({summary['num_examples']} records)", file=sys.stderr)
+        f"({summary['num_examples']} records"
+        + (f"; {len(summary['unreadable_files'])} unreadable files left out, listed in the "
+           f"summary" if summary.get("unreadable_files") else "") + ")", file=sys.stderr)
   return 0

@@ -20,6 +20,7 @@ exact zeros after dequantization, as YouTube-8M's resize_axis pads with 0.
 import collections
 import glob as globlib
 import os
+import re
 import sys
 import time
 
@@ -31,13 +32,16 @@ from transforms import postprocess, records
 MAX_FRAMES = 10   # AudioSet segments are 10 s: 10 frames of 0.96 s (a few have fewer).
 
 FrameData = collections.namedtuple(
-    "FrameData", ["video_ids", "frames", "num_frames", "labels"])
+    "FrameData", ["video_ids", "frames", "num_frames", "labels", "unreadable"],
+    defaults=((),))
 FrameData.__doc__ = """Decoded records as arrays.
 
   video_ids: str [n] (object array).
   frames: uint8 [n, max_frames, feature_size], zero bytes after num_frames.
   num_frames: int32 [n], real frames per record (<= max_frames).
   labels: float32 [n, num_classes] multi-hot.
+  unreadable: ((path, reason), ...) files that could not be read; none of
+    their records is in the arrays.
 """
 
 
@@ -74,46 +78,75 @@ def load_records(pattern, num_classes=P.NUM_AUDIOSET_CLASSES, max_frames=MAX_FRA
                  progress=False):
   """Decodes every record of the matching TFRecord files into arrays.
 
+  A file that cannot be read whole (broken TFRecord framing, a record that is
+  not a SequenceExample of the release schema, frames of another size) is
+  left out and listed in FrameData.unreadable with its reason, so one bad file
+  does not stop a run.
+
   Args:
     pattern: glob (or comma-separated globs) of release-format TFRecord files.
     num_classes: length of the multi-hot label vectors.
     max_frames: frames kept per record (longer records are cut).
     feature_name: the frame feature list to read.
-    feature_size: expected bytes per frame; ValueError on another size.
+    feature_size: expected bytes per frame.
     progress: print a count, rate and time left to stderr.
 
   Returns:
     FrameData.
+
+  Raises:
+    ValueError: no file matches, or no file could be read (the first reasons named).
   """
   paths = expand_glob(pattern)
-  ids, frames, counts, labels = [], [], [], []
+  ids, frames, counts, labels, unreadable = [], [], [], [], []
   started = time.monotonic()
-  for done, (path, serialized_records) in enumerate(_records_by_file(paths), 1):
-    for serialized in serialized_records:
-      record = records.decode(serialized, feature_name)
-      if record.embedding.shape[0] and record.embedding.shape[1] != feature_size:
-        raise ValueError(f"{path}: record {record.video_id} has {feature_name} frames of "
-                         f"{record.embedding.shape[1]} bytes, expected {feature_size}")
-      embedding = record.embedding.reshape(-1, feature_size)
-      padded, count = pad_frames(embedding, max_frames)
-      ids.append(record.video_id)
-      frames.append(padded)
-      counts.append(count)
-      labels.append(multi_hot(record.labels, num_classes))
+  for done, (path, serialized_records, error) in enumerate(_records_by_file(paths), 1):
+    try:
+      if error:
+        raise ValueError(error)
+      decoded = [_decode_record(serialized, feature_name, feature_size, max_frames,
+                                num_classes) for serialized in serialized_records]
+    except ValueError as exc:
+      unreadable.append((path, str(exc)))
+    else:
+      for video_id, padded, count, label_vector in decoded:
+        ids.append(video_id)
+        frames.append(padded)
+        counts.append(count)
+        labels.append(label_vector)
     if progress and (done % 512 == 0 or done == len(paths)):
       _print_progress(done, len(paths), len(ids), started)
+  if len(unreadable) == len(paths):
+    raise ValueError(f"no file of {pattern!r} could be read: "
+                     + "; ".join(f"{path}: {reason}" for path, reason in unreadable[:3]))
   return FrameData(np.array(ids, dtype=object),
                    np.stack(frames) if frames else np.zeros((0, max_frames, feature_size),
                                                              np.uint8),
                    np.array(counts, np.int32),
-                   np.stack(labels) if labels else np.zeros((0, num_classes), np.float32))
+                   np.stack(labels) if labels else np.zeros((0, num_classes), np.float32),
+                   tuple(unreadable))
+
+
+def _decode_record(serialized, feature_name, feature_size, max_frames, num_classes):
+  """(video id, uint8 [max_frames, d] frames, frame count, multi-hot labels) of one record.
+
+  Raises:
+    ValueError: not a release-format record, or frames of another size.
+  """
+  record = records.decode(serialized, feature_name)
+  if record.embedding.shape[0] and record.embedding.shape[1] != feature_size:
+    raise ValueError(f"record {record.video_id} has {feature_name} frames of "
+                     f"{record.embedding.shape[1]} bytes, expected {feature_size}")
+  padded, count = pad_frames(record.embedding.reshape(-1, feature_size), max_frames)
+  return record.video_id, padded, count, multi_hot(record.labels, num_classes)
 
 
 def _records_by_file(paths, files_per_read=256):
-  """Yields (path, [serialized records]) per file, reading many files per tf.data pass.
+  """Yields (path, [serialized records], error message or None) per file.
 
   One TFRecordDataset per file costs ~50 ms of setup; AudioSet ships ~5 records
-  per file, so files are read in groups with their records tagged by file.
+  per file, so files are read in groups with their records tagged by file.  A
+  group that fails is read again file by file, to name the broken file.
   """
   import tensorflow as tf
   for first in range(0, len(paths), files_per_read):
@@ -122,9 +155,26 @@ def _records_by_file(paths, files_per_read=256):
     dataset = dataset.flat_map(lambda index: tf.data.TFRecordDataset(
         tf.gather(tf.constant(group), index)).map(lambda record: (index, record)))
     by_file = [[] for _ in group]
-    for index, serialized in dataset.as_numpy_iterator():
-      by_file[index].append(serialized)
-    yield from zip(group, by_file)
+    try:
+      for index, serialized in dataset.as_numpy_iterator():
+        by_file[index].append(serialized)
+    except tf.errors.OpError:
+      for path in group:
+        yield (path, *_read_one_file(path))
+    else:
+      yield from ((path, file_records, None) for path, file_records in zip(group, by_file))
+
+
+def _read_one_file(path):
+  """([serialized records], None) of one TFRecord file, or ([], error message)."""
+  import tensorflow as tf
+  try:
+    return [record.numpy() for record in tf.data.TFRecordDataset(path)], None
+  except tf.errors.OpError as error:
+    # TensorFlow wraps the reason ("truncated record at 1526", "corrupted record
+    # at 0") in the names of the op and function that met it.
+    reason = re.sub(r"\{\{function_node [^}]*\}\}|\[Op:.*$", "", error.message).strip()
+    return [], f"not a readable TFRecord file: {reason}"
 
 
 def _print_progress(done, total, num_records, started):
@@ -148,20 +198,28 @@ def load_cached(pattern, cache_path=None, **kwargs):
                           kwargs.get("feature_size", P.EMBEDDING_SIZE))),
               ("labels", (kwargs.get("num_classes", P.NUM_AUDIOSET_CLASSES),)))):
         return FrameData(cached["video_ids"], cached["frames"], cached["num_frames"],
-                         cached["labels"])
+                         cached["labels"], tuple(map(tuple, cached["unreadable"].tolist()))
+                         if "unreadable" in cached else ())
   data = load_records(pattern, **kwargs)
   if cache_path:
     os.makedirs(os.path.dirname(os.path.abspath(cache_path)), exist_ok=True)
     temporary = cache_path + ".tmp.npz"
     np.savez(temporary, paths=np.array(expand_glob(pattern)), video_ids=data.video_ids,
-             frames=data.frames, num_frames=data.num_frames, labels=data.labels)
+             frames=data.frames, num_frames=data.num_frames, labels=data.labels,
+             unreadable=np.array(data.unreadable, dtype=object).reshape(-1, 2))
     os.replace(temporary, cache_path)
   return data
 
 
+def unreadable_report(*datasets):
+  """[{"path", "reason"}] of the files left out of any of `datasets` (FrameData), once each."""
+  seen = dict.fromkeys(item for data in datasets for item in data.unreadable)
+  return [{"path": path, "reason": reason} for path, reason in seen]
+
+
 def subset(data, indices):
   """FrameData of the rows `indices`."""
-  return FrameData(*(array[indices] for array in data))
+  return FrameData(*(array[indices] for array in data[:4]), data.unreadable)
 
 
 def validation_split(data, fraction, seed=0):

@@ -128,9 +128,16 @@ def load_data(pattern, config, split_name):
   if config.cache_dir:
     key = hashlib.sha256("\n".join(readers.expand_glob(pattern) + [feature_name]).encode())
     cache = os.path.join(config.cache_dir, f"{split_name}-{key.hexdigest()[:12]}.npz")
-  return readers.load_cached(pattern, cache, num_classes=config.num_classes,
+  data = readers.load_cached(pattern, cache, num_classes=config.num_classes,
                              max_frames=config.max_frames, feature_name=feature_name,
                              feature_size=feature_size, progress=True)
+  if data.unreadable:
+    for path, reason in data.unreadable:
+      print(f"skipped {path}: {reason}", file=sys.stderr)
+    matched = len(readers.expand_glob(pattern))
+    print(f"{split_name} files: {matched} matched = {matched - len(data.unreadable)} read + "
+          f"{len(data.unreadable)} unreadable (skipped)", file=sys.stderr)
+  return data
 
 
 def train_and_validation_data(config):
@@ -472,6 +479,8 @@ def train(config, verbose=1, extra_callbacks=()):
       "steps": state["steps"],
       "chosen_epoch": chosen,
       "best_validation": state["best"],
+      "unreadable_files": readers.unreadable_report(
+          train_data, *([validation] if validation is not None else [])),
       "train_examples": int(len(train_data.frames)),
       "validation_examples": int(len(validation.frames)) if validation is not None else 0,
       "elapsed_seconds": state["elapsed_seconds"],

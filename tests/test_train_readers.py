@@ -1,5 +1,7 @@
 """models/readers on real release records: numpy loader, tf.data pipeline, cache, split."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -93,3 +95,75 @@ def test_wrong_feature_size_names_the_file(tmp_path):
     writer.write(records.serialize("odd", np.zeros((3, 64), np.uint8), labels=[1]))
   with pytest.raises(ValueError, match="odd.tfrecord.*64 bytes, expected 128"):
     readers.load_records(str(path))
+
+
+def _corpus_with_broken_files(folder):
+  """Real release files plus three broken ones: {name: why it is broken}."""
+  import glob
+  import shutil
+  import tensorflow as tf
+  good = sorted(glob.glob(S.slice_glob(S.EVAL_SLICE)))[:6]
+  for path in good:
+    shutil.copy(path, folder)
+  with open(good[0], "rb") as source:
+    (folder / "truncated.tfrecord").write_bytes(source.read()[:3000])
+  (folder / "text.tfrecord").write_text("video_id,start,end,labels\n")
+  with tf.io.TFRecordWriter(str(folder / "odd.tfrecord")) as writer:
+    writer.write(records.serialize("odd", np.zeros((3, 64), np.uint8), labels=[1]))
+  return good, {"truncated.tfrecord": "truncated record", "text.tfrecord": "corrupted record",
+                "odd.tfrecord": "64 bytes, expected 128"}
+
+
+def test_unreadable_files_are_left_out_and_named_with_their_reason(tmp_path):
+  from models import readers
+  good, broken = _corpus_with_broken_files(tmp_path)
+  data = readers.load_records(str(tmp_path / "*.tfrecord"))
+  expected = readers.load_records(",".join(good))
+  # Every record of the readable files, none of the broken ones (not even the
+  # truncated file's first records), and each broken file named once.
+  assert list(data.video_ids) == list(expected.video_ids)
+  np.testing.assert_array_equal(data.frames, expected.frames)
+  assert expected.unreadable == ()
+  assert sorted(os.path.basename(path) for path, _ in data.unreadable) == sorted(broken)
+  for path, reason in data.unreadable:
+    assert broken[os.path.basename(path)] in reason
+  # The cache keeps the list; a split keeps it on both sides.
+  cached = readers.load_cached(str(tmp_path / "*.tfrecord"), str(tmp_path / "cache.npz"))
+  again = readers.load_cached(str(tmp_path / "*.tfrecord"), str(tmp_path / "cache.npz"))
+  assert again.unreadable == cached.unreadable == data.unreadable
+  assert readers.validation_split(data, 0.25)[1].unreadable == data.unreadable
+
+
+def test_train_and_evaluate_report_the_files_they_skipped(tmp_path, capsys):
+  import json
+  import soundscope
+  corpus = tmp_path / "corpus"
+  corpus.mkdir()
+  good, broken = _corpus_with_broken_files(corpus)
+  pattern = str(corpus / "*.tfrecord")
+  assert soundscope.main(["train", "--train-data", pattern, "--train-dir", str(tmp_path / "run"),
+                          "--num-epochs", "1", "--validation-fraction", "0", "--quiet",
+                          "--eval-data", pattern]) == 0
+  err = capsys.readouterr().err
+  for name in broken:
+    assert f"skipped {corpus / name}: " in err
+  assert f"train files: {len(good) + 3} matched = {len(good)} read + 3 unreadable" in err
+  with open(tmp_path / "run" / "training.json") as stream:
+    summary = json.load(stream)
+  from models import readers
+  assert summary["train_examples"] == len(readers.load_records(",".join(good)).labels)
+  assert sorted(os.path.basename(item["path"]) for item in summary["unreadable_files"]) == \
+      sorted(broken)
+  assert len(summary["metrics"]["eval"]["unreadable_files"]) == 3
+  assert soundscope.main(["evaluate", "--eval-data", pattern, "--model", str(tmp_path / "run"),
+                          "--output-dir", str(tmp_path / "report")]) == 0
+  with open(tmp_path / "report" / "summary.json") as stream:
+    report = json.load(stream)
+  assert report["num_examples"] == summary["train_examples"]
+  assert {item["path"] for item in report["unreadable_files"]} == \
+      {str(corpus / name) for name in broken}
+  # Nothing readable at all is an error that names the files, not an empty run.
+  assert soundscope.main(["train", "--train-data", str(corpus / "t*.tfrecord"),
+                          "--train-dir", str(tmp_path / "none")]) == 2
+  err = capsys.readouterr().err
+  assert "could be read" in err and "truncated.tfrecord" in err
