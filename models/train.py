@@ -237,18 +237,6 @@ def _serve_epochs(draws, batch_size, make_batch, first_epoch, end_epoch):
                                   .prefetch(PREFETCH_BATCHES))
 
 
-def _training_tensors(data):
-  """FrameData as constant tensors: uint8 frames [n, F, D], int32 counts [n], float32 labels.
-
-  Frames stay uint8, as readers keeps them: a batch is dequantized when it is
-  built (readers.dequantized_batch), so the pipeline holds a quarter of the
-  bytes of the float frames.
-  """
-  import tensorflow as tf
-  return (tf.constant(data.frames), tf.constant(np.asarray(data.num_frames, np.int32)),
-          tf.constant(np.asarray(data.labels, np.float32)))
-
-
 def _gather_batch(frames, num_frames, order):
   """(float32 frames [b, F, D], int32 counts [b]) of records `order`, dequantized."""
   import tensorflow as tf
@@ -256,12 +244,19 @@ def _gather_batch(frames, num_frames, order):
   return readers.dequantized_batch(tf.gather(frames, order), counts), counts
 
 
-def shuffled_dataset(data, batch_size, seed, first_epoch, end_epoch):
+def training_dataset(data, batch_size, seed, first_epoch, end_epoch, mixup_alpha=0.0):
   """A tf.data pipeline of the training batches of epochs [first_epoch, end_epoch).
 
   Each epoch serves every record once, in epoch_order(n, seed, epoch), in
   ceil(n / batch_size) batches (the last one short), so that
-  `fit(..., steps_per_epoch=that)` keeps epochs aligned.
+  `fit(..., steps_per_epoch=that)` keeps epochs aligned.  With mixup, each
+  record is mixed with a random partner (`mixup_draw`): frames (dequantized)
+  lam * a + (1 - lam) * b, labels likewise; the frame count is the larger of
+  the two (a shorter record's zero padding mixes in as silence-like zeros).
+  Frames stay uint8 in the pipeline and are dequantized per batch in the graph
+  (a quarter of the memory of float frames); the mixing runs there too,
+  prefetched: building batches in a Python PyDataset doubled the epoch time of
+  a multi-level attention head.
 
   Args:
     data: FrameData (uint8 frames).
@@ -269,49 +264,22 @@ def shuffled_dataset(data, batch_size, seed, first_epoch, end_epoch):
     seed: int.
     first_epoch: the first epoch served (0, or where a resumed run starts).
     end_epoch: one past the last epoch served.
+    mixup_alpha: Beta distribution parameter of mixup (0: the records as they are).
 
   Returns:
     tf.data.Dataset of ({frames: float32 [b, F, D], num_frames: int32 [b]},
     float32 [b, C] labels).
   """
   import tensorflow as tf
-  frames, num_frames, labels = _training_tensors(data)
+  frames = tf.constant(data.frames)
+  num_frames = tf.constant(np.asarray(data.num_frames, np.int32))
+  labels = tf.constant(np.asarray(data.labels, np.float32))
   count = len(data.labels)
+  epochs = range(first_epoch, end_epoch)
 
-  def gather(order):
+  def plain(order):
     batch_frames, counts = _gather_batch(frames, num_frames, order)
     return {"frames": batch_frames, "num_frames": counts}, tf.gather(labels, order)
-
-  return _serve_epochs([epoch_order(count, seed, epoch)
-                        for epoch in range(first_epoch, end_epoch)], batch_size, gather,
-                       first_epoch, end_epoch)
-
-
-def mixup_dataset(data, batch_size, alpha, seed, first_epoch, end_epoch):
-  """A tf.data pipeline of the mixed-up training batches of epochs [first_epoch, end_epoch).
-
-  Every epoch pairs each record with a random partner (`mixup_draw`) and mixes
-  the two: frames (dequantized) lam * a + (1 - lam) * b, labels likewise; the
-  frame count is the larger of the two (a shorter record's zero padding mixes
-  in as silence-like zeros).  Batches as in shuffled_dataset.  The mixing runs
-  in the tf.data graph, prefetched: building the batches in a Python
-  PyDataset doubled the epoch time of a multi-level attention head.
-
-  Args:
-    data: FrameData (uint8 frames).
-    batch_size: records per batch.
-    alpha: Beta distribution parameter (> 0).
-    seed: int.
-    first_epoch: the first epoch served (0, or where a resumed run starts).
-    end_epoch: one past the last epoch served.
-
-  Returns:
-    tf.data.Dataset of ({frames: float32 [b, F, D], num_frames: int32 [b]},
-    float32 [b, C] labels).
-  """
-  import tensorflow as tf
-  frames, num_frames, labels = _training_tensors(data)
-  count = len(data.labels)
 
   def mix(order, partner, lam):
     (a, a_counts), (b, b_counts) = (_gather_batch(frames, num_frames, order),
@@ -323,9 +291,11 @@ def mixup_dataset(data, batch_size, alpha, seed, first_epoch, end_epoch):
     return mixed, (label_weight * tf.gather(labels, order)
                    + (1 - label_weight) * tf.gather(labels, partner))
 
-  return _serve_epochs([mixup_draw(count, alpha, seed, epoch)
-                        for epoch in range(first_epoch, end_epoch)], batch_size, mix,
-                       first_epoch, end_epoch)
+  if mixup_alpha:
+    draws = [mixup_draw(count, mixup_alpha, seed, epoch) for epoch in epochs]
+  else:
+    draws = [epoch_order(count, seed, epoch) for epoch in epochs]
+  return _serve_epochs(draws, batch_size, mix if mixup_alpha else plain, first_epoch, end_epoch)
 
 
 def predict(model, data, batch_size=256):
@@ -455,11 +425,8 @@ def train(config, verbose=1, extra_callbacks=()):
   ]
   if state["epochs_done"] < config.num_epochs:
     first, end = state["epochs_done"], config.num_epochs
-    if config.mixup_alpha:
-      batches = mixup_dataset(train_data, config.batch_size, config.mixup_alpha, config.seed,
-                              first, end)
-    else:
-      batches = shuffled_dataset(train_data, config.batch_size, config.seed, first, end)
+    batches = training_dataset(train_data, config.batch_size, config.seed, first, end,
+                               config.mixup_alpha)
     # One dataset holds every remaining epoch, already shuffled; with
     # steps_per_epoch Keras reads it on across epochs instead of restarting it.
     model.fit(batches, epochs=end, initial_epoch=first,

@@ -1,4 +1,4 @@
-"""Mixup of training records (models.train.mixup_dataset and --mixup-alpha) on real records."""
+"""Mixup of training records (train.training_dataset, --mixup-alpha) on real records."""
 
 import numpy as np
 import pytest
@@ -6,14 +6,14 @@ import pytest
 import support_train as S
 
 
-def test_mixup_dataset_mixes_frames_and_labels_of_record_pairs_epoch_by_epoch():
+def test_mixup_batches_mix_frames_and_labels_of_record_pairs_epoch_by_epoch():
   from models import readers, train
   data = S.load_slice(S.TRAIN_SLICE)
   inputs = readers.dequantized_inputs(data)
   count = len(data.labels)
   per_epoch = -(-count // 64)
-  batches = list(train.mixup_dataset(data, batch_size=64, alpha=0.4, seed=3, first_epoch=0,
-                                     end_epoch=2).as_numpy_iterator())
+  batches = list(train.training_dataset(data, batch_size=64, seed=3, first_epoch=0, end_epoch=2,
+                                        mixup_alpha=0.4).as_numpy_iterator())
   assert len(batches) == 2 * per_epoch
   for epoch in (0, 1):
     order, partner, lam = train.mixup_draw(count, alpha=0.4, seed=3, epoch=epoch)
@@ -33,8 +33,8 @@ def test_mixup_dataset_mixes_frames_and_labels_of_record_pairs_epoch_by_epoch():
   # A new draw every epoch, and a run resumed at epoch 1 gets epoch 1's batches.
   assert not np.array_equal(train.mixup_draw(count, 0.4, 3, 0)[0],
                             train.mixup_draw(count, 0.4, 3, 1)[0])
-  resumed = list(train.mixup_dataset(data, batch_size=64, alpha=0.4, seed=3, first_epoch=1,
-                                     end_epoch=2).as_numpy_iterator())
+  resumed = list(train.training_dataset(data, batch_size=64, seed=3, first_epoch=1, end_epoch=2,
+                                        mixup_alpha=0.4).as_numpy_iterator())
   assert len(resumed) == per_epoch
   for straight, again in zip(batches[per_epoch:], resumed):
     np.testing.assert_array_equal(straight[0]["frames"], again[0]["frames"])

@@ -74,7 +74,7 @@ def test_training_batches_serve_each_record_once_per_epoch_in_a_seeded_order():
   inputs = readers.dequantized_inputs(data)
   count = len(data.labels)
   per_epoch = math.ceil(count / 64)
-  dataset = train.shuffled_dataset(data, batch_size=64, seed=5, first_epoch=0, end_epoch=2)
+  dataset = train.training_dataset(data, batch_size=64, seed=5, first_epoch=0, end_epoch=2)
   assert dataset.options().autotune.enabled is False   # See readers.without_autotune.
   batches = list(dataset.as_numpy_iterator())
   assert len(batches) == 2 * per_epoch
