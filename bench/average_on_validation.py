@@ -53,7 +53,7 @@ def last_epoch_scores(train_dir, validation):
   """float [records, classes]: the run's last-epoch model on the validation records."""
   from models import evaluate, train
   model = evaluate.load_keras_model(os.path.join(train_dir, train.LATEST_MODEL))
-  return train.predict(model, validation)
+  return evaluate.score(model, validation)
 
 
 def main():

@@ -52,14 +52,14 @@ SPLIT = dict(validation_fraction=0.1, split_seed=0)
 def epoch_keeper(first_epoch, validation, kept):
   """A Keras callback that stores weights and validation scores from first_epoch on."""
   import keras
-  from models import train
+  from models import evaluate
 
   class KeepEpochs(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
       if epoch + 1 >= first_epoch:
         kept[epoch + 1] = ([w.copy() for w in self.model.get_weights()],
-                           train.predict(self.model, validation))
+                           evaluate.score(self.model, validation))
 
   return KeepEpochs()
 
@@ -67,7 +67,7 @@ def epoch_keeper(first_epoch, validation, kept):
 def weight_average_scores(model, kept, train_data, validation):
   """Validation scores of `model` with the kept epochs' weights averaged."""
   import keras
-  from models import readers, train
+  from models import evaluate, readers
   weights = [snapshot[0] for snapshot in kept.values()]
   model.set_weights([np.mean(layer, axis=0) for layer in zip(*weights)])
   norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
@@ -76,7 +76,7 @@ def weight_average_scores(model, kept, train_data, validation):
     for layer in norms:
       layer.momentum = 0.0
     model(readers.dequantized_inputs(train_data), training=True)
-  return train.predict(model, validation)
+  return evaluate.score(model, validation)
 
 
 def run_recipe(name, args):

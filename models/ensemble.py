@@ -119,7 +119,7 @@ def build(train_dirs, out_dir, beta=0.0, kind="scores", name="AverageEnsemble",
   model.save(model_path)
   best_validation = None
   if validation is not None:
-    summary, *_ = metrics.summary(train.predict(model, validation), validation.labels)
+    summary, *_ = metrics.summary(evaluate.score(model, validation), validation.labels)
     best_validation = {f"val_{key}": summary[key] for key in train.SELECTION_METRICS}
   result = {
       "config": {"members": [os.path.abspath(d) for d in train_dirs], "beta": beta,

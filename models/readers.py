@@ -101,13 +101,15 @@ def load_records(pattern, num_classes=P.NUM_AUDIOSET_CLASSES, max_frames=MAX_FRA
   ids, frames, counts, labels, unreadable = [], [], [], [], []
   started = time.monotonic()
   for done, (path, serialized_records, error) in enumerate(_records_by_file(paths), 1):
-    try:
-      if error:
-        raise ValueError(error)
-      decoded = [_decode_record(serialized, feature_name, feature_size, max_frames,
-                                num_classes) for serialized in serialized_records]
-    except ValueError as exc:
-      unreadable.append((path, str(exc)))
+    decoded = []
+    if error is None:
+      try:
+        decoded = [_decode_record(serialized, feature_name, feature_size, max_frames,
+                                  num_classes) for serialized in serialized_records]
+      except ValueError as exc:
+        error = str(exc)
+    if error is not None:
+      unreadable.append((path, error))
     else:
       for video_id, padded, count, label_vector in decoded:
         ids.append(video_id)

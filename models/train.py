@@ -219,24 +219,6 @@ def mixup_draw(num_records, alpha, seed, epoch):
   return order, partner, lam
 
 
-def _serve_epochs(draws, batch_size, make_batch, first_epoch, end_epoch):
-  """One tf.data pipeline over every epoch's draw, batched, mapped by make_batch, prefetched.
-
-  Without tf.data's autotuning (readers.without_autotune), and one iterator for
-  every epoch: Keras builds a new one per epoch only for finite data without
-  steps_per_epoch.
-  """
-  import tensorflow as tf
-  if not draws:
-    raise ValueError(f"no epochs to serve: [{first_epoch}, {end_epoch})")
-  epochs = [tf.data.Dataset.from_tensor_slices(draw).batch(batch_size) for draw in draws]
-  served = epochs[0]
-  for epoch in epochs[1:]:
-    served = served.concatenate(epoch)
-  return readers.without_autotune(served.map(make_batch, num_parallel_calls=BATCH_THREADS)
-                                  .prefetch(PREFETCH_BATCHES))
-
-
 def _gather_batch(frames, num_frames, order):
   """(float32 frames [b, F, D], int32 counts [b]) of records `order`, dequantized."""
   import tensorflow as tf
@@ -291,17 +273,20 @@ def training_dataset(data, batch_size, seed, first_epoch, end_epoch, mixup_alpha
     return mixed, (label_weight * tf.gather(labels, order)
                    + (1 - label_weight) * tf.gather(labels, partner))
 
+  if not epochs:
+    raise ValueError(f"no epochs to serve: [{first_epoch}, {end_epoch})")
   if mixup_alpha:
     draws = [mixup_draw(count, mixup_alpha, seed, epoch) for epoch in epochs]
   else:
     draws = [epoch_order(count, seed, epoch) for epoch in epochs]
-  return _serve_epochs(draws, batch_size, mix if mixup_alpha else plain, first_epoch, end_epoch)
-
-
-def predict(model, data, batch_size=256):
-  """float32 [n, C] scores of a model on FrameData (models.evaluate.score)."""
-  from models import evaluate
-  return evaluate.score(model, data, batch_size)
+  # One pipeline over every epoch: Keras rebuilds an iterator per epoch only for
+  # finite data without steps_per_epoch (and dropping one is what stalled).
+  served = tf.data.Dataset.from_tensor_slices(draws[0]).batch(batch_size)
+  for draw in draws[1:]:
+    served = served.concatenate(tf.data.Dataset.from_tensor_slices(draw).batch(batch_size))
+  return readers.without_autotune(
+      served.map(mix if mixup_alpha else plain, num_parallel_calls=BATCH_THREADS)
+      .prefetch(PREFETCH_BATCHES))
 
 
 def seed_states(model):
@@ -346,7 +331,8 @@ def _checkpoint_callback(config, validation, state, clock):
       logs = logs if logs is not None else {}
       record = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan")))}
       if validation is not None:
-        scores = predict(self.model, validation)
+        from models import evaluate
+        scores = evaluate.score(self.model, validation)
         summary, *_ = metrics_lib.summary(scores, validation.labels)
         for key in SELECTION_METRICS:
           logs[f"val_{key}"] = summary[key]
