@@ -237,6 +237,19 @@ def validation_split(data, fraction, seed=0):
   return subset(data, np.sort(order[held:])), subset(data, np.sort(order[:held]))
 
 
+def nested_subset(data, fraction, seed=0):
+  """FrameData of the first round(fraction * n) records in a seeded order.
+
+  The order depends on the seed and n only, so for one seed a smaller fraction's
+  records are a subset of a larger one's (learning curves compare nested sets).
+  The kept records stay in their original order.
+  """
+  if not 0.0 < fraction <= 1.0:
+    raise ValueError(f"training fraction must be in (0, 1], not {fraction}")
+  order = np.random.default_rng(seed).permutation(len(data.frames))
+  return subset(data, np.sort(order[:max(1, int(round(fraction * len(order))))]))
+
+
 def dequantized_inputs(data):
   """Model inputs of FrameData: dict of float32 frames [n, max_frames, d] and num_frames [n].
 

@@ -87,6 +87,9 @@ class TrainConfig:
     mixup_alpha: mixup (Zhang et al. 2018) of training records: each example
       becomes lam * a + (1 - lam) * b with its labels mixed alike, lam ~
       Beta(alpha, alpha) per example; 0 (default) trains on the records as they are.
+    train_fraction: fraction of the training records used (after the validation
+      split), a nested subset seeded by split_seed (readers.nested_subset): for
+      learning curves; 1 (default) uses them all.
   """
   train_data: str
   train_dir: str
@@ -110,6 +113,7 @@ class TrainConfig:
   loss: str = "youtube8m"
   split_seed: int = None
   mixup_alpha: float = 0.0
+  train_fraction: float = 1.0
 
   def feature(self):
     """(feature name, feature size) of the single frame feature."""
@@ -143,12 +147,16 @@ def load_data(pattern, config, split_name):
 def train_and_validation_data(config):
   """(train FrameData, validation FrameData or None) as the config asks."""
   data = load_data(config.train_data, config, "train")
+  split_seed = config.seed if config.split_seed is None else config.split_seed
   if config.validation_data:
-    return data, load_data(config.validation_data, config, "validation")
-  if config.validation_fraction:
-    split_seed = config.seed if config.split_seed is None else config.split_seed
-    return readers.validation_split(data, config.validation_fraction, split_seed)
-  return data, None
+    validation = load_data(config.validation_data, config, "validation")
+  elif config.validation_fraction:
+    data, validation = readers.validation_split(data, config.validation_fraction, split_seed)
+  else:
+    validation = None
+  if config.train_fraction != 1.0:
+    data = readers.nested_subset(data, config.train_fraction, split_seed)
+  return data, validation
 
 
 def youtube8m_cross_entropy(labels, predictions):

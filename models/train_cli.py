@@ -53,6 +53,9 @@ def add_arguments(parser):
   data.add_argument("--validation-fraction", type=float, default=0.1,
                     help="fraction of --train-data held out to pick the epoch (default "
                          "%(default)s; 0 to train on everything and keep the last epoch)")
+  data.add_argument("--train-fraction", type=float, default=1.0,
+                    help="train on this fraction of the training records, a seeded nested "
+                         "subset (for learning curves; default %(default)s: all)")
   data.add_argument("--feature-names", default=P.AUDIO_EMBEDDING_FEATURE,
                     help="frame feature list (default %(default)s)")
   data.add_argument("--feature-sizes", default=str(P.EMBEDDING_SIZE),
@@ -130,7 +133,8 @@ def config_from_arguments(args):
       validation_fraction=0.0 if args.validation_data else args.validation_fraction,
       select_metric=args.select_metric, clip_gradient_norm=args.clip_gradient_norm,
       seed=args.seed, cache_dir=args.cache_dir, model_options=model_options(args),
-      loss=args.loss, split_seed=args.split_seed, mixup_alpha=args.mixup_alpha)
+      loss=args.loss, split_seed=args.split_seed, mixup_alpha=args.mixup_alpha,
+      train_fraction=args.train_fraction)
 
 
 def find_class_labels(train_data, explicit=None):

@@ -112,7 +112,7 @@ def test_train_and_evaluate_commands(tmp_path, monkeypatch):
       "--learning-rate-decay-examples", "400000", "--feature-names", "audio_embedding",
       "--feature-sizes", "128", "--num-classes", "527", "--iterations", "6",
       "--dbof-cluster-size", "32", "--dbof-hidden-size", "16", "--validation-fraction", "0.2",
-      "--mixup-alpha", "0.4",
+      "--mixup-alpha", "0.4", "--train-fraction", "0.5",
       "--train-dir", str(train_dir), "--quiet", "--export", "tiny_dbof",
       "--model-dir", str(store_root), "--eval-data", S.slice_glob(S.EVAL_SLICE)])
   assert status == 0
@@ -121,6 +121,11 @@ def test_train_and_evaluate_commands(tmp_path, monkeypatch):
   assert manifest["training"]["config"]["model_options"]["cluster_size"] == 32
   assert manifest["training"]["config"]["mixup_alpha"] == 0.4
   assert manifest["training"]["epochs_done"] == 2
+  # Half of the records left after the validation split; the split itself unchanged.
+  records = len(S.load_slice(S.TRAIN_SLICE).frames)
+  held_out = round(0.2 * records)
+  assert manifest["training"]["validation_examples"] == held_out
+  assert manifest["training"]["train_examples"] == round(0.5 * (records - held_out))
   assert manifest["metrics"]["eval"]["num_examples"] == len(S.load_slice(S.EVAL_SLICE).frames)
   assert len(manifest["labels"]) and (store_root / "tiny_dbof" / "labels.csv").is_file()
 

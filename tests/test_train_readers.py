@@ -81,6 +81,26 @@ def test_validation_split_is_seeded_and_disjoint():
   assert len(validation.frames) == round(0.25 * len(data.frames))
 
 
+def test_training_fractions_are_seeded_nested_subsets_of_the_records():
+  from models import readers
+  data = S.load_slice(S.TRAIN_SLICE)
+  quarter = readers.nested_subset(data, 0.25, seed=1)
+  half = readers.nested_subset(data, 0.5, seed=1)
+  assert len(quarter.frames) == round(0.25 * len(data.frames))
+  assert len(half.frames) == round(0.5 * len(data.frames))
+  assert set(quarter.video_ids) < set(half.video_ids)
+  assert list(readers.nested_subset(data, 0.25, seed=1).video_ids) == list(quarter.video_ids)
+  assert set(readers.nested_subset(data, 0.25, seed=2).video_ids) != set(quarter.video_ids)
+  rows = [list(data.video_ids).index(video_id) for video_id in quarter.video_ids]
+  assert rows == sorted(rows)   # Kept in their original order, with their own rows.
+  np.testing.assert_array_equal(quarter.frames, data.frames[rows])
+  np.testing.assert_array_equal(quarter.labels, data.labels[rows])
+  assert len(readers.nested_subset(data, 1.0).frames) == len(data.frames)
+  for fraction in (0.0, 1.5):
+    with pytest.raises(ValueError, match="training fraction"):
+      readers.nested_subset(data, fraction)
+
+
 def test_no_matching_files_is_a_clear_error(tmp_path):
   from models import readers
   with pytest.raises(ValueError, match="no files match"):
