@@ -9,6 +9,7 @@ TensorFlow or Beam unless its model needs them.
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 __version__ = "0.1.0"
@@ -26,6 +27,9 @@ COMMANDS = {
     "capture": ("runtime.capture_cli", "classify the microphone every 5-7 s"),
     "serve": ("runtime.serve_cli", "capture + web page + DeviceHive notifications"),
 }
+# TensorFlow's C++ log level while not verbose: "2" keeps its errors and drops its
+# INFO and WARNING lines (e.g. cpu_feature_guard's), which it writes to fd 2 on import.
+QUIET_TF_CPP_LOG_LEVEL = "2"
 
 
 def build_parser():
@@ -57,6 +61,7 @@ def parse_command(argv):
   args, rest = parser.parse_known_args(argv)
   if not args.command:
     return args, None, None
+  quiet_native_logs(args.verbose)   # Before the subcommand's module can import TensorFlow.
   module = importlib.import_module(COMMANDS[args.command][0])
   passes_unknown = getattr(module, "PASS_UNKNOWN_ARGS", False)
   sub = argparse.ArgumentParser(prog=f"soundscope {args.command}",
@@ -70,6 +75,12 @@ def parse_command(argv):
     sub_args = sub.parse_args(rest)
   sub_args.verbose = args.verbose
   return args, module, sub_args
+
+
+def quiet_native_logs(verbose):
+  """Keeps TensorFlow's C++ INFO and WARNING lines off stderr unless -v; a user's setting wins."""
+  if not verbose:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_CPP_LOG_LEVEL)
 
 
 def main(argv=None):

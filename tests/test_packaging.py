@@ -1,5 +1,6 @@
 """The package installs as a wheel with every module (what Beam's --setup_file ships)."""
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -34,3 +35,19 @@ def test_cli_lists_every_subcommand():
 def test_cli_without_command_shows_help_and_fails():
   result = subprocess.run([sys.executable, "-m", "soundscope"], capture_output=True, text=True)
   assert result.returncode == 2 and "COMMAND" in result.stdout
+
+
+def test_cli_is_quiet_unless_verbose(tmp_path):
+  """TensorFlow's C++ start-up lines stay off stderr; -v lets them through."""
+  import support_train as S
+  env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+  command = [sys.executable, "-m", "soundscope", "train", "--train-data",
+             S.slice_glob(S.TRAIN_SLICE), "--train-dir", str(tmp_path / "run"), "--train-fraction", "1.5"]
+  quiet = subprocess.run(command, capture_output=True, text=True, env=env)
+  assert quiet.returncode == 2
+  assert quiet.stderr.strip().splitlines()[-1] == (
+      "soundscope train: error: training fraction must be in (0, 1], not 1.5")
+  assert "cpu_feature_guard" not in quiet.stderr and "absl" not in quiet.stderr
+  verbose = subprocess.run([command[0], "-m", "soundscope", "-v", *command[3:]],
+                           capture_output=True, text=True, env=env)
+  assert verbose.returncode == 2 and "cpu_feature_guard" in verbose.stderr
