@@ -30,6 +30,7 @@ import time
 import numpy as np
 
 from configs import params as P
+from models import evaluate
 from models import metrics as metrics_lib
 from models import readers
 
@@ -339,7 +340,6 @@ def _checkpoint_callback(config, validation, state, clock):
       logs = logs if logs is not None else {}
       record = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan")))}
       if validation is not None:
-        from models import evaluate
         scores = evaluate.score(self.model, validation)
         summary, *_ = metrics_lib.summary(scores, validation.labels)
         for key in SELECTION_METRICS:
