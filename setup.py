@@ -24,7 +24,8 @@ INSTALL_REQUIRES = [
 ]
 EXTRAS = {
     # Live capture needs PortAudio's headers to build (Debian: portaudio19-dev).
-    "live": ["pyaudio==0.2.14", "flask==3.1.3", "requests==2.34.2"],
+    # websockets: the DeviceHive WebSocket transport (ws:// server URLs).
+    "live": ["pyaudio==0.2.14", "flask==3.1.3", "requests==2.34.2", "websockets==17.4"],
     "test": [
         "playwright==1.65.2",  # Drives Debian's chromium (PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1).
         "pytest==9.0.3",

@@ -6,7 +6,7 @@
   prediction.py   PredictionEvent, what every sink receives
   sinks.py        Sink interface: console, web page, DeviceHive, JSON lines
   outbox.py       bounded on-disk queue of undelivered notifications (sqlite3)
-  devicehive.py   DeviceHive REST client (JWT login/refresh, device, notifications)
+  devicehive.py   DeviceHive clients, REST and WebSocket (JWT login/refresh, device, notifications)
   courier.py      delivers the outbox in order, with backoff and token refresh
   config.py       DeviceHive settings, validated, stored 0600
   web/            Flask page, /events and the JSON API

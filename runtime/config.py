@@ -33,11 +33,12 @@ class DeviceHiveConfig:
   """Where and as whom to send notifications.
 
   Attributes:
-    server_url: REST base URL, e.g. "http://host/api/rest" ('' = DeviceHive off).
+    server_url: REST base URL, e.g. "http://host/api/rest", or WebSocket endpoint,
+      e.g. "ws://host/api/websocket" ('' = DeviceHive off).
     refresh_token: refresh JWT (secret).
     login, password: user credentials, used when no refresh token works (password secret).
     device_id: letters, digits and dashes.
-    device_name: display name registered with PUT /device/{id}.
+    device_name: display name registered with device/save (PUT /device/{id}).
     notification_name: name of each notification.
   """
   server_url: str = ""
@@ -57,8 +58,8 @@ class DeviceHiveConfig:
     errors = {}
     if self.server_url:
       parts = urllib.parse.urlsplit(self.server_url)
-      if parts.scheme not in ("http", "https") or not parts.netloc:
-        errors["server_url"] = "must be an http:// or https:// URL with a host"
+      if parts.scheme not in ("http", "https", "ws", "wss") or not parts.netloc:
+        errors["server_url"] = "must be an http(s):// (REST) or ws(s):// (WebSocket) URL with a host"
       if not self.refresh_token and not (self.login and self.password):
         errors["refresh_token"] = "give a refresh token, or a login and a password"
       if not _DEVICE_ID.match(self.device_id or ""):

@@ -34,7 +34,7 @@ class Courier:
   Args:
     outbox: runtime.outbox.Outbox.
     config: runtime.config.DeviceHiveConfig.
-    client_factory: callable(config) -> DeviceHiveClient (tests may point it anywhere).
+    client_factory: callable(config) -> a devicehive client (tests may point it anywhere).
     backoff_initial, backoff_max: seconds.
   """
 
@@ -202,5 +202,5 @@ class Courier:
 
 
 def _default_client(config):
-  return dh.DeviceHiveClient(config.server_url, refresh_token=config.refresh_token or None,
-                             login=config.login or None, password=config.password or None)
+  return dh.client_for(config.server_url, refresh_token=config.refresh_token or None,
+                       login=config.login or None, password=config.password or None)

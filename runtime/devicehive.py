@@ -1,24 +1,31 @@
-"""A thin client of DeviceHive's REST API: the calls a device that reports needs.
+"""Thin clients of DeviceHive's API: the calls a device that reports needs, over REST or WebSocket.
 
-Follows devicehive/docs, "DeviceHive RESTful API":
-  POST /token          {login, password}  -> {accessToken, refreshToken}   (authentication/login)
-  POST /token/refresh  {refreshToken}     -> {accessToken}                 (authentication/refresh)
-  PUT  /device/{id}    {name, data, ...}  -> empty body                    (device/register)
-  POST /device/{id}/notification {notification, parameters, timestamp}
-                                          -> {id, timestamp}               (devicenotification/insert)
-Authorised calls carry `Authorization: Bearer <accessToken>`; error bodies are
-{"error": <code>, "message": "..."}.  The access token is refreshed shortly
-before it expires (from the JWT's own expiry) and whenever a call gets a 401.
+Follows devicehive/docs ("DeviceHive RESTful API", "DeviceHive WebSocket API").
+Each call is named by its WebSocket action; over REST it is:
+  token               POST /token          {login, password}  -> {accessToken, refreshToken}
+  token/refresh       POST /token/refresh  {refreshToken}     -> {accessToken}
+  device/save         PUT  /device/{id}    {name, data, ...}  -> empty body
+  notification/insert POST /device/{id}/notification {notification, parameters, timestamp}
+                                                              -> {id, timestamp}
+REST calls carry `Authorization: Bearer <accessToken>` and fail with
+{"error": <code>, "message": "..."}.  Over WebSocket (one connection to e.g.
+ws://host/api/websocket) every request is {"action", "requestId", ...fields},
+the answer echoes both with "status": "success" (or "error", with "code" and
+"error"), and the connection is authorised once by the "authenticate" action
+with the access token.  The access token is renewed shortly before it expires
+(from the JWT's own expiry) and whenever a call is refused with 401.
 
 The `devicehive` PyPI client (2.1.6) was not used: its handler/transport
 framework runs its own threads and has no persisted outbox or backoff, which
-this runtime needs around every call; these four calls are simpler on requests.
+this runtime needs around every call; these calls are simpler on requests and
+websockets' synchronous client.
 """
 
 import base64
 import json
 import logging
 import time
+import urllib.parse
 
 import requests
 
@@ -69,19 +76,22 @@ def token_expiry(token):
   return None
 
 
-class DeviceHiveClient:
-  """REST client for one server and one set of credentials.
+WEBSOCKET_SCHEMES = ("ws", "wss")
+
+
+class _DeviceHiveApi:
+  """Authentication, the device calls and the 401 retry, common to both transports.
 
   Args:
-    server_url: the REST base, e.g. "http://host/api/rest".
+    server_url: the REST base ("http://host/api/rest") or the WebSocket
+      endpoint ("ws://host/api/websocket").
     refresh_token: a refresh JWT (preferred), or
-    login, password: user credentials for POST /token.
-    timeout: seconds per HTTP call.
-    session: a requests.Session (one is made if None).
+    login, password: user credentials for the `token` call.
+    timeout: seconds per call.
   """
 
   def __init__(self, server_url, refresh_token=None, login=None, password=None,
-               timeout=S.HTTP_TIMEOUT_SECONDS, session=None):
+               timeout=S.HTTP_TIMEOUT_SECONDS):
     if not refresh_token and not (login and password):
       raise ValueError("DeviceHive needs a refresh token, or a login and a password")
     self.base = server_url.rstrip("/")
@@ -89,7 +99,6 @@ class DeviceHiveClient:
     self.login = login
     self.password = password
     self.timeout = timeout
-    self.session = session or requests.Session()
     self.access_token = None
     self._access_expires = None
 
@@ -99,20 +108,18 @@ class DeviceHiveClient:
     """Gets an access token: refresh token first, else login and password."""
     if self.refresh_token:
       try:
-        body = self._send("POST", "/token/refresh", {"refreshToken": self.refresh_token},
-                          auth=False, call="token/refresh")
-        self._set_access(body["accessToken"])
+        body = self._request("token/refresh", {"refreshToken": self.refresh_token}, auth=False)
+        self._use_access(body["accessToken"])
         return
       except DeviceHiveError as exc:
         if exc.status not in (400, 401, 403, 404) or not (self.login and self.password):
           raise
         log.info("refresh token refused (%s); logging in again", exc)
-    body = self._send("POST", "/token", {"login": self.login, "password": self.password},
-                      auth=False, call="token")
+    body = self._request("token", {"login": self.login, "password": self.password}, auth=False)
     self.refresh_token = body.get("refreshToken") or self.refresh_token
-    self._set_access(body["accessToken"])
+    self._use_access(body["accessToken"])
 
-  def _set_access(self, token):
+  def _use_access(self, token):
     self.access_token = token
     self._access_expires = token_expiry(token)
 
@@ -126,57 +133,168 @@ class DeviceHiveClient:
   # -- calls ----------------------------------------------------------------
 
   def register_device(self, device_id, name, data=None, network_id=None):
-    """PUT /device/{id}: registers the device, or updates it if it exists."""
+    """device/save: registers the device, or updates it if it exists."""
     device = {"name": name, "data": data or {}}
     if network_id is not None:
       device["networkId"] = network_id
-    self._authorised("PUT", f"/device/{device_id}", device, call="device/register")
+    self._authorised("device/save", {"deviceId": device_id, "device": device})
 
   def insert_notification(self, device_id, name, parameters, timestamp=None):
-    """POST /device/{id}/notification.
+    """notification/insert.
 
     Returns:
       dict {"id": int, "timestamp": str} as the server answered.
     """
-    body = {"notification": name, "parameters": parameters}
+    notification = {"notification": name, "parameters": parameters}
     if timestamp:
-      body["timestamp"] = timestamp
-    return self._authorised("POST", f"/device/{device_id}/notification", body,
-                            call="notification/insert")
+      notification["timestamp"] = timestamp
+    return self._authorised("notification/insert",
+                            {"deviceId": device_id, "notification": notification})
 
-  def _authorised(self, method, path, body, call):
+  def _authorised(self, action, fields):
     if not self._access_is_fresh():
       self.authenticate()
     try:
-      return self._send(method, path, body, auth=True, call=call)
+      return self._request(action, fields, auth=True)
     except DeviceHiveError as exc:
       if exc.status != 401:
         raise
-      log.info("%s: access token refused, refreshing", call)
+      log.info("%s: access token refused, refreshing", action)
       self.authenticate()
-      return self._send(method, path, body, auth=True, call=call)
+      return self._request(action, fields, auth=True)
 
-  def _send(self, method, path, body, auth, call):
+  def _request(self, action, fields, auth):
+    """The answer (dict) of one call; DeviceHiveError / DeviceHiveUnreachable when none."""
+    raise NotImplementedError
+
+  def close(self):
+    raise NotImplementedError
+
+
+class DeviceHiveClient(_DeviceHiveApi):
+  """DeviceHive over REST (requests); server_url is the REST base, e.g. "http://host/api/rest".
+
+  Args (besides _DeviceHiveApi's):
+    session: a requests.Session (one is made if None).
+  """
+
+  # action -> (HTTP method, path template, the field that is the body or None for all).
+  _ROUTES = {
+      "token": ("POST", "/token", None),
+      "token/refresh": ("POST", "/token/refresh", None),
+      "device/save": ("PUT", "/device/{deviceId}", "device"),
+      "notification/insert": ("POST", "/device/{deviceId}/notification", "notification"),
+  }
+
+  def __init__(self, server_url, refresh_token=None, login=None, password=None,
+               timeout=S.HTTP_TIMEOUT_SECONDS, session=None):
+    super().__init__(server_url, refresh_token, login, password, timeout)
+    self.session = session or requests.Session()
+
+  def _request(self, action, fields, auth):
+    method, path, body_field = self._ROUTES[action]
+    body = fields[body_field] if body_field else fields
     headers = {"Content-Type": "application/json"}
     if auth:
       headers["Authorization"] = "Bearer " + self.access_token
     try:
-      response = self.session.request(method, self.base + path, data=json.dumps(body),
-                                      headers=headers, timeout=self.timeout)
+      response = self.session.request(method, self.base + path.format(**fields),
+                                      data=json.dumps(body), headers=headers,
+                                      timeout=self.timeout)
     except requests.RequestException as exc:
-      raise DeviceHiveUnreachable(f"{call}: {self.base} unreachable: "
+      raise DeviceHiveUnreachable(f"{action}: {self.base} unreachable: "
                                   f"{type(exc).__name__}") from exc
     if response.status_code >= 400:
-      raise DeviceHiveError(response.status_code, _error_message(response), call)
+      raise DeviceHiveError(response.status_code, _error_message(response), action)
     if not response.content:
       return {}
     try:
       return response.json()
     except ValueError:
-      raise DeviceHiveError(response.status_code, "the answer is not JSON", call) from None
+      raise DeviceHiveError(response.status_code, "the answer is not JSON", action) from None
 
   def close(self):
     self.session.close()
+
+
+class DeviceHiveWebSocketClient(_DeviceHiveApi):
+  """DeviceHive over one WebSocket connection, e.g. "ws://host/api/websocket".
+
+  The connection opens on the first call and is authorised with the access
+  token; a dropped connection fails its call with DeviceHiveUnreachable, and
+  the next call opens (and authorises) a new one.
+  """
+
+  # Answers that carry their result under a key rather than at the top level.
+  _RESULT_KEYS = {"notification/insert": "notification"}
+  _ENVELOPE = ("action", "requestId", "status", "code", "error")
+
+  def __init__(self, server_url, refresh_token=None, login=None, password=None,
+               timeout=S.HTTP_TIMEOUT_SECONDS):
+    super().__init__(server_url, refresh_token, login, password, timeout)
+    self._connection = None
+    self._authorised_connection = None
+    self._next_request_id = 1
+
+  def _use_access(self, token):
+    super()._use_access(token)
+    self._request("authenticate", {"token": token}, auth=False)
+    self._authorised_connection = self._connection
+
+  def _access_is_fresh(self):
+    return (super()._access_is_fresh() and self._connection is not None
+            and self._connection is self._authorised_connection)
+
+  def _request(self, action, fields, auth):
+    from websockets import exceptions
+    from websockets.sync import client
+    request_id = str(self._next_request_id)
+    self._next_request_id += 1
+    try:
+      if self._connection is None:
+        self._connection = client.connect(self.base, open_timeout=self.timeout,
+                                          close_timeout=self.timeout)
+      self._connection.send(json.dumps({"action": action, "requestId": request_id, **fields}))
+      answer = self._answer_to(request_id)
+    except (OSError, TimeoutError, exceptions.WebSocketException) as exc:
+      self._drop_connection()
+      raise DeviceHiveUnreachable(f"{action}: {self.base} unreachable: "
+                                  f"{type(exc).__name__}") from exc
+    if answer.get("status") != "success":
+      raise DeviceHiveError(int(answer.get("code") or 500),
+                            str(answer.get("error") or "no reason given")[:200], action)
+    result_key = self._RESULT_KEYS.get(action)
+    if result_key:
+      return answer.get(result_key) or {}
+    return {key: value for key, value in answer.items() if key not in self._ENVELOPE}
+
+  def _answer_to(self, request_id):
+    """The server's answer to one request; events and other answers are skipped."""
+    deadline = time.monotonic() + self.timeout
+    while True:
+      message = self._connection.recv(timeout=max(0.0, deadline - time.monotonic()))
+      try:
+        answer = json.loads(message)
+      except ValueError:
+        continue
+      if isinstance(answer, dict) and answer.get("requestId") == request_id:
+        return answer
+
+  def _drop_connection(self):
+    connection, self._connection = self._connection, None
+    if connection is not None:
+      connection.close()
+
+  def close(self):
+    self._drop_connection()
+
+
+def client_for(server_url, **credentials):
+  """The client of server_url's transport: WebSocket for ws:// and wss://, else REST."""
+  scheme = urllib.parse.urlsplit(server_url).scheme.lower()
+  if scheme in WEBSOCKET_SCHEMES:
+    return DeviceHiveWebSocketClient(server_url, **credentials)
+  return DeviceHiveClient(server_url, **credentials)
 
 
 def _error_message(response):

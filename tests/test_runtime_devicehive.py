@@ -1,4 +1,4 @@
-"""DeviceHive delivery against a local DeviceHive server on loopback."""
+"""DeviceHive delivery against a local DeviceHive server on loopback, over REST and WebSocket."""
 
 import datetime
 import os
@@ -21,15 +21,17 @@ T0 = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.timezone.utc)
 DEVICE = "soundscope-test-1"
 
 
-@pytest.fixture
-def server():
+@pytest.fixture(params=["rest", "websocket"])
+def server(request):
+  """The local server; server.client_url is the endpoint of the transport under test."""
   server = DeviceHiveServer().start()
+  server.client_url = server.url(request.param)
   yield server
   server.stop()
 
 
 def config_for(server, **changes):
-  settings = dict(server_url=server.base_url, refresh_token=server.issue_refresh_token(),
+  settings = dict(server_url=server.client_url, refresh_token=server.issue_refresh_token(),
                   device_id=DEVICE, device_name="Kitchen microphone")
   settings.update(changes)
   return config_lib.DeviceHiveConfig(**settings).validate()
@@ -57,8 +59,9 @@ def start_courier(path, config, capacity=100):
                              backoff_initial=0.05, backoff_max=0.3)
 
 
-def test_client_speaks_the_documented_rest_api(server):
-  client = dh.DeviceHiveClient(server.base_url, login=server.login, password=server.password)
+def test_client_speaks_the_documented_api(server):
+  client = dh.client_for(server.client_url, login=server.login, password=server.password)
+  assert isinstance(client, dh.DeviceHiveWebSocketClient) == server.client_url.startswith("ws:")
   client.authenticate()
   assert client.refresh_token and dh.token_expiry(client.access_token) > 0
   client.register_device(DEVICE, "Kitchen microphone", data={"software": "soundscope"})
@@ -68,53 +71,56 @@ def test_client_speaks_the_documented_rest_api(server):
   assert answer["id"] == 1 and answer["timestamp"] == "2026-11-26T12:00:05.000"
   stored = server.received(DEVICE)[0]
   assert stored["notification"] == "audio_analysis" and stored["parameters"] == {"predictions": []}
+  # A WebSocket connection is authorised once, with the access token; REST sends it each call.
+  assert server.count("authenticate", 200) == (1 if server.client_url.startswith("ws:") else 0)
 
   with pytest.raises(dh.DeviceHiveError) as missing:
     client.insert_notification("no-such-device", "audio_analysis", {})
   assert missing.value.status == 404 and "not found" in missing.value.message
 
-  wrong = dh.DeviceHiveClient(server.base_url, login=server.login, password="wrong")
+  wrong = dh.client_for(server.client_url, login=server.login, password="wrong")
   with pytest.raises(dh.DeviceHiveError) as refused:
     wrong.authenticate()
   assert refused.value.status == 401 and refused.value.message == "Invalid credentials"
 
 
 def test_a_refused_access_token_is_refreshed_once_and_the_call_retried(server):
-  client = dh.DeviceHiveClient(server.base_url, refresh_token=server.issue_refresh_token())
+  client = dh.client_for(server.client_url, refresh_token=server.issue_refresh_token())
   client.register_device(DEVICE, "mic")
   server.revoke_access_tokens()
   client.insert_notification(DEVICE, "audio_analysis", {"n": 1})
-  assert server.count("POST", "/notification", 401) == 1
-  assert server.count("POST", "/token/refresh", 201) == 2   # First access, then after the 401.
+  assert server.count("notification/insert", 401) == 1
+  assert server.count("token/refresh", 201) == 2   # First access, then after the 401.
   assert len(server.received(DEVICE)) == 1
 
 
 def test_an_expiring_access_token_is_renewed_before_it_is_refused(server):
   server.access_ttl = 2.0     # Shorter than the client's 30 s margin: always "about to expire".
-  client = dh.DeviceHiveClient(server.base_url, refresh_token=server.issue_refresh_token())
+  client = dh.client_for(server.client_url, refresh_token=server.issue_refresh_token())
   client.register_device(DEVICE, "mic")
   for n in range(3):
     client.insert_notification(DEVICE, "audio_analysis", {"n": n})
-  assert server.count("POST", "/token/refresh", 201) == 4
-  assert server.count("POST", "/notification", 401) == 0
+  assert server.count("token/refresh", 201) == 4
+  assert server.count("notification/insert", 401) == 0
 
 
 def test_an_expired_refresh_token_falls_back_to_login(server):
   server.refresh_ttl = -1.0
   stale = server.issue_refresh_token()
-  client = dh.DeviceHiveClient(server.base_url, refresh_token=stale, login=server.login,
-                               password=server.password)
+  client = dh.client_for(server.client_url, refresh_token=stale, login=server.login,
+                         password=server.password)
   client.register_device(DEVICE, "mic")
-  assert server.count("POST", "/token/refresh", 401) == 1
-  assert server.count("POST", "/token", 201) == 1 and client.refresh_token != stale
+  assert server.count("token/refresh", 401) == 1
+  assert server.count("token", 201) == 1 and client.refresh_token != stale
 
 
-def test_unreachable_server_is_its_own_error():
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:{}/api/rest",
+                                      "ws://127.0.0.1:{}/api/websocket"])
+def test_unreachable_server_is_its_own_error(endpoint):
   with socket.socket() as probe:
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
-  client = dh.DeviceHiveClient(f"http://127.0.0.1:{port}/api/rest", refresh_token="x",
-                               timeout=2)
+  client = dh.client_for(endpoint.format(port), refresh_token="x", timeout=2)
   with pytest.raises(dh.DeviceHiveUnreachable):
     client.authenticate()
 
@@ -142,7 +148,7 @@ def test_every_notification_arrives_once_in_order_across_outage_expiry_and_resta
   for n in (7, 8):
     sink.emit(event(n))
   sr.wait_for(lambda: len(server.received(DEVICE)) == 8, what="delivery after expiry")
-  assert server.count("POST", "/notification", 401) >= 1
+  assert server.count("notification/insert", 401) >= 1
 
   server.stop()                                           # soundscope stops during an outage.
   for n in (9, 10):
@@ -191,7 +197,7 @@ def test_a_notification_dropped_while_connecting_is_never_sent(server, tmp_path)
   def held_client(config):   # The real client, handed over once the test says so.
     connecting.set()
     go_on.wait(10)
-    return dh.DeviceHiveClient(config.server_url, refresh_token=config.refresh_token)
+    return dh.client_for(config.server_url, refresh_token=config.refresh_token)
 
   courier = courier_lib.Courier(outbox, config, client_factory=held_client,
                                 backoff_initial=0.05, backoff_max=0.3)
@@ -244,7 +250,7 @@ def test_a_deleted_device_is_registered_again(server, tmp_path):
   sink.emit(event(2))
   sr.wait_for(lambda: len(server.received(DEVICE)) == 2, what="delivery after re-registering")
   sink.close()
-  assert server.count("PUT", f"/device/{DEVICE}", 204) == 2
+  assert server.count("device/save", 204) == 2
 
 
 def test_settings_file_is_private_and_secrets_never_leave(tmp_path, server):
@@ -258,6 +264,8 @@ def test_settings_file_is_private_and_secrets_never_leave(tmp_path, server):
   kept = saved.updated({"device_name": "Hall", "refresh_token": "", "password": ""})
   assert (kept.refresh_token, kept.password, kept.device_name) == (
       saved.refresh_token, saved.password, "Hall")
+  for endpoint in ("https://host/api/rest", "wss://host/api/websocket"):
+    assert saved.updated({"server_url": endpoint}).validate().server_url == endpoint
   with pytest.raises(config_lib.ConfigError) as bad:
     saved.updated({"server_url": "ftp://x", "device_id": "no spaces!",
                    "notification_name": " "}).validate()

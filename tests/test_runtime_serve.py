@@ -77,8 +77,10 @@ def test_serve_delivers_every_window_once_in_order_across_a_restart(tmp_path, st
   devicehive = DeviceHiveServer()
   devicehive.start()
   devicehive.stop()        # Known port, nothing listening: DeviceHive is down.
+  # Over DeviceHive's WebSocket API here; the web page's test delivers over REST, and
+  # tests/test_runtime_devicehive.py runs the courier over both.
   config_lib.ConfigStore(str(state / "devicehive.json")).save(config_lib.DeviceHiveConfig(
-      server_url=devicehive.base_url, login=devicehive.login, password=devicehive.password,
+      server_url=devicehive.ws_url, login=devicehive.login, password=devicehive.password,
       device_id=DEVICE, device_name="Serve test"))
 
   first = Serve(home, state, models)
