@@ -261,7 +261,8 @@ class DeviceHiveWebSocketClient(_DeviceHiveApi):
       raise DeviceHiveUnreachable(f"{action}: {self.base} unreachable: "
                                   f"{type(exc).__name__}") from exc
     if answer.get("status") != "success":
-      raise DeviceHiveError(int(answer.get("code") or 500),
+      code = answer.get("code")
+      raise DeviceHiveError(code if isinstance(code, int) else 500,
                             str(answer.get("error") or "no reason given")[:200], action)
     result_key = self._RESULT_KEYS.get(action)
     if result_key:

@@ -125,6 +125,21 @@ def test_unreachable_server_is_its_own_error(endpoint):
     client.authenticate()
 
 
+@pytest.mark.parametrize("scheme", ["http", "ws"])
+def test_a_server_that_never_answers_is_unreachable_after_the_timeout(scheme):
+  import time
+  with socket.socket() as silent:          # Accepts connections (backlog), never answers.
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    client = dh.client_for(f"{scheme}://127.0.0.1:{silent.getsockname()[1]}/api",
+                           refresh_token="x", timeout=1)
+    started = time.monotonic()
+    with pytest.raises(dh.DeviceHiveUnreachable, match="token/refresh: .* unreachable"):
+      client.authenticate()
+    assert time.monotonic() - started < 5
+    client.close()
+
+
 def test_every_notification_arrives_once_in_order_across_outage_expiry_and_restart(
     server, tmp_path):
   path = tmp_path / "outbox.sqlite3"
