@@ -2,13 +2,15 @@
 
   python bench/bench_runtime.py [--model yamnet] [--model-dir DIR] [--vggish-head]
                                 [--windows 16] [--pace 4] [--idle-windows 3]
+                                [--transport rest|websocket]
 
 (a) one 5 s window at 44.1 kHz: the shared transforms' resampling to 16 kHz,
     then Classifier.clip_scores (median and p95 of 20 runs) for each model;
 (b) latency from the end of a window (its last block arriving) to its DeviceHive
     notification arriving at a local DeviceHive server on loopback, through the
     whole serve stack in one process: capture thread, loop, web hub with one
-    page subscribed to /api/stream, outbox, courier.  The source replays ESC-10
+    page subscribed to /api/stream, outbox, courier, over DeviceHive's REST or
+    WebSocket API (--transport).  The source replays ESC-10
     clips up to `--pace` times faster than real time (the work per window is the
     same), slower for a model that would not keep up with a 2x margin;
 (c) CPU used by that stack between windows at real-time pace: process CPU time
@@ -145,12 +147,12 @@ class TimedLoop(loop_lib.Loop):
       self.cpu_in_windows += time.process_time() - cpu
 
 
-def run_stack(classifier, samples, rate, pace, count, state_dir):
+def run_stack(classifier, samples, rate, pace, count, state_dir, transport="rest"):
   """Runs the serve stack on a paced source for `count` windows; returns measurements."""
   devicehive = DeviceHiveServer().start()
   store = config_lib.ConfigStore(str(state_dir / "devicehive.json"))
   store.save(config_lib.DeviceHiveConfig(
-      server_url=devicehive.base_url, refresh_token=devicehive.issue_refresh_token(),
+      server_url=devicehive.url(transport), refresh_token=devicehive.issue_refresh_token(),
       device_id="bench", device_name="bench"))
   courier = courier_lib.Courier(outbox_lib.Outbox(str(state_dir / f"outbox-{time.monotonic_ns()}.sqlite3")),
                                 store.load())
@@ -266,6 +268,8 @@ def main():
                       help="source speed for the latency run, x real time")
   parser.add_argument("--idle-windows", type=int, default=3,
                       help="windows at real-time pace for the idle CPU run")
+  parser.add_argument("--transport", choices=("rest", "websocket"), default="rest",
+                      help="DeviceHive API the courier uses")
   args = parser.parse_args()
   scratch = pathlib.Path(tempfile.mkdtemp(prefix="soundscope-bench-runtime-"))
   model_dir = args.model_dir
@@ -287,12 +291,12 @@ def main():
           f"-> {5.0 / (rs_med + cl_med):.0f}x real time")
     # Replay no faster than the model keeps up with, with a 2x margin.
     pace = max(1.0, min(args.pace, 5.0 / (2 * (rs_med + cl_med))))
-    result = run_stack(classifier, samples, rate, pace, args.windows, scratch)
+    result = run_stack(classifier, samples, rate, pace, args.windows, scratch, args.transport)
     median, p95 = percentiles(result["latencies"])
-    print(f"[{name}] window end -> DeviceHive notification received: median {median * 1000:.0f} ms, "
+    print(f"[{name}] window end -> DeviceHive ({args.transport}) notification received: median {median * 1000:.0f} ms, "
           f"p95 {p95 * 1000:.0f} ms over {len(result['latencies'])} windows "
           f"(source at {pace:.1f}x real time, {result['overruns']} overruns)")
-    idle = run_stack(classifier, samples, rate, 1.0, args.idle_windows, scratch)
+    idle = run_stack(classifier, samples, rate, 1.0, args.idle_windows, scratch, args.transport)
     between = idle["cpu"] - idle["cpu_windows"]
     print(f"[{name}] serve stack at real time: {idle['cpu'] / idle['wall'] * 100:.1f}% of one core "
           f"overall, {between / idle['wall'] * 100:.2f}% between windows "
