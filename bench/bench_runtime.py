@@ -293,7 +293,8 @@ def main():
     pace = max(1.0, min(args.pace, 5.0 / (2 * (rs_med + cl_med))))
     result = run_stack(classifier, samples, rate, pace, args.windows, scratch, args.transport)
     median, p95 = percentiles(result["latencies"])
-    print(f"[{name}] window end -> DeviceHive ({args.transport}) notification received: median {median * 1000:.0f} ms, "
+    print(f"[{name}] window end -> DeviceHive ({args.transport}) notification received: "
+          f"median {median * 1000:.0f} ms, "
           f"p95 {p95 * 1000:.0f} ms over {len(result['latencies'])} windows "
           f"(source at {pace:.1f}x real time, {result['overruns']} overruns)")
     idle = run_stack(classifier, samples, rate, 1.0, args.idle_windows, scratch, args.transport)

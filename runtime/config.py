@@ -59,7 +59,8 @@ class DeviceHiveConfig:
     if self.server_url:
       parts = urllib.parse.urlsplit(self.server_url)
       if parts.scheme not in ("http", "https", "ws", "wss") or not parts.netloc:
-        errors["server_url"] = "must be an http(s):// (REST) or ws(s):// (WebSocket) URL with a host"
+        errors["server_url"] = ("must be an http(s):// (REST) or ws(s):// (WebSocket) URL "
+                                "with a host")
       if not self.refresh_token and not (self.login and self.password):
         errors["refresh_token"] = "give a refresh token, or a login and a password"
       if not _DEVICE_ID.match(self.device_id or ""):

@@ -3,7 +3,8 @@
 Implements, after devicehive/docs ("DeviceHive RESTful API", "DeviceHive
 WebSocket API") and the Java server's behaviour, each call under its
 WebSocket action name:
-  token               POST /api/rest/token          {login, password} -> 201 {accessToken, refreshToken}
+  token               POST /api/rest/token          {login, password}
+                                                    -> 201 {accessToken, refreshToken}
   token/refresh       POST /api/rest/token/refresh  {refreshToken}    -> 201 {accessToken}
   device/save         PUT  /api/rest/device/{id}    Device            -> 204, empty body
   notification/insert POST /api/rest/device/{id}/notification         -> 201 {id, timestamp}
