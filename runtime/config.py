@@ -58,7 +58,7 @@ class DeviceHiveConfig:
     errors = {}
     if self.server_url:
       parts = urllib.parse.urlsplit(self.server_url)
-      if parts.scheme not in ("http", "https", "ws", "wss") or not parts.netloc:
+      if parts.scheme not in S.REST_SCHEMES + S.WEBSOCKET_SCHEMES or not parts.netloc:
         errors["server_url"] = ("must be an http(s):// (REST) or ws(s):// (WebSocket) URL "
                                 "with a host")
       if not self.refresh_token and not (self.login and self.password):

@@ -28,6 +28,8 @@ import time
 import urllib.parse
 
 import requests
+from websockets import exceptions as ws_exceptions
+from websockets.sync import client as ws_client
 
 from runtime import settings as S
 
@@ -74,9 +76,6 @@ def token_expiry(token):
   if isinstance(claims.get("exp"), (int, float)):
     return float(claims["exp"])
   return None
-
-
-WEBSOCKET_SCHEMES = ("ws", "wss")
 
 
 class _DeviceHiveApi:
@@ -246,17 +245,15 @@ class DeviceHiveWebSocketClient(_DeviceHiveApi):
             and self._connection is self._authorised_connection)
 
   def _request(self, action, fields, auth):
-    from websockets import exceptions
-    from websockets.sync import client
     request_id = str(self._next_request_id)
     self._next_request_id += 1
     try:
       if self._connection is None:
-        self._connection = client.connect(self.base, open_timeout=self.timeout,
-                                          close_timeout=self.timeout)
+        self._connection = ws_client.connect(self.base, open_timeout=self.timeout,
+                                             close_timeout=self.timeout)
       self._connection.send(json.dumps({"action": action, "requestId": request_id, **fields}))
       answer = self._answer_to(request_id)
-    except (OSError, TimeoutError, exceptions.WebSocketException) as exc:
+    except (OSError, TimeoutError, ws_exceptions.WebSocketException) as exc:
       self._drop_connection()
       raise DeviceHiveUnreachable(f"{action}: {self.base} unreachable: "
                                   f"{type(exc).__name__}") from exc
@@ -293,7 +290,7 @@ class DeviceHiveWebSocketClient(_DeviceHiveApi):
 def client_for(server_url, **credentials):
   """The client of server_url's transport: WebSocket for ws:// and wss://, else REST."""
   scheme = urllib.parse.urlsplit(server_url).scheme.lower()
-  if scheme in WEBSOCKET_SCHEMES:
+  if scheme in S.WEBSOCKET_SCHEMES:
     return DeviceHiveWebSocketClient(server_url, **credentials)
   return DeviceHiveClient(server_url, **credentials)
 

@@ -34,6 +34,8 @@ SUBSCRIBER_QUEUE = 100          # Events buffered per connected page; a stuck pa
 # DeviceHive.
 DEFAULT_NOTIFICATION_NAME = "audio_analysis"
 DEFAULT_DEVICE_NAME = "soundscope"
+REST_SCHEMES = ("http", "https")            # Server URLs of DeviceHive's REST API ...
+WEBSOCKET_SCHEMES = ("ws", "wss")           # ... and of its WebSocket API.
 HTTP_TIMEOUT_SECONDS = 10.0
 TOKEN_REFRESH_MARGIN_SECONDS = 30.0   # Refresh an access token this long before it expires.
 BACKOFF_INITIAL_SECONDS = 0.5
