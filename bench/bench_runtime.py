@@ -1,7 +1,7 @@
 """Live runtime speed: cost of one window, window-end -> notification latency, idle CPU.
 
   python bench/bench_runtime.py [--model yamnet] [--model-dir DIR] [--vggish-head]
-                                [--windows 16] [--pace 4] [--idle-windows 3]
+                                [--windows 16] [--pace 4] [--idle-windows 12]
                                 [--transport rest|websocket]
 
 (a) one 5 s window at 44.1 kHz: the shared transforms' resampling to 16 kHz,
@@ -266,7 +266,7 @@ def main():
   parser.add_argument("--windows", type=int, default=16, help="windows for the latency run")
   parser.add_argument("--pace", type=float, default=4.0,
                       help="source speed for the latency run, x real time")
-  parser.add_argument("--idle-windows", type=int, default=3,
+  parser.add_argument("--idle-windows", type=int, default=12,
                       help="windows at real-time pace for the idle CPU run")
   parser.add_argument("--transport", choices=("rest", "websocket"), default="rest",
                       help="DeviceHive API the courier uses")

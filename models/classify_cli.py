@@ -17,7 +17,6 @@ With YAMNet this command imports neither TensorFlow nor Apache Beam.
 """
 
 import concurrent.futures
-import contextlib
 import json
 import os
 import sys
@@ -137,10 +136,8 @@ def _one_blas_thread_each(parallel_files):
   per clip doubles and the wall time grows several-fold.  The parallelism is
   across files instead.  A single file keeps BLAS's own threads.
   """
-  if parallel_files <= 1:
-    return contextlib.nullcontext()
-  import threadpoolctl  # Only here: it inspects every loaded library (~ms).
-  return threadpoolctl.threadpool_limits(1, user_api="blas")
+  from transforms import blas
+  return blas.limit_threads(1 if parallel_files > 1 else 0)
 
 
 def classify_files(model, paths, params, aggregation, want_windows, jobs):

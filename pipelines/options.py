@@ -141,9 +141,8 @@ def limit_decode_threads(threads):
   resampler's and the mel filterbank's matrix products run on OpenBLAS, which
   starts one thread per core unless told otherwise.
   """
-  if threads > 0:
-    import threadpoolctl
-    threadpoolctl.threadpool_limits(threads, user_api="blas")
+  from transforms import blas
+  blas.limit_threads(threads)
 
 
 def num_shards(args, num_inputs):

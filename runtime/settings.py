@@ -17,6 +17,7 @@ WARM_UP_RATE_HZ = 44100         # Rate warmed up when the device's own rate is n
 MAX_QUEUED_BLOCKS = 600         # Blocks buffered between PortAudio's thread and ours (60 s at BLOCK_SECONDS).
 
 MAX_FAILURES_IN_A_ROW = 3       # Windows that fail to save or classify before the loop gives up.
+BLAS_THREADS = 1                # While monitoring: a window's matrix products are small.
 
 # Output.
 RECORD_FILE_PATTERN = "record_{stamp}.wav"     # stamp: UTC, e.g. 20261126T170501.123Z.

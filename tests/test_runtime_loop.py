@@ -152,6 +152,31 @@ def test_windows_failing_in_a_row_stop_the_loop_with_the_reason():
   assert recorder.events == []
 
 
+class BlasThreadsSeen(sr.BandEnergyClassifier):
+  """Notes the BLAS libraries' thread counts while it classifies a window."""
+
+  def __init__(self):
+    self.failing, self.calls, self.seen = set(), 0, set()
+
+  def window_scores(self, waveform_16k):
+    import threadpoolctl
+    self.seen |= {pool["num_threads"] for pool in threadpoolctl.threadpool_info()
+                  if pool["user_api"] == "blas"}
+    return super().window_scores(waveform_16k)
+
+
+def test_monitoring_runs_blas_on_one_thread_and_restores_it_after():
+  import threadpoolctl
+  blas_pools = lambda: [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+  with threadpoolctl.threadpool_limits(2, user_api="blas"):
+    runner, recorder = run_on_rain(BlasThreadsSeen())
+    runner.classifier.seen.clear()     # warm_up ran before monitoring started.
+    assert runner.run() == 5
+    assert runner.classifier.seen == {1}
+    assert {p["num_threads"] for p in blas_pools()} == {2}
+  assert blas_pools(), "numpy's OpenBLAS should be loaded"
+
+
 def test_notification_parameters_carry_labels_window_and_model():
   runner = loop_lib.Loop(None, sr.BandEnergyClassifier(), None, top_k=3)
   event = runner.process(clip_window(sr.RAIN_CLIP, 2.0))
