@@ -2,11 +2,12 @@
 
 These mirror `vggish_params.py` of the VGGish reference (tensorflow/models,
 research/audioset/vggish).  They are the defaults; every command that uses them
-accepts overrides on its command line (see `override`), and the resulting
+accepts overrides on its command line (see `add_arguments`), and the resulting
 `VggishParams` is passed explicitly to the transforms, so no module reads a
 global at run time.
 """
 
+import argparse
 import dataclasses
 
 # Audio input.
@@ -30,6 +31,8 @@ LOG_OFFSET = 0.01                      # log(mel + 0.01) avoids log(0).
 # Framing of log-mel frames into examples (vggish_input.waveform_to_examples).
 EXAMPLE_WINDOW_SECONDS = 0.96          # 96 frames of 10 ms.
 EXAMPLE_HOP_SECONDS = 0.96             # Non-overlapping by default, as in the AudioSet release.
+MIN_EXAMPLE_HOP_SECONDS = STFT_HOP_SECONDS          # The finest hop: one log-mel frame.
+MIN_READ_BLOCK_SECONDS = 2 * EXAMPLE_WINDOW_SECONDS  # A decoded block covers two examples.
 
 # Network.
 EMBEDDING_SIZE = 128
@@ -81,30 +84,52 @@ class VggishParams:
     if self.short_clip_policy not in SHORT_CLIP_POLICIES:
       raise ValueError(f"short_clip_policy must be one of {SHORT_CLIP_POLICIES}, "
                        f"not {self.short_clip_policy!r}")
-    if self.example_hop_seconds <= 0:
-      raise ValueError("example_hop_seconds must be positive")
-    if self.read_block_seconds < 2 * EXAMPLE_WINDOW_SECONDS:
-      raise ValueError("read_block_seconds must cover at least two examples")
+    if round(self.example_hop_seconds / STFT_HOP_SECONDS) < 1:
+      raise ValueError(f"example_hop_seconds must be at least {MIN_EXAMPLE_HOP_SECONDS} s "
+                       f"(one log-mel frame), not {self.example_hop_seconds}")
+    if self.read_block_seconds < MIN_READ_BLOCK_SECONDS:
+      raise ValueError(f"read_block_seconds must cover at least two examples "
+                       f"({MIN_READ_BLOCK_SECONDS} s), not {self.read_block_seconds}")
+    if self.batch_size < 1:
+      raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
+
+
+def _at_least(minimum, what, kind=float):
+  """An argparse type: a `kind` no smaller than `minimum`, else a usage error naming `what`."""
+  def parse(text):
+    value = kind(text)
+    if value < minimum:
+      raise argparse.ArgumentTypeError(f"{what} must be at least {minimum}, not {text}")
+    return value
+  return parse
+
+
+def add_resample_filter_argument(parser):
+  """Adds --resample-filter alone (the commands whose other front-end steps are fixed)."""
+  parser.add_argument("--resample-filter", default=RESAMPLE_FILTER,
+                      choices=[RESAMPLE_FILTER, FAST_RESAMPLE_FILTER],
+                      help="resampy filter; kaiser_best matches the VGGish and YAMNet "
+                           "references (default), kaiser_fast is ~3x faster but not "
+                           "bit-compatible")
+  return parser
 
 
 def add_arguments(parser):
   """Adds the VggishParams overrides to an argparse parser."""
   group = parser.add_argument_group("front end (configs/params.py)")
-  group.add_argument("--resample-filter", default=RESAMPLE_FILTER,
-                     choices=[RESAMPLE_FILTER, FAST_RESAMPLE_FILTER],
-                     help="resampy filter; kaiser_best matches the VGGish reference "
-                          "(default), kaiser_fast is ~3x faster but not bit-compatible")
-  group.add_argument("--example-hop", type=float, default=EXAMPLE_HOP_SECONDS,
-                     dest="example_hop_seconds",
+  add_resample_filter_argument(group)
+  group.add_argument("--example-hop", type=_at_least(MIN_EXAMPLE_HOP_SECONDS, "--example-hop"),
+                     default=EXAMPLE_HOP_SECONDS, dest="example_hop_seconds",
                      help="hop between 0.96 s examples, seconds (default %(default)s)")
   group.add_argument("--short-clips", choices=SHORT_CLIP_POLICIES, default=SHORT_CLIP_POLICY,
                      dest="short_clip_policy",
                      help="clips under 0.96 s: zero-pad to one example, or report an "
                           "error (default %(default)s)")
-  group.add_argument("--read-block", type=float, default=READ_BLOCK_SECONDS,
-                     dest="read_block_seconds",
+  group.add_argument("--read-block", type=_at_least(MIN_READ_BLOCK_SECONDS, "--read-block"),
+                     default=READ_BLOCK_SECONDS, dest="read_block_seconds",
                      help="decode long files in blocks of this many seconds")
-  group.add_argument("--vggish-batch-size", type=int, default=VGGISH_BATCH_SIZE,
+  group.add_argument("--vggish-batch-size", type=_at_least(1, "--vggish-batch-size", int),
+                     default=VGGISH_BATCH_SIZE,
                      dest="vggish_batch_size", help="examples per VGGish forward pass")
   return parser
 

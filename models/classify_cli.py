@@ -39,10 +39,7 @@ def add_arguments(parser):
                       help="one JSON object per file on stdout (JSON Lines)")
   parser.add_argument("--jobs", type=int, default=None,
                       help="files processed in parallel (default: CPU count, at most 8)")
-  parser.add_argument("--resample-filter", default=P.RESAMPLE_FILTER,
-                      choices=[P.RESAMPLE_FILTER, P.FAST_RESAMPLE_FILTER],
-                      help="resampy filter (default %(default)s, the VGGish/YAMNet reference's)")
-  return parser
+  return P.add_resample_filter_argument(parser)
 
 
 def load_waveform(path, params):

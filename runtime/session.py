@@ -43,8 +43,9 @@ def add_arguments(parser):
                      help="channels to capture, mixed to mono (default %(default)s)")
   group.add_argument("--duration", type=_seconds, metavar="SECONDS",
                      help="stop after this much audio (default: run until Ctrl-C or SIGTERM)")
-  classifier_lib.add_arguments(parser.add_argument_group("model"))
-  P.add_arguments(parser)
+  model = parser.add_argument_group("model")
+  classifier_lib.add_arguments(model)
+  P.add_resample_filter_argument(model)   # The live windows' only front-end choice.
   return parser
 
 
@@ -85,7 +86,8 @@ class LiveSession:
         duration_seconds=args.duration)
     self.capture = capture_lib.Capture(self.source, args.min_time, args.max_time)
     self.loop = loop_lib.Loop(self.capture, classifier, sinks, args.top_k, args.threshold,
-                              args.save_path, P.from_arguments(args), args.aggregation)
+                              args.save_path, P.VggishParams(resample_filter=args.resample_filter),
+                              args.aggregation)
     self.sinks = sinks
     self.stopped = threading.Event()      # The loop has ended (source ended, or a signal).
     self.signalled = threading.Event()    # Ctrl-C or SIGTERM arrived.

@@ -25,7 +25,21 @@ def test_command_line_overrides():
 
 
 @pytest.mark.parametrize("bad", [{"short_clip_policy": "drop"}, {"example_hop_seconds": 0},
-                                 {"read_block_seconds": 1.0}])
+                                 {"example_hop_seconds": 0.004}, {"read_block_seconds": 1.0},
+                                 {"batch_size": 0}])
 def test_invalid_values_are_refused(bad):
   with pytest.raises(ValueError):
     P.VggishParams(**bad)
+
+
+@pytest.mark.parametrize("flag,value,message", [
+    ("--example-hop", "0.004", "--example-hop must be at least 0.01, not 0.004"),
+    ("--read-block", "1", "--read-block must be at least 1.92, not 1"),
+    ("--vggish-batch-size", "0", "--vggish-batch-size must be at least 1, not 0"),
+])
+def test_out_of_range_options_are_usage_errors(capsys, flag, value, message):
+  parser = P.add_arguments(argparse.ArgumentParser(prog="soundscope embed"))
+  with pytest.raises(SystemExit) as exit_info:
+    parser.parse_args([flag, value])
+  assert exit_info.value.code == 2
+  assert message in capsys.readouterr().err

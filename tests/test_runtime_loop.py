@@ -201,3 +201,23 @@ def test_runtime_never_imports_pipelines():
   assert result.stdout.strip() == "[]"
   sources = "\n".join(p.read_text() for p in (sr.REPO / "runtime").rglob("*.py"))
   assert "import pipelines" not in sources and "from pipelines" not in sources
+
+
+def test_live_commands_take_the_resample_filter_and_no_batch_only_front_end_option(capsys):
+  import argparse
+  from runtime import session
+  parser = session.add_arguments(argparse.ArgumentParser(prog="soundscope capture"))
+  for batch_only in (["--example-hop", "0.48"], ["--read-block", "5"],
+                     ["--short-clips", "error"], ["--vggish-batch-size", "8"]):
+    with pytest.raises(SystemExit):
+      parser.parse_args(batch_only)
+    assert f"unrecognized arguments: {' '.join(batch_only)}" in capsys.readouterr().err
+  args = parser.parse_args(["--resample-filter", "kaiser_fast"])
+  samples, rate = sr.read_clip(sr.RAIN_CLIP)
+  live = session.LiveSession(args, sr.BandEnergyClassifier(), sinks_lib.SinkSet([]),
+                             source=sr.BlockSource(samples, rate, 4410))
+  assert live.loop.params.resample_filter == "kaiser_fast"
+  window = clip_window(sr.RAIN_CLIP, 2.0)
+  used = windows.window_to_16k(window, live.loop.params).astype(np.float64) / 32768.0
+  fast = audio.resample(window.samples[:, 0] / 32768.0, rate, 16000, filter_name="kaiser_fast")
+  assert np.max(np.abs(used - fast)) <= 0.5 / 32768 + 1e-12

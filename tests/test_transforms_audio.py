@@ -102,6 +102,17 @@ def test_example_count_and_configurable_hop(tmp_path):
   np.testing.assert_array_equal(examples[2], vggish_input.file_to_examples(tmp_path / "x.wav")[1])
 
 
+@pytest.mark.parametrize("hop", [0.25, 0.96, 1.5, 3.0, 7.3])
+def test_streamed_examples_equal_whole_clip_examples_at_any_hop(tmp_path, hop):
+  # Hops longer than an example (0.975 s of samples) skip audio that may span
+  # several decoded blocks; shorter ones overlap across block edges.
+  soundfile.write(tmp_path / "x.wav", _tone(45.0, 16000), 16000, subtype="PCM_16")
+  params = P.VggishParams(example_hop_seconds=hop, read_block_seconds=2.0)
+  whole = vggish_input.waveform_to_examples(audio.load_mono(tmp_path / "x.wav"), 16000, params)
+  assert len(whole) == 1 + (45 * 16000 - 15600) // (round(hop * 100) * 160)
+  np.testing.assert_array_equal(vggish_input.file_to_examples(tmp_path / "x.wav", params), whole)
+
+
 def test_short_clip_is_padded_to_one_example(tmp_path):
   soundfile.write(tmp_path / "short.wav", _tone(0.3, 16000), 16000, subtype="PCM_16")
   examples = vggish_input.file_to_examples(tmp_path / "short.wav")

@@ -175,20 +175,28 @@ class ExampleFramer:
     self._params = params
     self._hop = example_hop_samples(params)
     self._buffer = np.zeros(0, np.float64)
+    # With a hop longer than an example, the next example starts past the
+    # buffered samples: this many samples still to come are skipped.
+    self._skip = 0
     self.samples_seen = 0
     self.examples_emitted = 0
 
   def push(self, block_16k):
     """Adds samples; returns float32 [k, 96, 64] newly complete examples."""
     self.samples_seen += len(block_16k)
-    self._buffer = np.concatenate([self._buffer, np.asarray(block_16k, np.float64)])
+    block = np.asarray(block_16k, np.float64)
+    skipped = min(self._skip, len(block))
+    self._skip -= skipped
+    self._buffer = np.concatenate([self._buffer, block[skipped:]])
     available = len(self._buffer)
     if available < EXAMPLE_SPAN_SAMPLES:
       return np.zeros((0, P.NUM_FRAMES, P.NUM_BANDS), np.float32)
     count = 1 + (available - EXAMPLE_SPAN_SAMPLES) // self._hop
     used = (count - 1) * self._hop + EXAMPLE_SPAN_SAMPLES
     examples = mono16k_to_examples(self._buffer[:used], self._params)
-    self._buffer = self._buffer[count * self._hop:]
+    next_start = count * self._hop
+    self._skip = max(0, next_start - available)
+    self._buffer = self._buffer[next_start:]
     self.examples_emitted += count
     return examples
 
