@@ -208,6 +208,13 @@ def test_embedding_tfrecords_are_scored_without_audio(tmp_path, capsys):
   with open(sources[0], "rb") as whole:  # A damaged copy: cut inside its last record.
     data = whole.read()
   (folder / "damaged.tfrecord").write_bytes(data[:len(data) - 7])
+  # A file whose second record has an empty video_id: only that record is lost.
+  intact = list(tf.data.TFRecordDataset(sources[1]).as_numpy_iterator())[:2]
+  malformed = tf.train.SequenceExample.FromString(intact[0])
+  del malformed.context.feature["video_id"].bytes_list.value[:]
+  with tf.io.TFRecordWriter(str(folder / "malformed.tfrecord")) as writer:
+    for serialized in (intact[0], malformed.SerializeToString(), intact[1]):
+      writer.write(serialized)
   expected = {}
   for path in sources:
     for index, serialized in enumerate(tf.data.TFRecordDataset(path).as_numpy_iterator()):
@@ -223,8 +230,11 @@ def test_embedding_tfrecords_are_scored_without_audio(tmp_path, capsys):
   assert status == 0, out
   rows = pd.read_parquet(output)
   rows["file"] = rows["source"].map(os.path.basename)
-  good_rows = rows[rows["file"] != "damaged.tfrecord"]
+  good_rows = rows[~rows["file"].isin(["damaged.tfrecord", "malformed.tfrecord"])]
   assert len(good_rows) == len(expected)
+  around = rows[rows["file"] == "malformed.tfrecord"].sort_values("record")
+  assert list(around["record"]) == [0, 2]
+  assert list(around["id"]) == [expected[(os.path.basename(sources[1]), i)][0] for i in (0, 1)]
   classifier = support.TinyClassifier()
   for _, row in good_rows.iterrows():
     video_id, start, frames = expected[(row["file"], row["record"])]
@@ -232,12 +242,17 @@ def test_embedding_tfrecords_are_scored_without_audio(tmp_path, capsys):
     assert row["start_seconds"] == pytest.approx(start)
     assert row["end_seconds"] == pytest.approx(start + 0.96 * len(frames))
     np.testing.assert_allclose(row["scores"], classifier.embedding_scores(frames), rtol=1e-5)
+  # Every record before the cut one is scored.
   damaged_records = len(rows[rows["file"] == "damaged.tfrecord"])
-  errors = pd.read_parquet(tmp_path / "eval-errors.parquet")
-  assert list(errors["error_type"]) == ["unreadable_tfrecord"]
-  assert "damaged.tfrecord" in errors["message"][0]
-  total = len(expected) + damaged_records + 1
-  assert f"records: {total} in = {len(rows)} written + 1 errors (ok)" in out
+  assert damaged_records == sum(1 for file, _ in expected
+                                if file == os.path.basename(sources[0])) - 1
+  errors = pd.read_parquet(tmp_path / "eval-errors.parquet").sort_values("error_type")
+  assert list(errors["error_type"]) == ["bad_record", "unreadable_tfrecord"]
+  bad, unreadable = errors["message"]
+  assert "malformed.tfrecord: record 1: record has no video_id" in bad
+  assert "damaged.tfrecord" in unreadable
+  total = len(expected) + damaged_records + 1 + 3
+  assert f"records: {total} in = {len(rows)} written + 2 errors (ok)" in out
 
 
 def test_a_head_scores_the_records_of_a_batch_together_as_each_alone(tmp_path, capsys):

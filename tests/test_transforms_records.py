@@ -68,6 +68,40 @@ def test_decode_rejects_garbage():
     records.decode(b"\xff\xff\xff not a protobuf")
 
 
+def _malformed(case):
+  """A serialized release record broken in one way."""
+  example = records.encode("clip", np.ones((3, 128), np.uint8), 0.0, 2.88, labels=[1])
+  frames = example.feature_lists.feature_list["audio_embedding"].feature
+  if case == "empty video_id":
+    del example.context.feature["video_id"].bytes_list.value[:]
+  elif case == "binary video_id":
+    example.context.feature["video_id"].bytes_list.value[0] = b"\xff\xfe"
+  elif case == "frame without bytes":
+    del frames[1].bytes_list.value[:]
+  elif case == "frame with two byte strings":
+    frames[1].bytes_list.value.append(b"x" * 128)
+  elif case == "frames of two sizes":
+    frames[2].bytes_list.value[0] = b"x" * 64
+  elif case == "empty frames":
+    for frame in frames:
+      frame.bytes_list.value[0] = b""
+  return example.SerializeToString()
+
+
+@pytest.mark.parametrize("case,message", [
+    ("empty video_id", "record has no video_id"),
+    ("binary video_id", "video_id b'\\xff\\xfe' is not UTF-8 text"),
+    ("frame without bytes", "frame 1 of 'audio_embedding' holds 0 byte strings, not 1"),
+    ("frame with two byte strings", "frame 1 of 'audio_embedding' holds 2 byte strings, not 1"),
+    ("frames of two sizes", "frames of 'audio_embedding' are [64, 128] bytes long"),
+    ("empty frames", "frames of 'audio_embedding' are [0] bytes long"),
+])
+def test_malformed_records_are_value_errors_that_say_what_is_wrong(case, message):
+  with pytest.raises(ValueError) as error:
+    records.decode(_malformed(case))
+  assert message in str(error.value)
+
+
 def test_encode_requires_uint8_frames():
   with pytest.raises(ValueError, match="uint8"):
     records.serialize("x", np.zeros((2, 128), np.float32))

@@ -92,14 +92,25 @@ def decode(serialized, feature_name=P.AUDIO_EMBEDDING_FEATURE):
 def from_proto(example, feature_name=P.AUDIO_EMBEDDING_FEATURE):
   """AudioSetRecord of a parsed SequenceExample message."""
   context = example.context.feature
-  if P.VIDEO_ID_FEATURE not in context:
+  ids = context[P.VIDEO_ID_FEATURE].bytes_list.value if P.VIDEO_ID_FEATURE in context else ()
+  if not ids:
     raise ValueError("record has no video_id")
-  video_id = context[P.VIDEO_ID_FEATURE].bytes_list.value[0].decode("utf-8")
+  try:
+    video_id = ids[0].decode("utf-8")
+  except UnicodeDecodeError:
+    raise ValueError(f"record's video_id {ids[0][:40]!r} is not UTF-8 text") from None
   start = _first_float(context, P.START_TIME_FEATURE)
   end = _first_float(context, P.END_TIME_FEATURE)
   labels = tuple(context[P.LABELS_FEATURE].int64_list.value) if P.LABELS_FEATURE in context else ()
-  rows = [feature.bytes_list.value[0]
-          for feature in example.feature_lists.feature_list[feature_name].feature]
+  rows = []
+  for index, feature in enumerate(example.feature_lists.feature_list[feature_name].feature):
+    if len(feature.bytes_list.value) != 1:
+      raise ValueError(f"frame {index} of {feature_name!r} holds "
+                       f"{len(feature.bytes_list.value)} byte strings, not 1")
+    rows.append(feature.bytes_list.value[0])
+  sizes = sorted({len(row) for row in rows})
+  if len(sizes) > 1 or sizes == [0]:
+    raise ValueError(f"frames of {feature_name!r} are {sizes} bytes long, not one size above 0")
   if rows:
     embedding = np.frombuffer(b"".join(rows), np.uint8).reshape(len(rows), -1)
   else:
