@@ -126,15 +126,22 @@ class Courier:
 
   def _connect(self, config):
     client = self._client_factory(config)
-    client.authenticate()
-    client.register_device(config.device_id, config.device_name,
-                           data={"software": "soundscope"})
-    with self._lock:
-      if config is self._config:
-        self._client = client
-        self.connected = True
-        self.connections += 1
-    log.info("DeviceHive: connected to %s as device %s", config.server_url, config.device_id)
+    adopted = False
+    try:
+      client.authenticate()
+      client.register_device(config.device_id, config.device_name,
+                             data={"software": "soundscope"})
+      with self._lock:
+        adopted = config is self._config    # Not if the settings changed meanwhile.
+        if adopted:
+          self._client = client
+          self.connected = True
+          self.connections += 1
+    finally:
+      if not adopted:       # A refused or outdated client must not keep its connection.
+        client.close()
+    if adopted:
+      log.info("DeviceHive: connected to %s as device %s", config.server_url, config.device_id)
 
   def _deliver(self, config, seq, body):
     client = self._client
@@ -197,6 +204,12 @@ class Courier:
     self._stop.set()
     self._wake.set()
     self._thread.join(drain_timeout + S.HTTP_TIMEOUT_SECONDS + 1)
+    if self._thread.is_alive():
+      # A call is still waiting for its answer.  Closing its connection or the
+      # outbox under it would lose the acknowledgement, and the next start would
+      # send that notification again; the daemon thread ends with the process.
+      log.warning("DeviceHive: a delivery is still under way; leaving it to finish")
+      return
     self._drop_client()
     self.outbox.close()
 

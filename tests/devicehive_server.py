@@ -64,6 +64,7 @@ class DeviceHiveServer:
     self.notifications = []             # Accepted notification bodies, with "id" and "deviceId".
     self.log = []                       # (transport, action, status) of every call.
     self.arrivals = {}                  # notification id -> time.monotonic() when it arrived.
+    self.insert_answer_delay = 0.0      # Seconds between storing a notification and answering.
     self._next_id = 1
     self._server = self._thread = None
     self._ws_server = self._ws_thread = None
@@ -125,6 +126,11 @@ class DeviceHiveServer:
   def received(self, device_id=None):
     with self._lock:
       return [n for n in self.notifications if device_id in (None, n["deviceId"])]
+
+  def open_websockets(self):
+    """WebSocket connections open now."""
+    with self._lock:
+      return len(self._ws_connections)
 
   def count(self, action, status=None):
     """Calls of `action` (a WebSocket action name) over either transport, with that status."""
@@ -218,6 +224,7 @@ class DeviceHiveServer:
       self._next_id += 1
       self.notifications.append(record)
       self.arrivals[record["id"]] = arrived
+    time.sleep(self.insert_answer_delay)
     return 201, {"id": record["id"], "timestamp": stamp}
 
   # -- REST -------------------------------------------------------------------

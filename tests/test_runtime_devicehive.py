@@ -257,6 +257,35 @@ def test_a_refused_notification_is_counted_and_does_not_block_the_rest(server, t
   assert status["rejected"] == 1 and "Notification name is required" in status["last_error"]
 
 
+def test_refused_credentials_leave_no_connection_open_between_retries(server, tmp_path):
+  # A refresh token the server never issued: every connection attempt is refused (401).
+  courier = start_courier(tmp_path / "outbox.sqlite3",
+                          config_for(server, refresh_token="not.a.token"))
+  sinks_lib.DeviceHiveSink(courier).emit(event(1))
+  sr.wait_for(lambda: server.count("token/refresh", 401) >= 5, what="five refused attempts")
+  open_during_retries = server.open_websockets()
+  status = courier.status()
+  courier.close()
+  assert open_during_retries <= 1            # At most the attempt under way, never one per try.
+  assert status["connected"] is False and "401" in status["last_error"]
+  assert server.received(DEVICE) == [] and status["queued"] == 1
+
+
+def test_closing_during_a_slow_delivery_keeps_its_acknowledgement(server, tmp_path,
+                                                                    monkeypatch):
+  courier = start_courier(tmp_path / "outbox.sqlite3", config_for(server))
+  sr.wait_for(lambda: courier.status()["connected"], what="the connection")
+  server.insert_answer_delay = 2.0         # Stored at once, answered 2 s later.
+  monkeypatch.setattr(courier_lib.S, "HTTP_TIMEOUT_SECONDS", 0.2)   # close() waits ~1.2 s.
+  sinks_lib.DeviceHiveSink(courier).emit(event(1))
+  sr.wait_for(lambda: len(server.received(DEVICE)) == 1, what="the notification stored")
+  courier.close(drain_timeout=0)
+  courier._thread.join(10)                 # The answer still arrives after close() returned.
+  assert not courier._thread.is_alive()
+  # The next start finds nothing to send again: the delivery was acknowledged.
+  assert outbox_lib.Outbox(str(tmp_path / "outbox.sqlite3")).counters()["queued"] == 0
+
+
 def test_a_deleted_device_is_registered_again(server, tmp_path):
   sink = sinks_lib.DeviceHiveSink(start_courier(tmp_path / "outbox.sqlite3", config_for(server)))
   sink.emit(event(1))
