@@ -170,9 +170,8 @@ def test_decode_threads_limit_the_blas_pool_of_the_process():
   import threadpoolctl
   with threadpoolctl.threadpool_limits(limits=None):  # Restores the pools afterwards.
     options.limit_decode_threads(1)
-    blas = threadpoolctl.threadpool_info()
-    assert blas and all(pool["num_threads"] == 1 for pool in blas
-                        if pool["user_api"] == "blas")
+    blas = [pool for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas)
 
 
 def test_progress_line_says_models_are_loading_until_a_worker_has_loaded_one(monkeypatch):
