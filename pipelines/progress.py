@@ -49,13 +49,19 @@ def count_error(error_type):
 
 
 def counter_totals(result):
-  """{counter name: committed (or attempted) value} of a finished pipeline."""
+  """{counter name: committed (or attempted) value} of a finished pipeline.
+
+  Returns None, with a warning naming the reason, when the runner reports no
+  metrics to the launcher (some runners do not).
+  """
   from apache_beam.metrics.metric import MetricsFilter
   totals = {}
   try:
     query = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
-  except Exception:  # Some runners do not report metrics to the launcher.
-    return totals
+  except Exception as exc:
+    print(f"warning: the runner reported no metrics ({type(exc).__name__}: {exc})",
+          file=sys.stderr)
+    return None
   for counter in query.get("counters", []):
     value = counter.committed if counter.committed is not None else counter.attempted
     totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + (value or 0)

@@ -255,6 +255,27 @@ def test_embedding_tfrecords_are_scored_without_audio(tmp_path, capsys):
   assert f"records: {total} in = {len(rows)} written + 2 errors (ok)" in out
 
 
+class _NoMetrics:
+  def metrics(self):
+    raise NotImplementedError("this runner keeps its metrics")
+
+
+def test_a_runner_without_metrics_is_named_and_the_records_are_not_called_lost(
+    tmp_path, capsys, monkeypatch):
+  from pipelines import progress
+  assert progress.counter_totals(_NoMetrics()) is None
+  assert ("warning: the runner reported no metrics (NotImplementedError: this runner keeps "
+          "its metrics)") in capsys.readouterr().err
+  monkeypatch.setattr(progress, "counter_totals", lambda result: None)
+  source = _first_eval_records(1)[0]
+  output = tmp_path / "one.parquet"
+  status, out = _predict(capsys, "--input", source, "--output", str(output))
+  written = len(pd.read_parquet(output))
+  assert status == 0 and written > 0
+  assert (f"records: ? in = {written} written + 0 errors (not checked: the runner reported "
+          f"no counters)") in out
+
+
 def test_a_head_scores_the_records_of_a_batch_together_as_each_alone(tmp_path, capsys):
   import support_train
   from models import frame_models, heads
