@@ -58,10 +58,9 @@ def expand_glob(pattern):
 
 
 def multi_hot(labels, num_classes):
-  """float32 [num_classes] with 1 at each index of `labels` (out-of-range ones dropped)."""
+  """float32 [num_classes] with 1 at each index of `labels` (each in [0, num_classes))."""
   vector = np.zeros(num_classes, np.float32)
-  indices = [int(i) for i in labels if 0 <= int(i) < num_classes]
-  vector[indices] = 1.0
+  vector[[int(i) for i in labels]] = 1.0
   return vector
 
 
@@ -133,12 +132,17 @@ def _decode_record(serialized, feature_name, feature_size, max_frames, num_class
   """(video id, uint8 [max_frames, d] frames, frame count, multi-hot labels) of one record.
 
   Raises:
-    ValueError: not a release-format record, or frames of another size.
+    ValueError: not a release-format record, frames of another size, or a label
+      outside [0, num_classes).
   """
   record = records.decode(serialized, feature_name)
   if record.embedding.shape[0] and record.embedding.shape[1] != feature_size:
     raise ValueError(f"record {record.video_id} has {feature_name} frames of "
                      f"{record.embedding.shape[1]} bytes, expected {feature_size}")
+  outside = [label for label in record.labels if not 0 <= label < num_classes]
+  if outside:   # Dropping it would train on a wrong target without a word.
+    raise ValueError(f"record {record.video_id} has label {outside[0]}, outside the "
+                     f"{num_classes} classes (--num-classes)")
   padded, count = pad_frames(record.embedding.reshape(-1, feature_size), max_frames)
   return record.video_id, padded, count, multi_hot(record.labels, num_classes)
 

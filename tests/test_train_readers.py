@@ -130,8 +130,11 @@ def _corpus_with_broken_files(folder):
   (folder / "text.tfrecord").write_text("video_id,start,end,labels\n")
   with tf.io.TFRecordWriter(str(folder / "odd.tfrecord")) as writer:
     writer.write(records.serialize("odd", np.zeros((3, 64), np.uint8), labels=[1]))
+  with tf.io.TFRecordWriter(str(folder / "label.tfrecord")) as writer:   # A typo'd label.
+    writer.write(records.serialize("typo", np.zeros((3, 128), np.uint8), labels=[0, 5277]))
   return good, {"truncated.tfrecord": "truncated record", "text.tfrecord": "corrupted record",
-                "odd.tfrecord": "64 bytes, expected 128"}
+                "odd.tfrecord": "64 bytes, expected 128",
+                "label.tfrecord": "record typo has label 5277, outside the 527 classes"}
 
 
 def test_unreadable_files_are_left_out_and_named_with_their_reason(tmp_path):
@@ -167,14 +170,14 @@ def test_train_and_evaluate_report_the_files_they_skipped(tmp_path, capsys):
   err = capsys.readouterr().err
   for name in broken:
     assert f"skipped {corpus / name}: " in err
-  assert f"train files: {len(good) + 3} matched = {len(good)} read + 3 unreadable" in err
+  assert f"train files: {len(good) + 4} matched = {len(good)} read + 4 unreadable" in err
   with open(tmp_path / "run" / "training.json") as stream:
     summary = json.load(stream)
   from models import readers
   assert summary["train_examples"] == len(readers.load_records(",".join(good)).labels)
   assert sorted(os.path.basename(item["path"]) for item in summary["unreadable_files"]) == \
       sorted(broken)
-  assert len(summary["metrics"]["eval"]["unreadable_files"]) == 3
+  assert len(summary["metrics"]["eval"]["unreadable_files"]) == 4
   assert soundscope.main(["evaluate", "--eval-data", pattern, "--model", str(tmp_path / "run"),
                           "--output-dir", str(tmp_path / "report")]) == 0
   with open(tmp_path / "report" / "summary.json") as stream:
