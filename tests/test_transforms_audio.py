@@ -198,6 +198,17 @@ def test_bad_input_raises_its_own_error_naming_the_file(tmp_path, case):
   assert errors.error_kind(raised.value) == error_type.kind
 
 
+def test_a_file_that_cannot_be_opened_is_an_audio_input_error(tmp_path, monkeypatch):
+  # Tests run as root, where chmod 000 does not stop reading: the refusal is simulated.
+  soundfile.write(tmp_path / "locked.wav", _tone(1.2, 16000), 16000, subtype="PCM_16")
+
+  def refuse(path, *args, **kwargs):
+    raise PermissionError(13, "Permission denied", str(path))
+  monkeypatch.setattr(audio, "open", refuse, raising=False)
+  with pytest.raises(errors.UnreadableAudioError, match="locked.wav.*Permission denied"):
+    audio.probe(tmp_path / "locked.wav")
+
+
 def test_silence_is_accepted_when_asked(tmp_path):
   path = _make_bad(tmp_path, "all_zero")
   examples = vggish_input.file_to_examples(path, reject_silence=False)

@@ -105,11 +105,14 @@ def _diagnose_wav_header(path):
   libsndfile reports a zero sample rate as "SF_INFO struct incomplete" and an
   unknown codec as a malformed chunk; reading the 'fmt ' chunk gives the user
   the real reason.  Returns an AudioInputError, or None when the header does
-  not explain the failure.
+  not explain the failure; raises UnreadableAudioError when the file cannot be opened.
   """
   import struct
-  with open(path, "rb") as f:
-    header = f.read(4096)
+  try:
+    with open(path, "rb") as f:
+      header = f.read(4096)
+  except OSError as exc:   # E.g. no read permission: that is the problem to report.
+    raise errors.UnreadableAudioError(path, f"cannot be read: {exc.strerror or exc}") from None
   if len(header) < 12 or header[:4] not in (b"RIFF", b"RF64") or header[8:12] != b"WAVE":
     return None
   file_size = os.path.getsize(path)
