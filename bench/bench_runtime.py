@@ -79,7 +79,7 @@ class PacedSource:
     time.sleep(max(0.0, self._next - time.monotonic()))
     start = self._at % (len(self.samples) - self.block)
     self._at += self.block
-    return self.samples[start:start + self.block], time.monotonic()
+    return self.samples[start:start + self.block], time.monotonic(), self._at - self.block
 
   def close(self):
     self._closed = True

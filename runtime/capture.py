@@ -212,9 +212,10 @@ class PyAudioSource:
     if self._limit is not None and self._frames + block.shape[0] >= self._limit:
       block = block[:self._limit - self._frames]
       done = True
+    first_frame = self._frames
     self._frames += block.shape[0]
     try:
-      self._queue.put_nowait((block, time.monotonic()))
+      self._queue.put_nowait((block, time.monotonic(), first_frame))
     except queue.Full:
       self.queue_overflows += 1
     if done:
@@ -240,8 +241,9 @@ class PyAudioSource:
     return self.input_overflows + self.queue_overflows
 
   def read(self, timeout):
-    """Next (int16 [m, channels] block, monotonic arrival time), None at the end, or
-    raises queue.Empty after `timeout` seconds without audio."""
+    """Next (int16 [m, channels] block, monotonic arrival time, index of its first
+    frame in the stream), None at the end, or raises queue.Empty after `timeout`
+    seconds without audio.  A block lost on a full queue leaves a gap in the index."""
     try:
       item = self._queue.get(timeout=timeout)
     except queue.Empty:
@@ -311,7 +313,8 @@ class Capture:
   consumer counts as free, so the first window is exactly min_seconds.
 
   Args:
-    source: object with open(), read(timeout), close(), rate, channels, overflows.
+    source: object with open(), read(timeout), close(), rate, channels, overflows;
+      read returns (block, arrival time, first frame index), None at the end.
     min_seconds, max_seconds: window bounds, seconds.
   """
 
@@ -330,6 +333,7 @@ class Capture:
     self._ended = False
     self._stopping = threading.Event()
     self._buffer = None
+    self._next_frame = 0     # Index of the frame the next block should start at.
     self._thread = None
 
   def start(self):
@@ -358,13 +362,16 @@ class Capture:
         self._ended = True
         self._cond.notify_all()
 
-  def _add(self, block, arrived_at):
+  def _add(self, block, arrived_at, first_frame):
     if self._buffer is None:
       start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(
-          seconds=block.shape[0] / self.source.rate)
+          seconds=(first_frame + block.shape[0]) / self.source.rate)
       self._buffer = windows.WindowBuffer(self.source.rate, block.shape[1], self.min_seconds,
                                           self.max_seconds, start)
     with self._cond:
+      # Blocks the source lost before we read them: the clock moves past them.
+      self._buffer.skip(first_frame - self._next_frame)
+      self._next_frame = first_frame + block.shape[0]
       self._buffer.add(block, arrived_at)
       self.stats.captured_seconds += block.shape[0] / self.source.rate
       self.stats.overruns = self._buffer.overruns

@@ -73,7 +73,7 @@ class WindowBuffer:
     self._first_frame = 0
     self._last_arrival = None
     self._dropped_since_window = 0
-    self.dropped_frames = 0    # Total frames lost to overruns.
+    self.dropped_frames = 0    # Total frames lost: overruns and the source's gaps.
     self.overruns = 0          # Times the buffer overflowed.
 
   @property
@@ -88,6 +88,21 @@ class WindowBuffer:
     excess = self._frames - self.max_frames
     if excess > 0:
       self._drop_oldest(excess)
+
+  def skip(self, count):
+    """Notes `count` frames lost before they reached the buffer (the source dropped them).
+
+    A window holds contiguous audio only, so the frames buffered before the gap
+    are dropped with them; the clock moves past both, so later windows keep
+    their true times.
+    """
+    if count <= 0:
+      return
+    lost = self._frames + count
+    self._blocks, self._frames = [], 0
+    self._first_frame += lost
+    self._dropped_since_window += lost
+    self.dropped_frames += lost     # The source counts the event itself (device overflows).
 
   def _drop_oldest(self, count):
     merged = np.concatenate(self._blocks)

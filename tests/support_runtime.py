@@ -164,7 +164,7 @@ class BlockSource:
       time.sleep(self.pause)
     block = self.samples[self._at:self._at + self.block]
     self._at += self.block
-    return block, time.monotonic()
+    return block, time.monotonic(), self._at - self.block
 
   def close(self):
     self._at = len(self.samples)

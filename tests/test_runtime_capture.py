@@ -187,3 +187,44 @@ def test_windows_are_gap_free_when_the_classifier_keeps_up(dog_and_rain):
     assert after.start_utc == before.end_utc
   with pytest.raises(ValueError):
     windows.WindowBuffer(rate, 1, 5, 4, datetime.datetime.now(datetime.timezone.utc))
+
+
+class LosesBlocks(sr.BlockSource):
+  """A source whose queue overflowed: some blocks never reach the capture thread."""
+
+  def __init__(self, samples, rate, block, lost):
+    super().__init__(samples, rate, block, pace=10)
+    self.lost = set(lost)
+
+  def read(self, timeout):
+    while (item := super().read(timeout)) is not None and item[2] // self.block in self.lost:
+      self.overflows += 1
+    return item
+
+
+def test_blocks_lost_by_the_source_move_the_clock_and_never_join_a_window(dog_and_rain):
+  fed = dog_and_rain[1]
+  rate = sr.CLIP_RATE
+  block = rate // 10
+  capture = capture_lib.Capture(LosesBlocks(fed, rate, block, lost={0, 12, 13}),
+                                min_seconds=1.0, max_seconds=3).start()
+  taken = []
+  while (window := capture.next_window(timeout=10)) is not None:
+    taken.append(window)
+  for window in taken:   # Each window is the audio at its own place in the stream ...
+    np.testing.assert_array_equal(window.samples[:, 0],
+                                  fed[window.first_frame:window.first_frame + len(window.samples)])
+    offset = (window.start_utc - taken[0].start_utc).total_seconds()
+    assert offset == pytest.approx((window.first_frame - taken[0].first_frame) / rate)
+  # ... and every frame is either in a window or counted as dropped: the three lost
+  # blocks, plus what was buffered before the second gap (block 11, unless the
+  # consumer had already taken it into the window before).
+  assert taken[0].first_frame == block and taken[0].dropped_frames == block
+  dropped = sum(w.dropped_frames for w in taken)
+  assert dropped in (3 * block, 4 * block)
+  # (A remainder under MIN_FINAL_WINDOW_SECONDS at the end is not classified, by design.)
+  tail = len(fed) - (taken[-1].first_frame + len(taken[-1].samples))
+  assert 0 <= tail < capture_lib.S.MIN_FINAL_WINDOW_SECONDS * rate
+  assert sum(len(w.samples) for w in taken) + dropped + tail == len(fed)
+  assert capture.stats.dropped_seconds == pytest.approx(dropped / rate)
+  assert capture.source.overflows == 3
