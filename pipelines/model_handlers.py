@@ -22,12 +22,15 @@ Both handlers note in the progress directory when their model is loaded
 
 import collections
 import importlib
+import logging
 
 import numpy as np
 from apache_beam.ml.inference import base
 
 from configs import params as P
 from pipelines import options, progress
+
+log = logging.getLogger(__name__)
 
 # Inputs per classifier batch.  Audio files are each scored on their own (the
 # batch only amortises RunInference's per-call overhead); embedding records of
@@ -76,8 +79,11 @@ def _limit_tensorflow_threads(threads):
   try:
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-  except RuntimeError:  # TF already initialised here (in-process runner): keep its pools.
-    pass
+  except RuntimeError as exc:  # TF already initialised here (in-process runner): keep its pools.
+    current = tf.config.threading.get_intra_op_parallelism_threads()
+    if current != threads:
+      log.warning("VGGish threads: %d asked, TensorFlow keeps %s (it already runs in this "
+                  "process: %s)", threads, current or "its default", exc)
 
 
 class VggishModelHandler(base.ModelHandler):
