@@ -70,13 +70,24 @@ class StagedOutput:
     """
     from apache_beam.io.filesystems import FileSystems
     old = self._existing()
+    trashed = [FileSystems.join(self._trash_dir, posixpath.basename(p)) for p in old]
     if old:
       FileSystems.mkdirs(self._trash_dir)
-      FileSystems.rename(old, [FileSystems.join(self._trash_dir, posixpath.basename(p))
-                               for p in old])
+      FileSystems.rename(old, trashed)
     new = self.staged_files()
     final = [FileSystems.join(self.directory, posixpath.basename(p)) for p in new]
-    FileSystems.rename(new, final)
+    try:
+      FileSystems.rename(new, final)
+    except Exception:
+      # A failed run leaves the previous outputs as they were: take back what
+      # was moved in, and return the old files from the trash.
+      placed = [path for path in final if FileSystems.exists(path)]
+      if placed:
+        FileSystems.delete(placed)
+      if old:
+        FileSystems.rename(trashed, old)
+      self.abort()
+      raise
     self.abort()
     return sorted(final)
 

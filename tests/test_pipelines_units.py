@@ -137,6 +137,31 @@ def test_commit_replaces_every_old_shard(tmp_path):
   assert all(open(path, "rb").read() == b"new" for path in final)
 
 
+def test_a_commit_that_fails_halfway_puts_the_previous_outputs_back(tmp_path, monkeypatch):
+  from apache_beam.io.filesystems import FileSystems
+  prefix = str(tmp_path / "out" / "run")
+  os.makedirs(tmp_path / "out")
+  old = [prefix + "-00000-of-00001.tfrecord", prefix + "-errors.jsonl"]
+  for path in old:
+    _touch(path, b"old")
+  staged = outputs.StagedOutput(prefix, outputs.EMBED_PATTERNS)
+  for tail in ("-00000-of-00001.tfrecord", "-manifest.parquet"):
+    _touch(staged.staged(tail), b"new")
+  rename = FileSystems.rename
+
+  def full_disk_after_one_file(sources, destinations):
+    if sources and ".staging-" in sources[0]:     # The new outputs: one moves, then a failure.
+      rename(sources[:1], destinations[:1])
+      raise OSError(28, "No space left on device")
+    rename(sources, destinations)
+  monkeypatch.setattr(FileSystems, "rename", full_disk_after_one_file)
+  with pytest.raises(OSError, match="No space left"):
+    staged.commit()
+  assert sorted(os.listdir(tmp_path / "out")) == ["run-00000-of-00001.tfrecord",
+                                                   "run-errors.jsonl"]   # No staging left.
+  assert all(open(path, "rb").read() == b"old" for path in old)
+
+
 def test_reconcile_reports_a_mismatch(capsys):
   assert dead_letter.reconcile("files", 5, 3, 2)
   assert not dead_letter.reconcile("files", 5, 3, 1)
