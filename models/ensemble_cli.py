@@ -16,7 +16,7 @@ training.json) and, with --export NAME, goes into the model store as a head that
 
 import sys
 
-from models import train_cli
+from models import store, train_cli
 
 
 def add_arguments(parser):
@@ -45,6 +45,7 @@ def add_arguments(parser):
                       help="cache of decoded records (default: the first member's)")
   export = parser.add_argument_group("export")
   export.add_argument("--export", metavar="NAME", default=None,
+                      type=store.name_argument,
                       help="put the ensemble into the model store under NAME")
   export.add_argument("--model-dir", default=None, help="model store root")
   export.add_argument("--class-labels", default=None,

@@ -35,6 +35,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import shutil
 import tempfile
 
@@ -136,25 +137,59 @@ def atomic_copy(source, destination):
     raise
 
 
+# A model's name is one directory below the root: no separators, no "..", and no
+# leading dot (hidden names are the store's staging folders).
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def check_name(name):
+  """Returns `name` when it can name a model directory in the store, else raises ValueError."""
+  if not isinstance(name, str) or not MODEL_NAME.fullmatch(name):
+    raise ValueError(f"{name!r} cannot name a model in the store: use letters, digits, "
+                     f"'.', '_' and '-', starting with a letter or a digit")
+  return name
+
+
+def name_argument(text):
+  """argparse type of a model name (e.g. --export NAME): check_name as a usage error."""
+  import argparse
+  try:
+    return check_name(text)
+  except ValueError as exc:
+    raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 @contextlib.contextmanager
 def staged_directory(destination):
   """Yields a temporary sibling folder that replaces `destination` whole if the block succeeds.
 
   Readers never see a half-written model: until the block ends `destination` is
-  the old one (or absent), and a block that raises leaves it untouched.
+  the old one (or absent); then the old one is renamed aside and the new one
+  renamed in, two renames in one directory.  A block (or a rename) that fails
+  leaves the old model in place.
   """
   destination = pathlib.Path(destination)
+  parent = _ensure_dir(destination.parent)
   staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".part",
-                                          dir=_ensure_dir(destination.parent)))
+                                          dir=parent))
+  retired = None
   try:
     yield staging
     os.chmod(staging, 0o777 & ~_umask())
     if destination.exists():
-      shutil.rmtree(destination)
-    os.replace(staging, destination)
+      retired = pathlib.Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".old",
+                                              dir=parent))
+      os.replace(destination, retired / "model")
+    try:
+      os.replace(staging, destination)
+    except BaseException:
+      if retired is not None:
+        os.replace(retired / "model", destination)
+      raise
   finally:
-    if staging.exists():
-      shutil.rmtree(staging)
+    for leftover in (staging, retired):
+      if leftover is not None and leftover.exists():
+        shutil.rmtree(leftover)
 
 
 def _umask():
@@ -204,7 +239,7 @@ class ModelStore:
     if not self.root.is_dir():
       return []
     return sorted(entry.name for entry in self.root.iterdir()
-                  if (entry / S.MANIFEST_NAME).is_file())
+                  if MODEL_NAME.fullmatch(entry.name) and (entry / S.MANIFEST_NAME).is_file())
 
   def _required_files(self, name, manifest):
     """{file name: expected size or None} that must be present for `name`."""
@@ -358,16 +393,30 @@ class ModelStore:
     return sorted(names)
 
   def _import_manifest_directory(self, source, manifest, name):
-    """Copies a self-described model directory after checking its recorded files."""
-    name = name or manifest.get("name") or source.name
-    for file, entry in manifest.get("files", {}).items():
+    """Copies a self-described model directory: its model.json and the files it lists.
+
+    Each listed file must be a regular file of the directory with the sha256
+    the manifest records; nothing else is copied.
+    """
+    name = check_name(name or manifest.get("name") or source.name)
+    files = manifest.get("files") or {}
+    if not files:
+      raise ChecksumError(f"{source}: {S.MANIFEST_NAME} lists no files")
+    for file, entry in files.items():
       path = source / file
-      if not path.is_file():
-        raise ChecksumError(f"{source}: {S.MANIFEST_NAME} lists {file}, which is missing")
-      if entry.get("sha256") and file_digests(path)[0] != entry["sha256"]:
+      if not MODEL_NAME.fullmatch(file):
+        raise ChecksumError(f"{source}: {S.MANIFEST_NAME} lists {file!r}, not a file name "
+                            f"of the directory")
+      if path.is_symlink() or not path.is_file():
+        raise ChecksumError(f"{source}: {S.MANIFEST_NAME} lists {file}, which is missing "
+                            f"or not a regular file")
+      if not (entry or {}).get("sha256"):
+        raise ChecksumError(f"{source}: {S.MANIFEST_NAME} records no sha256 for {file}")
+      if file_digests(path)[0] != entry["sha256"]:
         raise ChecksumError(f"{path}: sha256 does not match {S.MANIFEST_NAME}")
     with staged_directory(self.path(name)) as staging:
-      shutil.copytree(source, staging, dirs_exist_ok=True)
+      for file in files:
+        shutil.copyfile(source / file, staging / file)
       write_json_atomic(staging / S.MANIFEST_NAME, dict(manifest, name=name))
     return name
 

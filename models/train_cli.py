@@ -20,6 +20,7 @@ import sys
 import tempfile
 
 from configs import params as P
+from models import store
 
 CLASS_LABELS_FILE = "class_labels_indices.csv"
 # frame_models.MODELS and its short aliases; listed here so --help needs no TensorFlow.
@@ -98,7 +99,7 @@ def add_arguments(parser):
   for flag, kind, _, help_text in MODEL_FLAGS:
     model_flags.add_argument(flag, type=kind, default=None, help=help_text)
   export = parser.add_argument_group("export")
-  export.add_argument("--export", metavar="NAME", default=None,
+  export.add_argument("--export", metavar="NAME", default=None, type=store.name_argument,
                       help="put the trained head into the model store under NAME")
   export.add_argument("--model-dir", default=None,
                       help="model store root (default $SOUNDSCOPE_MODEL_DIR or "
@@ -174,12 +175,7 @@ def export(args, config, result, metrics, model_class=None):
   model_class: recorded in model.json (default: the canonical name of config.model).
   """
   from models import frame_models, heads
-  try:
-    from models import store
-    root = store.ModelStore(args.model_dir).root
-  except ImportError:
-    root = os.path.expanduser(args.model_dir or os.environ.get(
-        "SOUNDSCOPE_MODEL_DIR", os.path.join("~", ".cache", "soundscope", "models")))
+  root = store.ModelStore(args.model_dir).root
   labels = find_class_labels(config.train_data, args.class_labels)
   with tempfile.TemporaryDirectory() as scratch:
     if labels is None:

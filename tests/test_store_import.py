@@ -98,6 +98,57 @@ def _write_head(root, name):
   return directory
 
 
+@pytest.mark.parametrize("bad_name", ["../outside", "/tmp/elsewhere", ".hidden", "a/b"])
+def test_an_imported_manifest_cannot_name_a_place_outside_the_store(tmp_path, bad_name):
+  victim = tmp_path / "outside"
+  victim.mkdir()
+  (victim / "precious.txt").write_text("keep me")
+  head = _write_head(tmp_path / "export", "birds")
+  manifest = json.loads((head / "model.json").read_text())
+  (head / "model.json").write_text(json.dumps(dict(manifest, name=bad_name)))
+  model_store = store.ModelStore(tmp_path / "models")
+  with pytest.raises(ValueError, match="cannot name a model in the store"):
+    model_store.import_path(head)
+  assert (victim / "precious.txt").read_text() == "keep me"
+  assert model_store.names() == []
+
+
+def test_an_imported_head_brings_only_its_checked_files(tmp_path):
+  head = _write_head(tmp_path / "export", "birds")
+  (head / "notes.txt").write_text("not listed in model.json")
+  model_store = store.ModelStore(tmp_path / "models")
+  assert model_store.import_path(head) == ["birds"]
+  assert sorted(os.listdir(model_store.path("birds"))) == ["labels.csv", "model.json"]
+  # A listed file without a digest, or a link in place of a file, is refused.
+  manifest = json.loads((head / "model.json").read_text())
+  manifest["files"]["labels.csv"] = {"size": 32}
+  (head / "model.json").write_text(json.dumps(manifest))
+  with pytest.raises(store.ChecksumError, match="records no sha256 for labels.csv"):
+    model_store.import_path(head)
+  linked = _write_head(tmp_path / "linked", "owls")
+  os.replace(linked / "labels.csv", tmp_path / "real.csv")
+  os.symlink(tmp_path / "real.csv", linked / "labels.csv")
+  with pytest.raises(store.ChecksumError, match="missing or not a regular file"):
+    model_store.import_path(linked)
+  assert model_store.names() == ["birds"]
+
+
+def test_replacing_a_model_that_fails_keeps_the_old_one(tmp_path):
+  model_store = store.ModelStore(tmp_path / "models")
+  model_store.import_path(_write_head(tmp_path / "export", "birds"))
+  before = (model_store.path("birds") / "model.json").read_text()
+  with pytest.raises(RuntimeError, match="disk full"):
+    with store.staged_directory(model_store.path("birds")) as staging:
+      (staging / "model.json").write_text("{}")
+      raise RuntimeError("disk full")
+  assert (model_store.path("birds") / "model.json").read_text() == before
+  assert sorted(os.listdir(model_store.root)) == ["birds"]      # No staging left behind.
+  # A staging folder left by a crash is never listed as a model.
+  (model_store.root / ".birds.abc.part").mkdir()
+  (model_store.root / ".birds.abc.part" / "model.json").write_text(before)
+  assert model_store.names() == ["birds"]
+
+
 def test_default_model_is_yamnet_when_present_else_a_head(tmp_path):
   model_store = store.ModelStore(tmp_path / "models")
   assert model_store.import_path(_write_head(tmp_path / "export", "birds")) == ["birds"]
@@ -136,3 +187,14 @@ def test_cli_import_list_verify(tmp_path, capsys):
   bogus.write_bytes(b"x")
   assert soundscope.main(["models", "import", str(bogus), "--model-dir", models_dir]) == 1
   assert "not a file of any known model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["train", "ensemble"])
+def test_export_names_are_checked_before_anything_runs(tmp_path, capsys, command):
+  with pytest.raises(SystemExit) as exit_info:
+    soundscope.main([command, "--train-data", str(tmp_path / "*.tfrecord"),
+                     "--train-dir", str(tmp_path / "run"), "--export", "../elsewhere"])
+  assert exit_info.value.code == 2
+  assert "argument --export: '../elsewhere' cannot name a model in the store" in \
+      capsys.readouterr().err
+  assert not (tmp_path / "run").exists()
