@@ -87,7 +87,10 @@ class DeviceHiveConfig:
     """A copy with the fields given in `form` (a mapping of strings).
 
     Empty secret fields keep the stored secret (the page never has it to send
-    back); "clear_secrets" set to a true value erases both.
+    back), but only for the same server: a server URL with another host or
+    port erases the secrets that the form does not give anew, so a stored
+    token or password is never sent to a server it was not given for.
+    "clear_secrets" set to a true value erases both.
     """
     known = {f.name for f in dataclasses.fields(self)}
     unknown = sorted(set(form) - known - {"clear_secrets"})
@@ -101,9 +104,26 @@ class DeviceHiveConfig:
       if name in SECRET_FIELDS and not value:
         continue
       changes[name] = value
-    if str(form.get("clear_secrets", "")).lower() in ("1", "true", "on", "yes"):
+    moved = "server_url" in changes and not same_server(self.server_url, changes["server_url"])
+    if moved or str(form.get("clear_secrets", "")).lower() in ("1", "true", "on", "yes"):
       changes.update({name: "" for name in SECRET_FIELDS if name not in changes})
     return dataclasses.replace(self, **changes)
+
+
+def same_server(old_url, new_url):
+  """True when two server URLs reach the same host and port (REST and WebSocket alike).
+
+  No old URL counts as the same: secrets given before any URL belong to the first one.
+  """
+  if not old_url:
+    return True
+  old, new = urllib.parse.urlsplit(old_url), urllib.parse.urlsplit(new_url)
+  try:
+    old_port = old.port or S.DEFAULT_PORTS.get(old.scheme)
+    new_port = new.port or S.DEFAULT_PORTS.get(new.scheme)
+  except ValueError:     # A port that is not a number: validate() names the URL.
+    return False
+  return (old.hostname or "").lower() == (new.hostname or "").lower() and old_port == new_port
 
 
 class ConfigStore:

@@ -89,7 +89,8 @@ def run(args):
     sinks.close()
     session.error("serve", exc)
     return 1
-  app = web.create_app(hub, config_store, courier, live.status)
+  app = web.create_app(hub, config_store, courier, live.status,
+                       S.LOOPBACK_HOST_NAMES if _is_loopback(args.host) else None)
   try:
     server = start_web(app, args.host, args.port)
   except (OSError, SystemExit) as exc:   # Port in use (werkzeug says so and exits), bad address.

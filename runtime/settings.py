@@ -25,6 +25,9 @@ RECORD_STAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
 
 # Web page.
 DEFAULT_HOST = "127.0.0.1"      # Loopback: the page and its form are not exposed unless asked.
+# Host headers a loopback-bound page answers (others: 400), so that a web site
+# cannot reach it through DNS rebinding (its own name resolving to 127.0.0.1).
+LOOPBACK_HOST_NAMES = ("127.0.0.1", "localhost", "[::1]")
 DEFAULT_PORT = 8000
 EVENTS_PAGE_COUNT = 10          # /events shows the last ten predictions, as the seed did.
 EVENT_HISTORY = 100             # Predictions kept in memory for /api/events.
@@ -37,6 +40,7 @@ DEFAULT_NOTIFICATION_NAME = "audio_analysis"
 DEFAULT_DEVICE_NAME = "soundscope"
 REST_SCHEMES = ("http", "https")            # Server URLs of DeviceHive's REST API ...
 WEBSOCKET_SCHEMES = ("ws", "wss")           # ... and of its WebSocket API.
+DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 HTTP_TIMEOUT_SECONDS = 10.0
 TOKEN_REFRESH_MARGIN_SECONDS = 30.0   # Refresh an access token this long before it expires.
 BACKOFF_INITIAL_SECONDS = 0.5

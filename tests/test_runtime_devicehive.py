@@ -308,11 +308,25 @@ def test_settings_file_is_private_and_secrets_never_leave(tmp_path, server):
   kept = saved.updated({"device_name": "Hall", "refresh_token": "", "password": ""})
   assert (kept.refresh_token, kept.password, kept.device_name) == (
       saved.refresh_token, saved.password, "Hall")
-  for endpoint in ("https://host/api/rest", "wss://host/api/websocket"):
-    assert saved.updated({"server_url": endpoint}).validate().server_url == endpoint
+  # Another transport on the same host and port keeps the stored secrets ...
+  host = saved.server_url.split("//")[1].split("/")[0]
+  other_transport = (f"ws://{host}/api/websocket" if saved.server_url.startswith("http")
+                     else f"http://{host}/api/rest")
+  moved = saved.updated({"server_url": other_transport}).validate()
+  assert (moved.refresh_token, moved.password) == (saved.refresh_token, saved.password)
+  # ... another host or port does not: a stored secret never goes to a server it
+  # was not given for, so the new server needs its own.
+  for endpoint in ("https://elsewhere.example/api/rest", "wss://elsewhere.example/api/websocket",
+                   f"http://{host.split(':')[0]}:1/api/rest"):
+    with pytest.raises(config_lib.ConfigError) as refused:
+      saved.updated({"server_url": endpoint}).validate()
+    assert set(refused.value.errors) == {"refresh_token", "password"}   # (login "me" is kept)
+    given = saved.updated({"server_url": endpoint, "refresh_token": "new.token.value"})
+    assert given.validate().server_url == endpoint and not given.password
   with pytest.raises(config_lib.ConfigError) as bad:
     saved.updated({"server_url": "ftp://x", "device_id": "no spaces!",
                    "notification_name": " "}).validate()
-  assert set(bad.value.errors) == {"server_url", "device_id", "notification_name"}
+  assert set(bad.value.errors) == {"server_url", "device_id", "notification_name",
+                                   "refresh_token", "password"}   # A new host needs secrets.
   with pytest.raises(config_lib.ConfigError):
     saved.updated({"clear_secrets": "on"}).validate()   # No way left to authenticate.

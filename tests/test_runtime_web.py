@@ -102,6 +102,23 @@ def test_json_api_and_events_page(stack):
   assert forged.status_code == 400 and stack.store.load().device_name == "Hall"
 
 
+def test_a_rebound_host_name_gets_no_answer_on_loopback(stack):
+  # DNS rebinding: a web site's own name resolves to 127.0.0.1, and the browser
+  # sends that name in the Host header.  The page answers loopback names only.
+  import requests
+  port = stack.server.port
+  for path in ("/", "/api/config", "/api/status"):
+    assert requests.get(stack.url + path, headers={"Host": f"attacker.example:{port}"},
+                        timeout=10).status_code == 400
+  hijack = requests.post(stack.url + "/api/config", json={"server_url": "http://attacker.example/"},
+                         headers={"Host": f"attacker.example:{port}"}, timeout=10)
+  assert hijack.status_code == 400
+  assert stack.store.load().server_url == stack.devicehive.base_url
+  for name in ("127.0.0.1", "localhost"):
+    assert requests.get(stack.url + "/api/config", headers={"Host": f"{name}:{port}"},
+                        timeout=10).status_code == 200
+
+
 @pytest.fixture(scope="module")
 def browser():
   if not os.path.exists(CHROMIUM):

@@ -9,9 +9,11 @@
   /api/stream       text/event-stream: "prediction" and "status" events
 
 Secrets (refresh token, password) go in, never out: no template, JSON answer
-or event contains them.  The form carries a per-process token and the JSON API
-requires a JSON body, so another web site cannot change the settings through
-the user's browser.
+or event contains them, and they are kept only while the server URL keeps its
+host (runtime/config.py).  The form carries a per-process token and the JSON
+API requires a JSON body, so another web site cannot change the settings
+through the user's browser; on loopback the page also answers only requests
+addressed to a loopback name, which defeats DNS rebinding.
 """
 
 import json
@@ -26,7 +28,8 @@ from runtime import settings as S
 from runtime.web import hub as hub_lib
 
 
-def create_app(hub, config_store, courier=None, runtime_status=None):
+def create_app(hub, config_store, courier=None, runtime_status=None,
+               trusted_hosts=S.LOOPBACK_HOST_NAMES):
   """Builds the Flask app.
 
   Args:
@@ -34,12 +37,15 @@ def create_app(hub, config_store, courier=None, runtime_status=None):
     config_store: runtime.config.ConfigStore (the 0600 settings file).
     courier: runtime.courier.Courier, told about new settings (None: DeviceHive off).
     runtime_status: callable() -> dict about capture and model, or None.
+    trusted_hosts: the Host header names answered (others get 400), or None
+      for any (a page served on a non-loopback address, by the user's choice).
 
   Returns:
     flask.Flask.
   """
   app = flask.Flask(__name__)
   app.json.sort_keys = False
+  app.config["TRUSTED_HOSTS"] = list(trusted_hosts) if trusted_hosts else None
   form_token = secrets.token_urlsafe(24)
   state = {"config": config_store.load()}
 
