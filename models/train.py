@@ -329,6 +329,46 @@ def _write_json(path, value):
   os.replace(temporary, path)
 
 
+def _save_model(model, path):
+  """model.save through a temporary file and a rename: a crash never leaves half a zip."""
+  directory, name = os.path.split(path)
+  temporary = os.path.join(directory, f".{name}.part.keras")   # Keras wants .keras.
+  model.save(temporary)
+  os.replace(temporary, path)
+
+
+# TrainConfig fields a resumed run may change: training on (num_epochs) and
+# where decoded arrays are cached.  Every other field defines the run.
+RESUMABLE_CHANGES = ("num_epochs", "cache_dir", "train_dir")
+
+
+def check_resumable(config, state, train_dir):
+  """Raises ValueError when `config` is not the run saved in `state`, naming what differs.
+
+  The last checkpoint's optimizer step must also be the one `state` recorded:
+  a crash between writing the two leaves them one epoch apart.
+  """
+  saved = state.get("config")
+  if saved is not None:   # Runs saved before the settings were recorded are not checked.
+    current = dataclasses.asdict(config)
+    changed = sorted(key for key in current if key not in RESUMABLE_CHANGES
+                     and key in saved and saved[key] != current[key])
+    if changed:
+      raise ValueError(
+          f"{train_dir} holds a run with other settings ("
+          + ", ".join(f"{key}: {saved[key]!r} there, {current[key]!r} now" for key in changed)
+          + "); resume it with its settings, or train into a new --train-dir")
+
+
+def _check_checkpoint_step(model, state, train_dir):
+  step = int(model.optimizer.iterations.numpy())
+  if step != state["steps"]:
+    raise ValueError(
+        f"{train_dir}: {LATEST_MODEL} is at step {step} but {STATE_FILE} at step "
+        f"{state['steps']} (the run was stopped while it saved a checkpoint); "
+        f"train into a new --train-dir")
+
+
 def _checkpoint_callback(config, validation, state, clock):
   """A Keras callback: validation metrics, checkpoints and state after every epoch."""
   import keras
@@ -359,8 +399,8 @@ def _checkpoint_callback(config, validation, state, clock):
       key = f"val_{config.select_metric}"
       if validation is not None and (best is None or record[key] > best[key]):
         state["best"] = dict(record)
-        self.model.save(os.path.join(config.train_dir, BEST_MODEL))
-      self.model.save(os.path.join(config.train_dir, LATEST_MODEL))
+        _save_model(self.model, os.path.join(config.train_dir, BEST_MODEL))
+      _save_model(self.model, os.path.join(config.train_dir, LATEST_MODEL))
       _write_json(os.path.join(config.train_dir, STATE_FILE), state)
 
   return EpochCheckpoint()
@@ -401,16 +441,18 @@ def train(config, verbose=1, extra_callbacks=()):
     raise ValueError(f"select_metric must be one of {SELECTION_METRICS}")
   state = read_state(config.train_dir)
   if state is not None:
+    check_resumable(config, state, config.train_dir)
     model = keras.models.load_model(
         os.path.join(config.train_dir, LATEST_MODEL),
         custom_objects={"youtube8m_cross_entropy": youtube8m_cross_entropy})
+    _check_checkpoint_step(model, state, config.train_dir)
     restore_seed_states(model, state.get("seed_states"))
     print(f"resuming {config.train_dir} after epoch {state['epochs_done']} "
           f"(step {state['steps']})", file=sys.stderr)
   else:
     model = build_model(config)
     state = {"epochs_done": 0, "steps": 0, "history": [], "best": None,
-             "elapsed_seconds": 0.0, "cpu_seconds": 0.0}
+             "elapsed_seconds": 0.0, "cpu_seconds": 0.0, "config": dataclasses.asdict(config)}
   clock = _Clock(state["elapsed_seconds"], state["cpu_seconds"])
   callbacks = [
       _checkpoint_callback(config, validation, state, clock),

@@ -109,3 +109,21 @@ def test_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path
   for a, b in zip(keras.models.load_model(straight["model_path"], compile=False).get_weights(),
                   keras.models.load_model(resumed["model_path"], compile=False).get_weights()):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_a_train_dir_resumes_only_the_run_it_holds(tmp_path):
+  import dataclasses
+  from models import train
+  train.train(config(tmp_path, 1), verbose=0)
+  assert not [name for name in os.listdir(tmp_path / "run") if ".part" in name]
+  other = dataclasses.replace(config(tmp_path, 2), learning_rate=0.001, batch_size=32)
+  with pytest.raises(ValueError, match=r"other settings \(batch_size: 64 there, 32 now, "
+                                       r"learning_rate: 0.01 there, 0.001 now\)"):
+    train.train(other, verbose=0)
+  # A crash between saving the checkpoint and the state leaves them a step apart.
+  state_path = tmp_path / "run" / train.STATE_FILE
+  state = json.loads(state_path.read_text())
+  state["steps"] -= 1
+  state_path.write_text(json.dumps(state))
+  with pytest.raises(ValueError, match="was stopped while it saved a checkpoint"):
+    train.train(config(tmp_path, 2), verbose=0)
