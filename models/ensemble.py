@@ -13,12 +13,13 @@ every consumer of heads treat it as any other head.  Two kinds:
 
 The members must agree on classes and frame features.  The ensemble's training
 time is the sum of its members'; its validation figures are measured on the
-first member's validation split, when it has one.  train_recipe trains the
+first member's validation split, when every member held out that same split.  train_recipe trains the
 members of a named recipe (configs/training_recipes.py) first.
 """
 
 import json
 import os
+import sys
 
 import numpy as np
 
@@ -55,6 +56,28 @@ def check_members_agree(train_dirs, runs):
       if run["config"].get(field) != first.get(field):
         raise ValueError(f"{train_dir}: {field} is {run['config'].get(field)!r}, but the first "
                          f"member {train_dirs[0]} has {first.get(field)!r}")
+
+
+def split_of(run_config):
+  """What decides a run's validation records: data, held-out part, and the split's seed."""
+  seed = run_config.get("split_seed")
+  return (run_config.get("train_data"), run_config.get("validation_data") or "",
+          run_config.get("validation_fraction") or 0.0,
+          run_config.get("seed") if seed is None else seed)
+
+
+def unshared_split(train_dirs, runs):
+  """None when every member held out the first member's validation records, else why not.
+
+  Otherwise some "validation" records would have trained a member, and the
+  ensemble's validation figures would flatter it.
+  """
+  first = split_of(runs[0]["config"])
+  for train_dir, run in zip(train_dirs[1:], runs[1:]):
+    if split_of(run["config"]) != first:
+      return (f"{train_dir} held out another validation split (data, fraction or seed) "
+              f"than {train_dirs[0]}")
+  return None
 
 
 def log_prior(labels):
@@ -100,8 +123,14 @@ def build(train_dirs, out_dir, beta=0.0, kind="scores", name="AverageEnsemble",
   # averaging runs fitted on all of their data needs nothing but their models.
   shifted = kind == "scores" and bool(beta)
   validating = bool(config.validation_data or config.validation_fraction)
+  reason = unshared_split(train_dirs, runs) if validating else None
+  if reason:
+    print(f"no validation figures for the ensemble: {reason}", file=sys.stderr)
+    validating = False
   train_data, validation = (train.train_and_validation_data(config) if shifted or validating
                             else (None, None))
+  if not validating:
+    validation = None
   members = [evaluate.load_keras_model(run["model_path"]) for run in runs]
   classes = ", ".join(run["model_class"] for run in runs)
   if kind == "weights":

@@ -102,9 +102,10 @@ def test_weight_average_of_logistic_models_averages_their_logits():
 
 def _tiny_run(train_dir, model, **overrides):
   from models import train
+  settings = dict(num_epochs=1, batch_size=64, validation_fraction=0.2, split_seed=3,
+                  model_options=S.TINY_MODELS[model])
   config = train.TrainConfig(train_data=S.slice_glob(S.TRAIN_SLICE), train_dir=str(train_dir),
-                             model=model, num_epochs=1, batch_size=64, validation_fraction=0.2,
-                             split_seed=3, model_options=S.TINY_MODELS[model], **overrides)
+                             model=model, **{**settings, **overrides})
   return config, train.train(config, verbose=0)
 
 
@@ -235,3 +236,20 @@ def test_averaging_runs_fitted_on_all_their_data_reads_no_records(tmp_path, caps
                             "--train-dir", str(tmp_path / "shifted")])
   assert status == 2
   assert str(copied) in capsys.readouterr().err
+
+
+def test_members_that_held_out_different_records_give_no_validation_figures(tmp_path, capsys):
+  from models import ensemble
+  # No --split-seed: each run's split follows its own --seed, so the second
+  # member trained on most of the first member's validation records.
+  _tiny_run(tmp_path / "a", "FrameLevelLogisticModel", split_seed=None, seed=0)
+  _tiny_run(tmp_path / "b", "FrameLevelLogisticModel", split_seed=None, seed=1)
+  _tiny_run(tmp_path / "c", "FrameLevelLogisticModel", split_seed=None, seed=0,
+            learning_rate=0.02)
+  capsys.readouterr()
+  mixed = ensemble.build([str(tmp_path / "a"), str(tmp_path / "b")], str(tmp_path / "ab"))
+  assert mixed["best_validation"] is None
+  assert (f"no validation figures for the ensemble: {tmp_path / 'b'} held out another "
+          f"validation split") in capsys.readouterr().err
+  shared = ensemble.build([str(tmp_path / "a"), str(tmp_path / "c")], str(tmp_path / "ac"))
+  assert set(shared["best_validation"]) >= {"val_hit_at_one", "val_map"}
