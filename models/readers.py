@@ -194,11 +194,15 @@ def _print_progress(done, total, num_records, started):
 def load_cached(pattern, cache_path=None, **kwargs):
   """load_records, reading from / writing to an .npz cache when `cache_path` is given.
 
-  The cache stores the file list, so a cache made from other files is rebuilt.
+  The cache stores the file list with each file's size and modification time,
+  so a cache made from other files, or from files written again since, is rebuilt.
   """
+  paths = expand_glob(pattern)
+  stamps = file_stamps(paths)
   if cache_path and os.path.exists(cache_path):
     with np.load(cache_path, allow_pickle=True) as cached:
-      if list(cached["paths"]) == expand_glob(pattern) and all(
+      if list(cached["paths"]) == paths and "stamps" in cached and np.array_equal(
+          cached["stamps"], stamps) and all(
           cached[key].shape[1:] == expected for key, expected in (
               ("frames", (kwargs.get("max_frames", MAX_FRAMES),
                           kwargs.get("feature_size", P.EMBEDDING_SIZE))),
@@ -210,11 +214,17 @@ def load_cached(pattern, cache_path=None, **kwargs):
   if cache_path:
     os.makedirs(os.path.dirname(os.path.abspath(cache_path)), exist_ok=True)
     temporary = cache_path + ".tmp.npz"
-    np.savez(temporary, paths=np.array(expand_glob(pattern)), video_ids=data.video_ids,
+    np.savez(temporary, paths=np.array(paths), stamps=stamps, video_ids=data.video_ids,
              frames=data.frames, num_frames=data.num_frames, labels=data.labels,
              unreadable=np.array(data.unreadable, dtype=object).reshape(-1, 2))
     os.replace(temporary, cache_path)
   return data
+
+
+def file_stamps(paths):
+  """int64 [n, 2]: each file's size in bytes and modification time in ns."""
+  stats = [os.stat(path) for path in paths]
+  return np.array([(st.st_size, st.st_mtime_ns) for st in stats], np.int64).reshape(-1, 2)
 
 
 def unreadable_report(*datasets):
@@ -315,8 +325,12 @@ def frame_dataset(pattern, num_classes=P.NUM_AUDIOSET_CLASSES, max_frames=MAX_FR
     frames = tf.pad(dequantize_tensor(raw), [[0, max_frames - count], [0, 0]])
     frames.set_shape([max_frames, feature_size])
     label_ids = context[P.LABELS_FEATURE].values
-    label_ids = tf.boolean_mask(label_ids, (label_ids >= 0) & (label_ids < num_classes))
-    labels = tf.reduce_max(tf.one_hot(label_ids, num_classes), axis=0)
+    # As load_records: a label outside the classes is an error, never dropped quietly.
+    check = tf.debugging.assert_less(
+        label_ids, tf.constant(num_classes, tf.int64),
+        message=f"a record has a label outside the {num_classes} classes (--num-classes)")
+    with tf.control_dependencies([check, tf.debugging.assert_non_negative(label_ids)]):
+      labels = tf.reduce_max(tf.one_hot(label_ids, num_classes), axis=0)
     labels = tf.reshape(tf.maximum(labels, tf.zeros([num_classes])), [num_classes])
     return {"frames": frames, "num_frames": tf.cast(count, tf.int32)}, labels
 

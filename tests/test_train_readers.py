@@ -70,6 +70,24 @@ def test_cache_round_trip_and_rebuild_for_other_files(tmp_path):
   assert len(other.frames) == len(S.load_slice(S.TRAIN_SLICE).frames)
 
 
+def test_cache_is_rebuilt_when_a_file_is_written_again(tmp_path):
+  import glob
+  import shutil
+  import tensorflow as tf
+  from models import readers
+  for path in sorted(glob.glob(S.slice_glob(S.EVAL_SLICE)))[:3]:
+    shutil.copy(path, tmp_path)
+  pattern, cache = str(tmp_path / "*.tfrecord"), str(tmp_path / "cache.npz")
+  before = readers.load_cached(pattern, cache)
+  # The same file names, new content (e.g. `soundscope embed` run again into the prefix).
+  rewritten = sorted(glob.glob(pattern))[0]
+  with tf.io.TFRecordWriter(rewritten) as writer:
+    writer.write(records.serialize("new-clip", np.full((2, 128), 7, np.uint8), labels=[3]))
+  after = readers.load_cached(pattern, cache)
+  assert "new-clip" in list(after.video_ids) and "new-clip" not in list(before.video_ids)
+  np.testing.assert_array_equal(after.frames, readers.load_records(pattern).frames)
+
+
 def test_validation_split_is_seeded_and_disjoint():
   from models import readers
   data = S.load_slice(S.TRAIN_SLICE)
@@ -190,3 +208,17 @@ def test_train_and_evaluate_report_the_files_they_skipped(tmp_path, capsys):
                           "--train-dir", str(tmp_path / "none")]) == 2
   err = capsys.readouterr().err
   assert "could be read" in err and "truncated.tfrecord" in err
+
+
+def test_streaming_reader_refuses_a_label_outside_the_classes(tmp_path):
+  import tensorflow as tf
+  from models import readers
+  path = tmp_path / "typo.tfrecord"
+  with tf.io.TFRecordWriter(str(path)) as writer:
+    writer.write(records.serialize("ok", np.zeros((2, 128), np.uint8), labels=[0, 526]))
+    writer.write(records.serialize("typo", np.zeros((2, 128), np.uint8), labels=[5277]))
+  batches = iter(readers.frame_dataset(str(path), batch_size=1))
+  _, labels = next(batches)
+  assert labels.numpy()[0, [0, 526]].tolist() == [1.0, 1.0] and labels.numpy().sum() == 2
+  with pytest.raises(tf.errors.InvalidArgumentError, match="label outside the 527 classes"):
+    next(batches)
