@@ -43,8 +43,11 @@ def test_results_in_order_equal_per_file_embedding(tmp_path, vggish_embedder, pc
     examples = vggish_input.file_to_examples(result.path)
     reference = vggish_embedder.embed(examples)
     np.testing.assert_allclose(result.raw, reference, rtol=1e-5, atol=1e-4)
-    np.testing.assert_array_equal(result.quantized, postprocessor.postprocess(result.raw))
+    # The release bytes of the reference embedding, give or take the one step that
+    # the float tolerance above can move a value across.
+    expected = postprocessor.postprocess(reference).astype(int)
     assert result.quantized.shape == (len(examples), 128)
+    assert np.abs(result.quantized.astype(int) - expected).max() <= 1
   assert results[2].info.sample_rate == 22050 and len(results[2].raw) == 9
   assert len(results[-1].raw) == 1  # The 0.3 s clip, padded to one example.
 

@@ -127,7 +127,9 @@ def test_train_and_evaluate_commands(tmp_path, monkeypatch):
   assert manifest["training"]["validation_examples"] == held_out
   assert manifest["training"]["train_examples"] == round(0.5 * (records - held_out))
   assert manifest["metrics"]["eval"]["num_examples"] == len(S.load_slice(S.EVAL_SLICE).frames)
-  assert len(manifest["labels"]) and (store_root / "tiny_dbof" / "labels.csv").is_file()
+  assert manifest["labels"] == "labels.csv" and manifest["num_classes"] == 527
+  stored_labels = (store_root / "tiny_dbof" / "labels.csv").read_text().splitlines()
+  assert stored_labels == S.class_labels_csv().read_text().splitlines()
 
   out = tmp_path / "report"
   status = soundscope.main(["evaluate", "--eval-data", S.slice_glob(S.EVAL_SLICE),
