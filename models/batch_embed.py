@@ -13,6 +13,7 @@ reference path.
 
 import collections
 import concurrent.futures
+import logging
 import queue
 import threading
 
@@ -22,6 +23,8 @@ from configs import params as P
 from transforms import audio
 from transforms import errors
 from transforms import vggish_input
+
+log = logging.getLogger(__name__)
 
 # Files longer than this are streamed block by block: 5 minutes of examples
 # take 7.4 MB, which is where holding a whole file stops being negligible.
@@ -53,13 +56,30 @@ def _drain(generator):
       return items, stop.value
 
 
+def _file_examples(path, params):
+  """vggish_input.iter_file_examples, with any failure an AudioInputError naming the file.
+
+  Decoding meets whatever a file holds; an exception no check foresaw is still
+  that one file's problem, so it is reported (with its traceback in the log)
+  and the other files go on.
+  """
+  try:
+    return (yield from vggish_input.iter_file_examples(path, params))
+  except errors.AudioInputError:
+    raise
+  except Exception as exc:
+    log.warning("%s: unexpected failure while decoding", path, exc_info=True)
+    raise errors.UnreadableAudioError(
+        path, f"could not be decoded ({type(exc).__name__}: {exc})") from exc
+
+
 def _prepare(path, params):
   """Decodes a short file to examples; only probes a long one."""
   try:
     info = audio.probe(path)
     if info.duration_seconds > STREAM_ABOVE_SECONDS:
       return _Prepared(path, None, info, None)
-    parts, info = _drain(vggish_input.iter_file_examples(path, params))
+    parts, info = _drain(_file_examples(path, params))
     return _Prepared(path, np.concatenate(parts), info, None)
   except errors.AudioInputError as exc:
     return _Prepared(path, None, None, exc)
@@ -68,26 +88,44 @@ def _prepare(path, params):
 def _run_ahead(generator, depth=2):
   """Yields a generator's items, computing them in a thread up to `depth` items ahead.
 
-  An exception raised by the generator is re-raised here, in the consumer.
+  An exception raised by the generator is re-raised here, in the consumer.  When
+  the consumer stops early (its own exception, or close()), the thread stops at
+  its next item and closes the generator (and with it the file it reads).
   """
   items = queue.Queue(maxsize=depth)
+  stopped = threading.Event()
+
+  def hand_over(entry):
+    while not stopped.is_set():
+      try:
+        items.put(entry, timeout=0.1)
+        return True
+      except queue.Full:
+        continue
+    return False
 
   def produce():
     try:
       for item in generator:
-        items.put((True, item))
-      items.put((False, None))
+        if not hand_over((True, item)):
+          return
+      hand_over((False, None))
     except BaseException as exc:  # Handed to the consumer's thread.
-      items.put((False, exc))
+      hand_over((False, exc))
+    finally:
+      generator.close()
 
   thread = threading.Thread(target=produce, daemon=True)
   thread.start()
-  while True:
-    more, item = items.get()
-    if not more:
-      break
-    yield item
-  thread.join()
+  try:
+    while True:
+      more, item = items.get()
+      if not more:
+        break
+      yield item
+  finally:
+    stopped.set()
+    thread.join()
   if item is not None:
     raise item
 
@@ -96,7 +134,7 @@ def _embed_streaming(prepared, embedder, postprocessor, params):
   """Embeds a long file block by block: memory bounded by the block length."""
   try:
     raws = [embedder.embed(examples)
-            for examples in _run_ahead(vggish_input.iter_file_examples(prepared.path, params))]
+            for examples in _run_ahead(_file_examples(prepared.path, params))]
   except errors.AudioInputError as exc:
     return FileError(str(prepared.path), exc)
   raw = np.concatenate(raws)

@@ -62,3 +62,43 @@ def test_a_long_file_failing_midway_is_an_error_not_a_crash(tmp_path, vggish_emb
   results = list(batch_embed.embed_files([str(tmp_path / "nan.wav"), good], vggish_embedder))
   assert isinstance(results[0].error, errors.NonFiniteAudioError)
   assert isinstance(results[1], batch_embed.FileEmbedding) and results[1].quantized is None
+
+
+def test_an_unforeseen_decoding_failure_costs_only_its_file(tmp_path, vggish_embedder,
+                                                             monkeypatch):
+  monkeypatch.setattr(batch_embed, "STREAM_ABOVE_SECONDS", 3.0)
+  paths = [_write(tmp_path / "a.wav", 1.0, 16000, seed=1),
+           _write(tmp_path / "odd.wav", 1.0, 16000, seed=2),
+           _write(tmp_path / "long_odd.wav", 4.0, 16000, seed=3),   # The streaming path.
+           _write(tmp_path / "b.wav", 1.0, 16000, seed=4)]
+  real = vggish_input.iter_file_examples
+
+  def fails_on_odd_files(path, params):
+    if "odd" in str(path):
+      raise MemoryError("simulated")
+    return (yield from real(path, params))
+  monkeypatch.setattr(vggish_input, "iter_file_examples", fails_on_odd_files)
+  results = list(batch_embed.embed_files(paths, vggish_embedder))
+  assert [type(r).__name__ for r in results] == ["FileEmbedding", "FileError", "FileError",
+                                                 "FileEmbedding"]
+  for error in (results[1].error, results[2].error):
+    assert isinstance(error, errors.UnreadableAudioError)
+    assert "could not be decoded (MemoryError: simulated)" in str(error)
+
+
+def test_run_ahead_stops_its_thread_and_closes_the_source_when_the_consumer_stops():
+  import threading
+  closed = threading.Event()
+
+  def source():
+    try:
+      for index in range(1000):
+        yield index
+    finally:
+      closed.set()
+  threads_before = threading.active_count()
+  ahead = batch_embed._run_ahead(source(), depth=2)
+  assert next(ahead) == 0
+  ahead.close()                      # E.g. the network failed on the first block.
+  assert closed.wait(5)
+  assert threading.active_count() == threads_before   # The reading thread has ended.
