@@ -256,6 +256,8 @@ class YamnetClassifier(C.Classifier):
     self.window_model = WindowModel(classification_path, self.num_threads)
     self.embedding_path = pathlib.Path(embedding_path) if embedding_path else None
     self._full_model = None
+    # The full-signature interpreter is resized per clip: one caller at a time.
+    self._full_model_lock = threading.Lock()
 
   @classmethod
   def from_directory(cls, directory, num_threads=None):
@@ -304,6 +306,7 @@ class YamnetClassifier(C.Classifier):
       raise FileNotFoundError(
           f"{EMBEDDING_FILE} is not in the yamnet model directory: import it with "
           f"`soundscope models import PATH/{EMBEDDING_FILE}`")
-    if self._full_model is None:
-      self._full_model = FullSignatureModel(self.embedding_path)
-    return self._full_model.run(waveform_16k)
+    with self._full_model_lock:
+      if self._full_model is None:
+        self._full_model = FullSignatureModel(self.embedding_path)
+      return self._full_model.run(waveform_16k)

@@ -93,6 +93,16 @@ def test_full_signature_gives_frames_embeddings_and_log_mel(classifier, siren_16
   assert np.argmax(windows) == np.argmax(full)
 
 
+def test_full_signature_from_several_threads_equals_one_at_a_time(classifier, siren_16k):
+  import concurrent.futures
+  waves = [siren_16k, siren_16k[:4000], np.tile(siren_16k, 3), siren_16k[:20000]] * 3
+  alone = [classifier.embeddings(wave).embeddings for wave in waves]
+  with concurrent.futures.ThreadPoolExecutor(4) as pool:   # Clips of other lengths at once.
+    together = list(pool.map(lambda wave: classifier.embeddings(wave).embeddings, waves))
+  for one, other in zip(alone, together):
+    np.testing.assert_array_equal(one, other)
+
+
 def test_clip_scores_pool_windows(classifier, siren_16k):
   windows = classifier.window_scores(siren_16k).scores
   np.testing.assert_allclose(classifier.clip_scores(siren_16k), windows.mean(axis=0))
