@@ -198,7 +198,7 @@ def main():
     bench_cold_start(model_dir, paths[0], wav16, args.cold_runs)
     classifier = store.load_classifier("yamnet", model_dir)
     naive = NaiveLoop(classifier.window_model.model_path)
-    jobs = args.jobs or classify_cli.default_jobs(classifier)
+    jobs = classify_cli.jobs_for(classifier, args.jobs)
     bench_throughput(classifier, naive, paths, jobs, args.rounds)
     bench_stages(classifier, naive, paths)
 

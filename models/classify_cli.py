@@ -38,7 +38,8 @@ def add_arguments(parser):
   parser.add_argument("--json", action="store_true",
                       help="one JSON object per file on stdout (JSON Lines)")
   parser.add_argument("--jobs", type=int, default=None,
-                      help="files processed in parallel (default: CPU count, at most 8)")
+                      help="files processed in parallel (default: CPU count, at most 8, for "
+                           "models that allow it, e.g. YAMNet; 1 for the others)")
   return P.add_resample_filter_argument(parser)
 
 
@@ -117,11 +118,12 @@ def describe_error(path, exc):
   return errors.error_kind(exc), f"{path}: {type(exc).__name__}: {exc}"
 
 
-def default_jobs(model):
-  """Files in parallel: the CPU count (at most 8) for thread-safe models, else 1."""
+def jobs_for(model, asked=None):
+  """Files in parallel: `asked` (default the CPU count, at most 8) for thread-safe
+  models; 1 for the others, whatever was asked."""
   if not getattr(model, "thread_safe", False):
     return 1
-  return max(1, min(8, os.cpu_count() or 1))
+  return asked or max(1, min(8, os.cpu_count() or 1))
 
 
 def _one_blas_thread_each(parallel_files):
@@ -170,7 +172,7 @@ def run(args):
     return EXIT_NO_MODEL
   aggregation = args.aggregation or model.default_aggregation
   params = P.VggishParams(resample_filter=args.resample_filter)
-  jobs = args.jobs or default_jobs(model)
+  jobs = jobs_for(model, args.jobs)
   failed = 0
   for path, result, error in classify_files(model, args.files, params, aggregation,
                                             args.per_window, jobs):

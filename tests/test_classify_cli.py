@@ -191,3 +191,14 @@ def test_parallel_jobs_give_the_same_scores_with_one_blas_thread_each(model_dir,
   np.testing.assert_array_equal(np.array(parallel), np.array(serial))
   assert set(during) == {1}  # No BLAS thread pools stacked inside the jobs.
   assert blas_threads() == before  # ...and BLAS gets its threads back afterwards.
+
+
+def test_only_thread_safe_models_classify_files_in_parallel(model_dir):
+  import os
+  from models import classify_cli, heads, store
+  yamnet_model = store.load_classifier("yamnet", model_dir)
+  assert classify_cli.jobs_for(yamnet_model) == max(1, min(8, os.cpu_count()))
+  assert classify_cli.jobs_for(yamnet_model, 4) == 4
+  # A VGGish head is not declared thread-safe: one file at a time, even when asked for more.
+  assert heads.HeadClassifier.thread_safe is False
+  assert classify_cli.jobs_for(heads.HeadClassifier.__new__(heads.HeadClassifier), 4) == 1
