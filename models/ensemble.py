@@ -13,8 +13,9 @@ every consumer of heads treat it as any other head.  Two kinds:
 
 The members must agree on classes and frame features.  The ensemble's training
 time is the sum of its members'; its validation figures are measured on the
-first member's validation split, when every member held out that same split.  train_recipe trains the
-members of a named recipe (configs/training_recipes.py) first.
+first member's validation split, when every member held out that same split.
+train_recipe trains the members of a named recipe (configs/training_recipes.py)
+first.
 """
 
 import json
