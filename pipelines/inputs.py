@@ -2,11 +2,12 @@
 
 `--input` is one of:
   * a glob (`corpus/*.wav`, `archive/**/*.flac`; `**` recurses): every match.
-    A matched directory whose name has an extension (`x.wav/`) is kept and
-    becomes a `not_a_file` error row rather than a silent skip; plain folders
-    (`sub/`, matched by `*` or `**`) are skipped.  Root: the longest leading
-    part without wildcards.
-  * a directory: every regular file under it, recursively.  Root: the directory.
+    A matched directory named like an input file (`x.wav/`, `y.tfrecord/`) is
+    kept and becomes a `not_a_file` error row rather than a silent skip; other
+    folders (`sub/`, `2024.05/`, matched by `*` or `**`) are skipped.  Root: the
+    longest leading part without wildcards.
+  * a directory: every regular file under it, recursively, through linked
+    folders too (each real folder once).  Root: the directory.
   * a list file, named `*.txt`, `*.lst` or `*.list`, or given as `@FILE`: one
     path per line; blank lines and lines starting with `#` are skipped;
     relative paths are relative to the list file's directory.  Root: that
@@ -26,6 +27,11 @@ import os
 
 LIST_FILE_SUFFIXES = (".txt", ".lst", ".list")
 LIST_FILE_PREFIX = "@"
+# Extensions of the files an --input names: libsndfile's containers (and the
+# usual spellings of them) and release-format embeddings.
+INPUT_FILE_EXTENSIONS = frozenset({
+    ".aif", ".aifc", ".aiff", ".au", ".caf", ".flac", ".mp3", ".oga", ".ogg", ".opus",
+    ".rf64", ".snd", ".w64", ".wav", ".wave", ".tfrecord"})
 
 InputFile = collections.namedtuple("InputFile", ["video_id", "path"])
 InputFile.__doc__ = """One input: `video_id` (stable id, str) and `path` (absolute, str)."""
@@ -77,11 +83,21 @@ def _read_list(list_path):
 
 
 def _walk_files(directory):
-  paths = []
-  for folder, subfolders, names in os.walk(directory):
+  """Every file under `directory`, in sorted order, following linked folders once each."""
+  paths, seen = [], set()
+  for folder, subfolders, names in os.walk(directory, followlinks=True):
+    real = os.path.realpath(folder)
+    if real in seen:        # A link back up the tree (or a second link to one folder).
+      subfolders[:] = []
+      continue
+    seen.add(real)
     subfolders.sort()
     paths.extend(os.path.join(folder, name) for name in sorted(names))
   return paths
+
+
+def _named_like_an_input(path):
+  return os.path.splitext(path.rstrip(os.sep))[1].lower() in INPUT_FILE_EXTENSIONS
 
 
 def expand(spec):
@@ -105,7 +121,7 @@ def expand(spec):
   elif _has_magic(spec):
     root = _glob_root(spec)
     paths = sorted(os.path.abspath(p) for p in globlib.glob(spec, recursive=True)
-                   if not os.path.isdir(p) or os.path.splitext(p.rstrip(os.sep))[1])
+                   if not os.path.isdir(p) or _named_like_an_input(p))
     if not paths:
       raise FileNotFoundError(f"{spec}: no file matches")
   elif os.path.isdir(spec):

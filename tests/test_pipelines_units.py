@@ -18,7 +18,8 @@ def test_glob_ids_are_relative_to_the_pattern_root_and_stable(tmp_path, monkeypa
   _touch(str(tmp_path / "corpus" / "a.wav"))
   _touch(str(tmp_path / "corpus" / "sub" / "b.wav"))
   os.makedirs(tmp_path / "corpus" / "x.wav")       # A directory with an audio name: kept.
-  os.makedirs(tmp_path / "corpus" / "plain_dir")   # A plain folder: skipped.
+  os.makedirs(tmp_path / "corpus" / "plain_dir")   # Plain folders: skipped, dotted or not.
+  os.makedirs(tmp_path / "corpus" / "2024.05")
   expansion = inputs.expand(str(tmp_path / "corpus" / "**" / "*"))
   assert [f.video_id for f in expansion.files] == ["a.wav", "sub/b.wav", "x.wav"]
   assert expansion.root == str(tmp_path / "corpus")
@@ -26,6 +27,15 @@ def test_glob_ids_are_relative_to_the_pattern_root_and_stable(tmp_path, monkeypa
   again = inputs.expand(os.path.join("corpus", "**", "*"))
   assert [f.video_id for f in again.files] == ["a.wav", "sub/b.wav", "x.wav"]
   assert all(os.path.isabs(f.path) for f in again.files)
+
+
+def test_a_directory_input_follows_linked_folders_once(tmp_path):
+  _touch(str(tmp_path / "corpus" / "b.wav"))
+  _touch(str(tmp_path / "elsewhere" / "a.wav"))
+  os.symlink(tmp_path / "elsewhere", tmp_path / "corpus" / "linked")
+  os.symlink(tmp_path / "corpus", tmp_path / "corpus" / "loop")   # A link back up the tree.
+  expansion = inputs.expand(str(tmp_path / "corpus"))
+  assert [f.video_id for f in expansion.files] == ["b.wav", "linked/a.wav"]
 
 
 def test_list_file_resolves_relative_paths_and_reports_duplicates(tmp_path):
