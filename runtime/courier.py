@@ -57,6 +57,8 @@ class Courier:
     self.last_sent_at = None
     self.connections = 0
     self.dropped_now = 0
+    self._abandoned = False    # close() returned while a delivery was still under way.
+    self._released = False     # Connection and outbox closed (once).
     self._thread = threading.Thread(target=self._run, name="soundscope-devicehive", daemon=True)
     self._thread.start()
 
@@ -89,6 +91,13 @@ class Courier:
   # -- the thread -------------------------------------------------------------
 
   def _run(self):
+    try:
+      self._deliver_until_stopped()
+    finally:
+      if self._abandoned:
+        self._release()
+
+  def _deliver_until_stopped(self):
     while not self._finished():
       with self._lock:
         config = self._config
@@ -207,9 +216,18 @@ class Courier:
     if self._thread.is_alive():
       # A call is still waiting for its answer.  Closing its connection or the
       # outbox under it would lose the acknowledgement, and the next start would
-      # send that notification again; the daemon thread ends with the process.
+      # send that notification again: the thread closes them when it ends.
       log.warning("DeviceHive: a delivery is still under way; leaving it to finish")
-      return
+      self._abandoned = True
+      if self._thread.is_alive():
+        return
+    self._release()
+
+  def _release(self):
+    with self._lock:
+      if self._released:
+        return
+      self._released = True
     self._drop_client()
     self.outbox.close()
 

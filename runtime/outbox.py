@@ -10,9 +10,13 @@ reuses a key, even after deletions).
 The entry being sent is claimed first (`claim`): the bound never drops it while
 the request is in flight, and an entry dropped before its claim is never sent.
 Without the claim, a notification read just before the bound dropped it could
-still reach the server and be counted as both dropped and delivered.
+still reach the server and be counted as both dropped and delivered.  Claims
+live in this process, so one process at a time may open an outbox: the file
+`<outbox>.lock` is locked (flock) while it is open, and a second soundscope on
+the same state folder is refused instead of sending the same notifications.
 """
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -30,6 +34,10 @@ CREATE TABLE IF NOT EXISTS counters (
   value INTEGER NOT NULL
 );
 """
+
+
+class OutboxError(Exception):
+  """The outbox cannot be used: in use by another process, or not an outbox file."""
 
 
 class Outbox:
@@ -50,12 +58,23 @@ class Outbox:
     self._lock = threading.Lock()
     self._claimed = None   # seq of the entry being sent, which the bound must not drop.
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    if not os.path.exists(path):
-      os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    self._db.execute("PRAGMA journal_mode=WAL")
-    self._db.execute("PRAGMA synchronous=FULL")  # A put() survives power loss.
-    self._db.executescript(_SCHEMA)
+    self._lock_fd = os.open(path + ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+      fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      os.close(self._lock_fd)
+      raise OutboxError(f"{path} is in use by another soundscope process "
+                        f"(one soundscope serve per state folder)") from None
+    try:
+      if not os.path.exists(path):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+      self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+      self._db.execute("PRAGMA journal_mode=WAL")
+      self._db.execute("PRAGMA synchronous=FULL")  # A put() survives power loss.
+      self._db.executescript(_SCHEMA)
+    except sqlite3.Error as exc:
+      os.close(self._lock_fd)
+      raise OutboxError(f"{path}: not a usable outbox ({exc})") from None
 
   def put(self, body):
     """Appends a JSON-serialisable object; drops the oldest past the bound.
@@ -136,6 +155,15 @@ class Outbox:
     return {"queued": queued, "sent": values.get("sent", 0),
             "dropped": values.get("dropped", 0), "rejected": values.get("rejected", 0)}
 
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc_info):
+    self.close()
+
   def close(self):
     with self._lock:
       self._db.close()
+      if self._lock_fd is not None:
+        os.close(self._lock_fd)     # Releases the flock.
+        self._lock_fd = None

@@ -75,9 +75,11 @@ def run(args):
   if classifier is None:
     return status
   state_dir = args.state_dir or S.default_state_dir()
+  from runtime import outbox as outbox_lib
   try:
     config_store, courier = build_services(state_dir, args.outbox_size)
-  except (ValueError, OSError) as exc:   # A damaged settings file or outbox, a read-only folder.
+  except (ValueError, OSError, outbox_lib.OutboxError) as exc:
+    # A damaged settings file or outbox, a read-only folder, another serve on the folder.
     session.error("serve", exc)
     return 1
   hub = hub_lib.EventHub()

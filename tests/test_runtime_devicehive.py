@@ -169,7 +169,8 @@ def test_every_notification_arrives_once_in_order_across_outage_expiry_and_resta
   for n in (9, 10):
     sink.emit(event(n))
   sink.close()
-  assert outbox_lib.Outbox(str(path)).counters()["queued"] == 2
+  with outbox_lib.Outbox(str(path)) as left:
+    assert left.counters()["queued"] == 2
 
   restarted = sinks_lib.DeviceHiveSink(start_courier(path, config))   # ... and starts again.
   server.start()
@@ -283,7 +284,8 @@ def test_closing_during_a_slow_delivery_keeps_its_acknowledgement(server, tmp_pa
   courier._thread.join(10)                 # The answer still arrives after close() returned.
   assert not courier._thread.is_alive()
   # The next start finds nothing to send again: the delivery was acknowledged.
-  assert outbox_lib.Outbox(str(tmp_path / "outbox.sqlite3")).counters()["queued"] == 0
+  with outbox_lib.Outbox(str(tmp_path / "outbox.sqlite3")) as left:   # (Its lock is free.)
+    assert left.counters()["queued"] == 0
 
 
 def test_a_deleted_device_is_registered_again(server, tmp_path):
@@ -330,3 +332,21 @@ def test_settings_file_is_private_and_secrets_never_leave(tmp_path, server):
                                    "refresh_token", "password"}   # A new host needs secrets.
   with pytest.raises(config_lib.ConfigError):
     saved.updated({"clear_secrets": "on"}).validate()   # No way left to authenticate.
+
+
+def test_one_process_at_a_time_opens_an_outbox_and_a_junk_file_is_named(tmp_path):
+  import sqlite3
+  path = str(tmp_path / "state" / "outbox.sqlite3")
+  first = outbox_lib.Outbox(path)
+  first.put({"notification": "a"})
+  with pytest.raises(outbox_lib.OutboxError, match="in use by another soundscope process"):
+    outbox_lib.Outbox(path)        # A second `serve` on the same state folder.
+  first.close()
+  again = outbox_lib.Outbox(path)
+  assert again.counters()["queued"] == 1
+  again.close()
+  junk = tmp_path / "junk.sqlite3"
+  junk.write_bytes(b"not a database at all" * 100)
+  with pytest.raises(outbox_lib.OutboxError, match=f"{junk}: not a usable outbox"):
+    outbox_lib.Outbox(str(junk))
+  assert not isinstance(outbox_lib.OutboxError("x"), sqlite3.Error)
