@@ -27,6 +27,7 @@ segments listed = records written + errors.
 
 import collections
 import csv
+import math
 import os
 import re
 import sys
@@ -74,7 +75,8 @@ def read_segments(path):
     list of Segment, in file order.
 
   Raises:
-    ValueError: a row that does not have the release's four fields, naming its line.
+    ValueError: a row that does not have the release's four fields, or whose times
+      are not 0 <= start < end, naming its line.
   """
   segments = []
   with open(path, newline="", encoding="utf-8") as handle:
@@ -90,6 +92,9 @@ def read_segments(path):
       start, end = float(row[1]), float(row[2])
     except ValueError:
       raise ValueError(f"{path}:{number}: start/end are not numbers in {line!r}") from None
+    if not (math.isfinite(start) and math.isfinite(end) and 0 <= start < end):
+      raise ValueError(f"{path}:{number}: start/end must be finite seconds with "
+                       f"0 <= start < end, got {line!r}")
     segments.append(Segment(row[0].strip(), start, end, row[3].strip(), line))
   return segments
 

@@ -79,6 +79,21 @@ def build_pipeline(pipeline, jobs, early_errors, config, prefix, shards, errors_
   return pipeline
 
 
+def unlabelled_note(files, label_table, labels_csv):
+  """A line saying how many inputs have no row in --labels-csv, or None when all do.
+
+  Keys written for another root, for example, would label nothing; the run
+  still embeds those inputs (without labels), so this says so.
+  """
+  if label_table is None:
+    return None
+  found = sum(1 for item in files if item.video_id in label_table or item.path in label_table)
+  if found == len(files):
+    return None
+  return (f"{found} of {len(files)} inputs have a row in {labels_csv}; the other "
+          f"{len(files) - found} are embedded without labels")
+
+
 def run(args):
   options.quiet_logs()
   try:
@@ -90,6 +105,9 @@ def run(args):
     print(f"soundscope embed: {exc}", file=sys.stderr)
     return 2
   jobs, early_errors = make_jobs(expansion, label_table, mid_to_index)
+  note = unlabelled_note(expansion.files, label_table, args.labels_csv)
+  if note:
+    print(f"embed: {note}", file=sys.stderr)
   num_inputs = len(expansion.files) + len(expansion.duplicates)
   return run_jobs(args, "embed", "files", num_inputs, jobs, early_errors, checkpoint, pca)
 

@@ -74,8 +74,14 @@ def load_file_labels(path):
                        f"columns, found {sorted(fields)}")
     table = {}
     for row in reader:
+      keys = []
       if row.get("video_id"):
-        table[row["video_id"].strip()] = row["labels"]
+        keys.append(row["video_id"].strip())
       if row.get("path"):
-        table[os.path.abspath(row["path"].strip())] = row["labels"]
+        keys.append(os.path.abspath(row["path"].strip()))
+      for key in keys:
+        if key in table and table[key] != row["labels"]:
+          raise ValueError(f"{path}:{reader.line_num}: {key} is listed again with other "
+                           f"labels ({table[key]!r}, then {row['labels']!r})")
+        table[key] = row["labels"]
     return table

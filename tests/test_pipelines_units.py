@@ -69,6 +69,36 @@ def test_labels_accept_mids_and_indices():
     labels.parse("527", class_map)
 
 
+@pytest.mark.parametrize("times", ["nan, 10.0", "0.0, inf", "-1.0, 9.0", "30.0, 30.0",
+                                   "40.0, 30.0"])
+def test_segment_times_must_be_a_real_interval(tmp_path, times):
+  csv_path = tmp_path / "segments.csv"
+  csv_path.write_text("# YTID, start_seconds, end_seconds, positive_labels\n"
+                      "--PJHxphWEs, 30.000, 40.000, \"/m/09x0r\"\n"
+                      f"--ZhevVpy1s, {times}, \"/m/012xff\"\n")
+  with pytest.raises(ValueError, match=rf"segments.csv:3: start/end must be finite seconds "
+                                       rf"with 0 <= start < end"):
+    audioset.read_segments(csv_path)
+
+
+def test_label_csv_rows_must_agree_and_inputs_without_a_row_are_counted(tmp_path):
+  from pipelines import embed
+  _touch(str(tmp_path / "corpus" / "a.wav"))
+  _touch(str(tmp_path / "corpus" / "b.wav"))
+  files = inputs.expand(str(tmp_path / "corpus")).files
+  table_csv = tmp_path / "labels.csv"
+  table_csv.write_text('video_id,labels\na.wav,"0"\nc.wav,"3"\n')
+  table = labels.load_file_labels(table_csv)
+  assert embed.unlabelled_note(files, table, table_csv) == (
+      f"1 of 2 inputs have a row in {table_csv}; the other 1 are embedded without labels")
+  assert embed.unlabelled_note(files[:1], table, table_csv) is None
+  assert embed.unlabelled_note(files, None, None) is None
+  table_csv.write_text('video_id,labels\na.wav,"0"\na.wav,"0"\nb.wav,"1"\nb.wav,"2"\n')
+  with pytest.raises(ValueError, match=r"labels.csv:5: b.wav is listed again with other "
+                                       r"labels \('1', then '2'\)"):
+    labels.load_file_labels(table_csv)
+
+
 def test_released_segment_csv_is_read_exactly():
   segments = audioset.read_segments(asset("audioset/balanced_train_segments.csv"))
   assert len(segments) == 22160  # num_segs in the file's second header line.
