@@ -8,6 +8,7 @@ Each window prints one line, '<UTC end>  Speech: 0.75, Music: 0.12, ...'.
 Ctrl-C or SIGTERM stops after the window in progress.
 """
 
+import os
 import sys
 
 from runtime import loop as loop_lib
@@ -32,6 +33,10 @@ def run(args):
   except (capture_lib.CaptureError, loop_lib.LoopError, NotADirectoryError) as exc:
     session.error("capture", exc)
     return 1
+  except sinks_lib.OutputClosed:
+    # `soundscope capture | head -3`: the reader is done, and so is the capture.
+    # stdout goes to /dev/null, so that Python's flush at exit does not complain.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
   finally:
     sinks.close()
   print(live.summary(), file=sys.stderr)

@@ -103,6 +103,8 @@ class LiveSession:
             "device": device.name if device else None, "rate": self.source.rate,
             "last_classification_seconds": self.loop.last_seconds,
             "failed_windows": self.loop.failures,
+            "sink_failures": {name: dict(failure)
+                              for name, failure in self.sinks.failures.items()},
             "running": not self.stopped.is_set()}
 
   def request_stop(self, *_):

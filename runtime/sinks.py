@@ -18,6 +18,10 @@ from runtime import prediction
 log = logging.getLogger(__name__)
 
 
+class OutputClosed(Exception):
+  """A destination is gone for good (e.g. the program reading stdout has exited)."""
+
+
 class Sink:
   """Base class of every destination."""
   name = "sink"
@@ -42,7 +46,10 @@ class ConsoleSink(Sink):
     self.stream = stream or sys.stdout
 
   def emit(self, event):
-    print(event.line(), file=self.stream, flush=True)
+    try:
+      print(event.line(), file=self.stream, flush=True)
+    except BrokenPipeError:   # `soundscope capture | head -3`: the reader has had enough.
+      raise OutputClosed(f"{getattr(self.stream, 'name', 'the output')} was closed") from None
 
 
 class JsonLinesSink(Sink):
@@ -111,27 +118,41 @@ def _devicehive_time(moment):
 
 
 class SinkSet:
-  """Sends each event to every sink; one failing sink never stops the others."""
+  """Sends each event to every sink; one failing sink never stops the others.
+
+  Failures are counted per sink (`failures`, shown on /api/status).  A sink
+  whose output closed for good (OutputClosed) is dropped; when none is left,
+  emit raises OutputClosed, and monitoring ends: nobody is listening.
+  """
 
   def __init__(self, sinks):
     self.sinks = list(sinks)
+    self.closed = []
     self._lock = threading.Lock()
-    self.errors = {}
+    self.failures = {}   # sink name -> {"count", "last_error"}
 
   def emit(self, event):
     with self._lock:
-      for sink in self.sinks:
+      for sink in list(self.sinks):
         try:
           sink.emit(event)
+        except OutputClosed as exc:
+          log.warning("sink %s: %s; it gets no more predictions", sink.name, exc)
+          self.sinks.remove(sink)
+          self.closed.append(sink)
         except Exception as exc:  # A destination's failure is reported, not fatal.
-          self.errors[sink.name] = str(exc)
+          failure = self.failures.setdefault(sink.name, {"count": 0, "last_error": None})
+          failure["count"] += 1
+          failure["last_error"] = str(exc)
           log.warning("sink %s failed: %s", sink.name, exc)
+      if not self.sinks:
+        raise OutputClosed("every destination of the predictions is closed")
 
   def status(self):
     return {sink.name: sink.status() for sink in self.sinks if sink.status()}
 
   def close(self):
-    for sink in self.sinks:
+    for sink in self.sinks + self.closed:
       try:
         sink.close()
       except Exception as exc:

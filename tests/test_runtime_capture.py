@@ -78,6 +78,21 @@ def test_capture_dog_then_rain_prints_saves_and_matches_batch(tmp_path, yamnet_d
         == printed
 
 
+def test_capture_ends_quietly_when_its_reader_closes_the_pipe(tmp_path, yamnet_dir,
+                                                              dog_and_rain):
+  dog, rain = dog_and_rain
+  home = sr.file_microphone(tmp_path / "home", np.concatenate([dog, rain, dog]))
+  capture = subprocess.Popen(
+      sr.soundscope_command("capture", "--duration", 15, "--device", "soundscope_file_mic",
+                            "--model-dir", yamnet_dir),
+      env=sr.child_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  capture.stdout.close()      # As `| head -0` would: nobody reads the predictions.
+  _, err = capture.communicate(timeout=120)
+  assert capture.returncode == 0, err
+  assert "Traceback" not in err and "BrokenPipe" not in err
+  assert "1 windows classified" in err      # It stopped at the first line it could not print.
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
 def test_a_signal_stops_a_running_capture_cleanly(tmp_path, yamnet_dir, dog_and_rain, stop_signal):
   home = sr.file_microphone(tmp_path / "home", dog_and_rain[0])

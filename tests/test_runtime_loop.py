@@ -95,7 +95,7 @@ def test_events_reach_every_sink_in_order_even_if_one_fails(tmp_path, capsys):
     sinks.emit(runner.process(clip_window(relative, 3.0)))
   sinks.close()
   assert [e.sequence for e in recorder.events] == [1, 2]
-  assert sinks.errors == {"broken": "disk full"}
+  assert sinks.failures == {"broken": {"count": 2, "last_error": "disk full"}}
   printed = capsys.readouterr().out.splitlines()
   assert printed == [e.line() for e in recorder.events]
   assert printed[0].startswith("2026-11-26T17:00:03.250Z  ")
