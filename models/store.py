@@ -468,17 +468,14 @@ def _spec_by_digest(sha256, md5):
   return None, None
 
 
-def load_classifier(name=None, model_dir=None, **options):
-  """Loads a classifier from the store, dispatching on its manifest's kind.
+def find_classifier(name=None, model_dir=None):
+  """(its ModelStore, model directory, manifest) of a classifier that is present, unloaded.
+
+  Cheap (a few small files are read), so a command can check its model before it
+  starts work that would load it later (e.g. predict's Beam workers).
 
   Args:
-    name: model name in the store ('yamnet', a trained head's name), or a path
-      to a model directory; None picks store.default_classifier_name().
-    model_dir: store root (None: $SOUNDSCOPE_MODEL_DIR or ~/.cache/soundscope/models).
-    **options: passed to the classifier's constructor (e.g. num_threads for YAMNet).
-
-  Returns:
-    A models.classifier.Classifier.
+    name, model_dir: as load_classifier's.
 
   Raises:
     ModelNotFoundError with a message that says how to get a model.
@@ -505,6 +502,26 @@ def load_classifier(name=None, model_dir=None, **options):
   if problems:
     raise ModelNotFoundError(
         f"model {name!r} in {directory} is incomplete ({'; '.join(problems)}): {how_to_get(name)}")
+  return store, directory, manifest
+
+
+def load_classifier(name=None, model_dir=None, **options):
+  """Loads a classifier from the store, dispatching on its manifest's kind.
+
+  Args:
+    name: model name in the store ('yamnet', a trained head's name), or a path
+      to a model directory; None picks store.default_classifier_name().
+    model_dir: store root (None: $SOUNDSCOPE_MODEL_DIR or ~/.cache/soundscope/models).
+    **options: passed to the classifier's constructor (e.g. num_threads for YAMNet).
+
+  Returns:
+    A models.classifier.Classifier.
+
+  Raises:
+    ModelNotFoundError with a message that says how to get a model.
+  """
+  store, directory, manifest = find_classifier(name, model_dir)
+  name = directory.name
   kind = manifest.get("kind")
   if kind == "yamnet":
     from models import yamnet

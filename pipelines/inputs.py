@@ -74,11 +74,15 @@ def _read_list(list_path):
   """Absolute paths listed in a list file, in order."""
   base = os.path.dirname(os.path.abspath(list_path))
   paths = []
-  with open(list_path, encoding="utf-8") as lines:
-    for line in lines:
-      entry = line.strip()
-      if entry and not entry.startswith("#"):
-        paths.append(os.path.normpath(os.path.join(base, os.path.expanduser(entry))))
+  try:
+    with open(list_path, encoding="utf-8") as lines:
+      for line in lines:
+        entry = line.strip()
+        if entry and not entry.startswith("#"):
+          paths.append(os.path.normpath(os.path.join(base, os.path.expanduser(entry))))
+  except UnicodeDecodeError as exc:
+    raise ValueError(f"{list_path}: a list file must be UTF-8 text ({exc.reason} at byte "
+                     f"{exc.start})") from None
   return paths, base
 
 

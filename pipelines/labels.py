@@ -24,9 +24,20 @@ class UnknownLabelError(ValueError):
 
 
 def load_class_map(path):
-  """{mid: index} from class_labels_indices.csv."""
+  """{mid: index} from class_labels_indices.csv (columns index, mid, display_name).
+
+  Raises:
+    ValueError: naming the file, when it lacks those columns or an index is not a number.
+  """
   with open(path, newline="", encoding="utf-8") as handle:
-    return {row["mid"].strip(): int(row["index"]) for row in csv.DictReader(handle)}
+    reader = csv.DictReader(handle)
+    if not {"index", "mid"} <= set(reader.fieldnames or ()):
+      raise ValueError(f"{path}: a class map needs 'index' and 'mid' columns, found "
+                       f"{reader.fieldnames}")
+    try:
+      return {row["mid"].strip(): int(row["index"]) for row in reader}
+    except (TypeError, ValueError):
+      raise ValueError(f"{path}:{reader.line_num}: index is not a whole number") from None
 
 
 def parse(text, mid_to_index=None, num_classes=None):

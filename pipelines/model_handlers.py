@@ -147,12 +147,38 @@ class ClassifierLoader:
 
   def __call__(self):
     if self.factory:
-      module_name, _, attribute = self.factory.partition(":")
-      if not attribute:
-        raise ValueError(f"--model-factory {self.factory!r}: expected 'module:callable'")
-      return getattr(importlib.import_module(module_name), attribute)()
+      return self._factory_callable()()
     from models import store
     return store.load_classifier(self.name, self.model_dir)
+
+  def check(self):
+    """Raises ValueError naming the problem when the workers could not load the model.
+
+    Runs in the launcher and loads nothing: the factory is imported, not called;
+    a stored model's files are checked to be present.
+    """
+    if self.factory:
+      self._factory_callable()
+      return
+    from models import store
+    try:
+      store.find_classifier(self.name, self.model_dir)
+    except store.ModelNotFoundError as exc:
+      raise ValueError(str(exc)) from None
+
+  def _factory_callable(self):
+    module_name, _, attribute = self.factory.partition(":")
+    if not attribute:
+      raise ValueError(f"--model-factory {self.factory!r}: expected 'module:callable'")
+    try:
+      module = importlib.import_module(module_name)
+    except ImportError as exc:
+      raise ValueError(f"--model-factory {self.factory!r}: {exc}") from None
+    factory = getattr(module, attribute, None)
+    if not callable(factory):
+      raise ValueError(f"--model-factory {self.factory!r}: {module_name} has no callable "
+                       f"{attribute!r}")
+    return factory
 
 
 class _SampleCount:

@@ -98,10 +98,12 @@ def run(args):
   options.quiet_logs()
   from configs import params as P
   from pipelines import model_handlers, prediction
+  loader = model_handlers.ClassifierLoader(args.model, args.model_dir, args.model_factory)
   try:
     expansion = inputs.expand(args.input)
-  except OSError as exc:
-    print(f"soundscope predict: {exc}", file=sys.stderr)
+    loader.check()   # Here, in one line, rather than as a traceback from a Beam worker.
+  except (OSError, ValueError) as exc:
+    print(f"soundscope predict: error: {exc}", file=sys.stderr)
     return 2
   input_format = choose_format(args.input_format, expansion.files)
   early_errors = [dead_letter.error_row(item.video_id, item.path, "expand", (
@@ -124,7 +126,6 @@ def run(args):
 
     def finish():
       prediction.merge_row_shards(staged.staged(tail), args.scores)
-  loader = model_handlers.ClassifierLoader(args.model, args.model_dir, args.model_factory)
   run_time = datetime.datetime.now(datetime.timezone.utc)
 
   def build(pipeline, beacon_dir):

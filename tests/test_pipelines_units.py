@@ -274,3 +274,35 @@ def test_no_progress_prints_nothing_and_workers_have_nowhere_to_report():
     progress.mark_ready(reporter.directory)
     progress.Beacon(reporter.directory).add(files=1, seconds=1.0)
   assert stream.getvalue() == ""
+
+
+def test_unreadable_list_files_and_class_maps_are_errors_naming_the_file(tmp_path):
+  listing = tmp_path / "inputs.txt"
+  listing.write_bytes(b"a.wav\n\xff\xfe b.wav\n")
+  with pytest.raises(ValueError, match=r"inputs.txt: a list file must be UTF-8 text"):
+    inputs.expand(str(listing))
+  class_map = tmp_path / "classes.csv"
+  class_map.write_text("id,name\n0,Speech\n")
+  with pytest.raises(ValueError, match=r"classes.csv: a class map needs 'index' and 'mid'"):
+    labels.load_class_map(class_map)
+  class_map.write_text("index,mid,display_name\nzero,/m/09x0r,Speech\n")
+  with pytest.raises(ValueError, match=r"classes.csv:2: index is not a whole number"):
+    labels.load_class_map(class_map)
+
+
+@pytest.mark.parametrize("model_args,message", [
+    (["--model", "nonesuch"], "model 'nonesuch' is not in the model store"),
+    (["--model-factory", "no_such_module:make"], "--model-factory 'no_such_module:make': No "
+                                                 "module named 'no_such_module'"),
+    (["--model-factory", "json:no_such_function"], "json has no callable 'no_such_function'"),
+])
+def test_predict_names_a_model_it_cannot_load_before_running(tmp_path, capsys, model_args,
+                                                             message):
+  import soundscope
+  _touch(str(tmp_path / "in" / "a.wav"))
+  status = soundscope.main(["predict", "--input", str(tmp_path / "in"), "--output",
+                            str(tmp_path / "out.parquet"), "--model-dir", str(tmp_path / "m"),
+                            "--no-progress", *model_args])
+  err = capsys.readouterr().err
+  assert status == 2 and message in err and "Traceback" not in err
+  assert sorted(os.listdir(tmp_path)) == ["in"]   # Nothing was written, not even staging.
