@@ -175,16 +175,20 @@ class _AssembleFn(beam.DoFn):
 
   def process(self, keyed):
     key, joined = keyed
+    infos = list(joined["info"])
+    # The file read for this key; inference errors know only the key.
+    source = infos[0]["source"] if infos else key
     failures = list(joined["read_errors"]) + list(joined["inference_errors"])
     if failures:
-      yield beam.pvalue.TaggedOutput("errors", failures[0])
+      row = failures[0]
+      yield beam.pvalue.TaggedOutput("errors", dict(row, input=source) if row["input"] == key
+                                     else row)
       return
-    infos = list(joined["info"])
     rows = sorted(joined["embeddings"], key=lambda item: item[0])
     if len(infos) != 1 or len(rows) != infos[0]["embedding_frames"]:
       expected = infos[0]["embedding_frames"] if infos else "?"
       error = ("incomplete_output", f"{key}: {len(rows)} embeddings for {expected} examples")
-      yield beam.pvalue.TaggedOutput("errors", dead_letter.error_row(key, key, "assemble",
+      yield beam.pvalue.TaggedOutput("errors", dead_letter.error_row(key, source, "assemble",
                                                                      error))
       return
     info = infos[0]

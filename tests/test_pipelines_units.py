@@ -306,3 +306,19 @@ def test_predict_names_a_model_it_cannot_load_before_running(tmp_path, capsys, m
   err = capsys.readouterr().err
   assert status == 2 and message in err and "Traceback" not in err
   assert sorted(os.listdir(tmp_path)) == ["in"]   # Nothing was written, not even staging.
+
+
+def test_error_rows_after_reading_name_the_file_that_was_read():
+  from pipelines import embedding
+  info = {"source": "/corpus/dogs/bark.wav", "embedding_frames": 3}
+  failed = dead_letter.error_row("dogs/bark.wav", "dogs/bark.wav", "inference",
+                                 ("ResourceExhaustedError", "dogs/bark.wav: VGGish failed: OOM"))
+  joined = {"read_errors": [], "inference_errors": [failed], "info": [info], "embeddings": []}
+  (inference,) = list(embedding._AssembleFn().process(("dogs/bark.wav", joined)))
+  assert inference.tag == "errors" and inference.value["input"] == "/corpus/dogs/bark.wav"
+  joined = {"read_errors": [], "inference_errors": [], "info": [info],
+            "embeddings": [(0, b"x"), (1, b"y")]}
+  (incomplete,) = list(embedding._AssembleFn().process(("dogs/bark.wav", joined)))
+  assert incomplete.value["input"] == "/corpus/dogs/bark.wav"
+  assert incomplete.value["error_type"] == "incomplete_output"
+  assert incomplete.value["message"] == "dogs/bark.wav: 2 embeddings for 3 examples"
