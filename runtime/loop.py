@@ -64,8 +64,12 @@ class Loop:
                threshold=classifier_lib.DEFAULT_THRESHOLD, save_path=None,
                params=P.VggishParams(),
                aggregation=None):
-    if save_path is not None and not os.path.isdir(save_path):
-      raise NotADirectoryError(f"--save-path {save_path}: not an existing directory")
+    if save_path is not None:
+      try:
+        os.makedirs(save_path, exist_ok=True)     # As `mkdir -p`: a new folder is made.
+      except OSError as exc:   # A file of that name, or no permission.
+        raise NotADirectoryError(f"--save-path {save_path}: cannot be a folder for the "
+                                 f"recordings ({exc.strerror or exc})") from None
     self.capture = capture
     self.classifier = classifier
     self.sinks = sinks

@@ -2,6 +2,7 @@
 
 import datetime
 import json
+import os
 
 import numpy as np
 import pytest
@@ -221,3 +222,13 @@ def test_live_commands_take_the_resample_filter_and_no_batch_only_front_end_opti
   used = windows.window_to_16k(window, live.loop.params).astype(np.float64) / 32768.0
   fast = audio.resample(window.samples[:, 0] / 32768.0, rate, 16000, filter_name="kaiser_fast")
   assert np.max(np.abs(used - fast)) <= 0.5 / 32768 + 1e-12
+
+
+def test_save_path_is_created_and_a_file_in_its_place_is_refused(tmp_path):
+  folder = tmp_path / "recordings" / "kitchen"
+  runner = loop_lib.Loop(None, sr.BandEnergyClassifier(), None, save_path=str(folder))
+  event = runner.process(clip_window(sr.RAIN_CLIP, 2.0))
+  assert folder.is_dir() and os.path.dirname(event.record_path) == str(folder)
+  (tmp_path / "taken").write_text("a file, not a folder")
+  with pytest.raises(NotADirectoryError, match="--save-path .*taken: cannot be a folder"):
+    loop_lib.Loop(None, sr.BandEnergyClassifier(), None, save_path=str(tmp_path / "taken"))
