@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/install
+source .ci/python
 
 ASSETS="${SOUNDSCOPE_ASSETS:-../shared/assets}"
 OUT="${OUT:-out/example}"

@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/install
+source .ci/python
 exec python3 -m pytest -q "$@"
