@@ -219,7 +219,7 @@ class Courier:
       # send that notification again: the thread closes them when it ends.
       log.warning("DeviceHive: a delivery is still under way; leaving it to finish")
       self._abandoned = True
-      if self._thread.is_alive():
+      if self._thread.is_alive():   # (It may have ended meanwhile: then release here.)
         return
     self._release()
 

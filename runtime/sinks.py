@@ -145,7 +145,7 @@ class SinkSet:
           failure["count"] += 1
           failure["last_error"] = str(exc)
           log.warning("sink %s failed: %s", sink.name, exc)
-      if not self.sinks:
+      if self.closed and not self.sinks:
         raise OutputClosed("every destination of the predictions is closed")
 
   def status(self):
