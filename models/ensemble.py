@@ -61,10 +61,10 @@ def check_members_agree(train_dirs, runs):
 
 def split_of(run_config):
   """What decides a run's validation records: data, held-out part, and the split's seed."""
-  seed = run_config.get("split_seed")
-  return (run_config.get("train_data"), run_config.get("validation_data") or "",
-          run_config.get("validation_fraction") or 0.0,
-          run_config.get("seed") if seed is None else seed)
+  from models import train
+  config = train.TrainConfig(**run_config)
+  return (config.train_data, config.validation_data, config.validation_fraction,
+          config.split_seed_or_seed())
 
 
 def unshared_split(train_dirs, runs):

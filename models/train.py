@@ -116,6 +116,10 @@ class TrainConfig:
   mixup_alpha: float = 0.0
   train_fraction: float = 1.0
 
+  def split_seed_or_seed(self):
+    """The seed of the validation split and the training fraction (split_seed, else seed)."""
+    return self.seed if self.split_seed is None else self.split_seed
+
   def feature(self):
     """(feature name, feature size) of the single frame feature."""
     names = [name.strip() for name in str(self.feature_names).split(",") if name.strip()]
@@ -148,7 +152,7 @@ def load_data(pattern, config, split_name):
 def train_and_validation_data(config):
   """(train FrameData, validation FrameData or None) as the config asks."""
   data = load_data(config.train_data, config, "train")
-  split_seed = config.seed if config.split_seed is None else config.split_seed
+  split_seed = config.split_seed_or_seed()
   if config.validation_data:
     validation = load_data(config.validation_data, config, "validation")
   elif config.validation_fraction:
@@ -342,12 +346,8 @@ def _save_model(model, path):
 RESUMABLE_CHANGES = ("num_epochs", "cache_dir", "train_dir")
 
 
-def check_resumable(config, state, train_dir):
-  """Raises ValueError when `config` is not the run saved in `state`, naming what differs.
-
-  The last checkpoint's optimizer step must also be the one `state` recorded:
-  a crash between writing the two leaves them one epoch apart.
-  """
+def check_resumable(config, state):
+  """Raises ValueError when `config` is not the run saved in `state`, naming what differs."""
   saved = state.get("config")
   if saved is not None:   # Runs saved before the settings were recorded are not checked.
     current = dataclasses.asdict(config)
@@ -355,12 +355,14 @@ def check_resumable(config, state, train_dir):
                      and key in saved and saved[key] != current[key])
     if changed:
       raise ValueError(
-          f"{train_dir} holds a run with other settings ("
+          f"{config.train_dir} holds a run with other settings ("
           + ", ".join(f"{key}: {saved[key]!r} there, {current[key]!r} now" for key in changed)
           + "); resume it with its settings, or train into a new --train-dir")
 
 
 def _check_checkpoint_step(model, state, train_dir):
+  """The last checkpoint's optimizer step must be the one `state` recorded: a crash
+  between writing the two leaves them one epoch apart."""
   step = int(model.optimizer.iterations.numpy())
   if step != state["steps"]:
     raise ValueError(
@@ -441,7 +443,7 @@ def train(config, verbose=1, extra_callbacks=()):
     raise ValueError(f"select_metric must be one of {SELECTION_METRICS}")
   state = read_state(config.train_dir)
   if state is not None:
-    check_resumable(config, state, config.train_dir)
+    check_resumable(config, state)
     model = keras.models.load_model(
         os.path.join(config.train_dir, LATEST_MODEL),
         custom_objects={"youtube8m_cross_entropy": youtube8m_cross_entropy})

@@ -9,7 +9,7 @@ with '#', then one segment per line, `YTID, start_seconds, end_seconds,
 (default: the one next to the segments CSV, as in the release).
 
 Audio names accepted in --audio-dir (searched recursively; YTIDs are the
-11-character YouTube ids of the CSV; extension: any of AUDIO_EXTENSIONS):
+11-character YouTube ids of the CSV; extension: any of inputs.AUDIO_EXTENSIONS):
   YTID_<start>_<end>.<ext>   the segment already cut (e.g. -0DLPzsiXXE_30.000_40.000.wav)
   YTID_<start>.<ext>         the segment already cut, named by its start (-0DLPzsiXXE_30.flac)
   YTID.<ext>                 the whole video: the pipeline cuts [start, end]
@@ -32,11 +32,10 @@ import os
 import re
 import sys
 
-from pipelines import dead_letter, embed, labels, options
+from pipelines import dead_letter, embed, inputs, labels, options
 
 PASS_UNKNOWN_ARGS = True
 HEADER_LINES = 3
-AUDIO_EXTENSIONS = ("wav", "flac", "ogg", "mp3", "aiff", "aif", "au", "opus")
 TIME_TOLERANCE_SECONDS = 1e-3
 YTID_LENGTH = 11
 _AUDIO_NAME = re.compile(
@@ -106,7 +105,7 @@ def index_audio(audio_dir):
     subfolders.sort()
     for name in sorted(names):
       match = _AUDIO_NAME.match(name)
-      if not match or match["ext"].lower() not in AUDIO_EXTENSIONS:
+      if not match or match["ext"].lower() not in inputs.AUDIO_EXTENSIONS:
         continue
       start = float(match["start"]) if match["start"] else None
       end = float(match["end"]) if match["end"] else None

@@ -27,11 +27,14 @@ import os
 
 LIST_FILE_SUFFIXES = (".txt", ".lst", ".list")
 LIST_FILE_PREFIX = "@"
-# Extensions of the files an --input names: libsndfile's containers (and the
-# usual spellings of them) and release-format embeddings.
-INPUT_FILE_EXTENSIONS = frozenset({
-    ".aif", ".aifc", ".aiff", ".au", ".caf", ".flac", ".mp3", ".oga", ".ogg", ".opus",
-    ".rf64", ".snd", ".w64", ".wav", ".wave", ".tfrecord"})
+# Audio file extensions, without the dot: the names `audioset` looks for.
+AUDIO_EXTENSIONS = ("wav", "flac", "ogg", "mp3", "aiff", "aif", "au", "opus")
+TFRECORD_SUFFIX = ".tfrecord"   # Release-format embeddings (predict reads them).
+# Extensions of the files an --input names: those above, the other usual
+# spellings of libsndfile's containers, and release-format embeddings.
+INPUT_FILE_EXTENSIONS = frozenset(
+    {"." + extension for extension in AUDIO_EXTENSIONS}
+    | {".aifc", ".caf", ".oga", ".rf64", ".snd", ".w64", ".wave", TFRECORD_SUFFIX})
 
 InputFile = collections.namedtuple("InputFile", ["video_id", "path"])
 InputFile.__doc__ = """One input: `video_id` (stable id, str) and `path` (absolute, str)."""

@@ -45,7 +45,6 @@ from pipelines import dead_letter, inputs, launch, options, outputs
 # imported inside run(), so `soundscope predict --help` stays fast.
 
 PASS_UNKNOWN_ARGS = True
-TFRECORD_SUFFIX = ".tfrecord"
 
 
 def add_arguments(parser):
@@ -85,7 +84,8 @@ def add_arguments(parser):
 
 
 def _is_tfrecord(path):
-  return path.endswith(TFRECORD_SUFFIX) or (TFRECORD_SUFFIX + "-") in os.path.basename(path)
+  suffix = inputs.TFRECORD_SUFFIX
+  return path.endswith(suffix) or (suffix + "-") in os.path.basename(path)
 
 
 def choose_format(requested, files):

@@ -65,15 +65,16 @@ class Outbox:
       os.close(self._lock_fd)
       raise OutboxError(f"{path} is in use by another soundscope process "
                         f"(one soundscope serve per state folder)") from None
+    if not os.path.exists(path):
+      os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    self._db = None
     try:
-      if not os.path.exists(path):
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
       self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
       self._db.execute("PRAGMA journal_mode=WAL")
       self._db.execute("PRAGMA synchronous=FULL")  # A put() survives power loss.
       self._db.executescript(_SCHEMA)
     except sqlite3.Error as exc:
-      os.close(self._lock_fd)
+      self.close()
       raise OutboxError(f"{path}: not a usable outbox ({exc})") from None
 
   def put(self, body):
@@ -163,7 +164,8 @@ class Outbox:
 
   def close(self):
     with self._lock:
-      self._db.close()
+      if self._db is not None:
+        self._db.close()
       if self._lock_fd is not None:
         os.close(self._lock_fd)     # Releases the flock.
         self._lock_fd = None
