@@ -25,6 +25,13 @@ def asset(relative):
   return path
 
 
+def blas_thread_counts():
+  """Thread counts of the BLAS libraries loaded in this process (numpy's OpenBLAS), as a list."""
+  import threadpoolctl
+  return [pool["num_threads"] for pool in threadpoolctl.threadpool_info()
+          if pool["user_api"] == "blas"]
+
+
 @pytest.fixture(scope="session")
 def assets_dir():
   """The shared assets folder (skips when absent)."""

@@ -11,7 +11,7 @@ import pytest
 import soundfile
 
 import soundscope
-from conftest import REPO, asset
+from conftest import REPO, asset, blas_thread_counts
 from support_store import yamnet_store
 
 # "path: Label: 0.12, Other, with comma: 0.03"
@@ -167,18 +167,12 @@ def test_the_installed_command_runs_without_tensorflow_beam_or_numba(model_dir, 
   assert result.stderr.strip() == "HEAVY []"
 
 
-def blas_threads():
-  import threadpoolctl
-  return [info["num_threads"] for info in threadpoolctl.threadpool_info()
-          if info["user_api"] == "blas"]
-
-
 def test_parallel_jobs_give_the_same_scores_with_one_blas_thread_each(model_dir, clips):
   from configs import params as P
   from models import classify_cli, store
   model = store.load_classifier("yamnet", model_dir)
   paths = [clips["stereo_wav"], clips["flac"], clips["ogg"], clips["wav16"]]
-  before = blas_threads()
+  before = blas_thread_counts()
   serial = [result["scores"] for _, result, _ in classify_cli.classify_files(
       model, paths, P.VggishParams(), "mean", False, jobs=1)]
   parallel, during = [], []
@@ -186,11 +180,11 @@ def test_parallel_jobs_give_the_same_scores_with_one_blas_thread_each(model_dir,
       model, paths, P.VggishParams(), "mean", False, jobs=2):
     assert error is None and result["path"] == path
     parallel.append(result["scores"])
-    during.extend(blas_threads())
+    during.extend(blas_thread_counts())
   # Same files in the same order, the same scores whether run one by one or in parallel.
   np.testing.assert_array_equal(np.array(parallel), np.array(serial))
   assert set(during) == {1}  # No BLAS thread pools stacked inside the jobs.
-  assert blas_threads() == before  # ...and BLAS gets its threads back afterwards.
+  assert blas_thread_counts() == before  # ...and BLAS gets its threads back afterwards.
 
 
 def test_only_thread_safe_models_classify_files_in_parallel(model_dir):

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import asset
+from conftest import asset, blas_thread_counts
 from pipelines import audioset, dead_letter, inputs, labels, options, outputs
 
 
@@ -76,8 +76,8 @@ def test_segment_times_must_be_a_real_interval(tmp_path, times):
   csv_path.write_text("# YTID, start_seconds, end_seconds, positive_labels\n"
                       "--PJHxphWEs, 30.000, 40.000, \"/m/09x0r\"\n"
                       f"--ZhevVpy1s, {times}, \"/m/012xff\"\n")
-  with pytest.raises(ValueError, match=rf"segments.csv:3: start/end must be finite seconds "
-                                       rf"with 0 <= start < end"):
+  with pytest.raises(ValueError, match=r"segments.csv:3: start/end must be finite seconds "
+                                       r"with 0 <= start < end"):
     audioset.read_segments(csv_path)
 
 
@@ -235,8 +235,8 @@ def test_decode_threads_limit_the_blas_pool_of_the_process():
   import threadpoolctl
   with threadpoolctl.threadpool_limits(limits=None):  # Restores the pools afterwards.
     options.limit_decode_threads(1)
-    blas = [pool for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
-    assert blas and all(pool["num_threads"] == 1 for pool in blas)
+    blas = blas_thread_counts()
+    assert blas and all(threads == 1 for threads in blas)
 
 
 def test_progress_line_says_models_are_loading_until_a_worker_has_loaded_one(monkeypatch):

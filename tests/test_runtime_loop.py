@@ -9,6 +9,7 @@ import pytest
 import soundfile
 
 import support_runtime as sr
+from conftest import blas_thread_counts
 from models import classifier as classifier_lib
 from runtime import loop as loop_lib
 from runtime import prediction
@@ -160,22 +161,19 @@ class BlasThreadsSeen(sr.BandEnergyClassifier):
     self.failing, self.calls, self.seen = set(), 0, set()
 
   def window_scores(self, waveform_16k):
-    import threadpoolctl
-    self.seen |= {pool["num_threads"] for pool in threadpoolctl.threadpool_info()
-                  if pool["user_api"] == "blas"}
+    self.seen |= set(blas_thread_counts())
     return super().window_scores(waveform_16k)
 
 
 def test_monitoring_runs_blas_on_one_thread_and_restores_it_after():
   import threadpoolctl
-  blas_pools = lambda: [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
   with threadpoolctl.threadpool_limits(2, user_api="blas"):
     runner, recorder = run_on_rain(BlasThreadsSeen())
     runner.classifier.seen.clear()     # warm_up ran before monitoring started.
     assert runner.run() == 5
     assert runner.classifier.seen == {1}
-    assert {p["num_threads"] for p in blas_pools()} == {2}
-  assert blas_pools(), "numpy's OpenBLAS should be loaded"
+    assert set(blas_thread_counts()) == {2}
+  assert blas_thread_counts(), "numpy's OpenBLAS should be loaded"
 
 
 def test_notification_parameters_carry_labels_window_and_model():
