@@ -28,8 +28,11 @@ COMMANDS = {
     "serve": ("runtime.serve_cli", "capture + web page + DeviceHive notifications"),
 }
 # TensorFlow's C++ log level while not verbose: "2" keeps its errors and drops its
-# INFO and WARNING lines (e.g. cpu_feature_guard's), which it writes to fd 2 on import.
+# INFO and WARNING lines once absl's logging is initialised.
 QUIET_TF_CPP_LOG_LEVEL = "2"
+# Modules whose import writes native INFO lines to fd 2 before any log level holds
+# (TensorFlow's oneDNN and CPU-feature records, on some CPUs and builds only).
+NOISY_NATIVE_IMPORTS = ("tensorflow",)
 
 
 def build_parser():
@@ -78,9 +81,19 @@ def parse_command(argv):
 
 
 def quiet_native_logs(verbose):
-  """Keeps TensorFlow's C++ INFO and WARNING lines off stderr unless -v; a user's setting wins."""
-  if not verbose:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_CPP_LOG_LEVEL)
+  """Keeps TensorFlow's C++ INFO and WARNING lines off stderr unless -v; a user's level wins.
+
+  The level alone is not enough: records written while TensorFlow is imported
+  come before absl reads it, and which ones appear depends on the CPU (oneDNN's
+  "custom operations are on" only where oneDNN is enabled by default).  So the
+  first import of TensorFlow also runs with fd 2 captured, and only what is not
+  an INFO or WARNING record is passed on.
+  """
+  if verbose or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    return
+  os.environ["TF_CPP_MIN_LOG_LEVEL"] = QUIET_TF_CPP_LOG_LEVEL
+  from models import native_stderr
+  native_stderr.quiet_imports(NOISY_NATIVE_IMPORTS)
 
 
 def main(argv=None):

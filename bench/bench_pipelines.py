@@ -146,10 +146,8 @@ def main():
   if not os.path.isdir(ESC10):
     raise SystemExit(f"ESC-10 not found under {ESC10} (set SOUNDSCOPE_ASSETS)")
   if not args.vggish_checkpoint:
-    from models import vggish_synthetic
-    folder = tempfile.mkdtemp(prefix="bench-vggish-")
-    args.vggish_checkpoint = str(vggish_synthetic.write_checkpoint(
-        os.path.join(folder, "vggish_model.ckpt")))
+    from bench import common
+    args.vggish_checkpoint = common.vggish_checkpoint()
   paths = sorted(glob.glob(os.path.join(ESC10, "*.flac")))[:args.limit]
   audio = _audio_seconds(paths)
   print(f"{len(paths)} ESC-10 clips, {audio:.0f} s of audio (44.1 kHz mono -> 16 kHz, "

@@ -1,15 +1,31 @@
 """Catching what native libraries write straight to file descriptor 2.
 
-LiteRT announces its XNNPACK delegate, and PortAudio's probing of ALSA and
-JACK prints a line for every absent device; both write to fd 2 from C, where
+LiteRT announces its XNNPACK delegate, PortAudio's probing of ALSA and JACK
+prints a line for every absent device, and TensorFlow logs its CPU features
+and oneDNN state while it is imported, before absl's logging is initialised
+(so TF_CPP_MIN_LOG_LEVEL cannot hold them back, and which lines appear depends
+on the CPU and the build).  All of them write to fd 2 from C, where
 Python-level redirection cannot reach.  `captured()` points fd 2 at a
 temporary file for the duration of a block and hands the text back, so each
-caller decides what is noise and what the user must still see.
+caller decides what is noise and what the user must still see;
+`quiet_imports()` does that for the import of named modules, keeping only
+what is not an informational native log record.
 """
 
 import contextlib
+import importlib.abc
+import importlib.util
 import os
+import re
+import sys
 import tempfile
+
+# absl / glog record header: severity letter, MMDD, then a time ("I0000 00:00:1796.312 ...").
+_NATIVE_RECORD = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d\d")
+# Written once by absl when a record comes before its initialisation.
+_ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called"
+# How a record's wrapped text goes on: indented, or cpu_feature_guard's second line.
+_CONTINUATIONS = (" ", "\t", "To enable the following instructions")
 
 
 @contextlib.contextmanager
@@ -26,11 +42,88 @@ def captured():
     yield text
     return
   with tempfile.TemporaryFile() as sink:
+    sys.stderr.flush()
     os.dup2(sink.fileno(), 2)
     try:
       yield text
     finally:
+      sys.stderr.flush()
       os.dup2(saved, 2)
       os.close(saved)
       sink.seek(0)
       text.append(sink.read().decode(errors="replace"))
+
+
+def without_info_records(text):
+  """`text` less absl/glog INFO and WARNING records (with their continuation lines).
+
+  Errors (E, F records) and anything that is not a native log record, such as
+  a Python warning or traceback, are kept.
+
+  Args:
+    text: str, what was written to fd 2.
+
+  Returns:
+    str, the lines to show, each ending in a newline ("" when none).
+  """
+  kept, dropping = [], False
+  for line in text.splitlines():
+    if line.startswith(_ABSL_PREAMBLE):
+      continue
+    record = _NATIVE_RECORD.match(line)
+    if record:
+      dropping = record.group(1) in "IW"
+    elif not (dropping and line.startswith(_CONTINUATIONS)):
+      dropping = False
+    if not dropping:
+      kept.append(line + "\n")
+  return "".join(kept)
+
+
+class _QuietLoader(importlib.abc.Loader):
+  """Runs another loader's exec_module with fd 2 captured, then re-emits what matters."""
+
+  def __init__(self, loader):
+    self._loader = loader
+
+  def create_module(self, spec):
+    return self._loader.create_module(spec)
+
+  def exec_module(self, module):
+    with captured() as text:
+      self._loader.exec_module(module)
+    shown = without_info_records("".join(text))
+    if shown:
+      sys.stderr.write(shown)
+
+
+class _QuietImportFinder(importlib.abc.MetaPathFinder):
+  """Finds the named top-level modules through the other finders, with a quiet loader."""
+
+  def __init__(self, names):
+    self._names = set(names)
+
+  def find_spec(self, fullname, path=None, target=None):
+    if fullname not in self._names:
+      return None
+    self._names.discard(fullname)       # Only the first import runs the module's code.
+    if not self._names and self in sys.meta_path:
+      sys.meta_path.remove(self)
+    spec = importlib.util.find_spec(fullname)
+    if spec is not None and spec.loader is not None:
+      spec.loader = _QuietLoader(spec.loader)
+    return spec
+
+
+def quiet_imports(names):
+  """Imports of the named top-level modules (not yet imported) drop native INFO/WARNING lines.
+
+  Used by the command line when not verbose: TensorFlow prints its CPU-feature
+  and oneDNN records on import on some CPUs whatever TF_CPP_MIN_LOG_LEVEL says.
+
+  Args:
+    names: iterable of top-level module names, e.g. ("tensorflow",).
+  """
+  pending = [name for name in names if name not in sys.modules]
+  if pending:
+    sys.meta_path.insert(0, _QuietImportFinder(pending))

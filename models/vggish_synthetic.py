@@ -63,3 +63,39 @@ def write_checkpoint(path, shapes=None):
       session.run(tf.compat.v1.global_variables_initializer())
       saver.save(session, str(path), write_meta_graph=False)
   return str(path)
+
+
+def cached_checkpoint(cache_root=None):
+  """Path of a checkpoint of these weights, written once per recipe into a cache outside the work tree.
+
+  The folder is named by a digest of this module's source (the recipe) and the
+  variable shapes, so a changed recipe gets a new checkpoint and never a stale
+  one.  Written to a temporary name and renamed: an interrupted write leaves
+  no half file under the final name.
+
+  Args:
+    cache_root: folder for the cache; default $XDG_CACHE_HOME/soundscope (else
+      ~/.cache/soundscope).
+
+  Returns:
+    str, .../vggish-synthetic/<digest>/vggish_model.ckpt.
+  """
+  import hashlib
+  import inspect
+  import json
+  import os
+  import pathlib
+  import sys
+  shapes = variable_shapes()
+  recipe = inspect.getsource(sys.modules[__name__]) + json.dumps(sorted(shapes.items()))
+  digest = hashlib.sha256(recipe.encode()).hexdigest()[:16]
+  if cache_root is None:
+    cache_root = pathlib.Path(os.environ.get("XDG_CACHE_HOME", pathlib.Path.home() / ".cache"))
+    cache_root = cache_root / "soundscope"
+  path = pathlib.Path(cache_root) / "vggish-synthetic" / digest / "vggish_model.ckpt"
+  if not path.exists():
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    write_checkpoint(partial, shapes)
+    os.replace(partial, path)
+  return str(path)

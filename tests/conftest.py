@@ -2,9 +2,9 @@
 
 Tests that need an asset skip with the reason when ../shared/assets is absent
 (set SOUNDSCOPE_ASSETS to use another copy).  The VGGish checkpoint with
-deterministic weights (288 MB, official V1 layout) is written once per test
-session into a temporary directory; SOUNDSCOPE_TEST_VGGISH_CKPT may point at an
-already written one to save the ~40 s during development.
+deterministic weights (288 MB, official V1 layout) is written once per recipe
+into ~/.cache/soundscope/vggish-synthetic/ (outside the work tree, ~40 s the
+first time); SOUNDSCOPE_TEST_VGGISH_CKPT may point at another written one.
 """
 
 import os
@@ -53,14 +53,13 @@ def pca_params_path():
 
 
 @pytest.fixture(scope="session")
-def vggish_checkpoint(tmp_path_factory):
+def vggish_checkpoint():
   """Path of a V1 VGGish checkpoint with the README's deterministic weights."""
   prebuilt = os.environ.get("SOUNDSCOPE_TEST_VGGISH_CKPT")
   if prebuilt and os.path.exists(prebuilt):
     return prebuilt
   from models import vggish_synthetic
-  return vggish_synthetic.write_checkpoint(
-      tmp_path_factory.mktemp("vggish") / "vggish_model.ckpt")
+  return vggish_synthetic.cached_checkpoint()
 
 
 @pytest.fixture(scope="session")

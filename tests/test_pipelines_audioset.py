@@ -41,6 +41,7 @@ def segments(tmp_path_factory):
   return csv_path, audio_dir
 
 
+@pytest.mark.slow
 def test_segments_become_labelled_records_and_missing_audio_is_reported(
     segments, vggish_checkpoint, pca_params_path, vggish_embedder, tmp_path, capsys):
   from transforms import records as records_lib

@@ -77,6 +77,7 @@ def embedded(corpus, vggish_checkpoint, pca_params_path, tmp_path_factory):
   return status, prefix
 
 
+@pytest.mark.slow
 def test_embed_writes_release_records_for_every_good_file(corpus, embedded, capfd):
   root, good, _, esc10, _, _ = corpus
   status, prefix = embedded

@@ -112,6 +112,7 @@ def _write_sweep(path, seconds, rate=44100):
   soundfile.write(path, wave.astype(np.float32), rate, subtype="PCM_16")
 
 
+@pytest.mark.slow
 def test_long_audio_is_scored_in_pieces_with_the_whole_file_numbers(tmp_path, capsys):
   path = str(tmp_path / "long" / "sweep_44k_40s.wav")
   _write_sweep(path, 40.0)
@@ -148,6 +149,7 @@ def test_long_audio_is_scored_in_pieces_with_the_whole_file_numbers(tmp_path, ca
   assert list(errors["stage"]) == ["inference"] and "over 8.0 s" in errors["message"][0]
 
 
+@pytest.mark.slow
 def test_a_vggish_head_scores_long_audio_in_pieces_as_the_whole_file(
     tmp_path, capsys, vggish_checkpoint, pca_params_path):
   import support_train
@@ -276,6 +278,7 @@ def test_a_runner_without_metrics_is_named_and_the_records_are_not_called_lost(
           f"no counters)") in out
 
 
+@pytest.mark.slow
 def test_a_head_scores_the_records_of_a_batch_together_as_each_alone(tmp_path, capsys):
   import support_train
   from models import frame_models, heads
@@ -338,6 +341,7 @@ def test_rerun_replaces_the_output_whole(corpus, tmp_path, capsys):
   assert sorted(os.listdir(tmp_path)) == ["again-errors.parquet", "again.parquet"]
 
 
+@pytest.mark.slow
 def test_two_worker_processes_give_the_same_rows(corpus, tmp_path, capfd, monkeypatch):
   root, good, _ = corpus
   # The worker processes import the test classifier's module like any custom model.
@@ -423,6 +427,7 @@ def test_row_shards_are_streamed_into_one_file_and_removed(tmp_path):
   assert prediction.count_written([output]) == 12
 
 
+@pytest.mark.slow
 def test_yamnet_from_the_model_store_scores_esc10_clips(tmp_path, capsys):
   import support_store
   from models import store
@@ -484,6 +489,7 @@ def test_a_count_mismatch_fails_and_keeps_the_previous_output(corpus, tmp_path, 
   assert sorted(os.listdir(tmp_path)) == ["kept-errors.parquet", "kept.parquet"]
 
 
+@pytest.mark.slow
 def test_kept_shards_are_the_output_and_either_layout_replaces_the_other(corpus, tmp_path,
                                                                           capsys):
   root, good, _ = corpus

@@ -272,6 +272,7 @@ def test_refused_credentials_leave_no_connection_open_between_retries(server, tm
   assert server.received(DEVICE) == [] and status["queued"] == 1
 
 
+@pytest.mark.slow
 def test_closing_during_a_slow_delivery_keeps_its_acknowledgement(server, tmp_path,
                                                                     monkeypatch):
   courier = start_courier(tmp_path / "outbox.sqlite3", config_for(server))

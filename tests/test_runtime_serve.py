@@ -68,6 +68,7 @@ def started():
       serve.process.wait(10)
 
 
+@pytest.mark.slow
 def test_serve_delivers_every_window_once_in_order_across_a_restart(tmp_path, started):
   dog, _ = sr.read_clip(sr.DOG_CLIP)
   rain, _ = sr.read_clip(sr.RAIN_CLIP)

@@ -131,6 +131,7 @@ def browser():
     browser.close()
 
 
+@pytest.mark.slow
 def test_page_updates_live_and_round_trips_settings_without_secrets(stack, browser, tmp_path):
   page = browser.new_page()
   page.goto(stack.url + "/")

@@ -20,6 +20,7 @@ def test_youtube8m_loss_sums_cross_entropy_over_classes():
     train.build_model(train.TrainConfig(train_data="x", train_dir="y", loss="hinge"))
 
 
+@pytest.mark.slow
 def test_youtube8m_loss_run_resumes(tmp_path):
   from models import train
   config = train.TrainConfig(train_data=S.slice_glob(S.TRAIN_SLICE),
@@ -37,6 +38,7 @@ def test_youtube8m_loss_run_resumes(tmp_path):
   np.testing.assert_array_equal(held_a.labels, held_b.labels)
 
 
+@pytest.mark.slow
 def test_ensemble_head_averages_members_and_loads_from_the_store(tmp_path):
   from models import evaluate, frame_models, heads
   data = S.load_slice(S.EVAL_SLICE)
@@ -109,6 +111,7 @@ def _tiny_run(train_dir, model, **overrides):
   return config, train.train(config, verbose=0)
 
 
+@pytest.mark.slow
 def test_ensemble_command_averages_finished_runs_into_an_exported_head(tmp_path, capsys):
   import json
   import soundscope
@@ -145,6 +148,7 @@ def test_ensemble_command_averages_finished_runs_into_an_exported_head(tmp_path,
   assert ensemble.load_run(str(tmp_path / "ens"))["model_path"].endswith("model.keras")
 
 
+@pytest.mark.slow
 def test_ensemble_command_names_the_member_it_cannot_use(tmp_path, capsys):
   import soundscope
   _tiny_run(tmp_path / "logistic", "FrameLevelLogisticModel")
@@ -169,43 +173,79 @@ def test_ensemble_command_names_the_member_it_cannot_use(tmp_path, capsys):
   assert not (tmp_path / "ens" / "model.keras").exists()
 
 
-def test_the_best_models_recipe_trains_its_members_then_averages_them(tmp_path, capsys):
+@pytest.mark.slow
+def test_every_recipe_names_members_with_valid_settings():
+  """The shipped recipes build: their members are known, with TrainConfig settings and real models.
+
+  Training them in full takes 21 min (bench/train_article_models.py); the
+  command's behaviour is tested below on a recipe of the same shape, scaled down.
+  """
+  from configs import training_recipes
+  from models import frame_models, train
+  for name, recipe in training_recipes.ENSEMBLES.items():
+    assert recipe["kind"] in ("scores", "weights") and recipe["members"], name
+    for member in recipe["members"]:
+      config = train.TrainConfig(train_data="x", train_dir="y", **training_recipes.MEMBERS[member])
+      model = frame_models.build(config.model, 527, **config.model_options)
+      assert model.output_shape == (None, 527), (name, member)
+
+
+# A recipe shaped like ensemble_mix5 (attention, mixup, seeds, its own decay), scaled
+# down to seconds of training on the slice.
+_SMALL = dict(validation_fraction=0.0, loss="mean", batch_size=64, num_epochs=2,
+              learning_rate=0.001, learning_rate_decay_examples=4000000)
+SMALL_MEMBERS = {
+    "multilevel_small": dict(model="MultiLevelAttentionModel",
+                             model_options={"hidden_units": 16}, **_SMALL),
+    "mlp_mixup_small": dict(model="PooledMlpModel", mixup_alpha=0.4, seed=1, split_seed=0,
+                            model_options={"hidden_units": 32, "hidden_layers": 2}, **_SMALL),
+    "attention_small": dict(model="AttentionPoolingModel", model_options={"hidden_units": 16},
+                            **{**_SMALL, "learning_rate_decay_examples": 40000}),
+}
+SMALL_RECIPE = dict(members=tuple(SMALL_MEMBERS), kind="scores", beta=0.1)
+
+
+@pytest.mark.slow
+def test_a_recipe_trains_its_members_then_averages_them(tmp_path, capsys, monkeypatch):
   import json
   import soundscope
   from configs import training_recipes
   from models import store, train
+  for member, settings in SMALL_MEMBERS.items():
+    monkeypatch.setitem(training_recipes.MEMBERS, member, settings)
+  monkeypatch.setitem(training_recipes.ENSEMBLES, "small_mix", SMALL_RECIPE)
   best = tmp_path / "best"
-  arguments = ["ensemble", "--recipe", "ensemble_mix5", "--train-data",
+  arguments = ["ensemble", "--recipe", "small_mix", "--train-data",
                S.slice_glob(S.TRAIN_SLICE), "--train-dir", str(best), "--quiet",
                "--export", "best", "--model-dir", str(tmp_path / "store"),
                "--class-labels", str(S.class_labels_csv())]
   assert soundscope.main(arguments) == 0, capsys.readouterr().err
-  recipe = training_recipes.ENSEMBLES["ensemble_mix5"]
   summary = json.loads((best / "training.json").read_text())
-  assert summary["config"]["beta"] == recipe["beta"] == 0.1
-  assert [m.rsplit("/", 1)[1] for m in summary["config"]["members"]] == list(recipe["members"])
-  for member, member_config in zip(recipe["members"], summary["config"]["member_configs"]):
+  assert summary["config"]["beta"] == SMALL_RECIPE["beta"] == 0.1
+  assert [m.rsplit("/", 1)[1] for m in summary["config"]["members"]] == list(SMALL_MEMBERS)
+  for member, member_config in zip(SMALL_MEMBERS, summary["config"]["member_configs"]):
     # Each member trained on all the records with exactly its recipe's settings.
     expected = train.TrainConfig(train_data=S.slice_glob(S.TRAIN_SLICE),
                                  train_dir=str(best / "members" / member),
-                                 **training_recipes.MEMBERS[member])
+                                 **SMALL_MEMBERS[member])
     assert train.TrainConfig(**member_config) == expected
-  assert "member 5/5 attention1024_full: AttentionPoolingModel, 10 epochs" in (
+  assert "member 3/3 attention_small: AttentionPoolingModel, 2 epochs" in (
       capsys.readouterr().err)
   data = S.load_slice(S.EVAL_SLICE)
   head = store.load_classifier("best", model_dir=tmp_path / "store")
   assert head.embedding_scores(data.frames[0, :data.num_frames[0]]).shape == (527,)
   # Running it again resumes: the finished members are kept, not retrained.
   before = {member: (best / "members" / member / "latest.keras").stat().st_mtime_ns
-            for member in recipe["members"]}
+            for member in SMALL_MEMBERS}
   assert soundscope.main(arguments) == 0
   assert before == {member: (best / "members" / member / "latest.keras").stat().st_mtime_ns
-                    for member in recipe["members"]}
+                    for member in SMALL_MEMBERS}
   # The recipe fixes how its members are averaged.
   assert soundscope.main(arguments + ["--beta", "0.3"]) == 2
-  assert "come from the recipe 'ensemble_mix5'" in capsys.readouterr().err
+  assert "come from the recipe 'small_mix'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_averaging_runs_fitted_on_all_their_data_reads_no_records(tmp_path, capsys):
   import glob
   import shutil
@@ -238,6 +278,7 @@ def test_averaging_runs_fitted_on_all_their_data_reads_no_records(tmp_path, caps
   assert str(copied) in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_members_that_held_out_different_records_give_no_validation_figures(tmp_path, capsys):
   from models import ensemble
   # No --split-seed: each run's split follows its own --seed, so the second

@@ -25,6 +25,7 @@ def head_store(tmp_path_factory, vggish_checkpoint, pca_params_path):
   return root
 
 
+@pytest.mark.slow
 def test_window_scores_run_vggish_then_the_head_on_real_audio(head_store, vggish_embedder,
                                                               pca_params_path):
   from models import heads
@@ -58,6 +59,7 @@ def test_long_audio_is_scored_in_windows_of_ten_frames(head_store):
                              rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_records_scored_together_equal_each_scored_alone(head_store, monkeypatch):
   import glob
   from models import heads
@@ -102,6 +104,7 @@ def test_embedding_scores_never_need_the_vggish_checkpoint(tmp_path):
     classifier.embedding_scores(np.zeros((10, 128), np.float32))
 
 
+@pytest.mark.slow
 def test_train_and_evaluate_commands(tmp_path, monkeypatch):
   import soundscope
   store_root = tmp_path / "store"

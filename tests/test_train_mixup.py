@@ -43,6 +43,7 @@ def test_mixup_batches_mix_frames_and_labels_of_record_pairs_epoch_by_epoch():
     train.mixup_draw(count, alpha=0.0, seed=3, epoch=0)
 
 
+@pytest.mark.slow
 def test_train_with_mixup_resumes_to_the_same_weights(tmp_path):
   import keras
   from models import train

@@ -19,6 +19,7 @@ def tiny_config(tmp_path, model, epochs=4, **overrides):
   return train.TrainConfig(**values)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", sorted(S.TINY_MODELS))
 def test_tiny_model_learns_and_reports_validation_metrics(tmp_path, model):
   from models import train
@@ -83,6 +84,7 @@ def test_dbof_is_deterministic_at_inference_and_samples_in_training():
     assert all(np.any(np.all(np.isclose(real, frame), axis=1)) for frame in sampled[row])
 
 
+@pytest.mark.slow
 def test_export_loads_back_with_identical_scores(tmp_path):
   from models import evaluate, heads, train
   result = train.train(tiny_config(tmp_path, "AttentionPoolingModel", epochs=2), verbose=0)

@@ -35,6 +35,7 @@ def config(tmp_path, epochs):
                            model_options=S.TINY_MODELS["DbofModel"])
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_after_its_last_finished_epoch(tmp_path):
   from models import train
   data = S.load_slice(S.TRAIN_SLICE)
@@ -55,6 +56,7 @@ def test_interrupted_run_resumes_after_its_last_finished_epoch(tmp_path):
   assert os.path.isfile(result["model_path"])
 
 
+@pytest.mark.slow
 def test_finished_run_trains_on_when_given_more_epochs(tmp_path):
   from models import train
   first = train.train(config(tmp_path, 2), verbose=0)
@@ -95,6 +97,7 @@ def test_training_batches_serve_each_record_once_per_epoch_in_a_seeded_order():
                                 train.mixup_draw(count, 0.4, 5, 0)[0])
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
   import keras
   import numpy as np
@@ -111,6 +114,7 @@ def test_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_a_train_dir_resumes_only_the_run_it_holds(tmp_path):
   import dataclasses
   from models import train

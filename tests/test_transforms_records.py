@@ -26,6 +26,7 @@ def _as_dict(message):
   return context, lists
 
 
+@pytest.mark.slow
 def test_every_real_record_decodes_and_reencodes_identically():
   import tensorflow as tf
   files = _real_record_files()

@@ -20,6 +20,9 @@ from transforms import audio
 MIN_ACCURACY = 0.95
 
 
+pytestmark = pytest.mark.slow
+
+
 def esc10_clip_scores(classifier, aggregations):
   """{aggregation: [(category, clip scores [521])]} for the 400 ESC-10 clips."""
   directory = asset("audio/esc10")
