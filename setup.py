@@ -2,11 +2,32 @@
 
 Installable with `pip install -e .` (or `pip install .[test]`), and usable as
 Beam's `--setup_file` so remote workers install the same packages.
+
+Everything installs under one import namespace, `soundscope`: the design
+card's top-level folders (configs/, transforms/, models/, pipelines/,
+runtime/) become soundscope.configs, soundscope.transforms, ... through
+package_dir, beside soundscope/ itself (the command line).  Nothing named
+`models` or `configs` lands at the top level of a user's environment.
 """
 
 import setuptools
 
-PACKAGES = ["configs", "transforms", "models", "pipelines", "runtime"]
+# The design card's folders, each installed as soundscope.<folder>.
+CARD_FOLDERS = ["configs", "transforms", "models", "pipelines", "runtime"]
+
+
+def _packages():
+  """Every package as installed (soundscope.models.store, ...) and where its folder is."""
+  packages = setuptools.find_packages(include=["soundscope", "soundscope.*"])
+  package_dir = {"soundscope": "soundscope"}
+  for folder in CARD_FOLDERS:
+    package_dir[f"soundscope.{folder}"] = folder
+    found = setuptools.find_packages(include=[folder, folder + ".*"])
+    packages += [f"soundscope.{name}" for name in found]
+  return packages, package_dir
+
+
+PACKAGES, PACKAGE_DIR = _packages()
 
 # Pinned: versions known to install together on Python 3.11 (see README).
 INSTALL_REQUIRES = [
@@ -41,11 +62,12 @@ setuptools.setup(
     version="0.1.0",
     description="Sound classification for audio archives, training embeddings and live microphones",
     python_requires=">=3.11,<3.12",
-    packages=setuptools.find_packages(include=[p for name in PACKAGES for p in (name, name + ".*")]),
-    py_modules=["soundscope"],
-    package_data={"configs": ["*.json", "*.csv"], "runtime": ["web/*", "web/**/*"]},
+    packages=PACKAGES,
+    package_dir=PACKAGE_DIR,
+    package_data={"soundscope.configs": ["*.json", "*.csv"],
+                  "soundscope.runtime": ["web/*", "web/**/*"]},
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
-    entry_points={"console_scripts": ["soundscope = soundscope:main"]},
+    entry_points={"console_scripts": ["soundscope = soundscope.cli.main:main"]},
 )

@@ -4,7 +4,7 @@ Loads the last epoch of finished `soundscope train` runs that share one
 validation split (same --validation-fraction and --split-seed), averages the
 BASE runs' scores, then adds each CANDIDATE run alone to that average, and
 prints a Markdown table: validation hit@1 at each class-prior shift beta (as
-frame_models.PriorLogitShift applies it), mAP, and the change in hit@1 against
+ensemble_layers.PriorLogitShift applies it), mAP, and the change in hit@1 against
 the base average at beta 0.1 with its paired standard error (the same records
 scored both ways).  The last epoch is what a refit for a fixed number of epochs
 gives, so it is what an ensemble of refitted heads would average.  The eval set
@@ -40,7 +40,7 @@ def run_config(train_dir):
 
 def shared_validation(train_dirs, cache_dir):
   """(train records, validation records) of the split every run held out; exits if they differ."""
-  from models import train
+  from soundscope.models.training import train
   configs = [run_config(train_dir) for train_dir in train_dirs]
   splits = {(c["train_data"], c["validation_fraction"], c["split_seed"]) for c in configs}
   if len(splits) != 1 or not configs[0]["validation_fraction"]:
@@ -51,7 +51,8 @@ def shared_validation(train_dirs, cache_dir):
 
 def last_epoch_scores(train_dir, validation):
   """float [records, classes]: the run's last-epoch model on the validation records."""
-  from models import evaluate, train
+  from soundscope.models.training import evaluate
+  from soundscope.models.training import train
   model = evaluate.load_keras_model(os.path.join(train_dir, train.LATEST_MODEL))
   return evaluate.score(model, validation)
 
@@ -64,7 +65,8 @@ def main():
   parser.add_argument("--betas", default="0,0.1,0.2")
   args = parser.parse_args()
   common.quiet_tensorflow()
-  from models import ensemble, metrics
+  from soundscope.models.training import ensemble
+  from soundscope.models.training import metrics
   base_dirs, candidate_dirs = args.base.split(","), args.candidates.split(",")
   betas = [float(beta) for beta in args.betas.split(",")]
   train_data, validation = shared_validation(base_dirs + candidate_dirs, args.cache_dir)

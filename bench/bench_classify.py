@@ -7,7 +7,7 @@ clips (5 s, 44.1 kHz flac) from ../shared/assets, imported into a temporary
 model store.  Targets (issue 5): cold start under 2 s; throughput at least 5x
 the naive loop.
 
-Cold start: wall time from just before `python soundscope.py classify FILE`
+Cold start: wall time from just before `python -m soundscope classify FILE`
 is spawned to its first result line on stdout, for a 44.1 kHz flac (decode,
 kaiser_best resampling, YAMNet) and a 16 kHz wav (no resampling).
 
@@ -44,9 +44,12 @@ import numpy as np
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from configs import params as P  # noqa: E402
-from models import classify_cli, store, yamnet  # noqa: E402
-from transforms import audio  # noqa: E402
+from soundscope.configs import params as P  # noqa: E402
+from soundscope.cli import classify as classify_cli  # noqa: E402
+from soundscope.models.store import files as store
+from soundscope.models.store import registry
+from soundscope.models.networks import yamnet
+from soundscope.transforms import audio  # noqa: E402
 
 ASSETS = pathlib.Path(os.environ.get("SOUNDSCOPE_ASSETS", REPO.parent / "shared" / "assets"))
 
@@ -70,7 +73,7 @@ def first_line_seconds(command, env):
 
 def bench_cold_start(model_dir, flac, wav16, runs):
   env = dict(os.environ, SOUNDSCOPE_MODEL_DIR=str(model_dir))
-  command = [sys.executable, str(REPO / "soundscope.py"), "classify"]
+  command = [sys.executable, "-m", "soundscope", "classify"]
   for name, path in (("44.1 kHz flac", flac), ("16 kHz wav", wav16)):
     times = [first_line_seconds(command + [str(path)], env) for _ in range(runs)]
     print(f"cold start, {name}: median {statistics.median(times):.2f} s, min {min(times):.2f} s, "
@@ -196,7 +199,7 @@ def main():
     soundfile.write(wav16, audio.load_mono(paths[0]), P.SAMPLE_RATE_HZ, subtype="PCM_16")
     print(f"start: {load_average()}")
     bench_cold_start(model_dir, paths[0], wav16, args.cold_runs)
-    classifier = store.load_classifier("yamnet", model_dir)
+    classifier = registry.load_classifier("yamnet", model_dir)
     naive = NaiveLoop(classifier.window_model.model_path)
     jobs = classify_cli.jobs_for(classifier, args.jobs)
     bench_throughput(classifier, naive, paths, jobs, args.rounds)

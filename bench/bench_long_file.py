@@ -47,12 +47,12 @@ def write_long_wav(path, minutes, rate=44100):
 
 def measure_embed(path):
   """Embeds the file with models.batch_embed; prints RSS, speed and the excerpt check."""
-  from configs import params as P
-  from models import batch_embed
-  from models import vggish
-  from transforms import audio
-  from transforms import postprocess
-  from transforms import vggish_input
+  from soundscope.configs import params as P
+  from bench import batch_embed
+  from soundscope.models.networks import vggish
+  from soundscope.transforms import audio
+  from soundscope.transforms import postprocess
+  from soundscope.transforms import vggish_input
   embedder = vggish.VggishEmbedder(common.vggish_checkpoint())
   postprocessor = postprocess.Postprocessor(common.require_asset("vggish/vggish_pca_params.npz"))
   rss_before = common.peak_rss_mb()
@@ -78,12 +78,12 @@ def measure_predict(path, args):
   """Runs `soundscope predict` on the file in this process; prints RSS, speed and the rows."""
   import tempfile
   import pyarrow.parquet as pq
-  import soundscope
-  from transforms import audio
+  from soundscope.cli import main as cli
+  from soundscope.transforms import audio
   model_dir = args.model_dir
   scratch = tempfile.mkdtemp(prefix="soundscope-bench-long-")
   if model_dir is None:
-    from models import store
+    from soundscope.models.store import files as store
     model_dir = os.path.join(scratch, "models")
     store.ModelStore(model_dir).import_path(common.require_asset("yamnet"))
   output = os.path.join(scratch, "preds.parquet")
@@ -92,7 +92,7 @@ def measure_predict(path, args):
              str(args.score_block)] + (["--per-window"] if args.per_window else [])
   rss_before = common.peak_rss_mb()
   start = time.perf_counter()
-  status = soundscope.main(command)
+  status = cli.main(command)
   elapsed = time.perf_counter() - start
   if status != 0:
     sys.exit(f"predict failed with status {status}")
@@ -115,7 +115,7 @@ def _describe(path, info):
 
 
 def main():
-  from configs import params as P
+  from soundscope.configs import params as P
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--minutes", type=float, default=120)
   parser.add_argument("--keep", default="/tmp/soundscope-bench/long.wav")

@@ -34,7 +34,7 @@ def write_shards(directory, rows, classes, shards, output):
   import numpy as np
   import pyarrow as pa
   import pyarrow.parquet as pq
-  from pipelines import prediction
+  from soundscope.pipelines import prediction
   schema = prediction.predictions_schema(with_scores=True)
   rng = np.random.default_rng(0)
   per_shard = -(-rows // shards)
@@ -63,7 +63,7 @@ def write_shards(directory, rows, classes, shards, output):
 def merge_child(output, batch_rows):
   """Runs in a fresh process: merges and prints a JSON line of figures."""
   import pyarrow as pa
-  from pipelines import prediction
+  from soundscope.pipelines import prediction
   before = common.peak_rss_mb()
   started = time.monotonic()
   rows = prediction.merge_row_shards(output, with_scores=True, batch_rows=batch_rows)

@@ -24,7 +24,7 @@ VGGish (it is part of any real run).  Targets: overhead <= 15 %, two workers
 >= 1.3x one worker when resampling dominates (44.1 kHz input, kaiser_best).
 
 Without a VGGish checkpoint it writes the deterministic one first (~40 s;
-models/vggish_synthetic.py); speed does not depend on the weights' values.
+bench/vggish_synthetic.py); speed does not depend on the weights' values.
 """
 
 import argparse
@@ -66,8 +66,9 @@ def _audio_seconds(paths):
 
 def measure_plain(paths, checkpoint):
   """The foundation's plain batched loop (models.batch_embed), plus serializing records."""
-  from models import batch_embed, vggish
-  from transforms import postprocess, records
+  from bench import batch_embed
+  from soundscope.models.networks import vggish
+  from soundscope.transforms import postprocess, records
   started = time.monotonic()
   embedder = vggish.VggishEmbedder(checkpoint)
   postprocessor = postprocess.Postprocessor(PCA)
@@ -77,13 +78,13 @@ def measure_plain(paths, checkpoint):
 
 
 def measure_embed(paths, checkpoint, extra):
-  import soundscope
+  from soundscope.cli import main as cli
   with tempfile.TemporaryDirectory(prefix="bench-embed-") as folder:
     listing = os.path.join(folder, "inputs.txt")
     with open(listing, "w") as handle:
       handle.write("\n".join(paths) + "\n")
     started = time.monotonic()
-    status = soundscope.main(["embed", "--input", listing, "--output",
+    status = cli.main(["embed", "--input", listing, "--output",
                               os.path.join(folder, "out"), "--no-progress",
                               "--vggish-checkpoint", checkpoint, "--pca-params", PCA] + extra)
     elapsed = time.monotonic() - started
@@ -93,7 +94,7 @@ def measure_embed(paths, checkpoint, extra):
 
 
 def measure_empty(extra):
-  from pipelines import options
+  from soundscope.pipelines import options
   options.quiet_logs()
   import apache_beam as beam
   started = time.monotonic()

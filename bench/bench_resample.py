@@ -25,8 +25,8 @@ import time
 import numpy as np
 import resampy
 
-from transforms import audio
-from transforms import resample as polyphase
+from soundscope.transforms import audio
+from soundscope.transforms import resample as polyphase
 
 RATES_HZ = (8000, 11025, 22050, 32000, 44100, 48000, 96000)
 FILTERS = ("kaiser_best", "kaiser_fast")

@@ -43,17 +43,18 @@ common.quiet_tensorflow()
 import soundfile  # noqa: E402
 
 from devicehive_server import DeviceHiveServer  # noqa: E402  (tests/devicehive_server.py)
-from models import store as store_lib  # noqa: E402
-from runtime import capture as capture_lib  # noqa: E402
-from runtime import config as config_lib  # noqa: E402
-from runtime import courier as courier_lib  # noqa: E402
-from runtime import loop as loop_lib  # noqa: E402
-from runtime import outbox as outbox_lib  # noqa: E402
-from runtime import serve_cli  # noqa: E402
-from runtime import sinks as sinks_lib  # noqa: E402
-from runtime import web  # noqa: E402
-from runtime import windows  # noqa: E402
-from runtime.web import hub as hub_lib  # noqa: E402
+from soundscope.models.store import files as store_lib  # noqa: E402
+from soundscope.models.store import registry  # noqa: E402
+from soundscope.runtime import capture as capture_lib  # noqa: E402
+from soundscope.runtime import config as config_lib  # noqa: E402
+from soundscope.runtime import courier as courier_lib  # noqa: E402
+from soundscope.runtime import loop as loop_lib  # noqa: E402
+from soundscope.runtime import outbox as outbox_lib  # noqa: E402
+from soundscope.cli import serve as serve_cli  # noqa: E402
+from soundscope.runtime import sinks as sinks_lib  # noqa: E402
+from soundscope.runtime import web  # noqa: E402
+from soundscope.runtime import windows  # noqa: E402
+from soundscope.runtime.web import hub as hub_lib  # noqa: E402
 
 CLIPS = ["audio/esc10/1-100032-A-0.flac", "audio/esc10/1-17367-A-10.flac",
          "audio/esc10/1-110389-A-0.flac", "audio/esc10/1-21189-A-10.flac"]
@@ -88,8 +89,8 @@ class PacedSource:
 def vggish_head_classifier(scratch, model="FrameLevelLogisticModel"):
   """VGGish + an untrained head of the trainer's default model (timing does not
   depend on the weights), with the deterministic VGGish checkpoint."""
-  from models import heads
-  from models import train
+  from soundscope.models.store import heads
+  from soundscope.models.training import train
   config = train.TrainConfig(train_data="", train_dir=str(scratch / "train"), model=model)
   head_dir = heads.export_head(train.build_model(config), scratch / "heads" / "bench-head",
                                common.require_asset("audioset/class_labels_indices.csv"),
@@ -283,7 +284,7 @@ def main():
     if name == "vggish+head":
       classifier = vggish_head_classifier(scratch)
     else:
-      classifier = store_lib.load_classifier(name, model_dir)
+      classifier = registry.load_classifier(name, model_dir)
     (rs_med, rs_p95), (cl_med, cl_p95) = window_cost(classifier, samples, rate)
     print(f"\n[{name}] one 5 s window: resample 44.1->16 kHz median {rs_med * 1000:.0f} ms "
           f"(p95 {rs_p95 * 1000:.0f}), classify median {cl_med * 1000:.0f} ms "

@@ -22,11 +22,11 @@ from bench import common  # noqa: E402
 
 common.quiet_tensorflow()
 
-from configs import params as P  # noqa: E402
-from models import batch_embed  # noqa: E402
-from models import vggish  # noqa: E402
-from transforms import postprocess  # noqa: E402
-from transforms import vggish_input  # noqa: E402
+from soundscope.configs import params as P  # noqa: E402
+from bench import batch_embed  # noqa: E402
+from soundscope.models.networks import vggish  # noqa: E402
+from soundscope.transforms import postprocess  # noqa: E402
+from soundscope.transforms import vggish_input  # noqa: E402
 
 
 def reference_loop(paths, embedder, postprocessor):

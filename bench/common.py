@@ -31,7 +31,7 @@ def vggish_checkpoint():
   prebuilt = os.environ.get("SOUNDSCOPE_TEST_VGGISH_CKPT")
   if prebuilt and os.path.exists(prebuilt):
     return prebuilt
-  from models import vggish_synthetic
+  from bench import vggish_synthetic
   print("a deterministic VGGish checkpoint (written once into ~/.cache/soundscope, ~40 s)",
         file=sys.stderr)
   return vggish_synthetic.cached_checkpoint()

@@ -1,7 +1,7 @@
 """Averaging over epochs for ensemble_mix's four recipes, on the 90 % validation split.
 
 Trains each recipe of the best model (two multi-level attention heads, one with
-mixup, and two pooled MLPs) with `models.train.train` on the same split as the
+mixup, and two pooled MLPs) with `soundscope.models.training.train.train` on the same split as the
 other validation runs, and keeps, over the second half of its epochs, each
 epoch's weights and validation scores. It then compares, per recipe and for
 the four-member average (class-prior shift beta 0.1, as ensemble_mix):
@@ -52,7 +52,7 @@ SPLIT = dict(validation_fraction=0.1, split_seed=0)
 def epoch_keeper(first_epoch, validation, kept):
   """A Keras callback that stores weights and validation scores from first_epoch on."""
   import keras
-  from models import evaluate
+  from soundscope.models.training import evaluate
 
   class KeepEpochs(keras.callbacks.Callback):
 
@@ -67,7 +67,8 @@ def epoch_keeper(first_epoch, validation, kept):
 def weight_average_scores(model, kept, train_data, validation):
   """Validation scores of `model` with the kept epochs' weights averaged."""
   import keras
-  from models import evaluate, readers
+  from soundscope.models.training import evaluate
+  from soundscope.models import readers
   weights = [snapshot[0] for snapshot in kept.values()]
   model.set_weights([np.mean(layer, axis=0) for layer in zip(*weights)])
   norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
@@ -82,7 +83,7 @@ def weight_average_scores(model, kept, train_data, validation):
 def run_recipe(name, args):
   """Trains one recipe; returns {variant: validation scores} and the split."""
   import keras
-  from models import train
+  from soundscope.models.training import train
   config = train.TrainConfig(
       train_data=str(common.ASSETS / "audioset" / "bal_train" / "*.tfrecord"),
       train_dir=os.path.join(args.runs_dir, name), cache_dir=args.cache_dir, **recipe(name))
@@ -120,7 +121,8 @@ def main():
   common.ASSETS = pathlib.Path(args.assets)
   common.require_asset("audioset/bal_train")
   common.quiet_tensorflow()
-  from models import ensemble, metrics
+  from soundscope.models.training import ensemble
+  from soundscope.models.training import metrics
   names = [n for n in RECIPE_RUNS if not args.only or n in args.only.split(",")]
   per_recipe = {}
   for name in names:

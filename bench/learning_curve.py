@@ -2,7 +2,7 @@
 
 Trains recipe members of the best model (configs/training_recipes.MEMBERS; by
 default one pooled MLP and one multi-level attention head) on nested subsets of
-the 90 % split's training part (models.train.TrainConfig.train_fraction), each
+the 90 % split's training part (soundscope.models.training.train.TrainConfig.train_fraction), each
 for as many optimizer steps as the recipe takes on all of it (so a quarter of
 the records is seen four times as often), keeps the epoch with the best
 validation hit@1, and prints per fraction: training records, each member's
@@ -38,8 +38,8 @@ from bench.epoch_averaging import BETA, SPLIT, top1_hits  # noqa: E402
 
 def member_config(member, fraction, train_dir, cache_dir):
   """TrainConfig of one recipe member on `fraction` of the 90 % split, at equal steps."""
-  from configs import training_recipes
-  from models import train
+  from soundscope.configs import training_recipes
+  from soundscope.models.training import train
   settings = dict(training_recipes.MEMBERS[member])
   settings["num_epochs"] = int(round(settings["num_epochs"] / fraction))
   return train.TrainConfig(
@@ -50,7 +50,8 @@ def member_config(member, fraction, train_dir, cache_dir):
 
 def train_and_score(config, validation):
   """(training records, scores of the kept epoch on validation [records, classes])."""
-  from models import evaluate, train
+  from soundscope.models.training import evaluate
+  from soundscope.models.training import train
   result = train.train(config, verbose=0)
   model = evaluate.load_keras_model(result["model_path"])
   print(f"{config.train_dir}: {result['train_examples']} records, kept epoch "
@@ -75,7 +76,9 @@ def main():
   args = parser.parse_args()
   common.require_asset("audioset/bal_train")
   common.quiet_tensorflow()
-  from models import ensemble, metrics, train
+  from soundscope.models.training import ensemble
+  from soundscope.models.training import metrics
+  from soundscope.models.training import train
   members = args.members.split(",")
   fractions = [float(fraction) for fraction in args.fractions.split(",")]
   all_train, validation = train.train_and_validation_data(

@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 def mean_pooled_with_bias(data):
   """float64 [n, d + 1]: mean of each record's real dequantized frames, then a 1."""
-  from models import readers
+  from soundscope.models import readers
   inputs = readers.dequantized_inputs(data)
   counts = np.maximum(inputs["num_frames"], 1)[:, None]
   pooled = inputs["frames"].sum(axis=1) / counts  # Padding frames are zeros.
@@ -72,7 +72,8 @@ def cross_validated_scores(features, labels, penalties, folds, seed=0):
 
 
 def main():
-  from models import metrics, train
+  from soundscope.models.training import metrics
+  from soundscope.models.training import train
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--assets", default=str(REPO.parent / "shared" / "assets"))
   parser.add_argument("--cache-dir", default="/tmp/soundscope-cache")

@@ -5,7 +5,7 @@ out 10 % of them as the validation split that picks the epoch), then evaluates
 the kept model once on the complete eval set, and prints a Markdown table:
 model, epochs, training wall and CPU time, hit@1, GAP@20, mAP, mean AUC, d'.
 ENSEMBLES are then built from finished runs (score averages saved as one Keras
-head, see frame_models.average_ensemble) and evaluated the same way.
+head, see ensemble_layers.average_ensemble) and evaluated the same way.
 
   python bench/train_article_models.py [--assets ../shared/assets] \\
       [--runs-dir /tmp/soundscope-runs] [--cache-dir /tmp/soundscope-cache] \\
@@ -26,7 +26,7 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from configs import training_recipes as recipes  # noqa: E402
+from soundscope.configs import training_recipes as recipes  # noqa: E402
 
 # name -> TrainConfig fields beyond the common ones (see docs/training.md for why).
 # Runs without "loss" were trained with Keras's mean cross-entropy (DEFAULT_LOSS).
@@ -120,7 +120,7 @@ ENSEMBLES = {
     "ensemble": dict(members=("multilevel", "multilevel_seed1", "attention", "logistic_y8m"),
                      beta=0.0),
     # One FrameLevelLogistic whose weights are the mean of four initialisations'
-    # (frame_models.average_weights: exactly the mean of their logits).
+    # (ensemble_layers.average_weights: exactly the mean of their logits).
     "logistic_avg": dict(members=tuple(f"logistic_all_s{seed}" for seed in range(4)),
                          kind="weights"),
     # The same with L2 1e-3, 100 epochs (the third round's FrameLevelLogistic).
@@ -183,7 +183,8 @@ def command_line(name, run, assets, runs_dir):
 
 def evaluate_and_export(name, result, eval_data, train_dir, labels_csv, args):
   """Eval summary of a finished run (written to TRAIN_DIR/eval.json); exported on --export."""
-  from models import evaluate, heads
+  from soundscope.models.training import evaluate
+  from soundscope.models.store import heads
   model = evaluate.load_keras_model(result["model_path"])
   started = time.monotonic()
   summary, *_ = evaluate.evaluate(model, eval_data)
@@ -191,7 +192,7 @@ def evaluate_and_export(name, result, eval_data, train_dir, labels_csv, args):
   with open(os.path.join(train_dir, "eval.json"), "w") as out:
     json.dump(summary, out, indent=2, sort_keys=True)
   if args.export:
-    from models import store
+    from soundscope.models.store import files as store
     root = store.ModelStore(args.model_dir).root
     heads.export_head(result["model_path"], root / name, labels_csv, name=name,
                       training={key: result[key] for key in (
@@ -203,15 +204,15 @@ def evaluate_and_export(name, result, eval_data, train_dir, labels_csv, args):
 
 
 def build_ensemble(name, spec, out_dir, args):
-  """Saves the average of finished runs as OUT_DIR/model.keras (models.ensemble.build)."""
-  from models import ensemble
+  """Saves the average of finished runs as OUT_DIR/model.keras (soundscope.models.training.ensemble.build)."""
+  from soundscope.models.training import ensemble
   return ensemble.build([os.path.join(args.runs_dir, member) for member in spec["members"]],
                         out_dir, beta=spec.get("beta", 0.0), kind=spec.get("kind", "scores"),
                         name=name, cache_dir=args.cache_dir)
 
 
 def main():
-  from models import train
+  from soundscope.models.training import train
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--assets", default=str(REPO.parent / "shared" / "assets"))
   parser.add_argument("--runs-dir", default="/tmp/soundscope-runs")

@@ -1,12 +1,12 @@
 """The models soundscope knows: files, checksums, official URLs, licences, I/O.
 
 Each `ModelSpec` says what a complete model directory in the store holds
-(models/store.py) and where its files come from.  Checksums were computed on
+(models/store/files.py) and where its files come from.  Checksums were computed on
 the official files (the copies under ../shared/assets are the official
 releases) except where a comment says otherwise.
 
 Downloads go to `FileSpec.url`.  Tests and mirrors replace the host with
-`$SOUNDSCOPE_DOWNLOAD_BASE` (see models/download.py): the file is then fetched
+`$SOUNDSCOPE_DOWNLOAD_BASE` (see models/store/download.py): the file is then fetched
 from `<base>/<model name>/<file name>`.
 """
 
@@ -47,8 +47,10 @@ MODEL_DIR_ENV = "SOUNDSCOPE_MODEL_DIR"
 DEFAULT_MODEL_DIR = os.path.join("~", ".cache", "soundscope", "models")
 # Name of the manifest in every model directory.
 MANIFEST_NAME = "model.json"
+# The model a finished `soundscope train` or `ensemble` run leaves in its train directory.
+TRAINED_MODEL_FILE = "model.keras"
 
-# YAMNet windowing (models/yamnet.py).
+# YAMNet windowing (models/networks/yamnet.py).
 YAMNET_SAMPLE_RATE_HZ = 16000
 YAMNET_WINDOW_SAMPLES = 15600          # 0.975 s: the classification model's fixed input.
 YAMNET_WINDOW_SECONDS = 0.975

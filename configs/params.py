@@ -53,6 +53,7 @@ END_TIME_FEATURE = "end_time_seconds"
 LABELS_FEATURE = "labels"
 AUDIO_EMBEDDING_FEATURE = "audio_embedding"
 NUM_AUDIOSET_CLASSES = 527
+MAX_FRAMES = 10                        # Frames per AudioSet segment: 10 s of 0.96 s frames (a few have fewer).
 
 # What to do with clips shorter than one example (0.96 s).
 SHORT_CLIP_PAD = "pad"                 # Zero-pad the waveform up to one example (documented in transforms/vggish_input.py).

@@ -1,9 +1,9 @@
 """Training recipes of the best heads: their members' settings and how they are averaged.
 
 `soundscope ensemble --recipe NAME --train-data GLOB --train-dir DIR` trains
-every member of ENSEMBLES[NAME] on all of --train-data (models.train.TrainConfig
+every member of ENSEMBLES[NAME] on all of --train-data (soundscope.models.training.train.TrainConfig
 with the fields below; the data, directory and cache are the user's) and
-averages them (models/ensemble.py).  bench/train_article_models.py takes these
+averages them (models/training/ensemble.py).  bench/train_article_models.py takes these
 members from here, so the measured runs of docs/training.md and the command
 that reproduces them cannot drift apart.  Why each setting: docs/training.md.
 """
@@ -13,7 +13,7 @@ that reproduces them cannot drift apart.  Why each setting: docs/training.md.
 _REFIT = dict(validation_fraction=0.0, loss="mean", learning_rate_decay_examples=4000000,
               batch_size=256)
 
-# Member name -> models.train.TrainConfig keyword arguments.
+# Member name -> soundscope.models.training.train.TrainConfig keyword arguments.
 MEMBERS = {
     # Multi-level attention (Yu et al. 2018), 256 units; its 90 % run kept epoch 29.
     "multilevel_full": dict(model="MultiLevelAttentionModel", num_epochs=29,

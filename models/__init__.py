@@ -1,8 +1,11 @@
-"""Networks, the model store, training and evaluation.
+"""Networks, the model store, training and evaluation, in rooms named by what they hold.
 
-  vggish        VGGish in Keras, loading the official TF1 checkpoint by name
-  classifier    the Classifier interface every model exposes, and top-k formatting
-  (the store, YAMNet, classifier heads, training and evaluation live beside these)
+  classifier   the Classifier interface every model exposes, and top-k formatting
+  readers      AudioSet release-format records -> frame arrays / tf.data batches
+  networks/    VGGish, YAMNet, frame-level heads, ensemble layers
+  store/       the model store's files, downloads, trained heads, the registry
+  training/    training, ensembles, evaluation, metrics
 
+Imports go one way: classifier, readers <- networks <- store <- training.
 May use transforms/; never imports pipelines/ or runtime/.
 """

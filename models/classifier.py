@@ -1,8 +1,8 @@
 """The interface every classifier exposes, and the article's output format.
 
 A Classifier turns 16 kHz mono audio (or precomputed embeddings) into scores
-for its labels.  YAMNet (models/yamnet.py) and VGGish + a trained head
-(models/heads) both implement it, and the batch pipelines, `soundscope
+for its labels.  YAMNet (models/networks/yamnet.py) and VGGish + a trained head
+(models/networks/heads.py) both implement it, and the batch pipelines, `soundscope
 classify` and the live runtime all go through it, which is what makes batch
 and live give the same scores for the same audio.
 """
@@ -11,7 +11,7 @@ import collections
 
 import numpy as np
 
-from configs import params as P
+from soundscope.configs import params as P
 
 Prediction = collections.namedtuple("Prediction", ["label", "index", "score"])
 

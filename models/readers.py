@@ -26,10 +26,9 @@ import time
 
 import numpy as np
 
-from configs import params as P
-from transforms import postprocess, records
+from soundscope.configs import params as P
+from soundscope.transforms import postprocess, records
 
-MAX_FRAMES = 10   # AudioSet segments are 10 s: 10 frames of 0.96 s (a few have fewer).
 
 FrameData = collections.namedtuple(
     "FrameData", ["video_ids", "frames", "num_frames", "labels", "unreadable"],
@@ -72,7 +71,7 @@ def pad_frames(embedding, max_frames):
   return padded, count
 
 
-def load_records(pattern, num_classes=P.NUM_AUDIOSET_CLASSES, max_frames=MAX_FRAMES,
+def load_records(pattern, num_classes=P.NUM_AUDIOSET_CLASSES, max_frames=P.MAX_FRAMES,
                  feature_name=P.AUDIO_EMBEDDING_FEATURE, feature_size=P.EMBEDDING_SIZE,
                  progress=False):
   """Decodes every record of the matching TFRecord files into arrays.
@@ -204,7 +203,7 @@ def load_cached(pattern, cache_path=None, **kwargs):
       if list(cached["paths"]) == paths and "stamps" in cached and np.array_equal(
           cached["stamps"], stamps) and all(
           cached[key].shape[1:] == expected for key, expected in (
-              ("frames", (kwargs.get("max_frames", MAX_FRAMES),
+              ("frames", (kwargs.get("max_frames", P.MAX_FRAMES),
                           kwargs.get("feature_size", P.EMBEDDING_SIZE))),
               ("labels", (kwargs.get("num_classes", P.NUM_AUDIOSET_CLASSES),)))):
         return FrameData(cached["video_ids"], cached["frames"], cached["num_frames"],
@@ -293,7 +292,7 @@ def dequantized_batch(frames, num_frames):
   return dequantize_tensor(frames) * mask[:, :, None]
 
 
-def frame_dataset(pattern, num_classes=P.NUM_AUDIOSET_CLASSES, max_frames=MAX_FRAMES,
+def frame_dataset(pattern, num_classes=P.NUM_AUDIOSET_CLASSES, max_frames=P.MAX_FRAMES,
                   feature_name=P.AUDIO_EMBEDDING_FEATURE, feature_size=P.EMBEDDING_SIZE,
                   batch_size=512, shuffle_buffer=0, seed=0):
   """Streaming tf.data pipeline over release-format records (YT8MFrameFeatureReader).

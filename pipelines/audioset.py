@@ -32,7 +32,7 @@ import os
 import re
 import sys
 
-from pipelines import dead_letter, embed, inputs, labels, options
+from soundscope.pipelines import dead_letter, embed, inputs, labels, options
 
 PASS_UNKNOWN_ARGS = True
 HEADER_LINES = 3
@@ -138,7 +138,7 @@ def make_jobs(segments, index, mid_to_index):
   Returns:
     (jobs, error rows, number of segments whose audio was found).
   """
-  from pipelines import embedding
+  from soundscope.pipelines import embedding
   jobs, errors, found, seen = [], [], 0, set()
   for segment in segments:
     key = segment_key(segment)

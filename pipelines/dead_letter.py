@@ -20,7 +20,7 @@ complete on disk.  `reconcile` checks inputs = written + errors at the end.
 import json
 import sys
 
-from transforms import errors as audio_errors
+from soundscope.transforms import errors as audio_errors
 
 STAGES = ("expand", "labels", "locate", "read", "inference", "assemble")
 ERROR_FIELDS = ("id", "input", "stage", "error_type", "message")

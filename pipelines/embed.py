@@ -14,7 +14,7 @@ and checks files in = records written + errors.
 
 import sys
 
-from pipelines import dead_letter, inputs, labels, launch, options, outputs
+from soundscope.pipelines import dead_letter, inputs, labels, launch, options, outputs
 
 # apache_beam, TensorFlow and the Beam graph (pipelines.embedding) are imported
 # inside the functions, so `soundscope embed --help` stays fast.
@@ -44,7 +44,7 @@ def make_jobs(expansion, label_table=None, mid_to_index=None):
   Returns:
     (list of AudioJob, list of error row dicts).
   """
-  from pipelines import embedding
+  from soundscope.pipelines import embedding
   jobs, errors = [], []
   for item in expansion.duplicates:
     errors.append(dead_letter.error_row(item.video_id, item.path, "expand", (
@@ -67,7 +67,7 @@ def make_jobs(expansion, label_table=None, mid_to_index=None):
 def build_pipeline(pipeline, jobs, early_errors, config, prefix, shards, errors_format):
   """Adds the embed graph to `pipeline` (separate from run() so tests can build it)."""
   import apache_beam as beam
-  from pipelines import embedding
+  from soundscope.pipelines import embedding
   records, manifest, errors = (pipeline
                                | "Jobs" >> beam.Create(jobs, reshuffle=True)
                                | "EmbedAudio" >> embedding.EmbedAudio(config))
@@ -128,8 +128,8 @@ def run_jobs(args, command, unit, num_inputs, jobs, early_errors, checkpoint, pc
     The process exit status (launch.run).
   """
   # Imported here, after run() quieted the logs: embedding imports Beam.
-  from configs import params as P
-  from pipelines import embedding
+  from soundscope.configs import params as P
+  from soundscope.pipelines import embedding
   params = P.from_arguments(args)
   staged = outputs.StagedOutput(args.output, outputs.EMBED_PATTERNS)
   shards = options.num_shards(args, len(jobs))

@@ -20,8 +20,8 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
-from pipelines import dead_letter, model_handlers, options, progress
-from transforms import records, vggish_input
+from soundscope.pipelines import dead_letter, model_handlers, options, progress
+from soundscope.transforms import records, vggish_input
 
 AudioJob = collections.namedtuple(
     "AudioJob", ["key", "video_id", "path", "start_seconds", "end_seconds", "labels",

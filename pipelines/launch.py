@@ -11,7 +11,7 @@ the counts do not reconcile (the previous outputs are then left untouched).
 import sys
 import time
 
-from pipelines import dead_letter, options, progress
+from soundscope.pipelines import dead_letter, options, progress
 
 
 def count_errors(rows):

@@ -11,7 +11,7 @@ own model code.  RunInference loads a handler's model once per worker process
     workers; each loads the checkpoint itself.
   ClassifierModelHandler: ClipInput elements (an audio file, or uint8
     embedding frames) -> Scored prediction rows (top-k labels per window),
-    with any models.classifier.Classifier.  Audio files are decoded here, in
+    with any soundscope.models.classifier.Classifier.  Audio files are decoded here, in
     blocks, and scored as they are decoded (Classifier.stream_window_scores),
     so a multi-hour file never sits whole in memory; per-file scores are pooled
     as the windows come (classifier.RunningAggregate).
@@ -27,8 +27,8 @@ import logging
 import numpy as np
 from apache_beam.ml.inference import base
 
-from configs import params as P
-from pipelines import options, progress
+from soundscope.configs import params as P
+from soundscope.pipelines import options, progress
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +109,8 @@ class VggishModelHandler(base.ModelHandler):
     options.quiet_logs()  # Worker processes too.
     if self._threads > 0:
       _limit_tensorflow_threads(self._threads)
-    from models import vggish
-    from transforms import postprocess
+    from soundscope.models.networks import vggish
+    from soundscope.transforms import postprocess
     model = _VggishModel(vggish.VggishEmbedder(self._checkpoint_path, self._batch_size),
                          postprocess.Postprocessor(self._pca_params_path))
     progress.mark_ready(self._beacon_dir)
@@ -148,8 +148,8 @@ class ClassifierLoader:
   def __call__(self):
     if self.factory:
       return self._factory_callable()()
-    from models import store
-    return store.load_classifier(self.name, self.model_dir)
+    from soundscope.models.store import registry
+    return registry.load_classifier(self.name, self.model_dir)
 
   def check(self):
     """Raises ValueError naming the problem when the workers could not load the model.
@@ -160,9 +160,10 @@ class ClassifierLoader:
     if self.factory:
       self._factory_callable()
       return
-    from models import store
+    from soundscope.models.store import files as store
+    from soundscope.models.store import registry
     try:
-      store.find_classifier(self.name, self.model_dir)
+      registry.find_classifier(self.name, self.model_dir)
     except store.ModelNotFoundError as exc:
       raise ValueError(str(exc)) from None
 
@@ -210,8 +211,8 @@ def score_file(classifier, path, audio_config, per_window):
     transforms.errors.AudioInputError: the file cannot be read, or is too
       short under the 'error' policy.
   """
-  from models import classifier as classifier_lib
-  from transforms import audio, vggish_input
+  from soundscope.models import classifier as classifier_lib
+  from soundscope.transforms import audio, vggish_input
   count = _SampleCount()
   blocks = vggish_input.pad_short_stream(
       count.passing(audio.stream_mono(path, audio_config.params)), path, audio_config.params)
@@ -255,7 +256,7 @@ and whether the full score vector is kept."""
 
 def prediction_rows(classifier, clip_scores, row_format):
   """One dict per window: start/end seconds, top_k list, scores, model name/version."""
-  from models import classifier as classifier_lib
+  from soundscope.models import classifier as classifier_lib
   rows = []
   for start, end, scores in zip(clip_scores.starts, clip_scores.ends, clip_scores.scores):
     best = classifier_lib.top_k(scores, classifier.labels, row_format.top_k,
@@ -270,7 +271,7 @@ def prediction_rows(classifier, clip_scores, row_format):
 
 
 class ClassifierModelHandler(base.ModelHandler):
-  """Any models.classifier.Classifier over ClipInput elements -> Scored.
+  """Any soundscope.models.classifier.Classifier over ClipInput elements -> Scored.
 
   Args:
     loader: ClassifierLoader (or any picklable callable returning a Classifier).

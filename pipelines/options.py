@@ -23,7 +23,7 @@ Naming any runner (`--runner=DirectRunner`, `PrismRunner`, `FlinkRunner`,
 import logging
 import os
 
-from configs import params as P
+from soundscope.configs import params as P
 
 # Beam options whose presence means the user chose the runner's worker setup.
 RUNNER_FLAG = "--runner"
@@ -87,7 +87,7 @@ def vggish_files(args):
   checkpoint, pca = args.vggish_checkpoint, args.pca_params
   if checkpoint is None or pca is None:
     try:
-      from models import store
+      from soundscope.models.store import files as store
       stored_checkpoint, stored_pca = store.ModelStore(args.model_dir).vggish_files()
     except Exception as exc:  # ModelNotFoundError, or the store module is missing.
       raise FileNotFoundError(
@@ -141,7 +141,7 @@ def limit_decode_threads(threads):
   resampler's and the mel filterbank's matrix products run on OpenBLAS, which
   starts one thread per core unless told otherwise.
   """
-  from transforms import blas
+  from soundscope.transforms import blas
   blas.limit_threads(threads)
 
 

@@ -39,7 +39,7 @@ import datetime
 import os
 import sys
 
-from pipelines import dead_letter, inputs, launch, options, outputs
+from soundscope.pipelines import dead_letter, inputs, launch, options, outputs
 
 # apache_beam, the model handlers and the Beam graph (pipelines.prediction) are
 # imported inside run(), so `soundscope predict --help` stays fast.
@@ -53,7 +53,7 @@ def add_arguments(parser):
   parser.add_argument("--output", required=True, help="Parquet file to write, e.g. out.parquet")
   parser.add_argument("--input-format", choices=("auto", "audio", "tfrecord"), default="auto",
                       help="auto: TFRecords when every input ends in .tfrecord (default)")
-  from models import classifier
+  from soundscope.models import classifier
   classifier.add_arguments(parser, aggregation=False)
   parser.add_argument("--model-factory", default=None,
                       help="advanced: 'module:callable' returning a Classifier, instead of "
@@ -66,7 +66,7 @@ def add_arguments(parser):
                       help="leave the rows in the runner's shards, OUTPUT-SSSSS-of-NNNNN.parquet "
                            "(OUTPUT without .parquet), instead of merging them into OUTPUT: for "
                            "outputs too large for one file or for the launching process")
-  from configs import params as P
+  from soundscope.configs import params as P
   parser.add_argument("--short-clips", choices=P.SHORT_CLIP_POLICIES, default=P.SHORT_CLIP_POLICY,
                       dest="short_clip_policy",
                       help="audio under 0.975 s: zero-pad to one window, or report an error")
@@ -96,8 +96,8 @@ def choose_format(requested, files):
 
 def run(args):
   options.quiet_logs()
-  from configs import params as P
-  from pipelines import model_handlers, prediction
+  from soundscope.configs import params as P
+  from soundscope.pipelines import model_handlers, prediction
   loader = model_handlers.ClassifierLoader(args.model, args.model_dir, args.model_factory)
   try:
     expansion = inputs.expand(args.input)

@@ -19,9 +19,9 @@ duration (windows padded past a short clip's end are cut there).
 import apache_beam as beam
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
-from pipelines import dead_letter, launch, model_handlers, outputs, progress
-from transforms import errors as audio_errors
-from transforms import records
+from soundscope.pipelines import dead_letter, launch, model_handlers, outputs, progress
+from soundscope.transforms import errors as audio_errors
+from soundscope.transforms import records
 
 PARQUET_SUFFIX = ".parquet"
 # Row shards are named OUTPUT + ROW_SHARDS_TAIL + -SSSSS-of-NNNNN.parquet until merged.

@@ -19,9 +19,9 @@ import time
 
 import numpy as np
 
-from models import native_stderr
-from runtime import settings as S
-from runtime import windows
+from soundscope.transforms import native_stderr
+from soundscope.runtime import settings as S
+from soundscope.runtime import windows
 
 log = logging.getLogger(__name__)
 

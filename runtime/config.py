@@ -13,7 +13,7 @@ import re
 import tempfile
 import urllib.parse
 
-from runtime import settings as S
+from soundscope.runtime import settings as S
 
 SECRET_FIELDS = ("refresh_token", "password")
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9-]{1,128}$")   # DeviceHive: letters, digits and dashes.

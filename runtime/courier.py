@@ -20,8 +20,8 @@ import logging
 import threading
 import time
 
-from runtime import devicehive as dh
-from runtime import settings as S
+from soundscope.runtime import devicehive as dh
+from soundscope.runtime import settings as S
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,12 @@ import time
 import numpy as np
 import soundfile
 
-from configs import params as P
-from models import classifier as classifier_lib
-from runtime import prediction
-from runtime import settings as S
-from runtime import windows
-from transforms import blas
+from soundscope.configs import params as P
+from soundscope.models import classifier as classifier_lib
+from soundscope.runtime import prediction
+from soundscope.runtime import settings as S
+from soundscope.runtime import windows
+from soundscope.transforms import blas
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class Loop:
 
   Args:
     capture: runtime.capture.Capture (started or not).
-    classifier: models.classifier.Classifier.
+    classifier: soundscope.models.classifier.Classifier.
     sinks: runtime.sinks.SinkSet.
     top_k, threshold: how many labels per window, and the minimum score shown.
     save_path: directory for record_<UTC>.wav files, or None.

@@ -3,7 +3,7 @@
 import dataclasses
 import datetime
 
-from runtime import settings as S
+from soundscope.runtime import settings as S
 
 
 def iso_utc(moment):
@@ -31,7 +31,7 @@ class PredictionEvent:
   Attributes:
     sequence: 1, 2, ... in capture order within this run.
     start_utc, end_utc: datetime bounds of the window (UTC).
-    predictions: list of models.classifier.Prediction(label, index, score), best first.
+    predictions: list of soundscope.models.classifier.Prediction(label, index, score), best first.
     model, model_version: the classifier's name and version.
     ended_at: time.monotonic() when the window's last audio arrived.
     classified_at: time.monotonic() when its scores were ready.
@@ -51,7 +51,7 @@ class PredictionEvent:
 
   def line(self):
     """The terminal line: '<end UTC>  Speech: 0.75, Music: 0.12, ...' (the article's format)."""
-    from models import classifier
+    from soundscope.models import classifier
     text = classifier.format_predictions(self.predictions) or "(nothing above the threshold)"
     return f"{iso_utc(self.end_utc)}  {text}"
 

@@ -6,11 +6,11 @@ import signal
 import sys
 import threading
 
-from configs import params as P
-from models import classifier as classifier_lib
-from runtime import capture as capture_lib
-from runtime import loop as loop_lib
-from runtime import settings as S
+from soundscope.configs import params as P
+from soundscope.models import classifier as classifier_lib
+from soundscope.runtime import capture as capture_lib
+from soundscope.runtime import loop as loop_lib
+from soundscope.runtime import settings as S
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,8 @@ def error(command, message):
 
 
 def load_classifier(args):
-  from models import store
-  return store.load_classifier(args.model, args.model_dir)
+  from soundscope.models.store import registry
+  return registry.load_classifier(args.model, args.model_dir)
 
 
 class LiveSession:
@@ -74,7 +74,7 @@ class LiveSession:
 
   Args:
     args: parsed options (add_arguments).
-    classifier: models.classifier.Classifier.
+    classifier: soundscope.models.classifier.Classifier.
     sinks: runtime.sinks.SinkSet.
     source: optional source object (default: PyAudioSource from the options).
   """

@@ -12,7 +12,7 @@ import logging
 import sys
 import threading
 
-from runtime import prediction
+from soundscope.runtime import prediction
 
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ import datetime
 
 import numpy as np
 
-from configs import params as P
-from runtime import settings as S
-from transforms import audio
+from soundscope.configs import params as P
+from soundscope.runtime import settings as S
+from soundscope.transforms import audio
 
 
 @dataclasses.dataclass

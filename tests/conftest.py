@@ -58,12 +58,12 @@ def vggish_checkpoint():
   prebuilt = os.environ.get("SOUNDSCOPE_TEST_VGGISH_CKPT")
   if prebuilt and os.path.exists(prebuilt):
     return prebuilt
-  from models import vggish_synthetic
+  from bench import vggish_synthetic
   return vggish_synthetic.cached_checkpoint()
 
 
 @pytest.fixture(scope="session")
 def vggish_embedder(vggish_checkpoint):
   """A VggishEmbedder on the deterministic checkpoint, shared by the session."""
-  from models import vggish
+  from soundscope.models.networks import vggish
   return vggish.VggishEmbedder(vggish_checkpoint)

@@ -13,8 +13,8 @@ import os
 import numpy as np
 import soundfile
 
-from models import classifier
-from transforms import postprocess
+from soundscope.models import classifier
+from soundscope.transforms import postprocess
 
 WINDOW_SAMPLES = 15600
 HOP_SAMPLES = 15360

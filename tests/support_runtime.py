@@ -15,7 +15,7 @@ import pytest
 import soundfile
 
 from conftest import asset
-from models import classifier as classifier_lib
+from soundscope.models import classifier as classifier_lib
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DOG_CLIP = "audio/esc10/1-100032-A-0.flac"    # ESC-10 "dog", 5 s, 44.1 kHz mono 16-bit.
@@ -62,14 +62,14 @@ def file_microphone(home, samples):
 
 def import_yamnet(model_dir):
   """A model store holding the official YAMNet files from the shared assets."""
-  from models import store
+  from soundscope.models.store import files as store
   source = asset("yamnet")
   store.ModelStore(model_dir).import_path(source)
   return model_dir
 
 
 def soundscope_command(*args):
-  return [sys.executable, str(REPO / "soundscope.py"), *map(str, args)]
+  return [sys.executable, "-m", "soundscope", *map(str, args)]
 
 
 def child_env(home, **extra):

@@ -22,7 +22,7 @@ YAMNET_FILES = ("yamnet_classification.tflite", "yamnet_class_map.csv", "yamnet_
 
 def yamnet_store(root):
   """A ModelStore at `root` holding the real YAMNet files (skips if the assets are absent)."""
-  from models import store
+  from soundscope.models.store import files as store
   model_store = store.ModelStore(root)
   for name in YAMNET_FILES:
     model_store.import_file(asset(f"yamnet/{name}"))

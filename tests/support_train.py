@@ -31,7 +31,7 @@ def slice_glob(relative):
 
 @functools.lru_cache(maxsize=None)
 def _load(pattern):
-  from models import readers
+  from soundscope.models import readers
   return readers.load_records(pattern)
 
 

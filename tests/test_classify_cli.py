@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile
 
-import soundscope
+from soundscope.cli import main as cli
 from conftest import REPO, asset, blas_thread_counts
 from support_store import yamnet_store
 
@@ -35,7 +35,7 @@ def clips(tmp_path_factory):
   mono = siren.mean(axis=1)
   soundfile.write(ogg, mono[::2], rate // 2, format="OGG", subtype="VORBIS")
   wav16 = directory / "siren_16k_mono.wav"
-  from transforms import audio
+  from soundscope.transforms import audio
   soundfile.write(wav16, audio.resample(mono, rate, 16000), 16000, subtype="PCM_16")
   return {
       "stereo_wav": str(asset("audio/urbansound8k/16772-8-0-0.wav")),
@@ -46,7 +46,7 @@ def clips(tmp_path_factory):
 
 
 def classify(capsys, *args):
-  status = soundscope.main(["classify", *args])
+  status = cli.main(["classify", *args])
   captured = capsys.readouterr()
   return status, captured.out.splitlines(), captured.err.splitlines()
 
@@ -151,8 +151,8 @@ def test_no_model_says_how_to_get_one(capsys, tmp_path, clips):
 def test_the_installed_command_runs_without_tensorflow_beam_or_numba(model_dir, clips, tmp_path):
   # Two files at 44.1 kHz: resampling and the parallel path (threadpoolctl) both run.
   # numba (resampy's JIT) costs 0.5-1.7 s of start-up; the polyphase resampler avoids it.
-  code = ("import sys, soundscope\n"
-          "status = soundscope.main(sys.argv[1:])\n"
+  code = ("import sys\nfrom soundscope.cli import main as cli\n"
+          "status = cli.main(sys.argv[1:])\n"
           "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
           "('tensorflow', 'apache_beam', 'keras', 'numba', 'resampy'))\n"
           "print('HEAVY', heavy, file=sys.stderr)\n"
@@ -168,9 +168,10 @@ def test_the_installed_command_runs_without_tensorflow_beam_or_numba(model_dir, 
 
 
 def test_parallel_jobs_give_the_same_scores_with_one_blas_thread_each(model_dir, clips):
-  from configs import params as P
-  from models import classify_cli, store
-  model = store.load_classifier("yamnet", model_dir)
+  from soundscope.configs import params as P
+  from soundscope.cli import classify as classify_cli
+  from soundscope.models.store import registry
+  model = registry.load_classifier("yamnet", model_dir)
   paths = [clips["stereo_wav"], clips["flac"], clips["ogg"], clips["wav16"]]
   before = blas_thread_counts()
   serial = [result["scores"] for _, result, _ in classify_cli.classify_files(
@@ -189,8 +190,10 @@ def test_parallel_jobs_give_the_same_scores_with_one_blas_thread_each(model_dir,
 
 def test_only_thread_safe_models_classify_files_in_parallel(model_dir):
   import os
-  from models import classify_cli, heads, store
-  yamnet_model = store.load_classifier("yamnet", model_dir)
+  from soundscope.cli import classify as classify_cli
+  from soundscope.models.networks import heads
+  from soundscope.models.store import registry
+  yamnet_model = registry.load_classifier("yamnet", model_dir)
   assert classify_cli.jobs_for(yamnet_model) == max(1, min(8, os.cpu_count()))
   assert classify_cli.jobs_for(yamnet_model, 4) == 4
   # A VGGish head is not declared thread-safe: one file at a time, even when asked for more.

@@ -4,7 +4,7 @@ import argparse
 
 import pytest
 
-from configs import params as P
+from soundscope.configs import params as P
 
 
 def test_defaults_are_the_references():

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from models import metrics
+from soundscope.models.training import metrics
 
 
 def test_hit_at_one_counts_examples_whose_top_class_is_positive():

@@ -3,10 +3,10 @@
 import numpy as np
 import soundfile
 
-from models import batch_embed
-from transforms import errors
-from transforms import postprocess
-from transforms import vggish_input
+from bench import batch_embed
+from soundscope.transforms import errors
+from soundscope.transforms import postprocess
+from soundscope.transforms import vggish_input
 
 
 def _write(path, seconds, rate, channels=1, seed=0):

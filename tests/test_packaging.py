@@ -8,31 +8,40 @@ import zipfile
 
 import pytest
 
-import soundscope
+from soundscope.cli import main
 
-PACKAGES = ("configs", "transforms", "models", "pipelines", "runtime")
+PACKAGES = ("configs", "transforms", "models", "pipelines", "runtime", "cli")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.slow
 def test_wheel_contains_every_package_and_the_console_script(tmp_path):
   subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                  "-q", "-w", str(tmp_path), str(soundscope.__file__).rsplit("/", 1)[0]],
+                  "-q", "-w", str(tmp_path), REPO],
                  check=True, capture_output=True)
   (wheel,) = tmp_path.glob("soundscope-*.whl")
   names = zipfile.ZipFile(wheel).namelist()
   for package in PACKAGES:
-    assert f"{package}/__init__.py" in names
-  assert "soundscope.py" in names
-  assert "transforms/audio.py" in names and "models/vggish.py" in names
-  assert not any(name.startswith("tests/") for name in names)
+    assert f"soundscope/{package}/__init__.py" in names
+  assert "soundscope/__init__.py" in names and "soundscope/__main__.py" in names
+  assert "soundscope/transforms/audio.py" in names
+  assert "soundscope/models/networks/vggish.py" in names
+  assert "soundscope/runtime/web/static/app.js" in names or any(
+      name.startswith("soundscope/runtime/web/static/") for name in names)
+  # One namespace: nothing of ours at the top level of site-packages, no tests or benches.
+  top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(
+      (".dist-info", ".data"))}
+  assert top_level == {"soundscope"}, top_level
+  assert not any(part in name for name in names for part in ("/tests/", "bench/", "synthetic"))
   (entry_points,) = [n for n in names if n.endswith("entry_points.txt")]
-  assert "soundscope = soundscope:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+  assert "soundscope = soundscope.cli.main:main" in zipfile.ZipFile(wheel).read(
+      entry_points).decode()
 
 
 def test_cli_lists_every_subcommand():
   result = subprocess.run([sys.executable, "-m", "soundscope", "--help"], capture_output=True,
                           text=True, check=True)
-  for command in soundscope.COMMANDS:
+  for command in main.COMMANDS:
     assert command in result.stdout
 
 

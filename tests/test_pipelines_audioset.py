@@ -5,11 +5,11 @@ import pandas as pd
 import pytest
 import soundfile
 
-import soundscope
+from soundscope.cli import main as cli
 import support_pipelines as support
 from conftest import asset
-from pipelines import labels
-from transforms import postprocess, vggish_input
+from soundscope.pipelines import labels
+from soundscope.transforms import postprocess, vggish_input
 
 CSV_HEADER = ("# Segments csv created Thu Nov 26 17:00:00 2026\n"
               "# num_ytids=5, num_segs=5, num_unique_labels=5, num_positive_labels=7\n"
@@ -44,12 +44,12 @@ def segments(tmp_path_factory):
 @pytest.mark.slow
 def test_segments_become_labelled_records_and_missing_audio_is_reported(
     segments, vggish_checkpoint, pca_params_path, vggish_embedder, tmp_path, capsys):
-  from transforms import records as records_lib
+  from soundscope.transforms import records as records_lib
   import tensorflow as tf
   csv_path, audio_dir = segments
   class_map_path = asset("audioset/class_labels_indices.csv")
   prefix = str(tmp_path / "bal")
-  status = soundscope.main([
+  status = cli.main([
       "audioset", "--segments", str(csv_path), "--audio-dir", str(audio_dir),
       "--output", prefix, "--class-labels", str(class_map_path),
       "--vggish-checkpoint", str(vggish_checkpoint), "--pca-params", str(pca_params_path)])

@@ -18,10 +18,10 @@ import pyarrow.parquet as pq
 import pytest
 import soundfile
 
-import soundscope
+from soundscope.cli import main as cli
 import support_pipelines as support
 from conftest import asset
-from transforms import postprocess, vggish_input
+from soundscope.transforms import postprocess, vggish_input
 
 ESC10_CLIPS = ("1-100032-A-0.flac", "1-110389-A-0.flac", "1-17150-A-12.flac")
 LABELLED = {"wav/mono_16k.wav": "/m/09x0r,/m/04rlf", "ogg/mono_32k.ogg": "137"}
@@ -69,7 +69,7 @@ def corpus(tmp_path_factory):
 def embedded(corpus, vggish_checkpoint, pca_params_path, tmp_path_factory):
   root, _, _, _, listing, label_csv = corpus
   prefix = str(tmp_path_factory.mktemp("embed_out") / "corpus")
-  status = soundscope.main([
+  status = cli.main([
       "embed", "--input", str(listing), "--output", prefix, "--num-shards", "2",
       "--labels-csv", str(label_csv), "--class-labels",
       str(asset("audioset/class_labels_indices.csv")),

@@ -14,11 +14,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import soundscope
+from soundscope.cli import main as cli
 import support_pipelines as support
 from conftest import asset
-from models import classifier as classifier_lib
-from transforms import audio
+from soundscope.models import classifier as classifier_lib
+from soundscope.transforms import audio
 
 FACTORY = "support_pipelines:make_tiny_classifier"
 # Small read and score blocks, so that a 40 s file is decoded in 20 blocks and
@@ -35,7 +35,7 @@ def corpus(tmp_path_factory):
 
 
 def _predict(capsys, *args):
-  status = soundscope.main(["predict", "--model-factory", FACTORY, "--no-progress", *args])
+  status = cli.main(["predict", "--model-factory", FACTORY, "--no-progress", *args])
   out = capsys.readouterr().out
   return status, out
 
@@ -120,7 +120,7 @@ def test_long_audio_is_scored_in_pieces_with_the_whole_file_numbers(tmp_path, ca
 
   def predict(name, *args):
     output = tmp_path / name
-    status = soundscope.main(["predict", "--model-factory", bounded, "--no-progress",
+    status = cli.main(["predict", "--model-factory", bounded, "--no-progress",
                               "--input", path, "--output", str(output), "--scores", *args])
     captured = capsys.readouterr()
     assert status == 0, captured.out
@@ -153,7 +153,8 @@ def test_long_audio_is_scored_in_pieces_with_the_whole_file_numbers(tmp_path, ca
 def test_a_vggish_head_scores_long_audio_in_pieces_as_the_whole_file(
     tmp_path, capsys, vggish_checkpoint, pca_params_path):
   import support_train
-  from models import frame_models, heads
+  from soundscope.models.networks import frame_models
+  from soundscope.models.store import heads
   store_root = tmp_path / "store"
   (store_root / "vggish").mkdir(parents=True)
   os.symlink(os.path.abspath(vggish_checkpoint), store_root / "vggish" / "vggish_model.ckpt")
@@ -164,7 +165,7 @@ def test_a_vggish_head_scores_long_audio_in_pieces_as_the_whole_file(
   _write_sweep(path, 30.0)
   output = tmp_path / "head.parquet"
   # Pieces of one head window (10 VGGish examples, 9.6 s): 3 pieces of 30 s.
-  status = soundscope.main(["predict", "--input", path, "--output", str(output), "--model",
+  status = cli.main(["predict", "--input", path, "--output", str(output), "--model",
                             "head", "--model-dir", str(store_root), "--per-window", "--scores",
                             "--no-progress", "--read-block", "2", "--score-block", "9.6"])
   assert status == 0, capsys.readouterr().out
@@ -264,7 +265,7 @@ class _NoMetrics:
 
 def test_a_runner_without_metrics_is_named_and_the_records_are_not_called_lost(
     tmp_path, capsys, monkeypatch):
-  from pipelines import progress
+  from soundscope.pipelines import progress
   assert progress.counter_totals(_NoMetrics()) is None
   assert ("warning: the runner reported no metrics (NotImplementedError: this runner keeps "
           "its metrics)") in capsys.readouterr().err
@@ -281,8 +282,9 @@ def test_a_runner_without_metrics_is_named_and_the_records_are_not_called_lost(
 @pytest.mark.slow
 def test_a_head_scores_the_records_of_a_batch_together_as_each_alone(tmp_path, capsys):
   import support_train
-  from models import frame_models, heads
-  from transforms import records
+  from soundscope.models.networks import frame_models
+  from soundscope.models.store import heads
+  from soundscope.transforms import records
   store_root = tmp_path / "store"
   heads.export_head(frame_models.build("AttentionPoolingModel", 527, hidden_units=16),
                     store_root / "head", support_train.class_labels_csv())
@@ -294,7 +296,7 @@ def test_a_head_scores_the_records_of_a_batch_together_as_each_alone(tmp_path, c
   listing.write_text("".join(f"{path}\n" for path in sources))
   for mode in ([], ["--per-window"]):
     output = tmp_path / f"head{len(mode)}.parquet"
-    status = soundscope.main(["predict", "--input", str(listing), "--output", str(output),
+    status = cli.main(["predict", "--input", str(listing), "--output", str(output),
                               "--model", "head", "--model-dir", str(store_root), "--scores",
                               "--no-progress", *mode])
     assert status == 0, capsys.readouterr().out
@@ -316,7 +318,7 @@ def test_inference_failures_become_error_rows(corpus, tmp_path, capsys):
   listing.write_text("".join(f"{root / relative}\n" for relative in sorted(good)))
   output = tmp_path / "failing.parquet"
   # All six files fit in one inference batch; the classifier fails on the 30 s one only.
-  status = soundscope.main(["predict", "--model-factory",
+  status = cli.main(["predict", "--model-factory",
                             "support_pipelines:make_failing_classifier", "--no-progress",
                             "--input", str(listing), "--output", str(output)])
   out = capsys.readouterr().out
@@ -348,7 +350,7 @@ def test_two_worker_processes_give_the_same_rows(corpus, tmp_path, capfd, monkey
   monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
       [os.path.dirname(support.__file__), os.environ.get("PYTHONPATH", "")]))
   output = tmp_path / "two.parquet"
-  status = soundscope.main(["predict", "--model-factory", FACTORY, "--no-progress",
+  status = cli.main(["predict", "--model-factory", FACTORY, "--no-progress",
                             "--input", str(root / "**" / "*"), "--output", str(output),
                             "--scores", "--direct_num_workers=2",
                             "--direct_running_mode=multi_processing"])
@@ -370,7 +372,7 @@ def test_two_worker_processes_give_the_same_rows(corpus, tmp_path, capfd, monkey
   # The row shards the workers wrote were merged into the one file and removed.
   assert sorted(os.listdir(tmp_path)) == ["two-errors.parquet", "two.parquet"]
   # Kept instead, they are the output: one shard per bundle, so one or more per worker.
-  status = soundscope.main(["predict", "--model-factory", FACTORY, "--no-progress",
+  status = cli.main(["predict", "--model-factory", FACTORY, "--no-progress",
                             "--input", str(root / "**" / "*"), "--output", str(output),
                             "--scores", "--keep-shards", "--direct_num_workers=2",
                             "--direct_running_mode=multi_processing"])
@@ -386,7 +388,7 @@ def test_two_worker_processes_give_the_same_rows(corpus, tmp_path, capfd, monkey
 
 def test_a_failed_merge_keeps_the_previous_output_and_leaves_no_staging(corpus, tmp_path,
                                                                         capsys, monkeypatch):
-  from pipelines import prediction
+  from soundscope.pipelines import prediction
   root, _, _ = corpus
   output = tmp_path / "kept.parquet"
   assert _predict(capsys, "--input", str(root / "wav" / "*"), "--output", str(output))[0] == 0
@@ -396,14 +398,14 @@ def test_a_failed_merge_keeps_the_previous_output_and_leaves_no_staging(corpus, 
     raise OSError(28, "No space left on device", output_path)
   monkeypatch.setattr(prediction, "merge_row_shards", disk_full)
   with pytest.raises(OSError, match="No space left"):
-    soundscope.main(["predict", "--model-factory", FACTORY, "--no-progress", "--input",
+    cli.main(["predict", "--model-factory", FACTORY, "--no-progress", "--input",
                      str(root / "flac" / "*"), "--output", str(output)])
   assert output.read_bytes() == before
   assert sorted(os.listdir(tmp_path)) == ["kept-errors.parquet", "kept.parquet"]
 
 
 def test_row_shards_are_streamed_into_one_file_and_removed(tmp_path):
-  from pipelines import prediction
+  from soundscope.pipelines import prediction
   output = str(tmp_path / "preds.parquet")
   schema = prediction.predictions_schema(with_scores=True)
 
@@ -430,7 +432,7 @@ def test_row_shards_are_streamed_into_one_file_and_removed(tmp_path):
 @pytest.mark.slow
 def test_yamnet_from_the_model_store_scores_esc10_clips(tmp_path, capsys):
   import support_store
-  from models import store
+  from soundscope.models.store import registry
   store_root = tmp_path / "store"
   support_store.yamnet_store(str(store_root))
   clips = [asset(f"audio/esc10/{name}") for name in
@@ -438,13 +440,13 @@ def test_yamnet_from_the_model_store_scores_esc10_clips(tmp_path, capsys):
   listing = tmp_path / "clips.txt"
   listing.write_text("\n".join(str(path) for path in clips) + "\n")
   output = tmp_path / "yamnet.parquet"
-  status = soundscope.main(["predict", "--input", str(listing), "--output", str(output),
+  status = cli.main(["predict", "--input", str(listing), "--output", str(output),
                             "--model", "yamnet", "--model-dir", str(store_root), "--scores",
                             "--no-progress"])
   out = capsys.readouterr().out
   assert status == 0, out
   rows = pd.read_parquet(output).set_index("source")
-  yamnet = store.load_classifier("yamnet", str(store_root))
+  yamnet = registry.load_classifier("yamnet", str(store_root))
   assert set(rows["model_name"]) == {yamnet.name}
   assert set(rows["model_version"]) == {str(yamnet.version)}
   for path in clips:
@@ -457,7 +459,7 @@ def test_yamnet_from_the_model_store_scores_esc10_clips(tmp_path, capsys):
   assert dog_labels & {"Dog", "Animal", "Bark", "Domestic animals, pets"}
   # Scored in 0.96 s pieces (2 of YAMNet's 0.48 s hops), the windows are the whole clip's.
   windows_path = tmp_path / "yamnet-windows.parquet"
-  status = soundscope.main(["predict", "--input", str(listing), "--output", str(windows_path),
+  status = cli.main(["predict", "--input", str(listing), "--output", str(windows_path),
                             "--model", "yamnet", "--model-dir", str(store_root), "--scores",
                             "--per-window", "--no-progress", "--read-block", "2",
                             "--score-block", "1"])
@@ -473,14 +475,14 @@ def test_yamnet_from_the_model_store_scores_esc10_clips(tmp_path, capsys):
 
 def test_a_count_mismatch_fails_and_keeps_the_previous_output(corpus, tmp_path, capsys,
                                                               monkeypatch):
-  from pipelines import prediction
+  from soundscope.pipelines import prediction
   root, _, _ = corpus
   output = tmp_path / "kept.parquet"
   assert _predict(capsys, "--input", str(root / "wav" / "*"), "--output", str(output))[0] == 0
   before = output.read_bytes()
   real_count = prediction.count_written
   monkeypatch.setattr(prediction, "count_written", lambda path: real_count(path) - 1)
-  status = soundscope.main(["predict", "--model-factory", FACTORY, "--no-progress", "--input",
+  status = cli.main(["predict", "--model-factory", FACTORY, "--no-progress", "--input",
                             str(root / "flac" / "*"), "--output", str(output)])
   captured = capsys.readouterr()
   assert status == 1

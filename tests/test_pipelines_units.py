@@ -5,7 +5,7 @@ import os
 import pytest
 
 from conftest import asset, blas_thread_counts
-from pipelines import audioset, dead_letter, inputs, labels, options, outputs
+from soundscope.pipelines import audioset, dead_letter, inputs, labels, options, outputs
 
 
 def _touch(path, data=b"x"):
@@ -82,7 +82,7 @@ def test_segment_times_must_be_a_real_interval(tmp_path, times):
 
 
 def test_label_csv_rows_must_agree_and_inputs_without_a_row_are_counted(tmp_path):
-  from pipelines import embed
+  from soundscope.pipelines import embed
   _touch(str(tmp_path / "corpus" / "a.wav"))
   _touch(str(tmp_path / "corpus" / "b.wav"))
   files = inputs.expand(str(tmp_path / "corpus")).files
@@ -147,9 +147,9 @@ def test_default_runner_skips_prism_and_beam_options_pass_through():
 
 
 def test_beam_options_that_look_like_ours_reach_beam_unread():
-  import soundscope
   from apache_beam.options.pipeline_options import GoogleCloudOptions
-  _, _, args = soundscope.parse_command([
+  from soundscope.cli import main
+  _, _, args = main.parse_command([
       "embed", "--input", "corpus/*.wav", "--output", "out/run", "--labels", "team=audio",
       "--labels-csv", "labels.csv", "--num", "3"])
   assert args.labels_csv == "labels.csv"
@@ -211,7 +211,7 @@ def test_reconcile_reports_a_mismatch(capsys):
 def _embed_args(*argv):
   """`soundscope embed` arguments parsed as the CLI does (unknown ones go to Beam)."""
   import argparse
-  from pipelines import embed
+  from soundscope.pipelines import embed
   parser = argparse.ArgumentParser()
   embed.add_arguments(parser)
   args, unknown = parser.parse_known_args(["--input", "in", "--output", "out", *argv])
@@ -243,7 +243,7 @@ def test_progress_line_says_models_are_loading_until_a_worker_has_loaded_one(mon
   import io
   import re
   import time
-  from pipelines import model_handlers, progress
+  from soundscope.pipelines import model_handlers, progress
   monkeypatch.setattr(progress, "LOG_INTERVAL_SECONDS", 0.05)
   stream = io.StringIO()
   with progress.Reporter("predict", 3, stream=stream) as reporter:
@@ -267,7 +267,7 @@ def test_progress_line_says_models_are_loading_until_a_worker_has_loaded_one(mon
 
 def test_no_progress_prints_nothing_and_workers_have_nowhere_to_report():
   import io
-  from pipelines import progress
+  from soundscope.pipelines import progress
   stream = io.StringIO()
   with progress.Reporter("embed", 3, enabled=False, stream=stream) as reporter:
     assert reporter.directory is None
@@ -298,9 +298,9 @@ def test_unreadable_list_files_and_class_maps_are_errors_naming_the_file(tmp_pat
 ])
 def test_predict_names_a_model_it_cannot_load_before_running(tmp_path, capsys, model_args,
                                                              message):
-  import soundscope
+  from soundscope.cli import main as cli
   _touch(str(tmp_path / "in" / "a.wav"))
-  status = soundscope.main(["predict", "--input", str(tmp_path / "in"), "--output",
+  status = cli.main(["predict", "--input", str(tmp_path / "in"), "--output",
                             str(tmp_path / "out.parquet"), "--model-dir", str(tmp_path / "m"),
                             "--no-progress", *model_args])
   err = capsys.readouterr().err
@@ -309,7 +309,7 @@ def test_predict_names_a_model_it_cannot_load_before_running(tmp_path, capsys, m
 
 
 def test_error_rows_after_reading_name_the_file_that_was_read():
-  from pipelines import embedding
+  from soundscope.pipelines import embedding
   info = {"source": "/corpus/dogs/bark.wav", "embedding_frames": 3}
   failed = dead_letter.error_row("dogs/bark.wav", "dogs/bark.wav", "inference",
                                  ("ResourceExhaustedError", "dogs/bark.wav: VGGish failed: OOM"))

@@ -10,10 +10,10 @@ import pytest
 import soundfile
 
 import support_runtime as sr
-from models import classifier as classifier_lib
-from runtime import capture as capture_lib
-from runtime import windows
-from transforms import audio
+from soundscope.models import classifier as classifier_lib
+from soundscope.runtime import capture as capture_lib
+from soundscope.runtime import windows
+from soundscope.transforms import audio
 
 LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)  (.+)$")
 
@@ -65,8 +65,8 @@ def test_capture_dog_then_rain_prints_saves_and_matches_batch(tmp_path, yamnet_d
   ends = [datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%fZ") for m in parsed]
   assert (ends[0] - stamps[0]).total_seconds() == pytest.approx(5.0, abs=0.002)
 
-  from models import store
-  batch = store.load_classifier("yamnet", yamnet_dir)
+  from soundscope.models.store import registry
+  batch = registry.load_classifier("yamnet", yamnet_dir)
   for path, fed, printed in zip(saved, (dog, rain), (dog_labels, rain_labels)):
     info = soundfile.info(str(path))
     assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")

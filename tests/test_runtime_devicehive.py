@@ -9,13 +9,13 @@ import pytest
 
 import support_runtime as sr
 from devicehive_server import DeviceHiveServer
-from models import classifier as classifier_lib
-from runtime import config as config_lib
-from runtime import courier as courier_lib
-from runtime import devicehive as dh
-from runtime import outbox as outbox_lib
-from runtime import prediction
-from runtime import sinks as sinks_lib
+from soundscope.models import classifier as classifier_lib
+from soundscope.runtime import config as config_lib
+from soundscope.runtime import courier as courier_lib
+from soundscope.runtime import devicehive as dh
+from soundscope.runtime import outbox as outbox_lib
+from soundscope.runtime import prediction
+from soundscope.runtime import sinks as sinks_lib
 
 T0 = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.timezone.utc)
 DEVICE = "soundscope-test-1"

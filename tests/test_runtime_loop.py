@@ -10,12 +10,12 @@ import soundfile
 
 import support_runtime as sr
 from conftest import blas_thread_counts
-from models import classifier as classifier_lib
-from runtime import loop as loop_lib
-from runtime import prediction
-from runtime import sinks as sinks_lib
-from runtime import windows
-from transforms import audio
+from soundscope.models import classifier as classifier_lib
+from soundscope.runtime import loop as loop_lib
+from soundscope.runtime import prediction
+from soundscope.runtime import sinks as sinks_lib
+from soundscope.runtime import windows
+from soundscope.transforms import audio
 
 T0 = datetime.datetime(2026, 11, 26, 17, 0, 0, 250000, tzinfo=datetime.timezone.utc)
 
@@ -53,10 +53,10 @@ def full_scores(event, num_classes):
 
 
 def test_live_window_scores_equal_batch_clip_scores_with_yamnet(tmp_path):
-  from models import store
+  from soundscope.models.store import registry
   model_dir = sr.import_yamnet(tmp_path / "models")
-  live = store.load_classifier("yamnet", model_dir)
-  batch = store.load_classifier("yamnet", model_dir)
+  live = registry.load_classifier("yamnet", model_dir)
+  batch = registry.load_classifier("yamnet", model_dir)
   window = clip_window(sr.DOG_CLIP)
   runner = loop_lib.Loop(capture=None, classifier=live, sinks=None, top_k=len(live.labels))
   event = runner.process(window)
@@ -126,7 +126,7 @@ class FailsOn(sr.BandEnergyClassifier):
 
 
 def run_on_rain(classifier):
-  from runtime import capture as capture_lib
+  from soundscope.runtime import capture as capture_lib
   samples, rate = sr.read_clip(sr.RAIN_CLIP)
   # Five 1 s windows at five times real time: 200 ms to classify each, plenty.
   capture = capture_lib.Capture(sr.BlockSource(samples, rate, 4410, pace=5), 1.0, 1.0)
@@ -191,9 +191,9 @@ def test_notification_parameters_carry_labels_window_and_model():
 def test_runtime_never_imports_pipelines():
   import subprocess
   import sys
-  code = ("import sys, runtime.capture_cli, runtime.serve_cli, runtime.web, runtime.courier, "
-          "runtime.loop, runtime.session; "
-          "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pipelines', 'apache_beam')))")
+  code = ("import sys, soundscope.cli.capture, soundscope.cli.serve, soundscope.runtime.web, "
+          "soundscope.runtime.courier, soundscope.runtime.loop, soundscope.runtime.session; "
+          "print(sorted(m for m in sys.modules if m.startswith(('soundscope.pipelines', 'apache_beam'))))")
   result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=str(sr.REPO), timeout=120)
   assert result.returncode == 0, result.stderr
@@ -204,7 +204,7 @@ def test_runtime_never_imports_pipelines():
 
 def test_live_commands_take_the_resample_filter_and_no_batch_only_front_end_option(capsys):
   import argparse
-  from runtime import session
+  from soundscope.runtime import session
   parser = session.add_arguments(argparse.ArgumentParser(prog="soundscope capture"))
   for batch_only in (["--example-hop", "0.48"], ["--read-block", "5"],
                      ["--short-clips", "error"], ["--vggish-batch-size", "8"]):

@@ -12,7 +12,7 @@ import pytest
 
 import support_runtime as sr
 from devicehive_server import DeviceHiveServer
-from runtime import config as config_lib
+from soundscope.runtime import config as config_lib
 
 DEVICE = "serve-test"
 

@@ -9,15 +9,15 @@ import pytest
 
 import support_runtime as sr
 from devicehive_server import DeviceHiveServer
-from runtime import config as config_lib
-from runtime import courier as courier_lib
-from runtime import loop as loop_lib
-from runtime import outbox as outbox_lib
-from runtime import serve_cli
-from runtime import sinks as sinks_lib
-from runtime import web
-from runtime import windows
-from runtime.web import hub as hub_lib
+from soundscope.runtime import config as config_lib
+from soundscope.runtime import courier as courier_lib
+from soundscope.runtime import loop as loop_lib
+from soundscope.runtime import outbox as outbox_lib
+from soundscope.cli import serve as serve_cli
+from soundscope.runtime import sinks as sinks_lib
+from soundscope.runtime import web
+from soundscope.runtime import windows
+from soundscope.runtime.web import hub as hub_lib
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -6,9 +6,11 @@ import socket
 
 import pytest
 
-import soundscope
-from configs import model_specs as S
-from models import download, store
+from soundscope.cli import main as cli
+from soundscope.configs import model_specs as S
+from soundscope.models.store import download
+from soundscope.models.store import files as store
+from soundscope.models.store import registry
 from support_store import leftovers, mirror_server, mirror_tree, tamper
 
 
@@ -20,7 +22,7 @@ def mirror(tmp_path):
 def test_download_yamnet_from_mirror_gives_a_verified_model(tmp_path, mirror):
   model_store = store.ModelStore(tmp_path / "models")
   with mirror_server(mirror) as (base, server):
-    directory = model_store.download("yamnet", base_url=base, progress=False)
+    directory = download.download_model(model_store, "yamnet", base_url=base, progress=False)
   assert sorted(server.requests) == sorted(f"/yamnet/{n}" for n in (
       "yamnet_classification.tflite", "yamnet_class_map.csv", "yamnet_embedding.tflite"))
   assert model_store.verify("yamnet").ok
@@ -33,9 +35,9 @@ def test_download_yamnet_from_mirror_gives_a_verified_model(tmp_path, mirror):
 def test_download_skips_files_already_verified(tmp_path, mirror):
   model_store = store.ModelStore(tmp_path / "models")
   with mirror_server(mirror) as (base, server):
-    model_store.download("yamnet", base_url=base, progress=False)
+    download.download_model(model_store, "yamnet", base_url=base, progress=False)
     server.requests.clear()
-    model_store.download("yamnet", base_url=base, progress=False)
+    download.download_model(model_store, "yamnet", base_url=base, progress=False)
     assert server.requests == []
 
 
@@ -44,7 +46,7 @@ def test_wrong_checksum_is_rejected_and_leaves_nothing(tmp_path, mirror):
   model_store = store.ModelStore(tmp_path / "models")
   with mirror_server(mirror) as (base, _):
     with pytest.raises(download.DownloadError, match="sha256") as caught:
-      model_store.download("yamnet", base_url=base, progress=False)
+      download.download_model(model_store, "yamnet", base_url=base, progress=False)
   assert "yamnet_class_map.csv" in str(caught.value)
   directory = model_store.path("yamnet")
   assert not (directory / "yamnet_class_map.csv").exists()
@@ -53,14 +55,14 @@ def test_wrong_checksum_is_rejected_and_leaves_nothing(tmp_path, mirror):
   assert (directory / "yamnet_classification.tflite").is_file()
   assert not model_store.is_present("yamnet")
   with pytest.raises(store.ModelNotFoundError, match="yamnet_class_map.csv is missing"):
-    store.load_classifier("yamnet", model_store.root)
+    registry.load_classifier("yamnet", model_store.root)
 
 
 def test_truncated_transfer_is_rejected_and_leaves_nothing(tmp_path, mirror):
   model_store = store.ModelStore(tmp_path / "models")
   with mirror_server(mirror, truncate={"/yamnet/yamnet_classification.tflite"}) as (base, _):
     with pytest.raises(download.DownloadError, match="truncated|interrupted"):
-      model_store.download("yamnet", base_url=base, progress=False)
+      download.download_model(model_store, "yamnet", base_url=base, progress=False)
   directory = model_store.path("yamnet")
   assert not (directory / "yamnet_classification.tflite").exists()
   assert leftovers(directory) == []
@@ -69,7 +71,7 @@ def test_truncated_transfer_is_rejected_and_leaves_nothing(tmp_path, mirror):
 def test_a_failed_download_keeps_the_verified_file_already_there(tmp_path, mirror):
   model_store = store.ModelStore(tmp_path / "models")
   with mirror_server(mirror) as (base, _):
-    model_store.download("yamnet", base_url=base, progress=False)
+    download.download_model(model_store, "yamnet", base_url=base, progress=False)
   spec = S.YAMNET.files[0]
   target = model_store.path("yamnet") / spec.name
   with mirror_server(mirror, truncate={f"/yamnet/{spec.name}"}) as (base, _):
@@ -83,7 +85,7 @@ def test_404_names_the_url(tmp_path, mirror):
   model_store = store.ModelStore(tmp_path / "models")
   with mirror_server(mirror) as (base, _):
     with pytest.raises(download.DownloadError) as caught:
-      model_store.download("vggish", base_url=base, progress=False)
+      download.download_model(model_store, "vggish", base_url=base, progress=False)
   message = str(caught.value)
   assert f"{base}/vggish/vggish_pca_params.npz: HTTP 404" in message
   assert f"{base}/vggish/vggish_model.ckpt: HTTP 404" in message
@@ -100,7 +102,7 @@ def test_offline_message_names_the_url_and_the_import_alternative(tmp_path):
   base = f"http://127.0.0.1:{_closed_port()}"
   err = io.StringIO()
   with contextlib.redirect_stderr(err):
-    status = soundscope.main(["models", "download", "yamnet", "--quiet", "--base-url", base,
+    status = cli.main(["models", "download", "yamnet", "--quiet", "--base-url", base,
                               "--model-dir", str(tmp_path / "models")])
   assert status == 1
   assert f"{base}/yamnet/yamnet_classification.tflite" in err.getvalue()
@@ -110,7 +112,7 @@ def test_offline_message_names_the_url_and_the_import_alternative(tmp_path):
 def test_cli_download_uses_the_environment_mirror(tmp_path, mirror, monkeypatch, capsys):
   with mirror_server(mirror) as (base, _):
     monkeypatch.setenv(S.DOWNLOAD_BASE_ENV, base)
-    status = soundscope.main(["models", "download", "yamnet",
+    status = cli.main(["models", "download", "yamnet",
                               "--model-dir", str(tmp_path / "models")])
   captured = capsys.readouterr()
   assert status == 0
@@ -135,7 +137,7 @@ def test_the_vggish_checkpoint_is_checked_by_its_published_md5(tmp_path, mirror)
   model_store = store.ModelStore(tmp_path / "models")
   with mirror_server(mirror) as (base, _):
     with pytest.raises(download.DownloadError, match="md5 .* does not match the published"):
-      model_store.download("vggish", base_url=base, progress=False)
+      download.download_model(model_store, "vggish", base_url=base, progress=False)
   assert not (model_store.path("vggish") / "vggish_model.ckpt").exists()
   assert (model_store.path("vggish") / "vggish_pca_params.npz").is_file()
   assert leftovers(model_store.path("vggish")) == []

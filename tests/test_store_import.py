@@ -6,9 +6,10 @@ import stat
 
 import pytest
 
-import soundscope
-from configs import model_specs as S
-from models import store
+from soundscope.cli import main as cli
+from soundscope.configs import model_specs as S
+from soundscope.models.store import files as store
+from soundscope.models.store import registry
 from support_store import copy_asset, leftovers, yamnet_store
 
 
@@ -73,17 +74,17 @@ def test_verify_finds_a_corrupted_file_and_loading_refuses_a_truncated_one(tmp_p
   assert not result.ok and "sha256" in result.problems[0]
   target.write_bytes(bytes(data[:1000]))
   with pytest.raises(store.ModelNotFoundError, match="incomplete.*1000 bytes"):
-    store.load_classifier("yamnet", tmp_path)
+    registry.load_classifier("yamnet", tmp_path)
 
 
 def test_no_model_gives_one_message_that_says_how_to_get_one(tmp_path):
   with pytest.raises(store.ModelNotFoundError) as caught:
-    store.load_classifier(None, tmp_path)
+    registry.load_classifier(None, tmp_path)
   message = str(caught.value)
   assert "soundscope models download yamnet" in message
   assert "soundscope models import PATH" in message
   with pytest.raises(store.ModelNotFoundError, match="'nonesuch' is not in the model store"):
-    store.load_classifier("nonesuch", tmp_path)
+    registry.load_classifier("nonesuch", tmp_path)
 
 
 def _write_head(root, name):
@@ -157,14 +158,14 @@ def test_default_model_is_yamnet_when_present_else_a_head(tmp_path):
   for name in ("yamnet_classification.tflite", "yamnet_class_map.csv"):
     model_store.import_path(copy_asset(f"yamnet/{name}", tmp_path / name))
   assert model_store.default_classifier_name() == "yamnet"
-  assert store.load_classifier(None, model_store.root).name == "yamnet"
+  assert registry.load_classifier(None, model_store.root).name == "yamnet"
 
 
 def test_vggish_is_an_embedder_not_a_classifier(tmp_path):
   model_store = store.ModelStore(tmp_path)
   model_store.import_path(copy_asset("vggish/vggish_pca_params.npz", tmp_path / "pca.npz"))
   with pytest.raises(store.ModelNotFoundError, match="vggish_model.ckpt is missing"):
-    store.load_classifier("vggish", tmp_path)
+    registry.load_classifier("vggish", tmp_path)
   with pytest.raises(store.ModelNotFoundError, match="download vggish"):
     model_store.vggish_files()
 
@@ -173,26 +174,26 @@ def test_cli_import_list_verify(tmp_path, capsys):
   models_dir = str(tmp_path / "models")
   for name in ("yamnet_classification.tflite", "yamnet_class_map.csv"):
     path = copy_asset(f"yamnet/{name}", tmp_path / name)
-    assert soundscope.main(["models", "import", str(path), "--model-dir", models_dir]) == 0
-  assert soundscope.main(["models", "--model-dir", models_dir, "list"]) == 0
-  assert soundscope.main(["models", "verify", "--model-dir", models_dir]) == 0
+    assert cli.main(["models", "import", str(path), "--model-dir", models_dir]) == 0
+  assert cli.main(["models", "--model-dir", models_dir, "list"]) == 0
+  assert cli.main(["models", "verify", "--model-dir", models_dir]) == 0
   out = capsys.readouterr().out
   assert "yamnet: imported into" in out and "(complete)" in out
   assert "yamnet       verified" in out and "vggish       missing" in out
   assert "yamnet: ok" in out
   (tmp_path / "models" / "yamnet" / "yamnet_class_map.csv").write_text("index,mid,display_name\n")
-  assert soundscope.main(["models", "verify", "--model-dir", models_dir]) == 1
+  assert cli.main(["models", "verify", "--model-dir", models_dir]) == 1
   assert "yamnet: FAILED" in capsys.readouterr().out
   bogus = tmp_path / "bogus.tflite"
   bogus.write_bytes(b"x")
-  assert soundscope.main(["models", "import", str(bogus), "--model-dir", models_dir]) == 1
+  assert cli.main(["models", "import", str(bogus), "--model-dir", models_dir]) == 1
   assert "not a file of any known model" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", ["train", "ensemble"])
 def test_export_names_are_checked_before_anything_runs(tmp_path, capsys, command):
   with pytest.raises(SystemExit) as exit_info:
-    soundscope.main([command, "--train-data", str(tmp_path / "*.tfrecord"),
+    cli.main([command, "--train-data", str(tmp_path / "*.tfrecord"),
                      "--train-dir", str(tmp_path / "run"), "--export", "../elsewhere"])
   assert exit_info.value.code == 2
   assert "argument --export: '../elsewhere' cannot name a model in the store" in \

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 import support_train as S
+from soundscope.configs import model_specs
 
 
 def test_youtube8m_loss_sums_cross_entropy_over_classes():
-  from models import train
+  from soundscope.models.training import train
   labels = np.array([[1, 0, 0], [0, 1, 1]], np.float32)
   scores = np.array([[0.9, 0.2, 0.1], [0.5, 0.7, 0.01]], np.float32)
   eps = train.YOUTUBE8M_LOSS_EPSILON
@@ -22,7 +23,7 @@ def test_youtube8m_loss_sums_cross_entropy_over_classes():
 
 @pytest.mark.slow
 def test_youtube8m_loss_run_resumes(tmp_path):
-  from models import train
+  from soundscope.models.training import train
   config = train.TrainConfig(train_data=S.slice_glob(S.TRAIN_SLICE),
                              train_dir=str(tmp_path / "run"),
                              num_epochs=1, batch_size=64, validation_fraction=0.2, split_seed=3,
@@ -40,19 +41,21 @@ def test_youtube8m_loss_run_resumes(tmp_path):
 
 @pytest.mark.slow
 def test_ensemble_head_averages_members_and_loads_from_the_store(tmp_path):
-  from models import evaluate, frame_models, heads
+  from soundscope.models.training import evaluate
+  from soundscope.models.networks import ensemble_layers, frame_models
+  from soundscope.models.store import heads
   data = S.load_slice(S.EVAL_SLICE)
   members = [frame_models.build(name, 527, **S.TINY_MODELS[name])
              for name in ("FrameLevelLogisticModel", "MultiLevelAttentionModel",
                              "MultiLevelAttentionModel")]
   member_scores = [evaluate.score(member, data) for member in members]
-  ensemble = frame_models.average_ensemble(members)
+  ensemble = ensemble_layers.average_ensemble(members)
   np.testing.assert_allclose(evaluate.score(ensemble, data), np.mean(member_scores, 0),
                              rtol=1e-5, atol=1e-7)
   head_dir = heads.export_head(ensemble, tmp_path / "store" / "ens", S.class_labels_csv(),
                                model_class="AverageEnsemble")
-  from models import store
-  loaded = store.load_classifier("ens", model_dir=tmp_path / "store")
+  from soundscope.models.store import registry
+  loaded = registry.load_classifier("ens", model_dir=tmp_path / "store")
   for row in range(3):
     np.testing.assert_allclose(loaded.embedding_scores(data.frames[row, :data.num_frames[row]]),
                                np.mean([scores[row] for scores in member_scores], 0),
@@ -61,10 +64,10 @@ def test_ensemble_head_averages_members_and_loads_from_the_store(tmp_path):
 
 
 def test_prior_shift_keeps_each_class_order_and_moves_towards_frequent_classes():
-  from models import frame_models
+  from soundscope.models.networks import ensemble_layers, frame_models
   member = frame_models.build("FrameLevelLogisticModel", 3, feature_size=4, max_frames=2)
   log_prior = np.log([0.5, 0.1, 0.01])
-  shifted = frame_models.average_ensemble([member], log_prior=log_prior, beta=1.0,
+  shifted = ensemble_layers.average_ensemble([member], log_prior=log_prior, beta=1.0,
                                           feature_size=4, max_frames=2)
   rng = np.random.default_rng(0)
   inputs = {"frames": rng.normal(size=(20, 2, 4)).astype(np.float32),
@@ -80,7 +83,8 @@ def test_prior_shift_keeps_each_class_order_and_moves_towards_frequent_classes()
 
 def test_weight_average_of_logistic_models_averages_their_logits():
   import keras
-  from models import evaluate, frame_models
+  from soundscope.models.training import evaluate
+  from soundscope.models.networks import ensemble_layers, frame_models
   data = S.load_slice(S.EVAL_SLICE)
   members = []
   for seed in (1, 2, 3):
@@ -88,7 +92,7 @@ def test_weight_average_of_logistic_models_averages_their_logits():
     members.append(frame_models.build("FrameLevelLogisticModel", 527))
   logit = lambda p: np.log(p) - np.log1p(-p)
   member_logits = [logit(evaluate.score(member, data).astype(np.float64)) for member in members]
-  averaged = frame_models.average_weights(members, name="FrameLevelLogistic")
+  averaged = ensemble_layers.average_weights(members, name="FrameLevelLogistic")
   assert averaged.name == "FrameLevelLogistic"
   assert len(averaged.get_weights()) == 2   # still one dense layer: kernel and bias
   np.testing.assert_allclose(logit(evaluate.score(averaged, data).astype(np.float64)),
@@ -99,11 +103,11 @@ def test_weight_average_of_logistic_models_averages_their_logits():
   attention = frame_models.build("MultiLevelAttentionModel", 527,
                                  **S.TINY_MODELS["MultiLevelAttentionModel"])
   with pytest.raises(ValueError, match="only for FrameLevelLogistic"):
-    frame_models.average_weights([members[0], attention])
+    ensemble_layers.average_weights([members[0], attention])
 
 
 def _tiny_run(train_dir, model, **overrides):
-  from models import train
+  from soundscope.models.training import train
   settings = dict(num_epochs=1, batch_size=64, validation_fraction=0.2, split_seed=3,
                   model_options=S.TINY_MODELS[model])
   config = train.TrainConfig(train_data=S.slice_glob(S.TRAIN_SLICE), train_dir=str(train_dir),
@@ -114,11 +118,14 @@ def _tiny_run(train_dir, model, **overrides):
 @pytest.mark.slow
 def test_ensemble_command_averages_finished_runs_into_an_exported_head(tmp_path, capsys):
   import json
-  import soundscope
-  from models import evaluate, ensemble, store, train
+  from soundscope.cli import main as cli
+  from soundscope.models.training import evaluate
+  from soundscope.models.training import ensemble
+  from soundscope.models.store import registry
+  from soundscope.models.training import train
   config, logistic = _tiny_run(tmp_path / "logistic", "FrameLevelLogisticModel")
   _, attention = _tiny_run(tmp_path / "attention", "AttentionPoolingModel", seed=1)
-  status = soundscope.main([
+  status = cli.main([
       "ensemble", "--members", f"{tmp_path / 'logistic'},{tmp_path / 'attention'}",
       "--beta", "0.5", "--train-dir", str(tmp_path / "ens"), "--export", "ens",
       "--model-dir", str(tmp_path / "store"), "--class-labels", str(S.class_labels_csv()),
@@ -142,7 +149,7 @@ def test_ensemble_command_averages_finished_runs_into_an_exported_head(tmp_path,
   assert summary["model_class"] == ("AverageEnsemble(FrameLevelLogisticModel, "
                                     "AttentionPoolingModel)")
   # The exported head scores records as the saved model does.
-  head = store.load_classifier("ens", model_dir=tmp_path / "store")
+  head = registry.load_classifier("ens", model_dir=tmp_path / "store")
   np.testing.assert_allclose(head.embedding_scores(data.frames[0, :data.num_frames[0]]),
                              expected[0], rtol=1e-4, atol=1e-6)
   assert ensemble.load_run(str(tmp_path / "ens"))["model_path"].endswith("model.keras")
@@ -150,14 +157,14 @@ def test_ensemble_command_averages_finished_runs_into_an_exported_head(tmp_path,
 
 @pytest.mark.slow
 def test_ensemble_command_names_the_member_it_cannot_use(tmp_path, capsys):
-  import soundscope
+  from soundscope.cli import main as cli
   _tiny_run(tmp_path / "logistic", "FrameLevelLogisticModel")
   _tiny_run(tmp_path / "short", "FrameLevelLogisticModel", max_frames=5)
   _tiny_run(tmp_path / "attention", "AttentionPoolingModel")
   (tmp_path / "unfinished").mkdir()
 
   def ensemble_error(*members, kind="scores", beta="0"):
-    status = soundscope.main(["ensemble", "--members", ",".join(str(tmp_path / m)
+    status = cli.main(["ensemble", "--members", ",".join(str(tmp_path / m)
                                                                   for m in members),
                               "--kind", kind, "--beta", beta, "--train-dir", str(tmp_path / "ens")])
     assert status == 2
@@ -180,8 +187,9 @@ def test_every_recipe_names_members_with_valid_settings():
   Training them in full takes 21 min (bench/train_article_models.py); the
   command's behaviour is tested below on a recipe of the same shape, scaled down.
   """
-  from configs import training_recipes
-  from models import frame_models, train
+  from soundscope.configs import training_recipes
+  from soundscope.models.networks import frame_models
+  from soundscope.models.training import train
   for name, recipe in training_recipes.ENSEMBLES.items():
     assert recipe["kind"] in ("scores", "weights") and recipe["members"], name
     for member in recipe["members"]:
@@ -208,9 +216,10 @@ SMALL_RECIPE = dict(members=tuple(SMALL_MEMBERS), kind="scores", beta=0.1)
 @pytest.mark.slow
 def test_a_recipe_trains_its_members_then_averages_them(tmp_path, capsys, monkeypatch):
   import json
-  import soundscope
-  from configs import training_recipes
-  from models import store, train
+  from soundscope.cli import main as cli
+  from soundscope.configs import training_recipes
+  from soundscope.models.store import registry
+  from soundscope.models.training import train
   for member, settings in SMALL_MEMBERS.items():
     monkeypatch.setitem(training_recipes.MEMBERS, member, settings)
   monkeypatch.setitem(training_recipes.ENSEMBLES, "small_mix", SMALL_RECIPE)
@@ -219,7 +228,7 @@ def test_a_recipe_trains_its_members_then_averages_them(tmp_path, capsys, monkey
                S.slice_glob(S.TRAIN_SLICE), "--train-dir", str(best), "--quiet",
                "--export", "best", "--model-dir", str(tmp_path / "store"),
                "--class-labels", str(S.class_labels_csv())]
-  assert soundscope.main(arguments) == 0, capsys.readouterr().err
+  assert cli.main(arguments) == 0, capsys.readouterr().err
   summary = json.loads((best / "training.json").read_text())
   assert summary["config"]["beta"] == SMALL_RECIPE["beta"] == 0.1
   assert [m.rsplit("/", 1)[1] for m in summary["config"]["members"]] == list(SMALL_MEMBERS)
@@ -232,16 +241,16 @@ def test_a_recipe_trains_its_members_then_averages_them(tmp_path, capsys, monkey
   assert "member 3/3 attention_small: AttentionPoolingModel, 2 epochs" in (
       capsys.readouterr().err)
   data = S.load_slice(S.EVAL_SLICE)
-  head = store.load_classifier("best", model_dir=tmp_path / "store")
+  head = registry.load_classifier("best", model_dir=tmp_path / "store")
   assert head.embedding_scores(data.frames[0, :data.num_frames[0]]).shape == (527,)
   # Running it again resumes: the finished members are kept, not retrained.
   before = {member: (best / "members" / member / "latest.keras").stat().st_mtime_ns
             for member in SMALL_MEMBERS}
-  assert soundscope.main(arguments) == 0
+  assert cli.main(arguments) == 0
   assert before == {member: (best / "members" / member / "latest.keras").stat().st_mtime_ns
                     for member in SMALL_MEMBERS}
   # The recipe fixes how its members are averaged.
-  assert soundscope.main(arguments + ["--beta", "0.3"]) == 2
+  assert cli.main(arguments + ["--beta", "0.3"]) == 2
   assert "come from the recipe 'small_mix'" in capsys.readouterr().err
 
 
@@ -249,8 +258,10 @@ def test_a_recipe_trains_its_members_then_averages_them(tmp_path, capsys, monkey
 def test_averaging_runs_fitted_on_all_their_data_reads_no_records(tmp_path, capsys):
   import glob
   import shutil
-  import soundscope
-  from models import ensemble, evaluate, train
+  from soundscope.cli import main as cli
+  from soundscope.models.training import ensemble
+  from soundscope.models.training import evaluate
+  from soundscope.models.training import train
   copied = tmp_path / "records"
   copied.mkdir()
   for path in glob.glob(S.slice_glob(S.TRAIN_SLICE)):
@@ -261,7 +272,7 @@ def test_averaging_runs_fitted_on_all_their_data_reads_no_records(tmp_path, caps
                                   num_epochs=1, batch_size=64, seed=seed), verbose=0)
   shutil.rmtree(copied)   # No cache either: nothing left to read the records from.
   data = S.load_slice(S.EVAL_SLICE)
-  members = [evaluate.score(evaluate.load_keras_model(os.path.join(run, train.FINAL_MODEL)),
+  members = [evaluate.score(evaluate.load_keras_model(os.path.join(run, model_specs.TRAINED_MODEL_FILE)),
                             data) for run in runs]
   for kind in ensemble.KINDS:
     result = ensemble.build(runs, str(tmp_path / kind), kind=kind)
@@ -272,7 +283,7 @@ def test_averaging_runs_fitted_on_all_their_data_reads_no_records(tmp_path, caps
     else:   # The mean of two logistic models' weights lies between their logits.
       assert np.corrcoef(scores.ravel(), np.mean(members, axis=0).ravel())[0, 1] > 0.99
   # The class-prior shift needs the training labels: the missing records are named.
-  status = soundscope.main(["ensemble", "--members", ",".join(runs), "--beta", "0.1",
+  status = cli.main(["ensemble", "--members", ",".join(runs), "--beta", "0.1",
                             "--train-dir", str(tmp_path / "shifted")])
   assert status == 2
   assert str(copied) in capsys.readouterr().err
@@ -280,7 +291,7 @@ def test_averaging_runs_fitted_on_all_their_data_reads_no_records(tmp_path, caps
 
 @pytest.mark.slow
 def test_members_that_held_out_different_records_give_no_validation_figures(tmp_path, capsys):
-  from models import ensemble
+  from soundscope.models.training import ensemble
   # No --split-seed: each run's split follows its own --seed, so the second
   # member trained on most of the first member's validation records.
   _tiny_run(tmp_path / "a", "FrameLevelLogisticModel", split_seed=None, seed=0)

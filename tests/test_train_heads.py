@@ -14,7 +14,8 @@ from conftest import asset
 @pytest.fixture(scope="module")
 def head_store(tmp_path_factory, vggish_checkpoint, pca_params_path):
   """A model store with vggish/ (deterministic checkpoint) and an untrained tiny head."""
-  from models import frame_models, heads
+  from soundscope.models.networks import frame_models
+  from soundscope.models.store import heads
   root = tmp_path_factory.mktemp("store")
   (root / "vggish").mkdir()
   os.symlink(os.path.abspath(vggish_checkpoint), root / "vggish" / "vggish_model.ckpt")
@@ -28,8 +29,8 @@ def head_store(tmp_path_factory, vggish_checkpoint, pca_params_path):
 @pytest.mark.slow
 def test_window_scores_run_vggish_then_the_head_on_real_audio(head_store, vggish_embedder,
                                                               pca_params_path):
-  from models import heads
-  from transforms import audio, postprocess, vggish_input
+  from soundscope.models.store import heads
+  from soundscope.transforms import audio, postprocess, vggish_input
   classifier = heads.load_head_classifier(head_store / "tiny", head_store)
   wave = audio.load_mono(asset("audio/urbansound8k/7389-1-1-0.wav"))  # ~4 s car horn.
   windows = classifier.window_scores(wave)
@@ -48,7 +49,7 @@ def test_window_scores_run_vggish_then_the_head_on_real_audio(head_store, vggish
 
 
 def test_long_audio_is_scored_in_windows_of_ten_frames(head_store):
-  from models import heads
+  from soundscope.models.store import heads
   classifier = heads.load_head_classifier(head_store / "tiny", head_store)
   frames = np.random.default_rng(0).integers(0, 256, (23, 128)).astype(np.uint8)
   windows = classifier.embedding_window_scores(frames)
@@ -62,8 +63,9 @@ def test_long_audio_is_scored_in_windows_of_ten_frames(head_store):
 @pytest.mark.slow
 def test_records_scored_together_equal_each_scored_alone(head_store, monkeypatch):
   import glob
-  from models import heads
-  from transforms import records
+  from soundscope.models.networks import heads as network_heads
+  from soundscope.models.store import heads
+  from soundscope.transforms import records
   classifier = heads.load_head_classifier(head_store / "tiny", head_store)
   files = sorted(glob.glob(str(asset("audioset/eval") / "*.tfrecord")))[:3]
   real = [records.decode(serialized).embedding for path in files
@@ -73,7 +75,7 @@ def test_records_scored_together_equal_each_scored_alone(head_store, monkeypatch
   batch = [real[0], np.zeros((10, 128), np.float32), long_record, *real[1:],
            np.zeros((0, 128), np.uint8)]
   # Calls of 7 windows: records and their frames straddle the calls.
-  monkeypatch.setattr(heads, "BATCH_WINDOWS", 7)
+  monkeypatch.setattr(network_heads, "BATCH_WINDOWS", 7)
   for per_frame in (False, True):
     results = classifier.embedding_batch_scores(batch, per_frame=per_frame)
     assert len(results) == len(batch)
@@ -92,7 +94,8 @@ def test_records_scored_together_equal_each_scored_alone(head_store, monkeypatch
 
 
 def test_embedding_scores_never_need_the_vggish_checkpoint(tmp_path):
-  from models import frame_models, heads
+  from soundscope.models.networks import frame_models
+  from soundscope.models.store import heads
   heads.export_head(frame_models.build("FrameLevelLogisticModel", 527), tmp_path / "solo",
                     S.class_labels_csv())
   classifier = heads.load_head_classifier(tmp_path / "solo", tmp_path)
@@ -106,10 +109,10 @@ def test_embedding_scores_never_need_the_vggish_checkpoint(tmp_path):
 
 @pytest.mark.slow
 def test_train_and_evaluate_commands(tmp_path, monkeypatch):
-  import soundscope
+  from soundscope.cli import main as cli
   store_root = tmp_path / "store"
   train_dir = tmp_path / "run"
-  status = soundscope.main([
+  status = cli.main([
       "train", "--train-data", S.slice_glob(S.TRAIN_SLICE), "--model", "DbofModel",
       "--num-epochs", "2", "--batch-size", "64", "--learning-rate", "0.01",
       "--learning-rate-decay-examples", "400000", "--feature-names", "audio_embedding",
@@ -135,7 +138,7 @@ def test_train_and_evaluate_commands(tmp_path, monkeypatch):
   assert stored_labels == S.class_labels_csv().read_text().splitlines()
 
   out = tmp_path / "report"
-  status = soundscope.main(["evaluate", "--eval-data", S.slice_glob(S.EVAL_SLICE),
+  status = cli.main(["evaluate", "--eval-data", S.slice_glob(S.EVAL_SLICE),
                             "--model", "tiny_dbof", "--model-dir", str(store_root),
                             "--output-dir", str(out)])
   assert status == 0
@@ -151,5 +154,5 @@ def test_train_and_evaluate_commands(tmp_path, monkeypatch):
       S.load_slice(S.EVAL_SLICE).labels.sum())
 
   # A train directory evaluates too.
-  assert soundscope.main(["evaluate", "--eval-data", S.slice_glob(S.EVAL_SLICE),
+  assert cli.main(["evaluate", "--eval-data", S.slice_glob(S.EVAL_SLICE),
                           "--model", str(train_dir)]) == 0

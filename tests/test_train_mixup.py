@@ -7,7 +7,8 @@ import support_train as S
 
 
 def test_mixup_batches_mix_frames_and_labels_of_record_pairs_epoch_by_epoch():
-  from models import readers, train
+  from soundscope.models import readers
+  from soundscope.models.training import train
   data = S.load_slice(S.TRAIN_SLICE)
   inputs = readers.dequantized_inputs(data)
   count = len(data.labels)
@@ -46,7 +47,7 @@ def test_mixup_batches_mix_frames_and_labels_of_record_pairs_epoch_by_epoch():
 @pytest.mark.slow
 def test_train_with_mixup_resumes_to_the_same_weights(tmp_path):
   import keras
-  from models import train
+  from soundscope.models.training import train
   common = dict(train_data=S.slice_glob(S.TRAIN_SLICE), model="FrameLevelLogisticModel",
                 batch_size=64, learning_rate=0.01, validation_fraction=0.2, mixup_alpha=0.4,
                 seed=2)

@@ -8,9 +8,11 @@ import pytest
 
 import support_train as S
 
+from soundscope.configs import params as P
+
 
 def tiny_config(tmp_path, model, epochs=4, **overrides):
-  from models import train
+  from soundscope.models.training import train
   values = dict(train_data=S.slice_glob(S.TRAIN_SLICE),
                 validation_data=S.slice_glob(S.VALIDATION_SLICE),
                 train_dir=str(tmp_path / model), model=model, num_epochs=epochs,
@@ -22,7 +24,7 @@ def tiny_config(tmp_path, model, epochs=4, **overrides):
 @pytest.mark.slow
 @pytest.mark.parametrize("model", sorted(S.TINY_MODELS))
 def test_tiny_model_learns_and_reports_validation_metrics(tmp_path, model):
-  from models import train
+  from soundscope.models.training import train
   result = train.train(tiny_config(tmp_path, model), verbose=0)
   losses = [epoch["loss"] for epoch in result["history"]]
   assert len(losses) == 4
@@ -41,7 +43,7 @@ def test_tiny_model_learns_and_reports_validation_metrics(tmp_path, model):
 
 
 def test_models_take_sizes_from_parameters():
-  from models import frame_models
+  from soundscope.models.networks import frame_models
   for name, options in S.TINY_MODELS.items():
     model = frame_models.build(name, 17, feature_size=40, max_frames=7, **options)
     inputs = {"frames": np.random.default_rng(0).normal(size=(3, 7, 40)).astype(np.float32),
@@ -56,7 +58,7 @@ def test_models_take_sizes_from_parameters():
                                    "PooledMlpModel"])
 def test_padding_frames_do_not_change_scores(model):
   """A 4-frame record scores the same whatever sits in its padding rows."""
-  from models import frame_models, readers
+  from soundscope.models.networks import frame_models
   keras_model = frame_models.build(model, 5, feature_size=8, max_frames=6, **S.TINY_MODELS[model])
   frames = np.random.default_rng(1).normal(size=(1, 6, 8)).astype(np.float32)
   noisy = frames.copy()
@@ -65,11 +67,11 @@ def test_padding_frames_do_not_change_scores(model):
   clean = np.asarray(keras_model({"frames": frames, "num_frames": counts}, training=False))
   other = np.asarray(keras_model({"frames": noisy, "num_frames": counts}, training=False))
   np.testing.assert_allclose(clean, other, rtol=1e-5, atol=1e-6)
-  assert readers.MAX_FRAMES == 10
+  assert P.MAX_FRAMES == 10
 
 
 def test_dbof_is_deterministic_at_inference_and_samples_in_training():
-  from models import frame_models
+  from soundscope.models.networks import frame_models
   model = frame_models.build("DbofModel", 5, feature_size=8, max_frames=6, iterations=6,
                              cluster_size=16, hidden_size=8)
   inputs = {"frames": np.random.default_rng(2).normal(size=(4, 6, 8)).astype(np.float32),
@@ -86,7 +88,9 @@ def test_dbof_is_deterministic_at_inference_and_samples_in_training():
 
 @pytest.mark.slow
 def test_export_loads_back_with_identical_scores(tmp_path):
-  from models import evaluate, heads, train
+  from soundscope.models.training import evaluate
+  from soundscope.models.store import heads
+  from soundscope.models.training import train
   result = train.train(tiny_config(tmp_path, "AttentionPoolingModel", epochs=2), verbose=0)
   model = evaluate.load_keras_model(result["model_path"])
   head_dir = heads.export_head(model, tmp_path / "store" / "tiny_head", S.class_labels_csv(),
@@ -105,14 +109,16 @@ def test_export_loads_back_with_identical_scores(tmp_path):
     np.testing.assert_allclose(classifier.embedding_scores(embedding), expected[row],
                                rtol=1e-5, atol=1e-7)
   # The store loads the same head by name.
-  from models import store
-  loaded = store.load_classifier("tiny_head", model_dir=tmp_path / "store")
+  from soundscope.models.store import registry
+  loaded = registry.load_classifier("tiny_head", model_dir=tmp_path / "store")
   np.testing.assert_allclose(loaded.embedding_scores(data.frames[0, :data.num_frames[0]]),
                              expected[0], rtol=1e-5, atol=1e-7)
 
 
 def test_evaluate_scores_every_record(tmp_path):
-  from models import evaluate, readers, train
+  from soundscope.models.training import evaluate
+  from soundscope.models import readers
+  from soundscope.models.training import train
   result = train.train(tiny_config(tmp_path, "FrameLevelLogisticModel", epochs=2), verbose=0)
   model = evaluate.load_keras_model(result["model_path"])
   data = S.load_slice(S.EVAL_SLICE)
@@ -129,18 +135,19 @@ def test_evaluate_scores_every_record(tmp_path):
 
 
 def test_cli_model_names_are_the_models():
-  from models import frame_models, train_cli
+  from soundscope.models.networks import frame_models
+  from soundscope.cli import train as train_cli
   for name in train_cli.MODEL_NAMES:
     assert frame_models.canonical_name(name) in frame_models.MODELS
   assert set(frame_models.MODELS) <= set(train_cli.MODEL_NAMES)
 
 
 def test_unknown_model_and_missing_data_are_clear_errors(tmp_path, capsys):
-  import soundscope
-  assert soundscope.main(["train", "--train-data", S.slice_glob(S.TRAIN_SLICE),
+  from soundscope.cli import main as cli
+  assert cli.main(["train", "--train-data", S.slice_glob(S.TRAIN_SLICE),
                           "--train-dir", str(tmp_path / "x"), "--model", "Nope"]) == 2
   assert "unknown model 'Nope'" in capsys.readouterr().err
-  assert soundscope.main(["train", "--train-data", str(tmp_path / "*.tfrecord"),
+  assert cli.main(["train", "--train-data", str(tmp_path / "*.tfrecord"),
                           "--train-dir", str(tmp_path / "x")]) == 2
   assert "no files match" in capsys.readouterr().err
 
@@ -148,7 +155,8 @@ def test_unknown_model_and_missing_data_are_clear_errors(tmp_path, capsys):
 def test_pooled_mlp_flags_shape_the_network():
   """`--model mlp --hidden-units 16 --hidden-layers 3` builds three 16-unit layers."""
   import argparse
-  from models import frame_models, train_cli
+  from soundscope.models.networks import frame_models
+  from soundscope.cli import train as train_cli
   parser = train_cli.add_arguments(argparse.ArgumentParser())
   args = parser.parse_args(["--train-data", "x/*.tfrecord", "--train-dir", "run", "--model", "mlp",
                             "--hidden-units", "16", "--hidden-layers", "3", "--dropout", "0.25"])

@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 
 import support_train as S
-from transforms import postprocess, records
+
+from soundscope.configs import params as P
+from soundscope.transforms import postprocess, records
 
 
 def test_loaded_arrays_match_the_records_codec():
-  from models import readers
+  from soundscope.models import readers
   data = S.load_slice(S.EVAL_SLICE)
   paths = readers.expand_glob(S.slice_glob(S.EVAL_SLICE))
   decoded = [records.decode(raw) for path in paths for raw in records.read_tfrecord_file(path)]
@@ -19,18 +21,18 @@ def test_loaded_arrays_match_the_records_codec():
   for row, video_id in enumerate(data.video_ids):
     record = by_id[video_id]
     count = len(record.embedding)
-    assert data.num_frames[row] == min(count, readers.MAX_FRAMES)
+    assert data.num_frames[row] == min(count, P.MAX_FRAMES)
     np.testing.assert_array_equal(data.frames[row, :count], record.embedding[:10])
     assert not data.frames[row, count:].any()
     assert set(np.flatnonzero(data.labels[row])) == set(record.labels)
 
 
 def test_dequantized_inputs_are_youtube8m_values_and_zero_padding():
-  from models import readers
+  from soundscope.models import readers
   data = S.load_slice(S.EVAL_SLICE)
   inputs = readers.dequantized_inputs(data)
   short = int(np.argmin(data.num_frames))
-  assert data.num_frames[short] < readers.MAX_FRAMES  # The slice has a short record.
+  assert data.num_frames[short] < P.MAX_FRAMES  # The slice has a short record.
   count = data.num_frames[short]
   np.testing.assert_array_equal(inputs["frames"][short, :count],
                                 postprocess.dequantize(data.frames[short, :count]))
@@ -41,7 +43,7 @@ def test_dequantized_inputs_are_youtube8m_values_and_zero_padding():
 
 
 def test_tf_data_pipeline_yields_the_same_batches_as_the_numpy_loader():
-  from models import readers
+  from soundscope.models import readers
   pattern = S.slice_glob(S.EVAL_SLICE)
   data = S.load_slice(S.EVAL_SLICE)
   expected = readers.dequantized_inputs(data)
@@ -59,7 +61,7 @@ def test_tf_data_pipeline_yields_the_same_batches_as_the_numpy_loader():
 
 
 def test_cache_round_trip_and_rebuild_for_other_files(tmp_path):
-  from models import readers
+  from soundscope.models import readers
   pattern = S.slice_glob(S.EVAL_SLICE)
   cache = str(tmp_path / "eval.npz")
   first = readers.load_cached(pattern, cache)
@@ -74,7 +76,7 @@ def test_cache_is_rebuilt_when_a_file_is_written_again(tmp_path):
   import glob
   import shutil
   import tensorflow as tf
-  from models import readers
+  from soundscope.models import readers
   for path in sorted(glob.glob(S.slice_glob(S.EVAL_SLICE)))[:3]:
     shutil.copy(path, tmp_path)
   pattern, cache = str(tmp_path / "*.tfrecord"), str(tmp_path / "cache.npz")
@@ -89,7 +91,7 @@ def test_cache_is_rebuilt_when_a_file_is_written_again(tmp_path):
 
 
 def test_validation_split_is_seeded_and_disjoint():
-  from models import readers
+  from soundscope.models import readers
   data = S.load_slice(S.TRAIN_SLICE)
   train, validation = readers.validation_split(data, 0.25, seed=3)
   train_again, validation_again = readers.validation_split(data, 0.25, seed=3)
@@ -100,7 +102,7 @@ def test_validation_split_is_seeded_and_disjoint():
 
 
 def test_training_fractions_are_seeded_nested_subsets_of_the_records():
-  from models import readers
+  from soundscope.models import readers
   data = S.load_slice(S.TRAIN_SLICE)
   quarter = readers.nested_subset(data, 0.25, seed=1)
   half = readers.nested_subset(data, 0.5, seed=1)
@@ -120,14 +122,14 @@ def test_training_fractions_are_seeded_nested_subsets_of_the_records():
 
 
 def test_no_matching_files_is_a_clear_error(tmp_path):
-  from models import readers
+  from soundscope.models import readers
   with pytest.raises(ValueError, match="no files match"):
     readers.load_records(str(tmp_path / "*.tfrecord"))
 
 
 def test_wrong_feature_size_names_the_file(tmp_path):
   import tensorflow as tf
-  from models import readers
+  from soundscope.models import readers
   path = tmp_path / "odd.tfrecord"
   with tf.io.TFRecordWriter(str(path)) as writer:
     writer.write(records.serialize("odd", np.zeros((3, 64), np.uint8), labels=[1]))
@@ -156,7 +158,7 @@ def _corpus_with_broken_files(folder):
 
 
 def test_unreadable_files_are_left_out_and_named_with_their_reason(tmp_path):
-  from models import readers
+  from soundscope.models import readers
   good, broken = _corpus_with_broken_files(tmp_path)
   data = readers.load_records(str(tmp_path / "*.tfrecord"))
   expected = readers.load_records(",".join(good))
@@ -177,12 +179,12 @@ def test_unreadable_files_are_left_out_and_named_with_their_reason(tmp_path):
 
 def test_train_and_evaluate_report_the_files_they_skipped(tmp_path, capsys):
   import json
-  import soundscope
+  from soundscope.cli import main as cli
   corpus = tmp_path / "corpus"
   corpus.mkdir()
   good, broken = _corpus_with_broken_files(corpus)
   pattern = str(corpus / "*.tfrecord")
-  assert soundscope.main(["train", "--train-data", pattern, "--train-dir", str(tmp_path / "run"),
+  assert cli.main(["train", "--train-data", pattern, "--train-dir", str(tmp_path / "run"),
                           "--num-epochs", "1", "--validation-fraction", "0", "--quiet",
                           "--eval-data", pattern]) == 0
   err = capsys.readouterr().err
@@ -191,12 +193,12 @@ def test_train_and_evaluate_report_the_files_they_skipped(tmp_path, capsys):
   assert f"train files: {len(good) + 4} matched = {len(good)} read + 4 unreadable" in err
   with open(tmp_path / "run" / "training.json") as stream:
     summary = json.load(stream)
-  from models import readers
+  from soundscope.models import readers
   assert summary["train_examples"] == len(readers.load_records(",".join(good)).labels)
   assert sorted(os.path.basename(item["path"]) for item in summary["unreadable_files"]) == \
       sorted(broken)
   assert len(summary["metrics"]["eval"]["unreadable_files"]) == 4
-  assert soundscope.main(["evaluate", "--eval-data", pattern, "--model", str(tmp_path / "run"),
+  assert cli.main(["evaluate", "--eval-data", pattern, "--model", str(tmp_path / "run"),
                           "--output-dir", str(tmp_path / "report")]) == 0
   with open(tmp_path / "report" / "summary.json") as stream:
     report = json.load(stream)
@@ -204,7 +206,7 @@ def test_train_and_evaluate_report_the_files_they_skipped(tmp_path, capsys):
   assert {item["path"] for item in report["unreadable_files"]} == \
       {str(corpus / name) for name in broken}
   # Nothing readable at all is an error that names the files, not an empty run.
-  assert soundscope.main(["train", "--train-data", str(corpus / "t*.tfrecord"),
+  assert cli.main(["train", "--train-data", str(corpus / "t*.tfrecord"),
                           "--train-dir", str(tmp_path / "none")]) == 2
   err = capsys.readouterr().err
   assert "could be read" in err and "truncated.tfrecord" in err
@@ -212,7 +214,7 @@ def test_train_and_evaluate_report_the_files_they_skipped(tmp_path, capsys):
 
 def test_streaming_reader_refuses_a_label_outside_the_classes(tmp_path):
   import tensorflow as tf
-  from models import readers
+  from soundscope.models import readers
   path = tmp_path / "typo.tfrecord"
   with tf.io.TFRecordWriter(str(path)) as writer:
     writer.write(records.serialize("ok", np.zeros((2, 128), np.uint8), labels=[0, 526]))

@@ -28,7 +28,7 @@ def interrupting_callback(epoch_to_break, batch_to_break):
 
 
 def config(tmp_path, epochs):
-  from models import train
+  from soundscope.models.training import train
   return train.TrainConfig(train_data=S.slice_glob(S.TRAIN_SLICE), train_dir=str(tmp_path / "run"),
                            model="DbofModel", num_epochs=epochs, batch_size=64,
                            learning_rate=0.01, validation_fraction=0.2,
@@ -37,7 +37,7 @@ def config(tmp_path, epochs):
 
 @pytest.mark.slow
 def test_interrupted_run_resumes_after_its_last_finished_epoch(tmp_path):
-  from models import train
+  from soundscope.models.training import train
   data = S.load_slice(S.TRAIN_SLICE)
   train_examples = len(data.frames) - round(0.2 * len(data.frames))
   steps_per_epoch = math.ceil(train_examples / 64)
@@ -58,7 +58,7 @@ def test_interrupted_run_resumes_after_its_last_finished_epoch(tmp_path):
 
 @pytest.mark.slow
 def test_finished_run_trains_on_when_given_more_epochs(tmp_path):
-  from models import train
+  from soundscope.models.training import train
   first = train.train(config(tmp_path, 2), verbose=0)
   again = train.train(config(tmp_path, 2), verbose=0)   # Nothing left to do.
   assert again["steps"] == first["steps"] and len(again["history"]) == 2
@@ -71,7 +71,8 @@ def test_finished_run_trains_on_when_given_more_epochs(tmp_path):
 
 def test_training_batches_serve_each_record_once_per_epoch_in_a_seeded_order():
   import numpy as np
-  from models import readers, train
+  from soundscope.models import readers
+  from soundscope.models.training import train
   data = S.load_slice(S.TRAIN_SLICE)
   inputs = readers.dequantized_inputs(data)
   count = len(data.labels)
@@ -101,7 +102,7 @@ def test_training_batches_serve_each_record_once_per_epoch_in_a_seeded_order():
 def test_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
   import keras
   import numpy as np
-  from models import train
+  from soundscope.models.training import train
   straight = train.train(config(tmp_path / "straight", 3), verbose=0)
   with pytest.raises(Interrupt):
     train.train(config(tmp_path, 3), verbose=0,
@@ -117,7 +118,7 @@ def test_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path
 @pytest.mark.slow
 def test_a_train_dir_resumes_only_the_run_it_holds(tmp_path):
   import dataclasses
-  from models import train
+  from soundscope.models.training import train
   train.train(config(tmp_path, 1), verbose=0)
   assert not [name for name in os.listdir(tmp_path / "run") if ".part" in name]
   other = dataclasses.replace(config(tmp_path, 2), learning_rate=0.001, batch_size=32)

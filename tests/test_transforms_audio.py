@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import soundfile
 
-from configs import params as P
-from transforms import audio
-from transforms import errors
-from transforms import vggish_input
+from soundscope.configs import params as P
+from soundscope.transforms import audio
+from soundscope.transforms import errors
+from soundscope.transforms import vggish_input
 
 
 def _tone(seconds, rate, channels=1, seed=0):

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from configs import params as P
+from soundscope.configs import params as P
 from conftest import asset
-from transforms import postprocess
-from transforms import vggish_input
+from soundscope.transforms import postprocess
+from soundscope.transforms import vggish_input
 
 SYNTHETIC_CASES = ["sweep16k_mono", "tones44k_stereo", "decay8k_mono"]
 FILE_CASES = {
@@ -105,7 +105,7 @@ def float32_tolerance(model, scale):
 def float64_embeddings(model, examples):
   """The same network and weights evaluated in float64: the reference for float32 error."""
   import keras
-  from models import vggish
+  from soundscope.models.networks import vggish
   policy = keras.config.dtype_policy()
   keras.config.set_dtype_policy("float64")
   try:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from transforms import postprocess
+from soundscope.transforms import postprocess
 
 
 def test_quantize_clips_and_truncates():

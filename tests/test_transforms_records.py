@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import asset
-from transforms import records
+from soundscope.transforms import records
 
 
 def _real_record_files():

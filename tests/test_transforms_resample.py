@@ -5,7 +5,7 @@ import pytest
 import resampy
 
 from conftest import blas_thread_counts
-from transforms import resample
+from soundscope.transforms import resample
 
 RATES = [8000, 11025, 12000, 12345, 22050, 24000, 32000, 44100, 48000, 88200, 96000]
 
@@ -48,7 +48,7 @@ def test_awkward_ratio_falls_back_to_resampy_loop():
 
 
 def test_blas_thread_count_changes_rounding_only_and_the_limit_is_restored():
-  from transforms import blas, vggish_input
+  from soundscope.transforms import blas, vggish_input
   x = np.random.default_rng(5).uniform(-1, 1, 5 * 44100)   # One live window at 44.1 kHz.
   x16 = np.random.default_rng(6).uniform(-1, 1, 5 * 16000)
   before = set(blas_thread_counts())

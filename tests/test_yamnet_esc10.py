@@ -12,10 +12,10 @@ import csv
 import numpy as np
 import pytest
 
-from configs.esc10_yamnet import ESC10_TO_YAMNET
+from soundscope.configs.esc10_yamnet import ESC10_TO_YAMNET
 from conftest import asset
 from support_store import yamnet_store
-from transforms import audio
+from soundscope.transforms import audio
 
 MIN_ACCURACY = 0.95
 
@@ -49,7 +49,7 @@ def predict_category(scores, labels):
 
 
 def test_mapping_names_real_classes_once():
-  from models import yamnet
+  from soundscope.models.networks import yamnet
   labels = set(yamnet.load_class_map(asset("yamnet/yamnet_class_map.csv"))[1])
   names = [name for group in ESC10_TO_YAMNET.values() for name in group]
   assert set(names) <= labels and len(names) == len(set(names))
@@ -57,10 +57,10 @@ def test_mapping_names_real_classes_once():
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-  from models import store
+  from soundscope.models.store import registry
   root = tmp_path_factory.mktemp("models")
   yamnet_store(root)
-  classifier = store.load_classifier("yamnet", root)
+  classifier = registry.load_classifier("yamnet", root)
   return classifier.labels, esc10_clip_scores(classifier, ("mean", "max"))
 
 

@@ -6,9 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from configs import model_specs as S
+from soundscope.configs import model_specs as S
 from conftest import REPO, asset
-from models import yamnet
+from soundscope.models.networks import yamnet
 from support_store import yamnet_store
 
 
@@ -21,7 +21,7 @@ def classifier(tmp_path_factory):
 @pytest.fixture(scope="module")
 def siren_16k():
   """A real 1.98 s siren clip (44.1 kHz stereo) as 16 kHz mono float32."""
-  from transforms import audio
+  from soundscope.transforms import audio
   return audio.load_mono(asset("audio/urbansound8k/16772-8-0-0.wav")).astype(np.float32)
 
 
@@ -113,8 +113,8 @@ def test_loading_yamnet_imports_neither_tensorflow_nor_beam(tmp_path):
   yamnet_store(tmp_path)
   code = (
       "import sys, numpy as np\n"
-      "from models import store\n"
-      f"model = store.load_classifier(None, {str(tmp_path)!r})\n"
+      "from soundscope.models.store import registry\n"
+      f"model = registry.load_classifier(None, {str(tmp_path)!r})\n"
       "model.clip_scores(np.zeros(16000, np.float32))\n"
       "print(sorted(m for m in sys.modules if m.split('.')[0] in "
       "('tensorflow', 'apache_beam', 'keras')))\n")

@@ -23,9 +23,9 @@ import os
 import numpy as np
 import soundfile
 
-from configs import params as P
-from transforms import errors
-from transforms import resample as polyphase
+from soundscope.configs import params as P
+from soundscope.transforms import errors
+from soundscope.transforms import resample as polyphase
 
 # Zero crossings of the resampling filter that a block's margin covers on each
 # side.  resampy's tables span 50 (kaiser_best) and 24 (kaiser_fast); 64 leaves

@@ -10,8 +10,8 @@ import os
 
 import numpy as np
 
-from configs import params as P
-from transforms import errors
+from soundscope.configs import params as P
+from soundscope.transforms import errors
 
 
 def load_pca_params(path):

@@ -16,8 +16,8 @@ and decoding never import TensorFlow (tests cross-check with tf.train).
 import collections
 
 import numpy as np
-from configs import params as P
-from transforms import example_proto
+from soundscope.configs import params as P
+from soundscope.transforms import example_proto
 
 AudioSetRecord = collections.namedtuple(
     "AudioSetRecord", ["video_id", "start_time_seconds", "end_time_seconds", "labels",

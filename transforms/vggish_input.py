@@ -19,10 +19,10 @@ reference.
 
 import numpy as np
 
-from configs import params as P
-from transforms import audio
-from transforms import errors
-from transforms import mel_features
+from soundscope.configs import params as P
+from soundscope.transforms import audio
+from soundscope.transforms import errors
+from soundscope.transforms import mel_features
 
 STFT_HOP_SAMPLES = int(round(P.SAMPLE_RATE_HZ * P.STFT_HOP_SECONDS))        # 160
 STFT_WINDOW_SAMPLES = int(round(P.SAMPLE_RATE_HZ * P.STFT_WINDOW_SECONDS))  # 400

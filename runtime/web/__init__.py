@@ -23,9 +23,9 @@ import time
 
 import flask
 
-from runtime import config as config_lib
-from runtime import settings as S
-from runtime.web import hub as hub_lib
+from soundscope.runtime import config as config_lib
+from soundscope.runtime import settings as S
+from soundscope.runtime.web import hub as hub_lib
 
 
 def create_app(hub, config_store, courier=None, runtime_status=None,

@@ -19,10 +19,10 @@ import threading
 
 import numpy as np
 
-from configs import params as P
-from transforms import audio
-from transforms import errors
-from transforms import vggish_input
+from soundscope.configs import params as P
+from soundscope.transforms import audio
+from soundscope.transforms import errors
+from soundscope.transforms import vggish_input
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def embed_files(paths, embedder, postprocessor=None, params=P.VggishParams(),
 
   Args:
     paths: iterable of audio file paths.
-    embedder: models.vggish.VggishEmbedder (its batch_size is used).
+    embedder: soundscope.models.networks.vggish.VggishEmbedder (its batch_size is used).
     postprocessor: transforms.postprocess.Postprocessor or None.
     params: VggishParams for the front end.
     decode_workers: threads that decode, resample and compute log-mel.

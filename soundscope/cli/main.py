@@ -12,20 +12,21 @@ import logging
 import os
 import sys
 
-__version__ = "0.1.0"
+from soundscope import __version__
+
 
 # name -> (module, one-line help).  Keep in the order a newcomer meets them.
 COMMANDS = {
-    "classify": ("models.classify_cli", "classify audio files (Speech: 0.75, Music: 0.12, ...)"),
-    "models": ("models.store_cli", "list, download, import and verify models"),
-    "embed": ("pipelines.embed", "Beam: audio files -> AudioSet-format TFRecord embeddings"),
-    "audioset": ("pipelines.audioset", "Beam: AudioSet segment CSV + local audio -> labelled TFRecords"),
-    "predict": ("pipelines.predict", "Beam: audio or embedding TFRecords -> predictions in Parquet"),
-    "train": ("models.train_cli", "train a classifier head on AudioSet-format embeddings"),
-    "ensemble": ("models.ensemble_cli", "average runs into one head, or train a recipe"),
-    "evaluate": ("models.evaluate_cli", "evaluate a classifier head: hit@1, GAP, mAP, AUC, d'"),
-    "capture": ("runtime.capture_cli", "classify the microphone every 5-7 s"),
-    "serve": ("runtime.serve_cli", "capture + web page + DeviceHive notifications"),
+    "classify": ("soundscope.cli.classify", "classify audio files (Speech: 0.75, Music: 0.12, ...)"),
+    "models": ("soundscope.cli.store", "list, download, import and verify models"),
+    "embed": ("soundscope.pipelines.embed", "Beam: audio files -> AudioSet-format TFRecord embeddings"),
+    "audioset": ("soundscope.pipelines.audioset", "Beam: AudioSet segment CSV + local audio -> labelled TFRecords"),
+    "predict": ("soundscope.pipelines.predict", "Beam: audio or embedding TFRecords -> predictions in Parquet"),
+    "train": ("soundscope.cli.train", "train a classifier head on AudioSet-format embeddings"),
+    "ensemble": ("soundscope.cli.ensemble", "average runs into one head, or train a recipe"),
+    "evaluate": ("soundscope.cli.evaluate", "evaluate a classifier head: hit@1, GAP, mAP, AUC, d'"),
+    "capture": ("soundscope.cli.capture", "classify the microphone every 5-7 s"),
+    "serve": ("soundscope.cli.serve", "capture + web page + DeviceHive notifications"),
 }
 # TensorFlow's C++ log level while not verbose: "2" keeps its errors and drops its
 # INFO and WARNING lines once absl's logging is initialised.
@@ -92,7 +93,7 @@ def quiet_native_logs(verbose):
   if verbose or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
     return
   os.environ["TF_CPP_MIN_LOG_LEVEL"] = QUIET_TF_CPP_LOG_LEVEL
-  from models import native_stderr
+  from soundscope.transforms import native_stderr
   native_stderr.quiet_imports(NOISY_NATIVE_IMPORTS)
 
 

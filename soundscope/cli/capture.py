@@ -11,9 +11,9 @@ Ctrl-C or SIGTERM stops after the window in progress.
 import os
 import sys
 
-from runtime import loop as loop_lib
-from runtime import session
-from runtime import sinks as sinks_lib
+from soundscope.runtime import loop as loop_lib
+from soundscope.runtime import session
+from soundscope.runtime import sinks as sinks_lib
 
 
 def add_arguments(parser):
@@ -21,7 +21,7 @@ def add_arguments(parser):
 
 
 def run(args):
-  from runtime import capture as capture_lib
+  from soundscope.runtime import capture as capture_lib
   classifier, status = session.prepare(args, "capture")
   if classifier is None:
     return status

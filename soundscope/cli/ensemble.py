@@ -11,17 +11,19 @@ trains the members of a named recipe (configs/training_recipes.py, e.g. the best
 model) in TRAIN_DIR/members/ first, resuming where an earlier call stopped.  The
 ensemble is written to --train-dir like a run of its own (model.keras,
 training.json) and, with --export NAME, goes into the model store as a head that
-`classify`, `predict` and the live runtime use like any other (models/ensemble.py).
+`classify`, `predict` and the live runtime use like any other (models/training/ensemble.py).
 """
 
 import sys
 
-from models import store, train_cli
+from soundscope.models.store import files as store
+
+from soundscope.cli import train as train_cli
 
 
 def add_arguments(parser):
-  from configs import training_recipes
-  from models import ensemble
+  from soundscope.configs import training_recipes
+  from soundscope.models.training import ensemble
   source = parser.add_mutually_exclusive_group(required=True)
   source.add_argument("--members",
                       help="comma-separated train directories of finished `soundscope train` runs")
@@ -61,7 +63,7 @@ def run(args):
 
 
 def _run(args):
-  from models import ensemble
+  from soundscope.models.training import ensemble
   if args.recipe:
     if not args.train_data:
       raise ValueError("--recipe needs --train-data, the records to train its members on")

@@ -14,10 +14,10 @@ import os
 import sys
 import threading
 
-from runtime import loop as loop_lib
-from runtime import session
-from runtime import settings as S
-from runtime import sinks as sinks_lib
+from soundscope.runtime import loop as loop_lib
+from soundscope.runtime import session
+from soundscope.runtime import settings as S
+from soundscope.runtime import sinks as sinks_lib
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,9 @@ def add_arguments(parser):
 
 def build_services(state_dir, outbox_size):
   """(ConfigStore, Courier) on the state folder."""
-  from runtime import config as config_lib
-  from runtime import courier as courier_lib
-  from runtime import outbox as outbox_lib
+  from soundscope.runtime import config as config_lib
+  from soundscope.runtime import courier as courier_lib
+  from soundscope.runtime import outbox as outbox_lib
   os.makedirs(state_dir, mode=0o700, exist_ok=True)
   store = config_lib.ConfigStore(os.path.join(state_dir, S.CONFIG_FILE))
   outbox = outbox_lib.Outbox(os.path.join(state_dir, S.OUTBOX_FILE), outbox_size)
@@ -68,14 +68,14 @@ def start_web(app, host, port):
 
 
 def run(args):
-  from runtime import capture as capture_lib
-  from runtime import web
-  from runtime.web import hub as hub_lib
+  from soundscope.runtime import capture as capture_lib
+  from soundscope.runtime import web
+  from soundscope.runtime.web import hub as hub_lib
   classifier, status = session.prepare(args, "serve")
   if classifier is None:
     return status
   state_dir = args.state_dir or S.default_state_dir()
-  from runtime import outbox as outbox_lib
+  from soundscope.runtime import outbox as outbox_lib
   try:
     config_store, courier = build_services(state_dir, args.outbox_size)
   except (ValueError, OSError, outbox_lib.OutboxError) as exc:

@@ -19,8 +19,8 @@ import os
 import sys
 import tempfile
 
-from configs import params as P
-from models import store
+from soundscope.configs import params as P
+from soundscope.models.store import files as store
 
 CLASS_LABELS_FILE = "class_labels_indices.csv"
 # frame_models.MODELS and its short aliases; listed here so --help needs no TensorFlow.
@@ -67,7 +67,7 @@ def add_arguments(parser):
                     help="frames per record after padding/cutting (default %(default)s)")
   data.add_argument("--cache-dir", default=None,
                     help="cache decoded arrays here as .npz (later runs start in seconds)")
-  from models import train as train_lib   # No TensorFlow: keras is imported when training.
+  from soundscope.models.training import train as train_lib   # No TensorFlow: keras is imported when training.
   fit = parser.add_argument_group("training")
   fit.add_argument("--model", default="FrameLevelLogisticModel",
                    help=f"one of {', '.join(MODEL_NAMES)} (default %(default)s)")
@@ -121,8 +121,8 @@ def model_options(args):
 
 
 def config_from_arguments(args):
-  """models.train.TrainConfig of parsed arguments."""
-  from models import train
+  """soundscope.models.training.train.TrainConfig of parsed arguments."""
+  from soundscope.models.training import train
   return train.TrainConfig(
       train_data=args.train_data, train_dir=args.train_dir, model=args.model,
       num_epochs=args.num_epochs, learning_rate=args.learning_rate,
@@ -163,7 +163,7 @@ def numbered_labels_csv(num_classes, directory):
 
 def check_labels(path, num_classes):
   """ValueError unless the CSV has exactly num_classes rows."""
-  from models import heads
+  from soundscope.models.networks import heads
   _, names = heads.read_labels(path)
   if len(names) != num_classes:
     raise ValueError(f"{path} lists {len(names)} classes, but --num-classes is {num_classes}")
@@ -174,7 +174,8 @@ def export(args, config, result, metrics, model_class=None):
 
   model_class: recorded in model.json (default: the canonical name of config.model).
   """
-  from models import frame_models, heads
+  from soundscope.models.networks import frame_models
+  from soundscope.models.store import heads
   root = store.ModelStore(args.model_dir).root
   labels = find_class_labels(config.train_data, args.class_labels)
   with tempfile.TemporaryDirectory() as scratch:
@@ -213,7 +214,8 @@ def run(args):
 
 
 def _run(args):
-  from models import frame_models, train
+  from soundscope.models.networks import frame_models
+  from soundscope.models.training import train
   frame_models.canonical_name(args.model)  # Unknown names fail before any data is read.
   config = config_from_arguments(args)
   result = train.train(config, verbose=2 if args.quiet else 1)
@@ -232,7 +234,8 @@ def evaluate_and_export(args, config, result, model_class=None):
   Returns:
     exit status 0.
   """
-  from models import evaluate, train
+  from soundscope.models.training import evaluate
+  from soundscope.models.training import train
   metrics = {}
   if result["best_validation"]:
     metrics["validation"] = result["best_validation"]

@@ -25,7 +25,7 @@ Departures from YouTube-8M, all deliberate:
   * The LSTM's cell is Keras's (the same equations as BasicLSTMCell with
     forget bias 1 via unit_forget_bias); masking by num_frames replaces
     dynamic_rnn's sequence_length.
-  * Regularization, losses and the learning-rate schedule live in models/train.py.
+  * Regularization, losses and the learning-rate schedule live in models/training/train.py.
 
 Stronger models from the AudioSet literature on these embeddings:
   AttentionPooling      Kong et al. 2018 ("Audio Set classification with attention
@@ -45,12 +45,10 @@ And a baseline, the cheapest strong model here:
                         mean-pooled embeddings that the training issue quotes).
 """
 
-import numpy as np
 import keras
 from keras import ops
 
-from configs import params as P
-from models import readers
+from soundscope.configs import params as P
 
 FRAMES_INPUT = "frames"
 NUM_FRAMES_INPUT = "num_frames"
@@ -76,7 +74,8 @@ MLP_HIDDEN_LAYERS = 2
 MLP_DROPOUT = 0.5
 
 
-def _register(cls):
+def register(cls):
+  """Makes a layer class loadable from a saved .keras file (package "soundscope")."""
   return keras.saving.register_keras_serializable(package="soundscope")(cls)
 
 
@@ -86,7 +85,7 @@ def frame_mask(num_frames, max_frames):
   return ops.cast(positions < ops.cast(num_frames, "int32")[:, None], "float32")
 
 
-@_register
+@register
 class MeanOfRealFrames(keras.layers.Layer):
   """[b, t, d] frames and [b] counts -> [b, d] mean over the real frames."""
 
@@ -96,7 +95,7 @@ class MeanOfRealFrames(keras.layers.Layer):
     return total / ops.maximum(ops.cast(num_frames, "float32"), 1.0)[:, None]
 
 
-@_register
+@register
 class SampleFrames(keras.layers.Layer):
   """YouTube-8M's SampleRandomFrames: `iterations` frames drawn from the real ones.
 
@@ -128,7 +127,7 @@ class SampleFrames(keras.layers.Layer):
     return {**super().get_config(), "iterations": self.iterations, "seed": self.seed}
 
 
-@_register
+@register
 class MixtureOfExperts(keras.layers.Layer):
   """YouTube-8M's MoeModel: per class, a softmax gate over `num_mixtures` sigmoid experts
   plus a dummy expert that always answers 0.  [b, n] -> [b, num_classes] probabilities.
@@ -162,7 +161,7 @@ class MixtureOfExperts(keras.layers.Layer):
             "num_mixtures": self.num_mixtures, "l2_penalty": self.l2_penalty}
 
 
-@_register
+@register
 class MaskedMaxPool(keras.layers.Layer):
   """[b, t, d] -> [b, d] max over time (YouTube-8M FramePooling 'max').
 
@@ -174,7 +173,7 @@ class MaskedMaxPool(keras.layers.Layer):
     return ops.max(frames, axis=1)
 
 
-@_register
+@register
 class LastRealState(keras.layers.Layer):
   """Keras mask for an RNN: [b, t] booleans from num_frames.
 
@@ -186,7 +185,7 @@ class LastRealState(keras.layers.Layer):
     return frame_mask(num_frames, ops.shape(frames)[1]) > 0
 
 
-@_register
+@register
 class AttentionPool(keras.layers.Layer):
   """Kong et al.'s Attention: sum_t norm(att(h_t)) * cla(h_t) over the real frames.
 
@@ -229,7 +228,7 @@ def _inputs(max_frames, feature_size):
 
 
 def frame_level_logistic(num_classes, feature_size=P.EMBEDDING_SIZE,
-                         max_frames=readers.MAX_FRAMES, l2_penalty=L2_PENALTY):
+                         max_frames=P.MAX_FRAMES, l2_penalty=L2_PENALTY):
   """YouTube-8M FrameLevelLogisticModel (l2_penalty: its weights regularizer, 1e-8)."""
   frames, num_frames = _inputs(max_frames, feature_size)
   pooled = MeanOfRealFrames(name="mean_pool")(frames, num_frames)
@@ -241,7 +240,7 @@ def frame_level_logistic(num_classes, feature_size=P.EMBEDDING_SIZE,
                      name="FrameLevelLogistic")
 
 
-def dbof(num_classes, feature_size=P.EMBEDDING_SIZE, max_frames=readers.MAX_FRAMES,
+def dbof(num_classes, feature_size=P.EMBEDDING_SIZE, max_frames=P.MAX_FRAMES,
          iterations=DBOF_ITERATIONS, cluster_size=DBOF_CLUSTER_SIZE,
          hidden_size=DBOF_HIDDEN_SIZE, num_mixtures=MOE_NUM_MIXTURES, seed=None):
   """YouTube-8M DbofModel (with its defaults: batch norm, random frames, relu6, max pooling)."""
@@ -263,7 +262,7 @@ def dbof(num_classes, feature_size=P.EMBEDDING_SIZE, max_frames=readers.MAX_FRAM
   return keras.Model({FRAMES_INPUT: frames, NUM_FRAMES_INPUT: num_frames}, outputs, name="DBoF")
 
 
-def lstm(num_classes, feature_size=P.EMBEDDING_SIZE, max_frames=readers.MAX_FRAMES,
+def lstm(num_classes, feature_size=P.EMBEDDING_SIZE, max_frames=P.MAX_FRAMES,
          lstm_size=LSTM_SIZE, lstm_layers=LSTM_LAYERS, num_mixtures=MOE_NUM_MIXTURES):
   """YouTube-8M LstmModel: stacked LSTMs, final h of the last layer -> MoE."""
   frames, num_frames = _inputs(max_frames, feature_size)
@@ -290,7 +289,7 @@ def _embedding_levels(frames, hidden_units, dropout, levels=3):
   return outputs
 
 
-def attention_pooling(num_classes, feature_size=P.EMBEDDING_SIZE, max_frames=readers.MAX_FRAMES,
+def attention_pooling(num_classes, feature_size=P.EMBEDDING_SIZE, max_frames=P.MAX_FRAMES,
                       hidden_units=ATTENTION_HIDDEN_UNITS, dropout=ATTENTION_DROPOUT):
   """Kong et al. 2018 decision-level single attention."""
   frames, num_frames = _inputs(max_frames, feature_size)
@@ -301,7 +300,7 @@ def attention_pooling(num_classes, feature_size=P.EMBEDDING_SIZE, max_frames=rea
 
 
 def multi_level_attention(num_classes, feature_size=P.EMBEDDING_SIZE,
-                          max_frames=readers.MAX_FRAMES, hidden_units=ATTENTION_HIDDEN_UNITS,
+                          max_frames=P.MAX_FRAMES, hidden_units=ATTENTION_HIDDEN_UNITS,
                           dropout=ATTENTION_DROPOUT):
   """Yu et al. 2018 multi-level attention (attention at embedding levels 2 and 3)."""
   frames, num_frames = _inputs(max_frames, feature_size)
@@ -314,7 +313,7 @@ def multi_level_attention(num_classes, feature_size=P.EMBEDDING_SIZE,
                      name="MultiLevelAttention")
 
 
-def pooled_mlp(num_classes, feature_size=P.EMBEDDING_SIZE, max_frames=readers.MAX_FRAMES,
+def pooled_mlp(num_classes, feature_size=P.EMBEDDING_SIZE, max_frames=P.MAX_FRAMES,
                hidden_units=MLP_HIDDEN_UNITS, hidden_layers=MLP_HIDDEN_LAYERS,
                dropout=MLP_DROPOUT):
   """Mean of the real frames -> hidden_layers x (dense, ReLU, dropout) -> sigmoid."""
@@ -326,96 +325,6 @@ def pooled_mlp(num_classes, feature_size=P.EMBEDDING_SIZE, max_frames=readers.MA
   outputs = keras.layers.Dense(num_classes, activation="sigmoid", name="classifier")(net)
   return keras.Model({FRAMES_INPUT: frames, NUM_FRAMES_INPUT: num_frames}, outputs,
                      name="PooledMlp")
-
-
-@_register
-class PriorLogitShift(keras.layers.Layer):
-  """sigmoid(logit(p) + beta * log(prior)): one-parameter class-prior calibration.
-
-  [b, C] probabilities -> [b, C] probabilities.  beta < 0 favours rare classes;
-  each class's scores stay in the same order (AP and AUC are unchanged), only
-  the ranking across classes within a record (hit@1, GAP) moves.  `log_prior`
-  ([C] float32, log of the training label frequencies) and `beta` are fixed
-  numbers chosen on validation data, not trained.
-  """
-
-  def __init__(self, log_prior, beta, **kwargs):
-    super().__init__(**kwargs)
-    self.log_prior = [float(value) for value in log_prior]
-    self.beta = float(beta)
-
-  def call(self, probabilities):
-    clipped = ops.clip(probabilities, ATTENTION_EPSILON, 1.0 - ATTENTION_EPSILON)
-    logits = ops.log(clipped) - ops.log(1.0 - clipped)
-    shift = self.beta * ops.convert_to_tensor(self.log_prior, dtype=probabilities.dtype)
-    return ops.sigmoid(logits + shift)
-
-  def get_config(self):
-    return {**super().get_config(), "log_prior": self.log_prior, "beta": self.beta}
-
-
-def average_ensemble(members, log_prior=None, beta=0.0, name="AverageEnsemble",
-                     feature_size=P.EMBEDDING_SIZE, max_frames=readers.MAX_FRAMES):
-  """One Keras model whose scores are the mean of `members`' scores.
-
-  Args:
-    members: trained frame-level models (this module's inputs, [b, C] sigmoid outputs).
-    log_prior: optional [C] log training label frequencies for PriorLogitShift.
-    beta: PriorLogitShift's factor (0 or log_prior None: no shift).
-    name: the Keras model name.
-    feature_size, max_frames: the members' input frame size and count.
-
-  Returns:
-    keras.Model with the same inputs as the members and float32 [b, C] outputs;
-    it saves to and loads from one .keras file like any head.
-  """
-  frames, num_frames = _inputs(max_frames, feature_size)
-  inputs = {FRAMES_INPUT: frames, NUM_FRAMES_INPUT: num_frames}
-  for index, member in enumerate(members):
-    # Members of one class share a name; a functional model needs unique ones.
-    member.name = f"member_{index + 1}_{member.name.split('_', 2)[-1]}"
-  scores = [member(inputs) for member in members]
-  outputs = scores[0] if len(scores) == 1 else keras.layers.Average(name="average")(scores)
-  if log_prior is not None and beta:
-    outputs = PriorLogitShift(log_prior, beta, name="prior_shift")(outputs)
-  return keras.Model(inputs, outputs, name=name)
-
-
-def average_weights(members, name=None):
-  """A model of the members' architecture whose every weight is the members' mean.
-
-  For FrameLevelLogistic (mean pooling and one dense layer, linear in its
-  weights) this is exactly the model whose logits are the members' mean
-  logits: logit = mean_i(W_i) x + mean_i(b_i).  Averaging the weights of
-  separately initialised non-linear models ("model soups") is not meaningful,
-  so every member must have the same architecture and no non-linear layer may
-  carry weights; anything but a FrameLevelLogistic is refused.
-
-  Args:
-    members: trained FrameLevelLogistic models (same inputs, same classes).
-    name: the returned model's name (default: the first member's).
-
-  Returns:
-    keras.Model: a new FrameLevelLogistic with the averaged weights.
-
-  Raises:
-    ValueError: no members, a member that is not a FrameLevelLogistic, or
-      members of different shapes.
-  """
-  if not members:
-    raise ValueError("average_weights needs at least one member")
-  for member in members:
-    if not member.name.startswith("FrameLevelLogistic"):
-      raise ValueError(f"weight averaging is exact only for FrameLevelLogistic, not {member.name}")
-  shapes = [[w.shape for w in member.get_weights()] for member in members]
-  if any(shape != shapes[0] for shape in shapes):
-    raise ValueError(f"members have different weight shapes: {shapes}")
-  first = members[0]
-  averaged = keras.Model.from_config(first.get_config())
-  averaged.set_weights([np.mean(stack, axis=0) for stack in
-                        zip(*(member.get_weights() for member in members))])
-  averaged.name = name or first.name
-  return averaged
 
 
 # --model name -> builder(num_classes, feature_size, max_frames, **overrides).
@@ -447,7 +356,7 @@ def canonical_name(name):
   return name
 
 
-def build(name, num_classes, feature_size=P.EMBEDDING_SIZE, max_frames=readers.MAX_FRAMES,
+def build(name, num_classes, feature_size=P.EMBEDDING_SIZE, max_frames=P.MAX_FRAMES,
           **overrides):
   """Builds the model called `name` (see MODELS / ALIASES)."""
   return MODELS[canonical_name(name)](num_classes, feature_size=feature_size,

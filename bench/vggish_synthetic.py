@@ -10,7 +10,7 @@ single-file format, like the official checkpoint (288,567,887 bytes).
 
 import numpy as np
 
-from models import vggish
+from soundscope.models.networks import vggish
 
 
 def deterministic_weights(name, shape):

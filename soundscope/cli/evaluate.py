@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from configs import params as P
+from soundscope.configs import params as P
 
 
 def add_arguments(parser):
@@ -37,7 +37,8 @@ def add_arguments(parser):
 
 def class_names(args, head_dir, num_classes):
   """Display names for the per-class CSV."""
-  from models import heads, train_cli
+  from soundscope.models.networks import heads
+  from soundscope.cli import train as train_cli
   candidates = [args.class_labels, os.path.join(head_dir, heads.LABELS_FILE),
                 train_cli.find_class_labels(args.eval_data)]
   for path in candidates:
@@ -49,12 +50,13 @@ def class_names(args, head_dir, num_classes):
 
 
 def run(args):
-  from models import train_cli
+  from soundscope.cli import train as train_cli
   return train_cli.run_reporting_errors("evaluate", _run, args)
 
 
 def _run(args):
-  from models import evaluate, train
+  from soundscope.models.training import evaluate
+  from soundscope.models.training import train
   head_dir = evaluate.resolve_head_dir(args.model, args.model_dir)
   model = evaluate.load_keras_model(head_dir)
   num_classes = args.num_classes or int(model.output_shape[-1])

@@ -21,8 +21,8 @@ import json
 import os
 import sys
 
-from configs import params as P
-from models import classifier as C
+from soundscope.configs import params as P
+from soundscope.models import classifier as C
 
 EXIT_OK = 0
 EXIT_SOME_FILES_FAILED = 1
@@ -51,7 +51,7 @@ def load_waveform(path, params):
     valid header but no samples.
   """
   import numpy as np
-  from transforms import audio, errors
+  from soundscope.transforms import audio, errors
   blocks = [block.astype(np.float32) for block in audio.stream_mono(path, params)]
   if not sum(block.shape[0] for block in blocks):
     raise errors.EmptyFileError(path, "has no audio samples (0 frames)")
@@ -110,7 +110,7 @@ def format_json(result, model, aggregation, top_k, threshold):
 
 def describe_error(path, exc):
   """(kind, one-line message) for a file that could not be classified."""
-  from transforms import errors
+  from soundscope.transforms import errors
   if isinstance(exc, errors.AudioInputError):
     return exc.kind, str(exc)
   if isinstance(exc, MemoryError):
@@ -135,7 +135,7 @@ def _one_blas_thread_each(parallel_files):
   per clip doubles and the wall time grows several-fold.  The parallelism is
   across files instead.  A single file keeps BLAS's own threads.
   """
-  from transforms import blas
+  from soundscope.transforms import blas
   return blas.limit_threads(1 if parallel_files > 1 else 0)
 
 
@@ -164,9 +164,10 @@ def classify_files(model, paths, params, aggregation, want_windows, jobs):
 
 def run(args):
   """Classifies args.files; returns the exit status (0, 1 if any file failed, 2 if no model)."""
-  from models import store
+  from soundscope.models.store import files as store
+  from soundscope.models.store import registry
   try:
-    model = store.load_classifier(args.model, args.model_dir)
+    model = registry.load_classifier(args.model, args.model_dir)
   except store.ModelNotFoundError as exc:
     print(f"soundscope classify: {exc}", file=sys.stderr)
     return EXIT_NO_MODEL

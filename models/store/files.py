@@ -20,10 +20,8 @@ API (small on purpose):
     .is_present(name)          manifest and every required file present with the right size
     .verify(name)              VerifyResult(name, ok, problems): full checksum check
     .import_path(path, name=None) -> [names]  copy files after verifying them
-    .download(name, ...)       see models/download.py
     .vggish_files()            (checkpoint path, PCA params path) for VGGish heads
     .default_classifier_name() 'yamnet' when present, else a trained VGGish head
-  load_classifier(name=None, model_dir=None) -> models.classifier.Classifier
 
 Loading checks that every file is present with its recorded size (cheap, so
 cold start stays fast); `verify`, `import_path` and downloads check the full
@@ -39,7 +37,7 @@ import re
 import shutil
 import tempfile
 
-from configs import model_specs as S
+from soundscope.configs import model_specs as S
 
 HASH_CHUNK_BYTES = 1 << 20  # Read files in 1 MiB chunks when hashing.
 
@@ -429,11 +427,6 @@ class ModelStore:
       raise FileNotFoundError(f"{source}: no such file or directory")
     return [self.import_file(source, name)]
 
-  def download(self, name, base_url=None, progress=True, force=False):
-    """Downloads a known model's files (models/download.py); returns its directory."""
-    from models import download
-    return download.download_model(self, name, base_url=base_url, progress=progress, force=force)
-
   def vggish_files(self):
     """(vggish_model.ckpt path, vggish_pca_params.npz path) of the stored VGGish."""
     return (self.file("vggish", "vggish_model.ckpt"),
@@ -466,71 +459,3 @@ def _spec_by_digest(sha256, md5):
       if file_spec.sha256 == sha256 or (file_spec.sha256 is None and file_spec.md5 == md5):
         return spec, file_spec
   return None, None
-
-
-def find_classifier(name=None, model_dir=None):
-  """(its ModelStore, model directory, manifest) of a classifier that is present, unloaded.
-
-  Cheap (a few small files are read), so a command can check its model before it
-  starts work that would load it later (e.g. predict's Beam workers).
-
-  Args:
-    name, model_dir: as load_classifier's.
-
-  Raises:
-    ModelNotFoundError with a message that says how to get a model.
-  """
-  store = ModelStore(model_dir)
-  if name is None:
-    name = store.default_classifier_name()
-    if name is None:
-      raise ModelNotFoundError(
-          f"no classifier in the model store {store.root}: {how_to_get('yamnet')}; "
-          f"or train a VGGish head with `soundscope train`")
-  directory = store.path(name)
-  if os.sep in str(name) and (pathlib.Path(name) / S.MANIFEST_NAME).is_file():
-    directory = pathlib.Path(name)
-    store = ModelStore(directory.parent)
-    name = directory.name
-  manifest = store.manifest(name)
-  if manifest is None:
-    known = ", ".join(store.names()) or "none"
-    raise ModelNotFoundError(
-        f"model {name!r} is not in the model store {store.root} (present: {known}): "
-        f"{how_to_get(name)}")
-  problems = store.missing_files(name)
-  if problems:
-    raise ModelNotFoundError(
-        f"model {name!r} in {directory} is incomplete ({'; '.join(problems)}): {how_to_get(name)}")
-  return store, directory, manifest
-
-
-def load_classifier(name=None, model_dir=None, **options):
-  """Loads a classifier from the store, dispatching on its manifest's kind.
-
-  Args:
-    name: model name in the store ('yamnet', a trained head's name), or a path
-      to a model directory; None picks store.default_classifier_name().
-    model_dir: store root (None: $SOUNDSCOPE_MODEL_DIR or ~/.cache/soundscope/models).
-    **options: passed to the classifier's constructor (e.g. num_threads for YAMNet).
-
-  Returns:
-    A models.classifier.Classifier.
-
-  Raises:
-    ModelNotFoundError with a message that says how to get a model.
-  """
-  store, directory, manifest = find_classifier(name, model_dir)
-  name = directory.name
-  kind = manifest.get("kind")
-  if kind == "yamnet":
-    from models import yamnet
-    return yamnet.YamnetClassifier.from_directory(directory, **options)
-  if kind == "vggish_head":
-    from models import heads  # Imports TensorFlow: only for VGGish heads.
-    return heads.load_head_classifier(directory, store, **options)
-  if kind == "vggish":
-    raise ModelNotFoundError(
-        f"model {name!r} is the VGGish embedder, not a classifier: use `--model yamnet` or "
-        f"a head trained with `soundscope train`")
-  raise ModelNotFoundError(f"model {name!r} has an unknown kind {kind!r} in {directory}")

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from configs import params as P
+from soundscope.configs import params as P
 
 # (Keras layer name, checkpoint scope) in network order.
 CONV_LAYERS = (

@@ -12,8 +12,9 @@ import time
 
 import numpy as np
 
-from models import metrics as metrics_lib
-from models import readers
+from soundscope.configs import model_specs as S
+from soundscope.models.training import metrics as metrics_lib
+from soundscope.models import readers
 
 PER_CLASS_FIELDS = ("index", "name", "AP", "AUC", "positives")
 
@@ -32,7 +33,7 @@ def resolve_head_dir(model, model_dir=None):
   if os.path.isdir(model):
     return model
   try:
-    from models import store
+    from soundscope.models.store import files as store
   except ImportError:
     raise FileNotFoundError(f"{model}: no such head directory (and no model store)") from None
   path = store.ModelStore(model_dir).path(model)
@@ -45,15 +46,15 @@ def resolve_head_dir(model, model_dir=None):
 def load_keras_model(model_path):
   """Keras head of a head directory (head.keras), a train dir (model.keras) or a .keras file."""
   import keras
-  from models import frame_models  # noqa: F401  (registers the custom layers)
-  from models import heads, train
+  from soundscope.models.networks import ensemble_layers  # noqa: F401  (registers every custom layer)
+  from soundscope.models.networks import heads
   candidates = [model_path] if str(model_path).endswith(".keras") else [
-      os.path.join(model_path, heads.HEAD_FILE), os.path.join(model_path, train.FINAL_MODEL)]
+      os.path.join(model_path, heads.HEAD_FILE), os.path.join(model_path, S.TRAINED_MODEL_FILE)]
   for candidate in candidates:
     if os.path.isfile(candidate):
       return keras.models.load_model(candidate, compile=False)
   raise FileNotFoundError(f"{model_path}: holds neither {heads.HEAD_FILE} nor "
-                          f"{train.FINAL_MODEL}")
+                          f"{S.TRAINED_MODEL_FILE}")
 
 
 def score(model, data, batch_size=256):

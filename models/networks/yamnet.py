@@ -44,9 +44,9 @@ import threading
 
 import numpy as np
 
-from configs import model_specs as S
-from models import classifier as C
-from models import native_stderr
+from soundscope.configs import model_specs as S
+from soundscope.models import classifier as C
+from soundscope.transforms import native_stderr
 
 CLASSIFICATION_FILE = "yamnet_classification.tflite"
 EMBEDDING_FILE = "yamnet_embedding.tflite"
@@ -233,7 +233,7 @@ class FullSignatureModel:
 
 
 class YamnetClassifier(C.Classifier):
-  """YAMNet as a models.classifier.Classifier (521 AudioSet classes).
+  """YAMNet as a soundscope.models.classifier.Classifier (521 AudioSet classes).
 
   Args:
     classification_path: yamnet_classification.tflite.

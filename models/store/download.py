@@ -21,8 +21,8 @@ import time
 import urllib.error
 import urllib.request
 
-from configs import model_specs as S
-from models import store as store_lib
+from soundscope.configs import model_specs as S
+from soundscope.models.store import files as store_lib
 
 CHUNK_BYTES = 1 << 16          # Read 64 KiB at a time.
 TIMEOUT_SECONDS = 60.0         # Per socket operation, not for the whole file.
@@ -150,7 +150,7 @@ def download_model(store, name, base_url=None, progress=True, force=False):
   Files with no official URL (import-only) are skipped unless a mirror base is given.
 
   Args:
-    store: models.store.ModelStore.
+    store: soundscope.models.store.files.ModelStore.
     name: a key of configs.model_specs.KNOWN_MODELS.
     base_url: mirror replacing the official host (else $SOUNDSCOPE_DOWNLOAD_BASE).
     progress: progress bars on stderr.

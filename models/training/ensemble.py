@@ -5,11 +5,11 @@ training.json), so `soundscope evaluate`, the export to the model store and
 every consumer of heads treat it as any other head.  Two kinds:
 
   scores   the mean of the members' per-class probabilities, optionally moved
-           by the class-prior shift beta (frame_models.PriorLogitShift, with
+           by the class-prior shift beta (ensemble_layers.PriorLogitShift, with
            the log label frequencies of the first member's training records);
            any mix of architectures.
   weights  one FrameLevelLogistic whose weights are the members' mean
-           (frame_models.average_weights: exactly the mean of their logits).
+           (ensemble_layers.average_weights: exactly the mean of their logits).
 
 The members must agree on classes and frame features.  The ensemble's training
 time is the sum of its members'; its validation figures are measured on the
@@ -23,6 +23,8 @@ import os
 import sys
 
 import numpy as np
+
+from soundscope.configs import model_specs as S
 
 KINDS = ("scores", "weights")
 # A recipe's members train in OUT_DIR/members/<member name> (train_recipe).
@@ -38,7 +40,7 @@ def load_run(train_dir):
   Raises:
     ValueError: TRAIN_DIR has no finished run (no training.json or model).
   """
-  from models import train
+  from soundscope.models.training import train
   summary_path = os.path.join(train_dir, train.TRAINING_FILE)
   if not os.path.isfile(summary_path):
     raise ValueError(f"{train_dir}: no finished training run ({train.TRAINING_FILE} missing)")
@@ -61,7 +63,7 @@ def check_members_agree(train_dirs, runs):
 
 def split_of(run_config):
   """What decides a run's validation records: data, held-out part, and the split's seed."""
-  from models import train
+  from soundscope.models.training import train
   config = train.TrainConfig(**run_config)
   return (config.train_data, config.validation_data, config.validation_fraction,
           config.split_seed_or_seed())
@@ -109,7 +111,10 @@ def build(train_dirs, out_dir, beta=0.0, kind="scores", name="AverageEnsemble",
       member that is not a finished run, members that disagree on classes or
       features, or a 'weights' member that is not a FrameLevelLogistic.
   """
-  from models import evaluate, frame_models, metrics, train
+  from soundscope.models.training import evaluate
+  from soundscope.models.networks import ensemble_layers
+  from soundscope.models.training import metrics
+  from soundscope.models.training import train
   if not train_dirs:
     raise ValueError("an ensemble needs at least one member")
   if kind not in KINDS:
@@ -135,17 +140,17 @@ def build(train_dirs, out_dir, beta=0.0, kind="scores", name="AverageEnsemble",
   members = [evaluate.load_keras_model(run["model_path"]) for run in runs]
   classes = ", ".join(run["model_class"] for run in runs)
   if kind == "weights":
-    model = frame_models.average_weights(members)
+    model = ensemble_layers.average_weights(members)
     model_class = f"WeightAverage({classes})"
   else:
     _, feature_size = config.feature()
-    model = frame_models.average_ensemble(
+    model = ensemble_layers.average_ensemble(
         members, log_prior=log_prior(train_data.labels) if shifted else None, beta=beta,
         name=name,
         feature_size=feature_size, max_frames=config.max_frames)
     model_class = f"AverageEnsemble({classes})"
   os.makedirs(out_dir, exist_ok=True)
-  model_path = os.path.join(out_dir, train.FINAL_MODEL)
+  model_path = os.path.join(out_dir, S.TRAINED_MODEL_FILE)
   model.save(model_path)
   best_validation = None
   if validation is not None:
@@ -172,15 +177,15 @@ def build(train_dirs, out_dir, beta=0.0, kind="scores", name="AverageEnsemble",
 
 
 def data_config(result, train_dir):
-  """models.train.TrainConfig to read records as the ensemble of build()'s `result` does."""
-  from models import train
+  """soundscope.models.training.train.TrainConfig to read records as the ensemble of build()'s `result` does."""
+  from soundscope.models.training import train
   return train.TrainConfig(train_dir=train_dir,
                            **{field: result["config"][field] for field in DATA_FIELDS})
 
 
 def recipe_member_dirs(recipe, out_dir):
   """{member name: its train directory} of a configs.training_recipes ensemble under OUT_DIR."""
-  from configs import training_recipes
+  from soundscope.configs import training_recipes
   return {member: os.path.join(out_dir, MEMBERS_FOLDER, member)
           for member in training_recipes.ENSEMBLES[recipe]["members"]}
 
@@ -203,8 +208,8 @@ def train_recipe(recipe, train_data, out_dir, cache_dir=None, verbose=1, log=pri
   Raises:
     ValueError: an unknown recipe.
   """
-  from configs import training_recipes
-  from models import train
+  from soundscope.configs import training_recipes
+  from soundscope.models.training import train
   if recipe not in training_recipes.ENSEMBLES:
     raise ValueError(f"unknown recipe {recipe!r}; known: {sorted(training_recipes.ENSEMBLES)}")
   spec = training_recipes.ENSEMBLES[recipe]

@@ -1,7 +1,7 @@
 """Training of frame-level heads on AudioSet embeddings (YouTube-8M's train.py in Keras).
 
 `train(TrainConfig)` reads release-format records (models/readers), builds the
-model (models/frame_models), and fits it with YouTube-8M's recipe: binary
+model (models/networks/frame_models), and fits it with YouTube-8M's recipe: binary
 cross-entropy on sigmoid outputs, Adam, learning rate decayed by
 `learning_rate_decay` every `learning_rate_decay_examples` examples
 (staircase), each gradient clipped to norm 1.
@@ -29,15 +29,15 @@ import time
 
 import numpy as np
 
-from configs import params as P
-from models import evaluate
-from models import metrics as metrics_lib
-from models import readers
+from soundscope.configs import model_specs as S
+from soundscope.configs import params as P
+from soundscope.models.training import evaluate
+from soundscope.models.training import metrics as metrics_lib
+from soundscope.models import readers
 
 STATE_FILE = "state.json"
 LATEST_MODEL = "latest.keras"
 BEST_MODEL = "best.keras"
-FINAL_MODEL = "model.keras"
 TRAINING_FILE = "training.json"
 LOG_DIR = "logs"
 SELECTION_METRICS = ("map", "hit_at_one", "gap", "mean_auc")
@@ -103,7 +103,7 @@ class TrainConfig:
   num_classes: int = P.NUM_AUDIOSET_CLASSES
   feature_names: str = P.AUDIO_EMBEDDING_FEATURE
   feature_sizes: str = str(P.EMBEDDING_SIZE)
-  max_frames: int = readers.MAX_FRAMES
+  max_frames: int = P.MAX_FRAMES
   validation_data: str = ""
   validation_fraction: float = 0.0
   select_metric: str = "map"
@@ -185,7 +185,7 @@ def _loss_and_adam_epsilon(config):
 def build_model(config):
   """The compiled Keras model of a config (YouTube-8M loss, optimizer, schedule)."""
   import keras
-  from models import frame_models
+  from soundscope.models.networks import frame_models
   _, feature_size = config.feature()
   keras.utils.set_random_seed(config.seed)
   model = frame_models.build(config.model, config.num_classes, feature_size=feature_size,
@@ -436,7 +436,8 @@ def train(config, verbose=1, extra_callbacks=()):
     model_path.
   """
   import keras
-  from models import frame_models  # noqa: F401  (registers custom layers for loading)
+  from soundscope.models.networks import ensemble_layers  # noqa: F401  (registers every custom layer)
+  from soundscope.models.networks import frame_models
   os.makedirs(config.train_dir, exist_ok=True)
   train_data, validation = train_and_validation_data(config)
   if config.select_metric not in SELECTION_METRICS:
@@ -474,7 +475,7 @@ def train(config, verbose=1, extra_callbacks=()):
   source = BEST_MODEL if validation is not None and state["best"] else LATEST_MODEL
   # compile=False: the final model (and so every exported head) carries no optimizer state.
   final = keras.models.load_model(os.path.join(config.train_dir, source), compile=False)
-  final_path = os.path.join(config.train_dir, FINAL_MODEL)
+  final_path = os.path.join(config.train_dir, S.TRAINED_MODEL_FILE)
   final.save(final_path)
   result = {
       "config": dataclasses.asdict(config),

@@ -1,14 +1,15 @@
-"""Trained heads on VGGish embeddings: export to the model store and load as a Classifier.
+"""A trained head on VGGish embeddings as a Classifier (the network side of a head).
 
+The store's side (export, manifest, finding VGGish) is models/store/heads.py.
 A head directory (`<store>/<name>/`) holds:
-  head.keras   the trained Keras model (models/frame_models layers)
+  head.keras   the trained Keras model (models/networks/frame_models layers)
   labels.csv   index,mid,display_name of its classes
   model.json   {"name", "version", "kind": "vggish_head", "requires": ["vggish"],
                 "files": {file: {"sha256", "size"}}, "labels": "labels.csv",
                 "feature_spec": {...}, "model_class", "training": {...},
                 "metrics": {...}, "default_aggregation": "mean"}
 
-`load_head_classifier(head_dir, store)` returns a HeadClassifier:
+`store.heads.load_head_classifier(head_dir, store)` returns a HeadClassifier:
   embedding_scores(uint8 [frames, 128])  dequantize -> head (no VGGish needed)
   window_scores(wave16k)                 VGGish examples -> VGGish (the store's
                                          vggish/ checkpoint) -> PCA + quantize ->
@@ -19,18 +20,15 @@ its checkpoint.
 """
 
 import csv
-import datetime
 import json
-import os
 import pathlib
-import shutil
 
 import numpy as np
 
-from configs import params as P
-from models import classifier as C
-from models import readers
-from transforms import postprocess
+from soundscope.configs import params as P
+from soundscope.models import classifier as C
+from soundscope.models import readers
+from soundscope.transforms import postprocess
 
 KIND = "vggish_head"
 MANIFEST_NAME = "model.json"
@@ -50,77 +48,6 @@ def read_labels(path):
 
 
 
-def _jsonable(value):
-  """Replaces NaN/inf floats (not valid JSON) with None, recursively."""
-  if isinstance(value, dict):
-    return {key: _jsonable(item) for key, item in value.items()}
-  if isinstance(value, (list, tuple)):
-    return [_jsonable(item) for item in value]
-  if isinstance(value, (float, np.floating)):
-    return float(value) if np.isfinite(value) else None
-  if isinstance(value, np.integer):
-    return int(value)
-  return value
-
-
-def export_head(model, destination, labels_csv, name=None, version="1", training=None,
-                metrics=None, feature_name=P.AUDIO_EMBEDDING_FEATURE,
-                feature_size=P.EMBEDDING_SIZE, max_frames=readers.MAX_FRAMES, model_class=None):
-  """Writes a trained head as a model-store directory (atomically).
-
-  Args:
-    model: Keras model from models/frame_models, or the path of a saved .keras file.
-    destination: the head directory to create (<store root>/<name>); replaced if present.
-    labels_csv: index,mid,display_name CSV of the model's classes (copied).
-    name: model name (default: the directory's name).
-    version: version string.
-    training: dict of training parameters and history (stored in model.json).
-    metrics: dict of evaluation figures (stored in model.json).
-    feature_name, feature_size, max_frames: the input the head expects.
-    model_class: frame_models class name, for the record.
-
-  Returns:
-    pathlib.Path of the head directory.
-  """
-  from models import store
-  destination = pathlib.Path(destination)
-  name = name or destination.name
-  with store.staged_directory(destination) as staging:
-    if isinstance(model, (str, os.PathLike)):
-      shutil.copyfile(model, staging / HEAD_FILE)
-    else:
-      model.save(staging / HEAD_FILE)
-    shutil.copyfile(labels_csv, staging / LABELS_FILE)
-    _, display_names = read_labels(staging / LABELS_FILE)
-    manifest = {
-        "name": name,
-        "version": str(version),
-        "kind": KIND,
-        "requires": ["vggish"],
-        "labels": LABELS_FILE,
-        "num_classes": len(display_names),
-        "model_class": model_class,
-        "default_aggregation": DEFAULT_AGGREGATION,
-        "feature_spec": {
-            "feature_name": feature_name,
-            "feature_size": int(feature_size),
-            "max_frames": int(max_frames),
-            "frame_seconds": P.EXAMPLE_HOP_SECONDS,
-            "dtype": "uint8",
-            "dequantize": "q * 4/255 + 4/512 - 2 (transforms.postprocess.dequantize)",
-        },
-        "training": training or {},
-        "metrics": metrics or {},
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "files": {file: {"sha256": store.file_digests(staging / file)[0],
-                         "size": os.path.getsize(staging / file)}
-                  for file in (HEAD_FILE, LABELS_FILE)},
-    }
-    with open(staging / MANIFEST_NAME, "w") as out:
-      json.dump(_jsonable(manifest), out, indent=2)
-  return destination
-
-
 def load_manifest(head_dir):
   """The parsed model.json of a head directory."""
   path = pathlib.Path(head_dir) / MANIFEST_NAME
@@ -136,12 +63,12 @@ def load_manifest(head_dir):
 def load_keras_head(head_dir):
   """The Keras model of a head directory."""
   import keras
-  from models import frame_models  # noqa: F401  (registers the custom layers)
+  from soundscope.models.networks import ensemble_layers  # noqa: F401  (registers every custom layer)
   return keras.models.load_model(pathlib.Path(head_dir) / HEAD_FILE, compile=False)
 
 
 class HeadClassifier(C.Classifier):
-  """A trained head on VGGish embeddings as a models.classifier.Classifier.
+  """A trained head on VGGish embeddings as a soundscope.models.classifier.Classifier.
 
   Args:
     head_dir: the head's directory (model.json, head.keras, labels.csv).
@@ -162,7 +89,7 @@ class HeadClassifier(C.Classifier):
     self.labels = tuple(names)
     spec = self.manifest.get("feature_spec", {})
     self.feature_size = int(spec.get("feature_size", P.EMBEDDING_SIZE))
-    self.max_frames = int(spec.get("max_frames", readers.MAX_FRAMES))
+    self.max_frames = int(spec.get("max_frames", P.MAX_FRAMES))
     self.model = load_keras_head(self.head_dir)
     self._vggish_files = vggish_files
     self._vggish_params = vggish_params
@@ -172,7 +99,7 @@ class HeadClassifier(C.Classifier):
   @property
   def framing(self):
     """Window i holds VGGish examples [i * max_frames, (i + 1) * max_frames) of the clip."""
-    from transforms import vggish_input
+    from soundscope.transforms import vggish_input
     hop = vggish_input.example_hop_samples(self._vggish_params)
     return C.Framing(self.max_frames * hop,
                      (self.max_frames - 1) * hop + vggish_input.EXAMPLE_SPAN_SAMPLES)
@@ -266,11 +193,11 @@ class HeadClassifier(C.Classifier):
 
   def quantized_embeddings(self, waveform_16k):
     """uint8 [frames, 128] release-format embeddings of 16 kHz mono audio."""
-    from transforms import vggish_input
+    from soundscope.transforms import vggish_input
     if self._embedder is None:
       if self._vggish_files is None:
         raise RuntimeError(f"head {self.name!r} has no VGGish checkpoint to embed audio with")
-      from models import vggish
+      from soundscope.models.networks import vggish
       checkpoint, pca_params = self._vggish_files()
       self._embedder = vggish.VggishEmbedder(str(checkpoint),
                                              batch_size=self._vggish_params.batch_size)
@@ -297,38 +224,3 @@ class HeadClassifier(C.Classifier):
     starts = frame_starts[first]
     ends = frame_starts[last] + P.EXAMPLE_WINDOW_SECONDS
     return C.WindowScores(starts.astype(np.float64), ends.astype(np.float64), windows.scores)
-
-
-def load_head_classifier(head_dir, store=None, vggish_checkpoint=None, pca_params=None,
-                         vggish_params=P.VggishParams(), **unused_options):
-  """Loads a trained head as a Classifier.
-
-  Args:
-    head_dir: the head's directory.
-    store: models.store.ModelStore whose `vggish/` holds the checkpoint and PCA
-      parameters (None: the head directory's parent is taken as the store root).
-    vggish_checkpoint, pca_params: explicit paths overriding the store's.
-    vggish_params: front-end parameters.
-    **unused_options: options meant for other kinds (e.g. num_threads).
-
-  Returns:
-    HeadClassifier.
-  """
-  head_dir = pathlib.Path(head_dir)
-
-  def vggish_files():
-    if vggish_checkpoint and pca_params:
-      return vggish_checkpoint, pca_params
-    if store is not None and hasattr(store, "vggish_files"):
-      checkpoint, pca = store.vggish_files()
-    else:
-      root = pathlib.Path(store) if store is not None else head_dir.parent
-      checkpoint, pca = root / "vggish" / "vggish_model.ckpt", root / "vggish" / \
-          "vggish_pca_params.npz"
-      for path in (checkpoint, pca):
-        if not path.is_file():
-          raise FileNotFoundError(f"head {head_dir.name!r} needs VGGish: {path} is missing "
-                                  f"(run `soundscope models download vggish` or import it)")
-    return vggish_checkpoint or checkpoint, pca_params or pca
-
-  return HeadClassifier(head_dir, vggish_files, vggish_params)

@@ -11,7 +11,7 @@ Exit status: 0 on success, 1 when a download, import or verification failed.
 
 import sys
 
-from configs import model_specs as S
+from soundscope.configs import model_specs as S
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -79,13 +79,13 @@ def list_models(store, out=None):
 
 def run(args):
   """Runs one `models` action; returns the exit status."""
-  from models import store as store_lib
+  from soundscope.models.store import files as store_lib
   store = store_lib.ModelStore(getattr(args, "action_model_dir", None) or args.model_dir)
   if args.action == "list":
     list_models(store)
     return EXIT_OK
   if args.action == "download":
-    from models import download
+    from soundscope.models.store import download
     names = list(S.KNOWN_MODELS) if args.name == "all" else [args.name]
     status = EXIT_OK
     for name in names:

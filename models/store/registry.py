@@ -1,0 +1,86 @@
+"""The registry: which loader turns a model in the store into a Classifier, by its kind.
+
+  find_classifier(name, model_dir)   (store, directory, manifest) of a present
+                                     classifier, without loading it (cheap)
+  load_classifier(name, model_dir)   a soundscope.models.classifier.Classifier, dispatching on
+                                     the manifest's "kind": "yamnet" (the official
+                                     TFLite model) or "vggish_head" (VGGish + a
+                                     trained head)
+
+The networks are imported only for the kind being loaded, so loading YAMNet
+never imports TensorFlow.
+"""
+
+import os
+import pathlib
+
+from soundscope.configs import model_specs as S
+from soundscope.models.store.files import ModelNotFoundError, ModelStore, how_to_get
+
+
+def find_classifier(name=None, model_dir=None):
+  """(its ModelStore, model directory, manifest) of a classifier that is present, unloaded.
+
+  Cheap (a few small files are read), so a command can check its model before it
+  starts work that would load it later (e.g. predict's Beam workers).
+
+  Args:
+    name, model_dir: as load_classifier's.
+
+  Raises:
+    ModelNotFoundError with a message that says how to get a model.
+  """
+  store = ModelStore(model_dir)
+  if name is None:
+    name = store.default_classifier_name()
+    if name is None:
+      raise ModelNotFoundError(
+          f"no classifier in the model store {store.root}: {how_to_get('yamnet')}; "
+          f"or train a VGGish head with `soundscope train`")
+  directory = store.path(name)
+  if os.sep in str(name) and (pathlib.Path(name) / S.MANIFEST_NAME).is_file():
+    directory = pathlib.Path(name)
+    store = ModelStore(directory.parent)
+    name = directory.name
+  manifest = store.manifest(name)
+  if manifest is None:
+    known = ", ".join(store.names()) or "none"
+    raise ModelNotFoundError(
+        f"model {name!r} is not in the model store {store.root} (present: {known}): "
+        f"{how_to_get(name)}")
+  problems = store.missing_files(name)
+  if problems:
+    raise ModelNotFoundError(
+        f"model {name!r} in {directory} is incomplete ({'; '.join(problems)}): {how_to_get(name)}")
+  return store, directory, manifest
+
+
+def load_classifier(name=None, model_dir=None, **options):
+  """Loads a classifier from the store, dispatching on its manifest's kind.
+
+  Args:
+    name: model name in the store ('yamnet', a trained head's name), or a path
+      to a model directory; None picks store.default_classifier_name().
+    model_dir: store root (None: $SOUNDSCOPE_MODEL_DIR or ~/.cache/soundscope/models).
+    **options: passed to the classifier's constructor (e.g. num_threads for YAMNet).
+
+  Returns:
+    A soundscope.models.classifier.Classifier.
+
+  Raises:
+    ModelNotFoundError with a message that says how to get a model.
+  """
+  store, directory, manifest = find_classifier(name, model_dir)
+  name = directory.name
+  kind = manifest.get("kind")
+  if kind == "yamnet":
+    from soundscope.models.networks import yamnet
+    return yamnet.YamnetClassifier.from_directory(directory, **options)
+  if kind == "vggish_head":
+    from soundscope.models.store import heads  # Imports TensorFlow: only for VGGish heads.
+    return heads.load_head_classifier(directory, store, **options)
+  if kind == "vggish":
+    raise ModelNotFoundError(
+        f"model {name!r} is the VGGish embedder, not a classifier: use `--model yamnet` or "
+        f"a head trained with `soundscope train`")
+  raise ModelNotFoundError(f"model {name!r} has an unknown kind {kind!r} in {directory}")
