@@ -13,7 +13,8 @@ head, see ensemble_layers.average_ensemble) and evaluated the same way.
 
 Each run lives in RUNS_DIR/<name>: rerunning resumes unfinished runs and only
 re-evaluates finished ones.  Equivalent `soundscope train` commands are printed
-(and in docs/training.md).  Takes about two hours of CPU in total on 2 cores.
+(and in docs/experiments/training-notebook.md).  Takes about two hours of CPU in
+total on 2 cores.
 """
 
 import argparse
@@ -28,7 +29,8 @@ sys.path.insert(0, str(REPO))
 
 from soundscope.configs import training_recipes as recipes  # noqa: E402
 
-# name -> TrainConfig fields beyond the common ones (see docs/training.md for why).
+# name -> TrainConfig fields beyond the common ones (see
+# docs/experiments/training-notebook.md for why).
 # Runs without "loss" were trained with Keras's mean cross-entropy (DEFAULT_LOSS).
 DEFAULT_LOSS = "mean"
 RUNS = {

@@ -4,8 +4,9 @@
 every member of ENSEMBLES[NAME] on all of --train-data (soundscope.models.training.train.TrainConfig
 with the fields below; the data, directory and cache are the user's) and
 averages them (models/training/ensemble.py).  bench/train_article_models.py takes these
-members from here, so the measured runs of docs/training.md and the command
-that reproduces them cannot drift apart.  Why each setting: docs/training.md.
+members from here, so the measured runs of docs/experiments/training-notebook.md and
+the command that reproduces them cannot drift apart.  Why each setting:
+docs/experiments/training-notebook.md.
 """
 
 # Shared by the members: Keras's mean cross-entropy, and no validation split
@@ -40,7 +41,8 @@ MEMBERS = {
 # class-prior shift beta, chosen on the validation split.
 ENSEMBLES = {
     # The best model: eval hit@1 0.5877, mAP 0.2898; 21.0 min of training on 2 cores
-    # (docs/training.md, seventh round; the sixth round's code: 0.5862, 0.2907, 23.0 min).
+    # (docs/experiments/training-notebook.md, seventh round; the sixth round's code:
+    # 0.5862, 0.2907, 23.0 min).
     "ensemble_mix5": dict(members=("multilevel_full", "multilevel_mixup_full", "mlp_full_s0",
                                    "mlp_full_s1", "attention1024_full"), kind="scores",
                           beta=0.1),

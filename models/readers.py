@@ -342,7 +342,8 @@ def without_autotune(dataset):
 
   Dropping an iterator waits for the iterator's autotune thread, which sleeps
   up to a minute between its runs; Keras drops one every epoch, and that
-  stalled training by ~36 s every other epoch (docs/training.md, seventh round).
+  stalled training by ~36 s every other epoch (docs/experiments/training-notebook.md,
+  seventh round).
   """
   import tensorflow as tf
   options = tf.data.Options()

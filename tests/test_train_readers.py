@@ -49,7 +49,8 @@ def test_tf_data_pipeline_yields_the_same_batches_as_the_numpy_loader():
   expected = readers.dequantized_inputs(data)
   frames, counts, labels = [], [], []
   dataset = readers.frame_dataset(pattern, batch_size=64)
-  # No autotune thread: dropping an iterator would wait for it (docs/training.md).
+  # No autotune thread: dropping an iterator would wait for it
+  # (docs/experiments/training-notebook.md, seventh round).
   assert dataset.options().autotune.enabled is False
   for inputs, batch_labels in dataset.as_numpy_iterator():
     frames.append(inputs["frames"])
