@@ -10,7 +10,7 @@ scored both ways).  The last epoch is what a refit for a fixed number of epochs
 gives, so it is what an ensemble of refitted heads would average.  The eval set
 is never read.
 
-  python bench/average_on_validation.py --base RUN,RUN,... --candidates RUN,RUN,... \\
+  python bench/experiments/average_on_validation.py --base RUN,RUN,... --candidates RUN,RUN,... \\
       [--cache-dir DIR] [--betas 0,0.1,0.2]
 
 RUN is a train directory.  A few seconds per run on 2 cores (the 2,216 validation
@@ -25,11 +25,11 @@ import sys
 
 import numpy as np
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bench import common  # noqa: E402
-from bench.epoch_averaging import BETA, top1_hits  # noqa: E402
+from bench.experiments.epoch_averaging import BETA, top1_hits  # noqa: E402
 
 
 def run_config(train_dir):

@@ -15,7 +15,7 @@ the four-member average (class-prior shift beta 0.1, as ensemble_mix):
 The window (the second half of the epochs) is fixed beforehand, not searched.
 The eval set is never read.
 
-  python bench/epoch_averaging.py [--assets ../shared/assets] [--cache-dir DIR] \\
+  python bench/experiments/epoch_averaging.py [--assets ../shared/assets] [--cache-dir DIR] \\
       [--runs-dir DIR] [--only mlp_s0,...]
 
 18 minutes of wall time on 2 cores (28 CPU minutes; most of it the two attention
@@ -29,7 +29,7 @@ import sys
 
 import numpy as np
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bench import common  # noqa: E402

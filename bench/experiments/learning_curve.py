@@ -15,7 +15,7 @@ Picking the best of many epochs flatters the small fractions most (they have
 the most epochs to pick from), so the fitted gain per doubling errs low.  The
 eval set is never read.
 
-  python bench/learning_curve.py [--cache-dir DIR] [--runs-dir DIR] \\
+  python bench/experiments/learning_curve.py [--cache-dir DIR] [--runs-dir DIR] \\
       [--members mlp_full_s0,multilevel_full] [--fractions 0.125,0.25,0.5,1] \\
       [--target 0.60]
 
@@ -29,11 +29,11 @@ import sys
 
 import numpy as np
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bench import common  # noqa: E402
-from bench.epoch_averaging import BETA, SPLIT, top1_hits  # noqa: E402
+from bench.experiments.epoch_averaging import BETA, SPLIT, top1_hits  # noqa: E402
 
 
 def member_config(member, fraction, train_dir, cache_dir):

@@ -6,7 +6,7 @@ penalised), so the comparison is between penalties, not between how far Adam got
 Every balanced-train record is scored once, by the fold that held it out; the
 table gives hit@1 (with its standard error), mAP and GAP@20 of those scores.
 
-  python bench/logistic_l2_cv.py [--assets ../shared/assets] [--cache-dir DIR] \\
+  python bench/experiments/logistic_l2_cv.py [--assets ../shared/assets] [--cache-dir DIR] \\
       [--l2 3e-3 1e-3 3e-4] [--folds 5]
 
 Needs scipy (installed with the test extra's scikit-learn).  About 2 minutes per
@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 

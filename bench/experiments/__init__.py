@@ -1,0 +1,1 @@
+"""Experiments: scripts that measured one question for docs/experiments/ (not benchmarks)."""
