@@ -15,6 +15,8 @@ import csv
 import os
 import re
 
+from soundscope.models import class_map
+
 _SEPARATORS = re.compile(r"[,;]")
 
 
@@ -27,17 +29,10 @@ def load_class_map(path):
   """{mid: index} from class_labels_indices.csv (columns index, mid, display_name).
 
   Raises:
-    ValueError: naming the file, when it lacks those columns or an index is not a number.
+    ValueError (models.class_map.ClassMapError): naming the file, when it is not UTF-8
+    text, lacks those columns or an index is not a number.
   """
-  with open(path, newline="", encoding="utf-8") as handle:
-    reader = csv.DictReader(handle)
-    if not {"index", "mid"} <= set(reader.fieldnames or ()):
-      raise ValueError(f"{path}: a class map needs 'index' and 'mid' columns, found "
-                       f"{reader.fieldnames}")
-    try:
-      return {row["mid"].strip(): int(row["index"]) for row in reader}
-    except (TypeError, ValueError):
-      raise ValueError(f"{path}:{reader.line_num}: index is not a whole number") from None
+  return class_map.mid_to_index(class_map.read(path, columns=("index", "mid")))
 
 
 def parse(text, mid_to_index=None, num_classes=None):

@@ -26,8 +26,10 @@ LAYERS = {
     "soundscope.cli": 4,
     "soundscope.__main__": 5,     # `python -m soundscope`
     "soundscope": -1,             # soundscope/__init__.py: the version, importable by all
+    "soundscope.util": -1,
 }
-MODELS_ROOMS = {"classifier": 0, "readers": 0, "networks": 1, "store": 2, "training": 3}
+MODELS_ROOMS = {"classifier": 0, "class_map": 0, "readers": 0, "networks": 1, "store": 2,
+                "training": 3}
 
 
 def package_modules():

@@ -122,3 +122,53 @@ def test_loading_yamnet_imports_neither_tensorflow_nor_beam(tmp_path):
                           text=True, check=True)
   assert result.stdout.strip() == "[]"
   assert "XNNPACK" not in result.stderr  # LiteRT's start-up chatter is hidden.
+
+
+def _class_map_readers():
+  """Every way the project reads an index,mid,display_name CSV (models/class_map.py underneath)."""
+  from soundscope.cli import evaluate as evaluate_cli
+  from soundscope.cli import train as train_cli
+  from soundscope.models import class_map
+  from soundscope.pipelines import labels
+
+  def evaluate_names(path):
+    args = type("Args", (), {"class_labels": str(path), "eval_data": str(path) + ".none"})()
+    return evaluate_cli.class_names(args, str(path.parent / "no-head"), 521)
+
+  return {"class_map.read": class_map.read, "yamnet.load_class_map": yamnet.load_class_map,
+          "labels.load_class_map": labels.load_class_map,
+          "train.check_labels": lambda path: train_cli.check_labels(path, 521),
+          "evaluate.class_names": evaluate_names}
+
+
+def test_the_class_map_readers_agree_on_the_real_maps():
+  from soundscope.models import class_map
+  from soundscope.pipelines import labels
+  path = asset("yamnet/yamnet_class_map.csv")
+  classes = class_map.read(path)
+  assert classes.indices == tuple(range(521)) and classes.mids[0] == "/m/09x0r"
+  assert yamnet.load_class_map(path) == (list(classes.mids), list(classes.display_names))
+  assert labels.load_class_map(path) == {mid: i for i, mid in enumerate(classes.mids)}
+  audioset = asset("audioset/class_labels_indices.csv")
+  assert len(labels.load_class_map(audioset)) == 527
+
+
+@pytest.mark.parametrize("reader", sorted(_class_map_readers()))
+@pytest.mark.parametrize("damage, message", [
+    ("latin-1", r"yamnet_class_map.csv: a class map must be UTF-8 text"),
+    ("no mid", r"yamnet_class_map.csv: a class map needs .*'mid'.* columns, found "
+               r"\['index', 'display_name'\]"),
+    ("bad index", r"yamnet_class_map.csv:3: index is not a whole number")])
+def test_a_damaged_class_map_is_one_error_naming_the_file(tmp_path, reader, damage, message):
+  """The real class map, damaged three ways: each reader says which file and what is wrong."""
+  text = asset("yamnet/yamnet_class_map.csv").read_text(encoding="utf-8")
+  path = tmp_path / "yamnet_class_map.csv"
+  if damage == "latin-1":
+    path.write_bytes(text.replace("Narration", "Narraci\u00f3n").encode("latin-1"))
+  elif damage == "no mid":
+    path.write_text("\n".join(",".join(field for i, field in enumerate(line.split(",", 2))
+                                       if i != 1) for line in text.splitlines()))
+  else:
+    path.write_text(text.replace("1,/m/0ytgt", "one,/m/0ytgt"))
+  with pytest.raises(ValueError, match=message):
+    _class_map_readers()[reader](path)

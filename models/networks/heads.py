@@ -19,13 +19,13 @@ VGGish loads on the first window_scores call, so embedding-only use never needs
 its checkpoint.
 """
 
-import csv
 import json
 import pathlib
 
 import numpy as np
 
 from soundscope.configs import params as P
+from soundscope.models import class_map
 from soundscope.models import classifier as C
 from soundscope.models import readers
 from soundscope.transforms import postprocess
@@ -38,14 +38,6 @@ DEFAULT_AGGREGATION = "mean"
 # Windows per head call when scoring many records (embedding_batch_scores):
 # 1024 windows of 10 x 128 float32 frames are 5 MiB of input.
 BATCH_WINDOWS = 1024
-
-
-def read_labels(path):
-  """(mids, display names) of an index,mid,display_name CSV, ordered by index."""
-  with open(path, newline="", encoding="utf-8") as stream:
-    rows = sorted(csv.DictReader(stream), key=lambda row: int(row["index"]))
-  return [row["mid"] for row in rows], [row["display_name"] for row in rows]
-
 
 
 def load_manifest(head_dir):
@@ -85,8 +77,8 @@ class HeadClassifier(C.Classifier):
     self.name = self.manifest.get("name", self.head_dir.name)
     self.version = str(self.manifest.get("version", "1"))
     self.default_aggregation = self.manifest.get("default_aggregation", DEFAULT_AGGREGATION)
-    self.mids, names = read_labels(self.head_dir / self.manifest.get("labels", LABELS_FILE))
-    self.labels = tuple(names)
+    classes = class_map.read(self.head_dir / self.manifest.get("labels", LABELS_FILE))
+    self.mids, self.labels = list(classes.mids), classes.display_names
     spec = self.manifest.get("feature_spec", {})
     self.feature_size = int(spec.get("feature_size", P.EMBEDDING_SIZE))
     self.max_frames = int(spec.get("max_frames", P.MAX_FRAMES))

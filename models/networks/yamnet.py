@@ -37,7 +37,6 @@ fed from a strided view (no copies), and long clips are split across
 
 import concurrent.futures
 import contextlib
-import csv
 import os
 import pathlib
 import threading
@@ -45,6 +44,7 @@ import threading
 import numpy as np
 
 from soundscope.configs import model_specs as S
+from soundscope.models import class_map
 from soundscope.models import classifier as C
 from soundscope.transforms import native_stderr
 
@@ -59,17 +59,13 @@ _STDERR_LOCK = threading.Lock()
 
 
 def load_class_map(path):
-  """Reads yamnet_class_map.csv.
+  """Reads yamnet_class_map.csv (models/class_map.py; ClassMapError names a bad file).
 
   Returns:
     (mids, display_names): two lists of 521 strings, index-aligned with the scores.
   """
-  mids, names = [], []
-  with open(path, newline="") as stream:
-    for row in csv.DictReader(stream):
-      mids.append(row["mid"])
-      names.append(row["display_name"])
-  return mids, names
+  classes = class_map.read(path)
+  return list(classes.mids), list(classes.display_names)
 
 
 def num_windows(num_samples):

@@ -15,8 +15,9 @@ import shutil
 import numpy as np
 
 from soundscope.configs import params as P
+from soundscope.models import class_map
 from soundscope.models.networks.heads import (DEFAULT_AGGREGATION, HEAD_FILE, KIND, LABELS_FILE,
-                                              MANIFEST_NAME, HeadClassifier, read_labels)
+                                              MANIFEST_NAME, HeadClassifier)
 from soundscope.models.store import files as store
 
 
@@ -60,7 +61,7 @@ def export_head(model, destination, labels_csv, name=None, version="1", training
     else:
       model.save(staging / HEAD_FILE)
     shutil.copyfile(labels_csv, staging / LABELS_FILE)
-    _, display_names = read_labels(staging / LABELS_FILE)
+    display_names = class_map.read(staging / LABELS_FILE).display_names
     manifest = {
         "name": name,
         "version": str(version),

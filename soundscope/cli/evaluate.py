@@ -37,13 +37,14 @@ def add_arguments(parser):
 
 def class_names(args, head_dir, num_classes):
   """Display names for the per-class CSV."""
+  from soundscope.models import class_map
   from soundscope.models.networks import heads
   from soundscope.cli import train as train_cli
   candidates = [args.class_labels, os.path.join(head_dir, heads.LABELS_FILE),
                 train_cli.find_class_labels(args.eval_data)]
   for path in candidates:
     if path and os.path.isfile(path):
-      _, names = heads.read_labels(path)
+      names = list(class_map.read(path).display_names)
       if len(names) == num_classes:
         return names
   return [f"class {index}" for index in range(num_classes)]

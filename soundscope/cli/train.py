@@ -163,8 +163,8 @@ def numbered_labels_csv(num_classes, directory):
 
 def check_labels(path, num_classes):
   """ValueError unless the CSV has exactly num_classes rows."""
-  from soundscope.models.networks import heads
-  _, names = heads.read_labels(path)
+  from soundscope.models import class_map
+  names = class_map.read(path).display_names
   if len(names) != num_classes:
     raise ValueError(f"{path} lists {len(names)} classes, but --num-classes is {num_classes}")
 

@@ -1,0 +1,79 @@
+"""Class maps: the `index,mid,display_name` CSVs that name a model's classes.
+
+One reader for every class map the project reads: YAMNet's
+`yamnet_class_map.csv`, a trained head's `labels.csv`, the AudioSet release's
+`class_labels_indices.csv` (pipelines/labels.py) and the `--class-labels` of
+train and evaluate.
+
+  read(path, columns=COLUMNS)   ClassMap(indices, mids, display_names), ordered by index
+  mid_to_index(class_map)       {mid: index}
+
+Every problem is a ClassMapError (a ValueError) whose message starts with the
+file's path: a file that is not UTF-8 text, a header without the needed
+columns, or an index that is not a whole number (with its line number).
+"""
+
+import collections
+import csv
+
+COLUMNS = ("index", "mid", "display_name")
+
+ClassMap = collections.namedtuple("ClassMap", ["indices", "mids", "display_names"])
+ClassMap.__doc__ = """A class map, ordered by index.
+
+  indices: tuple of int.
+  mids: tuple of str (AudioSet machine ids such as '/m/09x0r'; '' where a file has none).
+  display_names: tuple of str ('' when the file has no display_name column and none was needed).
+"""
+
+
+class ClassMapError(ValueError):
+  """A class map that cannot be read; the message names the file and the problem."""
+
+
+def read(path, columns=COLUMNS):
+  """Reads an index,mid,display_name CSV.
+
+  Args:
+    path: the CSV (UTF-8, with a header line).
+    columns: the columns it must have (pipelines/labels.py needs only index and mid).
+
+  Returns:
+    ClassMap, rows ordered by index.
+
+  Raises:
+    ClassMapError naming the file (and the line, for a bad index).
+  """
+  try:
+    with open(path, newline="", encoding="utf-8") as stream:
+      reader = csv.DictReader(stream)
+      found = reader.fieldnames or []
+      if not set(columns) <= set(found):
+        raise ClassMapError(f"{path}: a class map needs {_names(columns)} columns, found {found}")
+      rows = []
+      for row in reader:
+        rows.append((_index(row, path, reader.line_num), (row.get("mid") or "").strip(),
+                     row.get("display_name") or ""))
+  except UnicodeDecodeError as exc:
+    raise ClassMapError(f"{path}: a class map must be UTF-8 text (byte {exc.start} is "
+                        f"not)") from None
+  rows.sort(key=lambda row: row[0])
+  indices, mids, names = zip(*rows) if rows else ((), (), ())
+  return ClassMap(tuple(indices), tuple(mids), tuple(names))
+
+
+def mid_to_index(class_map):
+  """{mid: index} of a ClassMap."""
+  return dict(zip(class_map.mids, class_map.indices))
+
+
+def _index(row, path, line):
+  try:
+    return int(row["index"])
+  except (TypeError, ValueError):
+    raise ClassMapError(f"{path}:{line}: index is not a whole number") from None
+
+
+def _names(columns):
+  quoted = [repr(column) for column in columns]
+  return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
