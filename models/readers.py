@@ -28,6 +28,7 @@ import numpy as np
 
 from soundscope.configs import params as P
 from soundscope.transforms import postprocess, records
+from soundscope.util import atomic
 
 
 FrameData = collections.namedtuple(
@@ -212,11 +213,10 @@ def load_cached(pattern, cache_path=None, **kwargs):
   data = load_records(pattern, **kwargs)
   if cache_path:
     os.makedirs(os.path.dirname(os.path.abspath(cache_path)), exist_ok=True)
-    temporary = cache_path + ".tmp.npz"
-    np.savez(temporary, paths=np.array(paths), stamps=stamps, video_ids=data.video_ids,
-             frames=data.frames, num_frames=data.num_frames, labels=data.labels,
-             unreadable=np.array(data.unreadable, dtype=object).reshape(-1, 2))
-    os.replace(temporary, cache_path)
+    with atomic.replacing(cache_path, suffix=".part.npz") as temporary:  # numpy wants .npz.
+      np.savez(temporary, paths=np.array(paths), stamps=stamps, video_ids=data.video_ids,
+               frames=data.frames, num_frames=data.num_frames, labels=data.labels,
+               unreadable=np.array(data.unreadable, dtype=object).reshape(-1, 2))
   return data
 
 

@@ -30,6 +30,8 @@ import threading
 import time
 import uuid
 
+from soundscope.util import atomic
+
 NAMESPACE = "soundscope"
 BEACON_INTERVAL_SECONDS = 0.5
 REPORT_INTERVAL_SECONDS = 1.0        # Refresh of the line on a terminal.
@@ -114,11 +116,8 @@ class Beacon:
   def flush(self):
     if self._path is None or not os.path.isdir(os.path.dirname(self._path)):
       return
-    temporary = self._path + ".tmp"
     try:
-      with open(temporary, "w") as beacon:
-        json.dump({"files": self._files, "seconds": self._seconds}, beacon)
-      os.replace(temporary, self._path)
+      atomic.write_text(self._path, json.dumps({"files": self._files, "seconds": self._seconds}))
     except OSError:  # The run ended and removed the directory: nothing to report.
       pass
     self._written_at = time.monotonic()

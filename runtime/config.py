@@ -10,10 +10,10 @@ import dataclasses
 import json
 import os
 import re
-import tempfile
 import urllib.parse
 
 from soundscope.runtime import settings as S
+from soundscope.util import atomic
 
 SECRET_FIELDS = ("refresh_token", "password")
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9-]{1,128}$")   # DeviceHive: letters, digits and dashes.
@@ -156,14 +156,6 @@ class ConfigStore:
     config.validate()
     folder = os.path.dirname(os.path.abspath(self.path))
     os.makedirs(folder, mode=0o700, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".devicehive-", suffix=".json", dir=folder)
-    try:
-      os.fchmod(fd, 0o600)
-      with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(dataclasses.asdict(config), f, indent=2, sort_keys=True)
-      os.replace(tmp, self.path)
-    except BaseException:
-      if os.path.exists(tmp):
-        os.unlink(tmp)
-      raise
+    atomic.write_text(self.path, json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True),
+                      mode=0o600)
     return config

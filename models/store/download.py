@@ -16,13 +16,13 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 
 from soundscope.configs import model_specs as S
 from soundscope.models.store import files as store_lib
+from soundscope.util import atomic
 
 CHUNK_BYTES = 1 << 16          # Read 64 KiB at a time.
 TIMEOUT_SECONDS = 60.0         # Per socket operation, not for the whole file.
@@ -111,37 +111,30 @@ def download_file(url, destination, file_spec, progress=True, timeout=TIMEOUT_SE
   destination = os.fspath(destination)
   directory = os.path.dirname(destination) or "."
   os.makedirs(directory, exist_ok=True)
-  handle, temporary = tempfile.mkstemp(
-      prefix=f".{os.path.basename(destination)}.", suffix=".part", dir=directory)
-  try:
-    with os.fdopen(handle, "wb") as out:
-      try:
-        request = urllib.request.Request(url, headers={"User-Agent": "soundscope"})
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-          length = response.headers.get("Content-Length")
-          expected = int(length) if length and length.isdigit() else None
-          total = expected or file_spec.size or S.APPROXIMATE_SIZES.get(file_spec.name)
-          bar = Progress(file_spec.name, total, progress)
-          done, sha256, md5 = _stream_to(response, out, bar)
-          bar.update(done, final=True)
-      except urllib.error.HTTPError as exc:
-        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-      except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DownloadError(f"cannot download {url} ({reason}); offline? If you already have "
-                            f"{file_spec.name}, run `soundscope models import PATH`") from None
+  with atomic.replacing(destination) as temporary, open(temporary, "wb") as out:
+    try:
+      request = urllib.request.Request(url, headers={"User-Agent": "soundscope"})
+      with urllib.request.urlopen(request, timeout=timeout) as response:
+        length = response.headers.get("Content-Length")
+        expected = int(length) if length and length.isdigit() else None
+        total = expected or file_spec.size or S.APPROXIMATE_SIZES.get(file_spec.name)
+        bar = Progress(file_spec.name, total, progress)
+        done, sha256, md5 = _stream_to(response, out, bar)
+        bar.update(done, final=True)
+    except urllib.error.HTTPError as exc:
+      raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+      reason = getattr(exc, "reason", exc)
+      raise DownloadError(f"cannot download {url} ({reason}); offline? If you already have "
+                          f"{file_spec.name}, run `soundscope models import PATH`") from None
+    out.close()
     if expected is not None and done != expected:
       raise DownloadError(f"{url}: transfer truncated: {done} of {expected} bytes")
     try:
       store_lib.check_file_spec(temporary, file_spec, (sha256, md5))
     except store_lib.ChecksumError as exc:
       raise DownloadError(f"{url}: download rejected, {exc}") from None
-    store_lib.apply_umask_mode(temporary)
-    os.replace(temporary, destination)
-    return sha256, done
-  finally:
-    if os.path.exists(temporary):
-      os.unlink(temporary)
+  return sha256, done
 
 
 def download_model(store, name, base_url=None, progress=True, force=False):

@@ -38,6 +38,7 @@ import shutil
 import tempfile
 
 from soundscope.configs import model_specs as S
+from soundscope.util import atomic
 
 HASH_CHUNK_BYTES = 1 << 20  # Read files in 1 MiB chunks when hashing.
 
@@ -113,28 +114,6 @@ def check_file_spec(path, file_spec, digests=None):
   return sha256, md5
 
 
-def apply_umask_mode(path):
-  """Gives a file written through mkstemp (mode 0600) the usual 0666 & ~umask mode."""
-  os.chmod(path, 0o666 & ~_umask())
-
-
-def atomic_copy(source, destination):
-  """Copies a file so that `destination` appears whole or not at all."""
-  destination = pathlib.Path(destination)
-  destination.parent.mkdir(parents=True, exist_ok=True)
-  handle, temporary = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part",
-                                       dir=destination.parent)
-  try:
-    with os.fdopen(handle, "wb") as out, open(source, "rb") as src:
-      shutil.copyfileobj(src, out, HASH_CHUNK_BYTES)
-    apply_umask_mode(temporary)
-    os.replace(temporary, destination)
-  except BaseException:
-    if os.path.exists(temporary):
-      os.unlink(temporary)
-    raise
-
-
 # A model's name is one directory below the root: no separators, no "..", and no
 # leading dot (hidden names are the store's staging folders).
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -173,7 +152,7 @@ def staged_directory(destination):
   retired = None
   try:
     yield staging
-    os.chmod(staging, 0o777 & ~_umask())
+    os.chmod(staging, 0o777 & ~atomic.current_umask())
     if destination.exists():
       retired = pathlib.Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".old",
                                               dir=parent))
@@ -188,23 +167,6 @@ def staged_directory(destination):
     for leftover in (staging, retired):
       if leftover is not None and leftover.exists():
         shutil.rmtree(leftover)
-
-
-def _umask():
-  umask = os.umask(0)
-  os.umask(umask)
-  return umask
-
-
-def write_json_atomic(path, data):
-  """Writes JSON to `path` through a temporary file and a rename."""
-  path = pathlib.Path(path)
-  handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-  with os.fdopen(handle, "w") as out:
-    json.dump(data, out, indent=2, sort_keys=True)
-    out.write("\n")
-  apply_umask_mode(temporary)
-  os.replace(temporary, path)
 
 
 class ModelStore:
@@ -327,7 +289,7 @@ class ModelStore:
       manifest["labels"] = spec.labels
     files = manifest.setdefault("files", {})
     files[file_name] = {"sha256": sha256, "size": size}
-    write_json_atomic(directory / S.MANIFEST_NAME, manifest)
+    atomic.write_json(directory / S.MANIFEST_NAME, manifest)
 
   def import_file(self, source, name=None):
     """Copies one file of a known model into the store after verifying it.
@@ -358,7 +320,7 @@ class ModelStore:
       check_file_spec(source, file_spec, digests)
     if name is not None and name != spec.name:
       raise ChecksumError(f"{source} is {file_spec.name} of model {spec.name!r}, not of {name!r}")
-    atomic_copy(source, self.path(spec.name) / file_spec.name)
+    atomic.copy(source, self.path(spec.name) / file_spec.name)
     self.record_known_file(spec, file_spec.name, digests[0], os.path.getsize(source))
     return spec.name
 
@@ -415,7 +377,7 @@ class ModelStore:
     with staged_directory(self.path(name)) as staging:
       for file in files:
         shutil.copyfile(source / file, staging / file)
-      write_json_atomic(staging / S.MANIFEST_NAME, dict(manifest, name=name))
+      atomic.write_json(staging / S.MANIFEST_NAME, dict(manifest, name=name))
     return name
 
   def import_path(self, source, name=None):

@@ -34,6 +34,7 @@ from soundscope.configs import params as P
 from soundscope.models.training import evaluate
 from soundscope.models.training import metrics as metrics_lib
 from soundscope.models import readers
+from soundscope.util import atomic
 
 STATE_FILE = "state.json"
 LATEST_MODEL = "latest.keras"
@@ -327,18 +328,13 @@ def read_state(train_dir):
 
 
 def _write_json(path, value):
-  temporary = path + ".tmp"
-  with open(temporary, "w") as out:
-    json.dump(value, out, indent=2, sort_keys=True)
-  os.replace(temporary, path)
+  atomic.write_json(path, value)
 
 
 def _save_model(model, path):
   """model.save through a temporary file and a rename: a crash never leaves half a zip."""
-  directory, name = os.path.split(path)
-  temporary = os.path.join(directory, f".{name}.part.keras")   # Keras wants .keras.
-  model.save(temporary)
-  os.replace(temporary, path)
+  with atomic.replacing(path, suffix=".part.keras") as temporary:   # Keras wants .keras.
+    model.save(temporary)
 
 
 # TrainConfig fields a resumed run may change: training on (num_epochs) and
