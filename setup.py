@@ -42,6 +42,7 @@ INSTALL_REQUIRES = [
     "ai-edge-litert==2.3.0",
     "tensorboard==2.21.0",  # `soundscope train` writes TensorBoard logs (tf.summary needs it).
     "threadpoolctl==3.8.0",  # `soundscope classify`: one BLAS thread per parallel job.
+    "tqdm==4.70.1",  # Progress bars: model downloads, the Beam pipelines' progress line.
 ]
 EXTRAS = {
     # Live capture needs PortAudio's headers to build (Debian: portaudio19-dev).

@@ -16,7 +16,6 @@ import hashlib
 import http.client
 import os
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -42,51 +41,61 @@ def resolve_url(model_name, file_spec, base_url=None):
 
 
 class Progress:
-  """A one-line progress bar on stderr: name, percent, MB done, MB/s, time left."""
+  """A one-line tqdm bar on stderr: name, percent, MB done, MB/s, time left.
+
+  Redrawn at most every PROGRESS_INTERVAL_SECONDS; `update(done, final=True)`
+  (or close(), when the transfer fails) leaves the last line and ends it.
+  """
 
   def __init__(self, label, total, enabled=True, stream=None):
+    import tqdm
+
+    class Bar(tqdm.tqdm):
+      monitor_interval = 0     # No monitor thread: miniters=1 checks the interval each update.
+
+    known = "{percentage:5.1f}% [{bar:20}] {n_fmt}B/{total_fmt}B " if total else ""
     self.label, self.total, self.enabled = label, total, enabled
-    self.stream = stream or sys.stderr
-    self.start = time.monotonic()
-    self.last = 0.0
+    self._bar = Bar(total=total or None, desc=label, file=stream or sys.stderr,
+                    disable=not enabled, unit="B", unit_scale=True, unit_divisor=1000,
+                    mininterval=PROGRESS_INTERVAL_SECONDS, miniters=1, ascii=True,
+                    bar_format="{desc}: " + (known or "{n_fmt}B ") + "{rate_fmt}"
+                               + (" {remaining} left" if total else ""))
 
   def update(self, done, final=False):
-    now = time.monotonic()
-    if not self.enabled or (not final and now - self.last < PROGRESS_INTERVAL_SECONDS):
+    if not self.enabled:
       return
-    self.last = now
-    elapsed = max(now - self.start, 1e-6)
-    rate = done / elapsed
-    if self.total:
-      left = (self.total - done) / rate if rate > 0 else 0.0
-      bar = "#" * int(20 * done / self.total)
-      text = (f"\r{self.label}: [{bar:<20}] {100 * done / self.total:5.1f}% "
-              f"{done / 1e6:.1f}/{self.total / 1e6:.1f} MB {rate / 1e6:.1f} MB/s "
-              f"{left:4.0f} s left")
-    else:
-      text = f"\r{self.label}: {done / 1e6:.1f} MB {rate / 1e6:.1f} MB/s"
-    self.stream.write(text + ("\n" if final else ""))
-    self.stream.flush()
+    if self._bar.total and done > self._bar.total:   # The size was an approximation.
+      self._bar.total = done
+    self._bar.update(done - self._bar.n)
+    if final:
+      self.close()
+
+  def close(self):
+    self._bar.close()
 
 
 def _stream_to(response, out, progress):
   """Copies a response body to `out`, hashing it; returns (bytes, sha256, md5)."""
   sha256, md5, done = hashlib.sha256(), hashlib.md5(), 0
-  while True:
-    try:
-      chunk = response.read(CHUNK_BYTES)
-    except http.client.IncompleteRead as exc:
-      chunk = exc.partial
+  try:
+    while True:
+      try:
+        chunk = response.read(CHUNK_BYTES)
+      except http.client.IncompleteRead as exc:
+        chunk = exc.partial
+        out.write(chunk)
+        done += len(chunk)
+        raise DownloadError(f"transfer interrupted after {done} bytes") from None
+      if not chunk:
+        break
       out.write(chunk)
+      sha256.update(chunk)
+      md5.update(chunk)
       done += len(chunk)
-      raise DownloadError(f"transfer interrupted after {done} bytes") from None
-    if not chunk:
-      break
-    out.write(chunk)
-    sha256.update(chunk)
-    md5.update(chunk)
-    done += len(chunk)
-    progress.update(done)
+      progress.update(done)
+  except BaseException:
+    progress.close()   # End the bar's line before the error is reported.
+    raise
   return done, sha256.hexdigest(), md5.hexdigest()
 
 
