@@ -145,13 +145,18 @@ class BeaconLifecycle:
 
 
 def _rate_text(done, total, seconds, elapsed):
-  rate = seconds / elapsed if elapsed > 0 else 0.0
-  left = ""
-  if 0 < done < total:
-    left = f", ~{(total - done) * elapsed / done:.0f} s left"
-  percent = 100.0 * done / total if total else 100.0
-  return (f"{done}/{total} files ({percent:.0f}%), {seconds:.1f} s of audio, "
-          f"{rate:.1f} audio s/s{left}")
+  """'done/total files (p%), S s of audio, R audio s/s, ~T s left', by tqdm's formatter.
+
+  Only the launcher's reporting thread calls it, on totals summed from the
+  workers' beacons; tqdm works out the percentage and time left from files done.
+  """
+  from tqdm import tqdm
+  left = ", ~{remaining_s:.0f} s left" if 0 < done < total else ""
+  return tqdm.format_meter(   # (tqdm drops a total below n: give it at least n.)
+      done, max(total, done), elapsed, listed=total, audio=seconds,
+      audio_rate=seconds / elapsed if elapsed > 0 else 0.0,
+      bar_format="{n}/{listed} files ({percentage:.0f}%), {audio:.1f} s of audio, "
+                 "{audio_rate:.1f} audio s/s" + left)
 
 
 class Reporter:
