@@ -199,3 +199,24 @@ def test_export_names_are_checked_before_anything_runs(tmp_path, capsys, command
   assert "argument --export: '../elsewhere' cannot name a model in the store" in \
       capsys.readouterr().err
   assert not (tmp_path / "run").exists()
+
+
+def test_the_official_tflite_alone_classifies_with_its_embedded_labels(tmp_path, capsys):
+  """The .tflite carries its 521 display names (a zip inside): no class map CSV needed."""
+  from conftest import asset
+  clip = str(asset("audio/esc10/1-100032-A-0.flac"))    # A dog (ESC-10 fold 1).
+  alone, both = str(tmp_path / "alone"), str(tmp_path / "both")
+  tflite = copy_asset("yamnet/yamnet_classification.tflite", tmp_path / "yamnet.tflite")
+  assert cli.main(["models", "import", str(tflite), "--model-dir", alone]) == 0
+  assert capsys.readouterr().out.endswith("yamnet (complete)\n")
+  assert cli.main(["models", "verify", "--model-dir", alone]) == 0
+  assert capsys.readouterr().out == "yamnet: ok\n"
+  assert cli.main(["classify", "--json", "--top-k", "521", clip, "--model-dir", alone]) == 0
+  without_csv = capsys.readouterr().out
+  yamnet_store(tmp_path / "both")
+  assert cli.main(["classify", "--json", "--top-k", "521", clip, "--model-dir", both]) == 0
+  with_csv = capsys.readouterr().out
+  assert without_csv == with_csv and '"Dog"' in with_csv
+  classifier = registry.load_classifier("yamnet", alone)
+  assert classifier.labels == registry.load_classifier("yamnet", both).labels
+  assert classifier.mids == [""] * 521     # The embedded list has display names only.

@@ -51,6 +51,7 @@ from soundscope.transforms import native_stderr
 CLASSIFICATION_FILE = "yamnet_classification.tflite"
 EMBEDDING_FILE = "yamnet_embedding.tflite"
 CLASS_MAP_FILE = "yamnet_class_map.csv"
+EMBEDDED_LABELS_SUFFIX = "_label_list.txt"  # The label file inside the official .tflite.
 DEFAULT_AGGREGATION = "mean"  # See the module docstring for why.
 # Below this many windows a second interpreter thread costs more than it saves.
 MIN_WINDOWS_PER_THREAD = 16
@@ -66,6 +67,25 @@ def load_class_map(path):
   """
   classes = class_map.read(path)
   return list(classes.mids), list(classes.display_names)
+
+
+def embedded_labels(model_path):
+  """The display names a .tflite carries in its metadata, or None when it has none.
+
+  The official yamnet_classification.tflite is also a zip archive (TFLite
+  metadata) holding `yamnet_label_list.txt`: the 521 display names, one a line,
+  in score order, without MIDs.
+  """
+  import zipfile
+  try:
+    with zipfile.ZipFile(model_path) as archive:
+      names = [n for n in archive.namelist() if n.endswith(EMBEDDED_LABELS_SUFFIX)]
+      if len(names) != 1:
+        return None
+      labels = archive.read(names[0]).decode("utf-8").splitlines()
+  except (OSError, zipfile.BadZipFile, UnicodeDecodeError, KeyError):
+    return None
+  return labels if len(labels) == S.YAMNET_NUM_CLASSES else None
 
 
 def num_windows(num_samples):
@@ -233,7 +253,10 @@ class YamnetClassifier(C.Classifier):
 
   Args:
     classification_path: yamnet_classification.tflite.
-    class_map_path: yamnet_class_map.csv.
+    class_map_path: yamnet_class_map.csv, or None to take the labels the
+      classification model carries (embedded_labels): the same 521 display
+      names, and then `mids` holds '' for every class (nothing downstream
+      reads MIDs: outputs name classes by display name and index).
     embedding_path: optional yamnet_embedding.tflite (for `embeddings`).
     num_threads: interpreters used in parallel on long clips.
     version: model version string (from the manifest).
@@ -246,7 +269,14 @@ class YamnetClassifier(C.Classifier):
 
   def __init__(self, classification_path, class_map_path, embedding_path=None,
                num_threads=None, version="1"):
-    self.mids, names = load_class_map(class_map_path)
+    if class_map_path is not None:
+      self.mids, names = load_class_map(class_map_path)
+    else:
+      names = embedded_labels(classification_path)
+      if names is None:
+        raise ValueError(f"{classification_path}: holds no label list; put {CLASS_MAP_FILE} "
+                         f"beside it")
+      self.mids = [""] * len(names)
     self.labels = tuple(names)
     self.version = version
     self.num_threads = num_threads or min(4, os.cpu_count() or 1)
@@ -258,7 +288,10 @@ class YamnetClassifier(C.Classifier):
 
   @classmethod
   def from_directory(cls, directory, num_threads=None):
-    """Loads from a store directory (<root>/yamnet) holding the files of configs/model_specs."""
+    """Loads from a store directory (<root>/yamnet) holding the files of configs/model_specs.
+
+    Without yamnet_class_map.csv the labels come from the classification model itself.
+    """
     directory = pathlib.Path(directory)
     embedding = directory / EMBEDDING_FILE
     version = "1"
@@ -267,7 +300,8 @@ class YamnetClassifier(C.Classifier):
       import json
       with open(manifest) as stream:
         version = str(json.load(stream).get("version", version))
-    return cls(directory / CLASSIFICATION_FILE, directory / CLASS_MAP_FILE,
+    csv_path = directory / CLASS_MAP_FILE
+    return cls(directory / CLASSIFICATION_FILE, csv_path if csv_path.is_file() else None,
                embedding if embedding.is_file() else None, num_threads, version)
 
   def window_scores(self, waveform_16k):

@@ -205,8 +205,18 @@ class ModelStore:
     """{file name: expected size or None} that must be present for `name`."""
     spec = S.KNOWN_MODELS.get(name)
     if spec is not None and manifest.get("kind") == spec.kind:
-      return {f.name: f.size for f in spec.files if f.required}
+      return {f.name: f.size for f in spec.files if self._needed(spec, f)}
     return {file: entry.get("size") for file, entry in manifest.get("files", {}).items()}
+
+  def _needed(self, spec, file_spec):
+    """Whether a known model needs a file: a required one, save a label CSV whose labels
+    the model file carries (the official YAMNet .tflite holds its 521 display names)."""
+    if not file_spec.required:
+      return False
+    if file_spec.name != spec.labels or spec.kind != "yamnet":
+      return True
+    from soundscope.models.networks import yamnet
+    return yamnet.embedded_labels(self.path(spec.name) / yamnet.CLASSIFICATION_FILE) is None
 
   def missing_files(self, name):
     """Problems that stop `name` from loading: absent files or wrong sizes (no hashing)."""
@@ -255,7 +265,7 @@ class ModelStore:
       for file_spec in spec.files:
         path = self.path(name) / file_spec.name
         if not path.is_file():
-          if file_spec.required:
+          if self._needed(spec, file_spec):
             problems.append(f"{file_spec.name} is missing")
           continue
         try:
