@@ -81,7 +81,7 @@ def bench_cold_start(model_dir, flac, wav16, runs):
 
 
 class NaiveLoop:
-  """The naive reference: resampy, then one interpreter invoked window by window."""
+  """The naive loop: resampy.resample itself, then one interpreter invoked window by window."""
 
   def __init__(self, model_path):
     self.interpreter = yamnet.make_interpreter(model_path)

@@ -65,7 +65,7 @@ def _audio_seconds(paths):
 
 
 def measure_plain(paths, checkpoint):
-  """The foundation's plain batched loop (models.batch_embed), plus serializing records."""
+  """The foundation's plain batched loop (bench/batch_embed.py), plus serializing records."""
   from bench import batch_embed
   from soundscope.models.networks import vggish
   from soundscope.transforms import postprocess, records
