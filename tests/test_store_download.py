@@ -51,11 +51,10 @@ def test_wrong_checksum_is_rejected_and_leaves_nothing(tmp_path, mirror):
   directory = model_store.path("yamnet")
   assert not (directory / "yamnet_class_map.csv").exists()
   assert leftovers(directory) == []
-  # The good files did arrive, but the model is not usable without its labels.
+  # The good files did arrive; the classifier carries its own labels, so it is usable.
   assert (directory / "yamnet_classification.tflite").is_file()
-  assert not model_store.is_present("yamnet")
-  with pytest.raises(store.ModelNotFoundError, match="yamnet_class_map.csv is missing"):
-    registry.load_classifier("yamnet", model_store.root)
+  assert model_store.is_present("yamnet")
+  assert registry.load_classifier("yamnet", model_store.root).labels[0] == "Speech"
 
 
 def test_truncated_transfer_is_rejected_and_leaves_nothing(tmp_path, mirror):
