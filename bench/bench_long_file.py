@@ -14,7 +14,7 @@ that exists (its length then wins over --minutes), then, in this process:
            assets unless --model/--model-dir say otherwise; one row per file,
            or per window with --per-window), prints peak RSS, wall time and
            the rows.  The file is decoded in --read-block blocks and scored in
-           --score-block segments (pipelines/model_handlers.score_file), so
+           --score-block segments (models/scoring.score_file), so
            peak RSS should not grow with the file's length; the same command
            on --minutes 10 and 120 shows it.
 """
@@ -98,13 +98,13 @@ def measure_predict(path, args):
     sys.exit(f"predict failed with status {status}")
   info = audio.probe(path)
   _describe(path, info)
-  rows = pq.read_table(output, columns=["start_seconds", "end_seconds", "top_k"]).to_pylist()
+  rows = pq.read_table(output, columns=["start_seconds", "end_seconds", "predictions"]).to_pylist()
   shutil.rmtree(scratch, ignore_errors=True)
   print(f"predict ({args.model}, {'per window' if args.per_window else 'per file'}, "
         f"score block {args.score_block:g} s): {len(rows)} rows  wall: {elapsed:.0f} s "
         f"({info.duration_seconds / elapsed:.1f} s of audio / s)")
   first = rows[0]
-  labels = ", ".join(f"{p['label']}: {p['score']:.2f}" for p in first["top_k"])
+  labels = ", ".join(f"{p['label']}: {p['score']:.2f}" for p in first["predictions"])
   print(f"first row: {first['start_seconds']:.2f}-{first['end_seconds']:.2f} s  {labels}")
   print(f"peak RSS: {common.peak_rss_mb():.0f} MiB (before the run: {rss_before:.0f} MiB)")
 

@@ -49,9 +49,9 @@ def write_shards(directory, rows, classes, shards, output):
         "record": np.zeros(count, np.int32),
         "start_seconds": np.arange(count) * 0.96,
         "end_seconds": np.arange(1, count + 1) * 0.96,
-        "top_k": [[{"label": "Speech", "index": 0, "score": 0.5}]] * count,
+        "predictions": [[{"label": "Speech", "index": 0, "score": 0.5}]] * count,
         "scores": pa.ListArray.from_arrays(offsets, scores.ravel()),
-        "model_name": ["head"] * count, "model_version": ["1"] * count,
+        "model": ["head"] * count, "model_version": ["1"] * count,
         "run_time": pa.array([0] * count, pa.timestamp("us", tz="UTC")),
     }).cast(schema)
     path = f"{prediction.row_shards_prefix(output)}-{shard:05d}-of-{shards:05d}.parquet"

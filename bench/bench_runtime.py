@@ -186,8 +186,8 @@ def run_stack(classifier, samples, rate, pace, count, state_dir, transport="rest
   deadline = time.monotonic() + 30
   while len(devicehive.received("bench")) < loop.processed and time.monotonic() < deadline:
     time.sleep(0.05)
-  latencies = [devicehive.arrivals[n["id"]] - ended[n["parameters"]["start"]]
-               for n in devicehive.received("bench") if n["parameters"]["start"] in ended]
+  latencies = [devicehive.arrivals[n["id"]] - ended[n["parameters"]["start_utc"]]
+               for n in devicehive.received("bench") if n["parameters"]["start_utc"] in ended]
   sinks.close()
   server.shutdown()
   devicehive.stop()
@@ -196,7 +196,7 @@ def run_stack(classifier, samples, rate, pace, count, state_dir, transport="rest
 
 
 def windows_start(event):
-  return event.notification_parameters()["start"]
+  return event.notification_parameters()["start_utc"]
 
 
 def _read_stream(port):

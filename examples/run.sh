@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 table = pq.read_table(sys.argv[1])
 print(f"{sys.argv[1]}: {table.num_rows} rows, schema:\n{table.schema}\n")
 for row in table.to_pylist():
-  top = ", ".join(f"{p['label']}: {p['score']:.2f}" for p in row["top_k"])
+  top = ", ".join(f"{p['label']}: {p['score']:.2f}" for p in row["predictions"])
   print(f"{row['source']}: {top}")
 PY
 echo

@@ -45,9 +45,6 @@ ClipInput.__doc__ = """Input of the classifier handler.
   kind: 'file' (data: path of an audio file, str) or 'embedding'
     (data: uint8 [frames, 128], AudioSet release bytes).
 """
-ClipScores = collections.namedtuple("ClipScores", ["starts", "ends", "scores"])
-ClipScores.__doc__ = """Scores of one input: window bounds float64 [w] (seconds from
-the clip start) and float32 [w, num_classes] scores."""
 Scored = collections.namedtuple("Scored", ["rows", "seconds", "error"])
 Scored.__doc__ = """Output of the classifier handler for one input.
 
@@ -182,92 +179,23 @@ class ClassifierLoader:
     return factory
 
 
-class _SampleCount:
-  """Passes blocks through, counting their samples."""
-
-  def __init__(self):
-    self.samples = 0
-
-  def passing(self, blocks):
-    for block in blocks:
-      self.samples += len(block)
-      yield block
-
-
-def score_file(classifier, path, audio_config, per_window):
-  """Decodes an audio file in blocks and scores it as it goes.
-
-  Memory: a read block, a score block and the windows' scores (per_window),
-  or one [num_classes] vector (per file), whatever the file's length.  The
-  numbers equal those of the whole decoded clip: per_window gives every
-  analysis window of the classifier, otherwise one window spanning the clip
-  with the windows pooled by the classifier's default aggregation (its
-  clip_scores).
-
-  Returns:
-    (ClipScores, seconds of audio at 16 kHz, before any short-clip padding).
-
-  Raises:
-    transforms.errors.AudioInputError: the file cannot be read, or is too
-      short under the 'error' policy.
-  """
-  from soundscope.models import classifier as classifier_lib
-  from soundscope.transforms import audio, vggish_input
-  count = _SampleCount()
-  blocks = vggish_input.pad_short_stream(
-      count.passing(audio.stream_mono(path, audio_config.params)), path, audio_config.params)
-  # float32, as the classifiers were always given audio.
-  windows = classifier.stream_window_scores((np.asarray(block, np.float32) for block in blocks),
-                                            audio_config.score_block_seconds)
-  if per_window:
-    parts = list(windows)
-    scores = ClipScores(np.concatenate([np.asarray(p.starts, np.float64) for p in parts]),
-                        np.concatenate([np.asarray(p.ends, np.float64) for p in parts]),
-                        np.concatenate([np.asarray(p.scores, np.float32) for p in parts]))
-    return scores, count.samples / float(P.SAMPLE_RATE_HZ)
-  pooled = classifier_lib.RunningAggregate(classifier.default_aggregation)
-  for part in windows:
-    pooled.add(part.scores)
-  seconds = count.samples / float(P.SAMPLE_RATE_HZ)
-  return ClipScores(np.array([0.0]), np.array([seconds]), pooled.result()[np.newaxis]), seconds
-
-
-def embedding_clip_scores(scores, num_frames, per_window):
-  """ClipScores of a record's embedding_batch_scores result.
-
-  Args:
-    scores: float32 [num_frames, C] (per_window: each 0.96 s frame alone) or
-      [C] (the whole record).
-    num_frames: the record's frames.
-    per_window: which of the two `scores` is.
-  """
-  scores = np.asarray(scores, np.float32)
-  if per_window:
-    starts = np.arange(num_frames) * P.EXAMPLE_HOP_SECONDS
-    return ClipScores(starts, starts + P.EXAMPLE_HOP_SECONDS, scores)
-  return ClipScores(np.array([0.0]), np.array([num_frames * P.EXAMPLE_HOP_SECONDS]),
-                    scores[np.newaxis])
-
-
 RowFormat = collections.namedtuple("RowFormat", ["top_k", "threshold", "with_scores"])
 RowFormat.__doc__ = """How predictions become rows: k best labels with score >= threshold,
 and whether the full score vector is kept."""
 
 
-def prediction_rows(classifier, clip_scores, row_format):
-  """One dict per window: start/end seconds, top_k list, scores, model name/version."""
-  from soundscope.models import classifier as classifier_lib
-  rows = []
-  for start, end, scores in zip(clip_scores.starts, clip_scores.ends, clip_scores.scores):
-    best = classifier_lib.top_k(scores, classifier.labels, row_format.top_k,
-                                row_format.threshold)
-    row = {"start_seconds": float(start), "end_seconds": float(end),
-           "top_k": [{"label": p.label, "index": p.index, "score": p.score} for p in best],
-           "model_name": str(classifier.name), "model_version": str(classifier.version)}
-    if row_format.with_scores:
-      row["scores"] = np.asarray(scores, np.float32).tolist()
-    rows.append(row)
-  return rows
+def prediction_rows(classifier, scores, row_format):
+  """One dict per row (every window, or one for the clip) in the shared fields (models/rows.py).
+
+  Args:
+    classifier: the classifier.Classifier that scored.
+    scores: models.scoring.Scores.
+    row_format: RowFormat.
+  """
+  from soundscope.models import rows, scoring
+  return [{**row, **rows.model_fields(classifier)} for row in rows.window_rows(
+      scoring.clip_windows(scores), classifier.labels, row_format.top_k, row_format.threshold,
+      row_format.with_scores)]
 
 
 class ClassifierModelHandler(base.ModelHandler):
@@ -305,26 +233,29 @@ class ClassifierModelHandler(base.ModelHandler):
 
   def _score_records(self, model, clips):
     """Embedding ClipInputs -> Scored, the batch's records scored together."""
+    from soundscope.models import scoring
     results = model.embedding_batch_scores([clip.data for clip in clips], self._per_window)
     scored = []
     for clip, scores in zip(clips, results):
       if isinstance(scores, Exception):  # This record only: its own error row.
         scored.append(Scored(None, None, scores))
         continue
-      clip_scores = embedding_clip_scores(scores, len(clip.data), self._per_window)
+      clip_scores = scoring.score_embeddings(scores, len(clip.data), self._per_window)
       scored.append(Scored(prediction_rows(model, clip_scores, self._row_format),
-                           len(clip.data) * P.EXAMPLE_HOP_SECONDS, None))
+                           clip_scores.seconds, None))
     return scored
 
   def _score_file(self, model, clip):
-    """One audio-file ClipInput -> Scored."""
+    """One audio-file ClipInput -> Scored (models/scoring.py: the path classify and live take)."""
+    from soundscope.models import scoring
     try:
-      scores, seconds = score_file(model, clip.data, self._audio_config, self._per_window)
+      scores = scoring.score_file(model, clip.data, self._audio_config.params, self._per_window,
+                                  score_block_seconds=self._audio_config.score_block_seconds)
     except Exception as exc:  # pylint: disable=broad-except
       # This file only: an unreadable file, or a classifier failing on its audio,
       # becomes its own error row and the other files of the batch go on.
       return Scored(None, None, exc)
-    return Scored(prediction_rows(model, scores, self._row_format), seconds, None)
+    return Scored(prediction_rows(model, scores, self._row_format), scores.seconds, None)
 
   def run_inference(self, batch, model, inference_args=None):
     records = [i for i, clip in enumerate(batch) if clip.kind == "embedding"]

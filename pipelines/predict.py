@@ -9,7 +9,8 @@ ends in .tfrecord, or with --input-format), scored with
 Classifier.embedding_batch_scores (a batch of records per model call), so that no
 audio is needed (VGGish heads only).
 
-Output schema (stable; pipelines/prediction.py predictions_schema), one row per
+Output schema (pipelines/prediction.py predictions_schema; the field names are
+the shared ones of models/rows.py and docs/outputs.md), one row per
 input by default, one
 per analysis window with --per-window:
   id             string   video_id: the path relative to the input root for
@@ -18,11 +19,11 @@ per analysis window with --per-window:
   record         int32    position of the record in its TFRecord file (0 for audio)
   start_seconds  float64  window start: seconds from the start of the audio
                           file, or the record's start_time_seconds + offset
-  end_seconds    float64  window end, same reference
-  top_k          list<struct<label: string, index: int32, score: float32>>
+  end_seconds    float64  window end, same reference (never past the audio's end)
+  predictions    list<struct<label: string, index: int32, score: float32>>
                           the --top-k best labels with score >= --threshold, best first
   scores         list<float32>  every class's score (only with --scores)
-  model_name     string   the classifier's name in the store
+  model          string   the classifier's name in the store
   model_version  string   its version
   run_time       timestamp[us, UTC]  when the run started (same for every row)
 Failures go to OUTPUT-minus-.parquet + `-errors.parquet`; the run checks
@@ -31,7 +32,7 @@ and merged into OUTPUT once the pipeline is done; --keep-shards leaves them as
 the output (OUTPUT-minus-.parquet + `-SSSSS-of-NNNNN.parquet`).
 
 Audio files of any length are decoded in --read-block blocks and scored in
---score-block segments as they are decoded (pipelines/model_handlers.score_file):
+--score-block segments as they are decoded (models/scoring.score_file):
 memory stays bounded and the numbers are those of the whole file.
 """
 

@@ -8,7 +8,7 @@ Data flow:
   failures of any step --> error rows (pipelines/dead_letter.py)
 
 Audio files travel to RunInference as paths: the handler decodes each in
-blocks and scores it as it goes (model_handlers.score_file), so memory stays
+blocks and scores it as it goes (models/scoring.score_file), so memory stays
 bounded on multi-hour files and a file that fails half-way gives one error
 row (stage 'read', or 'inference' when the classifier fails on it) and no
 rows; the other files of its batch go on.  `meta` carries the row's id, source file,
@@ -38,10 +38,10 @@ def predictions_schema(with_scores):
                           ("score", pa.float32())])
   fields = [("id", pa.string()), ("source", pa.string()), ("record", pa.int32()),
             ("start_seconds", pa.float64()), ("end_seconds", pa.float64()),
-            ("top_k", pa.list_(prediction))]
+            ("predictions", pa.list_(prediction))]
   if with_scores:
     fields.append(("scores", pa.list_(pa.float32())))
-  fields += [("model_name", pa.string()), ("model_version", pa.string()),
+  fields += [("model", pa.string()), ("model_version", pa.string()),
              ("run_time", pa.timestamp("us", tz="UTC"))]
   return pa.schema(fields)
 
@@ -108,9 +108,7 @@ class _ToRowsFn(progress.BeaconLifecycle, beam.DoFn):
     self._beacon.add(files=1, seconds=scored.seconds)
     progress.count("records_written")
     for window in scored.rows:
-      row = dict(window)
-      # Windows padded past the end of short audio end where the audio ends.
-      row["end_seconds"] = min(row["end_seconds"], max(scored.seconds, row["start_seconds"]))
+      row = dict(window)   # Window ends are already cut at the audio's end (models/scoring.py).
       row["start_seconds"] += meta["offset"]
       row["end_seconds"] += meta["offset"]
       row.update(id=meta["id"], source=meta["source"], record=meta["record"],

@@ -17,11 +17,11 @@ import soundfile
 
 from soundscope.configs import params as P
 from soundscope.models import classifier as classifier_lib
+from soundscope.models import scoring
 from soundscope.runtime import prediction
 from soundscope.runtime import settings as S
 from soundscope.runtime import windows
 from soundscope.transforms import blas
-from soundscope.util import atomic
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,14 @@ def save_window(directory, start_utc, samples16, rate):
   Written to a temporary name and renamed, so a reader never sees half a file.
   """
   path = os.path.join(directory, prediction.record_name(start_utc))
-  with atomic.replacing(path) as temporary:
-    soundfile.write(temporary, np.asarray(samples16, np.int16), rate, subtype="PCM_16",
-                    format="WAV")
+  tmp = os.path.join(directory, "." + os.path.basename(path) + ".part")
+  try:
+    soundfile.write(tmp, np.asarray(samples16, np.int16), rate, subtype="PCM_16", format="WAV")
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise
   return path
 
 
@@ -54,12 +59,13 @@ class Loop:
     params: VggishParams (sample rate and resampling filter of the shared transforms).
     aggregation: 'mean' or 'max' pooling of the model's frames over a window
       (None: the model's default, as `soundscope classify` uses).
+    source: the input's name, reported with every window.
   """
 
   def __init__(self, capture, classifier, sinks, top_k=classifier_lib.DEFAULT_TOP_K,
                threshold=classifier_lib.DEFAULT_THRESHOLD, save_path=None,
                params=P.VggishParams(),
-               aggregation=None):
+               aggregation=None, source="microphone"):
     if save_path is not None:
       try:
         os.makedirs(save_path, exist_ok=True)     # As `mkdir -p`: a new folder is made.
@@ -74,6 +80,7 @@ class Loop:
     self.save_path = save_path
     self.params = params
     self.aggregation = aggregation
+    self.source = source
     self.processed = 0
     self.failures = 0
     self.failures_in_a_row = 0
@@ -88,17 +95,23 @@ class Loop:
       record = save_window(self.save_path, window.start_utc, samples16,
                            self.params.sample_rate_hz)
     started = time.monotonic()
-    scores = self.classifier.clip_scores(windows.int16_to_float(samples16), self.aggregation)
+    # The path `classify` and `predict` take (models/scoring.py): the same scores.
+    scores = scoring.score_waveform(self.classifier, windows.int16_to_float(samples16),
+                                    aggregation=self.aggregation)
     classified_at = time.monotonic()
     self.last_seconds = classified_at - started
-    predictions = classifier_lib.top_k(scores, self.classifier.labels, self.top_k, self.threshold)
+    predictions = classifier_lib.top_k(scores.clip, self.classifier.labels, self.top_k,
+                                       self.threshold)
+    start_seconds = window.first_frame / float(window.rate)
     self.processed += 1
     return prediction.PredictionEvent(
         sequence=self.processed, start_utc=window.start_utc, end_utc=window.end_utc,
         predictions=predictions, model=self.classifier.name,
         model_version=str(self.classifier.version), ended_at=window.ended_at,
         classified_at=classified_at, record_path=record,
-        dropped_seconds=window.dropped_frames / window.rate)
+        dropped_seconds=window.dropped_frames / window.rate, start_seconds=start_seconds,
+        end_seconds=start_seconds + len(window.samples) / float(window.rate),
+        source=self.source)
 
   def warm_up(self, rate=S.WARM_UP_RATE_HZ):
     """Runs resampling and the model once on silence, so the first window is not late.

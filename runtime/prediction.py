@@ -37,6 +37,9 @@ class PredictionEvent:
     classified_at: time.monotonic() when its scores were ready.
     record_path: the saved wav, or None without --save-path.
     dropped_seconds: audio lost just before this window (classifier behind).
+    start_seconds, end_seconds: the window's bounds in seconds of audio since the
+      capture started (its sample count: what a batch run over the same audio reports).
+    source: the input's name (the device's, or "microphone").
   """
   sequence: int
   start_utc: datetime.datetime
@@ -48,6 +51,9 @@ class PredictionEvent:
   classified_at: float
   record_path: str = None
   dropped_seconds: float = 0.0
+  start_seconds: float = 0.0
+  end_seconds: float = 0.0
+  source: str = "microphone"
 
   def line(self):
     """The terminal line: '<end UTC>  Speech: 0.75, Music: 0.12, ...' (the article's format)."""
@@ -55,20 +61,24 @@ class PredictionEvent:
     text = classifier.format_predictions(self.predictions) or "(nothing above the threshold)"
     return f"{iso_utc(self.end_utc)}  {text}"
 
-  def prediction_dicts(self):
-    return [{"label": p.label, "index": int(p.index), "score": round(float(p.score), 6)}
-            for p in self.predictions]
-
   def to_dict(self):
-    """JSON-ready form for the web page and /api/events."""
-    return {"sequence": self.sequence, "start": iso_utc(self.start_utc),
-            "end": iso_utc(self.end_utc), "model": self.model,
-            "model_version": self.model_version, "predictions": self.prediction_dicts(),
-            "text": self.line().split("  ", 1)[1],
-            "record": self.record_path, "dropped_seconds": round(self.dropped_seconds, 3)}
+    """JSON-ready form for the web page, /api/events, the JSON-lines sink and DeviceHive.
+
+    The shared fields of every output (models/rows.py: source, model,
+    model_version, start_seconds, end_seconds, predictions), plus what only a
+    live window has: its sequence, absolute bounds start_utc/end_utc, the
+    article's text line, the saved audio and the audio dropped before it.
+    """
+    from soundscope.models import rows
+    return {"sequence": self.sequence, "source": self.source, "model": self.model,
+            "model_version": self.model_version, "start_seconds": self.start_seconds,
+            "end_seconds": self.end_seconds, "start_utc": iso_utc(self.start_utc),
+            "end_utc": iso_utc(self.end_utc), "predictions": rows.prediction_dicts(self.predictions),
+            "text": self.line().split("  ", 1)[1], "saved_audio": self.record_path,
+            "dropped_seconds": round(self.dropped_seconds, 3)}
 
   def notification_parameters(self):
-    """DeviceHive notification parameters: top-k labels and scores, window bounds, model."""
-    return {"predictions": self.prediction_dicts(), "start": iso_utc(self.start_utc),
-            "end": iso_utc(self.end_utc), "model": self.model,
-            "modelVersion": self.model_version}
+    """DeviceHive notification parameters: to_dict's fields less the local saved-audio path."""
+    parameters = self.to_dict()
+    del parameters["saved_audio"]
+    return parameters

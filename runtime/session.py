@@ -87,7 +87,8 @@ class LiveSession:
     self.capture = capture_lib.Capture(self.source, args.min_time, args.max_time)
     self.loop = loop_lib.Loop(self.capture, classifier, sinks, args.top_k, args.threshold,
                               args.save_path, P.VggishParams(resample_filter=args.resample_filter),
-                              args.aggregation)
+                              args.aggregation,
+                              source=f"device {args.device}" if args.device else "microphone")
     self.sinks = sinks
     self.stopped = threading.Event()      # The loop has ended (source ended, or a signal).
     self.signalled = threading.Event()    # Ctrl-C or SIGTERM arrived.

@@ -91,7 +91,8 @@ def test_json_and_per_window_timeline(capsys, model_dir, clips):
                             "--aggregation", "max", clips["stereo_wav"], clips["flac"])
   assert status == 0 and len(out) == 2
   siren, dog = (json.loads(line) for line in out)
-  assert siren["path"] == clips["stereo_wav"] and siren["model"] == "yamnet"
+  assert siren["source"] == clips["stereo_wav"] and siren["model"] == "yamnet"
+  assert siren["start_seconds"] == 0.0 and siren["end_seconds"] == siren["duration_seconds"]
   assert siren["aggregation"] == "max"
   assert abs(siren["duration_seconds"] - 1.98) < 0.01
   assert len(siren["windows"]) == 4 and len(dog["windows"]) == 10  # 1.98 s and 5 s clips.
@@ -137,7 +138,7 @@ def test_bad_files_get_one_clear_line_each_and_the_rest_is_classified(
     assert expected[key] in line
   status, out, _ = classify(capsys, "--model-dir", model_dir, "--json", bad_files["text"])
   record = json.loads(out[0])
-  assert status == 1 and record["path"] == bad_files["text"] and record["kind"]
+  assert status == 1 and record["source"] == bad_files["text"] and record["kind"]
 
 
 def test_no_model_says_how_to_get_one(capsys, tmp_path, clips):
@@ -174,13 +175,13 @@ def test_parallel_jobs_give_the_same_scores_with_one_blas_thread_each(model_dir,
   model = registry.load_classifier("yamnet", model_dir)
   paths = [clips["stereo_wav"], clips["flac"], clips["ogg"], clips["wav16"]]
   before = blas_thread_counts()
-  serial = [result["scores"] for _, result, _ in classify_cli.classify_files(
+  serial = [result.clip for _, result, _ in classify_cli.classify_files(
       model, paths, P.VggishParams(), "mean", False, jobs=1)]
   parallel, during = [], []
   for path, result, error in classify_cli.classify_files(
       model, paths, P.VggishParams(), "mean", False, jobs=2):
-    assert error is None and result["path"] == path
-    parallel.append(result["scores"])
+    assert error is None
+    parallel.append(result.clip)
     during.extend(blas_thread_counts())
   # Same files in the same order, the same scores whether run one by one or in parallel.
   np.testing.assert_array_equal(np.array(parallel), np.array(serial))

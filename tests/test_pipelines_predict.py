@@ -51,12 +51,12 @@ def test_audio_predictions_match_the_classifier_and_every_file_is_accounted(corp
   table = pq.read_table(output)
   prediction = pa.struct([("label", pa.string()), ("index", pa.int32()),
                           ("score", pa.float32())])
-  assert table.schema.field("top_k").type == pa.list_(prediction)
+  assert table.schema.field("predictions").type == pa.list_(prediction)
   assert table.schema.field("scores").type == pa.list_(pa.float32())
   assert table.schema.field("run_time").type == pa.timestamp("us", tz="UTC")
   rows = table.to_pandas().set_index("id")
   assert set(rows.index) == set(good) | {"bad/silence.wav", "bad/short_0.2s.wav"}
-  assert rows["run_time"].nunique() == 1 and set(rows["model_name"]) == {"tiny"}
+  assert rows["run_time"].nunique() == 1 and set(rows["model"]) == {"tiny"}
   classifier = support.TinyClassifier()
   for relative, (seconds, _, _) in good.items():
     row = rows.loc[relative]
@@ -64,8 +64,8 @@ def test_audio_predictions_match_the_classifier_and_every_file_is_accounted(corp
     expected = classifier.clip_scores(wave)
     np.testing.assert_allclose(np.asarray(row["scores"]), expected, rtol=1e-5)
     best = np.argsort(-expected)[:2]
-    assert [p["index"] for p in row["top_k"]] == list(best)
-    assert [p["label"] for p in row["top_k"]] == [support.LABELS[i] for i in best]
+    assert [p["index"] for p in row["predictions"]] == list(best)
+    assert [p["label"] for p in row["predictions"]] == [support.LABELS[i] for i in best]
     assert row["start_seconds"] == 0.0
     assert row["end_seconds"] == pytest.approx(seconds, abs=1e-3)
   errors = pd.read_parquet(tmp_path / "preds-errors.parquet").set_index("id")
@@ -93,7 +93,7 @@ def test_per_window_rows_threshold_and_short_clip_error_policy(corpus, tmp_path,
       str(root / "long/mono_11k_30s.wav")))
   assert len(long_rows) == len(windows.starts) == 31
   np.testing.assert_allclose(long_rows["start_seconds"], windows.starts)
-  for top, scores in zip(long_rows["top_k"], windows.scores):
+  for top, scores in zip(long_rows["predictions"], windows.scores):
     assert [p["index"] for p in top] == [i for i in np.argsort(-scores)[:3] if scores[i] >= 0.5]
     assert all(p["score"] >= 0.5 for p in top)
   errors = pd.read_json(tmp_path / "windows-errors.jsonl", lines=True).set_index("id")
@@ -136,7 +136,7 @@ def test_long_audio_is_scored_in_pieces_with_the_whole_file_numbers(tmp_path, ca
   np.testing.assert_allclose(windows["start_seconds"], whole.starts, rtol=0, atol=1e-9)
   np.testing.assert_allclose(windows["end_seconds"], whole.ends, rtol=0, atol=1e-9)
   np.testing.assert_array_equal(np.stack(windows["scores"]), whole.scores)
-  for top, scores in zip(windows["top_k"], whole.scores):
+  for top, scores in zip(windows["predictions"], whole.scores):
     assert [p["index"] for p in top] == list(np.argsort(-scores, kind="stable")[:3])
   _, file_path = predict("file.parquet", *SMALL_BLOCKS)
   (row,) = pd.read_parquet(file_path).to_dict("records")
@@ -412,8 +412,8 @@ def test_row_shards_are_streamed_into_one_file_and_removed(tmp_path):
   def rows(first, count):
     return [{"id": f"clip{i}", "source": f"/a/clip{i}.wav", "record": 0,
              "start_seconds": 0.96 * i, "end_seconds": 0.96 * (i + 1),
-             "top_k": [{"label": "Speech", "index": 0, "score": 0.5}],
-             "scores": [float(i), 1.0], "model_name": "m", "model_version": "1",
+             "predictions": [{"label": "Speech", "index": 0, "score": 0.5}],
+             "scores": [float(i), 1.0], "model": "m", "model_version": "1",
              "run_time": pd.Timestamp("2026-11-27", tz="UTC")} for i in range(first, first + count)]
   # Three shards as Beam names them, one of them empty (a bundle with no rows).
   for shard, (first, count) in enumerate([(0, 7), (7, 0), (7, 5)]):
@@ -447,15 +447,15 @@ def test_yamnet_from_the_model_store_scores_esc10_clips(tmp_path, capsys):
   assert status == 0, out
   rows = pd.read_parquet(output).set_index("source")
   yamnet = registry.load_classifier("yamnet", str(store_root))
-  assert set(rows["model_name"]) == {yamnet.name}
+  assert set(rows["model"]) == {yamnet.name}
   assert set(rows["model_version"]) == {str(yamnet.version)}
   for path in clips:
     expected = yamnet.clip_scores(audio.load_mono(str(path)))
     row = rows.loc[str(path)]
     assert len(row["scores"]) == len(yamnet.labels) == 521
     np.testing.assert_allclose(np.asarray(row["scores"]), expected, atol=1e-5)
-    assert row["top_k"][0]["label"] == yamnet.labels[int(np.argmax(expected))]
-  dog_labels = {p["label"] for path in clips[:2] for p in rows.loc[str(path), "top_k"]}
+    assert row["predictions"][0]["label"] == yamnet.labels[int(np.argmax(expected))]
+  dog_labels = {p["label"] for path in clips[:2] for p in rows.loc[str(path), "predictions"]}
   assert dog_labels & {"Dog", "Animal", "Bark", "Domestic animals, pets"}
   # Scored in 0.96 s pieces (2 of YAMNet's 0.48 s hops), the windows are the whole clip's.
   windows_path = tmp_path / "yamnet-windows.parquet"
@@ -519,7 +519,7 @@ def test_kept_shards_are_the_output_and_either_layout_replaces_the_other(corpus,
   assert status == 0, out
   assert "kept.parquet" not in os.listdir(tmp_path)
   kept = [str(path) for path in sorted(tmp_path.glob("kept-*-of-*.parquet"))]
-  assert set(pd.read_parquet(kept[0]).columns) >= {"id", "top_k"}
+  assert set(pd.read_parquet(kept[0]).columns) >= {"id", "predictions"}
   assert set(pq.ParquetDataset(kept).read().column("id").to_pylist()) == {"mono_8k.flac",
                                                                         "stereo_22k.flac"}
 
@@ -537,4 +537,4 @@ def test_kept_shards_of_a_run_without_rows_still_give_a_readable_empty_output(co
   assert "files: 3 in = 0 written + 3 errors (ok)" in out
   kept = sorted(tmp_path.glob("none-*-of-*.parquet"))
   table = pq.ParquetDataset([str(path) for path in kept]).read()
-  assert table.num_rows == 0 and "top_k" in table.schema.names
+  assert table.num_rows == 0 and "predictions" in table.schema.names

@@ -49,7 +49,7 @@ def event(number):
 
 def numbers(server):
   """Which events arrived, in arrival order (from their window start)."""
-  return [round((datetime.datetime.strptime(n["parameters"]["start"], "%Y-%m-%dT%H:%M:%S.%fZ")
+  return [round((datetime.datetime.strptime(n["parameters"]["start_utc"], "%Y-%m-%dT%H:%M:%S.%fZ")
                  .replace(tzinfo=datetime.timezone.utc) - T0).total_seconds())
           for n in server.received(DEVICE)]
 

@@ -106,7 +106,9 @@ def test_events_reach_every_sink_in_order_even_if_one_fails(tmp_path, capsys):
   assert dog.predictions != rain.predictions
   written = [json.loads(line) for line in jsonl.read_text().splitlines()]
   assert [w["sequence"] for w in written] == [1, 2]
-  assert written[1]["predictions"] == rain.prediction_dicts()
+  assert written[1]["predictions"] == [{"label": p.label, "index": p.index, "score": p.score}
+                                       for p in rain.predictions]
+  assert written[1]["start_seconds"] == 0.0 and written[1]["end_seconds"] == 3.0
   scores = classifier.clip_scores(windows.window_to_16k(clip_window(sr.RAIN_CLIP, 3.0)) / 32768.0)
   top = classifier_lib.top_k(scores, classifier.labels, 2)
   assert [p.label for p in rain.predictions] == [p.label for p in top]
@@ -180,9 +182,11 @@ def test_notification_parameters_carry_labels_window_and_model():
   runner = loop_lib.Loop(None, sr.BandEnergyClassifier(), None, top_k=3)
   event = runner.process(clip_window(sr.RAIN_CLIP, 2.0))
   parameters = event.notification_parameters()
-  assert parameters["start"] == "2026-11-26T17:00:00.250Z"
-  assert parameters["end"] == "2026-11-26T17:00:02.250Z"
-  assert parameters["model"] == "band-energy" and parameters["modelVersion"] == "test"
+  assert parameters["start_utc"] == "2026-11-26T17:00:00.250Z"
+  assert parameters["end_utc"] == "2026-11-26T17:00:02.250Z"
+  assert parameters["model"] == "band-energy" and parameters["model_version"] == "test"
+  assert "saved_audio" not in parameters and set(parameters) >= {
+      "source", "start_seconds", "end_seconds", "predictions"}
   assert [p["label"] for p in parameters["predictions"]] == [p.label for p in event.predictions]
   assert sum(p["score"] for p in parameters["predictions"]) == pytest.approx(1.0, abs=1e-5)
   assert prediction.devicehive_timestamp(event.end_utc) == "2026-11-26T17:00:02.250"

@@ -107,13 +107,13 @@ def test_serve_delivers_every_window_once_in_order_across_a_restart(tmp_path, st
   received = devicehive.received(DEVICE)
   devicehive.stop()
   assert len(received) == 4
-  starts = [n["parameters"]["start"] for n in received]
+  starts = [n["parameters"]["start_utc"] for n in received]
   # Delivery order is the outbox's order: the first process's two windows, then the
   # second's.  Window times come from each stream's start plus its sample count, and the
   # ALSA file plugin delivers a whole file at once, so the second process's windows may
   # carry earlier times than the first's last one: compare within each process.
   assert len(set(starts)) == 4 and starts[0] < starts[1] and starts[2] < starts[3]
-  assert [n["parameters"]["start"] for n in received[:2]] == [e["start"] for e in reversed(printed)]
+  assert [n["parameters"]["start_utc"] for n in received[:2]] == [e["start_utc"] for e in reversed(printed)]
   for notification, pattern in zip(received, [r"Dog|Bark", r"Rain"] * 2):
     assert notification["notification"] == "audio_analysis"
     labels = [p["label"] for p in notification["parameters"]["predictions"]]

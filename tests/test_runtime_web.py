@@ -1,6 +1,7 @@
 """The web page and its JSON API, in a real headless browser (Debian's chromium + Playwright)."""
 
 import datetime
+import json
 import os
 import re
 import stat
@@ -79,7 +80,9 @@ def test_json_api_and_events_page(stack):
   events = [stack.classify(sr.RAIN_CLIP, 1.0, n) for n in range(12)]
   recent = client.get("/api/events").get_json()["events"]
   assert [e["sequence"] for e in recent] == list(range(12, 0, -1))
-  assert recent[0]["predictions"] == events[-1].prediction_dicts()
+  assert recent[0] == json.loads(json.dumps(events[-1].to_dict()))
+  assert recent[0]["predictions"] == [{"label": p.label, "index": p.index, "score": p.score}
+                                      for p in events[-1].predictions]
   page = client.get("/events").get_data(as_text=True)
   shown = re.findall(r'<time datetime="([^"]+)"', page)
   assert len(shown) == 20      # Ten rows, start and end each.

@@ -23,6 +23,7 @@ import sys
 
 from soundscope.configs import params as P
 from soundscope.models import classifier as C
+from soundscope.models import rows
 
 EXIT_OK = 0
 EXIT_SOME_FILES_FAILED = 1
@@ -43,68 +44,38 @@ def add_arguments(parser):
   return P.add_resample_filter_argument(parser)
 
 
-def load_waveform(path, params):
-  """Decodes a file to float32 [n] mono at 16 kHz, block by block (bounded peak memory).
-
-  Raises:
-    transforms.errors.AudioInputError subclasses; EmptyFileError for a file with a
-    valid header but no samples.
-  """
-  import numpy as np
-  from soundscope.transforms import audio, errors
-  blocks = [block.astype(np.float32) for block in audio.stream_mono(path, params)]
-  if not sum(block.shape[0] for block in blocks):
-    raise errors.EmptyFileError(path, "has no audio samples (0 frames)")
-  return np.concatenate(blocks)
-
-
 def classify_file(model, path, params, aggregation, want_windows):
-  """Scores one file.
+  """Scores one file through the shared scoring path (models/scoring.py).
 
   Returns:
-    dict with path, duration_seconds, scores float32 [C], and windows (WindowScores or None).
+    scoring.Scores: the pooled scores, every window when want_windows, the duration.
   """
-  wave = load_waveform(path, params)
-  windows = model.window_scores(wave)
-  return {
-      "path": path,
-      "duration_seconds": wave.shape[0] / params.sample_rate_hz,
-      "scores": C.aggregate(windows.scores, aggregation),
-      "windows": windows if want_windows else None,
-  }
+  from soundscope.models import scoring
+  return scoring.score_file(model, path, params, per_window=want_windows,
+                            aggregation=aggregation)
 
 
-def format_text(result, labels, top_k, threshold):
+def format_text(path, scores, labels, top_k, threshold):
   """The article's line, plus one indented line per window with --per-window."""
-  predictions = C.top_k(result["scores"], labels, top_k, threshold)
+  predictions = C.top_k(scores.clip, labels, top_k, threshold)
   body = C.format_predictions(predictions) or f"(no label scores {threshold:g} or more)"
-  lines = [f"{result['path']}: {body}"]
-  windows = result["windows"]
-  if windows is not None:
-    for start, end, scores in zip(windows.starts, windows.ends, windows.scores):
-      window_predictions = C.format_predictions(C.top_k(scores, labels, top_k, threshold))
-      lines.append(f"  {start:7.2f}-{end:7.2f} s: {window_predictions or '-'}")
+  lines = [f"{path}: {body}"]
+  if scores.windows is not None:
+    for row in rows.window_rows(scores.windows, labels, top_k, threshold):
+      window_predictions = ", ".join(f"{p['label']}: {p['score']:.2f}"
+                                     for p in row["predictions"])
+      lines.append(f"  {row['start_seconds']:7.2f}-{row['end_seconds']:7.2f} s: "
+                   f"{window_predictions or '-'}")
   return "\n".join(lines)
 
 
-def _prediction_dicts(scores, labels, top_k, threshold):
-  return [{"label": p.label, "index": p.index, "score": round(p.score, 6)}
-          for p in C.top_k(scores, labels, top_k, threshold)]
-
-
-def format_json(result, model, aggregation, top_k, threshold):
-  """One JSON object (a line) for a classified file."""
-  record = {
-      "path": result["path"], "model": model.name, "model_version": model.version,
-      "aggregation": aggregation, "duration_seconds": round(result["duration_seconds"], 6),
-      "predictions": _prediction_dicts(result["scores"], model.labels, top_k, threshold),
-  }
-  windows = result["windows"]
-  if windows is not None:
-    record["windows"] = [
-        {"start_seconds": round(float(s), 3), "end_seconds": round(float(e), 3),
-         "predictions": _prediction_dicts(scores, model.labels, top_k, threshold)}
-        for s, e, scores in zip(windows.starts, windows.ends, windows.scores)]
+def format_json(path, scores, model, aggregation, top_k, threshold):
+  """One JSON object (a line) for a classified file, in the shared field names (models/rows.py)."""
+  record = {"source": path, **rows.model_fields(model), "aggregation": aggregation,
+            "duration_seconds": scores.seconds,
+            **rows.window_row(0.0, scores.seconds, scores.clip, model.labels, top_k, threshold)}
+  if scores.windows is not None:
+    record["windows"] = rows.window_rows(scores.windows, model.labels, top_k, threshold)
   return json.dumps(record)
 
 
@@ -182,11 +153,11 @@ def run(args):
       kind, message = error
       print(message, file=sys.stderr, flush=True)
       if args.json:
-        print(json.dumps({"path": path, "error": message, "kind": kind}), flush=True)
+        print(json.dumps({"source": path, "error": message, "kind": kind}), flush=True)
       continue
     if args.json:
-      line = format_json(result, model, aggregation, args.top_k, args.threshold)
+      line = format_json(path, result, model, aggregation, args.top_k, args.threshold)
     else:
-      line = format_text(result, model.labels, args.top_k, args.threshold)
+      line = format_text(path, result, model.labels, args.top_k, args.threshold)
     print(line, flush=True)
   return EXIT_SOME_FILES_FAILED if failed else EXIT_OK

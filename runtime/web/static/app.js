@@ -11,8 +11,8 @@
     item.className = "prediction";
     item.dataset.sequence = event.sequence;
     var time = document.createElement("time");
-    time.dateTime = event.end;
-    time.textContent = event.end;
+    time.dateTime = event.end_utc;
+    time.textContent = event.end_utc;
     var text = document.createElement("span");
     text.className = "text";
     text.textContent = event.text;   // textContent: labels are never parsed as HTML.
