@@ -6,7 +6,7 @@
 Generates the file (16-bit PCM, 1.27 GB for 2 hours) unless --keep names one
 that exists (its length then wins over --minutes), then, in this process:
   embed    (default) embeds it with the block-streaming transforms and VGGish
-           (models.batch_embed), prints peak RSS, wall time and the number of
+           (bench/batch_embed.py), prints peak RSS, wall time and the number of
            examples, then checks a 20-minute excerpt against whole-file
            processing of the same excerpt.  Target (foundation issue): peak
            RSS under 1.5 GB.
@@ -46,7 +46,7 @@ def write_long_wav(path, minutes, rate=44100):
 
 
 def measure_embed(path):
-  """Embeds the file with models.batch_embed; prints RSS, speed and the excerpt check."""
+  """Embeds the file with bench/batch_embed.py; prints RSS, speed and the excerpt check."""
   from soundscope.configs import params as P
   from bench import batch_embed
   from soundscope.models.networks import vggish

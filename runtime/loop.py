@@ -22,6 +22,7 @@ from soundscope.runtime import prediction
 from soundscope.runtime import settings as S
 from soundscope.runtime import windows
 from soundscope.transforms import blas
+from soundscope.util import atomic
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +37,9 @@ def save_window(directory, start_utc, samples16, rate):
   Written to a temporary name and renamed, so a reader never sees half a file.
   """
   path = os.path.join(directory, prediction.record_name(start_utc))
-  tmp = os.path.join(directory, "." + os.path.basename(path) + ".part")
-  try:
-    soundfile.write(tmp, np.asarray(samples16, np.int16), rate, subtype="PCM_16", format="WAV")
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-    raise
+  with atomic.replacing(path) as temporary:
+    soundfile.write(temporary, np.asarray(samples16, np.int16), rate, subtype="PCM_16",
+                    format="WAV")
   return path
 
 
