@@ -9,6 +9,7 @@ import soundfile
 from soundscope.configs import params as P
 from soundscope.transforms import audio
 from soundscope.transforms import errors
+from soundscope.transforms import resample as polyphase
 from soundscope.transforms import vggish_input
 
 
@@ -79,6 +80,62 @@ def test_stream_equals_whole_file_at_every_block_edge(tmp_path, rate, channels):
   examples = vggish_input.file_to_examples(path, params)
   np.testing.assert_allclose(examples, vggish_input.waveform_to_examples(whole, 16000),
                              rtol=0, atol=1e-5)
+
+
+def _naive_length(n, rate_in, rate_out):
+  """The streaming loader's old output length: the same quotient in another float order."""
+  return int(n * (rate_out / rate_in))
+
+
+def test_short_file_streams_to_the_whole_file_samples(tmp_path):
+  # 117 samples at 15.6 kHz -> 16 kHz: 117 * 16000 / 15600 is exactly 120 (resampy's
+  # length), but 117 * (16000 / 15600) rounds to 119.99999999999999.
+  import resampy
+  assert _naive_length(117, 15600, 16000) == 119
+  path = tmp_path / "short.wav"
+  soundfile.write(path, _tone(117 / 15600, 15600), 15600, subtype="PCM_16")
+  params = P.VggishParams(read_block_seconds=P.MIN_READ_BLOCK_SECONDS)
+  whole = audio.load_mono(path, params)
+  streamed = np.concatenate(list(audio.stream_mono(path, params)))
+  assert whole.shape == streamed.shape == (120,)
+  np.testing.assert_array_equal(streamed, whole)
+  decoded = audio.to_mono(audio.read(path)[0])
+  assert decoded.shape == (117,)
+  np.testing.assert_allclose(whole, resampy.resample(decoded, 15600, 16000), rtol=0, atol=1e-10)
+
+
+def _sweep_pairs():
+  """(length, rate) pairs to 16 kHz: per rate, three short lengths where the two
+  float orders disagree, one over two read blocks (low rates, to stay fast),
+  and two random lengths."""
+  rng = np.random.default_rng(11)
+  pairs = []
+  for rate in (15600, 7800, 12250, 24500, 25750, 6100, 44100, 22050, 8000):
+    block = int(P.MIN_READ_BLOCK_SECONDS * rate)
+    lengths = np.arange(3, 3 * block)
+    disagree = lengths[(lengths * (16000 / rate)).astype(np.int64) !=
+                       (lengths * 16000.0 / rate).astype(np.int64)]
+    long_ones = disagree[disagree > 2 * block][:1] if rate < 16000 else []
+    chosen = list(disagree[:3]) + list(long_ones) + list(rng.integers(3, 4000, 2))
+    pairs += [(int(n), rate) for n in chosen]
+  return pairs
+
+
+def test_streamed_and_whole_lengths_equal_resampys_over_a_sweep(tmp_path):
+  import resampy
+  pairs = _sweep_pairs()
+  assert sum(_naive_length(n, r, 16000) != polyphase.output_length(n, r, 16000)
+             for n, r in pairs) >= 20
+  params = P.VggishParams(read_block_seconds=P.MIN_READ_BLOCK_SECONDS)
+  rng = np.random.default_rng(12)
+  for length, rate in pairs:
+    path = tmp_path / f"x_{rate}_{length}.wav"
+    soundfile.write(path, rng.uniform(-0.5, 0.5, length).astype(np.float32), rate,
+                    subtype="FLOAT")
+    expected = resampy.resample(audio.to_mono(audio.read(path)[0]), rate, 16000).shape[0]
+    assert polyphase.output_length(length, rate, 16000) == expected, (length, rate)
+    assert audio.load_mono(path, params).shape[0] == expected, (length, rate)
+    assert sum(len(b) for b in audio.stream_mono(path, params)) == expected, (length, rate)
 
 
 def test_segment_range_cuts_the_file(tmp_path):

@@ -214,7 +214,8 @@ def resample(waveform, rate_in, rate_out=P.SAMPLE_RATE_HZ, filter_name=P.RESAMPL
     filter_name: resampy filter ('kaiser_best', the reference's, or 'kaiser_fast').
 
   Returns:
-    float64 [int(n * rate_out / rate_in)] array; the input itself if the rates match.
+    float64 [transforms.resample.output_length(n, rate_in, rate_out)] array (resampy's
+    length); the input itself if the rates match.
   """
   if rate_in == rate_out:
     return np.asarray(waveform, dtype=np.float64)
@@ -260,7 +261,7 @@ def stream_mono(path, params=P.VggishParams(), start_seconds=None, end_seconds=N
   margin_in = 0 if rate_in == rate_out else (
       unit_in * math.ceil((_RESAMPLER_ZERO_CROSSINGS * stretch + 16) / unit_in))
   total_in = end - start
-  total_out = int(total_in * (rate_out / rate_in))  # resampy's own output length.
+  total_out = polyphase.output_length(total_in, rate_in, rate_out)  # resampy's, as load_mono.
   try:
     with soundfile.SoundFile(info.path) as source:
       done_out = 0
