@@ -220,3 +220,95 @@ def test_the_official_tflite_alone_classifies_with_its_embedded_labels(tmp_path,
   classifier = registry.load_classifier("yamnet", alone)
   assert classifier.labels == registry.load_classifier("yamnet", both).labels
   assert classifier.mids == [""] * 521     # The embedded list has display names only.
+
+
+def _keras_like_head(root, name, config=b"{}", labels="labels.csv"):
+  """A head directory whose head.keras is a zip holding config.json (not a real model)."""
+  import zipfile
+  directory = _write_head(root, name)
+  with zipfile.ZipFile(directory / "head.keras", "w") as archive:
+    archive.writestr("config.json", config)
+    archive.writestr("metadata.json", b"{}")
+  manifest = json.loads((directory / "model.json").read_text())
+  for file in ("head.keras", "labels.csv"):
+    manifest["files"][file] = {"sha256": store.file_digests(directory / file)[0],
+                               "size": (directory / file).stat().st_size}
+  (directory / "model.json").write_text(json.dumps(dict(manifest, labels=labels)))
+  return directory
+
+
+def _one_line(text):
+  lines = text.strip().splitlines()
+  assert len(lines) == 1 and "Traceback" not in text, text
+  return lines[0]
+
+
+def test_a_manifest_labels_outside_the_model_is_refused_by_import_verify_and_load(
+    tmp_path, capsys):
+  from conftest import asset
+  models = str(tmp_path / "models")
+  head = _keras_like_head(tmp_path / "export", "birds", labels="/etc/passwd")
+  assert cli.main(["models", "import", str(head), "--model-dir", models]) == 1
+  assert "names labels '/etc/passwd', not one of the files it lists" in _one_line(
+      capsys.readouterr().err)
+  assert store.ModelStore(models).names() == []
+  # A manifest edited inside the store: verify fails, loading says so in one line.
+  head = _keras_like_head(tmp_path / "export2", "birds")
+  assert cli.main(["models", "import", str(head), "--model-dir", models]) == 0
+  stored = tmp_path / "models" / "birds" / "model.json"
+  stored.write_text(json.dumps(dict(json.loads(stored.read_text()), labels="/etc/passwd")))
+  capsys.readouterr()
+  assert cli.main(["models", "verify", "birds", "--model-dir", models]) == 1
+  assert "birds: FAILED" in capsys.readouterr().out
+  clip = str(asset("audio/esc10/1-100032-A-0.flac"))
+  assert cli.main(["classify", clip, "--model", "birds", "--model-dir", models]) == 2
+  assert "labels '/etc/passwd'" in _one_line(capsys.readouterr().err)
+
+
+def test_a_garbage_head_keras_is_refused_at_import(tmp_path, capsys):
+  head = _keras_like_head(tmp_path / "export", "birds")
+  (head / "head.keras").write_bytes(os.urandom(1 << 20))
+  manifest = json.loads((head / "model.json").read_text())
+  manifest["files"]["head.keras"] = {"sha256": store.file_digests(head / "head.keras")[0],
+                                     "size": 1 << 20}
+  (head / "model.json").write_text(json.dumps(manifest))
+  models = str(tmp_path / "models")
+  assert cli.main(["models", "import", str(head), "--model-dir", models]) == 1
+  assert "head.keras: not a Keras archive (not a zip file)" in _one_line(capsys.readouterr().err)
+  assert store.ModelStore(models).names() == []
+
+
+def test_a_same_size_tampered_model_file_is_refused_on_load_and_digests_are_cached(
+    tmp_path, capsys, monkeypatch):
+  from conftest import asset
+  clip = str(asset("audio/esc10/1-100032-A-0.flac"))
+  models = str(tmp_path / "models")
+  yamnet_store(tmp_path / "models")
+  assert cli.main(["classify", clip, "--model-dir", models]) == 0
+  assert (tmp_path / "models" / store.DIGEST_CACHE_NAME).is_file()
+  # A warm start (a new process: the memory cache is empty) hashes nothing.
+  monkeypatch.setattr(store, "_DIGEST_MEMORY", {})
+  monkeypatch.setattr(store, "file_digests", lambda path: pytest.fail(f"hashed {path}"))
+  assert cli.main(["classify", clip, "--model-dir", models]) == 0
+  monkeypatch.undo()
+  target = tmp_path / "models" / "yamnet" / "yamnet_classification.tflite"
+  data = bytearray(target.read_bytes())
+  data[len(data) // 2] ^= 0x01
+  target.write_bytes(bytes(data))
+  capsys.readouterr()
+  assert cli.main(["classify", clip, "--model-dir", models]) == 2
+  line = _one_line(capsys.readouterr().err)
+  assert "yamnet_classification.tflite" in line and "sha256" in line
+
+
+@pytest.mark.slow
+def test_a_broken_head_gives_one_line_when_loaded(tmp_path, capsys):
+  from conftest import asset
+  models = str(tmp_path / "models")
+  head = _keras_like_head(tmp_path / "export", "birds", config=b"not json")
+  assert cli.main(["models", "import", str(head), "--model-dir", models]) == 0
+  capsys.readouterr()
+  clip = str(asset("audio/esc10/1-100032-A-0.flac"))
+  assert cli.main(["classify", clip, "--model", "birds", "--model-dir", models]) == 2
+  line = _one_line(capsys.readouterr().err)
+  assert "head.keras: not a loadable Keras model" in line

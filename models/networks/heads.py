@@ -52,11 +52,21 @@ def load_manifest(head_dir):
   return manifest
 
 
+class HeadLoadError(ValueError):
+  """A head's Keras file cannot be loaded; the message names the file and why."""
+
+
 def load_keras_head(head_dir):
-  """The Keras model of a head directory."""
+  """The Keras model of a head directory (HeadLoadError when the file is not a loadable one)."""
   import keras
   from soundscope.models.networks import ensemble_layers  # noqa: F401  (registers every custom layer)
-  return keras.models.load_model(pathlib.Path(head_dir) / HEAD_FILE, compile=False)
+  path = pathlib.Path(head_dir) / HEAD_FILE
+  try:
+    return keras.models.load_model(path, compile=False)
+  except Exception as exc:  # Keras raises many types for a damaged archive: one line for all.
+    first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+    raise HeadLoadError(f"{path}: not a loadable Keras model ({type(exc).__name__}: "
+                        f"{first_line})") from None
 
 
 class HeadClassifier(C.Classifier):

@@ -23,9 +23,20 @@ API (small on purpose):
     .vggish_files()            (checkpoint path, PCA params path) for VGGish heads
     .default_classifier_name() 'yamnet' when present, else a trained VGGish head
 
-Loading checks that every file is present with its recorded size (cheap, so
-cold start stays fast); `verify`, `import_path` and downloads check the full
-sha256 (or the published md5 where no sha256 is pinned).
+Loading checks that every file is present with its recorded size, then its
+digest (`verify(name, cached=True)`); `verify`, `import_path` and downloads
+hash every file in full (sha256, or the published md5 where no sha256 is pinned).
+
+Digest cache: a file's digests are remembered by (path, size, mtime_ns) in
+memory for the process and in `<root>/.digests.json` (written atomically,
+skipped when the store is read-only), so a warm start hashes nothing; a file
+rewritten in place gets a new mtime and is hashed again.  (A file changed with
+its size and mtime restored is not re-hashed on load; `soundscope models
+verify` always re-hashes.)
+
+Manifests are checked too: every file they list must be a plain file name of
+the model directory and a self-described model's `labels` one of those files;
+a listed `.keras` file must be a Keras archive (a zip holding config.json).
 """
 
 import contextlib
@@ -41,6 +52,8 @@ from soundscope.configs import model_specs as S
 from soundscope.util import atomic
 
 HASH_CHUNK_BYTES = 1 << 20  # Read files in 1 MiB chunks when hashing.
+DIGEST_CACHE_NAME = ".digests.json"  # <root>/.digests.json: see the module docstring.
+_DIGEST_MEMORY = {}                  # {(path, size, mtime_ns): (sha256, md5)} of this process.
 
 
 class ModelNotFoundError(Exception):
@@ -87,6 +100,33 @@ def file_digests(path):
       sha256.update(chunk)
       md5.update(chunk)
   return sha256.hexdigest(), md5.hexdigest()
+
+
+def manifest_problems(manifest):
+  """Problems of a self-described manifest: listed names that are not plain file names of
+  the model directory, and a `labels` that is not one of the listed files."""
+  files = manifest.get("files")
+  if not isinstance(files, dict):
+    return [f"{S.MANIFEST_NAME} has no table of files"]
+  problems = [f"{S.MANIFEST_NAME} lists {file!r}, not a plain file name of the model directory"
+              for file in files if not isinstance(file, str) or not MODEL_NAME.fullmatch(file)
+              or file == S.MANIFEST_NAME]
+  labels = manifest.get("labels")
+  if labels is not None and (not isinstance(labels, str) or labels not in files):
+    problems.append(f"{S.MANIFEST_NAME} names labels {labels!r}, not one of the files it lists")
+  return problems
+
+
+def keras_archive_problem(path):
+  """None when `path` is a Keras archive (a zip holding config.json), else what it is not."""
+  import zipfile
+  try:
+    with zipfile.ZipFile(path) as archive:
+      if "config.json" in archive.namelist():
+        return None
+  except (OSError, zipfile.BadZipFile):
+    return f"{path}: not a Keras archive (not a zip file)"
+  return f"{path}: not a Keras archive (no config.json inside)"
 
 
 def check_file_spec(path, file_spec, digests=None):
@@ -201,6 +241,11 @@ class ModelStore:
     return sorted(entry.name for entry in self.root.iterdir()
                   if MODEL_NAME.fullmatch(entry.name) and (entry / S.MANIFEST_NAME).is_file())
 
+  def _is_known(self, name, manifest):
+    """Whether `name` is a known model (configs/model_specs.py), whose files its spec names."""
+    spec = S.KNOWN_MODELS.get(name)
+    return spec is not None and manifest.get("kind") == spec.kind
+
   def _required_files(self, name, manifest):
     """{file name: expected size or None} that must be present for `name`."""
     spec = S.KNOWN_MODELS.get(name)
@@ -223,7 +268,9 @@ class ModelStore:
     manifest = self.manifest(name)
     if manifest is None:
       return [f"no {S.MANIFEST_NAME} in {self.path(name)}"]
-    problems = []
+    problems = [] if self._is_known(name, manifest) else manifest_problems(manifest)
+    if problems:
+      return problems
     recorded = manifest.get("files", {})
     for file, size in self._required_files(name, manifest).items():
       path = self.path(name) / file
@@ -246,8 +293,11 @@ class ModelStore:
           f"model {name!r} has no {file_name} in {self.path(name)}: {how_to_get(name)}")
     return path
 
-  def verify(self, name):
+  def verify(self, name, cached=False):
     """Checks every file of a model against its pinned or recorded digest.
+
+    cached: take digests from the digest cache when a file's (path, size,
+      mtime_ns) is there (loading does); False hashes every file (`models verify`).
 
     Known models are checked against configs/model_specs.py (so a tampered
     manifest cannot vouch for a tampered file); other models (trained heads)
@@ -269,9 +319,12 @@ class ModelStore:
             problems.append(f"{file_spec.name} is missing")
           continue
         try:
-          check_file_spec(path, file_spec)
+          check_file_spec(path, file_spec, self._digests(path, cached))
         except ChecksumError as exc:
           problems.append(str(exc))
+      return VerifyResult(name, problems)
+    problems = manifest_problems(manifest)
+    if problems:
       return VerifyResult(name, problems)
     for file, entry in sorted(manifest.get("files", {}).items()):
       path = self.path(name) / file
@@ -281,9 +334,49 @@ class ModelStore:
       size = path.stat().st_size
       if entry.get("size") is not None and size != entry["size"]:
         problems.append(f"{path}: size {size} bytes, expected {entry['size']}")
-      elif entry.get("sha256") and file_digests(path)[0] != entry["sha256"]:
+      elif entry.get("sha256") and self._digests(path, cached)[0] != entry["sha256"]:
         problems.append(f"{path}: sha256 does not match the manifest")
     return VerifyResult(name, problems)
+
+  def check_digests(self, name):
+    """Raises ModelNotFoundError unless every file of `name` has its digest (cached, see
+    the module docstring): a file changed in place gives one line, not wrong scores."""
+    result = self.verify(name, cached=True)
+    if not result.ok:
+      raise ModelNotFoundError(
+          f"model {name!r} in {self.path(name)} fails its check ({'; '.join(result.problems)}): "
+          f"{how_to_get(name)}")
+
+  def _digests(self, path, cached):
+    """(sha256, md5) of a file, from the digest cache when `cached` and its stamp matches."""
+    stat = os.stat(path)
+    key = (str(pathlib.Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    if cached and key in _DIGEST_MEMORY:
+      return _DIGEST_MEMORY[key]
+    entry_name = str(pathlib.Path(path).resolve().relative_to(self.root.resolve()))
+    disk = self._digest_cache() if cached else {}
+    entry = disk.get(entry_name)
+    if cached and isinstance(entry, list) and len(entry) == 4 and entry[:2] == list(key[1:]):
+      digests = (entry[2], entry[3])
+    else:
+      digests = file_digests(path)
+      disk = self._digest_cache()
+      disk[entry_name] = [stat.st_size, stat.st_mtime_ns, *digests]
+      try:
+        atomic.write_json(self.root / DIGEST_CACHE_NAME, disk)
+      except OSError:
+        pass  # A read-only store: the in-memory cache still serves this process.
+    _DIGEST_MEMORY[key] = digests
+    return digests
+
+  def _digest_cache(self):
+    """The store's digest cache file as a dict ({} when absent or unreadable)."""
+    try:
+      with open(self.root / DIGEST_CACHE_NAME) as stream:
+        cache = json.load(stream)
+    except (OSError, ValueError):
+      return {}
+    return cache if isinstance(cache, dict) else {}
 
   def record_known_file(self, spec, file_name, sha256, size):
     """Adds one verified file of a known model to its manifest (creating it)."""
@@ -372,14 +465,15 @@ class ModelStore:
     files = manifest.get("files") or {}
     if not files:
       raise ChecksumError(f"{source}: {S.MANIFEST_NAME} lists no files")
+    for problem in manifest_problems(manifest):
+      raise ChecksumError(f"{source}: {problem}")
     for file, entry in files.items():
       path = source / file
-      if not MODEL_NAME.fullmatch(file):
-        raise ChecksumError(f"{source}: {S.MANIFEST_NAME} lists {file!r}, not a file name "
-                            f"of the directory")
       if path.is_symlink() or not path.is_file():
         raise ChecksumError(f"{source}: {S.MANIFEST_NAME} lists {file}, which is missing "
                             f"or not a regular file")
+      if file.endswith(".keras") and keras_archive_problem(path):
+        raise ChecksumError(keras_archive_problem(path))
       if not (entry or {}).get("sha256"):
         raise ChecksumError(f"{source}: {S.MANIFEST_NAME} records no sha256 for {file}")
       if file_digests(path)[0] != entry["sha256"]:
@@ -401,8 +495,10 @@ class ModelStore:
 
   def vggish_files(self):
     """(vggish_model.ckpt path, vggish_pca_params.npz path) of the stored VGGish."""
-    return (self.file("vggish", "vggish_model.ckpt"),
-            self.file("vggish", "vggish_pca_params.npz"))
+    files = (self.file("vggish", "vggish_model.ckpt"),
+             self.file("vggish", "vggish_pca_params.npz"))
+    self.check_digests("vggish")
+    return files
 
   def default_classifier_name(self):
     """'yamnet' when present, else the first trained VGGish head, else None."""

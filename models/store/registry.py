@@ -52,6 +52,7 @@ def find_classifier(name=None, model_dir=None):
   if problems:
     raise ModelNotFoundError(
         f"model {name!r} in {directory} is incomplete ({'; '.join(problems)}): {how_to_get(name)}")
+  store.check_digests(name)
   return store, directory, manifest
 
 
@@ -77,8 +78,13 @@ def load_classifier(name=None, model_dir=None, **options):
     from soundscope.models.networks import yamnet
     return yamnet.YamnetClassifier.from_directory(directory, **options)
   if kind == "vggish_head":
+    from soundscope.models import class_map
+    from soundscope.models.networks import heads as networks_heads
     from soundscope.models.store import heads  # Imports TensorFlow: only for VGGish heads.
-    return heads.load_head_classifier(directory, store, **options)
+    try:
+      return heads.load_head_classifier(directory, store, **options)
+    except (networks_heads.HeadLoadError, class_map.ClassMapError) as exc:
+      raise ModelNotFoundError(f"model {name!r} in {directory} cannot be loaded: {exc}") from None
   if kind == "vggish":
     raise ModelNotFoundError(
         f"model {name!r} is the VGGish embedder, not a classifier: use `--model yamnet` or "
