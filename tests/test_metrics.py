@@ -97,6 +97,46 @@ def test_auc_matches_scikit_learn_with_many_ties():
       sklearn_metrics.roc_auc_score(positives, scores), abs=1e-12)
 
 
+def _tied_problems():
+  """(scores, positives) rankings with heavy ties: 1-decimal scores, quantized logits."""
+  rng = np.random.default_rng(21)
+  problems = []
+  for seed in range(20):
+    positives = rng.random(300) < 0.05 + 0.02 * seed
+    noisy = rng.random(300) + positives * 0.3
+    problems.append((np.round(noisy, 1), positives))
+    # Sigmoid scores quantized to 64 levels (a coarse quantized output): few distinct values.
+    logits = rng.normal(-2.0, 1.5, 300) + positives * 1.5
+    problems.append((np.round(63 / (1 + np.exp(-logits))) / 63, positives))
+  return problems
+
+
+def test_average_precision_with_ties_matches_scikit_learn():
+  sklearn_metrics = pytest.importorskip("sklearn.metrics")
+  for scores, positives in _tied_problems():
+    assert len(np.unique(scores)) < len(scores) // 4   # Many tied runs.
+    assert metrics.average_precision(scores, positives) == pytest.approx(
+        sklearn_metrics.average_precision_score(positives, scores), abs=1e-12)
+  # By hand: p 0.9 | n p n 0.5 (tied) | p 0.1: precisions 1, 2/4 (shared), 3/5.
+  assert metrics.average_precision([0.5, 0.9, 0.5, 0.1, 0.5], [0, 1, 1, 1, 0]) == pytest.approx(
+      (1 + 2 / 4 + 3 / 5) / 3, abs=1e-15)
+
+
+def test_map_and_gap_with_ties_do_not_depend_on_the_examples_order():
+  sklearn_metrics = pytest.importorskip("sklearn.metrics")
+  rng = np.random.default_rng(22)
+  labels = rng.random((300, 12)) < 0.15
+  scores = np.round(rng.random((300, 12)) + labels * 0.4, 1)
+  expected_map = np.mean([sklearn_metrics.average_precision_score(labels[:, c], scores[:, c])
+                          for c in range(12)])
+  assert metrics.summary(scores, labels)[0]["map"] == pytest.approx(expected_map, abs=1e-12)
+  # With top_k = C, GAP ranks every score against every positive: sklearn's AP of the whole.
+  expected_gap = sklearn_metrics.average_precision_score(labels.ravel(), scores.ravel())
+  for rows in (np.arange(300), rng.permutation(300), rng.permutation(300)):
+    assert metrics.gap(scores[rows], labels[rows], top_k=12) == pytest.approx(
+        expected_gap, abs=1e-12)
+
+
 def test_shape_mismatch_is_an_error():
   with pytest.raises(ValueError, match="must both be"):
     metrics.summary(np.zeros((3, 2)), np.zeros((3, 3)))

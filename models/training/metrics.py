@@ -8,10 +8,20 @@ All functions take `scores` float [n, C] (higher = more likely) and `labels`
                    positive.
   gap              YouTube-8M eval_util.calculate_gap, global average precision
                    over each example's top-k (20) predictions, pooled over all
-                   classes, normalised by the total number of positives.
-  average_precision  AveragePrecisionCalculator.ap: mean precision at each
-                   positive in descending score order (ties keep input order;
-                   the original breaks ties by a random shuffle).
+                   classes, normalised by the total number of positives.  Its
+                   pooled ranking goes through average_precision, so tied
+                   scores share one threshold there too (the original shuffles
+                   them at random; sharing is deterministic and independent of
+                   the examples' order).  Ties at an example's k-th place keep
+                   the lower class indices (the original's argpartition picks
+                   arbitrarily).
+  average_precision  AveragePrecisionCalculator.ap: the sum, over positives in
+                   descending score order, of the precision at each, divided
+                   by the number of positives.  Tied scores are one threshold,
+                   as in scikit-learn's average_precision_score: every
+                   positive of a run of equal scores gets the precision at the
+                   run's end (the original breaks ties by a random shuffle;
+                   without ties the two agree).
   per_class_ap / mean_ap   AP per class; mAP is the macro mean over classes
                    that have positives (AudioSet's standard).
   per_class_auc / mean_auc ROC AUC per class by the rank statistic (ties get
@@ -46,7 +56,11 @@ def hit_at_one(scores, labels):
 
 
 def average_precision(scores, positives, num_positives=None):
-  """AP of one ranking (YouTube-8M AveragePrecisionCalculator.ap).
+  """AP of one ranking (YouTube-8M AveragePrecisionCalculator.ap, ties as scikit-learn).
+
+  Precision and recall are evaluated only at distinct score thresholds: a run
+  of tied scores counts as one step, whose positives all get the precision of
+  the whole run (hits up to its end / items up to its end).
 
   Args:
     scores: float [m].
@@ -61,12 +75,14 @@ def average_precision(scores, positives, num_positives=None):
   positives = np.asarray(positives) > 0
   if num_positives is None:
     num_positives = int(positives.sum())
-  if num_positives <= 0:
+  if num_positives <= 0 or not scores.size:
     return 0.0
   order = np.argsort(-scores, kind="stable")
-  hits = positives[order]
-  precision_at_hits = np.cumsum(hits)[hits] / (np.flatnonzero(hits) + 1.0)
-  return float(precision_at_hits.sum() / num_positives)
+  ranked = scores[order]
+  run_ends = np.flatnonzero(np.r_[ranked[1:] != ranked[:-1], True])  # Last index of each score.
+  hits_to_end = np.cumsum(positives[order])[run_ends]
+  hits_in_run = np.diff(hits_to_end, prepend=0)
+  return float(np.sum(hits_in_run * (hits_to_end / (run_ends + 1.0))) / num_positives)
 
 
 def gap(scores, labels, top_k=GAP_TOP_K):
