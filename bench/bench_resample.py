@@ -8,7 +8,9 @@ largest |difference| between resampy.resample and
   transforms.audio.resample     (what the pipelines and `classify` call)
 on uniform noise in [-1, 1], and the CPU time (time.process_time, all threads)
 per call of each (median of --calls calls).  resampy's numba kernels are compiled by a warm-up call
-before anything is timed, so its figures are its steady-state cost.  The
+before anything is timed, so its figures are its steady-state cost; likewise the first call
+of each contender builds transforms.resample's per-rate plan (tap matrix, and the scan for
+outputs whose float rounding needs resampy's own arithmetic), a one-off not timed here.  The
 `form` column says whether transforms.resample used its matrix product or
 handed the rate to resampy (rates where the matrix would be too large).
 --blas-threads 1 measures the matrix product as `soundscope classify` runs it

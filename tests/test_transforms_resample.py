@@ -1,5 +1,7 @@
 """The polyphase resampler gives resampy's samples (the reference's resampler)."""
 
+import functools
+
 import numpy as np
 import pytest
 import resampy
@@ -64,3 +66,37 @@ def test_blas_thread_count_changes_rounding_only_and_the_limit_is_restored():
   np.testing.assert_array_equal(outputs[1][1], outputs[2][1])
   with blas.limit_threads(0):          # 0: left as it is.
     assert set(blas_thread_counts()) == before
+
+
+def _outliers_by_full_scan(plan, num_outputs):
+  """The outputs whose rounded state is not their phase's, from every output's state."""
+  t = np.arange(num_outputs)
+  n, left_offset, _, right_offset, _, _, _ = plan.state(t)
+  phase = t % plan.outputs_per_row
+  return np.flatnonzero((n - plan.inputs_per_row * (t // plan.outputs_per_row) != plan.phase_n[phase])
+                        | (left_offset != plan.phase_left[phase])
+                        | (right_offset != plan.phase_right[phase]))
+
+
+@pytest.mark.parametrize("rate_in", [15600, 12250, 44100])
+def test_kept_rounding_outliers_are_a_full_scans_within_and_beyond_the_cache(monkeypatch, rate_in):
+  # 15.6 and 12.25 kHz have many outputs whose t * increment rounds off their
+  # phase's state; 44.1 kHz has none.  A small cache forces the scan past it.
+  monkeypatch.setattr(resample, "OUTLIER_CACHE_OUTPUTS", 3000)
+  plan = resample._Plan(rate_in, 16000, "kaiser_best")
+  for num_outputs in (700, 5000, 2000, 9000, 3000):
+    np.testing.assert_array_equal(plan.outliers(num_outputs),
+                                  _outliers_by_full_scan(plan, num_outputs))
+  assert plan._outliers[1] == 3000
+  assert (rate_in == 44100) == (_outliers_by_full_scan(plan, 9000).size == 0)
+
+
+@pytest.mark.parametrize("rate_in", [15600, 12250])
+def test_rates_with_many_rounding_outliers_equal_resampy(monkeypatch, rate_in):
+  monkeypatch.setattr(resample, "OUTLIER_CACHE_OUTPUTS", 10000)
+  monkeypatch.setattr(resample, "_plan", functools.lru_cache(maxsize=16)(resample._Plan))
+  rng = np.random.default_rng(rate_in)
+  for length in (117, 2 * rate_in + 7, rate_in + 3):   # Within, beyond, within the cache.
+    x = rng.uniform(-1, 1, length)
+    np.testing.assert_allclose(resample.resample(x, rate_in, 16000),
+                               resampy.resample(x, rate_in, 16000), rtol=0, atol=1e-10)

@@ -13,9 +13,10 @@ per-sample loop (and no numba compilation, which costs ~1.5 s per process).
 The taps use resampy's own filter table (resampy.filters.get_filter) and its
 index arithmetic (linear interpolation inside the table, the same offsets),
 the input is zero-padded where resampy truncates the filter at the signal's
-edges, and the rare outputs whose integer state differs from their phase's
-because of float rounding of t * increment are recomputed one by one exactly
-as resampy does.  Results equal resampy's up to float64 rounding (below 1e-10
+edges, and the outputs whose integer state differs from their phase's
+because of float rounding of t * increment (none for the common rates to
+16 kHz, about one in ten for some, e.g. 15.6 kHz) are recomputed one by one
+exactly as resampy does; which outputs those are is found once per plan.  Results equal resampy's up to float64 rounding (below 1e-10
 for signals in [-1, 1]; tests/test_transforms_resample.py checks many rates).
 
 When P is large (rates with a small common divisor with 16 kHz) the matrix
@@ -35,6 +36,11 @@ MIN_OUTPUTS_PER_ROW = 64
 # Use the matrix form only while a row spans at most this many times the
 # filter's own support (beyond that resampy's loop does less arithmetic).
 MAX_SPAN_OVER_SUPPORT = 8
+# Outputs whose rounding is checked per vector operation when a plan scans for outliers.
+OUTLIER_SCAN_CHUNK = 1 << 16
+# Outputs (from the first) whose outliers a plan keeps: 262 s at 16 kHz, at most
+# 32 MB of int64 indices per plan.
+OUTLIER_CACHE_OUTPUTS = 1 << 22
 
 
 @functools.lru_cache(maxsize=4)
@@ -77,6 +83,40 @@ class _Plan:
     self.span = int(self.phase_n.max()) + 2 * self.wing
     # The [span, Q] tap matrix is built only where it pays (it grows with P * Q).
     self.taps = self._phase_taps(phases, state) if self.efficient else None
+    # (int64 [k] outlier output indices below `scanned`, scanned).
+    self._outliers = (np.zeros(0, np.int64), 0)
+
+  def outliers(self, num_outputs):
+    """int64 [k]: the outputs below num_outputs whose state is not their phase's.
+
+    Which outputs those are depends on the plan alone (t * increment rounds
+    the same way whatever the signal), so the first OUTLIER_CACHE_OUTPUTS are
+    found once and kept (none at all for 8, 11.025, 22.05, 32, 44.1, 48 or
+    96 kHz to 16 kHz; about one in ten for rates like 15.6 kHz); outputs
+    beyond are scanned at each call, in chunks of OUTLIER_SCAN_CHUNK.
+    """
+    cached, scanned = self._outliers
+    covered = min(num_outputs, OUTLIER_CACHE_OUTPUTS)
+    if scanned < covered:
+      cached = np.concatenate([cached, self._scan(scanned, covered)])
+      scanned = covered
+      self._outliers = (cached, scanned)   # One assignment: threads see old or new.
+    below = cached[:int(np.searchsorted(cached, num_outputs))]
+    if num_outputs <= scanned:
+      return below
+    return np.concatenate([below, self._scan(scanned, num_outputs)])
+
+  def _scan(self, start, stop):
+    """int64 [k]: output indices in [start, stop) whose rounded state is not their phase's."""
+    hits = [np.zeros(0, np.int64)]
+    for first in range(start, stop, OUTLIER_SCAN_CHUNK):
+      t = np.arange(first, min(stop, first + OUTLIER_SCAN_CHUNK))
+      n, left_offset, _, right_offset, _, _, _ = self.state(t)
+      phase = t % self.outputs_per_row
+      hits.append(t[(n - self.inputs_per_row * (t // self.outputs_per_row) != self.phase_n[phase])
+                    | (left_offset != self.phase_left[phase])
+                    | (right_offset != self.phase_right[phase])])
+    return np.concatenate(hits)
 
   @property
   def efficient(self):
@@ -114,7 +154,13 @@ def _plan(rate_in, rate_out, name):
 
 
 def output_length(num_samples, rate_in, rate_out):
-  """resampy's output length: int(n * rate_out / rate_in)."""
+  """Samples out of resampling num_samples from rate_in to rate_out Hz, as resampy counts.
+
+  resampy 0.4.3's expression, in its float order: int(n * float(rate_out) /
+  float(rate_in)) (n * (rate_out / rate_in) rounds differently: 117 samples at
+  15.6 kHz give 119, not 120, at 16 kHz).  The one definition: resample() and
+  transforms/audio.py's streaming loader both use it.
+  """
   return int(num_samples * float(rate_out) / float(rate_in))
 
 
@@ -127,7 +173,7 @@ def resample(x, rate_in, rate_out, filter_name="kaiser_best"):
     filter_name: a resampy filter name ('kaiser_best', 'kaiser_fast').
 
   Returns:
-    float64 [int(n * rate_out / rate_in)].
+    float64 [output_length(n, rate_in, rate_out)].
   """
   x = np.asarray(x, np.float64)
   n_out = output_length(x.shape[0], rate_in, rate_out)
@@ -151,17 +197,16 @@ def resample(x, rate_in, rate_out, filter_name="kaiser_best"):
 
 def _redo_rounding_outliers(x, y, plan):
   """Recomputes, as resampy does, outputs whose state is not their phase's (float rounding)."""
-  t = np.arange(y.shape[0])
-  n, left_offset, left_eta, right_offset, right_eta, left_taps, right_taps = plan.state(t)
-  phase = t % plan.outputs_per_row
-  outliers = np.nonzero((n - plan.inputs_per_row * (t // plan.outputs_per_row) != plan.phase_n[phase])
-                        | (left_offset != plan.phase_left[phase])
-                        | (right_offset != plan.phase_right[phase]))[0]
+  outliers = plan.outliers(y.shape[0])
+  if not outliers.size:
+    return
+  # The state is elementwise: computed for the outliers alone it is the same numbers.
+  n, left_offset, left_eta, right_offset, right_eta, left_taps, right_taps = plan.state(outliers)
   window, delta, step = plan.window, plan.delta, plan.step
-  for u in outliers:
-    i = np.arange(min(n[u] + 1, left_taps[u]))
-    at = left_offset[u] + i * step
-    value = np.dot(window[at] + left_eta[u] * delta[at], x[n[u] - i])
-    k = np.arange(min(x.shape[0] - n[u] - 1, right_taps[u]))
-    at = right_offset[u] + k * step
-    y[u] = value + np.dot(window[at] + right_eta[u] * delta[at], x[n[u] + 1 + k])
+  for j, u in enumerate(outliers):
+    i = np.arange(min(n[j] + 1, left_taps[j]))
+    at = left_offset[j] + i * step
+    value = np.dot(window[at] + left_eta[j] * delta[at], x[n[j] - i])
+    k = np.arange(min(x.shape[0] - n[j] - 1, right_taps[j]))
+    at = right_offset[j] + k * step
+    y[u] = value + np.dot(window[at] + right_eta[j] * delta[at], x[n[j] + 1 + k])
