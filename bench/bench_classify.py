@@ -126,7 +126,7 @@ def bench_throughput(classifier, naive, paths, jobs, rounds):
 
   def run_classify():  # Exactly `soundscope classify`'s loop: its pool, its BLAS limit.
     outcomes = classify_cli.classify_files(classifier, paths, params, "mean", False, jobs)
-    return np.array([result["scores"] for _, result, _ in outcomes])
+    return np.array([result.clip for _, result, _ in outcomes])
 
   run_naive()  # Warm-up: numba compiles resampy's kernel.
   run_classify()

@@ -51,15 +51,11 @@ MANIFEST_NAME = "model.json"
 TRAINED_MODEL_FILE = "model.keras"
 
 # YAMNet windowing (models/networks/yamnet.py).
-YAMNET_SAMPLE_RATE_HZ = 16000
 YAMNET_WINDOW_SAMPLES = 15600          # 0.975 s: the classification model's fixed input.
 YAMNET_WINDOW_SECONDS = 0.975
 YAMNET_HOP_SECONDS = 0.48              # The hop of YAMNet's own framing (patch_hop_seconds).
 YAMNET_HOP_SAMPLES = 7680
-YAMNET_PATCH_SECONDS = 0.96            # 96 log-mel frames of 10 ms, the embedding model's patch.
 YAMNET_NUM_CLASSES = 521
-YAMNET_EMBEDDING_SIZE = 1024
-YAMNET_NUM_MEL_BINS = 64
 
 YAMNET = ModelSpec(
     name="yamnet",

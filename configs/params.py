@@ -2,18 +2,20 @@
 
 These mirror `vggish_params.py` of the VGGish reference (tensorflow/models,
 research/audioset/vggish).  They are the defaults; every command that uses them
-accepts overrides on its command line (see `add_arguments`), and the resulting
+accepts overrides on its command line (the fields' flags, soundscope/cli/flags.py), and the resulting
 `VggishParams` is passed explicitly to the transforms, so no module reads a
 global at run time.
 """
 
-import argparse
 import dataclasses
+
+from soundscope.configs.fields import flag
 
 # Audio input.
 SAMPLE_RATE_HZ = 16000                 # VGGish and YAMNet both expect 16 kHz mono.
 RESAMPLE_FILTER = "kaiser_best"        # resampy's default filter, as the reference uses.
 FAST_RESAMPLE_FILTER = "kaiser_fast"   # Optional: ~3x faster, not bit-compatible with the reference.
+RESAMPLE_FILTERS = (RESAMPLE_FILTER, FAST_RESAMPLE_FILTER)
 READ_BLOCK_SECONDS = 20.0              # Long files are decoded in blocks of this many seconds
                                        # (20 s keeps peak RSS ~200 MB lower than 60 s, same numbers).
 SCORE_BLOCK_SECONDS = 60.0             # Classifiers score long audio in segments of about this
@@ -55,6 +57,11 @@ AUDIO_EMBEDDING_FEATURE = "audio_embedding"
 NUM_AUDIOSET_CLASSES = 527
 MAX_FRAMES = 10                        # Frames per AudioSet segment: 10 s of 0.96 s frames (a few have fewer).
 
+# Reporting predictions (classify, predict, capture/serve).
+AGGREGATIONS = ("mean", "max")         # How window scores pool into clip scores.
+TOP_K = 3                              # Labels reported per clip or window, as in the article's output.
+THRESHOLD = 0.0                        # Minimum score of a reported label.
+
 # What to do with clips shorter than one example (0.96 s).
 SHORT_CLIP_PAD = "pad"                 # Zero-pad the waveform up to one example (documented in transforms/vggish_input.py).
 SHORT_CLIP_ERROR = "error"             # Raise ClipTooShortError.
@@ -75,13 +82,25 @@ class VggishParams:
     batch_size: examples per VGGish forward pass.
   """
   sample_rate_hz: int = SAMPLE_RATE_HZ
-  resample_filter: str = RESAMPLE_FILTER
-  example_hop_seconds: float = EXAMPLE_HOP_SECONDS
-  short_clip_policy: str = SHORT_CLIP_POLICY
-  read_block_seconds: float = READ_BLOCK_SECONDS
-  batch_size: int = VGGISH_BATCH_SIZE
+  resample_filter: str = dataclasses.field(default=RESAMPLE_FILTER, metadata=flag(
+      "--resample-filter", "resampy filter; kaiser_best matches the VGGish and YAMNet "
+      "references, kaiser_fast is ~3x faster but not bit-compatible",
+      choices=RESAMPLE_FILTERS))
+  example_hop_seconds: float = dataclasses.field(default=EXAMPLE_HOP_SECONDS, metadata=flag(
+      "--example-hop", "hop between 0.96 s examples", unit="s", metavar="SECONDS"))
+  short_clip_policy: str = dataclasses.field(default=SHORT_CLIP_POLICY, metadata=flag(
+      "--short-clips", "audio shorter than one 0.96 s example: zero-pad it to one "
+      "example, or report an error", choices=SHORT_CLIP_POLICIES))
+  read_block_seconds: float = dataclasses.field(default=READ_BLOCK_SECONDS, metadata=flag(
+      "--read-block", "decode long files in blocks of this many seconds", unit="s",
+      metavar="SECONDS"))
+  batch_size: int = dataclasses.field(default=VGGISH_BATCH_SIZE, metadata=flag(
+      "--vggish-batch-size", "examples per VGGish forward pass", metavar="N"))
 
   def __post_init__(self):
+    if self.resample_filter not in RESAMPLE_FILTERS:
+      raise ValueError(f"resample_filter must be one of {RESAMPLE_FILTERS}, "
+                       f"not {self.resample_filter!r}")
     if self.short_clip_policy not in SHORT_CLIP_POLICIES:
       raise ValueError(f"short_clip_policy must be one of {SHORT_CLIP_POLICIES}, "
                        f"not {self.short_clip_policy!r}")
@@ -95,50 +114,45 @@ class VggishParams:
       raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
 
 
-def _at_least(minimum, what, kind=float):
-  """An argparse type: a `kind` no smaller than `minimum`, else a usage error naming `what`."""
-  def parse(text):
-    value = kind(text)
-    if value < minimum:
-      raise argparse.ArgumentTypeError(f"{what} must be at least {minimum}, not {text}")
-    return value
-  return parse
+@dataclasses.dataclass(frozen=True)
+class ReportOptions:
+  """Which classifier scores, and what of its scores a command reports.
 
+  Shared by `soundscope classify`, `predict`, `capture` and `serve`, so the
+  four read the same flags with the same defaults and checks.
 
-def add_resample_filter_argument(parser):
-  """Adds --resample-filter alone (the commands whose other front-end steps are fixed)."""
-  parser.add_argument("--resample-filter", default=RESAMPLE_FILTER,
-                      choices=[RESAMPLE_FILTER, FAST_RESAMPLE_FILTER],
-                      help="resampy filter; kaiser_best matches the VGGish and YAMNet "
-                           "references (default), kaiser_fast is ~3x faster but not "
-                           "bit-compatible")
-  return parser
+  Attributes:
+    model: model in the store ('yamnet' or a trained head's name); None: the default one.
+    model_dir: the store's root; None: $SOUNDSCOPE_MODEL_DIR or ~/.cache/soundscope/models.
+    top_k: labels reported per clip or window.
+    threshold: minimum score of a reported label, in [0, 1].
+    aggregation: 'mean' or 'max' pooling of window scores; None: the model's default.
+    score_block_seconds: audio scored per classifier call when scoring long audio,
+      seconds (memory against per-call overhead; the same numbers).
+  """
+  model: str = dataclasses.field(default=None, metadata=flag(
+      "--model", "model in the store: 'yamnet' or a trained head's name (default: yamnet "
+      "when present, else a trained VGGish head)", metavar="NAME"))
+  model_dir: str = dataclasses.field(default=None, metadata=flag(
+      "--model-dir", "model store (default: $SOUNDSCOPE_MODEL_DIR or "
+      "~/.cache/soundscope/models)", metavar="DIR"))
+  top_k: int = dataclasses.field(default=TOP_K, metadata=flag(
+      "--top-k", "labels reported per clip or window", metavar="K"))
+  threshold: float = dataclasses.field(default=THRESHOLD, metadata=flag(
+      "--threshold", "only labels scoring at least this", metavar="SCORE"))
+  aggregation: str = dataclasses.field(default=None, metadata=flag(
+      "--aggregation", "how window scores pool into clip scores (default: the model's; "
+      "YAMNet: mean, see docs/models.md)", choices=AGGREGATIONS))
+  score_block_seconds: float = dataclasses.field(default=SCORE_BLOCK_SECONDS, metadata=flag(
+      "--score-block", "score long audio in segments of about this many seconds: memory "
+      "against per-call overhead, the same numbers", unit="s", metavar="SECONDS"))
 
-
-def add_arguments(parser):
-  """Adds the VggishParams overrides to an argparse parser."""
-  group = parser.add_argument_group("front end (configs/params.py)")
-  add_resample_filter_argument(group)
-  group.add_argument("--example-hop", type=_at_least(MIN_EXAMPLE_HOP_SECONDS, "--example-hop"),
-                     default=EXAMPLE_HOP_SECONDS, dest="example_hop_seconds",
-                     help="hop between 0.96 s examples, seconds (default %(default)s)")
-  group.add_argument("--short-clips", choices=SHORT_CLIP_POLICIES, default=SHORT_CLIP_POLICY,
-                     dest="short_clip_policy",
-                     help="clips under 0.96 s: zero-pad to one example, or report an "
-                          "error (default %(default)s)")
-  group.add_argument("--read-block", type=_at_least(MIN_READ_BLOCK_SECONDS, "--read-block"),
-                     default=READ_BLOCK_SECONDS, dest="read_block_seconds",
-                     help="decode long files in blocks of this many seconds")
-  group.add_argument("--vggish-batch-size", type=_at_least(1, "--vggish-batch-size", int),
-                     default=VGGISH_BATCH_SIZE,
-                     dest="vggish_batch_size", help="examples per VGGish forward pass")
-  return parser
-
-
-def from_arguments(args):
-  """Builds VggishParams from parsed arguments (see add_arguments)."""
-  return VggishParams(resample_filter=args.resample_filter,
-                      example_hop_seconds=args.example_hop_seconds,
-                      short_clip_policy=args.short_clip_policy,
-                      read_block_seconds=args.read_block_seconds,
-                      batch_size=args.vggish_batch_size)
+  def __post_init__(self):
+    if self.top_k < 1:
+      raise ValueError(f"top_k must be at least 1, not {self.top_k}")
+    if not 0.0 <= self.threshold <= 1.0:
+      raise ValueError(f"threshold must be in [0, 1], not {self.threshold}")
+    if self.aggregation not in (None,) + AGGREGATIONS:
+      raise ValueError(f"aggregation must be one of {AGGREGATIONS}, not {self.aggregation!r}")
+    if self.score_block_seconds <= 0:
+      raise ValueError(f"score_block_seconds must be positive, not {self.score_block_seconds}")

@@ -36,9 +36,7 @@ Framing.__doc__ = """Where a classifier's windows sit on a 16 kHz clip (16 kHz s
   on this to score long audio piece by piece.
 """
 
-AGGREGATIONS = ("mean", "max")
-DEFAULT_TOP_K = 3          # Labels reported per clip or window, as in the article's output.
-DEFAULT_THRESHOLD = 0.0    # Minimum score of a reported label.
+AGGREGATIONS = P.AGGREGATIONS
 
 
 class Classifier:
@@ -242,30 +240,3 @@ def top_k(scores, labels, k=3, threshold=0.0):
 def format_predictions(predictions):
   """The article's line: 'Speech: 0.75, Music: 0.12, Inside, large room or hall: 0.03'."""
   return ", ".join(f"{p.label}: {p.score:.2f}" for p in predictions)
-
-
-def add_arguments(parser, aggregation=True):
-  """The options that choose a classifier and what of its scores to report.
-
-  Shared by `soundscope classify`, `capture`/`serve` and `predict`, so the three
-  read the same flags with the same defaults.
-
-  Args:
-    parser: an argparse parser or argument group.
-    aggregation: also add --aggregation (for commands that pool windows into clips).
-  """
-  parser.add_argument("--model", default=None,
-                      help="model in the store: 'yamnet' or a trained head's name "
-                           "(default: yamnet when present, else a trained VGGish head)")
-  parser.add_argument("--model-dir", default=None,
-                      help="model store (default: $SOUNDSCOPE_MODEL_DIR or "
-                           "~/.cache/soundscope/models)")
-  parser.add_argument("--top-k", type=int, default=DEFAULT_TOP_K,
-                      help="labels reported per clip or window (default %(default)s)")
-  parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                      help="only labels scoring at least this (default %(default)s)")
-  if aggregation:
-    parser.add_argument("--aggregation", choices=AGGREGATIONS, default=None,
-                        help="how window scores pool into clip scores "
-                             "(default: the model's; YAMNet: mean, see docs/models.md)")
-  return parser

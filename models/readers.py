@@ -22,13 +22,14 @@ import glob as globlib
 import os
 import re
 import sys
-import time
 
 import numpy as np
 
 from soundscope.configs import params as P
 from soundscope.transforms import postprocess, records
 from soundscope.util import atomic
+
+PROGRESS_SECONDS = 0.5   # Least time between two redraws of the reading progress bar.
 
 
 FrameData = collections.namedtuple(
@@ -96,10 +97,12 @@ def load_records(pattern, num_classes=P.NUM_AUDIOSET_CLASSES, max_frames=P.MAX_F
   Raises:
     ValueError: no file matches, or no file could be read (the first reasons named).
   """
+  import tqdm
   paths = expand_glob(pattern)
   ids, frames, counts, labels, unreadable = [], [], [], [], []
-  started = time.monotonic()
-  for done, (path, serialized_records, error) in enumerate(_records_by_file(paths), 1):
+  bar = tqdm.tqdm(total=len(paths), desc="read", unit=" files", file=sys.stderr,
+                  disable=not progress, mininterval=PROGRESS_SECONDS, leave=True)
+  for path, serialized_records, error in _records_by_file(paths):
     decoded = []
     if error is None:
       try:
@@ -115,8 +118,9 @@ def load_records(pattern, num_classes=P.NUM_AUDIOSET_CLASSES, max_frames=P.MAX_F
         frames.append(padded)
         counts.append(count)
         labels.append(label_vector)
-    if progress and (done % 512 == 0 or done == len(paths)):
-      _print_progress(done, len(paths), len(ids), started)
+    bar.update(1)
+    bar.set_postfix_str(f"{len(ids)} records", refresh=False)
+  bar.close()
   if len(unreadable) == len(paths):
     raise ValueError(f"no file of {pattern!r} could be read: "
                      + "; ".join(f"{path}: {reason}" for path, reason in unreadable[:3]))
@@ -181,14 +185,6 @@ def _read_one_file(path):
     # at 0") in the names of the op and function that met it.
     reason = re.sub(r"\{\{function_node [^}]*\}\}|\[Op:.*$", "", error.message).strip()
     return [], f"not a readable TFRecord file: {reason}"
-
-
-def _print_progress(done, total, num_records, started):
-  elapsed = time.monotonic() - started
-  rate = done / max(elapsed, 1e-9)
-  left = (total - done) / max(rate, 1e-9)
-  print(f"\rread {done}/{total} files, {num_records} records, {rate:.0f} files/s, "
-        f"{left:.0f} s left", end="\n" if done == total else "", file=sys.stderr, flush=True)
 
 
 def load_cached(pattern, cache_path=None, **kwargs):

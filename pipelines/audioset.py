@@ -34,7 +34,6 @@ import sys
 
 from soundscope.pipelines import dead_letter, embed, inputs, labels, options
 
-PASS_UNKNOWN_ARGS = True
 HEADER_LINES = 3
 TIME_TOLERANCE_SECONDS = 1e-3
 YTID_LENGTH = 11
@@ -47,19 +46,6 @@ Segment.__doc__ = """One CSV row: ytid (str), start and end (float seconds),
 mids (str as written, e.g. '/m/09x0r,/t/dd00088'), line (the row's text)."""
 
 AudioFile = collections.namedtuple("AudioFile", ["start", "end", "path"])
-
-
-def add_arguments(parser):
-  parser.add_argument("--segments", required=True, help="AudioSet segments CSV, as released")
-  parser.add_argument("--audio-dir", required=True, help="folder with the segments' audio")
-  parser.add_argument("--output", required=True, help="output prefix, e.g. out/bal_train")
-  parser.add_argument("--class-labels", default=None,
-                      help="class_labels_indices.csv (default: next to --segments)")
-  parser.add_argument("--keep-silence", action="store_true",
-                      help="embed all-zero audio instead of reporting it as silent_audio")
-  options.add_vggish_arguments(parser)
-  options.add_common_arguments(parser)
-  return parser
 
 
 def segment_key(segment):

@@ -19,23 +19,6 @@ from soundscope.pipelines import dead_letter, inputs, labels, launch, options, o
 # apache_beam, TensorFlow and the Beam graph (pipelines.embedding) are imported
 # inside the functions, so `soundscope embed --help` stays fast.
 
-PASS_UNKNOWN_ARGS = True
-
-
-def add_arguments(parser):
-  parser.add_argument("--input", required=True,
-                      help="glob, directory, or list file (*.txt/*.lst/*.list or @FILE)")
-  parser.add_argument("--output", required=True, help="output prefix, e.g. out/corpus")
-  parser.add_argument("--labels-csv", default=None,
-                      help="CSV with a 'labels' column (mids or indices) and a 'video_id' "
-                           "or 'path' column")
-  parser.add_argument("--class-labels", default=None,
-                      help="class_labels_indices.csv, to map mids in --labels-csv to indices")
-  parser.add_argument("--keep-silence", action="store_true",
-                      help="embed all-zero files instead of reporting them as silent_audio")
-  options.add_vggish_arguments(parser)
-  options.add_common_arguments(parser)
-  return parser
 
 
 def make_jobs(expansion, label_table=None, mid_to_index=None):
@@ -128,9 +111,8 @@ def run_jobs(args, command, unit, num_inputs, jobs, early_errors, checkpoint, pc
     The process exit status (launch.run).
   """
   # Imported here, after run() quieted the logs: embedding imports Beam.
-  from soundscope.configs import params as P
   from soundscope.pipelines import embedding
-  params = P.from_arguments(args)
+  params = args.params
   staged = outputs.StagedOutput(args.output, outputs.EMBED_PATTERNS)
   shards = options.num_shards(args, len(jobs))
 

@@ -1,6 +1,6 @@
 """Options of the batch pipelines, in one place, and the choice of Beam runner.
 
-Our own options (`add_common_arguments`, `add_vggish_arguments`) are parsed by
+Our own options (their flags: soundscope/cli/beam.py) are parsed by
 argparse; every other argument is left untouched and handed to Beam's
 PipelineOptions, so `--runner`, `--direct_num_workers`,
 `--direct_running_mode`, `--setup_file`, `--temp_location`, `--project`,
@@ -23,7 +23,6 @@ Naming any runner (`--runner=DirectRunner`, `PrismRunner`, `FlinkRunner`,
 import logging
 import os
 
-from soundscope.configs import params as P
 
 # Beam options whose presence means the user chose the runner's worker setup.
 RUNNER_FLAG = "--runner"
@@ -36,43 +35,6 @@ LOCAL_RUNNERS = ("", "fnapirunner", "directrunner", "bundlebaseddirectrunner",
 # Records per TFRecord shard when --num-shards is 0 (auto): ~1000 AudioSet-sized
 # records are ~1.5 MB, large enough for efficient reads, small enough to parallelise.
 RECORDS_PER_SHARD = 1000
-
-
-def add_common_arguments(parser):
-  """Options every pipeline shares (outputs, errors, progress)."""
-  parser.epilog = ("Every other option goes to Apache Beam unchanged: --runner (default: "
-                   "Beam's FnApiRunner, in-process), --direct_num_workers, "
-                   "--direct_running_mode, --setup_file, --temp_location, ... "
-                   "(docs/pipelines.md).")
-  group = parser.add_argument_group("pipeline")
-  group.add_argument("--errors-format", choices=("parquet", "jsonl"), default="parquet",
-                     help="format of the PREFIX-errors output (default %(default)s)")
-  group.add_argument("--no-progress", action="store_true",
-                     help="no progress line on stderr (local runners only print one)")
-  group.add_argument("--decode-threads", type=int, default=0, metavar="N",
-                     help="BLAS threads per worker for resampling and log-mel (matrix "
-                          "products); 0 = the library's default (all cores), or cores / "
-                          "workers with --direct_num_workers (default)")
-  return parser
-
-
-def add_vggish_arguments(parser):
-  """VGGish model files, the shard count and the front-end overrides (configs.params)."""
-  group = parser.add_argument_group("VGGish embeddings")
-  group.add_argument("--vggish-checkpoint", default=None,
-                     help="vggish_model.ckpt (default: the model store's vggish/ entry)")
-  group.add_argument("--pca-params", default=None,
-                     help="vggish_pca_params.npz (default: the model store's vggish/ entry)")
-  group.add_argument("--model-dir", default=None,
-                     help="model store root (default $SOUNDSCOPE_MODEL_DIR or "
-                          "~/.cache/soundscope/models)")
-  group.add_argument("--vggish-threads", type=int, default=0,
-                     help="TensorFlow threads per worker; 0 = all cores, or cores / workers "
-                          "with --direct_num_workers (default)")
-  group.add_argument("--num-shards", type=int, default=0,
-                     help="TFRecord shards; 0 = one per %d records (default)" % RECORDS_PER_SHARD)
-  P.add_arguments(parser)
-  return parser
 
 
 def vggish_files(args):

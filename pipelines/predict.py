@@ -45,43 +45,6 @@ from soundscope.pipelines import dead_letter, inputs, launch, options, outputs
 # apache_beam, the model handlers and the Beam graph (pipelines.prediction) are
 # imported inside run(), so `soundscope predict --help` stays fast.
 
-PASS_UNKNOWN_ARGS = True
-
-
-def add_arguments(parser):
-  parser.add_argument("--input", required=True,
-                      help="glob, directory or list file of audio files or TFRecords")
-  parser.add_argument("--output", required=True, help="Parquet file to write, e.g. out.parquet")
-  parser.add_argument("--input-format", choices=("auto", "audio", "tfrecord"), default="auto",
-                      help="auto: TFRecords when every input ends in .tfrecord (default)")
-  from soundscope.models import classifier
-  classifier.add_arguments(parser, aggregation=False)
-  parser.add_argument("--model-factory", default=None,
-                      help="advanced: 'module:callable' returning a Classifier, instead of "
-                           "the store")
-  parser.add_argument("--per-window", action="store_true",
-                      help="one row per analysis window instead of one per input")
-  parser.add_argument("--scores", action="store_true",
-                      help="add the full score vector of every row")
-  parser.add_argument("--keep-shards", action="store_true",
-                      help="leave the rows in the runner's shards, OUTPUT-SSSSS-of-NNNNN.parquet "
-                           "(OUTPUT without .parquet), instead of merging them into OUTPUT: for "
-                           "outputs too large for one file or for the launching process")
-  from soundscope.configs import params as P
-  parser.add_argument("--short-clips", choices=P.SHORT_CLIP_POLICIES, default=P.SHORT_CLIP_POLICY,
-                      dest="short_clip_policy",
-                      help="audio under 0.975 s: zero-pad to one window, or report an error")
-  parser.add_argument("--resample-filter", default=P.RESAMPLE_FILTER,
-                      choices=[P.RESAMPLE_FILTER, P.FAST_RESAMPLE_FILTER])
-  parser.add_argument("--read-block", type=float, default=P.READ_BLOCK_SECONDS,
-                      dest="read_block_seconds", metavar="SECONDS",
-                      help="decode audio in blocks of this many seconds (default %(default)s)")
-  parser.add_argument("--score-block", type=float, default=P.SCORE_BLOCK_SECONDS,
-                      dest="score_block_seconds", metavar="SECONDS",
-                      help="score long audio in segments of about this many seconds; memory "
-                           "vs per-call overhead, same numbers (default %(default)s)")
-  options.add_common_arguments(parser)
-  return parser
 
 
 def _is_tfrecord(path):
@@ -97,7 +60,6 @@ def choose_format(requested, files):
 
 def run(args):
   options.quiet_logs()
-  from soundscope.configs import params as P
   from soundscope.pipelines import model_handlers, prediction
   loader = model_handlers.ClassifierLoader(args.model, args.model_dir, args.model_factory)
   try:
@@ -110,9 +72,7 @@ def run(args):
   early_errors = [dead_letter.error_row(item.video_id, item.path, "expand", (
       "duplicate_input", f"{item.path}: listed more than once"))
                   for item in expansion.duplicates]
-  params = P.VggishParams(resample_filter=args.resample_filter,
-                          short_clip_policy=args.short_clip_policy,
-                          read_block_seconds=args.read_block_seconds)
+  params = args.params
   # out.parquet -> errors in out-errors.parquet; the prefix owns both.
   suffix = prediction.PARQUET_SUFFIX
   base = args.output[:-len(suffix)] if args.output.endswith(suffix) else args.output

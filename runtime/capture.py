@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from soundscope.transforms import native_stderr
-from soundscope.runtime import settings as S
+from soundscope.configs import runtime as S
 from soundscope.runtime import windows
 
 log = logging.getLogger(__name__)

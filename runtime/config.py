@@ -12,7 +12,7 @@ import os
 import re
 import urllib.parse
 
-from soundscope.runtime import settings as S
+from soundscope.configs import runtime as S
 from soundscope.util import atomic
 
 SECRET_FIELDS = ("refresh_token", "password")

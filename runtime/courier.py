@@ -21,7 +21,7 @@ import threading
 import time
 
 from soundscope.runtime import devicehive as dh
-from soundscope.runtime import settings as S
+from soundscope.configs import runtime as S
 
 log = logging.getLogger(__name__)
 

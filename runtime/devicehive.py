@@ -31,7 +31,7 @@ import requests
 from websockets import exceptions as ws_exceptions
 from websockets.sync import client as ws_client
 
-from soundscope.runtime import settings as S
+from soundscope.configs import runtime as S
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from soundscope.configs import params as P
 from soundscope.models import classifier as classifier_lib
 from soundscope.models import scoring
 from soundscope.runtime import prediction
-from soundscope.runtime import settings as S
+from soundscope.configs import runtime as S
 from soundscope.runtime import windows
 from soundscope.transforms import blas
 from soundscope.util import atomic
@@ -58,8 +58,8 @@ class Loop:
     source: the input's name, reported with every window.
   """
 
-  def __init__(self, capture, classifier, sinks, top_k=classifier_lib.DEFAULT_TOP_K,
-               threshold=classifier_lib.DEFAULT_THRESHOLD, save_path=None,
+  def __init__(self, capture, classifier, sinks, top_k=P.TOP_K,
+               threshold=P.THRESHOLD, save_path=None,
                params=P.VggishParams(),
                aggregation=None, source="microphone"):
     if save_path is not None:

@@ -22,7 +22,7 @@ import os
 import sqlite3
 import threading
 
-from soundscope.runtime import settings as S
+from soundscope.configs import runtime as S
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (

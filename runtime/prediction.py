@@ -3,7 +3,7 @@
 import dataclasses
 import datetime
 
-from soundscope.runtime import settings as S
+from soundscope.configs import runtime as S
 
 
 def iso_utc(moment):

@@ -1,79 +1,23 @@
-"""What `soundscope capture` and `soundscope serve` share: options, setup, clean stop."""
+"""What `soundscope capture` and `soundscope serve` share: the live session and its clean stop."""
 
-import argparse
 import logging
 import signal
-import sys
 import threading
 
 from soundscope.configs import params as P
-from soundscope.models import classifier as classifier_lib
 from soundscope.runtime import capture as capture_lib
 from soundscope.runtime import loop as loop_lib
-from soundscope.runtime import settings as S
+from soundscope.configs import runtime as S
 
 log = logging.getLogger(__name__)
-
-
-def _seconds(text):
-  value = float(text)
-  if value <= 0:
-    raise argparse.ArgumentTypeError(f"must be positive, not {text}")
-  return value
-
-
-def add_arguments(parser):
-  """The capture and model options of both commands."""
-  group = parser.add_argument_group("capture")
-  group.add_argument("--min-time", type=_seconds, default=S.MIN_WINDOW_SECONDS, metavar="SECONDS",
-                     help="classify once a window holds this much audio (default %(default)s)")
-  group.add_argument("--max-time", type=_seconds, default=S.MAX_WINDOW_SECONDS, metavar="SECONDS",
-                     help="longest window: past it, while the classifier is busy, the oldest "
-                          "audio is dropped and counted (default %(default)s)")
-  group.add_argument("--save-path", metavar="DIR",
-                     help="save every window as a 16-bit 16 kHz wav record_<UTC>.wav here, "
-                          "before classifying it")
-  group.add_argument("--device", metavar="N|NAME",
-                     help="input device index or name (default: the system's default input)")
-  group.add_argument("--list-devices", action="store_true",
-                     help="list the audio devices and exit")
-  group.add_argument("--rate", type=int, metavar="HZ",
-                     help="capture rate (default: the device's own); resampled to 16 kHz")
-  group.add_argument("--channels", type=int, default=1,
-                     help="channels to capture, mixed to mono (default %(default)s)")
-  group.add_argument("--duration", type=_seconds, metavar="SECONDS",
-                     help="stop after this much audio (default: run until Ctrl-C or SIGTERM)")
-  model = parser.add_argument_group("model")
-  classifier_lib.add_arguments(model)
-  P.add_resample_filter_argument(model)   # The live windows' only front-end choice.
-  return parser
-
-
-def check_arguments(args):
-  """Returns an error message for inconsistent options, or None."""
-  if args.min_time > args.max_time:
-    return f"--min-time ({args.min_time}) is greater than --max-time ({args.max_time})"
-  if args.top_k < 1:
-    return "--top-k must be at least 1"
-  if args.channels < 1:
-    return "--channels must be at least 1"
-  return None
-
-
-def error(command, message):
-  print(f"soundscope {command}: error: {message}", file=sys.stderr)
-
-
-def load_classifier(args):
-  from soundscope.models.store import registry
-  return registry.load_classifier(args.model, args.model_dir)
 
 
 class LiveSession:
   """Capture + loop + sinks, stopped cleanly by Ctrl-C or SIGTERM.
 
   Args:
-    args: parsed options (add_arguments).
+    args: parsed options (soundscope/cli/live.py: configs.runtime.CaptureOptions' and
+      configs.params.ReportOptions' fields, and resample_filter).
     classifier: soundscope.models.classifier.Classifier.
     sinks: runtime.sinks.SinkSet.
     source: optional source object (default: PyAudioSource from the options).
@@ -150,28 +94,3 @@ class LiveSession:
     if self.loop.failures:
       text += f", {self.loop.failures} windows failed"
     return text
-
-
-def prepare(args, command):
-  """The start that capture and serve share: --list-devices, argument checks, the model.
-
-  Returns:
-    (classifier, None) to go on, or (None, exit status) when the command is done
-    (devices listed: 0; bad arguments: 2; no usable model: 1), the reason printed.
-  """
-  if args.list_devices:
-    try:
-      print(capture_lib.describe_devices())
-    except capture_lib.CaptureError as exc:
-      error(command, exc)
-      return None, 1
-    return None, 0
-  problem = check_arguments(args)
-  if problem:
-    error(command, problem)
-    return None, 2
-  try:
-    return load_classifier(args), None
-  except Exception as exc:  # ModelNotFoundError, ChecksumError, ...: say it in one line.
-    error(command, exc)
-    return None, 1

@@ -17,7 +17,7 @@ import datetime
 import numpy as np
 
 from soundscope.configs import params as P
-from soundscope.runtime import settings as S
+from soundscope.configs import runtime as S
 from soundscope.transforms import audio
 
 

@@ -140,3 +140,20 @@ def test_the_checker_sees_real_edges(graph):
   assert "soundscope.models.networks.yamnet" in graph["soundscope.models.store.registry"]
   assert "soundscope.cli.main" in graph["soundscope.__main__"]
   assert layer_of("soundscope.models.training.train") > layer_of("soundscope.models.store.files")
+
+
+def test_command_line_code_lives_in_the_cli(graph):
+  """argparse is imported only under soundscope/cli: flags come from the config dataclasses."""
+  users = sorted(module for module, path in package_modules().items()
+                 if not module.startswith("soundscope.cli") and any(
+                     isinstance(node, (ast.Import, ast.ImportFrom)) and "argparse" in (
+                         [a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""])
+                     for node in ast.walk(ast.parse(path.read_text()))))
+  assert not users, users
+  assert "soundscope.cli.flags" in graph["soundscope.cli.train"]
+
+
+def test_the_runtime_constants_live_in_configs():
+  assert not (REPO / "runtime" / "settings.py").exists()
+  assert (REPO / "configs" / "runtime.py").is_file()

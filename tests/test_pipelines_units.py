@@ -211,7 +211,7 @@ def test_reconcile_reports_a_mismatch(capsys):
 def _embed_args(*argv):
   """`soundscope embed` arguments parsed as the CLI does (unknown ones go to Beam)."""
   import argparse
-  from soundscope.pipelines import embed
+  from soundscope.cli import embed
   parser = argparse.ArgumentParser()
   embed.add_arguments(parser)
   args, unknown = parser.parse_known_args(["--input", "in", "--output", "out", *argv])

@@ -208,8 +208,9 @@ def test_runtime_never_imports_pipelines():
 
 def test_live_commands_take_the_resample_filter_and_no_batch_only_front_end_option(capsys):
   import argparse
+  from soundscope.cli import live as live_cli
   from soundscope.runtime import session
-  parser = session.add_arguments(argparse.ArgumentParser(prog="soundscope capture"))
+  parser = live_cli.add_arguments(argparse.ArgumentParser(prog="soundscope capture"))
   for batch_only in (["--example-hop", "0.48"], ["--read-block", "5"],
                      ["--short-clips", "error"], ["--vggish-batch-size", "8"]):
     with pytest.raises(SystemExit):

@@ -175,9 +175,14 @@ def test_cli_import_list_verify(tmp_path, capsys):
   for name in ("yamnet_classification.tflite", "yamnet_class_map.csv"):
     path = copy_asset(f"yamnet/{name}", tmp_path / name)
     assert cli.main(["models", "import", str(path), "--model-dir", models_dir]) == 0
+  imported = capsys.readouterr().out
   assert cli.main(["models", "--model-dir", models_dir, "list"]) == 0
+  before_action = capsys.readouterr().out
+  # The option goes before or after the action alike.
+  assert cli.main(["models", "list", "--model-dir", models_dir]) == 0
+  assert capsys.readouterr().out == before_action
   assert cli.main(["models", "verify", "--model-dir", models_dir]) == 0
-  out = capsys.readouterr().out
+  out = imported + before_action + capsys.readouterr().out
   assert "yamnet: imported into" in out and "(complete)" in out
   assert "yamnet       verified" in out and "vggish       missing" in out
   assert "yamnet: ok" in out

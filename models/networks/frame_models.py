@@ -49,6 +49,7 @@ import keras
 from keras import ops
 
 from soundscope.configs import params as P
+from soundscope.configs import training as training_config
 
 FRAMES_INPUT = "frames"
 NUM_FRAMES_INPUT = "num_frames"
@@ -336,16 +337,12 @@ MODELS = {
     "MultiLevelAttentionModel": multi_level_attention,
     "PooledMlpModel": pooled_mlp,
 }
-ALIASES = {"logistic": "FrameLevelLogisticModel", "dbof": "DbofModel", "lstm": "LstmModel",
-           "attention": "AttentionPoolingModel", "multilevel": "MultiLevelAttentionModel",
-           "mlp": "PooledMlpModel",
-           "FrameLevelLogistic": "FrameLevelLogisticModel", "DBoF": "DbofModel",
-           "LSTM": "LstmModel"}
+ALIASES = training_config.ALIASES   # Short names, kept with the names in configs/training.py.
 
 
 def model_names():
-  """Every accepted --model value."""
-  return sorted(MODELS) + sorted(ALIASES)
+  """Every accepted --model value (configs.training.MODEL_NAMES)."""
+  return list(training_config.MODEL_NAMES)
 
 
 def canonical_name(name):

@@ -167,15 +167,6 @@ def check_name(name):
   return name
 
 
-def name_argument(text):
-  """argparse type of a model name (e.g. --export NAME): check_name as a usage error."""
-  import argparse
-  try:
-    return check_name(text)
-  except ValueError as exc:
-    raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 @contextlib.contextmanager
 def staged_directory(destination):
   """Yields a temporary sibling folder that replaces `destination` whole if the block succeeds.
@@ -494,10 +485,16 @@ class ModelStore:
     return [self.import_file(source, name)]
 
   def vggish_files(self):
-    """(vggish_model.ckpt path, vggish_pca_params.npz path) of the stored VGGish."""
+    """(vggish_model.ckpt path, vggish_pca_params.npz path) of the stored VGGish.
+
+    Downloaded or imported VGGish files (with a manifest) are checked against
+    their digests; files placed in <root>/vggish/ by hand, without a manifest,
+    have nothing to be checked against and are used as they are.
+    """
     files = (self.file("vggish", "vggish_model.ckpt"),
              self.file("vggish", "vggish_pca_params.npz"))
-    self.check_digests("vggish")
+    if self.manifest("vggish") is not None:
+      self.check_digests("vggish")
     return files
 
   def default_classifier_name(self):

@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 from soundscope.configs import model_specs as S
-from soundscope.configs import params as P
+from soundscope.configs.training import LOSSES, SELECTION_METRICS, TrainConfig  # noqa: F401
 from soundscope.models.training import evaluate
 from soundscope.models.training import metrics as metrics_lib
 from soundscope.models import readers
@@ -41,12 +41,6 @@ LATEST_MODEL = "latest.keras"
 BEST_MODEL = "best.keras"
 TRAINING_FILE = "training.json"
 LOG_DIR = "logs"
-SELECTION_METRICS = ("map", "hit_at_one", "gap", "mean_auc")
-# "youtube8m": YouTube-8M's CrossEntropyLoss (summed over classes, mean over the
-# batch, epsilon 1e-5); "mean": Keras's BinaryCrossentropy (mean over classes).
-# The sum makes gradients num_classes times larger, which changes what the
-# per-gradient norm clip and Adam's epsilon do.
-LOSSES = ("youtube8m", "mean")
 YOUTUBE8M_LOSS_EPSILON = 1e-5
 YOUTUBE8M_ADAM_EPSILON = 1e-8   # tf.train.AdamOptimizer's default (Keras's is 1e-7).
 # The training input pipeline: batches built in parallel and kept ready ahead
@@ -56,79 +50,6 @@ PREFETCH_BATCHES = 2
 # Keras's name for the state of a layer's random ops (Dropout, frame sampling).
 # A .keras checkpoint leaves it out, so state.json keeps it for exact resumes.
 SEED_STATE_VARIABLE = "seed_generator_state"
-
-
-@dataclasses.dataclass
-class TrainConfig:
-  """Parameters of one training run (YouTube-8M flag names in snake case).
-
-  Attributes:
-    train_data: glob of release-format TFRecord files.
-    train_dir: output directory (checkpoints, logs, final model).
-    model: frame_models model name (e.g. "DbofModel", "attention").
-    num_epochs: epochs to train in total (a resumed run stops at the same count).
-    learning_rate: Adam's base learning rate.
-    learning_rate_decay: factor applied every learning_rate_decay_examples.
-    learning_rate_decay_examples: examples between decays (staircase).
-    batch_size: examples per step.
-    num_classes: output classes.
-    feature_names: frame feature list(s); one name (AudioSet has one).
-    feature_sizes: bytes per frame of each feature.
-    max_frames: frames per record after padding/cutting.
-    validation_data: glob of validation records (optional).
-    validation_fraction: fraction of train_data held out when validation_data is empty.
-    select_metric: validation metric that picks the best epoch (when validating).
-    clip_gradient_norm: per-gradient norm clip (0: none).
-    seed: seeds the initialisation and the shuffling (and the split unless split_seed).
-    cache_dir: where decoded arrays are cached as .npz (None: no cache).
-    model_options: extra builder keyword arguments (e.g. {"lstm_size": 128}).
-    loss: "youtube8m" (YouTube-8M's CrossEntropyLoss, with TF1 Adam's epsilon)
-      or "mean" (Keras's mean binary cross-entropy and Adam epsilon).
-    split_seed: seeds the validation split (None: seed), so that runs with
-      different seeds can share one validation split (e.g. for ensembles).
-    mixup_alpha: mixup (Zhang et al. 2018) of training records: each example
-      becomes lam * a + (1 - lam) * b with its labels mixed alike, lam ~
-      Beta(alpha, alpha) per example; 0 (default) trains on the records as they are.
-    train_fraction: fraction of the training records used (after the validation
-      split), a nested subset seeded by split_seed (readers.nested_subset): for
-      learning curves; 1 (default) uses them all.
-  """
-  train_data: str
-  train_dir: str
-  model: str = "FrameLevelLogisticModel"
-  num_epochs: int = 5
-  learning_rate: float = 0.01
-  learning_rate_decay: float = 0.95
-  learning_rate_decay_examples: int = 4000000
-  batch_size: int = 1024
-  num_classes: int = P.NUM_AUDIOSET_CLASSES
-  feature_names: str = P.AUDIO_EMBEDDING_FEATURE
-  feature_sizes: str = str(P.EMBEDDING_SIZE)
-  max_frames: int = P.MAX_FRAMES
-  validation_data: str = ""
-  validation_fraction: float = 0.0
-  select_metric: str = "map"
-  clip_gradient_norm: float = 1.0
-  seed: int = 0
-  cache_dir: str = None
-  model_options: dict = dataclasses.field(default_factory=dict)
-  loss: str = "youtube8m"
-  split_seed: int = None
-  mixup_alpha: float = 0.0
-  train_fraction: float = 1.0
-
-  def split_seed_or_seed(self):
-    """The seed of the validation split and the training fraction (split_seed, else seed)."""
-    return self.seed if self.split_seed is None else self.split_seed
-
-  def feature(self):
-    """(feature name, feature size) of the single frame feature."""
-    names = [name.strip() for name in str(self.feature_names).split(",") if name.strip()]
-    sizes = [int(size) for size in str(self.feature_sizes).split(",") if size.strip()]
-    if len(names) != 1 or len(sizes) != 1:
-      raise ValueError(f"one frame feature is supported (AudioSet has audio_embedding); got "
-                       f"names {names} and sizes {sizes}")
-    return names[0], sizes[0]
 
 
 def load_data(pattern, config, split_name):

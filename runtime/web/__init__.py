@@ -24,7 +24,7 @@ import time
 import flask
 
 from soundscope.runtime import config as config_lib
-from soundscope.runtime import settings as S
+from soundscope.configs import runtime as S
 from soundscope.runtime.web import hub as hub_lib
 
 

@@ -4,7 +4,7 @@ import collections
 import queue
 import threading
 
-from soundscope.runtime import settings as S
+from soundscope.configs import runtime as S
 
 CLOSED = None   # Put in every subscriber's queue when the hub closes.
 

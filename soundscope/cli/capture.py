@@ -12,17 +12,18 @@ import os
 import sys
 
 from soundscope.runtime import loop as loop_lib
+from soundscope.cli import live as live_cli
 from soundscope.runtime import session
 from soundscope.runtime import sinks as sinks_lib
 
 
 def add_arguments(parser):
-  return session.add_arguments(parser)
+  return live_cli.add_arguments(parser)
 
 
 def run(args):
   from soundscope.runtime import capture as capture_lib
-  classifier, status = session.prepare(args, "capture")
+  classifier, status = live_cli.prepare(args, "capture")
   if classifier is None:
     return status
   sinks = sinks_lib.SinkSet([sinks_lib.ConsoleSink(sys.stdout)])
@@ -31,7 +32,7 @@ def run(args):
     live.install_signal_handlers()
     live.run()
   except (capture_lib.CaptureError, loop_lib.LoopError, NotADirectoryError) as exc:
-    session.error("capture", exc)
+    live_cli.error("capture", exc)
     return 1
   except sinks_lib.OutputClosed:
     # `soundscope capture | head -3`: the reader is done, and so is the capture.

@@ -21,10 +21,12 @@ import json
 import os
 import sys
 
+from soundscope.cli import flags
 from soundscope.configs import params as P
 from soundscope.models import classifier as C
 from soundscope.models import rows
 
+REPORT_FLAGS = ("model", "model_dir", "top_k", "threshold", "aggregation")
 EXIT_OK = 0
 EXIT_SOME_FILES_FAILED = 1
 EXIT_NO_MODEL = 2
@@ -33,7 +35,7 @@ EXIT_NO_MODEL = 2
 def add_arguments(parser):
   """Adds the classify options to an argparse parser."""
   parser.add_argument("files", nargs="+", metavar="FILE", help="audio files (wav, flac, ogg, ...)")
-  C.add_arguments(parser)
+  flags.add_flags(parser, P.ReportOptions, names=REPORT_FLAGS)
   parser.add_argument("--per-window", action="store_true",
                       help="also print a timeline: one line per analysis window")
   parser.add_argument("--json", action="store_true",
@@ -41,7 +43,7 @@ def add_arguments(parser):
   parser.add_argument("--jobs", type=int, default=None,
                       help="files processed in parallel (default: CPU count, at most 8, for "
                            "models that allow it, e.g. YAMNet; 1 for the others)")
-  return P.add_resample_filter_argument(parser)
+  return flags.add_flags(parser, P.VggishParams, names=["resample_filter"])
 
 
 def classify_file(model, path, params, aggregation, want_windows):
@@ -135,6 +137,8 @@ def classify_files(model, paths, params, aggregation, want_windows, jobs):
 
 def run(args):
   """Classifies args.files; returns the exit status (0, 1 if any file failed, 2 if no model)."""
+  flags.build(P.ReportOptions, args)   # A refused --top-k or --threshold: usage error, exit 2.
+  params = flags.build(P.VggishParams, args)
   from soundscope.models.store import files as store
   from soundscope.models.store import registry
   try:
@@ -143,7 +147,6 @@ def run(args):
     print(f"soundscope classify: {exc}", file=sys.stderr)
     return EXIT_NO_MODEL
   aggregation = args.aggregation or model.default_aggregation
-  params = P.VggishParams(resample_filter=args.resample_filter)
   jobs = jobs_for(model, args.jobs)
   failed = 0
   for path, result, error in classify_files(model, args.files, params, aggregation,

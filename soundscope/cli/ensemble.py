@@ -16,9 +16,10 @@ training.json) and, with --export NAME, goes into the model store as a head that
 
 import sys
 
-from soundscope.models.store import files as store
 
+from soundscope.cli import flags
 from soundscope.cli import train as train_cli
+from soundscope.configs import params as P
 
 
 def add_arguments(parser):
@@ -47,9 +48,9 @@ def add_arguments(parser):
                       help="cache of decoded records (default: the first member's)")
   export = parser.add_argument_group("export")
   export.add_argument("--export", metavar="NAME", default=None,
-                      type=store.name_argument,
+                      type=flags.model_name,
                       help="put the ensemble into the model store under NAME")
-  export.add_argument("--model-dir", default=None, help="model store root")
+  flags.add_flags(export, P.ReportOptions, names=["model_dir"])
   export.add_argument("--class-labels", default=None,
                       help=f"index,mid,display_name CSV (default: {train_cli.CLASS_LABELS_FILE} "
                            "next to the members' train data)")

@@ -12,7 +12,9 @@ import json
 import os
 import sys
 
+from soundscope.cli import flags
 from soundscope.configs import params as P
+from soundscope.configs.training import TrainConfig
 
 
 def add_arguments(parser):
@@ -20,7 +22,7 @@ def add_arguments(parser):
                       help="glob of release-format TFRecord files (e.g. 'eval/*.tfrecord')")
   parser.add_argument("--model", required=True,
                       help="trained head: name in the model store, or a directory")
-  parser.add_argument("--model-dir", default=None, help="model store root")
+  flags.add_flags(parser, P.ReportOptions, names=["model_dir"])
   parser.add_argument("--output-dir", default=None,
                       help="where summary.json and per_class.csv go (default: print only)")
   parser.add_argument("--class-labels", default=None,
@@ -28,10 +30,8 @@ def add_arguments(parser):
                            "head's labels, else class_labels_indices.csv next to the data)")
   parser.add_argument("--num-classes", type=int, default=None,
                       help="classes of the labels (default: the model's outputs)")
-  parser.add_argument("--feature-names", default=P.AUDIO_EMBEDDING_FEATURE)
-  parser.add_argument("--feature-sizes", default=str(P.EMBEDDING_SIZE))
-  parser.add_argument("--max-frames", type=int, default=10)
-  parser.add_argument("--cache-dir", default=None, help="cache decoded arrays as .npz")
+  flags.add_flags(parser, TrainConfig, names=("feature_names", "feature_sizes", "max_frames",
+                                              "cache_dir"))
   return parser
 
 

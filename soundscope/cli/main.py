@@ -19,9 +19,9 @@ from soundscope import __version__
 COMMANDS = {
     "classify": ("soundscope.cli.classify", "classify audio files (Speech: 0.75, Music: 0.12, ...)"),
     "models": ("soundscope.cli.store", "list, download, import and verify models"),
-    "embed": ("soundscope.pipelines.embed", "Beam: audio files -> AudioSet-format TFRecord embeddings"),
-    "audioset": ("soundscope.pipelines.audioset", "Beam: AudioSet segment CSV + local audio -> labelled TFRecords"),
-    "predict": ("soundscope.pipelines.predict", "Beam: audio or embedding TFRecords -> predictions in Parquet"),
+    "embed": ("soundscope.cli.embed", "Beam: audio files -> AudioSet-format TFRecord embeddings"),
+    "audioset": ("soundscope.cli.audioset", "Beam: AudioSet segment CSV + local audio -> labelled TFRecords"),
+    "predict": ("soundscope.cli.predict", "Beam: audio or embedding TFRecords -> predictions in Parquet"),
     "train": ("soundscope.cli.train", "train a classifier head on AudioSet-format embeddings"),
     "ensemble": ("soundscope.cli.ensemble", "average runs into one head, or train a recipe"),
     "evaluate": ("soundscope.cli.evaluate", "evaluate a classifier head: hit@1, GAP, mAP, AUC, d'"),
@@ -106,8 +106,12 @@ def main(argv=None):
   logging.basicConfig(
       level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
       format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+  from soundscope.cli import flags
   try:
     return int(module.run(sub_args) or 0)
+  except flags.UsageError as exc:
+    print(f"soundscope {args.command}: error: {exc}", file=sys.stderr)
+    return 2
   except KeyboardInterrupt:
     print("interrupted", file=sys.stderr)
     return 130

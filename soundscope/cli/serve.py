@@ -15,8 +15,9 @@ import sys
 import threading
 
 from soundscope.runtime import loop as loop_lib
+from soundscope.cli import live as live_cli
 from soundscope.runtime import session
-from soundscope.runtime import settings as S
+from soundscope.configs import runtime as S
 from soundscope.runtime import sinks as sinks_lib
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def add_arguments(parser):
   group.add_argument("--outbox-size", type=int, default=S.OUTBOX_MAX_NOTIFICATIONS,
                      help="undelivered notifications kept; past it the oldest are dropped "
                           "(default %(default)s)")
-  return session.add_arguments(parser)
+  return live_cli.add_arguments(parser)
 
 
 def build_services(state_dir, outbox_size):
@@ -71,7 +72,7 @@ def run(args):
   from soundscope.runtime import capture as capture_lib
   from soundscope.runtime import web
   from soundscope.runtime.web import hub as hub_lib
-  classifier, status = session.prepare(args, "serve")
+  classifier, status = live_cli.prepare(args, "serve")
   if classifier is None:
     return status
   state_dir = args.state_dir or S.default_state_dir()
@@ -80,7 +81,7 @@ def run(args):
     config_store, courier = build_services(state_dir, args.outbox_size)
   except (ValueError, OSError, outbox_lib.OutboxError) as exc:
     # A damaged settings file or outbox, a read-only folder, another serve on the folder.
-    session.error("serve", exc)
+    live_cli.error("serve", exc)
     return 1
   hub = hub_lib.EventHub()
   sinks = sinks_lib.SinkSet([sinks_lib.ConsoleSink(sys.stdout), sinks_lib.WebSink(hub),
@@ -89,7 +90,7 @@ def run(args):
     live = session.LiveSession(args, classifier, sinks)
   except NotADirectoryError as exc:
     sinks.close()
-    session.error("serve", exc)
+    live_cli.error("serve", exc)
     return 1
   app = web.create_app(hub, config_store, courier, live.status,
                        S.LOOPBACK_HOST_NAMES if _is_loopback(args.host) else None)
@@ -98,7 +99,7 @@ def run(args):
   except (OSError, SystemExit) as exc:   # Port in use (werkzeug says so and exits), bad address.
     sinks.close()
     reason = "see above" if isinstance(exc, SystemExit) else str(exc)
-    session.error("serve", f"cannot listen on {args.host}:{args.port} ({reason})")
+    live_cli.error("serve", f"cannot listen on {args.host}:{args.port} ({reason})")
     return 1
   print(f"soundscope serve: http://{args.host}:{server.port}/", file=sys.stderr, flush=True)
   if not _is_loopback(args.host):
@@ -111,7 +112,7 @@ def run(args):
     if not live.stopped_by_signal():
       live.wait_for_signal()
   except (capture_lib.CaptureError, loop_lib.LoopError) as exc:
-    session.error("serve", exc)
+    live_cli.error("serve", exc)
     status = 1
   finally:
     sinks.close()        # Ends the pages' event streams, delivers what it can in time.

@@ -11,7 +11,9 @@ Exit status: 0 on success, 1 when a download, import or verification failed.
 
 import sys
 
+from soundscope.cli import flags
 from soundscope.configs import model_specs as S
+from soundscope.configs import params as P
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -19,10 +21,9 @@ EXIT_FAILED = 1
 
 def add_arguments(parser):
   """Adds the `models` actions to an argparse parser."""
-  parser.add_argument("--model-dir", default=None,
-                      help="model store (default: $SOUNDSCOPE_MODEL_DIR or ~/.cache/soundscope/models)")
+  flags.add_flags(parser, P.ReportOptions, names=["model_dir"])
   actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-  actions.add_parser("list", help="known and present models, verified, with their paths")
+  listing = actions.add_parser("list", help="known and present models, verified, with their paths")
   download = actions.add_parser("download", help="download a known model from its official URLs")
   download.add_argument("name", choices=list(S.KNOWN_MODELS) + ["all"])
   download.add_argument("--base-url", default=None,
@@ -38,7 +39,8 @@ def add_arguments(parser):
                              "or the directory's model.json)")
   verify = actions.add_parser("verify", help="check every stored file's size and checksum")
   verify.add_argument("names", nargs="*", help="models to check (default: all present)")
-  for action in (download, importer, verify):
+  # --model-dir also after the action (`models list --model-dir X`), as every action takes it.
+  for action in (listing, download, importer, verify):
     action.add_argument("--model-dir", default=None, dest="action_model_dir",
                         help="same as `soundscope models --model-dir`")
   return parser

@@ -19,14 +19,12 @@ import os
 import sys
 import tempfile
 
+from soundscope.cli import flags
 from soundscope.configs import params as P
+from soundscope.configs.training import TrainConfig
 from soundscope.models.store import files as store
 
 CLASS_LABELS_FILE = "class_labels_indices.csv"
-# frame_models.MODELS and its short aliases; listed here so --help needs no TensorFlow.
-MODEL_NAMES = ("FrameLevelLogisticModel", "DbofModel", "LstmModel", "AttentionPoolingModel",
-               "MultiLevelAttentionModel", "PooledMlpModel", "logistic", "dbof", "lstm",
-               "attention", "multilevel", "mlp")
 
 # YouTube-8M model flags -> frame_models builder keyword.
 MODEL_FLAGS = (
@@ -44,66 +42,27 @@ MODEL_FLAGS = (
 )
 
 
+# TrainConfig's fields as flags, in the groups of --help (model_options has its own flags).
+DATA_FLAGS = ("train_data", "validation_data", "validation_fraction", "train_fraction",
+              "feature_names", "feature_sizes", "num_classes", "max_frames", "cache_dir")
+TRAINING_FLAGS = ("model", "train_dir", "num_epochs", "learning_rate", "learning_rate_decay",
+                  "learning_rate_decay_examples", "batch_size", "clip_gradient_norm",
+                  "mixup_alpha", "loss", "select_metric", "seed", "split_seed")
+
+
 def add_arguments(parser):
-  """The article's flags (YouTube-8M names with dashes) plus soundscope's."""
-  data = parser.add_argument_group("data")
-  data.add_argument("--train-data", required=True,
-                    help="glob of release-format TFRecord files (e.g. 'bal_train/*.tfrecord')")
-  data.add_argument("--validation-data", default="",
-                    help="glob of validation records (default: hold out --validation-fraction)")
-  data.add_argument("--validation-fraction", type=float, default=0.1,
-                    help="fraction of --train-data held out to pick the epoch (default "
-                         "%(default)s; 0 to train on everything and keep the last epoch)")
-  data.add_argument("--train-fraction", type=float, default=1.0,
-                    help="train on this fraction of the training records, a seeded nested "
-                         "subset (for learning curves; default %(default)s: all)")
-  data.add_argument("--feature-names", default=P.AUDIO_EMBEDDING_FEATURE,
-                    help="frame feature list (default %(default)s)")
-  data.add_argument("--feature-sizes", default=str(P.EMBEDDING_SIZE),
-                    help="bytes per frame (default %(default)s)")
-  data.add_argument("--num-classes", type=int, default=P.NUM_AUDIOSET_CLASSES,
-                    help="output classes (default %(default)s)")
-  data.add_argument("--max-frames", type=int, default=10,
-                    help="frames per record after padding/cutting (default %(default)s)")
-  data.add_argument("--cache-dir", default=None,
-                    help="cache decoded arrays here as .npz (later runs start in seconds)")
-  from soundscope.models.training import train as train_lib   # No TensorFlow: keras is imported when training.
+  """The article's flags (YouTube-8M names with dashes), from configs.training.TrainConfig."""
+  flags.add_flags(parser, TrainConfig, names=DATA_FLAGS, title="data")
   fit = parser.add_argument_group("training")
-  fit.add_argument("--model", default="FrameLevelLogisticModel",
-                   help=f"one of {', '.join(MODEL_NAMES)} (default %(default)s)")
-  fit.add_argument("--train-dir", required=True,
-                   help="checkpoints, TensorBoard logs and the final model; reused to resume")
-  fit.add_argument("--num-epochs", type=int, default=5, help="epochs in total")
-  fit.add_argument("--learning-rate", type=float, default=0.01, help="Adam's base rate")
-  fit.add_argument("--learning-rate-decay", type=float, default=0.95,
-                   help="decay factor per --learning-rate-decay-examples (staircase)")
-  fit.add_argument("--learning-rate-decay-examples", type=int, default=4000000,
-                   help="examples between learning-rate decays")
-  fit.add_argument("--batch-size", type=int, default=1024, help="examples per step")
-  fit.add_argument("--clip-gradient-norm", type=float, default=1.0,
-                   help="clip each gradient to this norm (0: off)")
-  fit.add_argument("--mixup-alpha", type=float, default=0.0,
-                   help="mix training records in pairs, lam ~ Beta(alpha, alpha) "
-                        "(e.g. 0.4; default 0: off)")
-  fit.add_argument("--loss", default="youtube8m", choices=train_lib.LOSSES,
-                   help="youtube8m: YouTube-8M's cross-entropy summed over classes (and TF1 "
-                        "Adam's epsilon 1e-8); mean: Keras's mean binary cross-entropy")
-  fit.add_argument("--select-metric", default="map",
-                   choices=train_lib.SELECTION_METRICS,
-                   help="validation metric that picks the kept epoch (default %(default)s)")
-  fit.add_argument("--seed", type=int, default=0, help="split, initialisation and shuffling")
-  fit.add_argument("--split-seed", type=int, default=None,
-                   help="seed of the validation split only (default: --seed)")
+  flags.add_flags(fit, TrainConfig, names=TRAINING_FLAGS)
   fit.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bar")
   model_flags = parser.add_argument_group("model options (default: YouTube-8M's)")
   for flag, kind, _, help_text in MODEL_FLAGS:
     model_flags.add_argument(flag, type=kind, default=None, help=help_text)
   export = parser.add_argument_group("export")
-  export.add_argument("--export", metavar="NAME", default=None, type=store.name_argument,
+  export.add_argument("--export", metavar="NAME", default=None, type=flags.model_name,
                       help="put the trained head into the model store under NAME")
-  export.add_argument("--model-dir", default=None,
-                      help="model store root (default $SOUNDSCOPE_MODEL_DIR or "
-                           "~/.cache/soundscope/models)")
+  flags.add_flags(export, P.ReportOptions, names=["model_dir"])
   export.add_argument("--class-labels", default=None,
                       help=f"index,mid,display_name CSV (default: {CLASS_LABELS_FILE} next to "
                            f"the train data's folder)")
@@ -121,21 +80,10 @@ def model_options(args):
 
 
 def config_from_arguments(args):
-  """soundscope.models.training.train.TrainConfig of parsed arguments."""
-  from soundscope.models.training import train
-  return train.TrainConfig(
-      train_data=args.train_data, train_dir=args.train_dir, model=args.model,
-      num_epochs=args.num_epochs, learning_rate=args.learning_rate,
-      learning_rate_decay=args.learning_rate_decay,
-      learning_rate_decay_examples=args.learning_rate_decay_examples,
-      batch_size=args.batch_size, num_classes=args.num_classes,
-      feature_names=args.feature_names, feature_sizes=args.feature_sizes,
-      max_frames=args.max_frames, validation_data=args.validation_data,
-      validation_fraction=0.0 if args.validation_data else args.validation_fraction,
-      select_metric=args.select_metric, clip_gradient_norm=args.clip_gradient_norm,
-      seed=args.seed, cache_dir=args.cache_dir, model_options=model_options(args),
-      loss=args.loss, split_seed=args.split_seed, mixup_alpha=args.mixup_alpha,
-      train_fraction=args.train_fraction)
+  """configs.training.TrainConfig of parsed arguments (flags.UsageError for a refused value)."""
+  fraction = 0.0 if args.validation_data else args.validation_fraction
+  return flags.build(TrainConfig, args, model_options=model_options(args),
+                     validation_fraction=fraction)
 
 
 def find_class_labels(train_data, explicit=None):
@@ -214,10 +162,8 @@ def run(args):
 
 
 def _run(args):
-  from soundscope.models.networks import frame_models
   from soundscope.models.training import train
-  frame_models.canonical_name(args.model)  # Unknown names fail before any data is read.
-  config = config_from_arguments(args)
+  config = config_from_arguments(args)   # Refused settings fail before any data is read.
   result = train.train(config, verbose=2 if args.quiet else 1)
   print(f"trained {result['model_class']} for {result['epochs_done']} epochs "
         f"({result['steps']} steps) in {result['elapsed_seconds']:.0f} s "

@@ -4,13 +4,17 @@ Commands expose the ones a user may want to change as options; the rest are
 here so that no number hides in the code.
 """
 
+import dataclasses
 import os
+
+from soundscope.configs.fields import flag
 
 # Windows (the article classifies every 5-7 s).
 MIN_WINDOW_SECONDS = 5.0        # A window is handed to the classifier once it holds this much.
 MAX_WINDOW_SECONDS = 7.0        # Past this, while the classifier is busy, the oldest audio is dropped (overrun).
 MIN_FINAL_WINDOW_SECONDS = 1.0  # At the end of a bounded capture, a shorter remainder is still classified.
 BLOCK_SECONDS = 0.1             # PortAudio delivers audio in blocks of this length (frames_per_buffer).
+CAPTURE_CHANNELS = 1            # Channels captured by default (mixed to mono anyway).
 SAMPLE_WIDTH_BYTES = 2          # 16-bit signed PCM, as the article captured and saved.
 INT16_SCALE = 32768.0           # int16 / 32768 -> float in [-1, 1), as the VGGish reference reads wav files.
 WARM_UP_RATE_HZ = 44100         # Rate warmed up when the device's own rate is not known yet.
@@ -58,3 +62,54 @@ def default_state_dir():
   """Where the configuration and the outbox live: $SOUNDSCOPE_STATE_DIR or ~/.config/soundscope."""
   return os.environ.get("SOUNDSCOPE_STATE_DIR") or os.path.join(
       os.path.expanduser("~"), ".config", "soundscope")
+
+
+@dataclasses.dataclass(frozen=True)
+class CaptureOptions:
+  """How `soundscope capture` and `serve` capture audio (their shared flags).
+
+  Attributes:
+    min_time: classify once a window holds this much audio, seconds.
+    max_time: the longest window, seconds: past it, while the classifier is
+      busy, the oldest audio is dropped and counted (an overrun).
+    save_path: folder for every window as a 16-bit 16 kHz wav, or None.
+    device: input device index or name; None: the system's default input.
+    list_devices: list the audio devices and exit.
+    rate: capture rate, Hz; None: the device's own.
+    channels: channels captured, mixed to mono.
+    duration: stop after this much audio, seconds; None: until Ctrl-C or SIGTERM.
+  """
+  min_time: float = dataclasses.field(default=MIN_WINDOW_SECONDS, metadata=flag(
+      "--min-time", "classify once a window holds this much audio", unit="s",
+      metavar="SECONDS"))
+  max_time: float = dataclasses.field(default=MAX_WINDOW_SECONDS, metadata=flag(
+      "--max-time", "longest window: past it, while the classifier is busy, the oldest "
+      "audio is dropped and counted", unit="s", metavar="SECONDS"))
+  save_path: str = dataclasses.field(default=None, metadata=flag(
+      "--save-path", "save every window as a 16-bit 16 kHz wav record_<UTC>.wav here, "
+      "before classifying it", metavar="DIR"))
+  device: str = dataclasses.field(default=None, metadata=flag(
+      "--device", "input device index or name (default: the system's default input)",
+      metavar="N|NAME"))
+  list_devices: bool = dataclasses.field(default=False, metadata=flag(
+      "--list-devices", "list the audio devices and exit"))
+  rate: int = dataclasses.field(default=None, metadata=flag(
+      "--rate", "capture rate (default: the device's own); resampled to 16 kHz", unit="Hz",
+      metavar="HZ"))
+  channels: int = dataclasses.field(default=CAPTURE_CHANNELS, metadata=flag(
+      "--channels", "channels to capture, mixed to mono", metavar="N"))
+  duration: float = dataclasses.field(default=None, metadata=flag(
+      "--duration", "stop after this much audio (default: run until Ctrl-C or SIGTERM)",
+      unit="s", metavar="SECONDS"))
+
+  def __post_init__(self):
+    for name in ("min_time", "max_time", "duration"):
+      value = getattr(self, name)
+      if value is not None and not value > 0:
+        raise ValueError(f"{name} must be positive, not {value}")
+    if self.min_time > self.max_time:
+      raise ValueError(f"min_time ({self.min_time}) is greater than max_time ({self.max_time})")
+    if self.channels < 1:
+      raise ValueError(f"channels must be at least 1, not {self.channels}")
+    if self.rate is not None and self.rate <= 0:
+      raise ValueError(f"rate must be positive, not {self.rate}")

@@ -1,0 +1,30 @@
+"""`soundscope audioset`: AudioSet segment CSVs + local audio -> labelled TFRecords (the Beam graph and its outputs: pipelines/audioset.py).
+
+Flags of its own, the shared Beam flags (soundscope/cli/beam.py) and the
+front-end flags of configs.params.VggishParams; every other option goes to
+Apache Beam unchanged.
+"""
+
+from soundscope.cli import beam
+
+PASS_UNKNOWN_ARGS = True
+
+
+def add_arguments(parser):
+  parser.add_argument("--segments", required=True, help="AudioSet segments CSV, as released")
+  parser.add_argument("--audio-dir", required=True, help="folder with the segments' audio")
+  parser.add_argument("--output", required=True, help="output prefix, e.g. out/bal_train")
+  parser.add_argument("--class-labels", default=None,
+                      help="class_labels_indices.csv (default: next to --segments)")
+  parser.add_argument("--keep-silence", action="store_true",
+                      help="embed all-zero audio instead of reporting it as silent_audio")
+  beam.add_vggish_arguments(parser)
+  beam.add_common_arguments(parser)
+  return parser
+
+
+def run(args):
+  """Checks the front-end flags (a refused value is a usage error), then runs the pipeline."""
+  args.params = beam.front_end(args)
+  from soundscope.pipelines import audioset
+  return audioset.run(args)

@@ -1,0 +1,59 @@
+"""The flags every Beam command shares (embed, audioset, predict); the rest go to Beam.
+
+Their meaning is in pipelines/options.py (threads per worker, shards, the
+default runner); the front-end flags come from configs.params.VggishParams.
+"""
+
+from soundscope.cli import flags
+from soundscope.configs import params as P
+from soundscope.pipelines import options
+
+VGGISH_FRONT_END = ("resample_filter", "example_hop_seconds", "short_clip_policy",
+                    "read_block_seconds", "batch_size")
+
+
+def add_common_arguments(parser):
+  """Options every pipeline shares (outputs, errors, progress)."""
+  parser.epilog = ("Every other option goes to Apache Beam unchanged: --runner (default: "
+                   "Beam's FnApiRunner, in-process), --direct_num_workers, "
+                   "--direct_running_mode, --setup_file, --temp_location, ... "
+                   "(docs/pipelines.md).")
+  group = parser.add_argument_group("pipeline")
+  group.add_argument("--errors-format", choices=("parquet", "jsonl"), default="parquet",
+                     help="format of the PREFIX-errors output (default %(default)s)")
+  group.add_argument("--no-progress", action="store_true",
+                     help="no progress line on stderr (local runners only print one)")
+  group.add_argument("--decode-threads", type=int, default=0, metavar="N",
+                     help="BLAS threads per worker for resampling and log-mel (matrix "
+                          "products); 0 = the library's default (all cores), or cores / "
+                          "workers with --direct_num_workers (default)")
+  return parser
+
+
+
+
+def add_vggish_arguments(parser):
+  """VGGish model files, the shard count and the front-end overrides (configs.params)."""
+  group = parser.add_argument_group("VGGish embeddings")
+  group.add_argument("--vggish-checkpoint", default=None,
+                     help="vggish_model.ckpt (default: the model store's vggish/ entry)")
+  group.add_argument("--pca-params", default=None,
+                     help="vggish_pca_params.npz (default: the model store's vggish/ entry)")
+  group.add_argument("--model-dir", default=None,
+                     help="model store root (default $SOUNDSCOPE_MODEL_DIR or "
+                          "~/.cache/soundscope/models)")
+  group.add_argument("--vggish-threads", type=int, default=0,
+                     help="TensorFlow threads per worker; 0 = all cores, or cores / workers "
+                          "with --direct_num_workers (default)")
+  group.add_argument("--num-shards", type=int, default=0,
+                     help="TFRecord shards; 0 = one per %d records (default)" % options.RECORDS_PER_SHARD)
+  flags.add_flags(parser, P.VggishParams, names=VGGISH_FRONT_END,
+                  title="front end (configs/params.py)")
+  return parser
+
+
+
+
+def front_end(args):
+  """configs.params.VggishParams of the parsed flags (flags.UsageError for a refused value)."""
+  return flags.build(P.VggishParams, args)

@@ -1,0 +1,33 @@
+"""`soundscope embed`: audio files -> AudioSet-format TFRecord embeddings (the Beam graph and its outputs: pipelines/embed.py).
+
+Flags of its own, the shared Beam flags (soundscope/cli/beam.py) and the
+front-end flags of configs.params.VggishParams; every other option goes to
+Apache Beam unchanged.
+"""
+
+from soundscope.cli import beam
+
+PASS_UNKNOWN_ARGS = True
+
+
+def add_arguments(parser):
+  parser.add_argument("--input", required=True,
+                      help="glob, directory, or list file (*.txt/*.lst/*.list or @FILE)")
+  parser.add_argument("--output", required=True, help="output prefix, e.g. out/corpus")
+  parser.add_argument("--labels-csv", default=None,
+                      help="CSV with a 'labels' column (mids or indices) and a 'video_id' "
+                           "or 'path' column")
+  parser.add_argument("--class-labels", default=None,
+                      help="class_labels_indices.csv, to map mids in --labels-csv to indices")
+  parser.add_argument("--keep-silence", action="store_true",
+                      help="embed all-zero files instead of reporting them as silent_audio")
+  beam.add_vggish_arguments(parser)
+  beam.add_common_arguments(parser)
+  return parser
+
+
+def run(args):
+  """Checks the front-end flags (a refused value is a usage error), then runs the pipeline."""
+  args.params = beam.front_end(args)
+  from soundscope.pipelines import embed
+  return embed.run(args)

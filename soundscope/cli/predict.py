@@ -1,0 +1,47 @@
+"""`soundscope predict`: audio files or embedding TFRecords -> predictions in Parquet.
+
+The Beam graph and the output schema: pipelines/predict.py and
+pipelines/prediction.py.  Flags of its own, the model and report flags of
+configs.params.ReportOptions, the audio front end of configs.params.VggishParams
+(the ones that apply to scoring audio) and the shared Beam flags
+(soundscope/cli/beam.py); every other option goes to Apache Beam unchanged.
+"""
+
+from soundscope.cli import beam, flags
+from soundscope.configs import params as P
+
+PASS_UNKNOWN_ARGS = True
+REPORT_FLAGS = ("model", "model_dir", "top_k", "threshold", "score_block_seconds")
+FRONT_END_FLAGS = ("resample_filter", "short_clip_policy", "read_block_seconds")
+
+
+def add_arguments(parser):
+  parser.add_argument("--input", required=True,
+                      help="glob, directory or list file of audio files or TFRecords")
+  parser.add_argument("--output", required=True, help="Parquet file to write, e.g. out.parquet")
+  parser.add_argument("--input-format", choices=("auto", "audio", "tfrecord"), default="auto",
+                      help="auto: TFRecords when every input ends in .tfrecord (default)")
+  flags.add_flags(parser, P.ReportOptions, names=REPORT_FLAGS, title="model")
+  parser.add_argument("--model-factory", default=None,
+                      help="advanced: 'module:callable' returning a Classifier, instead of "
+                           "the store")
+  parser.add_argument("--per-window", action="store_true",
+                      help="one row per analysis window instead of one per input")
+  parser.add_argument("--scores", action="store_true",
+                      help="add the full score vector of every row")
+  parser.add_argument("--keep-shards", action="store_true",
+                      help="leave the rows in the runner's shards, OUTPUT-SSSSS-of-NNNNN.parquet "
+                           "(OUTPUT without .parquet), instead of merging them into OUTPUT: for "
+                           "outputs too large for one file or for the launching process")
+  flags.add_flags(parser, P.VggishParams, names=FRONT_END_FLAGS,
+                  title="front end (configs/params.py)")
+  beam.add_common_arguments(parser)
+  return parser
+
+
+def run(args):
+  """Checks the flags against their configs (a refused value is a usage error), then predicts."""
+  args.params = beam.front_end(args)
+  args.report = flags.build(P.ReportOptions, args)
+  from soundscope.pipelines import predict
+  return predict.run(args)
