@@ -52,6 +52,11 @@ def test_pcm16_reads_as_int16_over_32768(tmp_path):
 def test_mono_is_the_channel_mean():
   stereo = np.array([[1.0, 0.0], [0.5, -0.5], [-1.0, -0.25]], np.float32)
   np.testing.assert_allclose(audio.to_mono(stereo), [0.5, 0.0, -0.625])
+  # One channel: exactly the reference's mean over it, bit for bit.
+  one = np.random.default_rng(0).uniform(-1, 1, (4096, 1)).astype(np.float32)
+  mono = audio.to_mono(one)
+  assert mono.dtype == np.float64
+  np.testing.assert_array_equal(mono, one.mean(axis=1, dtype=np.float64))
 
 
 def test_default_resampler_is_the_references_kaiser_best():

@@ -197,6 +197,8 @@ def to_mono(samples):
   samples = np.asarray(samples)
   if samples.ndim == 1:
     return samples.astype(np.float64)
+  if samples.shape[1] == 1:   # The mean of one value is that value: skip the reduction.
+    return samples[:, 0].astype(np.float64)
   return samples.mean(axis=1, dtype=np.float64)
 
 
