@@ -6,6 +6,7 @@ import threading
 
 from soundscope.configs import params as P
 from soundscope.runtime import capture as capture_lib
+from soundscope.runtime import sources
 from soundscope.runtime import loop as loop_lib
 from soundscope.configs import runtime as S
 
@@ -25,7 +26,7 @@ class LiveSession:
 
   def __init__(self, args, classifier, sinks, source=None):
     self.args = args
-    self.source = source or capture_lib.PyAudioSource(
+    self.source = source or sources.PyAudioSource(
         device=args.device, rate=args.rate, channels=args.channels,
         duration_seconds=args.duration)
     self.capture = capture_lib.Capture(self.source, args.min_time, args.max_time)
@@ -76,7 +77,7 @@ class LiveSession:
     """Starts capturing and classifies until the end; returns windows classified.
 
     Raises:
-      capture_lib.CaptureError (including NoInputDeviceError) when the device fails.
+      runtime.devices.CaptureError (including NoInputDeviceError) when the device fails.
     """
     self.loop.warm_up(self.args.rate or S.WARM_UP_RATE_HZ)
     self.capture.start()

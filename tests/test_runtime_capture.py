@@ -12,6 +12,7 @@ import soundfile
 import support_runtime as sr
 from soundscope.models import classifier as classifier_lib
 from soundscope.runtime import capture as capture_lib
+from soundscope.runtime import devices as devices_lib
 from soundscope.runtime import windows
 from soundscope.transforms import audio
 
@@ -150,18 +151,18 @@ def test_no_input_device_is_one_clear_error(tmp_path, yamnet_dir):
 
 
 def test_select_device_by_index_name_and_default():
-  devices = [capture_lib.DeviceInfo(0, "HDMI out", 0, 2, 48000.0, "ALSA"),
-             capture_lib.DeviceInfo(1, "USB Microphone", 1, 0, 48000.0, "ALSA"),
-             capture_lib.DeviceInfo(2, "default", 32, 32, 44100.0, "ALSA")]
-  assert capture_lib.select_device(devices, None, default_index=2).index == 2
-  assert capture_lib.select_device(devices, None, default_index=None).index == 1
-  assert capture_lib.select_device(devices, "1").index == 1
-  assert capture_lib.select_device(devices, "usb").index == 1
-  assert capture_lib.select_device(devices, "default").index == 2
-  with pytest.raises(capture_lib.NoInputDeviceError, match="not an input device"):
-    capture_lib.select_device(devices, 0)
-  with pytest.raises(capture_lib.NoInputDeviceError, match="no audio input device"):
-    capture_lib.select_device(devices[:1], None)
+  devices = [devices_lib.DeviceInfo(0, "HDMI out", 0, 2, 48000.0, "ALSA"),
+             devices_lib.DeviceInfo(1, "USB Microphone", 1, 0, 48000.0, "ALSA"),
+             devices_lib.DeviceInfo(2, "default", 32, 32, 44100.0, "ALSA")]
+  assert devices_lib.select_device(devices, None, default_index=2).index == 2
+  assert devices_lib.select_device(devices, None, default_index=None).index == 1
+  assert devices_lib.select_device(devices, "1").index == 1
+  assert devices_lib.select_device(devices, "usb").index == 1
+  assert devices_lib.select_device(devices, "default").index == 2
+  with pytest.raises(devices_lib.NoInputDeviceError, match="not an input device"):
+    devices_lib.select_device(devices, 0)
+  with pytest.raises(devices_lib.NoInputDeviceError, match="no audio input device"):
+    devices_lib.select_device(devices[:1], None)
 
 
 def test_a_busy_classifier_loses_audio_only_past_max_time_and_counts_it(dog_and_rain):

@@ -22,7 +22,7 @@ def add_arguments(parser):
 
 
 def run(args):
-  from soundscope.runtime import capture as capture_lib
+  from soundscope.runtime import devices
   classifier, status = live_cli.prepare(args, "capture")
   if classifier is None:
     return status
@@ -31,7 +31,7 @@ def run(args):
     live = session.LiveSession(args, classifier, sinks)
     live.install_signal_handlers()
     live.run()
-  except (capture_lib.CaptureError, loop_lib.LoopError, NotADirectoryError) as exc:
+  except (devices.CaptureError, loop_lib.LoopError, NotADirectoryError) as exc:
     live_cli.error("capture", exc)
     return 1
   except sinks_lib.OutputClosed:

@@ -45,11 +45,11 @@ def prepare(args, command):
     (classifier, None) to go on, or (None, exit status) when the command is done
     (devices listed: 0; bad arguments: 2; no usable model: 1), the reason printed.
   """
-  from soundscope.runtime import capture as capture_lib
+  from soundscope.runtime import devices
   if args.list_devices:
     try:
-      print(capture_lib.describe_devices())
-    except capture_lib.CaptureError as exc:
+      print(devices.describe_devices())
+    except devices.CaptureError as exc:
       error(command, exc)
       return None, 1
     return None, 0

@@ -69,7 +69,7 @@ def start_web(app, host, port):
 
 
 def run(args):
-  from soundscope.runtime import capture as capture_lib
+  from soundscope.runtime import devices
   from soundscope.runtime import web
   from soundscope.runtime.web import hub as hub_lib
   classifier, status = live_cli.prepare(args, "serve")
@@ -111,7 +111,7 @@ def run(args):
     live.run()
     if not live.stopped_by_signal():
       live.wait_for_signal()
-  except (capture_lib.CaptureError, loop_lib.LoopError) as exc:
+  except (devices.CaptureError, loop_lib.LoopError) as exc:
     live_cli.error("serve", exc)
     status = 1
   finally:
