@@ -16,15 +16,9 @@ def add_arguments(parser):
   parser.add_argument("--output", required=True, help="output prefix, e.g. out/bal_train")
   parser.add_argument("--class-labels", default=None,
                       help="class_labels_indices.csv (default: next to --segments)")
-  parser.add_argument("--keep-silence", action="store_true",
-                      help="embed all-zero audio instead of reporting it as silent_audio")
-  beam.add_vggish_arguments(parser)
-  beam.add_common_arguments(parser)
-  return parser
+  return beam.add_embedding_arguments(parser, "audio")
 
 
 def run(args):
-  """Checks the front-end flags (a refused value is a usage error), then runs the pipeline."""
-  args.params = beam.front_end(args)
   from soundscope.pipelines import audioset
-  return audioset.run(args)
+  return beam.run_pipeline(audioset, args)

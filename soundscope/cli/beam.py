@@ -57,3 +57,22 @@ def add_vggish_arguments(parser):
 def front_end(args):
   """configs.params.VggishParams of the parsed flags (flags.UsageError for a refused value)."""
   return flags.build(P.VggishParams, args)
+
+
+def add_embedding_arguments(parser, what):
+  """--keep-silence, the VGGish and the shared flags of the embedding commands (embed, audioset).
+
+  Args:
+    what: what a silent input is, for the help ("files", "audio").
+  """
+  parser.add_argument("--keep-silence", action="store_true",
+                      help=f"embed all-zero {what} instead of reporting it as silent_audio")
+  add_vggish_arguments(parser)
+  add_common_arguments(parser)
+  return parser
+
+
+def run_pipeline(pipeline, args):
+  """pipeline.run(args) with args.params, the checked front end (a refused value: UsageError)."""
+  args.params = front_end(args)
+  return pipeline.run(args)

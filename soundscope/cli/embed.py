@@ -19,15 +19,9 @@ def add_arguments(parser):
                            "or 'path' column")
   parser.add_argument("--class-labels", default=None,
                       help="class_labels_indices.csv, to map mids in --labels-csv to indices")
-  parser.add_argument("--keep-silence", action="store_true",
-                      help="embed all-zero files instead of reporting them as silent_audio")
-  beam.add_vggish_arguments(parser)
-  beam.add_common_arguments(parser)
-  return parser
+  return beam.add_embedding_arguments(parser, "files")
 
 
 def run(args):
-  """Checks the front-end flags (a refused value is a usage error), then runs the pipeline."""
-  args.params = beam.front_end(args)
   from soundscope.pipelines import embed
-  return embed.run(args)
+  return beam.run_pipeline(embed, args)

@@ -41,7 +41,6 @@ def add_arguments(parser):
 
 def run(args):
   """Checks the flags against their configs (a refused value is a usage error), then predicts."""
-  args.params = beam.front_end(args)
   args.report = flags.build(P.ReportOptions, args)
   from soundscope.pipelines import predict
-  return predict.run(args)
+  return beam.run_pipeline(predict, args)
