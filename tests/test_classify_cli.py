@@ -200,3 +200,21 @@ def test_only_thread_safe_models_classify_files_in_parallel(model_dir):
   # A VGGish head is not declared thread-safe: one file at a time, even when asked for more.
   assert heads.HeadClassifier.thread_safe is False
   assert classify_cli.jobs_for(heads.HeadClassifier.__new__(heads.HeadClassifier), 4) == 1
+
+
+def test_a_reader_that_stops_early_ends_classify_quietly(model_dir, clips):
+  """`soundscope classify A B C | head -1`: one line out, no BrokenPipeError traceback."""
+  import subprocess
+  import sys
+  env = dict(os.environ, SOUNDSCOPE_MODEL_DIR=model_dir)
+  files = [clips["flac"], clips["ogg"], clips["wav16"], clips["stereo_wav"]] * 3
+  reader = subprocess.Popen(["head", "-1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+  writer = subprocess.run([sys.executable, "-m", "soundscope", "classify", *files],
+                          stdout=reader.stdin, stderr=subprocess.PIPE, text=True, env=env,
+                          timeout=120)
+  reader.stdin.close()
+  first = reader.stdout.read().decode()
+  reader.wait()
+  assert first.startswith(clips["flac"] + ": ")
+  assert "Traceback" not in writer.stderr and "BrokenPipe" not in writer.stderr, writer.stderr
+  assert writer.returncode == 0

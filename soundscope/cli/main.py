@@ -115,6 +115,11 @@ def main(argv=None):
   except KeyboardInterrupt:
     print("interrupted", file=sys.stderr)
     return 130
+  except BrokenPipeError:
+    # `soundscope classify *.wav | head -1`: the reader has what it wanted. stdout
+    # goes to /dev/null so that Python's flush at exit does not fail again.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
 
 
 if __name__ == "__main__":
