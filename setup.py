@@ -43,6 +43,7 @@ INSTALL_REQUIRES = [
     "tensorboard==2.21.0",  # `soundscope train` writes TensorBoard logs (tf.summary needs it).
     "threadpoolctl==3.8.0",  # `soundscope classify`: one BLAS thread per parallel job.
     "tqdm==4.70.1",  # Progress bars: model downloads, the Beam pipelines' progress line.
+    "PyYAML==6.0.3",  # Label sets (configs/label_sets/*.yaml, classify --labels).
 ]
 EXTRAS = {
     # Live capture needs PortAudio's headers to build (Debian: portaudio19-dev).
@@ -65,7 +66,7 @@ setuptools.setup(
     python_requires=">=3.11,<3.12",
     packages=PACKAGES,
     package_dir=PACKAGE_DIR,
-    package_data={"soundscope.configs": ["*.json", "*.csv"],
+    package_data={"soundscope.configs": ["*.json", "*.csv", "label_sets/*.yaml"],
                   "soundscope.runtime": ["web/*", "web/**/*"]},
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,

@@ -28,8 +28,8 @@ LAYERS = {
     "soundscope": -1,             # soundscope/__init__.py: the version, importable by all
     "soundscope.util": -1,
 }
-MODELS_ROOMS = {"classifier": 0, "class_map": 0, "readers": 0, "networks": 1, "store": 2,
-                "training": 3}
+MODELS_ROOMS = {"classifier": 0, "class_map": 0, "readers": 0, "label_sets": 0, "networks": 1,
+                "store": 2, "training": 3}
 
 
 def package_modules():

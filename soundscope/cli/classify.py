@@ -13,6 +13,12 @@ arguments.  A bad file gives one line on stderr naming it and the problem;
 the others are still classified and the exit status is 1.  No model in the store: one line saying how to get one, exit
 status 2.
 
+With `--labels FILE|NAME` the scores are a label set's labels instead of the
+model's classes (models/label_sets.py, docs/labels.md): each label scores the
+max of its classes' scores, is reported only from its own threshold up, and
+the lines and --json name the labels.  A label set that cannot be read or
+names an unknown class is one line naming the file and line, exit status 2.
+
 With YAMNet this command imports neither TensorFlow nor Apache Beam.
 """
 
@@ -40,6 +46,11 @@ def add_arguments(parser):
                       help="also print a timeline: one line per analysis window")
   parser.add_argument("--json", action="store_true",
                       help="one JSON object per file on stdout (JSON Lines)")
+  parser.add_argument("--labels", metavar="FILE|NAME", default=None,
+                      help="report a label set's labels instead of the model's classes: a "
+                           "YAML file or a built-in set (esc10, home); see docs/labels.md")
+  parser.add_argument("--ontology", metavar="FILE", default=None,
+                      help="AudioSet's ontology.json, for label sets with 'descendants: true'")
   parser.add_argument("--jobs", type=int, default=None,
                       help="files processed in parallel (default: CPU count, at most 8, for "
                            "models that allow it, e.g. YAMNet; 1 for the others)")
@@ -71,14 +82,50 @@ def format_text(path, scores, labels, top_k, threshold):
   return "\n".join(lines)
 
 
-def format_json(path, scores, model, aggregation, top_k, threshold):
-  """One JSON object (a line) for a classified file, in the shared field names (models/rows.py)."""
+def format_json(path, scores, model, aggregation, top_k, threshold, labels=None,
+                label_set=None):
+  """One JSON object (a line) for a classified file, in the shared field names (models/rows.py).
+
+  labels: the names the scores are aligned with (default the model's classes);
+  label_set: the label set's name, reported as `label_set` when given.
+  """
+  labels = model.labels if labels is None else labels
   record = {"source": path, **rows.model_fields(model), "aggregation": aggregation,
             "duration_seconds": scores.seconds,
-            **rows.window_row(0.0, scores.seconds, scores.clip, model.labels, top_k, threshold)}
+            **rows.window_row(0.0, scores.seconds, scores.clip, labels, top_k, threshold)}
+  if label_set is not None:
+    record["label_set"] = label_set
   if scores.windows is not None:
-    record["windows"] = rows.window_rows(scores.windows, model.labels, top_k, threshold)
+    record["windows"] = rows.window_rows(scores.windows, labels, top_k, threshold)
   return json.dumps(record)
+
+
+def label_set_for(args, model):
+  """The ResolvedLabelSet of --labels for this model, or None without --labels.
+
+  Raises:
+    flags.UsageError: the label set's one-line error (file, line, closest names).
+  """
+  if not args.labels:
+    return None
+  from soundscope.models import label_sets
+  try:
+    return label_sets.for_classifier(args.labels, model, args.ontology)
+  except label_sets.LabelSetError as exc:
+    raise flags.UsageError(str(exc)) from None
+
+
+def reported(scores, resolved):
+  """The scores a line reports: the model's classes, or with a label set its labels
+  (max of their classes), those under their label's threshold never reported."""
+  if resolved is None:
+    return scores
+  from soundscope.models import label_sets
+  scores = label_sets.relabel(scores, resolved)
+  windows = scores.windows
+  if windows is not None:
+    windows = windows._replace(scores=resolved.reportable(windows.scores))
+  return scores._replace(clip=resolved.reportable(scores.clip), windows=windows)
 
 
 def describe_error(path, exc):
@@ -146,6 +193,8 @@ def run(args):
   except store.ModelNotFoundError as exc:
     print(f"soundscope classify: {exc}", file=sys.stderr)
     return EXIT_NO_MODEL
+  resolved = label_set_for(args, model)
+  labels = model.labels if resolved is None else list(resolved.labels)
   aggregation = args.aggregation or model.default_aggregation
   jobs = jobs_for(model, args.jobs)
   failed = 0
@@ -158,9 +207,11 @@ def run(args):
       if args.json:
         print(json.dumps({"source": path, "error": message, "kind": kind}), flush=True)
       continue
+    result = reported(result, resolved)
     if args.json:
-      line = format_json(path, result, model, aggregation, args.top_k, args.threshold)
+      line = format_json(path, result, model, aggregation, args.top_k, args.threshold, labels,
+                         resolved and resolved.name)
     else:
-      line = format_text(path, result, model.labels, args.top_k, args.threshold)
+      line = format_text(path, result, labels, args.top_k, args.threshold)
     print(line, flush=True)
   return EXIT_SOME_FILES_FAILED if failed else EXIT_OK

@@ -1,0 +1,436 @@
+"""Label sets: a model's classes grouped into the labels a user reports.
+
+A label set is a YAML file (docs/labels.md):
+
+  name: home                    # the set's name (reported as `label_set`)
+  description: ...              # optional, free text
+  threshold: 0.1                # optional: default reporting threshold of every label (0.0)
+  labels:
+    - name: dog                 # the label reported
+      classes: [Dog, Bark, /m/0ghcn6]           # display names or AudioSet MIDs
+      threshold: 0.2            # optional: reported only when scoring at least this
+    - name: animal
+      classes:
+        - {class: Animal, descendants: true}    # a whole AudioSet ontology branch
+      deny: [{class: Insect, descendants: true}]  # optional: classes taken out
+      allow: [Dog, Cat, Bird]   # optional: only these of the resolved classes count
+
+A class entry is a display name or MID of one of the model's classes, or a
+mapping {class: NAME|MID, descendants: true} naming a node of AudioSet's
+ontology (ontology.json: child_ids): the node and everything under it, kept
+where the model has the class (by MID, or by name when the model has no MIDs).
+A label's classes are (classes) minus (deny), and, with `allow`, only those also
+in (allow).  A label's score is the best (max) of its classes' scores.
+
+  load(spec)                           LabelSet from a file path or a built-in name
+                                       (configs/label_sets/NAME.yaml: esc10, home)
+  resolve(label_set, names, mids, ontology_path)   ResolvedLabelSet: model class
+                                       indices per label
+  for_classifier(spec, classifier, ontology_path)  both, for a Classifier
+  label_scores(scores, resolved)       float32 [..., C] class scores -> [..., L]
+  relabel(scores, resolved)            scoring.Scores over classes -> over labels
+
+Every problem is a LabelSetError (a ValueError) of one line naming the file and
+the line (`esc10.yaml:7: unknown class 'Dgo' in label 'dog' (did you mean
+'Dog'?)`).
+"""
+
+import dataclasses
+import difflib
+import json
+import os
+import pathlib
+
+import numpy as np
+import yaml
+
+SUFFIXES = (".yaml", ".yml")
+SET_KEYS = ("name", "description", "threshold", "labels")
+LABEL_KEYS = ("name", "classes", "threshold", "allow", "deny")
+CLASS_KEYS = ("class", "descendants")
+
+
+class LabelSetError(ValueError):
+  """A label set that cannot be read or resolved; one line naming the file and line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassRef:
+  """One class entry: `text` a display name or MID, `descendants` its whole
+  ontology branch, `line` its 1-based line in the file."""
+  text: str
+  descendants: bool
+  line: int
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelSpec:
+  """One label as written: its classes, reporting threshold (score in [0, 1])
+  and optional allow/deny class entries."""
+  name: str
+  classes: tuple
+  threshold: float
+  allow: tuple
+  deny: tuple
+  line: int
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelSet:
+  """A parsed label-set file; `source` is its path, used in every error."""
+  name: str
+  labels: tuple
+  source: str
+  description: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ResolvedLabelSet:
+  """A label set bound to one model's classes.
+
+  Attributes:
+    name: the set's name.
+    labels: L label names, index-aligned with label scores.
+    class_indices: L tuples of the model's class indices (each non-empty).
+    thresholds: float32 [L] reporting thresholds, scores in [0, 1].
+  """
+  name: str
+  labels: tuple
+  class_indices: tuple
+  thresholds: np.ndarray
+
+  def reportable(self, scores):
+    """float32 [..., L] label scores with those under their label's threshold set
+    to -inf, so that top-k selection (classifier.top_k) never reports them."""
+    scores = np.asarray(scores, np.float32)
+    return np.where(scores >= self.thresholds, scores, np.float32(-np.inf))
+
+
+# ---------------------------------------------------------------- reading YAML
+
+class _Text(str):
+  """A YAML string that remembers its 1-based line."""
+  line = 0
+
+
+class _Map(dict):
+  """A YAML mapping that remembers its 1-based line."""
+  line = 0
+
+
+class _Loader(yaml.SafeLoader):
+  """SafeLoader whose strings and mappings carry their line numbers."""
+
+
+def _construct_text(loader, node):
+  text = _Text(loader.construct_scalar(node))
+  text.line = node.start_mark.line + 1
+  return text
+
+
+def _construct_map(loader, node):
+  mapping = _Map(loader.construct_mapping(node, deep=True))
+  mapping.line = node.start_mark.line + 1
+  return mapping
+
+
+_Loader.add_constructor("tag:yaml.org,2002:str", _construct_text)
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+
+
+def builtin_dir():
+  """The folder of the built-in label sets (configs/label_sets/)."""
+  from soundscope import configs
+  return pathlib.Path(configs.__file__).resolve().parent / "label_sets"
+
+
+def builtin_names():
+  """Names of the built-in label sets, sorted."""
+  return sorted(path.stem for path in builtin_dir().glob("*.yaml"))
+
+
+def path_of(spec):
+  """The file of a label set given as a path or a built-in name.
+
+  Raises:
+    LabelSetError: neither an existing file nor a built-in name.
+  """
+  spec = os.fspath(spec)
+  if os.path.isfile(spec):
+    return pathlib.Path(spec)
+  if spec in builtin_names():
+    return builtin_dir() / f"{spec}.yaml"
+  kind = "file" if spec.endswith(SUFFIXES) or os.sep in spec else "built-in label set"
+  raise LabelSetError(f"{spec}: no such {kind} (built-in label sets: "
+                      f"{', '.join(builtin_names())}; or give a .yaml file)")
+
+
+def load(spec):
+  """Parses a label set (a file path or a built-in name) into a LabelSet.
+
+  Raises:
+    LabelSetError naming the file and line: bad YAML, a missing or unknown
+    key, a bad threshold, no labels, a repeated label name.
+  """
+  path = path_of(spec)
+  try:
+    with open(path, encoding="utf-8") as stream:
+      document = yaml.load(stream, Loader=_Loader)  # nosec: a SafeLoader subclass.
+  except yaml.YAMLError as exc:
+    mark = getattr(exc, "problem_mark", None)
+    where = f":{mark.line + 1}" if mark else ""
+    raise LabelSetError(f"{path}{where}: not valid YAML: "
+                        f"{getattr(exc, 'problem', None) or exc}") from None
+  except (OSError, UnicodeDecodeError) as exc:
+    raise LabelSetError(f"{path}: cannot read: {exc}") from None
+  return _label_set(document, str(path))
+
+
+def _label_set(document, source):
+  if not isinstance(document, dict):
+    raise LabelSetError(f"{source}:1: a label set is a mapping with 'name' and 'labels'")
+  _check_keys(document, SET_KEYS, source, "label set")
+  name = _required_text(document, "name", source, "label set")
+  default = _threshold(document, source, 0.0)
+  labels = document.get("labels")
+  if not isinstance(labels, list) or not labels:
+    raise LabelSetError(f"{source}:{_line(document)}: 'labels' must be a non-empty list")
+  specs = tuple(_label(item, source, default) for item in labels)
+  _check_unique(specs, source)
+  return LabelSet(str(name), specs, source, str(document.get("description") or ""))
+
+
+def _label(item, source, default_threshold):
+  if not isinstance(item, dict):
+    raise LabelSetError(f"{source}:{_line(item)}: a label is a mapping with 'name' and "
+                        f"'classes', not {item!r}")
+  _check_keys(item, LABEL_KEYS, source, "label")
+  name = _required_text(item, "name", source, "label")
+  where = f"label {name!r}"
+  classes = _class_refs(item.get("classes"), source, item, where, required=True)
+  return LabelSpec(str(name), classes, _threshold(item, source, default_threshold),
+                   _class_refs(item.get("allow"), source, item, where),
+                   _class_refs(item.get("deny"), source, item, where), item.line)
+
+
+def _class_refs(entries, source, parent, where, required=False):
+  if entries is None and not required:
+    return ()
+  if not isinstance(entries, list) or not entries:
+    raise LabelSetError(f"{source}:{_line(parent)}: {where}: class lists must be non-empty "
+                        f"lists of class names, MIDs or {{class: ..., descendants: true}}")
+  return tuple(_class_ref(entry, source, parent, where) for entry in entries)
+
+
+def _class_ref(entry, source, parent, where):
+  if isinstance(entry, str):
+    return ClassRef(str(entry), False, getattr(entry, "line", _line(parent)))
+  if isinstance(entry, dict):
+    _check_keys(entry, CLASS_KEYS, source, "class entry")
+    text = _required_text(entry, "class", source, "class entry")
+    descendants = entry.get("descendants", False)
+    if not isinstance(descendants, bool):
+      raise LabelSetError(f"{source}:{_line(entry)}: {where}: 'descendants' must be true "
+                          f"or false, not {descendants!r}")
+    return ClassRef(str(text), descendants, text.line)
+  raise LabelSetError(f"{source}:{_line(parent)}: {where}: a class is a name, a MID or "
+                      f"{{class: ..., descendants: true}}, not {entry!r}")
+
+
+def _threshold(mapping, source, default):
+  value = mapping.get("threshold", default)
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+    raise LabelSetError(f"{source}:{_line(mapping)}: 'threshold' must be a score in [0, 1], "
+                        f"not {value!r}")
+  return float(value)
+
+
+def _required_text(mapping, key, source, what):
+  value = mapping.get(key)
+  if not isinstance(value, str) or not value.strip():
+    raise LabelSetError(f"{source}:{_line(mapping)}: a {what} needs a non-empty {key!r}")
+  return value
+
+
+def _check_keys(mapping, allowed, source, what):
+  for key in mapping:
+    if key not in allowed:
+      raise LabelSetError(f"{source}:{getattr(key, 'line', _line(mapping))}: unknown key "
+                          f"{key!r} in a {what}{_suggest(str(key), allowed)}")
+
+
+def _check_unique(specs, source):
+  seen = set()
+  for spec in specs:
+    if spec.name in seen:
+      raise LabelSetError(f"{source}:{spec.line}: label {spec.name!r} appears twice")
+    seen.add(spec.name)
+
+
+def _line(value):
+  return getattr(value, "line", 1)
+
+
+def _suggest(text, choices):
+  close = difflib.get_close_matches(text, list(choices), n=3)
+  if not close:
+    return ""
+  return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
+
+
+# ------------------------------------------------------------------- ontology
+
+@dataclasses.dataclass(frozen=True)
+class Ontology:
+  """AudioSet's ontology: by_id {mid: node dict}, mid_of {name: mid}."""
+  by_id: dict
+  mid_of: dict
+
+
+def read_ontology(path):
+  """Reads AudioSet's ontology.json (632 nodes with id, name, child_ids).
+
+  Raises:
+    LabelSetError: the file cannot be read or is not a list of nodes.
+  """
+  try:
+    with open(path, encoding="utf-8") as stream:
+      nodes = json.load(stream)
+    by_id = {node["id"]: node for node in nodes}
+    return Ontology(by_id, {node["name"]: node["id"] for node in nodes})
+  except (OSError, ValueError, KeyError, TypeError) as exc:
+    raise LabelSetError(f"{path}: not AudioSet's ontology.json: {exc}") from None
+
+
+def branch(ontology, key):
+  """MIDs of an ontology node (by name or MID) and every node below it (child_ids).
+
+  Returns:
+    set of str MIDs, the node's own included; None when no node has that name or MID.
+  """
+  root = key if key in ontology.by_id else ontology.mid_of.get(key)
+  if root is None:
+    return None
+  found, todo = set(), [root]
+  while todo:
+    mid = todo.pop()
+    if mid not in found and mid in ontology.by_id:
+      found.add(mid)
+      todo.extend(ontology.by_id[mid].get("child_ids", ()))
+  return found
+
+
+def branch_names(ontology, key):
+  """Display names of branch(ontology, key) (None when the node is unknown)."""
+  mids = branch(ontology, key)
+  return None if mids is None else {ontology.by_id[mid]["name"] for mid in mids}
+
+
+# ------------------------------------------------------------------ resolving
+
+class _Vocabulary:
+  """A model's classes by display name and by MID, and an optional ontology."""
+
+  def __init__(self, names, mids, ontology):
+    self.names = list(names)
+    self.index_of = {name: i for i, name in enumerate(self.names)}
+    self.index_of.update({mid: i for i, mid in enumerate(mids or ()) if mid})
+    self.has_mids = any(mids or ())
+    self.ontology = ontology
+
+  def indices(self, ref, source, where):
+    """Model class indices of one ClassRef (a set of int)."""
+    if not ref.descendants:
+      if ref.text not in self.index_of:
+        raise LabelSetError(f"{source}:{ref.line}: unknown class {ref.text!r} in {where}"
+                            f"{_suggest(ref.text, self.names) or ' (not a class of the model)'}")
+      return {self.index_of[ref.text]}
+    return self._branch_indices(ref, source, where)
+
+  def _branch_indices(self, ref, source, where):
+    if self.ontology is None:
+      raise LabelSetError(f"{source}:{ref.line}: {where}: 'descendants: true' needs AudioSet's "
+                          f"ontology.json (--ontology FILE)")
+    mids = branch(self.ontology, ref.text)
+    if mids is None:
+      raise LabelSetError(f"{source}:{ref.line}: unknown ontology class {ref.text!r} in {where}"
+                          f"{_suggest(ref.text, self.ontology.mid_of)}")
+    keys = mids if self.has_mids else {self.ontology.by_id[m]["name"] for m in mids}
+    found = {self.index_of[key] for key in keys if key in self.index_of}
+    if not found:
+      raise LabelSetError(f"{source}:{ref.line}: {where}: no class of the model is in the "
+                          f"ontology branch {ref.text!r}")
+    return found
+
+
+def resolve(label_set, class_names, class_mids=(), ontology_path=None):
+  """Binds a LabelSet to a model's classes.
+
+  Args:
+    label_set: a LabelSet (load()).
+    class_names: the model's C display names, in score order.
+    class_mids: its C AudioSet MIDs ('' or empty when unknown).
+    ontology_path: AudioSet's ontology.json, read only when an entry has
+      `descendants: true`.
+
+  Returns:
+    ResolvedLabelSet.
+
+  Raises:
+    LabelSetError naming the file and line: an unknown class (with the closest
+    real names), a branch without the ontology, a label left with no class.
+  """
+  needs_ontology = any(ref.descendants for spec in label_set.labels
+                       for ref in spec.classes + spec.allow + spec.deny)
+  ontology = read_ontology(ontology_path) if needs_ontology and ontology_path else None
+  vocabulary = _Vocabulary(class_names, class_mids, ontology)
+  indices = tuple(_label_indices(spec, vocabulary, label_set.source)
+                  for spec in label_set.labels)
+  return ResolvedLabelSet(label_set.name, tuple(spec.name for spec in label_set.labels),
+                          indices, np.array([s.threshold for s in label_set.labels], np.float32))
+
+
+def _label_indices(spec, vocabulary, source):
+  where = f"label {spec.name!r}"
+
+  def union(refs):
+    return set().union(*(vocabulary.indices(ref, source, where) for ref in refs))
+
+  chosen = union(spec.classes) - union(spec.deny)
+  if spec.allow:
+    chosen &= union(spec.allow)
+  if not chosen:
+    raise LabelSetError(f"{source}:{spec.line}: {where} has no class left after allow/deny")
+  return tuple(sorted(chosen))
+
+
+def for_classifier(spec, classifier, ontology_path=None):
+  """load(spec) resolved against a classifier.Classifier's labels (and mids, when it has them)."""
+  return resolve(load(spec), classifier.labels, getattr(classifier, "mids", ()), ontology_path)
+
+
+# -------------------------------------------------------------------- scoring
+
+def label_scores(scores, resolved):
+  """Class scores -> label scores: each label's score is the max of its classes'.
+
+  Args:
+    scores: float [..., C] class scores (a clip's [C], windows' [w, C], ...).
+    resolved: a ResolvedLabelSet for the model that made them.
+
+  Returns:
+    (float32 [..., L] label scores, L label names).
+  """
+  scores = np.asarray(scores, np.float32)
+  columns = [scores[..., list(indices)].max(axis=-1) for indices in resolved.class_indices]
+  return np.stack(columns, axis=-1).astype(np.float32), list(resolved.labels)
+
+
+def relabel(scores, resolved):
+  """A scoring.Scores over the model's classes -> the same over the set's labels:
+  clip [C] -> [L] and, when present, windows' scores [w, C] -> [w, L] (times kept)."""
+  clip, _ = label_scores(scores.clip, resolved)
+  windows = scores.windows
+  if windows is not None:
+    windows = windows._replace(scores=label_scores(windows.scores, resolved)[0])
+  return scores._replace(clip=clip, windows=windows)
