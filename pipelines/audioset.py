@@ -3,8 +3,8 @@
   soundscope audioset --segments balanced_train_segments.csv --audio-dir audio/
                       --output out/bal_train [--class-labels class_labels_indices.csv]
 
-The segment CSV is read exactly as released: three header lines starting
-with '#', then one segment per line, `YTID, start_seconds, end_seconds,
+The segment CSV is read exactly as released (UTF-8, a leading BOM skipped):
+three header lines starting with '#', then one segment per line, `YTID, start_seconds, end_seconds,
 "mid,mid,..."`.  Mids become class indices through class_labels_indices.csv
 (default: the one next to the segments CSV, as in the release).
 
@@ -64,7 +64,7 @@ def read_segments(path):
       are not 0 <= start < end, naming its line.
   """
   segments = []
-  with open(path, newline="", encoding="utf-8") as handle:
+  with open(path, newline="", encoding="utf-8-sig") as handle:   # A BOM is skipped.
     lines = handle.read().splitlines()
   for number, line in enumerate(lines, start=1):
     if not line.strip() or line.startswith("#"):

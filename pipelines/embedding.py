@@ -20,7 +20,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
-from soundscope.pipelines import dead_letter, model_handlers, options, progress
+from soundscope.pipelines import dead_letter, inputs, model_handlers, options, progress
 from soundscope.transforms import records, vggish_input
 
 AudioJob = collections.namedtuple(
@@ -95,6 +95,7 @@ class _ReadExamplesFn(progress.BeaconLifecycle, beam.DoFn):
   def process(self, job):
     count = 0
     try:
+      inputs.check_name(job.path)   # Beam and the manifest store only UTF-8 text.
       stream = vggish_input.iter_file_examples(
           job.path, self._config.params, job.start_seconds, job.end_seconds,
           reject_silence=self._config.reject_silence)

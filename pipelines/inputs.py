@@ -19,6 +19,12 @@ The `video_id` of a file is its path relative to the root, with '/' separators
 It is stable (the same file under the same --input always gets the same id,
 whatever the machine's current directory) and unique within a run; a path
 listed twice is reported once as a `duplicate_input` error.
+
+A file name that is not UTF-8 (bytes such as b'caf\\xe9.wav', which Python
+holds surrogate-escaped) gets an id written with backslash escapes
+(`caf\\xe9.wav`, `printable`), since Beam's coders and Parquet store only
+UTF-8 text; `check_name` refuses such a path with a FileNameError, which the
+pipelines report as a `file_name_not_utf8` error row naming it that way.
 """
 
 import collections
@@ -44,6 +50,29 @@ Expansion.__doc__ = """Result of expand(): files (list of InputFile, sorted by i
 duplicates (list of InputFile listed more than once), root (absolute str)."""
 
 
+class FileNameError(ValueError):
+  """A path whose name is not UTF-8: it cannot travel through the pipeline or its outputs."""
+  kind = "file_name_not_utf8"
+
+
+def printable(path):
+  """`path` as UTF-8 text: the bytes of a non-UTF-8 name as escapes ('caf\\xe9.wav')."""
+  try:
+    raw = path.encode("utf-8", "surrogateescape")
+  except UnicodeEncodeError:    # A surrogate that no file name decodes to.
+    return path.encode("utf-8", "backslashreplace").decode("utf-8")
+  return raw.decode("utf-8", "backslashreplace")
+
+
+def check_name(path):
+  """Raises FileNameError naming `path` (escaped) when it is not UTF-8 text."""
+  try:
+    path.encode("utf-8")
+  except UnicodeEncodeError:
+    raise FileNameError(f"{printable(path)}: the file name is not UTF-8 (shown with "
+                        f"\\x escapes); rename the file to process it") from None
+
+
 def _has_magic(text):
   return any(char in text for char in "*?[")
 
@@ -63,8 +92,8 @@ def _glob_root(pattern):
 def _video_id(path, root):
   relative = os.path.relpath(path, root)
   if relative.startswith(os.pardir + os.sep) or relative == os.pardir:
-    return path.replace(os.sep, "/")
-  return relative.replace(os.sep, "/")
+    return printable(path).replace(os.sep, "/")
+  return printable(relative).replace(os.sep, "/")
 
 
 def is_list_file(spec):

@@ -8,7 +8,8 @@ separated by commas (or semicolons), each a mid or an integer index, e.g.
 The `--labels-csv` CSV of `soundscope embed` has a header with a `labels` column
 and a `video_id` or `path` column; a row applies to the input whose video_id,
 or whose path (absolute or relative to the current directory), matches.
-Inputs without a row get no labels.
+Inputs without a row get no labels.  The CSV is UTF-8; a leading BOM (as
+spreadsheet programs write) is skipped.
 """
 
 import csv
@@ -72,7 +73,7 @@ def parse(text, mid_to_index=None, num_classes=None):
 
 def load_file_labels(path):
   """{key: label text} of an embed --labels-csv CSV (key: video_id or absolute path)."""
-  with open(path, newline="", encoding="utf-8") as handle:
+  with open(path, newline="", encoding="utf-8-sig") as handle:   # A BOM is skipped.
     reader = csv.DictReader(handle, skipinitialspace=True)
     fields = set(reader.fieldnames or ())
     if "labels" not in fields or not fields & {"video_id", "path"}:

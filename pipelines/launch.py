@@ -5,13 +5,36 @@ the pipeline runs with the progress line on stderr (local runners), its Beam
 counters are printed, the outputs are counted back from the files written,
 `inputs = written + errors` is checked, and only then are the staged outputs
 moved into place.  Exit status 0 on success, 1 when the pipeline failed or
-the counts do not reconcile (the previous outputs are then left untouched).
+the counts do not reconcile (the previous outputs are then left untouched),
+and 1 when too many inputs failed.
+
+Too many: more than --max-error-fraction of the inputs (default 1.0), and
+always when every input failed (at least one input, none written).  The
+outputs are still moved into place (the errors file is what to act on) and
+the run prints one line on stderr, e.g. 'predict: 21 of 21 records failed
+(21 unreadable_tfrecord; e.g. <the first message>)'; an empty input list is
+not a failure.
 """
 
 import sys
 import time
 
 from soundscope.pipelines import dead_letter, options, progress
+
+DEFAULT_MAX_ERROR_FRACTION = 1.0
+
+
+def too_many_errors(inputs, errors, max_fraction=DEFAULT_MAX_ERROR_FRACTION):
+  """True when every input failed (inputs > 0), or errors > max_fraction of the inputs."""
+  if inputs <= 0:
+    return False
+  return errors >= inputs or errors > max_fraction * inputs
+
+
+def failure_line(label, unit, inputs, errors, errors_path):
+  """'predict: 21 of 21 records failed (21 unreadable_tfrecord; e.g. ...)' from the errors file."""
+  return (f"{label}: {errors} of {inputs} {unit} failed "
+          f"({dead_letter.summary(dead_letter.read_reasons(errors_path))})")
 
 
 def count_errors(rows):
@@ -82,12 +105,20 @@ def run(args, label, unit, num_inputs, build, count_outputs, staged, progress_to
     # Only the workers' counters know how many records the files held.
     print(f"{unit}: ? in = {written} written + {errors} errors (not checked: the runner "
           f"reported no counters)", file=stream)
-  elif not dead_letter.reconcile(unit, num_inputs(totals) if callable(num_inputs)
-                                 else num_inputs, written, errors, stream=stream):
-    staged.abort()
-    print(f"{label}: counts do not reconcile; outputs not written", file=sys.stderr)
-    return 1
+    inputs = written + errors
+  else:
+    inputs = num_inputs(totals) if callable(num_inputs) else num_inputs
+    if not dead_letter.reconcile(unit, inputs, written, errors, stream=stream):
+      staged.abort()
+      print(f"{label}: counts do not reconcile; outputs not written", file=sys.stderr)
+      return 1
+  max_fraction = getattr(args, "max_error_fraction", DEFAULT_MAX_ERROR_FRACTION)
+  failed = too_many_errors(inputs, errors, max_fraction) and failure_line(
+      label, unit, inputs, errors, staged.staged(dead_letter.suffix(args.errors_format)))
   final = staged.commit()
   for path in final:
     print(f"  {path}", file=stream)
+  if failed:
+    print(failed, file=sys.stderr)
+    return 1
   return 0

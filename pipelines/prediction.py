@@ -19,7 +19,8 @@ duration (windows padded past a short clip's end are cut there).
 import apache_beam as beam
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
-from soundscope.pipelines import dead_letter, launch, model_handlers, outputs, progress
+from soundscope.pipelines import (dead_letter, inputs, launch, model_handlers, outputs,
+                                  progress)
 from soundscope.transforms import errors as audio_errors
 from soundscope.transforms import records
 
@@ -47,13 +48,26 @@ def predictions_schema(with_scores):
 
 
 def _audio_input(item):
-  """Audio InputFile -> (meta, ClipInput of the path): the handler decodes it."""
+  """Audio InputFile -> (meta, ClipInput of the path), or an error row for a non-UTF-8 name."""
+  try:
+    inputs.check_name(item.path)
+  except inputs.FileNameError as exc:
+    yield beam.pvalue.TaggedOutput("errors", dead_letter.error_row(
+        item.video_id, item.path, "read", (exc.kind, str(exc))))
+    return
   meta = {"id": item.video_id, "source": item.path, "record": 0, "offset": 0.0}
-  return meta, model_handlers.ClipInput("file", item.path)
+  yield meta, model_handlers.ClipInput("file", item.path)
 
 
 def _read_records(item):
   """TFRecord InputFile -> (meta, ClipInput) per record; errors tagged."""
+  try:
+    inputs.check_name(item.path)
+  except inputs.FileNameError as exc:   # Counted as a file that broke: one error row.
+    progress.count("unreadable_files")
+    yield beam.pvalue.TaggedOutput("errors", dead_letter.error_row(
+        f"{item.video_id}#0", item.path, "read", (exc.kind, str(exc))))
+    return
   index = -1
   try:
     # tf.data's reader checks framing and CRCs; a damaged file raises DataLossError.
@@ -148,8 +162,9 @@ def build_pipeline(pipeline, files, early_errors, input_format, handler, rows_pr
         "errors", main="clips")
     clips, read_errors = clips.clips, clips.errors
   else:
-    clips = items | "AudioInputs" >> beam.Map(_audio_input)
-    read_errors = None
+    clips = items | "AudioInputs" >> beam.FlatMap(_audio_input).with_outputs(
+        "errors", main="clips")
+    clips, read_errors = clips.clips, clips.errors
   scored, failed = clips | "RunInference" >> RunInference(
       KeyedModelHandler(handler)).with_exception_handling()
   rows = scored | "ToRows" >> beam.ParDo(_ToRowsFn(

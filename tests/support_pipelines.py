@@ -156,3 +156,14 @@ class BoundedClassifier(TinyClassifier):
 
 def make_bounded_classifier():
   return BoundedClassifier()
+
+
+class AudioOnlyClassifier(TinyClassifier):
+  """Scores audio but has no head on AudioSet embeddings, as YAMNet: every record fails."""
+  name = "audio_only"
+  embedding_scores = classifier.Classifier.embedding_scores
+  embedding_batch_scores = classifier.Classifier.embedding_batch_scores
+
+
+def make_audio_only_classifier():
+  return AudioOnlyClassifier()

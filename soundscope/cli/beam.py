@@ -4,6 +4,8 @@ Their meaning is in pipelines/options.py (threads per worker, shards, the
 default runner); the front-end flags come from configs.params.VggishParams.
 """
 
+import argparse
+
 from soundscope.cli import flags
 from soundscope.configs import params as P
 from soundscope.pipelines import options
@@ -21,6 +23,10 @@ def add_common_arguments(parser):
   group = parser.add_argument_group("pipeline")
   group.add_argument("--errors-format", choices=("parquet", "jsonl"), default="parquet",
                      help="format of the PREFIX-errors output (default %(default)s)")
+  group.add_argument("--max-error-fraction", type=_fraction, default=1.0, metavar="F",
+                     help="exit 1 (the outputs are still written) when more than this "
+                          "fraction of the inputs failed; a run where every input failed "
+                          "always exits 1 (default %(default)s: only then)")
   group.add_argument("--no-progress", action="store_true",
                      help="no progress line on stderr (local runners only print one)")
   group.add_argument("--decode-threads", type=int, default=0, metavar="N",
@@ -30,6 +36,17 @@ def add_common_arguments(parser):
   return parser
 
 
+
+
+def _fraction(text):
+  """argparse type: a number in [0, 1]."""
+  try:
+    value = float(text)
+  except ValueError:
+    value = float("nan")
+  if not 0.0 <= value <= 1.0:
+    raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
+  return value
 
 
 def add_vggish_arguments(parser):
