@@ -59,7 +59,7 @@ def _help(field, default):
   return f"{meta['help']} (default {default}{unit})".replace("%", "%%")
 
 
-def add_flags(parser, config_class, names=None, title=None, **overrides):
+def add_flags(parser, config_class, names=None, title=None):
   """Adds the flags of config_class's fields to an argparse parser.
 
   Args:
@@ -67,15 +67,13 @@ def add_flags(parser, config_class, names=None, title=None, **overrides):
     config_class: a dataclass whose fields carry flag() metadata.
     names: the fields to expose (default: every field with a flag).
     title: put them in an argument group of this title.
-    **overrides: field name -> default for this command (e.g. a different
-      short-clip policy); the config's own default otherwise.
 
   Returns:
     the parser.
   """
   target = parser.add_argument_group(title) if title else parser
   for field in flag_fields(config_class, names):
-    default = overrides.get(field.name, _default(field))
+    default = _default(field)
     meta = field.metadata
     kind = _value_type(field, config_class)
     options = {"dest": field.name, "help": _help(field, default)}
