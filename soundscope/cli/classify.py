@@ -19,6 +19,18 @@ max of its classes' scores, is reported only from its own threshold up, and
 the lines and --json name the labels.  A label set that cannot be read or
 names an unknown class is one line naming the file and line, exit status 2.
 
+With `--events` (docs/events.md) each file's windows become sound events
+(transforms/events.py: hysteresis --event-enter/--event-exit, --event-min-duration,
+--event-merge-gap, --event-tail), one line per event after the file's line:
+
+  dog.flac: dog 1.44-2.90 s (peak 0.94)
+
+and an `events` list per file with --json.  `--event-dir DIR` writes them as
+tables (`--event-format`: csv or jsonl, one events.csv / events.jsonl for the
+run; raven or audacity, one <stem>.selections.txt / <stem>.labels.txt per
+file; transforms/event_tables.py).  A rule its config refuses (--event-exit
+above --event-enter) is one usage error naming the flag, exit 2.
+
 With YAMNet this command imports neither TensorFlow nor Apache Beam.
 """
 
@@ -28,6 +40,7 @@ import os
 import sys
 
 from soundscope.cli import flags
+from soundscope.configs import events as E
 from soundscope.configs import params as P
 from soundscope.models import classifier as C
 from soundscope.models import rows
@@ -36,6 +49,7 @@ REPORT_FLAGS = ("model", "model_dir", "top_k", "threshold", "aggregation")
 EXIT_OK = 0
 EXIT_SOME_FILES_FAILED = 1
 EXIT_NO_MODEL = 2
+EVENT_FORMATS = ("csv", "raven", "audacity", "jsonl")
 
 
 def add_arguments(parser):
@@ -54,7 +68,21 @@ def add_arguments(parser):
   parser.add_argument("--jobs", type=int, default=None,
                       help="files processed in parallel (default: CPU count, at most 8, for "
                            "models that allow it, e.g. YAMNet; 1 for the others)")
+  add_event_arguments(parser)
   return flags.add_flags(parser, P.VggishParams, names=["resample_filter"])
+
+
+def add_event_arguments(parser):
+  """--events, --event-format, --event-dir and the EventRules flags."""
+  group = parser.add_argument_group("sound events (docs/events.md)")
+  group.add_argument("--events", action="store_true",
+                     help="also report sound events: one line (or JSON list) per event")
+  group.add_argument("--event-format", choices=EVENT_FORMATS, default=None,
+                     help="with --event-dir: csv or jsonl (one table for the run), raven or "
+                          "audacity (one table per file) (default csv)")
+  group.add_argument("--event-dir", metavar="DIR", default=None,
+                     help="write the events as tables into DIR (implies --events)")
+  flags.add_flags(group, E.EventRules)
 
 
 def classify_file(model, path, params, aggregation, want_windows):
@@ -83,11 +111,12 @@ def format_text(path, scores, labels, top_k, threshold):
 
 
 def format_json(path, scores, model, aggregation, top_k, threshold, labels=None,
-                label_set=None):
+                label_set=None, events=None):
   """One JSON object (a line) for a classified file, in the shared field names (models/rows.py).
 
   labels: the names the scores are aligned with (default the model's classes);
-  label_set: the label set's name, reported as `label_set` when given.
+  label_set: the label set's name, reported as `label_set` when given;
+  events: [transforms.events.Event], reported as an `events` list when given.
   """
   labels = model.labels if labels is None else labels
   record = {"source": path, **rows.model_fields(model), "aggregation": aggregation,
@@ -97,7 +126,93 @@ def format_json(path, scores, model, aggregation, top_k, threshold, labels=None,
     record["label_set"] = label_set
   if scores.windows is not None:
     record["windows"] = rows.window_rows(scores.windows, labels, top_k, threshold)
+  if events is not None:
+    record["events"] = [event.as_dict() for event in events]
   return json.dumps(record)
+
+
+def format_events(path, events):
+  """One line per event: `path: label start-end s (peak 0.91)`."""
+  return "\n".join(f"{path}: {e.label} {e.start_seconds:.2f}-{e.end_seconds:.2f} s "
+                   f"(peak {e.peak_score:.2f})" for e in events)
+
+
+def events_of(scores, resolved, labels, rules, model):
+  """[Event] of one file's per-window scores (over the labels of --labels, else the
+  model's classes; label thresholds do not apply, the rules do)."""
+  from soundscope.transforms import events as events_lib
+  if resolved is not None:
+    from soundscope.models import label_sets
+    scores = label_sets.relabel(scores, resolved)
+  framing = getattr(model, "framing", None)
+  window_seconds = framing.span_samples / P.SAMPLE_RATE_HZ if framing else None
+  windows = scores.windows
+  return events_lib.detect(windows.starts, windows.ends, windows.scores, labels, rules,
+                           window_seconds)
+
+
+class EventTables:
+  """Writes each file's events into --event-dir in --event-format (transforms/event_tables.py)."""
+
+  def __init__(self, directory, kind):
+    from soundscope.transforms import event_tables
+    self.tables, self.directory, self.kind = event_tables, directory, kind or "csv"
+    self.names = set()
+    self.combined = None
+    os.makedirs(directory, exist_ok=True)
+    if self.kind in ("csv", "jsonl"):
+      self.combined = open(os.path.join(directory, f"events.{self.kind}"), "w", newline="",
+                           encoding="utf-8")
+      if self.kind == "csv":
+        self.tables.write_csv(self.combined, "", [], header=True)
+
+  def write(self, path, events):
+    """Adds one file's events (its own table for raven and audacity)."""
+    if self.kind == "csv":
+      self.tables.write_csv(self.combined, path, events, header=False)
+    elif self.kind == "jsonl":
+      self.tables.write_jsonl(self.combined, path, events)
+    else:
+      suffix = self.tables.RAVEN_SUFFIX if self.kind == "raven" else self.tables.AUDACITY_SUFFIX
+      writer = self.tables.write_raven if self.kind == "raven" else self.tables.write_audacity
+      with open(self._unique(path, suffix), "w", newline="", encoding="utf-8") as stream:
+        writer(stream, events)
+    if self.combined is not None:
+      self.combined.flush()
+
+  def _unique(self, path, suffix):
+    """DIR/<stem><suffix>, numbered (<stem>-2...) when two inputs share a stem."""
+    name, number = self.tables.table_name(path, suffix), 1
+    while name in self.names:
+      number += 1
+      name = self.tables.table_name(path, "") + f"-{number}{suffix}"
+    self.names.add(name)
+    return os.path.join(self.directory, name)
+
+  def close(self):
+    if self.combined is not None:
+      self.combined.close()
+
+
+def event_options(args):
+  """(EventRules or None when no events are asked, EventTables or None).
+
+  Raises:
+    flags.UsageError: a rule its config refuses; --event-format without --event-dir;
+      an --event-dir that cannot be written.
+  """
+  rules = flags.build(E.EventRules, args)
+  if args.event_format and not args.event_dir:
+    raise flags.UsageError("--event-format needs --event-dir DIR")
+  if not (args.events or args.event_dir):
+    return None, None
+  if not args.event_dir:
+    return rules, None
+  try:
+    return rules, EventTables(args.event_dir, args.event_format)
+  except OSError as exc:
+    raise flags.UsageError(f"--event-dir {args.event_dir}: cannot write there: "
+                           f"{exc.strerror or exc}") from None
 
 
 def label_set_for(args, model):
@@ -186,6 +301,16 @@ def run(args):
   """Classifies args.files; returns the exit status (0, 1 if any file failed, 2 if no model)."""
   flags.build(P.ReportOptions, args)   # A refused --top-k or --threshold: usage error, exit 2.
   params = flags.build(P.VggishParams, args)
+  rules, tables = event_options(args)
+  try:
+    return _run(args, params, rules, tables)
+  finally:
+    if tables is not None:
+      tables.close()
+
+
+def _run(args, params, rules, tables):
+  """run() once the options are checked."""
   from soundscope.models.store import files as store
   from soundscope.models.store import registry
   try:
@@ -199,7 +324,7 @@ def run(args):
   jobs = jobs_for(model, args.jobs)
   failed = 0
   for path, result, error in classify_files(model, args.files, params, aggregation,
-                                            args.per_window, jobs):
+                                            args.per_window or rules is not None, jobs):
     if error is not None:
       failed += 1
       kind, message = error
@@ -207,11 +332,20 @@ def run(args):
       if args.json:
         print(json.dumps({"source": path, "error": message, "kind": kind}), flush=True)
       continue
+    events = None
+    if rules is not None:
+      events = events_of(result, resolved, labels, rules, model)
+      if tables is not None:
+        tables.write(path, events)
+      if not args.per_window:
+        result = result._replace(windows=None)
     result = reported(result, resolved)
     if args.json:
       line = format_json(path, result, model, aggregation, args.top_k, args.threshold, labels,
-                         resolved and resolved.name)
+                         resolved and resolved.name, events)
     else:
       line = format_text(path, result, labels, args.top_k, args.threshold)
+      if events:
+        line += "\n" + format_events(path, events)
     print(line, flush=True)
   return EXIT_SOME_FILES_FAILED if failed else EXIT_OK

@@ -1,0 +1,166 @@
+"""Event tables: the events of audio files as CSV, Raven Pro selections, Audacity labels, JSONL.
+
+  CSV       one table for a run: source, label, start_seconds, end_seconds,
+            peak_score, mean_score, windows (a header line, then a row per event)
+  JSONL     the same fields, one JSON object per event
+  Raven     one `<stem>.selections.txt` per audio file: Raven Pro's selection
+            table, tab-separated, a header line then one row per selection:
+            Selection (1, 2, ...), View ("Spectrogram 1"), Channel (1),
+            Begin Time (s), End Time (s), Low Freq (Hz) (0), High Freq (Hz)
+            (8000, the model's Nyquist frequency), Annotation (the label), then
+            Peak Score, Mean Score, Windows
+  Audacity  one `<stem>.labels.txt` per audio file: Audacity's label track,
+            `start<TAB>end<TAB>label` per line, seconds
+
+Times are seconds from the start of the file; floats are written with
+Python's shortest round-trip repr, so each reader gives back the written
+numbers exactly.  Writers take an open text stream (newline=''); readers a
+path.  A label holding a tab or a line break cannot go in the tab-separated
+tables: EventTableError.
+"""
+
+import collections
+import csv
+import json
+import os
+
+from soundscope.configs import params as P
+from soundscope.transforms import events as events_lib
+
+FIELDS = ("source", "label", "start_seconds", "end_seconds", "peak_score", "mean_score",
+          "windows")
+RAVEN_COLUMNS = ("Selection", "View", "Channel", "Begin Time (s)", "End Time (s)",
+                 "Low Freq (Hz)", "High Freq (Hz)", "Annotation", "Peak Score", "Mean Score",
+                 "Windows")
+RAVEN_VIEW = "Spectrogram 1"
+RAVEN_CHANNEL = 1
+RAVEN_LOW_FREQ_HZ = 0.0
+RAVEN_HIGH_FREQ_HZ = P.SAMPLE_RATE_HZ / 2.0     # The band the models hear.
+RAVEN_SUFFIX = ".selections.txt"
+AUDACITY_SUFFIX = ".labels.txt"
+
+AudacityLabel = collections.namedtuple("AudacityLabel", ["start_seconds", "end_seconds", "label"])
+AudacityLabel.__doc__ = "One Audacity label: bounds in seconds and its text."
+
+
+class EventTableError(ValueError):
+  """An event table that cannot be written or read; one line naming the file or label."""
+
+
+def table_name(source, suffix):
+  """`<stem><suffix>` of an audio file's path (dog.flac -> dog.selections.txt)."""
+  return os.path.splitext(os.path.basename(os.fspath(source)))[0] + suffix
+
+
+def _plain(label):
+  if "\t" in label or "\n" in label or "\r" in label:
+    raise EventTableError(f"label {label!r} holds a tab or a line break: it cannot go in a "
+                          f"tab-separated table")
+  return label
+
+
+# ---------------------------------------------------------------- CSV, JSONL
+
+def write_csv(stream, source, events, header=True):
+  """Writes the rows of one file's events (FIELDS), after a header line when header."""
+  writer = csv.writer(stream, lineterminator="\n")
+  if header:
+    writer.writerow(FIELDS)
+  for event in events:
+    writer.writerow([os.fspath(source), event.label, repr(event.start_seconds),
+                     repr(event.end_seconds), repr(event.peak_score), repr(event.mean_score),
+                     event.windows])
+
+
+def _from_fields(row, where):
+  try:
+    return str(row["source"]), events_lib.Event(
+        str(row["label"]), float(row["start_seconds"]), float(row["end_seconds"]),
+        float(row["peak_score"]), float(row["mean_score"]), int(row["windows"]))
+  except (KeyError, TypeError, ValueError) as exc:
+    raise EventTableError(f"{where}: not an event row ({type(exc).__name__}: {exc})") from None
+
+
+def read_csv(path):
+  """[(source, Event)] of a CSV written by write_csv, in file order."""
+  with open(path, newline="", encoding="utf-8") as stream:
+    reader = csv.DictReader(stream)
+    return [_from_fields(row, f"{path}:{reader.line_num}") for row in reader]
+
+
+def write_jsonl(stream, source, events):
+  """Writes one JSON object (FIELDS) per event of one file."""
+  for event in events:
+    stream.write(json.dumps({"source": os.fspath(source), **event.as_dict()}) + "\n")
+
+
+def read_jsonl(path):
+  """[(source, Event)] of a JSONL file written by write_jsonl, in file order."""
+  with open(path, encoding="utf-8") as stream:
+    return [_from_fields(_json(line, f"{path}:{number}"), f"{path}:{number}")
+            for number, line in enumerate(stream, 1) if line.strip()]
+
+
+def _json(line, where):
+  try:
+    return json.loads(line)
+  except ValueError as exc:
+    raise EventTableError(f"{where}: not JSON: {exc}") from None
+
+
+# ---------------------------------------------------------------- Raven Pro
+
+def write_raven(stream, events, high_freq_hz=RAVEN_HIGH_FREQ_HZ):
+  """Writes one audio file's events as a Raven Pro selection table (RAVEN_COLUMNS)."""
+  stream.write("\t".join(RAVEN_COLUMNS) + "\n")
+  for number, event in enumerate(events, 1):
+    cells = [number, RAVEN_VIEW, RAVEN_CHANNEL, repr(event.start_seconds),
+             repr(event.end_seconds), repr(RAVEN_LOW_FREQ_HZ), repr(float(high_freq_hz)),
+             _plain(event.label), repr(event.peak_score), repr(event.mean_score), event.windows]
+    stream.write("\t".join(str(cell) for cell in cells) + "\n")
+
+
+def read_raven(path):
+  """[Event] of a selection table written by write_raven (pandas, sep='\\t'), in row order."""
+  import pandas as pd
+  try:
+    table = pd.read_csv(path, sep="\t", float_precision="round_trip", keep_default_na=False,
+                        dtype={"Annotation": str})
+  except (OSError, ValueError) as exc:
+    raise EventTableError(f"{path}: not a selection table: {exc}") from None
+  missing = [name for name in RAVEN_COLUMNS if name not in table.columns]
+  if missing:
+    raise EventTableError(f"{path}: a selection table without the columns {missing}")
+  return [events_lib.Event(str(row["Annotation"]), float(row["Begin Time (s)"]),
+                           float(row["End Time (s)"]), float(row["Peak Score"]),
+                           float(row["Mean Score"]), int(row["Windows"]))
+          for _, row in table.iterrows()]
+
+
+# ---------------------------------------------------------------- Audacity
+
+def write_audacity(stream, events):
+  """Writes one audio file's events as an Audacity label track: start, end, label."""
+  for event in events:
+    stream.write(f"{event.start_seconds!r}\t{event.end_seconds!r}\t{_plain(event.label)}\n")
+
+
+def read_audacity(path):
+  """[AudacityLabel] of a label track (Audacity's own frequency lines, '\\t...', skipped)."""
+  labels = []
+  with open(path, encoding="utf-8") as stream:
+    for number, line in enumerate(stream, 1):
+      line = line.rstrip("\r\n")
+      if not line or line.startswith("\\"):
+        continue
+      labels.append(_audacity_label(line, f"{path}:{number}"))
+  return labels
+
+
+def _audacity_label(line, where):
+  parts = line.split("\t")
+  try:
+    return AudacityLabel(float(parts[0]), float(parts[1]), parts[2] if len(parts) > 2 else "")
+  except (IndexError, ValueError):
+    raise EventTableError(f"{where}: not an Audacity label line (start<TAB>end<TAB>label): "
+                          f"{line!r}") from None

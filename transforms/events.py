@@ -1,0 +1,301 @@
+"""Sound events from per-window label scores: the one event layer of batch and live.
+
+Per label, over windows in time order (docs/events.md):
+
+  1. tail: a window cut at the audio's end (ends - starts < window_seconds, the
+     model's window length; models/scoring.py ends such a window where the
+     audio ends) counts, by EventRules.tail, with its score x (real / full
+     span) ('weight', the default), not at all ('drop') or as is ('keep');
+  2. hysteresis: an event starts at a window scoring >= enter and goes on
+     while windows score >= exit (a NaN score counts as under exit);
+  3. merge: events of one label whose gap (next start - previous end, seconds)
+     is < merge_gap_seconds become one (overlapping ones always do);
+  4. minimum duration: events with end - start < min_duration_seconds are dropped.
+
+An Event spans the start of its first window to the end of its last (the
+latest end of its windows); its peak
+and mean are over its windows' (tail-weighted) scores, `windows` counts them
+(a merged event: the windows of its parts, not those of the gaps).
+
+  detect(starts, ends, scores, labels, rules, window_seconds)   whole arrays
+  EventStream(labels, rules, window_seconds)   .push(start, end, scores) per
+      window as it comes, events as they close; .flush() at the end.
+      Every window pushed then flush() gives exactly detect()'s events.
+
+Pure numpy: no model code.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+
+from soundscope.configs import events as E
+from soundscope.configs.events import EventRules  # noqa: F401  (re-exported)
+
+CUT_TOLERANCE_SECONDS = 1e-6   # A window shorter than the model's by more than this is cut.
+
+
+class EventInputError(ValueError):
+  """Window scores that events cannot be made from; one line saying what is wrong."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+  """One sound event of one label.
+
+  Attributes:
+    label: the label's name.
+    start_seconds, end_seconds: start of its first window, end of its last,
+      seconds from the start of the input.
+    peak_score, mean_score: max and mean of its windows' (tail-weighted) scores.
+    windows: how many windows it holds.
+  """
+  label: str
+  start_seconds: float
+  end_seconds: float
+  peak_score: float
+  mean_score: float
+  windows: int
+
+  @property
+  def duration_seconds(self):
+    return self.end_seconds - self.start_seconds
+
+  def as_dict(self):
+    """{label, start_seconds, end_seconds, peak_score, mean_score, windows} (JSON-ready)."""
+    return dataclasses.asdict(self)
+
+
+def event_order(event):
+  """Sort key of events: by start, end, then label (detect()'s order)."""
+  return (event.start_seconds, event.end_seconds, event.label)
+
+
+def _event(label, start, end, values):
+  """An Event of float64 [n] scores (the same numpy reductions in both forms)."""
+  values = np.asarray(values, np.float64)
+  return Event(str(label), float(start), float(end), float(values.max()), float(values.mean()),
+               int(values.size))
+
+
+def _long_enough(event, rules):
+  return event.end_seconds - event.start_seconds >= rules.min_duration_seconds
+
+
+def tail_weight(start, end, window_seconds, tail):
+  """(weight, kept) of one window under the tail rule: weight multiplies its scores.
+
+  Args:
+    start, end: the window's bounds, seconds (end cut at the audio's end).
+    window_seconds: the model's full window length, seconds.
+    tail: 'weight', 'drop' or 'keep'.
+  """
+  span = end - start
+  if span >= window_seconds - CUT_TOLERANCE_SECONDS or tail == E.TAIL_KEEP:
+    return 1.0, True
+  if tail == E.TAIL_DROP:
+    return 1.0, False
+  return min(1.0, max(0.0, span / window_seconds)), True
+
+
+# ------------------------------------------------------------ whole arrays
+
+def _checked(starts, ends, scores, labels):
+  starts = np.asarray(starts, np.float64).reshape(-1)
+  ends = np.asarray(ends, np.float64).reshape(-1)
+  scores = np.asarray(scores, np.float32)
+  if scores.ndim != 2 or scores.shape != (starts.size, len(labels)) or ends.size != starts.size:
+    raise EventInputError(f"window scores must be [w, {len(labels)}] with w starts and ends, "
+                          f"not scores {scores.shape}, {starts.size} starts, {ends.size} ends")
+  if np.any(ends < starts) or np.any(np.diff(starts) < 0):
+    raise EventInputError("windows must be in time order (starts non-decreasing) with "
+                          "end >= start")
+  return starts, ends, scores
+
+
+def full_window_seconds(starts, ends):
+  """The longest window's span, seconds: the model's window length when it is not known."""
+  spans = np.asarray(ends, np.float64) - np.asarray(starts, np.float64)
+  return float(spans.max()) if spans.size else 1.0
+
+
+def _weighted(starts, ends, scores, rules, window_seconds):
+  """(starts, ends, float64 [w', L] scores) of the windows the tail rule keeps."""
+  pairs = [tail_weight(s, e, window_seconds, rules.tail) for s, e in zip(starts, ends)]
+  weights = np.array([w for w, _ in pairs], np.float64).reshape(-1, 1)
+  kept = np.array([k for _, k in pairs], bool).reshape(-1)
+  values = scores.astype(np.float64) * weights
+  return starts[kept], ends[kept], values[kept]
+
+
+def hysteresis_runs(values, enter, exit_):
+  """[(first, stop)] window index ranges of events in float [w] scores, before merging.
+
+  Within each maximal run of windows scoring >= exit_, an event goes from the
+  first window scoring >= enter to the run's end.
+  """
+  above = np.asarray(values) >= exit_
+  edges = np.flatnonzero(np.diff(np.concatenate([[0], above.astype(np.int8), [0]])))
+  entered = np.asarray(values) >= enter
+  runs = []
+  for first, stop in zip(edges[0::2], edges[1::2]):
+    hits = np.flatnonzero(entered[first:stop])
+    if hits.size:
+      runs.append((int(first + hits[0]), int(stop)))
+  return runs
+
+
+def _merged(runs, starts, ends, gap_seconds):
+  """[(window indices, end seconds)]: runs whose gap is under gap_seconds joined."""
+  groups = []
+  for first, stop in runs:
+    indices, end = list(range(first, stop)), float(ends[first:stop].max())
+    if groups and starts[first] - groups[-1][1] < gap_seconds:
+      groups[-1] = (groups[-1][0] + indices, max(groups[-1][1], end))
+    else:
+      groups.append((indices, end))
+  return groups
+
+
+def detect(starts, ends, scores, labels, rules=EventRules(), window_seconds=None):
+  """Events of every label in one input's window scores.
+
+  Args:
+    starts, ends: float [w] window bounds, seconds, in time order (ends cut at
+      the audio's end, as models/scoring.py gives them).
+    scores: float [w, L] label scores in [0, 1].
+    labels: L label names.
+    rules: EventRules.
+    window_seconds: the model's window length, seconds (None: the longest
+      window's span; give it for a clip shorter than one window).
+
+  Returns:
+    [Event], sorted by event_order.
+
+  Raises:
+    EventInputError: shapes that disagree, windows out of order.
+  """
+  starts, ends, scores = _checked(starts, ends, scores, labels)
+  window_seconds = window_seconds or full_window_seconds(starts, ends)
+  starts, ends, values = _weighted(starts, ends, scores, rules, window_seconds)
+  events = []
+  for j, label in enumerate(labels):
+    for group, end in _merged(hysteresis_runs(values[:, j], rules.enter, rules.exit), starts,
+                              ends, rules.merge_gap_seconds):
+      event = _event(label, starts[group[0]], end, values[group, j])
+      if _long_enough(event, rules):
+        events.append(event)
+  return sorted(events, key=event_order)
+
+
+# ------------------------------------------------------------------ streaming
+
+class _Track:
+  """One label's state: the event being built (open while inside hysteresis,
+  else waiting to see whether the next one merges into it)."""
+
+  def __init__(self):
+    self.inside = False
+    self.start = self.end = None
+    self.values = []
+
+  def pending(self):
+    return bool(self.values)
+
+  def take(self, label, rules):
+    """The built event when long enough (else None); the track empties."""
+    event = _event(label, self.start, self.end, self.values) if self.values else None
+    self.inside, self.start, self.end, self.values = False, None, None, []
+    return event if event is not None and _long_enough(event, rules) else None
+
+  def add(self, start, end, value):
+    if not self.values:
+      self.start = start
+    self.end = end if self.end is None else max(self.end, end)
+    self.inside = True
+    self.values.append(value)
+
+
+class EventStream:
+  """detect() for windows that arrive one at a time (the live loop).
+
+  Usage:
+    stream = EventStream(labels, rules, window_seconds)
+    for start, end, scores in windows:    # in time order
+      for event in stream.push(start, end, scores): ...
+    for event in stream.flush(): ...      # at the end of the input
+
+  An event comes out once no later window can extend or merge into it.  All
+  events pushed out, then flushed, sorted by event_order, equal detect()'s.
+  """
+
+  def __init__(self, labels, rules=EventRules(), window_seconds=None):
+    """window_seconds: the model's window length, seconds (required: a stream
+    cannot look at its windows in advance)."""
+    if not window_seconds or not window_seconds > 0:
+      raise EventInputError(f"window_seconds must be a positive number of seconds, not "
+                            f"{window_seconds!r}")
+    self.labels = tuple(str(label) for label in labels)
+    self.rules = rules
+    self.window_seconds = float(window_seconds)
+    self._tracks = [_Track() for _ in self.labels]
+    self._last_start = -math.inf
+
+  def push(self, start, end, scores):
+    """Adds one window: bounds in seconds, float [L] label scores.
+
+    Returns:
+      [Event] closed by this window (possibly empty), sorted by event_order.
+
+    Raises:
+      EventInputError: a window before the previous one, end < start, wrong length.
+    """
+    start, end = float(start), float(end)
+    scores = np.asarray(scores, np.float32).reshape(-1)
+    self._check(start, end, scores)
+    weight, kept = tail_weight(start, end, self.window_seconds, self.rules.tail)
+    if not kept:
+      return []
+    values = scores.astype(np.float64) * np.float64(weight)
+    out = [self._step(track, label, start, end, value)
+           for track, label, value in zip(self._tracks, self.labels, values)]
+    return sorted((event for event in out if event is not None), key=event_order)
+
+  def push_windows(self, starts, ends, scores):
+    """push() of each window of float [w] starts, ends and [w, L] scores; all closed events."""
+    closed = []
+    for start, end, row in zip(starts, ends, np.asarray(scores, np.float32)):
+      closed.extend(self.push(start, end, row))
+    return sorted(closed, key=event_order)
+
+  def flush(self):
+    """The events still open or waiting, at the end of the input; the stream starts afresh."""
+    out = [track.take(label, self.rules) for track, label in zip(self._tracks, self.labels)]
+    self._last_start = -math.inf
+    return sorted((event for event in out if event is not None), key=event_order)
+
+  def _check(self, start, end, scores):
+    if scores.size != len(self.labels):
+      raise EventInputError(f"a window has {scores.size} scores, not one per label "
+                            f"({len(self.labels)})")
+    if end < start or start < self._last_start:
+      raise EventInputError(f"window {start}-{end} s is out of time order (previous start "
+                            f"{self._last_start} s) or ends before it starts")
+    self._last_start = start
+
+  def _step(self, track, label, start, end, value):
+    """One label's window; returns an Event that can no longer grow, or None."""
+    rules = self.rules
+    if track.inside:
+      if value >= rules.exit:
+        track.add(start, end, value)
+      else:
+        track.inside = False
+      return None
+    released = None
+    if track.pending() and not start - track.end < rules.merge_gap_seconds:
+      released = track.take(label, rules)
+    if value >= rules.enter:
+      track.add(start, end, value)
+    return released
