@@ -118,13 +118,18 @@ def test_long_audio_is_scored_in_pieces_with_the_whole_file_numbers(tmp_path, ca
   _write_sweep(path, 40.0)
   bounded = "support_pipelines:make_bounded_classifier"  # Refuses clips over 8 s.
 
-  def predict(name, *args):
+  def predict(name, *args, expected_status=0):
     output = tmp_path / name
     status = cli.main(["predict", "--model-factory", bounded, "--no-progress",
                               "--input", path, "--output", str(output), "--scores", *args])
     captured = capsys.readouterr()
-    assert status == 0, captured.out
-    assert "predict: " not in captured.err  # --no-progress: no progress line at all.
+    assert status == expected_status, captured.out
+    # --no-progress: no progress line at all; a failed run says so in one line.
+    said = [line for line in captured.err.splitlines() if line.startswith("predict: ")]
+    if expected_status == 0:
+      assert not said, captured.err
+    else:
+      assert len(said) == 1 and said[0].startswith("predict: 1 of 1 files failed"), captured.err
     return captured.out, output
 
   # Whole-file numbers: the decoded clip (float32, as predict always gave it) scored at once.
@@ -143,7 +148,8 @@ def test_long_audio_is_scored_in_pieces_with_the_whole_file_numbers(tmp_path, ca
   assert (row["start_seconds"], row["end_seconds"]) == (0.0, 40.0)
   np.testing.assert_array_equal(row["scores"], classifier_lib.aggregate(whole.scores, "mean"))
   # The same model given the whole file refuses it: the rows above came from pieces.
-  out, _ = predict("refused.parquet", "--score-block", "100")
+  # Its only input failed: a failed run (exit 1), its error row written.
+  out, _ = predict("refused.parquet", "--score-block", "100", expected_status=1)
   assert "files: 1 in = 0 written + 1 errors (ok)" in out
   errors = pd.read_parquet(tmp_path / "refused-errors.parquet")
   assert list(errors["stage"]) == ["inference"] and "over 8.0 s" in errors["message"][0]
