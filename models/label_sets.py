@@ -434,3 +434,24 @@ def relabel(scores, resolved):
   if windows is not None:
     windows = windows._replace(scores=label_scores(windows.scores, resolved)[0])
   return scores._replace(clip=clip, windows=windows)
+
+
+def reported(scores, resolved):
+  """What a command reports of a scoring.Scores: the model's classes (resolved is None),
+  or the set's labels (max of their classes) with those under their label's threshold
+  at -inf, so that top-k selection (classifier.top_k) never reports them.
+
+  The one place classify, predict and the live loop turn class scores into label scores.
+  """
+  if resolved is None:
+    return scores
+  scores = relabel(scores, resolved)
+  windows = scores.windows
+  if windows is not None:
+    windows = windows._replace(scores=resolved.reportable(windows.scores))
+  return scores._replace(clip=resolved.reportable(scores.clip), windows=windows)
+
+
+def label_names(resolved, classifier):
+  """The names reported scores are aligned with: the set's labels, or the model's classes."""
+  return classifier.labels if resolved is None else list(resolved.labels)

@@ -184,18 +184,20 @@ RowFormat.__doc__ = """How predictions become rows: k best labels with score >= 
 and whether the full score vector is kept."""
 
 
-def prediction_rows(classifier, scores, row_format):
+def prediction_rows(classifier, scores, row_format, label_set=None):
   """One dict per row (every window, or one for the clip) in the shared fields (models/rows.py).
 
   Args:
     classifier: the classifier.Classifier that scored.
-    scores: models.scoring.Scores.
+    scores: models.scoring.Scores over the classifier's classes.
     row_format: RowFormat.
+    label_set: a ResolvedLabelSet to report instead of the classes, or None.
   """
-  from soundscope.models import rows, scoring
+  from soundscope.models import label_sets, rows, scoring
+  scores = label_sets.reported(scores, label_set)
   return [{**row, **rows.model_fields(classifier)} for row in rows.window_rows(
-      scoring.clip_windows(scores), classifier.labels, row_format.top_k, row_format.threshold,
-      row_format.with_scores)]
+      scoring.clip_windows(scores), label_sets.label_names(label_set, classifier),
+      row_format.top_k, row_format.threshold, row_format.with_scores)]
 
 
 class ClassifierModelHandler(base.ModelHandler):
@@ -210,12 +212,16 @@ class ClassifierModelHandler(base.ModelHandler):
       log-mel matrix products), 0 to leave the library's default.
     beacon_dir: progress directory (or None), told when the model is loaded.
     batch_size: most inputs per batch (RECORD_BATCH_SIZE for embedding records).
+    label_set: a models.label_sets.ResolvedLabelSet: rows report its labels
+      (label_sets.reported, as classify and the live loop), or None for the classes.
   """
 
   def __init__(self, loader, row_format, per_window=False,
                audio_config=AudioConfig(P.VggishParams(), P.SCORE_BLOCK_SECONDS),
-               decode_threads=0, beacon_dir=None, batch_size=CLASSIFIER_BATCH_SIZE):
+               decode_threads=0, beacon_dir=None, batch_size=CLASSIFIER_BATCH_SIZE,
+               label_set=None):
     super().__init__()
+    self._label_set = label_set
     self._batch_size = int(batch_size)
     self._loader = loader
     self._row_format = row_format
@@ -241,7 +247,7 @@ class ClassifierModelHandler(base.ModelHandler):
         scored.append(Scored(None, None, scores))
         continue
       clip_scores = scoring.score_embeddings(scores, len(clip.data), self._per_window)
-      scored.append(Scored(prediction_rows(model, clip_scores, self._row_format),
+      scored.append(Scored(prediction_rows(model, clip_scores, self._row_format, self._label_set),
                            clip_scores.seconds, None))
     return scored
 
@@ -255,7 +261,7 @@ class ClassifierModelHandler(base.ModelHandler):
       # This file only: an unreadable file, or a classifier failing on its audio,
       # becomes its own error row and the other files of the batch go on.
       return Scored(None, None, exc)
-    return Scored(prediction_rows(model, scores, self._row_format), scores.seconds, None)
+    return Scored(prediction_rows(model, scores, self._row_format, self._label_set), scores.seconds, None)
 
   def run_inference(self, batch, model, inference_args=None):
     records = [i for i, clip in enumerate(batch) if clip.kind == "embedding"]

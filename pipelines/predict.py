@@ -95,7 +95,8 @@ def run(args):
         args.per_window, model_handlers.AudioConfig(params, args.score_block_seconds),
         options.decode_threads(args), beacon_dir,
         batch_size=(model_handlers.RECORD_BATCH_SIZE if input_format == "tfrecord"
-                    else model_handlers.CLASSIFIER_BATCH_SIZE))
+                    else model_handlers.CLASSIFIER_BATCH_SIZE),
+        label_set=getattr(args, "label_set", None))
     prediction.build_pipeline(
         pipeline, expansion.files, early_errors, input_format, handler, rows_prefix,
         staged.staged(), args.errors_format, args.scores, run_time, beacon_dir)

@@ -17,7 +17,7 @@ import soundfile
 
 from soundscope.configs import params as P
 from soundscope.models import classifier as classifier_lib
-from soundscope.models import scoring
+from soundscope.models import label_sets, scoring
 from soundscope.runtime import prediction
 from soundscope.configs import runtime as S
 from soundscope.runtime import windows
@@ -56,12 +56,14 @@ class Loop:
     aggregation: 'mean' or 'max' pooling of the model's frames over a window
       (None: the model's default, as `soundscope classify` uses).
     source: the input's name, reported with every window.
+    label_set: a models.label_sets.ResolvedLabelSet to report instead of the
+      model's classes (as classify and predict do), or None.
   """
 
   def __init__(self, capture, classifier, sinks, top_k=P.TOP_K,
                threshold=P.THRESHOLD, save_path=None,
                params=P.VggishParams(),
-               aggregation=None, source="microphone"):
+               aggregation=None, source="microphone", label_set=None):
     if save_path is not None:
       try:
         os.makedirs(save_path, exist_ok=True)     # As `mkdir -p`: a new folder is made.
@@ -77,6 +79,7 @@ class Loop:
     self.params = params
     self.aggregation = aggregation
     self.source = source
+    self.label_set = label_set
     self.processed = 0
     self.failures = 0
     self.failures_in_a_row = 0
@@ -94,10 +97,12 @@ class Loop:
     # The path `classify` and `predict` take (models/scoring.py): the same scores.
     scores = scoring.score_waveform(self.classifier, windows.int16_to_float(samples16),
                                     aggregation=self.aggregation)
+    scores = label_sets.reported(scores, self.label_set)
     classified_at = time.monotonic()
     self.last_seconds = classified_at - started
-    predictions = classifier_lib.top_k(scores.clip, self.classifier.labels, self.top_k,
-                                       self.threshold)
+    predictions = classifier_lib.top_k(scores.clip,
+                                       label_sets.label_names(self.label_set, self.classifier),
+                                       self.top_k, self.threshold)
     start_seconds = window.first_frame / float(window.rate)
     self.processed += 1
     return prediction.PredictionEvent(

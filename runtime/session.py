@@ -33,7 +33,8 @@ class LiveSession:
     self.loop = loop_lib.Loop(self.capture, classifier, sinks, args.top_k, args.threshold,
                               args.save_path, P.VggishParams(resample_filter=args.resample_filter),
                               args.aggregation,
-                              source=f"device {args.device}" if args.device else "microphone")
+                              source=f"device {args.device}" if args.device else "microphone",
+                              label_set=getattr(args, "label_set", None))
     self.sinks = sinks
     self.stopped = threading.Event()      # The loop has ended (source ended, or a signal).
     self.signalled = threading.Event()    # Ctrl-C or SIGTERM arrived.

@@ -109,3 +109,49 @@ def test_a_window_past_the_audio_ends_with_it(dog_16k, model_dir):
   assert (row["start_seconds"], row["end_seconds"]) == (0.0, 0.5)
   # The clip scores are the pooled windows', as the classifier's own clip_scores.
   np.testing.assert_array_equal(scores.clip, yamnet.clip_scores(short.astype(np.float32)))
+
+
+def test_a_label_set_reports_the_same_labels_in_classify_predict_and_live(dog_16k, model_dir,
+                                                                          tmp_path, capsys):
+  """--labels esc10 goes through the one label mapping in all three (models/label_sets.py)."""
+  from soundscope.models import label_sets
+  from soundscope.models.store import registry
+  path, samples = dog_16k
+  yamnet = registry.load_classifier("yamnet", model_dir)
+  esc10 = label_sets.for_classifier("esc10", yamnet)
+  every = str(len(esc10.labels))
+  assert cli.main(["classify", "--model-dir", model_dir, "--json", "--labels", "esc10",
+                   "--top-k", every, path]) == 0
+  classified = json.loads(capsys.readouterr().out)
+  output = tmp_path / "labels.parquet"
+  assert cli.main(["predict", "--input", path, "--output", str(output), "--model", "yamnet",
+                   "--model-dir", model_dir, "--labels", "esc10", "--top-k", every,
+                   "--no-progress"]) == 0
+  capsys.readouterr()
+  (row,) = pd.read_parquet(output).to_dict("records")
+  start = datetime.datetime(2026, 12, 3, tzinfo=datetime.timezone.utc)
+  window = windows.Window(samples=samples.reshape(-1, 1), rate=16000, first_frame=0,
+                          start_utc=start, end_utc=start + datetime.timedelta(seconds=4.7),
+                          ended_at=0.0)
+  event = loop_lib.Loop(None, yamnet, None, top_k=len(esc10.labels),
+                        label_set=esc10).process(window)
+  live = event.to_dict()["predictions"]
+  as_pairs = lambda predictions: [(p["label"], p["score"]) for p in predictions]
+  assert as_pairs(classified["predictions"]) == as_pairs(list(row["predictions"])) == \
+      as_pairs(live)
+  assert classified["predictions"][0]["label"] == "dog"
+  assert {p["label"] for p in live} <= set(esc10.labels)
+
+
+@pytest.mark.parametrize("command", ["predict", "capture"])
+def test_a_bad_label_set_stops_before_any_work(model_dir, tmp_path, capsys, command):
+  """One usage line naming the file, the class and a close real one; no worker, no device."""
+  bad = tmp_path / "bad.yaml"
+  bad.write_text("name: bad\nlabels:\n  - name: dog\n    classes: [Dgo]\n")
+  arguments = {"predict": ["--input", str(tmp_path / "none"), "--output",
+                           str(tmp_path / "out.parquet"), "--model", "yamnet"],
+               "capture": ["--duration", "1"]}[command]
+  status = cli.main([command, *arguments, "--model-dir", model_dir, "--labels", str(bad)])
+  assert status == 2
+  err = capsys.readouterr().err
+  assert f"soundscope {command}: error: {bad}:4:" in err and "'Dog'" in err, err

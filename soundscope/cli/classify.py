@@ -40,6 +40,7 @@ import os
 import sys
 
 from soundscope.cli import flags
+from soundscope.cli import labels as labels_cli
 from soundscope.configs import events as E
 from soundscope.configs import params as P
 from soundscope.models import classifier as C
@@ -60,11 +61,7 @@ def add_arguments(parser):
                       help="also print a timeline: one line per analysis window")
   parser.add_argument("--json", action="store_true",
                       help="one JSON object per file on stdout (JSON Lines)")
-  parser.add_argument("--labels", metavar="FILE|NAME", default=None,
-                      help="report a label set's labels instead of the model's classes: a "
-                           "YAML file or a built-in set (esc10, home); see docs/labels.md")
-  parser.add_argument("--ontology", metavar="FILE", default=None,
-                      help="AudioSet's ontology.json, for label sets with 'descendants: true'")
+  labels_cli.add_arguments(parser)
   parser.add_argument("--jobs", type=int, default=None,
                       help="files processed in parallel (default: CPU count, at most 8, for "
                            "models that allow it, e.g. YAMNet; 1 for the others)")
@@ -215,34 +212,6 @@ def event_options(args):
                            f"{exc.strerror or exc}") from None
 
 
-def label_set_for(args, model):
-  """The ResolvedLabelSet of --labels for this model, or None without --labels.
-
-  Raises:
-    flags.UsageError: the label set's one-line error (file, line, closest names).
-  """
-  if not args.labels:
-    return None
-  from soundscope.models import label_sets
-  try:
-    return label_sets.for_classifier(args.labels, model, args.ontology)
-  except label_sets.LabelSetError as exc:
-    raise flags.UsageError(str(exc)) from None
-
-
-def reported(scores, resolved):
-  """The scores a line reports: the model's classes, or with a label set its labels
-  (max of their classes), those under their label's threshold never reported."""
-  if resolved is None:
-    return scores
-  from soundscope.models import label_sets
-  scores = label_sets.relabel(scores, resolved)
-  windows = scores.windows
-  if windows is not None:
-    windows = windows._replace(scores=resolved.reportable(windows.scores))
-  return scores._replace(clip=resolved.reportable(scores.clip), windows=windows)
-
-
 def describe_error(path, exc):
   """(kind, one-line message) for a file that could not be classified."""
   from soundscope.transforms import errors
@@ -311,6 +280,7 @@ def run(args):
 
 def _run(args, params, rules, tables):
   """run() once the options are checked."""
+  from soundscope.models import label_sets
   from soundscope.models.store import files as store
   from soundscope.models.store import registry
   try:
@@ -318,8 +288,8 @@ def _run(args, params, rules, tables):
   except store.ModelNotFoundError as exc:
     print(f"soundscope classify: {exc}", file=sys.stderr)
     return EXIT_NO_MODEL
-  resolved = label_set_for(args, model)
-  labels = model.labels if resolved is None else list(resolved.labels)
+  resolved = labels_cli.resolve(args, model)
+  labels = label_sets.label_names(resolved, model)
   aggregation = args.aggregation or model.default_aggregation
   jobs = jobs_for(model, args.jobs)
   failed = 0
@@ -339,7 +309,7 @@ def _run(args, params, rules, tables):
         tables.write(path, events)
       if not args.per_window:
         result = result._replace(windows=None)
-    result = reported(result, resolved)
+    result = label_sets.reported(result, resolved)
     if args.json:
       line = format_json(path, result, model, aggregation, args.top_k, args.threshold, labels,
                          resolved and resolved.name, events)

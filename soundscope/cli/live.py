@@ -8,6 +8,7 @@ windows' only front-end choice), so a default and its check exist once.
 import sys
 
 from soundscope.cli import flags
+from soundscope.cli import labels as labels_cli
 from soundscope.configs import params as P
 from soundscope.configs import runtime as S
 
@@ -20,6 +21,7 @@ def add_arguments(parser):
   model = parser.add_argument_group("model")
   flags.add_flags(model, P.ReportOptions, names=REPORT_FLAGS)
   flags.add_flags(model, P.VggishParams, names=["resample_filter"])
+  labels_cli.add_arguments(model)
   return parser
 
 
@@ -43,7 +45,8 @@ def prepare(args, command):
 
   Returns:
     (classifier, None) to go on, or (None, exit status) when the command is done
-    (devices listed: 0; bad arguments: 2; no usable model: 1), the reason printed.
+    (devices listed: 0; bad arguments or label set: 2; no usable model: 1), the
+    reason printed.  args.label_set is then the resolved --labels (or None).
   """
   from soundscope.runtime import devices
   if args.list_devices:
@@ -59,7 +62,13 @@ def prepare(args, command):
     error(command, exc)
     return None, 2
   try:
-    return load_classifier(args), None
+    classifier = load_classifier(args)
   except Exception as exc:  # ModelNotFoundError, ChecksumError, ...: say it in one line.
     error(command, exc)
     return None, 1
+  try:
+    args.label_set = labels_cli.resolve(args, classifier)   # --labels, read by LiveSession.
+  except flags.UsageError as exc:
+    error(command, exc)
+    return None, 2
+  return classifier, None

@@ -8,6 +8,7 @@ configs.params.ReportOptions, the audio front end of configs.params.VggishParams
 """
 
 from soundscope.cli import beam, flags
+from soundscope.cli import labels as labels_cli
 from soundscope.configs import params as P
 
 PASS_UNKNOWN_ARGS = True
@@ -21,7 +22,8 @@ def add_arguments(parser):
   parser.add_argument("--output", required=True, help="Parquet file to write, e.g. out.parquet")
   parser.add_argument("--input-format", choices=("auto", "audio", "tfrecord"), default="auto",
                       help="auto: TFRecords when every input ends in .tfrecord (default)")
-  flags.add_flags(parser, P.ReportOptions, names=REPORT_FLAGS, title="model")
+  labels_cli.add_arguments(flags.add_flags(parser, P.ReportOptions, names=REPORT_FLAGS,
+                                          title="model"))
   parser.add_argument("--model-factory", default=None,
                       help="advanced: 'module:callable' returning a Classifier, instead of "
                            "the store")
@@ -42,5 +44,21 @@ def add_arguments(parser):
 def run(args):
   """Checks the flags against their configs (a refused value is a usage error), then predicts."""
   args.report = flags.build(P.ReportOptions, args)
+  args.label_set = resolve_label_set(args)
   from soundscope.pipelines import predict
   return beam.run_pipeline(predict, args)
+
+
+def resolve_label_set(args):
+  """--labels resolved against the model's classes here, before any worker starts, so a
+  bad label set is one usage error (the model is loaded once more for it: YAMNet
+  ~0.3 s, a VGGish head imports TensorFlow).  None without --labels."""
+  if not args.labels:
+    return None
+  from soundscope.pipelines import model_handlers
+  loader = model_handlers.ClassifierLoader(args.model, args.model_dir, args.model_factory)
+  try:
+    model = loader()
+  except Exception as exc:  # pylint: disable=broad-except  (one line: the model's own error)
+    raise flags.UsageError(f"--labels needs the model's classes: {exc}") from None
+  return labels_cli.resolve(args, model)
