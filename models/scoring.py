@@ -62,6 +62,12 @@ def score_blocks(classifier, blocks, per_window=False, aggregation=None,
   Returns:
     Scores; the pooled scores equal classifier.aggregate over all windows exactly.
   """
+  return _ending_with_the_audio(
+      _scored(classifier, blocks, per_window, aggregation, score_block_seconds))
+
+
+def _scored(classifier, blocks, per_window, aggregation, score_block_seconds):
+  """score_blocks before the windows are cut at the audio's end (seconds: every sample given)."""
   aggregation = aggregation or classifier.default_aggregation
   count = _SampleCount()
   # float32, as the classifiers were always given audio.
@@ -79,8 +85,7 @@ def score_blocks(classifier, blocks, per_window=False, aggregation=None,
         np.concatenate([np.asarray(p.starts, np.float64) for p in kept]),
         np.concatenate([np.asarray(p.ends, np.float64) for p in kept]),
         np.concatenate([np.asarray(p.scores, np.float32) for p in kept]))
-  return _ending_with_the_audio(
-      Scores(pooled.result(), windows, count.samples / float(P.SAMPLE_RATE_HZ)))
+  return Scores(pooled.result(), windows, count.samples / float(P.SAMPLE_RATE_HZ))
 
 
 def _ending_with_the_audio(scores):
@@ -114,7 +119,8 @@ def score_file(classifier, path, params=P.VggishParams(), per_window=False, aggr
   count = _SampleCount()
   decoded = _not_empty(count.passing(audio.stream_mono(path, params)), count, path, errors)
   blocks = vggish_input.pad_short_stream(decoded, path, params)
-  scores = score_blocks(classifier, blocks, per_window, aggregation, score_block_seconds)
+  scores = _scored(classifier, blocks, per_window, aggregation, score_block_seconds)
+  # The windows end with the decoded audio, not with its short-clip padding.
   return _ending_with_the_audio(scores._replace(seconds=count.samples / float(P.SAMPLE_RATE_HZ)))
 
 

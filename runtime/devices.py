@@ -37,7 +37,8 @@ class DeviceInfo:
   host_api: str
 
 
-def _pyaudio():
+def load_pyaudio():
+  """The pyaudio module; CaptureError saying how to install it when it is missing."""
   try:
     import pyaudio  # Imported here: only capture needs PortAudio (extra "live").
   except ImportError as exc:
@@ -127,7 +128,7 @@ def select_device(devices, spec=None, default_index=None):
 
 def describe_devices():
   """The device listing for --list-devices."""
-  pyaudio = _pyaudio()
+  pyaudio = load_pyaudio()
   with quiet_portaudio():
     pa = pyaudio.PyAudio()
   try:

@@ -11,8 +11,8 @@ import time
 import numpy as np
 
 from soundscope.configs import runtime as S
-from soundscope.runtime.devices import (CaptureError, _pyaudio, list_devices, quiet_portaudio,
-                                        select_device)
+from soundscope.runtime.devices import (CaptureError, list_devices, load_pyaudio,
+                                        quiet_portaudio, select_device)
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class PyAudioSource:
     Raises:
       NoInputDeviceError, CaptureError.
     """
-    pyaudio = self._pyaudio = _pyaudio()
+    pyaudio = self._pyaudio = load_pyaudio()
     with quiet_portaudio():
       self._pa = pyaudio.PyAudio()
     try:

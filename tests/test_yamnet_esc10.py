@@ -14,7 +14,6 @@ import csv
 import numpy as np
 import pytest
 
-from soundscope.configs.esc10_yamnet import ESC10_TO_YAMNET
 from conftest import asset
 from support_store import yamnet_store
 from soundscope.models import label_sets
@@ -53,13 +52,15 @@ def predict_categories(scores, resolved):
 def test_mapping_names_real_classes_once():
   from soundscope.models.networks import yamnet
   mids, labels = yamnet.load_class_map(asset("yamnet/yamnet_class_map.csv"))
-  names = [name for group in ESC10_TO_YAMNET.values() for name in group]
+  esc10 = label_sets.load("esc10")
+  written = {label.name: [ref.text for ref in label.classes] for label in esc10.labels}
+  names = [name for group in written.values() for name in group]
   assert set(names) <= set(labels) and len(names) == len(set(names))
-  # configs/esc10_yamnet.py reads the same file the label set is.
-  resolved = label_sets.resolve(label_sets.load("esc10"), labels, mids)
-  assert list(resolved.labels) == list(ESC10_TO_YAMNET)
+  # Resolving the set gives exactly the classes written for each category.
+  resolved = label_sets.resolve(esc10, labels, mids)
+  assert list(resolved.labels) == list(written)
   assert [tuple(labels[i] for i in group) for group in resolved.class_indices] == [
-      tuple(sorted(names, key=labels.index)) for names in ESC10_TO_YAMNET.values()]
+      tuple(sorted(group, key=labels.index)) for group in written.values()]
 
 
 @pytest.fixture(scope="module")
