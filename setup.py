@@ -48,16 +48,22 @@ INSTALL_REQUIRES = [
 EXTRAS = {
     # Live capture needs PortAudio's headers to build (Debian: portaudio19-dev).
     # websockets: the DeviceHive WebSocket transport (ws:// server URLs).
-    "live": ["pyaudio==0.2.14", "flask==3.1.3", "requests==2.34.2", "websockets==17.4"],
+    # paho-mqtt: the MQTT sink (capture/serve --mqtt).
+    "live": ["pyaudio==0.2.14", "flask==3.1.3", "requests==2.34.2", "websockets==17.4",
+             "paho-mqtt==2.2.0"],
+    # --runner dask: Beam's Dask runner on a dask.distributed cluster (local or remote).
+    "dask": ["apache-beam[dask]==2.77.0", "dask==2026.8.0", "distributed==2026.8.0"],
     "test": [
         "playwright==1.65.2",  # Drives Debian's chromium (PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1).
         "pytest==9.0.3",
         "pandas==3.1.1",
         "psutil==7.2.2",
         "scikit-learn==1.9.1",  # Reference metrics for tests/test_metrics.py only.
+        "sed_eval==0.2.1",  # Sound-event metrics (DCASE's), for the events evaluation.
+        "pytest-xdist==3.8.0",
     ],
 }
-EXTRAS["dev"] = EXTRAS["live"] + EXTRAS["test"]
+EXTRAS["dev"] = EXTRAS["live"] + EXTRAS["dask"] + EXTRAS["test"]
 
 setuptools.setup(
     name="soundscope",
