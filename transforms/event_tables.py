@@ -11,6 +11,9 @@
             Peak Score, Mean Score, Windows
   Audacity  one `<stem>.labels.txt` per audio file: Audacity's label track,
             `start<TAB>end<TAB>label` per line, seconds
+  Parquet   one table for a run (`predict --events`, read by `soundscope
+            report`): EVENTS_SCHEMA's columns, in its order, one row per event
+            (events_table, write_parquet, read_parquet)
 
 Times are seconds from the start of the file; floats are written with
 Python's shortest round-trip repr, so each reader gives back the written
@@ -39,12 +42,40 @@ RAVEN_HIGH_FREQ_HZ = P.SAMPLE_RATE_HZ / 2.0     # The band the models hear.
 RAVEN_SUFFIX = ".selections.txt"
 AUDACITY_SUFFIX = ".labels.txt"
 
+# The events Parquet table (docs/events.md).  start_utc/end_utc are null when the
+# file's start time is unknown; label_set/label_set_hash (sha256 hex of the label
+# set file's bytes) null without --labels.
+EVENTS_COLUMNS = (
+    ("source", "string"), ("label", "string"), ("start_seconds", "float64"),
+    ("end_seconds", "float64"), ("start_utc", "utc"), ("end_utc", "utc"),
+    ("peak_score", "float64"), ("mean_score", "float64"), ("windows", "int32"),
+    ("model", "string"), ("model_version", "string"), ("label_set", "string"),
+    ("label_set_hash", "string"))
+EVENTS_NAMES = tuple(name for name, _ in EVENTS_COLUMNS)
+# Columns a row must give (events_table); the others default to null.
+EVENTS_REQUIRED = ("source", "label", "start_seconds", "end_seconds", "peak_score",
+                   "mean_score", "windows")
+
 AudacityLabel = collections.namedtuple("AudacityLabel", ["start_seconds", "end_seconds", "label"])
 AudacityLabel.__doc__ = "One Audacity label: bounds in seconds and its text."
 
 
 class EventTableError(ValueError):
   """An event table that cannot be written or read; one line naming the file or label."""
+
+
+def _events_schema():
+  import pyarrow as pa
+  types = {"string": pa.string(), "float64": pa.float64(), "int32": pa.int32(),
+           "utc": pa.timestamp("us", tz="UTC")}
+  return pa.schema([pa.field(name, types[kind]) for name, kind in EVENTS_COLUMNS])
+
+
+def __getattr__(name):
+  """EVENTS_SCHEMA, the pyarrow schema, made on first use (pyarrow loads only then)."""
+  if name == "EVENTS_SCHEMA":
+    return _events_schema()
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def table_name(source, suffix):
@@ -164,3 +195,75 @@ def _audacity_label(line, where):
   except (IndexError, ValueError):
     raise EventTableError(f"{where}: not an Audacity label line (start<TAB>end<TAB>label): "
                           f"{line!r}") from None
+
+
+# ---------------------------------------------------------------- Parquet
+
+def event_row(source, event, **fields):
+  """One row of the events table: {source, Event's fields, the given columns}.
+
+  fields: any other EVENTS_NAMES column (start_utc/end_utc: aware datetimes;
+  model, model_version, label_set, label_set_hash: strings); absent ones are null.
+  """
+  unknown = sorted(set(fields) - set(EVENTS_NAMES))
+  if unknown:
+    raise EventTableError(f"not columns of the events table: {unknown}")
+  return {"source": os.fspath(source), **event.as_dict(), **fields}
+
+
+def events_table(rows):
+  """A pyarrow.Table of EVENTS_SCHEMA from dicts keyed by its column names.
+
+  Args:
+    rows: iterable of dicts (event_row); EVENTS_REQUIRED must be there, the
+      other columns default to null; start_utc/end_utc are timezone-aware
+      datetimes (or None).
+
+  Raises:
+    EventTableError: a row without a required column, or with an unknown one.
+  """
+  import pyarrow as pa
+  rows = list(rows)
+  for number, row in enumerate(rows):
+    missing = [name for name in EVENTS_REQUIRED if row.get(name) is None]
+    extra = sorted(set(row) - set(EVENTS_NAMES))
+    if missing or extra:
+      raise EventTableError(f"event row {number}: missing {missing}, unknown {extra}")
+  columns = {name: [row.get(name) for row in rows] for name in EVENTS_NAMES}
+  return pa.Table.from_pydict(columns, schema=_events_schema())
+
+
+def write_parquet(path, table):
+  """Writes an events table (EVENTS_SCHEMA) to `path` (a local path or a binary stream)."""
+  import pyarrow.parquet as pq
+  if not table.schema.equals(_events_schema()):
+    raise EventTableError(f"{path}: not the events schema: {table.schema.names}")
+  pq.write_table(table, path)
+
+
+def read_parquet(path):
+  """The events table written by write_parquet, as a pyarrow.Table of EVENTS_SCHEMA.
+
+  Raises:
+    EventTableError: the file is not Parquet or lacks a column of the schema.
+  """
+  import pyarrow as pa
+  import pyarrow.parquet as pq
+  try:
+    table = pq.read_table(path)
+  except (OSError, pa.ArrowException) as exc:
+    raise EventTableError(f"{path}: not a Parquet file: {exc}") from None
+  missing = [name for name in EVENTS_NAMES if name not in table.column_names]
+  if missing:
+    raise EventTableError(f"{path}: an events table without the columns {missing}")
+  try:
+    return table.select(list(EVENTS_NAMES)).cast(_events_schema())
+  except (pa.ArrowException, ValueError) as exc:
+    raise EventTableError(f"{path}: columns of the wrong type: {exc}") from None
+
+
+def events_of_table(table):
+  """[(source, Event)] of an events table, in row order (the Parquet side of a round trip)."""
+  return [(str(row["source"]), events_lib.Event(
+      row["label"], row["start_seconds"], row["end_seconds"], row["peak_score"],
+      row["mean_score"], row["windows"])) for row in table.to_pylist()]
