@@ -1,4 +1,5 @@
-"""One classified window: what every sink receives."""
+"""What every sink receives: one classified window (PredictionEvent) and the
+start and end of a sound event (EventNotice)."""
 
 import dataclasses
 import datetime
@@ -40,6 +41,9 @@ class PredictionEvent:
     start_seconds, end_seconds: the window's bounds in seconds of audio since the
       capture started (its sample count: what a batch run over the same audio reports).
     source: the input's name (the device's, or "microphone").
+    rms_dbfs, peak_dbfs: the window's level, dBFS of its 16 kHz samples
+      (transforms/levels.py; silence is the floor configs.monitoring.LEVEL_FLOOR_DBFS),
+      or None when not measured.
   """
   sequence: int
   start_utc: datetime.datetime
@@ -54,6 +58,8 @@ class PredictionEvent:
   start_seconds: float = 0.0
   end_seconds: float = 0.0
   source: str = "microphone"
+  rms_dbfs: float = None
+  peak_dbfs: float = None
 
   def line(self):
     """The terminal line: '<end UTC>  Speech: 0.75, Music: 0.12, ...' (the article's format)."""
@@ -75,10 +81,70 @@ class PredictionEvent:
             "end_seconds": self.end_seconds, "start_utc": iso_utc(self.start_utc),
             "end_utc": iso_utc(self.end_utc), "predictions": rows.prediction_dicts(self.predictions),
             "text": self.line().split("  ", 1)[1], "saved_audio": self.record_path,
-            "dropped_seconds": round(self.dropped_seconds, 3)}
+            "dropped_seconds": round(self.dropped_seconds, 3),
+            "rms_dbfs": _rounded(self.rms_dbfs), "peak_dbfs": _rounded(self.peak_dbfs)}
 
   def notification_parameters(self):
     """DeviceHive notification parameters: to_dict's fields less the local saved-audio path."""
     parameters = self.to_dict()
     del parameters["saved_audio"]
     return parameters
+
+
+def _rounded(value, digits=2):
+  return None if value is None else round(float(value), digits)
+
+
+def _iso_or_none(moment):
+  return None if moment is None else iso_utc(moment)
+
+
+@dataclasses.dataclass(frozen=True)
+class EventNotice:
+  """The start or the end of one sound event, as sinks receive it (Sink.event).
+
+  Attributes:
+    kind: "start" (the event has just begun; end_* are None, scores so far)
+      or "end" (it is over; the whole event).
+    label: the label's name.
+    source, model, model_version: as PredictionEvent.
+    label_set: the label set's name, or None (the model's own classes).
+    start_seconds, end_seconds: seconds of audio since the capture started
+      (end_seconds None on start); the batch events of the same audio have
+      the same bounds.
+    start_utc, end_utc: datetime (UTC) of those bounds (end_utc None on start).
+    peak_score, mean_score: max and mean of its windows' scores (so far on start).
+    windows: the model windows it holds (so far on start).
+    saved_audio: paths of the saved window files (--save-path) that overlap it.
+  """
+  kind: str
+  label: str
+  source: str
+  model: str
+  model_version: str
+  label_set: str
+  start_seconds: float
+  end_seconds: float
+  start_utc: datetime.datetime
+  end_utc: datetime.datetime
+  peak_score: float
+  mean_score: float
+  windows: int
+  saved_audio: tuple = ()
+
+  def to_dict(self):
+    """JSON-ready: the fields above, times as ISO-8601 UTC strings ending in 'Z'."""
+    return {"kind": self.kind, "label": self.label, "source": self.source,
+            "model": self.model, "model_version": self.model_version,
+            "label_set": self.label_set, "start_seconds": self.start_seconds,
+            "end_seconds": self.end_seconds, "start_utc": _iso_or_none(self.start_utc),
+            "end_utc": _iso_or_none(self.end_utc), "peak_score": self.peak_score,
+            "mean_score": self.mean_score, "windows": self.windows,
+            "saved_audio": list(self.saved_audio)}
+
+  def line(self):
+    """The terminal line: '<UTC>  dog started (0.91)' or '<UTC>  dog ended after 2.4 s (peak 0.94)'."""
+    if self.kind == "start":
+      return f"{iso_utc(self.start_utc)}  {self.label} started ({self.peak_score:.2f})"
+    return (f"{iso_utc(self.end_utc)}  {self.label} ended after "
+            f"{self.end_seconds - self.start_seconds:.1f} s (peak {self.peak_score:.2f})")

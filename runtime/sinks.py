@@ -30,6 +30,9 @@ class Sink:
     """Receives one runtime.prediction.PredictionEvent."""
     raise NotImplementedError
 
+  def event(self, notice):
+    """Receives one runtime.prediction.EventNotice (an event's start or end); default: ignored."""
+
   def status(self):
     """A JSON-ready dict describing the sink's health ({} when there is nothing to say)."""
     return {}
@@ -132,10 +135,18 @@ class SinkSet:
     self.failures = {}   # sink name -> {"count", "last_error"}
 
   def emit(self, event):
+    """Sends a PredictionEvent to every sink's emit."""
+    self._fan_out("emit", event)
+
+  def event(self, notice):
+    """Sends an EventNotice to every sink's event."""
+    self._fan_out("event", notice)
+
+  def _fan_out(self, method, item):
     with self._lock:
       for sink in list(self.sinks):
         try:
-          sink.emit(event)
+          getattr(sink, method)(item)
         except OutputClosed as exc:
           log.warning("sink %s: %s; it gets no more predictions", sink.name, exc)
           self.sinks.remove(sink)
