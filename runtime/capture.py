@@ -7,6 +7,15 @@ the classifier whenever the classifier asks for one: classifying never blocks
 the capture, so no audio is lost between windows.  If the machine falls behind,
 the losses are counted, never hidden: PortAudio's input overflows, blocks our
 thread could not take, and audio dropped because a window passed max-time.
+
+A source that is not live (`source.live` false: a file read as fast as it
+decodes) waits for the classifier instead: nothing is dropped, and its windows
+are min-time long.  A source that says `wall_clock` (every live input of
+runtime/sources.py) has its window times follow the wall clock: when a
+window's UTC end strays more than configs.monitoring.MAX_CLOCK_DRIFT_SECONDS
+from the wall-clock time its audio arrived (a source faster or slower than
+real time, a reconnected stream), the clock is reset to the wall clock, said
+once per state change on the console and counted (`clock_corrections`).
 """
 
 import dataclasses
@@ -16,6 +25,7 @@ import queue
 import threading
 import time
 
+from soundscope.configs import monitoring as M
 from soundscope.configs import runtime as S
 from soundscope.runtime import windows
 from soundscope.runtime.devices import CaptureError
@@ -31,6 +41,7 @@ class CaptureStats:
   overruns: int = 0            # Times a window passed max-time while the classifier was busy.
   dropped_seconds: float = 0.0
   device_overflows: int = 0    # PortAudio overflows + blocks our thread missed.
+  clock_corrections: int = 0   # Times a live window's clock was reset to the wall clock.
 
 
 class Capture:
@@ -42,7 +53,10 @@ class Capture:
 
   Args:
     source: object with open(), read(timeout), close(), rate, channels, overflows;
-      read returns (block, arrival time, first frame index), None at the end.
+      read returns (block, arrival time, first frame index), None at the end;
+      optional `live` (default true: audio that cannot wait; false: the capture
+      waits for the classifier) and `wall_clock` (default false: times from the
+      sample count only; true: kept within the drift bound of the wall clock).
     min_seconds, max_seconds: window bounds, seconds.
   """
 
@@ -63,6 +77,10 @@ class Capture:
     self._buffer = None
     self._next_frame = 0     # Index of the frame the next block should start at.
     self._thread = None
+    self._live = getattr(source, "live", True)
+    self._wall_clock = getattr(source, "wall_clock", False)
+    self._drifting = False
+    self._last_end_utc = None
 
   def start(self):
     """Opens the source (errors raise here, in the caller's thread) and starts capturing."""
@@ -107,12 +125,49 @@ class Capture:
       self.stats.device_overflows = self.source.overflows
       if self._wanted and self._buffer.ready():
         self._hand_over(self._buffer.take())
+      while not self._live and self._buffer.ready() and not self._stopping.is_set():
+        self._cond.wait(0.5)      # A file waits for the classifier: nothing is dropped.
+        if self._wanted and self._buffer.ready():
+          self._hand_over(self._buffer.take())
 
   def _hand_over(self, window):
+    if self._wall_clock and window.ended_at is not None:
+      window = self._on_wall_clock(window)
+    self._last_end_utc = window.end_utc
     self._wanted = False
     self._ready.append(window)
     self.stats.windows += 1
     self._cond.notify_all()
+
+  def _on_wall_clock(self, window):
+    """The window, its times moved to the wall clock when they stray beyond the bound."""
+    arrived_utc = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(
+        seconds=time.monotonic() - window.ended_at)
+    drift = (window.end_utc - arrived_utc).total_seconds()
+    if abs(drift) <= M.MAX_CLOCK_DRIFT_SECONDS:
+      if self._drifting:
+        log.warning("%s: window times follow the audio again (within %.1f s of the wall "
+                    "clock)", self._name(), M.MAX_CLOCK_DRIFT_SECONDS)
+        self._drifting = False
+      return window
+    if not self._drifting:
+      log.warning("%s: window times were %.1f s %s the wall clock; reset to it (said once "
+                  "until they agree again)", self._name(), abs(drift),
+                  "ahead of" if drift > 0 else "behind")
+      self._drifting = True
+    self.stats.clock_corrections += 1
+    # On the wall clock, never before the previous window's end (times stay in order;
+    # a source faster than real time gets windows shorter on the clock than in audio).
+    end = arrived_utc
+    start = end - (window.end_utc - window.start_utc)
+    if self._last_end_utc is not None and start < self._last_end_utc:
+      start = self._last_end_utc
+      end = max(start, end)
+    self._buffer.stream_start_utc += end - window.end_utc
+    return dataclasses.replace(window, start_utc=start, end_utc=end)
+
+  def _name(self):
+    return getattr(self.source, "name", None) or "input"
 
   def _finish_source(self):
     """The source ended (a bounded capture): the remainder is one last window."""

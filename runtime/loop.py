@@ -4,7 +4,9 @@ Each window becomes 16-bit 16 kHz mono through the shared transforms
 (runtime/windows.py), is saved first when --save-path is given (so a crash in
 the model still leaves the audio), and is scored with the same
 `Classifier.clip_scores` that `soundscope classify` and the batch pipelines
-use, so live and batch agree on the same samples.
+use, so live and batch agree on the same samples.  With a LiveEvents
+(runtime/live_events.py) the same samples also become sound events, whose
+start and end notices go to the sinks' `event` after the window's `emit`.
 """
 
 import logging
@@ -22,6 +24,7 @@ from soundscope.runtime import prediction
 from soundscope.configs import runtime as S
 from soundscope.runtime import windows
 from soundscope.transforms import blas
+from soundscope.transforms import levels
 from soundscope.util import atomic
 
 log = logging.getLogger(__name__)
@@ -58,12 +61,13 @@ class Loop:
     source: the input's name, reported with every window.
     label_set: a models.label_sets.ResolvedLabelSet to report instead of the
       model's classes (as classify and predict do), or None.
+    live_events: a runtime.live_events.LiveEvents, or None (no events).
   """
 
   def __init__(self, capture, classifier, sinks, top_k=P.TOP_K,
                threshold=P.THRESHOLD, save_path=None,
                params=P.VggishParams(),
-               aggregation=None, source="microphone", label_set=None):
+               aggregation=None, source="microphone", label_set=None, live_events=None):
     if save_path is not None:
       try:
         os.makedirs(save_path, exist_ok=True)     # As `mkdir -p`: a new folder is made.
@@ -80,6 +84,7 @@ class Loop:
     self.aggregation = aggregation
     self.source = source
     self.label_set = label_set
+    self.live_events = live_events
     self.processed = 0
     self.failures = 0
     self.failures_in_a_row = 0
@@ -88,6 +93,10 @@ class Loop:
 
   def process(self, window):
     """One window -> PredictionEvent (saved first when asked)."""
+    return self._classify(window)[0]
+
+  def _classify(self, window):
+    """One window -> (PredictionEvent, float [n] 16 kHz samples that were classified)."""
     samples16 = windows.window_to_16k(window, self.params)
     record = None
     if self.save_path:
@@ -95,8 +104,8 @@ class Loop:
                            self.params.sample_rate_hz)
     started = time.monotonic()
     # The path `classify` and `predict` take (models/scoring.py): the same scores.
-    scores = scoring.score_waveform(self.classifier, windows.int16_to_float(samples16),
-                                    aggregation=self.aggregation)
+    heard = windows.int16_to_float(samples16)
+    scores = scoring.score_waveform(self.classifier, heard, aggregation=self.aggregation)
     scores = label_sets.reported(scores, self.label_set)
     classified_at = time.monotonic()
     self.last_seconds = classified_at - started
@@ -112,7 +121,8 @@ class Loop:
         classified_at=classified_at, record_path=record,
         dropped_seconds=window.dropped_frames / window.rate, start_seconds=start_seconds,
         end_seconds=start_seconds + len(window.samples) / float(window.rate),
-        source=self.source)
+        source=self.source, rms_dbfs=levels.rms_dbfs(heard), peak_dbfs=levels.peak_dbfs(heard)
+    ), heard
 
   def warm_up(self, rate=S.WARM_UP_RATE_HZ):
     """Runs resampling and the model once on silence, so the first window is not late.
@@ -135,6 +145,7 @@ class Loop:
       return self._run()
 
   def _run(self):
+    gap = False
     while not self._stop.is_set():
       try:
         window = self.capture.next_window(timeout=0.5)
@@ -146,13 +157,25 @@ class Loop:
         log.warning("the classifier fell behind: %.2f s of audio dropped before this window",
                     window.dropped_frames / window.rate)
       try:
-        event = self.process(window)
+        event, heard = self._classify(window)
       except Exception as exc:  # One bad window is reported; monitoring goes on.
+        gap = True            # Its audio is missing from the events' stream.
         self._failed(window, exc)
         continue
       self.failures_in_a_row = 0
       self.sinks.emit(event)
+      if self.live_events is not None:
+        self._announce(self.live_events.add(heard, event.start_seconds, event.start_utc,
+                                            event.record_path,
+                                            gap=gap or bool(window.dropped_frames)))
+      gap = False
+    if self.live_events is not None:
+      self._announce(self.live_events.finish())
     return self.processed
+
+  def _announce(self, notices):
+    for notice, only in notices:
+      self.sinks.event(notice, only)
 
   def _failed(self, window, exc):
     self.failures += 1

@@ -138,13 +138,15 @@ class SinkSet:
     """Sends a PredictionEvent to every sink's emit."""
     self._fan_out("emit", event)
 
-  def event(self, notice):
-    """Sends an EventNotice to every sink's event."""
-    self._fan_out("event", notice)
+  def event(self, notice, only=None):
+    """Sends an EventNotice to every sink's event (only: the names of those that get it)."""
+    self._fan_out("event", notice, only)
 
-  def _fan_out(self, method, item):
+  def _fan_out(self, method, item, only=None):
     with self._lock:
       for sink in list(self.sinks):
+        if only is not None and sink.name not in only:
+          continue
         try:
           getattr(sink, method)(item)
         except OutputClosed as exc:

@@ -29,6 +29,8 @@ class PyAudioSource:
     block_seconds: length of one PortAudio block, seconds.
     duration_seconds: stop after this much audio (None: until close()).
   """
+  live = True          # Audio that cannot wait (runtime/capture.py).
+  wall_clock = True    # Window times kept on the wall clock.
 
   def __init__(self, device=None, rate=None, channels=1, block_seconds=S.BLOCK_SECONDS,
                duration_seconds=None):

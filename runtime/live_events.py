@@ -1,0 +1,269 @@
+"""Sound events from live audio: the batch event layer applied window by window.
+
+A capture window (5-7 s) holds several model windows (YAMNet: 0.975 s every
+0.48 s).  `ModelWindows` scores the live 16 kHz samples as ONE continuous
+stream, the way `classify` and `predict` score a file (models/scoring.py:
+the classifier's framing; a model window may straddle two capture windows),
+so that its model windows, their times and scores equal the batch ones for
+the same samples.  `LiveEvents` maps them to the label set
+(models/label_sets.label_scores), applies the volume gate and pushes them
+into transforms/events.EventStream, one per group of labels sharing rules
+(runtime/rules.py): with the command line's rules the events equal
+`classify --events` of the same audio.
+
+An event is announced twice, as runtime.prediction.EventNotice: "start" once
+it is open and long enough (min_duration), "end" once no later window can
+extend or merge into it.  Times: seconds of audio since the capture started,
+and UTC through the capture windows' clock (runtime/windows.py, which follows
+the wall clock for live sources).
+"""
+
+import bisect
+import collections
+import datetime
+import logging
+
+import numpy as np
+
+from soundscope.configs import monitoring as M
+from soundscope.configs import params as P
+from soundscope.models import label_sets
+from soundscope.runtime import prediction
+from soundscope.transforms import events as events_lib
+from soundscope.transforms import levels
+
+log = logging.getLogger(__name__)
+
+
+class ModelWindows:
+  """A classifier's windows over consecutive 16 kHz pieces of one stream.
+
+  With a framing (classifier.Framing), a model window is scored once the
+  samples after its start hold a whole span (as Classifier.stream_window_scores
+  does); the rest waits for the next piece.  Without one, each piece is scored
+  alone.  Times are seconds of 16 kHz samples since `reset`.
+  """
+
+  def __init__(self, classifier):
+    self.classifier = classifier
+    self.framing = getattr(classifier, "framing", None)
+    self.reset(0)
+
+  def reset(self, first_sample):
+    """Starts a new stream whose first sample is `first_sample` (16 kHz samples)."""
+    self._buffer = np.zeros(0, np.float32)
+    self._offset = int(first_sample)     # Sample index of _buffer[0] (a whole number of hops).
+    self.samples = int(first_sample)     # Samples received so far, as an index.
+
+  def add(self, samples):
+    """float [n] 16 kHz samples in [-1, 1] -> (WindowScores, float [w] RMS dBFS) now complete."""
+    samples = np.asarray(samples, np.float32)
+    self.samples += len(samples)
+    self._buffer = np.concatenate([self._buffer, samples])
+    if self.framing is None:
+      return self._score(len(self._buffer), len(self._buffer), cut=True)
+    hop, span = self.framing
+    count = (len(self._buffer) - span) // hop
+    if count < 1:
+      return None, None
+    return self._score(count * hop + span - hop, count * hop, cut=False)
+
+  def finish(self):
+    """The windows still waiting, at the end of the stream (ends cut at its end)."""
+    if not len(self._buffer):
+      return None, None
+    return self._score(len(self._buffer), len(self._buffer), cut=True)
+
+  def _score(self, length, advance, cut):
+    piece = self._buffer[:length]
+    windows = self.classifier.window_scores(piece)
+    offset = self._offset / float(P.SAMPLE_RATE_HZ)
+    starts = np.asarray(windows.starts, np.float64) + offset
+    ends = np.asarray(windows.ends, np.float64) + offset
+    if cut:   # As models/scoring.py: a window past the audio's end ends with it.
+      ends = np.minimum(ends, np.maximum(self.samples / float(P.SAMPLE_RATE_HZ), starts))
+    level = _window_levels(piece, np.asarray(windows.starts, np.float64),
+                           np.asarray(windows.ends, np.float64))
+    self._buffer = self._buffer[advance:]
+    self._offset += advance
+    return windows._replace(starts=starts, ends=ends), level
+
+
+def _window_levels(piece, starts, ends):
+  """RMS dBFS of each window's samples of `piece` (seconds relative to it)."""
+  rate = float(P.SAMPLE_RATE_HZ)
+  return np.array([levels.rms_dbfs(piece[int(round(s * rate)):int(round(e * rate))])
+                   for s, e in zip(starts, ends)], np.float64)
+
+
+class _Clock:
+  """Seconds of audio -> UTC, through the capture windows' (start seconds, start UTC)."""
+
+  def __init__(self):
+    self._seconds = collections.deque(maxlen=M.WINDOW_MEMORY)
+    self._anchors = collections.deque(maxlen=M.WINDOW_MEMORY)
+    self._saved = collections.deque(maxlen=M.WINDOW_MEMORY)
+
+  def add(self, start_seconds, end_seconds, start_utc, record_path):
+    self._seconds.append(start_seconds)
+    self._anchors.append(start_utc)
+    self._saved.append((start_seconds, end_seconds, record_path))
+
+  def utc(self, seconds):
+    if not self._anchors or self._anchors[0] is None:
+      return None
+    index = max(0, bisect.bisect_right(list(self._seconds), seconds) - 1)
+    return self._anchors[index] + datetime.timedelta(seconds=seconds - self._seconds[index])
+
+  def saved(self, start, end):
+    """Saved window files overlapping [start, end] seconds (end None: open)."""
+    return tuple(path for s, e, path in self._saved
+                 if path and e > start and (end is None or s < end))
+
+
+class _Stream(events_lib.EventStream):
+  """An EventStream that also shows the events still open (for "start" notices)."""
+
+  def open_events(self):
+    """[Event] of the labels whose event is open or waiting to merge, so far."""
+    return [events_lib._event(label, track.start, track.end, track.values)
+            for track, label in zip(self._tracks, self.labels) if track.pending()]
+
+
+class LiveEvents:
+  """Turns live 16 kHz audio into EventNotices.
+
+  Args:
+    classifier: the Classifier.
+    label_set: models.label_sets.ResolvedLabelSet, or None (the model's classes).
+    rules: runtime.rules.Rules over the reported labels.
+    source: the input's name, reported with every notice.
+  """
+
+  def __init__(self, classifier, label_set, rules, source):
+    self.classifier = classifier
+    self.label_set = label_set
+    self.labels = tuple(label_sets.label_names(label_set, classifier))
+    if tuple(rules.labels) != self.labels:
+      raise ValueError("the rules are not over the reported labels")
+    self.rules = rules
+    self.source = source
+    framing = getattr(classifier, "framing", None)
+    self.window_seconds = (framing.span_samples / float(P.SAMPLE_RATE_HZ) if framing
+                           else None)
+    self._models = ModelWindows(classifier)
+    self._clock = _Clock()
+    self._streams = []
+    self._announced = {}          # label -> start seconds of its announced open event.
+    self._last_end = {}           # label -> end seconds of its last announced event.
+    self.suppressed = 0           # Events not announced because of a cooldown.
+    self.events = 0               # Events ended and announced.
+    self._window_seconds_seen = None
+    self._started = False
+
+  def _ensure_streams(self, window_seconds):
+    if self._streams:
+      return
+    for events_rules, indices in self.rules.groups():
+      stream = _Stream([self.labels[i] for i in indices], events_rules, window_seconds)
+      self._streams.append((stream, np.asarray(indices)))
+
+  def add(self, samples16k, start_seconds, start_utc, record_path=None, gap=False):
+    """One capture window's 16 kHz float samples -> [(EventNotice, sinks or None)].
+
+    Args:
+      samples16k: float [n] in [-1, 1].
+      start_seconds: the capture window's start, seconds since the capture started.
+      start_utc: its UTC start (None when unknown).
+      record_path: its saved file, or None.
+      gap: audio was lost just before it: the stream restarts at start_seconds
+        (the events open so far end).
+    """
+    notices = []
+    if gap or not self._started:
+      if self._started:
+        notices += self._finish_stream()
+      self._models.reset(int(round(start_seconds * P.SAMPLE_RATE_HZ)))
+      self._started = True
+    end_seconds = start_seconds + len(samples16k) / float(P.SAMPLE_RATE_HZ)
+    self._clock.add(start_seconds, end_seconds, start_utc, record_path)
+    windows, window_levels = self._models.add(samples16k)
+    return notices + self._push(windows, window_levels)
+
+  def finish(self):
+    """At the end of the source: the last windows, then every open event ends."""
+    return self._finish_stream() if self._started else []
+
+  def _finish_stream(self):
+    windows, window_levels = self._models.finish()
+    notices = self._push(windows, window_levels)
+    for stream, _ in self._streams:
+      notices += self._ended(stream.flush())
+    return notices
+
+  def _push(self, windows, window_levels):
+    if windows is None or not len(windows.starts):
+      return []
+    scores = np.asarray(windows.scores, np.float32)
+    if self.label_set is not None:
+      scores = label_sets.label_scores(scores, self.label_set)[0]
+    if self.rules.gate_dbfs is not None:
+      scores = np.where((window_levels < self.rules.gate_dbfs)[:, None], np.float32(0), scores)
+    self._ensure_streams(self.window_seconds or events_lib.full_window_seconds(
+        windows.starts, windows.ends))
+    notices = []
+    for stream, indices in self._streams:
+      closed = stream.push_windows(windows.starts, windows.ends, scores[:, indices])
+      notices += self._ended(closed)
+      notices += self._opened(stream)
+    return notices
+
+  def _opened(self, stream):
+    notices = []
+    for event in stream.open_events():
+      if event.label in self._announced or event.duration_seconds < \
+          stream.rules.min_duration_seconds:
+        continue
+      self._announced[event.label] = None if self._cooling(event) else event.start_seconds
+      if self._announced[event.label] is not None:
+        notices.append(self._notice("start", event))
+    return notices
+
+  def _cooling(self, event):
+    rule = self.rules.per_label[self.labels.index(event.label)]
+    last = self._last_end.get(event.label)
+    cooling = last is not None and event.start_seconds - last < rule.cooldown_seconds
+    if cooling:
+      self.suppressed += 1
+    return cooling
+
+  def _ended(self, events):
+    notices = []
+    for event in events:
+      if event.label not in self._announced:    # Closed in the window that opened it.
+        if self._cooling(event):
+          continue
+        notices.append(self._notice("start", event))
+      elif self._announced[event.label] is None:   # Cooling down: never announced.
+        del self._announced[event.label]
+        continue
+      self._announced.pop(event.label, None)
+      self._last_end[event.label] = event.end_seconds
+      self.events += 1
+      notices.append(self._notice("end", event))
+    return notices
+
+  def _notice(self, kind, event):
+    ended = kind == "end"
+    rule = self.rules.per_label[self.labels.index(event.label)]
+    notice = prediction.EventNotice(
+        kind=kind, label=event.label, source=self.source, model=self.classifier.name,
+        model_version=str(self.classifier.version),
+        label_set=self.label_set.name if self.label_set is not None else None,
+        start_seconds=event.start_seconds, end_seconds=event.end_seconds if ended else None,
+        start_utc=self._clock.utc(event.start_seconds),
+        end_utc=self._clock.utc(event.end_seconds) if ended else None,
+        peak_score=event.peak_score, mean_score=event.mean_score, windows=event.windows,
+        saved_audio=self._clock.saved(event.start_seconds,
+                                      event.end_seconds if ended else None))
+    return notice, rule.sinks
