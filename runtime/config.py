@@ -3,7 +3,8 @@
 The file holds a refresh token or a password, so it is written with mode 0600
 (atomically: a temporary file in the same folder, then rename), and
 `public_view()` is the only form that leaves the process: it says whether a
-secret is set, never what it is.
+secret is set, never what it is.  A server URL given with user:pass@ is split
+into the URL, the login and the password (runtime/credentials.py).
 """
 
 import dataclasses
@@ -13,6 +14,7 @@ import re
 import urllib.parse
 
 from soundscope.configs import runtime as S
+from soundscope.runtime import credentials
 from soundscope.util import atomic
 
 SECRET_FIELDS = ("refresh_token", "password")
@@ -58,7 +60,10 @@ class DeviceHiveConfig:
     errors = {}
     if self.server_url:
       parts = urllib.parse.urlsplit(self.server_url)
-      if parts.scheme not in S.REST_SCHEMES + S.WEBSOCKET_SCHEMES or not parts.netloc:
+      if "@" in parts.netloc:
+        errors["server_url"] = ("give the login and password in their own fields, "
+                                "not in the URL")
+      elif parts.scheme not in S.REST_SCHEMES + S.WEBSOCKET_SCHEMES or not parts.netloc:
         errors["server_url"] = ("must be an http(s):// (REST) or ws(s):// (WebSocket) URL "
                                 "with a host")
       if not self.refresh_token and not (self.login and self.password):
@@ -104,10 +109,27 @@ class DeviceHiveConfig:
       if name in SECRET_FIELDS and not value:
         continue
       changes[name] = value
+    if "server_url" in changes:
+      changes.update(url_credentials(changes["server_url"]))
     moved = "server_url" in changes and not same_server(self.server_url, changes["server_url"])
     if moved or str(form.get("clear_secrets", "")).lower() in ("1", "true", "on", "yes"):
       changes.update({name: "" for name in SECRET_FIELDS if name not in changes})
     return dataclasses.replace(self, **changes)
+
+
+def url_credentials(url):
+  """{"server_url": the URL without user:pass@, "login", "password"} (only the parts given).
+
+  A server URL with credentials is split: the URL is stored and shown without
+  them, the password is kept as the secret it is.
+  """
+  clean, user, password = credentials.split_url(url)
+  fields = {"server_url": clean}
+  if user:
+    fields["login"] = user
+  if password:
+    fields["password"] = credentials.remember(password)
+  return fields
 
 
 def same_server(old_url, new_url):
@@ -150,10 +172,16 @@ class ConfigStore:
     if not isinstance(data, dict):
       raise ConfigError({"file": f"{self.path} does not hold a JSON object"})
     known = {f.name for f in dataclasses.fields(DeviceHiveConfig)}
-    return DeviceHiveConfig(**{k: str(v) for k, v in data.items() if k in known})
+    values = {k: str(v) for k, v in data.items() if k in known}
+    values.update(url_credentials(values.get("server_url", "")))   # An old file's user:pass@.
+    for name in SECRET_FIELDS:
+      credentials.remember(values.get(name))
+    return DeviceHiveConfig(**values)
 
   def save(self, config):
     config.validate()
+    for name in SECRET_FIELDS:
+      credentials.remember(getattr(config, name))
     folder = os.path.dirname(os.path.abspath(self.path))
     os.makedirs(folder, mode=0o700, exist_ok=True)
     atomic.write_text(self.path, json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True),

@@ -4,10 +4,12 @@ import logging
 import signal
 import threading
 
+from soundscope.configs import history as H
 from soundscope.configs import params as P
 from soundscope.runtime import capture as capture_lib
 from soundscope.runtime import sources
 from soundscope.runtime import loop as loop_lib
+from soundscope.runtime import retention
 from soundscope.configs import runtime as S
 
 log = logging.getLogger(__name__)
@@ -22,9 +24,12 @@ class LiveSession:
     classifier: soundscope.models.classifier.Classifier.
     sinks: runtime.sinks.SinkSet.
     source: optional source object (default: PyAudioSource from the options).
+    history: runtime.history.History to prune, or None.
+    history_options: configs.history.HistoryOptions, the retention of the history
+      and of the saved windows (--save-path); None: the defaults.
   """
 
-  def __init__(self, args, classifier, sinks, source=None):
+  def __init__(self, args, classifier, sinks, source=None, history=None, history_options=None):
     self.args = args
     self.source = source or sources.PyAudioSource(
         device=args.device, rate=args.rate, channels=args.channels,
@@ -36,6 +41,8 @@ class LiveSession:
                               source=f"device {args.device}" if args.device else "microphone",
                               label_set=getattr(args, "label_set", None))
     self.sinks = sinks
+    self.retention = retention.Retention(history_options or H.HistoryOptions(), args.save_path,
+                                         history)
     self.stopped = threading.Event()      # The loop has ended (source ended, or a signal).
     self.signalled = threading.Event()    # Ctrl-C or SIGTERM arrived.
 
@@ -43,7 +50,10 @@ class LiveSession:
     """Capture counters for the page."""
     stats = self.capture.stats
     device = self.source.device
-    return {"model": self.loop.classifier.name, "windows": stats.windows,
+    label_set = getattr(self.args, "label_set", None)
+    return {"source": self.loop.source, "model": self.loop.classifier.name,
+            "label_set": label_set.name if label_set is not None else None,
+            "windows": stats.windows,
             "captured_seconds": round(stats.captured_seconds, 3), "overruns": stats.overruns,
             "dropped_seconds": round(stats.dropped_seconds, 3),
             "device_overflows": stats.device_overflows,
@@ -52,7 +62,16 @@ class LiveSession:
             "failed_windows": self.loop.failures,
             "sink_failures": {name: dict(failure)
                               for name, failure in self.sinks.failures.items()},
+            "sinks": self.sinks.status(), "save": self._save_status(),
+            "retention": self.retention.status(),
             "running": not self.stopped.is_set()}
+
+  def _save_status(self):
+    """The saved windows' folder and the last failure to save one (a full disk), if any."""
+    if not self.args.save_path:
+      return None
+    return {"path": self.args.save_path, "failures": getattr(self.loop, "save_failures", 0),
+            "last_error": getattr(self.loop, "save_error", None)}
 
   def request_stop(self, *_):
     """Signal handler: finish the current window, then stop.  A second Ctrl-C interrupts."""
@@ -81,12 +100,14 @@ class LiveSession:
       runtime.devices.CaptureError (including NoInputDeviceError) when the device fails.
     """
     self.loop.warm_up(self.args.rate or S.WARM_UP_RATE_HZ)
+    self.retention.start()    # Saved windows and history, pruned every RETENTION_INTERVAL_SECONDS.
     self.capture.start()
     try:
       return self.loop.run()
     finally:
       self.stopped.set()
       self.capture.stop()
+      self.retention.stop()
 
   def summary(self):
     stats = self.capture.stats

@@ -1,19 +1,22 @@
 """The web page of `soundscope serve` (Flask).
 
-  /                 latest predictions (live, server-sent events), DeviceHive
-                    status and the configuration form
+  /                 the live page: latest windows (server-sent events), the
+                    timeline and events list from the history, status, settings
   /events           the last ten predictions with their times (as the seed did)
   /api/events       JSON: recent predictions, newest first (?limit=N)
   /api/status       JSON: DeviceHive connection and counters, capture counters, model
   /api/config       JSON: GET the settings without secrets; POST/PUT to change them
+  /api/settings     JSON: the run's settings (flags), secrets left out
   /api/stream       text/event-stream: "prediction" and "status" events
+  /api/timeline, /api/history/events, /audio/<name>: history_api.py
 
 Secrets (refresh token, password) go in, never out: no template, JSON answer
 or event contains them, and they are kept only while the server URL keeps its
-host (runtime/config.py).  The form carries a per-process token and the JSON
-API requires a JSON body, so another web site cannot change the settings
-through the user's browser; on loopback the page also answers only requests
-addressed to a loopback name, which defeats DNS rebinding.
+host (runtime/config.py); every answer also passes through
+runtime.credentials.redact.  The form carries a per-process token and the JSON
+API requires a JSON body; guards.py refuses cross-site changes, answers a
+loopback-bound page only under loopback names (DNS rebinding) and asks for the
+page password when there is one.
 """
 
 import json
@@ -23,13 +26,17 @@ import time
 
 import flask
 
-from soundscope.runtime import config as config_lib
 from soundscope.configs import runtime as S
+from soundscope.runtime import config as config_lib
+from soundscope.runtime import credentials
+from soundscope.runtime.web import guards
+from soundscope.runtime.web import history_api
 from soundscope.runtime.web import hub as hub_lib
 
 
 def create_app(hub, config_store, courier=None, runtime_status=None,
-               trusted_hosts=S.LOOPBACK_HOST_NAMES):
+               trusted_hosts=S.LOOPBACK_HOST_NAMES, history=None, save_path=None,
+               settings=None, page_password=None):
   """Builds the Flask app.
 
   Args:
@@ -39,15 +46,32 @@ def create_app(hub, config_store, courier=None, runtime_status=None,
     runtime_status: callable() -> dict about capture and model, or None.
     trusted_hosts: the Host header names answered (others get 400), or None
       for any (a page served on a non-loopback address, by the user's choice).
+    history: runtime.history.History for the timeline and events list, or None.
+    save_path: the saved windows' folder (--save-path) the page may play, or None.
+    settings: dict of the run's settings shown on the page (no secrets), or None.
+    page_password: password every request must carry (HTTP Basic), or None.
 
   Returns:
     flask.Flask.
   """
   app = flask.Flask(__name__)
   app.json.sort_keys = False
-  app.config["TRUSTED_HOSTS"] = list(trusted_hosts) if trusted_hosts else None
+  guards.install(app, trusted_hosts, page_password)
+  history_api.register(app, history, save_path)
   form_token = secrets.token_urlsafe(24)
   state = {"config": config_store.load()}
+  settings = dict(settings or {})
+
+  @app.after_request
+  def redact(response):
+    """Blanks any secret in an answer built here (files and streams pass as they are)."""
+    if not response.direct_passthrough and not response.is_streamed and response.mimetype in (
+        "application/json", "text/html"):
+      text = response.get_data(as_text=True)
+      clean = credentials.redact(text)
+      if clean != text:
+        response.set_data(clean)
+    return response
 
   def status():
     devicehive = courier.status() if courier is not None else {"enabled": False,
@@ -71,7 +95,7 @@ def create_app(hub, config_store, courier=None, runtime_status=None,
     return flask.render_template(
         "index.html", events=hub.recent(S.EVENTS_PAGE_COUNT), status=status(), config=view,
         errors=errors or {}, saved=flask.request.args.get("saved") == "1",
-        form_token=form_token), code
+        form_token=form_token, settings=settings, history=history is not None), code
 
   @app.get("/")
   def index():
@@ -122,6 +146,10 @@ def create_app(hub, config_store, courier=None, runtime_status=None,
       return flask.jsonify({"errors": exc.errors}), 400
     return flask.jsonify(new.public_view())
 
+  @app.get("/api/settings")
+  def api_settings():
+    return flask.jsonify(settings)
+
   @app.get("/api/stream")
   def api_stream():
     return flask.Response(_event_stream(hub, status), mimetype="text/event-stream",
@@ -131,7 +159,8 @@ def create_app(hub, config_store, courier=None, runtime_status=None,
 
 
 def _sse(kind, data):
-  return f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+  text = credentials.redact(json.dumps(data, separators=(",", ":")))
+  return f"event: {kind}\ndata: {text}\n\n"
 
 
 def _event_stream(hub, status):

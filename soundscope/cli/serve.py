@@ -1,11 +1,16 @@
-"""`soundscope serve`: the capture loop plus a web page and DeviceHive notifications.
+"""`soundscope serve`: the capture loop plus a web page, a history and DeviceHive notifications.
 
   soundscope serve [--host 127.0.0.1] [--port 8000] [--state-dir DIR] [capture options]
+                   [--history-window-days 30] [--save-max-days 7] [--save-max-mb 5000]
+                   [--allow-remote --page-password-file FILE]
 
-The page (http://127.0.0.1:8000/) shows the predictions as they come, the
-DeviceHive status and the settings form; settings and the outbox of
-undelivered notifications live in --state-dir (default $SOUNDSCOPE_STATE_DIR
-or ~/.config/soundscope).  After a bounded capture (--duration) the page and
+The page (http://127.0.0.1:8000/) shows the predictions as they come, a
+timeline and the events from the history, the status and the settings;
+settings, the outbox of undelivered notifications and the history
+(history.sqlite3) live in --state-dir (default $SOUNDSCOPE_STATE_DIR or
+~/.config/soundscope).  The page is served on loopback only unless
+--allow-remote is given with a page password (--page-password-file or
+$SOUNDSCOPE_PAGE_PASSWORD).  After a bounded capture (--duration) the page and
 delivery keep running until Ctrl-C or SIGTERM.
 """
 
@@ -14,8 +19,10 @@ import os
 import sys
 import threading
 
-from soundscope.runtime import loop as loop_lib
+from soundscope.cli import flags
 from soundscope.cli import live as live_cli
+from soundscope.configs import history as H
+from soundscope.runtime import loop as loop_lib
 from soundscope.runtime import session
 from soundscope.configs import runtime as S
 from soundscope.runtime import sinks as sinks_lib
@@ -35,7 +42,43 @@ def add_arguments(parser):
   group.add_argument("--outbox-size", type=int, default=S.OUTBOX_MAX_NOTIFICATIONS,
                      help="undelivered notifications kept; past it the oldest are dropped "
                           "(default %(default)s)")
+  flags.add_flags(group, H.PageOptions)
+  flags.add_flags(parser, H.HistoryOptions, title="history and saved windows")
   return live_cli.add_arguments(parser)
+
+
+def page_password(args):
+  """The page password (file or environment), or None; raises flags.UsageError when the
+  host is not loopback without --allow-remote and a password."""
+  from soundscope.runtime import credentials
+  try:
+    password = credentials.read_secret(args.page_password_file, H.PAGE_PASSWORD_ENV)
+  except credentials.SecretError as exc:
+    raise flags.UsageError(f"--page-password-file {exc}") from None
+  if not _is_loopback(args.host):
+    if not args.allow_remote:
+      raise flags.UsageError(f"--host {args.host} is not a loopback address: the page would be "
+                             f"open to the network; add --allow-remote and a page password")
+    if not password:
+      raise flags.UsageError(f"--allow-remote needs a page password: --page-password-file "
+                             f"FILE or ${H.PAGE_PASSWORD_ENV}")
+  return password
+
+
+def settings_view(args):
+  """The run's settings for the page: plain values, no secret, URLs without credentials."""
+  from soundscope.runtime import credentials
+  view = {}
+  for name, value in sorted(vars(args).items()):
+    if any(word in name for word in ("password", "token", "secret")):
+      continue
+    if name == "label_set":
+      value = value.name if value is not None else None
+    if isinstance(value, str) and "://" in value:
+      value = credentials.public_url(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+      view[name] = value
+  return view
 
 
 def build_services(state_dir, outbox_size):
@@ -68,10 +111,29 @@ def start_web(app, host, port):
   return server
 
 
+def open_history(state_dir, options):
+  """History and its sink, or (None, None) with --no-history."""
+  from soundscope.runtime import history as history_lib
+  if options.no_history:
+    return None, None
+  history = history_lib.History(os.path.join(state_dir, H.HISTORY_FILE), options)
+  return history, history_lib.HistorySink(history)
+
+
 def run(args):
+  from soundscope.runtime import credentials
   from soundscope.runtime import devices
+  from soundscope.runtime import history as history_lib
   from soundscope.runtime import web
   from soundscope.runtime.web import hub as hub_lib
+  credentials.install_log_redaction()
+  if not args.list_devices:
+    try:
+      password = page_password(args)
+      history_options = flags.build(H.HistoryOptions, args)
+    except flags.UsageError as exc:
+      live_cli.error("serve", exc)
+      return 2
   classifier, status = live_cli.prepare(args, "serve")
   if classifier is None:
     return status
@@ -79,21 +141,26 @@ def run(args):
   from soundscope.runtime import outbox as outbox_lib
   try:
     config_store, courier = build_services(state_dir, args.outbox_size)
-  except (ValueError, OSError, outbox_lib.OutboxError) as exc:
-    # A damaged settings file or outbox, a read-only folder, another serve on the folder.
+    history, history_sink = open_history(state_dir, history_options)
+  except (ValueError, OSError, outbox_lib.OutboxError, history_lib.HistoryError) as exc:
+    # A damaged settings file, outbox or history, a read-only folder, another serve on it.
     live_cli.error("serve", exc)
     return 1
   hub = hub_lib.EventHub()
   sinks = sinks_lib.SinkSet([sinks_lib.ConsoleSink(sys.stdout), sinks_lib.WebSink(hub),
-                             sinks_lib.DeviceHiveSink(courier)])
+                             sinks_lib.DeviceHiveSink(courier)]
+                            + ([history_sink] if history_sink else []))
   try:
-    live = session.LiveSession(args, classifier, sinks)
+    live = session.LiveSession(args, classifier, sinks, history=history,
+                               history_options=history_options)
   except NotADirectoryError as exc:
     sinks.close()
     live_cli.error("serve", exc)
     return 1
   app = web.create_app(hub, config_store, courier, live.status,
-                       S.LOOPBACK_HOST_NAMES if _is_loopback(args.host) else None)
+                       S.LOOPBACK_HOST_NAMES if _is_loopback(args.host) else None,
+                       history=history, save_path=args.save_path,
+                       settings=settings_view(args), page_password=password)
   try:
     server = start_web(app, args.host, args.port)
   except (OSError, SystemExit) as exc:   # Port in use (werkzeug says so and exits), bad address.
@@ -101,10 +168,12 @@ def run(args):
     reason = "see above" if isinstance(exc, SystemExit) else str(exc)
     live_cli.error("serve", f"cannot listen on {args.host}:{args.port} ({reason})")
     return 1
-  print(f"soundscope serve: http://{args.host}:{server.port}/", file=sys.stderr, flush=True)
+  host = f"[{args.host}]" if ":" in args.host else args.host
+  print(f"soundscope serve: http://{host}:{server.port}/", file=sys.stderr, flush=True)
   if not _is_loopback(args.host):
-    print(f"soundscope serve: warning: listening on {args.host}: anyone who can reach it can "
-          f"see the predictions and change the DeviceHive settings", file=sys.stderr)
+    print(f"soundscope serve: warning: listening on {args.host}: anyone who can reach it and "
+          f"has the page password can see the predictions and change the DeviceHive settings",
+          file=sys.stderr)
   live.install_signal_handlers()
   status = 0
   try:

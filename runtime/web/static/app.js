@@ -1,4 +1,4 @@
-// Live updates of the index page: predictions and DeviceHive status arrive as
+// Live updates of the index page: predictions and the status arrive as
 // server-sent events from /api/stream; nothing here needs a reload.
 (function () {
   "use strict";
@@ -10,23 +10,55 @@
     var item = document.createElement("li");
     item.className = "prediction";
     item.dataset.sequence = event.sequence;
-    var time = document.createElement("time");
-    time.dateTime = event.end_utc;
-    time.textContent = event.end_utc;
     var text = document.createElement("span");
     text.className = "text";
     text.textContent = event.text;   // textContent: labels are never parsed as HTML.
-    item.appendChild(time);
+    item.appendChild(soundscopeTimes.make(event.end_utc));
     item.appendChild(document.createTextNode(" "));
     item.appendChild(text);
     list.insertBefore(item, list.firstChild);
     while (list.children.length > MAX_SHOWN) list.removeChild(list.lastChild);
     latest.textContent = event.text;
+    soundscopeTimeline.add(event);
+    soundscopeHistory.refresh();
   }
 
   function setText(id, value) {
     var node = document.getElementById(id);
     if (node) node.textContent = value;
+  }
+
+  function sinkLine(name, state, failure) {
+    var problem = (state && (state.last_error || state.error)) || (failure && failure.last_error);
+    var item = document.createElement("li");
+    item.dataset.sink = name;
+    item.dataset.ok = problem ? "false" : "true";
+    item.textContent = name + ": " + (problem ? problem : "ok");
+    return item;
+  }
+
+  function showRuntime(rt) {
+    setText("st-running", rt.running ? "yes" : "no");
+    setText("st-source", rt.source || rt.device || "");
+    setText("st-model", rt.model || "");
+    setText("st-label-set", rt.label_set || "the model's classes");
+    setText("st-windows", rt.windows || 0);
+    setText("st-overruns", rt.overruns || 0);
+    setText("st-failed", rt.failed_windows || 0);
+    var save = document.getElementById("st-save");
+    if (save) {
+      save.dataset.ok = rt.save && rt.save.last_error ? "false" : "true";
+      save.textContent = !rt.save ? "not saved" : (rt.save.last_error || rt.save.path);
+    }
+    setText("st-retention", (rt.retention && rt.retention.last_error) || "ok");
+    var sinks = document.getElementById("st-sinks");
+    if (sinks) {
+      sinks.textContent = "";
+      var states = rt.sinks || {}, failures = rt.sink_failures || {};
+      var names = Object.keys(states);
+      Object.keys(failures).forEach(function (name) { if (names.indexOf(name) < 0) names.push(name); });
+      names.sort().forEach(function (name) { sinks.appendChild(sinkLine(name, states[name], failures[name])); });
+    }
   }
 
   function showStatus(status) {
@@ -38,8 +70,11 @@
     setText("dh-queued", dh.queued || 0);
     setText("dh-dropped", dh.dropped || 0);
     setText("dh-error", dh.last_error || "none");
+    showRuntime(status.runtime || {});
   }
 
+  soundscopeTimeline.start();
+  soundscopeHistory.start();
   var source = new EventSource("/api/stream");
   source.addEventListener("prediction", function (e) { addPrediction(JSON.parse(e.data)); });
   source.addEventListener("status", function (e) { showStatus(JSON.parse(e.data)); });
