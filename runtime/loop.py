@@ -87,6 +87,8 @@ class Loop:
     self.live_events = live_events
     self.processed = 0
     self.failures = 0
+    self.save_failures = 0         # Windows that could not be saved (--save-path).
+    self.save_error = None         # The current reason saving fails, or None.
     self.failures_in_a_row = 0
     self.last_seconds = None       # Wall time of the last window's classification.
     self._stop = threading.Event()
@@ -98,10 +100,7 @@ class Loop:
   def _classify(self, window):
     """One window -> (PredictionEvent, float [n] 16 kHz samples that were classified)."""
     samples16 = windows.window_to_16k(window, self.params)
-    record = None
-    if self.save_path:
-      record = save_window(self.save_path, window.start_utc, samples16,
-                           self.params.sample_rate_hz)
+    record = self._save(window, samples16) if self.save_path else None
     started = time.monotonic()
     # The path `classify` and `predict` take (models/scoring.py): the same scores.
     heard = windows.int16_to_float(samples16)
@@ -123,6 +122,27 @@ class Loop:
         end_seconds=start_seconds + len(window.samples) / float(window.rate),
         source=self.source, rms_dbfs=levels.rms_dbfs(heard), peak_dbfs=levels.peak_dbfs(heard)
     ), heard
+
+  def _save(self, window, samples16):
+    """Saves the window; returns its path, or None when saving fails (a full disk).
+
+    Monitoring goes on without the audio: the failure is counted (save_failures),
+    kept for the status (save_error, None again once a window is saved) and
+    logged once per change, not per window.
+    """
+    try:
+      path = save_window(self.save_path, window.start_utc, samples16, self.params.sample_rate_hz)
+    except OSError as exc:
+      self.save_failures += 1
+      error = f"cannot save windows in {self.save_path}: {exc.strerror or exc}"
+      if error != self.save_error:
+        log.error("%s; monitoring goes on without the audio", error)
+      self.save_error = error
+      return None
+    if self.save_error:
+      log.warning("windows are saved in %s again", self.save_path)
+      self.save_error = None
+    return path
 
   def warm_up(self, rate=S.WARM_UP_RATE_HZ):
     """Runs resampling and the model once on silence, so the first window is not late.
