@@ -101,9 +101,11 @@ class ResolvedLabelSet:
 
   def reportable(self, scores):
     """float32 [..., L] label scores with those under their label's threshold set
-    to -inf, so that top-k selection (classifier.top_k) never reports them."""
+    to -inf, so that top-k selection (classifier.top_k) never reports them (NaN, a
+    window not classified, models/scoring.py min_level_dbfs, stays NaN)."""
     scores = np.asarray(scores, np.float32)
-    return np.where(scores >= self.thresholds, scores, np.float32(-np.inf))
+    return np.where((scores >= self.thresholds) | np.isnan(scores), scores,
+                    np.float32(-np.inf))
 
 
 # ---------------------------------------------------------------- reading YAML

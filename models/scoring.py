@@ -11,10 +11,15 @@
 
 Each returns Scores: the clip's pooled scores, its windows when asked (a
 window that runs into the padding past the audio's end ends where the audio
-ends), and its duration.  Because all three callers go through here, batch and live give the
+ends), its duration, and the sound levels (RMS and peak dBFS,
+transforms/levels.py) of each window and of the whole clip, measured on the
+16 kHz samples the model hears, over the window's real audio (never the
+padding).  With min_level_dbfs, a window whose RMS level is under it is too
+quiet: its scores are NaN (not classified), it is left out of the pooled
+scores, and a clip whose windows are all too quiet has NaN pooled scores.  Because all three callers go through here, batch and live give the
 same numbers, window times included, for the same audio.  Memory: one decoded
-block, one score segment and either every window's scores (per_window) or one
-[C] vector, whatever the file's length.
+block, one score segment (and its samples, for the levels) and either every
+window's scores (per_window) or one [C] vector, whatever the file's length.
 """
 
 import collections
@@ -23,33 +28,71 @@ import numpy as np
 
 from soundscope.configs import params as P
 from soundscope.models import classifier as classifier_lib
+from soundscope.transforms import levels as levels_lib
 
-Scores = collections.namedtuple("Scores", ["clip", "windows", "seconds"])
+Scores = collections.namedtuple("Scores", ["clip", "windows", "seconds", "levels", "level"],
+                                defaults=(None, None))
 Scores.__doc__ = """What a clip scored.
 
-  clip: float32 [C], the windows pooled by the aggregation asked for.
+  clip: float32 [C], the windows pooled by the aggregation asked for (NaN when
+    every window was too quiet).
   windows: classifier.WindowScores of every analysis window (starts, ends
-    float64 [w] seconds from the clip's start, scores float32 [w, C]), or None
-    when windows were not asked for.
+    float64 [w] seconds from the clip's start, scores float32 [w, C]; NaN rows
+    for windows too quiet to classify), or None when windows were not asked for.
   seconds: the clip's duration, 16 kHz samples / 16000 before any short-clip
     padding (embeddings: frames x 0.96 s).
+  levels: Levels of each window (aligned with windows), or None without windows
+    or audio (embeddings).
+  level: Levels of the whole clip (arrays of one value), or None without audio.
 """
+Levels = collections.namedtuple("Levels", ["rms_dbfs", "peak_dbfs"])
+Levels.__doc__ = """Sound levels, float64 [w] dBFS each (transforms/levels.py; floor for
+silence): RMS and peak of the 16 kHz samples of each window's real audio."""
 
 
-class _SampleCount:
-  """Passes blocks through, counting their samples."""
+class _Tap:
+  """Passes 16 kHz blocks through, counting their samples and keeping those that
+  windows still to be measured need (levels_of drops the rest)."""
 
   def __init__(self):
     self.samples = 0
+    self._held, self._first = [], 0   # Blocks kept, and the sample index of their first.
+    self._square_sum, self._peak = 0.0, 0.0
 
   def passing(self, blocks):
     for block in blocks:
+      block = np.asarray(block, np.float32)
       self.samples += len(block)
+      self._held.append(block)
+      if len(block):
+        wide = block.astype(np.float64)
+        self._square_sum += float(np.dot(wide, wide))
+        self._peak = max(self._peak, float(np.max(np.abs(wide))))
       yield block
+
+  def levels_of(self, starts, ends):
+    """Levels of windows [start, end) seconds already passed (the samples past the
+    audio's end are not there: a cut window is measured on its real audio); the
+    samples before the last window's start are let go."""
+    held = np.concatenate(self._held) if self._held else np.zeros(0, np.float32)
+    first = np.rint(np.asarray(starts, np.float64) * P.SAMPLE_RATE_HZ).astype(np.int64)
+    stop = np.rint(np.asarray(ends, np.float64) * P.SAMPLE_RATE_HZ).astype(np.int64)
+    pieces = [held[max(0, a - self._first):max(0, b - self._first)] for a, b in zip(first, stop)]
+    levels = Levels(np.array([levels_lib.rms_dbfs(x) for x in pieces], np.float64),
+                    np.array([levels_lib.peak_dbfs(x) for x in pieces], np.float64))
+    keep = int(first.max()) - self._first if first.size else 0
+    if keep > 0:
+      self._held, self._first = [held[keep:]], self._first + keep
+    return levels
+
+  def clip_level(self):
+    """Levels of every sample passed (one value each)."""
+    rms = np.sqrt(self._square_sum / self.samples) if self.samples else 0.0
+    return Levels(np.array([levels_lib.dbfs(rms)]), np.array([levels_lib.dbfs(self._peak)]))
 
 
 def score_blocks(classifier, blocks, per_window=False, aggregation=None,
-                 score_block_seconds=P.SCORE_BLOCK_SECONDS):
+                 score_block_seconds=P.SCORE_BLOCK_SECONDS, min_level_dbfs=None):
   """Scores a clip that arrives as consecutive float [m] 16 kHz blocks.
 
   Args:
@@ -58,34 +101,50 @@ def score_blocks(classifier, blocks, per_window=False, aggregation=None,
     per_window: also return every window's scores.
     aggregation: 'mean' or 'max' (None: the classifier's default).
     score_block_seconds: audio scored per classifier call, seconds.
+    min_level_dbfs: windows whose RMS level is under this (dBFS) are too quiet
+      (NaN scores, not pooled); None: every window is classified.
 
   Returns:
-    Scores; the pooled scores equal classifier.aggregate over all windows exactly.
+    Scores; the pooled scores equal classifier.aggregate over all (loud enough)
+    windows exactly.
   """
-  return _ending_with_the_audio(
-      _scored(classifier, blocks, per_window, aggregation, score_block_seconds))
+  tap = _Tap()
+  return _ending_with_the_audio(_scored(classifier, tap.passing(blocks), tap, per_window,
+                                        aggregation, score_block_seconds, min_level_dbfs))
 
 
-def _scored(classifier, blocks, per_window, aggregation, score_block_seconds):
-  """score_blocks before the windows are cut at the audio's end (seconds: every sample given)."""
+def _scored(classifier, blocks, tap, per_window, aggregation, score_block_seconds,
+            min_level_dbfs):
+  """score_blocks before the windows are cut at the audio's end; `tap` has seen the
+  clip's real samples (upstream of any padding in `blocks`)."""
   aggregation = aggregation or classifier.default_aggregation
-  count = _SampleCount()
   # float32, as the classifiers were always given audio.
   parts = classifier.stream_window_scores(
-      (np.asarray(block, np.float32) for block in count.passing(blocks)), score_block_seconds)
+      (np.asarray(block, np.float32) for block in blocks), score_block_seconds)
   pooled = classifier_lib.RunningAggregate(aggregation)
-  kept = []
+  kept, measured, classes = [], [], 0
   for part in parts:
-    pooled.add(part.scores)
+    levels = tap.levels_of(part.starts, part.ends)
+    scores = np.asarray(part.scores, np.float32)
+    classes = scores.shape[-1]
+    if min_level_dbfs is not None:
+      quiet = levels.rms_dbfs < min_level_dbfs
+      scores = np.where(quiet[:, np.newaxis], np.float32(np.nan), scores)
+      pooled.add(scores[~quiet])
+    else:
+      pooled.add(scores)
     if per_window:
-      kept.append(part)
-  windows = None
+      kept.append(part._replace(scores=scores))
+      measured.append(levels)
+  windows = levels = None
   if per_window:
     windows = classifier_lib.WindowScores(
         np.concatenate([np.asarray(p.starts, np.float64) for p in kept]),
         np.concatenate([np.asarray(p.ends, np.float64) for p in kept]),
-        np.concatenate([np.asarray(p.scores, np.float32) for p in kept]))
-  return Scores(pooled.result(), windows, count.samples / float(P.SAMPLE_RATE_HZ))
+        np.concatenate([p.scores for p in kept]))
+    levels = Levels(*(np.concatenate(column) for column in zip(*measured)))
+  clip = pooled.result() if pooled.count else np.full(classes, np.nan, np.float32)
+  return Scores(clip, windows, tap.samples / float(P.SAMPLE_RATE_HZ), levels, tap.clip_level())
 
 
 def _ending_with_the_audio(scores):
@@ -100,7 +159,7 @@ def _ending_with_the_audio(scores):
 
 
 def score_file(classifier, path, params=P.VggishParams(), per_window=False, aggregation=None,
-               score_block_seconds=P.SCORE_BLOCK_SECONDS):
+               score_block_seconds=P.SCORE_BLOCK_SECONDS, min_level_dbfs=None):
   """Decodes an audio file block by block and scores it (see score_blocks).
 
   Args:
@@ -109,19 +168,20 @@ def score_file(classifier, path, params=P.VggishParams(), per_window=False, aggr
     Others: as score_blocks.
 
   Returns:
-    Scores; seconds counts the decoded samples, before short-clip padding.
+    Scores; seconds counts the decoded samples, before short-clip padding, and
+    the levels are those of the decoded samples.
 
   Raises:
     transforms.errors.AudioInputError: the file cannot be read, has no samples
       (EmptyFileError), or is too short under the 'error' policy.
   """
   from soundscope.transforms import audio, errors, vggish_input
-  count = _SampleCount()
-  decoded = _not_empty(count.passing(audio.stream_mono(path, params)), count, path, errors)
+  tap = _Tap()
+  decoded = _not_empty(tap.passing(audio.stream_mono(path, params)), tap, path, errors)
   blocks = vggish_input.pad_short_stream(decoded, path, params)
-  scores = _scored(classifier, blocks, per_window, aggregation, score_block_seconds)
   # The windows end with the decoded audio, not with its short-clip padding.
-  return _ending_with_the_audio(scores._replace(seconds=count.samples / float(P.SAMPLE_RATE_HZ)))
+  return _ending_with_the_audio(_scored(classifier, blocks, tap, per_window, aggregation,
+                                        score_block_seconds, min_level_dbfs))
 
 
 def _not_empty(blocks, count, path, errors):
@@ -131,9 +191,11 @@ def _not_empty(blocks, count, path, errors):
     raise errors.EmptyFileError(path, "has no audio samples (0 frames)")
 
 
-def score_waveform(classifier, waveform_16k, per_window=False, aggregation=None):
+def score_waveform(classifier, waveform_16k, per_window=False, aggregation=None,
+                   min_level_dbfs=None):
   """Scores float [n] 16 kHz samples held in memory, e.g. one live window (see score_blocks)."""
-  return score_blocks(classifier, [waveform_16k], per_window, aggregation)
+  return score_blocks(classifier, [waveform_16k], per_window, aggregation,
+                      min_level_dbfs=min_level_dbfs)
 
 
 def score_embeddings(scores, num_frames, per_window):
@@ -169,3 +231,13 @@ def clip_windows(scores):
     return scores.windows
   return classifier_lib.WindowScores(np.array([0.0]), np.array([scores.seconds]),
                                      scores.clip[np.newaxis])
+
+
+def clip_levels(scores):
+  """The Levels of clip_windows(scores)' windows (the windows', or the clip's), or None."""
+  return scores.levels if scores.windows is not None else scores.level
+
+
+def without_windows(scores):
+  """Scores without their windows (and their levels): what a per-clip output reports."""
+  return scores._replace(windows=None, levels=None)

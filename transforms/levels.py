@@ -20,6 +20,11 @@ def _decibels(amplitude, floor):
   return max(float(floor), float(20.0 * np.log10(amplitude)))
 
 
+def dbfs(amplitude, floor=M.LEVEL_FLOOR_DBFS):
+  """An amplitude (fraction of full scale, >= 0) -> 20 log10(amplitude), dBFS (>= floor)."""
+  return _decibels(float(amplitude), floor)
+
+
 def rms_dbfs(samples, floor=M.LEVEL_FLOOR_DBFS):
   """float [n] samples in [-1, 1] -> their RMS level, dBFS (>= floor)."""
   samples = np.asarray(samples, np.float64).reshape(-1)

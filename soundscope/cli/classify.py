@@ -29,7 +29,17 @@ and an `events` list per file with --json.  `--event-dir DIR` writes them as
 tables (`--event-format`: csv or jsonl, one events.csv / events.jsonl for the
 run; raven or audacity, one <stem>.selections.txt / <stem>.labels.txt per
 file; transforms/event_tables.py).  A rule its config refuses (--event-exit
-above --event-enter) is one usage error naming the flag, exit 2.
+above --event-enter) is one usage error naming the flag, exit 2.  The events
+come from models/file_events.py, the step `predict --events` takes too.
+
+Levels (docs/outputs.md): each --json object and window row holds rms_dbfs and
+peak_dbfs (models/scoring.py); with `--min-level DBFS` a window quieter than
+that is not classified (null predictions, "(too quiet)" in the lines) and
+takes no part in the clip's scores or in events.  `--start-time
+PATTERN|NAME|CSV` (and `--timezone`) gives each file's start, so the --json
+rows and events gain start_utc/end_utc; a file without one is a failed file
+(one line naming it; exit 1), and a pattern or CSV matching none of the files
+is a usage error (exit 2).
 
 With YAMNet this command imports neither TensorFlow nor Apache Beam.
 """
@@ -42,7 +52,9 @@ import sys
 from soundscope.cli import flags
 from soundscope.cli import labels as labels_cli
 from soundscope.configs import events as E
+from soundscope.configs import levels as L
 from soundscope.configs import params as P
+from soundscope.configs import timestamps as T
 from soundscope.models import classifier as C
 from soundscope.models import rows
 
@@ -51,6 +63,7 @@ EXIT_OK = 0
 EXIT_SOME_FILES_FAILED = 1
 EXIT_NO_MODEL = 2
 EVENT_FORMATS = ("csv", "raven", "audacity", "jsonl")
+TOO_QUIET = "(too quiet)"
 
 
 def add_arguments(parser):
@@ -66,7 +79,33 @@ def add_arguments(parser):
                       help="files processed in parallel (default: CPU count, at most 8, for "
                            "models that allow it, e.g. YAMNet; 1 for the others)")
   add_event_arguments(parser)
+  add_level_and_time_arguments(parser)
   return flags.add_flags(parser, P.VggishParams, names=["resample_filter"])
+
+
+def add_level_and_time_arguments(parser):
+  """--min-level (configs/levels.py), --start-time and --timezone (configs/timestamps.py)."""
+  flags.add_flags(parser, L.LevelOptions, title="levels (docs/outputs.md)")
+  return flags.add_flags(parser, T.StartTimeOptions, title="absolute time (docs/events.md)")
+
+
+def start_times(args, paths):
+  """The files' start times {path: aware UTC datetime} and {path: StartTimeError} of the
+  files without one; ({}, {}) without --start-time.
+
+  Raises:
+    flags.UsageError: a bad --timezone, pattern or CSV, or one that matches none of `paths`.
+  """
+  options = flags.build(T.StartTimeOptions, args)
+  if options.start_time is None:
+    return {}, {}
+  from soundscope.transforms import timestamps
+  try:
+    found, missing = timestamps.check_matches(
+        timestamps.start_times(options.start_time, options.timezone), paths)
+  except timestamps.StartTimeError as exc:
+    raise flags.UsageError(str(exc)) from None
+  return found, dict(missing)
 
 
 def add_event_arguments(parser):
@@ -82,70 +121,76 @@ def add_event_arguments(parser):
   flags.add_flags(group, E.EventRules)
 
 
-def classify_file(model, path, params, aggregation, want_windows):
+def classify_file(model, path, params, aggregation, want_windows, min_level_dbfs=None):
   """Scores one file through the shared scoring path (models/scoring.py).
 
   Returns:
-    scoring.Scores: the pooled scores, every window when want_windows, the duration.
+    scoring.Scores: the pooled scores, every window when want_windows, the
+    duration, the levels (windows under min_level_dbfs, when given, not classified).
   """
   from soundscope.models import scoring
   return scoring.score_file(model, path, params, per_window=want_windows,
-                            aggregation=aggregation)
+                            aggregation=aggregation, min_level_dbfs=min_level_dbfs)
 
 
 def format_text(path, scores, labels, top_k, threshold):
   """The article's line, plus one indented line per window with --per-window."""
-  predictions = C.top_k(scores.clip, labels, top_k, threshold)
-  body = C.format_predictions(predictions) or f"(no label scores {threshold:g} or more)"
+  body = (TOO_QUIET if rows.too_quiet(scores.clip) else
+          C.format_predictions(C.top_k(scores.clip, labels, top_k, threshold))
+          or f"(no label scores {threshold:g} or more)")
   lines = [f"{path}: {body}"]
   if scores.windows is not None:
     for row in rows.window_rows(scores.windows, labels, top_k, threshold):
-      window_predictions = ", ".join(f"{p['label']}: {p['score']:.2f}"
-                                     for p in row["predictions"])
+      window_predictions = TOO_QUIET if row["predictions"] is None else ", ".join(
+          f"{p['label']}: {p['score']:.2f}" for p in row["predictions"])
       lines.append(f"  {row['start_seconds']:7.2f}-{row['end_seconds']:7.2f} s: "
                    f"{window_predictions or '-'}")
   return "\n".join(lines)
 
 
 def format_json(path, scores, model, aggregation, top_k, threshold, labels=None,
-                label_set=None, events=None):
+                label_set=None, events=None, start_utc=None):
   """One JSON object (a line) for a classified file, in the shared field names (models/rows.py).
 
   labels: the names the scores are aligned with (default the model's classes);
   label_set: the label set's name, reported as `label_set` when given;
-  events: [transforms.events.Event], reported as an `events` list when given.
+  events: [transforms.events.Event], reported as an `events` list when given;
+  start_utc: the file's start (aware datetime): UTC times of the clip, windows, events.
   """
+  from soundscope.transforms import timestamps
   labels = model.labels if labels is None else labels
+  level = None if scores.level is None else [column[0] for column in scores.level]
   record = {"source": path, **rows.model_fields(model), "aggregation": aggregation,
             "duration_seconds": scores.seconds,
-            **rows.window_row(0.0, scores.seconds, scores.clip, labels, top_k, threshold)}
+            **rows.window_row(0.0, scores.seconds, scores.clip, labels, top_k, threshold,
+                              level=level, start_utc=start_utc)}
   if label_set is not None:
     record["label_set"] = label_set
   if scores.windows is not None:
-    record["windows"] = rows.window_rows(scores.windows, labels, top_k, threshold)
+    record["windows"] = rows.window_rows(scores.windows, labels, top_k, threshold,
+                                         levels=scores.levels, start_utc=start_utc)
   if events is not None:
-    record["events"] = [event.as_dict() for event in events]
-  return json.dumps(record)
+    record["events"] = [event_dict(event, start_utc) for event in events]
+  return json.dumps(record, default=timestamps.iso_utc)   # The datetimes of the UTC fields.
 
 
-def format_events(path, events):
-  """One line per event: `path: label start-end s (peak 0.91)`."""
-  return "\n".join(f"{path}: {e.label} {e.start_seconds:.2f}-{e.end_seconds:.2f} s "
-                   f"(peak {e.peak_score:.2f})" for e in events)
+def event_dict(event, start_utc=None):
+  """An Event's fields, with start_utc/end_utc when the file's start is known."""
+  fields = event.as_dict()
+  if start_utc is not None:
+    fields["start_utc"] = rows.utc_at(start_utc, event.start_seconds)
+    fields["end_utc"] = rows.utc_at(start_utc, event.end_seconds)
+  return fields
 
 
-def events_of(scores, resolved, labels, rules, model):
-  """[Event] of one file's per-window scores (over the labels of --labels, else the
-  model's classes; label thresholds do not apply, the rules do)."""
-  from soundscope.transforms import events as events_lib
-  if resolved is not None:
-    from soundscope.models import label_sets
-    scores = label_sets.relabel(scores, resolved)
-  framing = getattr(model, "framing", None)
-  window_seconds = framing.span_samples / P.SAMPLE_RATE_HZ if framing else None
-  windows = scores.windows
-  return events_lib.detect(windows.starts, windows.ends, windows.scores, labels, rules,
-                           window_seconds)
+def format_events(path, events, start_utc=None):
+  """One line per event: `path: label start-end s (peak 0.91)`, then its UTC start when known."""
+  from soundscope.transforms import timestamps
+  return "\n".join(
+      f"{path}: {e.label} {e.start_seconds:.2f}-{e.end_seconds:.2f} s (peak {e.peak_score:.2f})"
+      + ("" if start_utc is None else
+         f" at {timestamps.iso_utc(rows.utc_at(start_utc, e.start_seconds))}")
+      for e in events)
 
 
 class EventTables:
@@ -243,7 +288,7 @@ def _one_blas_thread_each(parallel_files):
   return blas.limit_threads(1 if parallel_files > 1 else 0)
 
 
-def classify_files(model, paths, params, aggregation, want_windows, jobs):
+def classify_files(model, paths, params, aggregation, want_windows, jobs, min_level_dbfs=None):
   """Scores files in `jobs` threads, yielding in the order of `paths`.
 
   Yields:
@@ -253,7 +298,7 @@ def classify_files(model, paths, params, aggregation, want_windows, jobs):
   """
   def work(path):
     try:
-      return classify_file(model, path, params, aggregation, want_windows), None
+      return classify_file(model, path, params, aggregation, want_windows, min_level_dbfs), None
     except Exception as exc:  # One bad file never stops the others.
       return None, describe_error(path, exc)
 
@@ -270,17 +315,19 @@ def run(args):
   """Classifies args.files; returns the exit status (0, 1 if any file failed, 2 if no model)."""
   flags.build(P.ReportOptions, args)   # A refused --top-k or --threshold: usage error, exit 2.
   params = flags.build(P.VggishParams, args)
+  levels = flags.build(L.LevelOptions, args)
+  starts = start_times(args, args.files)
   rules, tables = event_options(args)
   try:
-    return _run(args, params, rules, tables)
+    return _run(args, params, rules, tables, levels, starts)
   finally:
     if tables is not None:
       tables.close()
 
 
-def _run(args, params, rules, tables):
-  """run() once the options are checked."""
-  from soundscope.models import label_sets
+def _run(args, params, rules, tables, levels, starts):
+  """run() once the options are checked (starts: start_times's pair)."""
+  from soundscope.models import file_events, label_sets
   from soundscope.models.store import files as store
   from soundscope.models.store import registry
   try:
@@ -293,8 +340,12 @@ def _run(args, params, rules, tables):
   aggregation = args.aggregation or model.default_aggregation
   jobs = jobs_for(model, args.jobs)
   failed = 0
+  found, missing = starts
   for path, result, error in classify_files(model, args.files, params, aggregation,
-                                            args.per_window or rules is not None, jobs):
+                                            args.per_window or rules is not None, jobs,
+                                            levels.min_level_dbfs):
+    if path in missing:   # Scored like the others, but its times would be a guess.
+      result, error = None, (missing[path].kind, str(missing[path]))
     if error is not None:
       failed += 1
       kind, message = error
@@ -304,18 +355,18 @@ def _run(args, params, rules, tables):
       continue
     events = None
     if rules is not None:
-      events = events_of(result, resolved, labels, rules, model)
+      events = file_events.file_events(model, result, resolved, rules)
       if tables is not None:
         tables.write(path, events)
       if not args.per_window:
-        result = result._replace(windows=None)
+        result = result._replace(windows=None, levels=None)
     result = label_sets.reported(result, resolved)
     if args.json:
       line = format_json(path, result, model, aggregation, args.top_k, args.threshold, labels,
-                         resolved and resolved.name, events)
+                         resolved and resolved.name, events, found.get(path))
     else:
       line = format_text(path, result, labels, args.top_k, args.threshold)
       if events:
-        line += "\n" + format_events(path, events)
+        line += "\n" + format_events(path, events, found.get(path))
     print(line, flush=True)
   return EXIT_SOME_FILES_FAILED if failed else EXIT_OK

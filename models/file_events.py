@@ -1,0 +1,72 @@
+"""One file's window scores -> its sound events: the one step of classify --events and
+predict --events (docs/events.md).
+
+  window_seconds(classifier)              the model's window length, seconds (or None)
+  file_events(classifier, scores, resolved, rules)   [Event] of one file
+  event_rows(source, events, start_utc, classifier, label_set, label_set_hash)
+                                          rows of the events table (transforms/event_tables.py)
+  label_set_hash(spec)                    sha256 hex of a label set file's bytes
+
+Events are over the label set's labels (the max of their classes, before any
+reporting threshold: the rules decide) or, without one, the model's classes.
+A window too quiet to classify (NaN scores, models/scoring.py min_level_dbfs)
+counts as under every threshold: it ends an event and starts none.
+"""
+
+import hashlib
+
+from soundscope.configs import params as P
+from soundscope.models import label_sets
+from soundscope.models import rows as rows_lib
+from soundscope.transforms import event_tables
+from soundscope.transforms import events as events_lib
+
+
+def window_seconds(classifier):
+  """The classifier's window length in seconds (its framing's span), or None when it
+  does not declare one (events_lib.detect then takes the longest window)."""
+  framing = getattr(classifier, "framing", None)
+  return framing.span_samples / P.SAMPLE_RATE_HZ if framing else None
+
+
+def file_events(classifier, scores, resolved, rules):
+  """[Event] of one file's per-window scores.
+
+  Args:
+    classifier: the classifier.Classifier that scored.
+    scores: scoring.Scores with windows, over the classifier's classes.
+    resolved: a label_sets.ResolvedLabelSet, or None for the classes.
+    rules: configs.events.EventRules.
+
+  Returns:
+    [transforms.events.Event], sorted by start, end and label.
+  """
+  if resolved is not None:
+    scores = label_sets.relabel(scores, resolved)
+  windows = scores.windows
+  return events_lib.detect(windows.starts, windows.ends, windows.scores,
+                           label_sets.label_names(resolved, classifier), rules,
+                           window_seconds(classifier))
+
+
+def event_rows(source, events, start_utc, classifier, label_set=None, label_set_hash=None):
+  """The rows of events_lib Events of one file in the events table (event_tables.EVENTS_NAMES).
+
+  Args:
+    source: the input's path as given.
+    events: [Event].
+    start_utc: aware datetime of the file's start, or None (null UTC times).
+    classifier: the classifier that scored (model, model_version).
+    label_set, label_set_hash: the set's name and its file's sha256, or None.
+  """
+  model = rows_lib.model_fields(classifier)
+  return [event_tables.event_row(
+      source, event, **model, label_set=label_set, label_set_hash=label_set_hash,
+      start_utc=None if start_utc is None else rows_lib.utc_at(start_utc, event.start_seconds),
+      end_utc=None if start_utc is None else rows_lib.utc_at(start_utc, event.end_seconds))
+          for event in events]
+
+
+def label_set_hash(spec):
+  """sha256 hex digest of the bytes of a label set's file (a path or a built-in name)."""
+  return hashlib.sha256(label_sets.path_of(spec).read_bytes()).hexdigest()
