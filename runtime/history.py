@@ -201,21 +201,30 @@ class History:
     while self._delete_events_before(event_cutoff, deleted):
       pass
     cap = self.options.history_max_mb * H.BYTES_PER_MB
-    while self.used_bytes() > cap:
-      if not (self._delete_windows_before(math.inf, deleted)
-              or self._delete_events_before(math.inf, deleted)):
+    while (used := self.used_bytes()) > cap:
+      rows = self._rows_over(used, cap)
+      if not (self._delete_windows_before(math.inf, deleted, rows)
+              or self._delete_events_before(math.inf, deleted, rows)):
         break
     with self._lock:
       self._db.execute("PRAGMA incremental_vacuum")
       self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return deleted
 
-  def _delete_windows_before(self, cutoff, deleted):
-    """Deletes up to a batch of the oldest windows ending before cutoff; True if any went."""
+  def _rows_over(self, used, cap):
+    """About how many of the oldest rows to delete to bring `used` bytes under `cap`."""
+    with self._lock:
+      rows = sum(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                 for table in ("windows", "window_labels", "events"))
+    share = (used - cap) / used
+    return int(min(max(math.ceil(rows * share / 2), 1), H.PRUNE_BATCH_ROWS))
+
+  def _delete_windows_before(self, cutoff, deleted, rows=H.PRUNE_BATCH_ROWS):
+    """Deletes up to `rows` of the oldest windows ending before cutoff; True if any went."""
     with self._lock, self._db:
       last = self._db.execute(
           "SELECT MAX(end_time) FROM (SELECT end_time FROM windows WHERE end_time < ? "
-          "ORDER BY end_time LIMIT ?)", (cutoff, H.PRUNE_BATCH_ROWS)).fetchone()[0]
+          "ORDER BY end_time LIMIT ?)", (cutoff, rows)).fetchone()[0]
       if last is None:
         return False
       self._db.execute("DELETE FROM window_labels WHERE end_time <= ?", (last,))
@@ -223,12 +232,12 @@ class History:
                                              (last,)).rowcount
     return True
 
-  def _delete_events_before(self, cutoff, deleted):
-    """Deletes up to a batch of the oldest events starting before cutoff; True if any went."""
+  def _delete_events_before(self, cutoff, deleted, rows=H.PRUNE_BATCH_ROWS):
+    """Deletes up to `rows` of the oldest events starting before cutoff; True if any went."""
     with self._lock, self._db:
       count = self._db.execute(
           "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE start_time < ? "
-          "ORDER BY start_time LIMIT ?)", (cutoff, H.PRUNE_BATCH_ROWS)).rowcount
+          "ORDER BY start_time LIMIT ?)", (cutoff, rows)).rowcount
     deleted["events"] += count
     return count > 0
 
