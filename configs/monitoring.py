@@ -26,6 +26,7 @@ STREAM_STALL_SECONDS = 5.0              # No audio for this long: the stream is 
 RECONNECT_INITIAL_SECONDS = 0.5         # Reconnection backoff: first wait, seconds ...
 RECONNECT_MAX_SECONDS = 30.0            # ... doubling up to this.
 STREAM_READ_BYTES = 3200                # One read from ffmpeg's pipe: 0.1 s of 16 kHz mono 16-bit.
+STREAM_QUEUE_BLOCKS = 600               # Blocks waiting for the capture thread (~60 s of reads).
 
 # Clock.
 MAX_CLOCK_DRIFT_SECONDS = 2.0           # A live window's UTC end may stray this far from the wall
@@ -33,6 +34,9 @@ MAX_CLOCK_DRIFT_SECONDS = 2.0           # A live window's UTC end may stray this
 
 # Live events.
 WINDOW_MEMORY = 2000                    # Capture windows remembered for event times and saved audio.
+
+# DeviceHive (the windows' notification name is configs.runtime.DEFAULT_NOTIFICATION_NAME).
+DEVICEHIVE_EVENT_NOTIFICATION = "audio_event"
 
 # MQTT.
 MQTT_DEFAULT_PORT = 1883

@@ -31,15 +31,18 @@ class LiveSession:
 
   def __init__(self, args, classifier, sinks, source=None, history=None, history_options=None):
     self.args = args
-    self.source = source or sources.PyAudioSource(
+    # The --input source and the live events soundscope/cli/live.prepare made.
+    self.source = source or getattr(args, "source", None) or sources.PyAudioSource(
         device=args.device, rate=args.rate, channels=args.channels,
         duration_seconds=args.duration)
     self.capture = capture_lib.Capture(self.source, args.min_time, args.max_time)
     self.loop = loop_lib.Loop(self.capture, classifier, sinks, args.top_k, args.threshold,
                               args.save_path, P.VggishParams(resample_filter=args.resample_filter),
                               args.aggregation,
-                              source=f"device {args.device}" if args.device else "microphone",
-                              label_set=getattr(args, "label_set", None))
+                              source=getattr(self.source, "name", None) or (
+                                  f"device {args.device}" if args.device else "microphone"),
+                              label_set=getattr(args, "label_set", None),
+                              live_events=getattr(args, "live_events", None))
     self.sinks = sinks
     self.retention = retention.Retention(history_options or H.HistoryOptions(), args.save_path,
                                          history)

@@ -1,10 +1,13 @@
 """Where predictions go: one small interface, one class per destination.
 
-A sink receives every PredictionEvent in order through `emit` (called on the
-loop's thread, so it must not block for long: slow work such as network
-delivery happens on the sink's own thread), reports `status()` for the page,
-and is closed once at the end.  Adding a destination (MQTT, a database) is one
-more class; JsonLinesSink below is an example in a dozen lines.
+A sink receives every PredictionEvent in order through `emit` and every sound
+event's start and end (runtime.prediction.EventNotice) through `event`, both
+called on the loop's thread, so they must not block for long: slow work such
+as network delivery happens on the sink's own thread.  It reports `status()`
+for the page and is closed once at the end.  Notification sinks (DeviceHive,
+MQTT in runtime/mqtt.py, JSON lines) send events, and every window only when
+asked (--notify-windows).  SinkSet says a sink's failure on the console once
+when it starts failing and once when it works again, never per window.
 """
 
 import json
@@ -12,6 +15,7 @@ import logging
 import sys
 import threading
 
+from soundscope.configs import monitoring as M
 from soundscope.runtime import prediction
 
 
@@ -42,29 +46,51 @@ class Sink:
 
 
 class ConsoleSink(Sink):
-  """Prints the article's line for each window: '<UTC end>  Speech: 0.75, Music: 0.12'."""
+  """Prints the article's line for each window: '<UTC end>  Speech: 0.75, Music: 0.12',
+  and with events=True a line for each event's start and end ('<UTC>  dog started (0.91)')."""
   name = "console"
 
-  def __init__(self, stream=None):
+  def __init__(self, stream=None, events=False):
     self.stream = stream or sys.stdout
+    self.events = events
 
   def emit(self, event):
+    self._print(event.line())
+
+  def event(self, notice):
+    if self.events:
+      self._print(notice.line())
+
+  def _print(self, line):
     try:
-      print(event.line(), file=self.stream, flush=True)
+      print(line, file=self.stream, flush=True)
     except BrokenPipeError:   # `soundscope capture | head -3`: the reader has had enough.
       raise OutputClosed(f"{getattr(self.stream, 'name', 'the output')} was closed") from None
 
 
 class JsonLinesSink(Sink):
-  """Appends each event as one JSON line to a file (another destination, as an example)."""
+  """Appends each event's start and end (EventNotice.to_dict, with "kind") and, with
+  windows=True, each window (PredictionEvent.to_dict, with "sequence") as JSON lines."""
   name = "jsonl"
 
-  def __init__(self, path):
+  def __init__(self, path, windows=True):
+    self.path = path
+    self.windows = windows
     self._file = open(path, "a", encoding="utf-8")
 
   def emit(self, event):
-    self._file.write(json.dumps(event.to_dict()) + "\n")
+    if self.windows:
+      self._write(event.to_dict())
+
+  def event(self, notice):
+    self._write(notice.to_dict())
+
+  def _write(self, record):
+    self._file.write(json.dumps(record) + "\n")
     self._file.flush()
+
+  def status(self):
+    return {"path": self.path}
 
   def close(self):
     self._file.close()
@@ -85,28 +111,42 @@ class WebSink(Sink):
 
 
 class DeviceHiveSink(Sink):
-  """Queues each prediction as a DeviceHive notification in the persisted outbox.
+  """Queues each event's start and end (notification "audio_event") and, with
+  windows=True, each window (the configured notification name, "audio_analysis")
+  as DeviceHive notifications in the persisted outbox.
 
-  Delivery runs on the Courier's thread (runtime/courier.py); `emit` only writes
-  to the outbox, so the loop never waits for the network.  While DeviceHive is
-  not configured nothing is queued.
+  Delivery runs on the Courier's thread (runtime/courier.py); `emit` and `event`
+  only write to the outbox, so the loop never waits for the network.  While
+  DeviceHive is not configured nothing is queued.
 
   Args:
     courier: runtime.courier.Courier (owns the outbox, the client and the config).
+    windows: also notify every window (--notify-windows).
   """
   name = "devicehive"
 
-  def __init__(self, courier):
+  def __init__(self, courier, windows=False):
     self.courier = courier
+    self.windows = windows
 
   def emit(self, event):
     config = self.courier.config
-    if not config.enabled:
+    if not config.enabled or not self.windows:
       return
     self.courier.enqueue({
         "notification": config.notification_name,
         "parameters": event.notification_parameters(),
         "timestamp": _devicehive_time(event.end_utc),
+    })
+
+  def event(self, notice):
+    if not self.courier.config.enabled:
+      return
+    parameters = notice.to_dict()
+    del parameters["saved_audio"]      # Local paths mean nothing to DeviceHive.
+    self.courier.enqueue({
+        "notification": M.DEVICEHIVE_EVENT_NOTIFICATION, "parameters": parameters,
+        "timestamp": _devicehive_time(notice.end_utc or notice.start_utc),
     })
 
   def status(self):
@@ -123,7 +163,8 @@ def _devicehive_time(moment):
 class SinkSet:
   """Sends each event to every sink; one failing sink never stops the others.
 
-  Failures are counted per sink (`failures`, shown on /api/status).  A sink
+  Failures are counted per sink (`failures`, shown on /api/status) and said
+  on the console when a sink starts failing and when it works again.  A sink
   whose output closed for good (OutputClosed) is dropped; when none is left,
   emit raises OutputClosed, and monitoring ends: nobody is listening.
   """
@@ -133,6 +174,7 @@ class SinkSet:
     self.closed = []
     self._lock = threading.Lock()
     self.failures = {}   # sink name -> {"count", "last_error"}
+    self._failing = set()   # Names of the sinks whose last call failed.
 
   def emit(self, event):
     """Sends a PredictionEvent to every sink's emit."""
@@ -149,6 +191,7 @@ class SinkSet:
           continue
         try:
           getattr(sink, method)(item)
+          self._works(sink)
         except OutputClosed as exc:
           log.warning("sink %s: %s; it gets no more predictions", sink.name, exc)
           self.sinks.remove(sink)
@@ -157,9 +200,17 @@ class SinkSet:
           failure = self.failures.setdefault(sink.name, {"count": 0, "last_error": None})
           failure["count"] += 1
           failure["last_error"] = str(exc)
-          log.warning("sink %s failed: %s", sink.name, exc)
+          if sink.name not in self._failing:
+            self._failing.add(sink.name)
+            log.warning("sink %s failed: %s (said again when it works)", sink.name, exc)
       if self.closed and not self.sinks:
         raise OutputClosed("every destination of the predictions is closed")
+
+  def _works(self, sink):
+    if sink.name in self._failing:
+      self._failing.discard(sink.name)
+      log.warning("sink %s works again (%d failures)", sink.name,
+                  self.failures[sink.name]["count"])
 
   def status(self):
     return {sink.name: sink.status() for sink in self.sinks if sink.status()}

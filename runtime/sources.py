@@ -1,15 +1,39 @@
-"""A PortAudio input device as a source of 16-bit blocks (runtime/capture.py drains it).
+"""Sources of 16-bit blocks for runtime/capture.py: --input's four kinds.
+
+  PyAudioSource   a PortAudio input device (--input device, the default; --device)
+  FileSource      an audio file soundfile reads, as fast as it decodes or at real
+                  time (--realtime)
+  StdinSource     WAV or raw PCM (--input-rate/--input-channels/--input-format) on stdin
+  runtime/ffmpeg.StreamSource   a network stream (rtsp://, http(s)://, icecast://)
+                  decoded by ffmpeg, reconnected with backoff
+
+  open_source(spec, ...)   --input -> one of them; SourceError (one line) for an
+                           unknown scheme or a missing file
+
+Every source has open(), read(timeout) -> (int16 [m, channels] block,
+time.monotonic() of its arrival, index of its first frame) or None at the end
+(queue.Empty after timeout seconds without audio), close(), rate, channels,
+overflows, device (a DeviceInfo or None), name (shown in messages and reported
+as each window's source), and the capture flags `live` (audio that cannot wait)
+and `wall_clock` (window times kept on the wall clock).
 
 PortAudio calls `PyAudioSource._on_block` on its own thread for every block;
 the block goes straight into a queue, so the callback never waits.
 """
 
 import logging
+import os
 import queue
+import struct
+import sys
+import threading
 import time
+import urllib.parse
 
 import numpy as np
+import soundfile
 
+from soundscope.configs import monitoring as M
 from soundscope.configs import runtime as S
 from soundscope.runtime.devices import (CaptureError, list_devices, load_pyaudio,
                                         quiet_portaudio, select_device)
@@ -35,6 +59,7 @@ class PyAudioSource:
   def __init__(self, device=None, rate=None, channels=1, block_seconds=S.BLOCK_SECONDS,
                duration_seconds=None):
     self.device_spec = device
+    self.name = f"device {device}" if device else "microphone"
     self.requested_rate = rate
     self.channels = int(channels)
     self.block_seconds = block_seconds
@@ -157,3 +182,281 @@ class PyAudioSource:
       with quiet_portaudio():
         self._pa.terminate()
       self._pa = None
+
+
+class SourceError(CaptureError):
+  """An --input that cannot be used (unknown scheme, missing file, bad stdin); one line."""
+
+  def __init__(self, message, usage=False):
+    super().__init__(message)
+    self.usage = usage      # A wrong argument (exit 2) rather than a failure (exit 1).
+
+
+def _limit_frames(duration_seconds, rate):
+  return None if duration_seconds is None else int(round(duration_seconds * rate))
+
+
+class FileSource:
+  """Blocks of an audio file (any format soundfile reads), at its own rate and channels.
+
+  Args:
+    path: the file.
+    realtime: deliver at real time (a live source: window times on the wall
+      clock); else as fast as it decodes, the capture waiting for the classifier.
+    block_seconds: block length, seconds.
+    duration_seconds: stop after this much audio (None: the whole file).
+  """
+  device = None
+  overflows = 0
+
+  def __init__(self, path, realtime=False, block_seconds=S.BLOCK_SECONDS,
+               duration_seconds=None):
+    self.path = path
+    self.name = path
+    self.live = self.wall_clock = bool(realtime)
+    self.block_seconds = block_seconds
+    self.duration_seconds = duration_seconds
+    self.rate = self.channels = None
+    self._file = None
+    self._frames = 0
+    self._limit = None
+    self._started = None
+
+  def open(self):
+    try:
+      self._file = soundfile.SoundFile(self.path)
+    except (OSError, RuntimeError, soundfile.LibsndfileError) as exc:
+      raise SourceError(f"--input {self.path}: cannot read it as audio ({exc})") from None
+    self.rate, self.channels = self._file.samplerate, self._file.channels
+    self._limit = _limit_frames(self.duration_seconds, self.rate)
+    self._block = max(1, int(round(self.block_seconds * self.rate)))
+    return self
+
+  def read(self, timeout):
+    if self._file is None:
+      return None
+    count = self._block if self._limit is None else min(self._block, self._limit - self._frames)
+    block = self._file.read(max(0, count), dtype="int16", always_2d=True) if count > 0 else None
+    if block is None or not len(block):
+      self.close()
+      return None
+    first = self._frames
+    self._frames += len(block)
+    if self.live:   # Paced: a block is there once its last frame would have been heard.
+      if self._started is None:
+        self._started = time.monotonic() - len(block) / self.rate
+      wait = self._started + self._frames / self.rate - time.monotonic()
+      if wait > 0:
+        time.sleep(wait)
+    return block, time.monotonic(), first
+
+  def close(self):
+    if self._file is not None:
+      self._file.close()
+      self._file = None
+
+
+def decode_pcm(data, dtype):
+  """Little-endian PCM bytes -> int16 [n] samples (s16 as is, s32 >> 16, f32 x 32768 rounded)."""
+  samples = np.frombuffer(data, dtype)
+  if samples.dtype == np.int16:
+    return samples.astype(np.int16)
+  if samples.dtype == np.int32:
+    return (samples >> 16).astype(np.int16)
+  return np.clip(np.rint(samples.astype(np.float64) * S.INT16_SCALE), -32768,
+                 32767).astype(np.int16)
+
+
+class PipeReader:
+  """Reads a binary stream on a thread of its own into int16 [m, channels] blocks.
+
+  Args:
+    stream: a binary file object (stdin's buffer, ffmpeg's stdout).
+    channels, dtype: frames of `channels` samples of numpy dtype (see decode_pcm).
+    block_bytes: bytes per read.
+    first_frame: index of the first frame it delivers.
+    prefix: bytes already read from the stream (e.g. while sniffing a header).
+  """
+
+  def __init__(self, stream, channels, dtype, block_bytes, first_frame=0, prefix=b""):
+    self.stream, self.channels, self.dtype = stream, channels, np.dtype(dtype)
+    self.frame_bytes = self.dtype.itemsize * channels
+    self.block_bytes = max(self.frame_bytes, block_bytes // self.frame_bytes * self.frame_bytes)
+    self.queue = queue.Queue(maxsize=S.MAX_QUEUED_BLOCKS)
+    self.frames = first_frame
+    self.ended = threading.Event()
+    self.last_data = time.monotonic()
+    self._rest = prefix
+    self._thread = threading.Thread(target=self._run, name="soundscope-pipe", daemon=True)
+    self._thread.start()
+
+  def _run(self):
+    try:
+      while True:
+        read = getattr(self.stream, "read1", self.stream.read)   # What is there, up to a block.
+        data = read(self.block_bytes)
+        if not data:
+          break
+        self._deliver(data)
+    except (OSError, ValueError):   # The stream was closed under us: the end.
+      pass
+    finally:
+      self.ended.set()
+      self.queue.put(None)
+
+  def _deliver(self, data):
+    data = self._rest + data
+    usable = len(data) // self.frame_bytes * self.frame_bytes
+    self._rest = data[usable:]
+    if not usable:
+      return
+    block = decode_pcm(data[:usable], self.dtype).reshape(-1, self.channels)
+    self.last_data = time.monotonic()
+    first, self.frames = self.frames, self.frames + len(block)
+    self.queue.put((block, self.last_data, first))   # Blocks when nobody reads: back-pressure.
+
+
+def _wav_header(read):
+  """Parses a WAV header from read(n) -> (rate, channels, numpy dtype); SourceError if not WAV."""
+  riff = read(12)
+  if len(riff) < 12 or riff[:4] not in (b"RIFF", b"RF64") or riff[8:12] != b"WAVE":
+    raise SourceError("stdin holds no WAV header (RIFF/WAVE); for raw PCM give --input-rate "
+                      "(and --input-channels, --input-format)", usage=True)
+  fmt = None
+  while True:
+    head = read(8)
+    if len(head) < 8:
+      raise SourceError("stdin: the WAV stream ended before its data chunk")
+    kind, size = head[:4], struct.unpack("<I", head[4:])[0]
+    if kind == b"data":
+      break
+    body = read(size + (size & 1))
+    if kind == b"fmt ":
+      fmt = body
+  if fmt is None or len(fmt) < 16:
+    raise SourceError("stdin: the WAV stream has no format chunk before its data")
+  code, channels, rate, _, _, bits = struct.unpack("<HHIIHH", fmt[:16])
+  if code == 0xFFFE and len(fmt) >= 26:          # WAVE_FORMAT_EXTENSIBLE: the sub-format.
+    code = struct.unpack("<H", fmt[24:26])[0]
+  dtype = {(1, 16): "<i2", (1, 32): "<i4", (3, 32): "<f4"}.get((code, bits))
+  if dtype is None:
+    raise SourceError(f"stdin: WAV format {code} with {bits}-bit samples is not supported "
+                      f"(16- or 32-bit PCM, 32-bit float)")
+  return rate, channels, dtype
+
+
+class StdinSource:
+  """WAV or raw PCM read from standard input (--input -).
+
+  A pipe is read at the writer's pace and waits for the classifier when the
+  writer is faster (nothing dropped); window times stay on the wall clock.
+
+  Args:
+    rate, channels, sample_format: raw PCM's (None rate: a WAV header is expected).
+    duration_seconds: stop after this much audio (None: until the stream ends).
+    stream: the binary stream (default sys.stdin.buffer).
+  """
+  device = None
+  overflows = 0
+  name = "stdin"
+  live = False
+  wall_clock = True
+
+  def __init__(self, rate=None, channels=1, sample_format="s16le", duration_seconds=None,
+               stream=None):
+    self.raw_rate, self.raw_channels = rate, channels
+    self.sample_format = sample_format
+    self.duration_seconds = duration_seconds
+    self.stream = stream
+    self.rate = self.channels = None
+    self._reader = None
+    self._limit = None
+
+  def open(self):
+    stream = self.stream or sys.stdin.buffer
+    if self.raw_rate:
+      self.rate, self.channels = int(self.raw_rate), int(self.raw_channels)
+      dtype = M.RAW_FORMATS[self.sample_format]
+    else:
+      self.rate, self.channels, dtype = _wav_header(lambda n: _read_exactly(stream, n))
+    self._limit = _limit_frames(self.duration_seconds, self.rate)
+    block = int(round(S.BLOCK_SECONDS * self.rate)) * np.dtype(dtype).itemsize * self.channels
+    self._reader = PipeReader(stream, self.channels, dtype, block)
+    return self
+
+  def read(self, timeout):
+    item = self._reader.queue.get(timeout=timeout)
+    if item is None:
+      self._reader.queue.put(None)     # The end stays the end.
+      return None
+    block, arrived, first = item
+    if self._limit is not None:
+      if first >= self._limit:
+        return None
+      block = block[:self._limit - first]
+    return block, arrived, first
+
+  def close(self):
+    pass      # The reader thread ends with the stream (a daemon thread meanwhile).
+
+
+def _read_exactly(stream, count):
+  chunks, left = [], count
+  while left > 0:
+    data = stream.read(left)
+    if not data:
+      break
+    chunks.append(data)
+    left -= len(data)
+  return b"".join(chunks)
+
+
+def network_url(spec):
+  """The URL ffmpeg opens for a network --input (icecast:// read as http://), or None
+  when spec is not a URL; SourceError for a scheme soundscope does not read."""
+  if "://" not in spec:
+    return None
+  scheme = urllib.parse.urlsplit(spec).scheme.lower()
+  if scheme not in M.NETWORK_SCHEMES:
+    raise SourceError(f"--input {spec}: unknown scheme {scheme!r}; streams are "
+                      f"{', '.join(s + '://' for s in M.NETWORK_SCHEMES)}", usage=True)
+  if scheme == M.ICECAST_SCHEME:
+    return "http" + spec[len(scheme):]
+  return spec
+
+
+def open_source(spec, device=None, rate=None, channels=1, duration_seconds=None,
+                realtime=False, input_rate=None, input_channels=1, input_format="s16le"):
+  """The source --input names (not yet opened).
+
+  Args:
+    spec: 'device' (or None, ''), a file path, '-' or a stream URL.
+    device, rate, channels: the PortAudio device's (--device, --rate, --channels);
+      rate and channels also set what ffmpeg decodes a stream to.
+    duration_seconds: stop after this much audio (--duration).
+    realtime: a file at real time.
+    input_rate, input_channels, input_format: raw PCM on stdin.
+
+  Raises:
+    SourceError: unknown scheme, missing file (usage errors).
+  """
+  if spec in (None, "", M.INPUT_DEVICE):
+    return PyAudioSource(device=device, rate=rate, channels=channels,
+                         duration_seconds=duration_seconds)
+  if spec.startswith(M.INPUT_DEVICE + ":"):
+    return PyAudioSource(device=spec.split(":", 1)[1], rate=rate, channels=channels,
+                         duration_seconds=duration_seconds)
+  if spec == M.INPUT_STDIN:
+    return StdinSource(input_rate, input_channels, input_format, duration_seconds)
+  url = network_url(spec)
+  if url is not None:
+    from soundscope.runtime import ffmpeg
+    return ffmpeg.StreamSource(url, shown=spec, rate=rate or M.NETWORK_RATE_HZ,
+                               channels=channels, duration_seconds=duration_seconds)
+  if not os.path.exists(spec):
+    raise SourceError(f"--input {spec}: no such file (an input is 'device', a file, '-' or a "
+                      f"stream URL)", usage=True)
+  if os.path.isdir(spec):
+    raise SourceError(f"--input {spec}: is a folder, not an audio file", usage=True)
+  return FileSource(spec, realtime=realtime, duration_seconds=duration_seconds)
+

@@ -1,10 +1,14 @@
-"""`soundscope capture`: classify the microphone every 5-7 s and print each window.
+"""`soundscope capture`: classify an audio input every 5-7 s and print each window.
 
-  soundscope capture [--min-time 5] [--max-time 7] [--save-path DIR]
-                     [--device N|NAME] [--list-devices] [--model NAME] [--model-dir DIR]
-                     [--top-k 3] [--threshold 0.0] [--duration SECONDS]
+  soundscope capture [--input device|FILE|-|URL] [--realtime] [--min-time 5] [--max-time 7]
+                     [--save-path DIR] [--device N|NAME] [--list-devices] [--model NAME]
+                     [--model-dir DIR] [--labels SET] [--top-k 3] [--threshold 0.0]
+                     [--duration SECONDS] [--events] [--rules FILE] [--gate-dbfs DB]
+                     [--mqtt mqtt://host:port/prefix] [--jsonl FILE] [--notify-windows]
 
-Each window prints one line, '<UTC end>  Speech: 0.75, Music: 0.12, ...'.
+Each window prints one line, '<UTC end>  Speech: 0.75, Music: 0.12, ...'; with
+--events each sound event's start and end prints a line too.  Events (and
+windows with --notify-windows) go to --mqtt and --jsonl (docs/monitoring.md).
 Ctrl-C or SIGTERM stops after the window in progress.
 """
 
@@ -23,10 +27,16 @@ def add_arguments(parser):
 
 def run(args):
   from soundscope.runtime import devices
+  from soundscope.runtime import outbox as outbox_lib
   classifier, status = live_cli.prepare(args, "capture")
   if classifier is None:
     return status
-  sinks = sinks_lib.SinkSet([sinks_lib.ConsoleSink(sys.stdout)])
+  try:
+    extra = live_cli.sinks(args)
+  except (OSError, outbox_lib.OutboxError) as exc:
+    live_cli.error("capture", exc)
+    return 1
+  sinks = sinks_lib.SinkSet([sinks_lib.ConsoleSink(sys.stdout, events=args.events)] + extra)
   try:
     live = session.LiveSession(args, classifier, sinks)
     live.install_signal_handlers()

@@ -1,23 +1,32 @@
-"""What the `capture` and `serve` commands share: their flags and their start.
+"""What the `capture` and `serve` commands share: their flags, their start and their sinks.
 
 Their flags come from the configs (configs.runtime.CaptureOptions,
+configs.monitoring.MonitoringOptions: --input, events, rules, MQTT, JSON lines;
+configs.events.EventRules: the --event-* rules of `classify --events`;
 configs.params.ReportOptions, and VggishParams' --resample-filter: the live
 windows' only front-end choice), so a default and its check exist once.
 """
 
+import os
 import sys
 
 from soundscope.cli import flags
 from soundscope.cli import labels as labels_cli
+from soundscope.configs import events as E
+from soundscope.configs import monitoring as M
 from soundscope.configs import params as P
 from soundscope.configs import runtime as S
 
 REPORT_FLAGS = ("model", "model_dir", "top_k", "threshold", "aggregation")
+SINK_NAMES = ("console", "web", "devicehive", "mqtt", "jsonl", "history")
 
 
 def add_arguments(parser):
-  """The capture and model options of both commands."""
+  """The capture, monitoring and model options of both commands."""
   flags.add_flags(parser, S.CaptureOptions, title="capture")
+  flags.add_flags(parser, M.MonitoringOptions, title="input, events and sinks "
+                                                    "(docs/monitoring.md)")
+  flags.add_flags(parser, E.EventRules, title="event rules (docs/events.md)")
   model = parser.add_argument_group("model")
   flags.add_flags(model, P.ReportOptions, names=REPORT_FLAGS)
   flags.add_flags(model, P.VggishParams, names=["resample_filter"])
@@ -29,6 +38,8 @@ def check_arguments(args):
   """Raises flags.UsageError for a value the configs refuse."""
   flags.build(S.CaptureOptions, args)
   flags.build(P.ReportOptions, args)
+  flags.build(E.EventRules, args)
+  return flags.build(M.MonitoringOptions, args)
 
 
 def error(command, message):
@@ -40,15 +51,45 @@ def load_classifier(args):
   return registry.load_classifier(args.model, args.model_dir)
 
 
+def open_source(args):
+  """The --input source (not opened yet); sources.SourceError for a bad --input."""
+  from soundscope.runtime import sources
+  return sources.open_source(
+      args.input, device=args.device, rate=args.rate, channels=args.channels,
+      duration_seconds=args.duration, realtime=args.realtime, input_rate=args.input_rate,
+      input_channels=args.input_channels, input_format=args.input_format)
+
+
+def live_events(args, classifier, source_name):
+  """The LiveEvents of --labels, the --event-* rules and --rules; flags.UsageError for bad rules."""
+  from soundscope.runtime import live_events as live_events_lib
+  from soundscope.runtime import rules as rules_lib
+  from soundscope.models import label_sets
+  labels = list(label_sets.label_names(args.label_set, classifier))
+  events = flags.build(E.EventRules, args)
+  try:
+    if args.rules:
+      rules = rules_lib.load(args.rules, labels, events, args.cooldown, args.gate_dbfs,
+                             SINK_NAMES)
+    else:
+      rules = rules_lib.uniform(labels, events, args.cooldown, args.gate_dbfs)
+  except rules_lib.RulesError as exc:
+    raise flags.UsageError(f"--rules {exc}") from None
+  return live_events_lib.LiveEvents(classifier, args.label_set, rules, source_name)
+
+
 def prepare(args, command):
   """The start that capture and serve share: --list-devices, argument checks, the model.
 
   Returns:
     (classifier, None) to go on, or (None, exit status) when the command is done
-    (devices listed: 0; bad arguments or label set: 2; no usable model: 1), the
-    reason printed.  args.label_set is then the resolved --labels (or None).
+    (devices listed: 0; bad arguments, --input, --mqtt, rules or label set: 2;
+    no usable model: 1), the reason printed.  args.label_set is then the
+    resolved --labels (or None), args.source the --input source and
+    args.live_events the runtime.live_events.LiveEvents, read by LiveSession.
   """
   from soundscope.runtime import devices
+  from soundscope.runtime import sources
   if args.list_devices:
     try:
       print(devices.describe_devices())
@@ -58,7 +99,11 @@ def prepare(args, command):
     return None, 0
   try:
     check_arguments(args)
-  except flags.UsageError as exc:
+    if args.mqtt:
+      from soundscope.runtime import mqtt
+      mqtt.parse_url(args.mqtt)
+    args.source = open_source(args)
+  except (flags.UsageError, sources.SourceError, ValueError) as exc:
     error(command, exc)
     return None, 2
   try:
@@ -68,7 +113,31 @@ def prepare(args, command):
     return None, 1
   try:
     args.label_set = labels_cli.resolve(args, classifier)   # --labels, read by LiveSession.
+    args.live_events = live_events(args, classifier, args.source.name)
   except flags.UsageError as exc:
     error(command, exc)
     return None, 2
   return classifier, None
+
+
+def sinks(args, state_dir=None):
+  """The sinks of --jsonl and --mqtt (capture and serve add their own).
+
+  Args:
+    state_dir: the folder of MQTT's outbox (default: configs.runtime.default_state_dir()).
+
+  Raises:
+    OSError: --jsonl cannot be opened; runtime.outbox.OutboxError: MQTT's outbox is in use.
+  """
+  from soundscope.runtime import sinks as sinks_lib
+  made = []
+  if args.jsonl:
+    made.append(sinks_lib.JsonLinesSink(args.jsonl, windows=args.notify_windows))
+  if args.mqtt:
+    from soundscope.runtime import mqtt
+    state_dir = state_dir or S.default_state_dir()
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    made.append(mqtt.MqttSink.from_url(
+        args.mqtt, node=args.mqtt_node, labels=list(args.live_events.labels),
+        outbox_path=os.path.join(state_dir, M.MQTT_OUTBOX_FILE), windows=args.notify_windows))
+  return made
