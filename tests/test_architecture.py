@@ -24,6 +24,7 @@ LAYERS = {
     "soundscope.pipelines": 3,
     "soundscope.runtime": 3,
     "soundscope.cli": 4,
+    "soundscope.report": 4,       # the report page: presentation beside the command line
     "soundscope.__main__": 5,     # `python -m soundscope`
     "soundscope": -1,             # soundscope/__init__.py: the version, importable by all
     "soundscope.util": -1,

@@ -27,6 +27,7 @@ COMMANDS = {
     "evaluate": ("soundscope.cli.evaluate", "evaluate a classifier head: hit@1, GAP, mAP, AUC, d'"),
     "capture": ("soundscope.cli.capture", "classify the microphone every 5-7 s"),
     "serve": ("soundscope.cli.serve", "capture + web page + DeviceHive notifications"),
+    "report": ("soundscope.cli.report", "events Parquet -> an HTML page of the archive: charts, top events"),
 }
 # TensorFlow's C++ log level while not verbose: "2" keeps its errors and drops its
 # INFO and WARNING lines once absl's logging is initialised.
