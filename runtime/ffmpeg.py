@@ -2,7 +2,7 @@
 
 ffmpeg (Debian's /usr/bin/ffmpeg, or $SOUNDSCOPE_FFMPEG) runs in a subprocess
 and writes 16-bit little-endian PCM at the rate and channels asked for to a
-pipe; runtime/sources.PipeReader turns it into blocks.  The first connection
+pipe; runtime/pcm.PipeReader turns it into blocks.  The first connection
 must deliver audio within configs.monitoring.STREAM_OPEN_SECONDS, or opening
 fails with one line naming the stream and ffmpeg's reason.  Afterwards a
 stream that stalls (no audio for STREAM_STALL_SECONDS) or ends is reconnected
@@ -23,7 +23,7 @@ import time
 import urllib.parse
 
 from soundscope.configs import monitoring as M
-from soundscope.runtime import sources
+from soundscope.runtime import pcm
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +93,12 @@ class StreamSource:
     """Starts ffmpeg and waits for the first audio.
 
     Raises:
-      sources.SourceError: ffmpeg is missing, or no audio came within open_seconds.
+      pcm.SourceError: ffmpeg is missing, or no audio came within open_seconds.
     """
     if not os.path.exists(ffmpeg_path()):
-      raise sources.SourceError(f"--input {self.name}: ffmpeg is needed to read streams and "
+      raise pcm.SourceError(f"--input {self.name}: ffmpeg is needed to read streams and "
                                 f"{ffmpeg_path()} is absent (apt install ffmpeg)")
-    self._limit = sources._limit_frames(self.duration_seconds, self.rate)
+    self._limit = pcm.limit_frames(self.duration_seconds, self.rate)
     self._start()
     deadline = time.monotonic() + self.open_seconds
     while self._reader.queue.empty() and time.monotonic() < deadline:
@@ -108,7 +108,7 @@ class StreamSource:
     if self._reader.queue.empty() or self._reader.queue.queue[0] is None:
       reason = self._reason() or f"no audio within {self.open_seconds:g} s"
       self._kill()
-      raise sources.SourceError(f"--input {self.name}: cannot read the stream: {reason}")
+      raise pcm.SourceError(f"--input {self.name}: cannot read the stream: {reason}")
     self.state = "playing"
     log.info("input %s: playing (%d Hz, %d channel(s))", self.name, self.rate, self.channels)
     self._thread = threading.Thread(target=self._run, name="soundscope-stream", daemon=True)
@@ -140,7 +140,7 @@ class StreamSource:
                                      stderr=subprocess.PIPE)
     threading.Thread(target=self._keep_stderr, args=(self._process.stderr,),
                      name="soundscope-ffmpeg-stderr", daemon=True).start()
-    self._reader = sources.PipeReader(self._process.stdout, self.channels, "<i2",
+    self._reader = pcm.PipeReader(self._process.stdout, self.channels, "<i2",
                                       M.STREAM_READ_BYTES * self.channels, first_frame=self._frames)
 
   def _keep_stderr(self, stream):

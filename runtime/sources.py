@@ -26,7 +26,6 @@ import os
 import queue
 import struct
 import sys
-import threading
 import time
 import urllib.parse
 
@@ -35,6 +34,8 @@ import soundfile
 
 from soundscope.configs import monitoring as M
 from soundscope.configs import runtime as S
+from soundscope.runtime import pcm
+from soundscope.runtime.pcm import SourceError  # noqa: F401  (re-exported)
 from soundscope.runtime.devices import (CaptureError, list_devices, load_pyaudio,
                                         quiet_portaudio, select_device)
 
@@ -184,18 +185,6 @@ class PyAudioSource:
       self._pa = None
 
 
-class SourceError(CaptureError):
-  """An --input that cannot be used (unknown scheme, missing file, bad stdin); one line."""
-
-  def __init__(self, message, usage=False):
-    super().__init__(message)
-    self.usage = usage      # A wrong argument (exit 2) rather than a failure (exit 1).
-
-
-def _limit_frames(duration_seconds, rate):
-  return None if duration_seconds is None else int(round(duration_seconds * rate))
-
-
 class FileSource:
   """Blocks of an audio file (any format soundfile reads), at its own rate and channels.
 
@@ -226,9 +215,9 @@ class FileSource:
     try:
       self._file = soundfile.SoundFile(self.path)
     except (OSError, RuntimeError, soundfile.LibsndfileError) as exc:
-      raise SourceError(f"--input {self.path}: cannot read it as audio ({exc})") from None
+      raise pcm.SourceError(f"--input {self.path}: cannot read it as audio ({exc})") from None
     self.rate, self.channels = self._file.samplerate, self._file.channels
-    self._limit = _limit_frames(self.duration_seconds, self.rate)
+    self._limit = pcm.limit_frames(self.duration_seconds, self.rate)
     self._block = max(1, int(round(self.block_seconds * self.rate)))
     return self
 
@@ -256,77 +245,17 @@ class FileSource:
       self._file = None
 
 
-def decode_pcm(data, dtype):
-  """Little-endian PCM bytes -> int16 [n] samples (s16 as is, s32 >> 16, f32 x 32768 rounded)."""
-  samples = np.frombuffer(data, dtype)
-  if samples.dtype == np.int16:
-    return samples.astype(np.int16)
-  if samples.dtype == np.int32:
-    return (samples >> 16).astype(np.int16)
-  return np.clip(np.rint(samples.astype(np.float64) * S.INT16_SCALE), -32768,
-                 32767).astype(np.int16)
-
-
-class PipeReader:
-  """Reads a binary stream on a thread of its own into int16 [m, channels] blocks.
-
-  Args:
-    stream: a binary file object (stdin's buffer, ffmpeg's stdout).
-    channels, dtype: frames of `channels` samples of numpy dtype (see decode_pcm).
-    block_bytes: bytes per read.
-    first_frame: index of the first frame it delivers.
-    prefix: bytes already read from the stream (e.g. while sniffing a header).
-  """
-
-  def __init__(self, stream, channels, dtype, block_bytes, first_frame=0, prefix=b""):
-    self.stream, self.channels, self.dtype = stream, channels, np.dtype(dtype)
-    self.frame_bytes = self.dtype.itemsize * channels
-    self.block_bytes = max(self.frame_bytes, block_bytes // self.frame_bytes * self.frame_bytes)
-    self.queue = queue.Queue(maxsize=S.MAX_QUEUED_BLOCKS)
-    self.frames = first_frame
-    self.ended = threading.Event()
-    self.last_data = time.monotonic()
-    self._rest = prefix
-    self._thread = threading.Thread(target=self._run, name="soundscope-pipe", daemon=True)
-    self._thread.start()
-
-  def _run(self):
-    try:
-      while True:
-        read = getattr(self.stream, "read1", self.stream.read)   # What is there, up to a block.
-        data = read(self.block_bytes)
-        if not data:
-          break
-        self._deliver(data)
-    except (OSError, ValueError):   # The stream was closed under us: the end.
-      pass
-    finally:
-      self.ended.set()
-      self.queue.put(None)
-
-  def _deliver(self, data):
-    data = self._rest + data
-    usable = len(data) // self.frame_bytes * self.frame_bytes
-    self._rest = data[usable:]
-    if not usable:
-      return
-    block = decode_pcm(data[:usable], self.dtype).reshape(-1, self.channels)
-    self.last_data = time.monotonic()
-    first, self.frames = self.frames, self.frames + len(block)
-    self.queue.put((block, self.last_data, first))   # Blocks when nobody reads: back-pressure.
-
-
 def _wav_header(read):
   """Parses a WAV header from read(n) -> (rate, channels, numpy dtype); SourceError if not WAV."""
   riff = read(12)
   if len(riff) < 12 or riff[:4] not in (b"RIFF", b"RF64") or riff[8:12] != b"WAVE":
-    raise SourceError("stdin holds no WAV header (RIFF/WAVE); for raw PCM give --input-rate "
+    raise pcm.SourceError("stdin holds no WAV header (RIFF/WAVE); for raw PCM give --input-rate "
                       "(and --input-channels, --input-format)", usage=True)
   fmt = None
   while True:
     head = read(8)
     if len(head) < 8:
-      raise SourceError("stdin: the WAV stream ended before its data chunk")
+      raise pcm.SourceError("stdin: the WAV stream ended before its data chunk")
     kind, size = head[:4], struct.unpack("<I", head[4:])[0]
     if kind == b"data":
       break
@@ -334,13 +263,13 @@ def _wav_header(read):
     if kind == b"fmt ":
       fmt = body
   if fmt is None or len(fmt) < 16:
-    raise SourceError("stdin: the WAV stream has no format chunk before its data")
+    raise pcm.SourceError("stdin: the WAV stream has no format chunk before its data")
   code, channels, rate, _, _, bits = struct.unpack("<HHIIHH", fmt[:16])
   if code == 0xFFFE and len(fmt) >= 26:          # WAVE_FORMAT_EXTENSIBLE: the sub-format.
     code = struct.unpack("<H", fmt[24:26])[0]
   dtype = {(1, 16): "<i2", (1, 32): "<i4", (3, 32): "<f4"}.get((code, bits))
   if dtype is None:
-    raise SourceError(f"stdin: WAV format {code} with {bits}-bit samples is not supported "
+    raise pcm.SourceError(f"stdin: WAV format {code} with {bits}-bit samples is not supported "
                       f"(16- or 32-bit PCM, 32-bit float)")
   return rate, channels, dtype
 
@@ -379,9 +308,9 @@ class StdinSource:
       dtype = M.RAW_FORMATS[self.sample_format]
     else:
       self.rate, self.channels, dtype = _wav_header(lambda n: _read_exactly(stream, n))
-    self._limit = _limit_frames(self.duration_seconds, self.rate)
+    self._limit = pcm.limit_frames(self.duration_seconds, self.rate)
     block = int(round(S.BLOCK_SECONDS * self.rate)) * np.dtype(dtype).itemsize * self.channels
-    self._reader = PipeReader(stream, self.channels, dtype, block)
+    self._reader = pcm.PipeReader(stream, self.channels, dtype, block)
     return self
 
   def read(self, timeout):
@@ -418,7 +347,7 @@ def network_url(spec):
     return None
   scheme = urllib.parse.urlsplit(spec).scheme.lower()
   if scheme not in M.NETWORK_SCHEMES:
-    raise SourceError(f"--input {spec}: unknown scheme {scheme!r}; streams are "
+    raise pcm.SourceError(f"--input {spec}: unknown scheme {scheme!r}; streams are "
                       f"{', '.join(s + '://' for s in M.NETWORK_SCHEMES)}", usage=True)
   if scheme == M.ICECAST_SCHEME:
     return "http" + spec[len(scheme):]
@@ -454,9 +383,9 @@ def open_source(spec, device=None, rate=None, channels=1, duration_seconds=None,
     return ffmpeg.StreamSource(url, shown=spec, rate=rate or M.NETWORK_RATE_HZ,
                                channels=channels, duration_seconds=duration_seconds)
   if not os.path.exists(spec):
-    raise SourceError(f"--input {spec}: no such file (an input is 'device', a file, '-' or a "
+    raise pcm.SourceError(f"--input {spec}: no such file (an input is 'device', a file, '-' or a "
                       f"stream URL)", usage=True)
   if os.path.isdir(spec):
-    raise SourceError(f"--input {spec}: is a folder, not an audio file", usage=True)
+    raise pcm.SourceError(f"--input {spec}: is a folder, not an audio file", usage=True)
   return FileSource(spec, realtime=realtime, duration_seconds=duration_seconds)
 
