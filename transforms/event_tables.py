@@ -197,6 +197,70 @@ def _audacity_label(line, where):
                           f"{line!r}") from None
 
 
+# ---------------------------------------------------------------- a folder of tables
+
+KINDS = ("csv", "raven", "audacity", "jsonl")
+COMBINED_KINDS = ("csv", "jsonl")     # One table for the run; the others one per audio file.
+
+
+class TableFolder:
+  """Writes audio files' events into a folder as tables of one kind (KINDS).
+
+  csv and jsonl: one `events.csv` / `events.jsonl` for every file; raven and
+  audacity: `<stem>.selections.txt` / `<stem>.labels.txt` per file, numbered
+  `<stem>-2...` when two files share a stem (an empty table for a file without
+  events; Raven: the header).
+
+  Raises (when made):
+    OSError: the folder cannot be made or written.
+  """
+
+  def __init__(self, directory, kind="csv"):
+    if kind not in KINDS:
+      raise EventTableError(f"no event table kind {kind!r} (one of {', '.join(KINDS)})")
+    self.directory, self.kind = os.fspath(directory), kind
+    self.names = set()
+    self.combined = None
+    os.makedirs(self.directory, exist_ok=True)
+    if kind in COMBINED_KINDS:
+      self.combined = open(os.path.join(self.directory, f"events.{kind}"), "w", newline="",
+                           encoding="utf-8")
+      if kind == "csv":
+        write_csv(self.combined, "", [], header=True)
+
+  def write(self, source, events):
+    """Adds one audio file's [Event] (its own table for raven and audacity)."""
+    if self.kind == "csv":
+      write_csv(self.combined, source, events, header=False)
+    elif self.kind == "jsonl":
+      write_jsonl(self.combined, source, events)
+    else:
+      raven = self.kind == "raven"
+      with open(self._unique(source, RAVEN_SUFFIX if raven else AUDACITY_SUFFIX), "w",
+                newline="", encoding="utf-8") as stream:
+        (write_raven if raven else write_audacity)(stream, events)
+    if self.combined is not None:
+      self.combined.flush()
+
+  def _unique(self, source, suffix):
+    name, number = table_name(source, suffix), 1
+    while name in self.names:
+      number += 1
+      name = table_name(source, "") + f"-{number}{suffix}"
+    self.names.add(name)
+    return os.path.join(self.directory, name)
+
+  def close(self):
+    if self.combined is not None:
+      self.combined.close()
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc_info):
+    self.close()
+
+
 # ---------------------------------------------------------------- Parquet
 
 def event_row(source, event, **fields):

@@ -49,12 +49,10 @@ import json
 import os
 import sys
 
-from soundscope.cli import flags
+from soundscope.cli import event_flags, flags
 from soundscope.cli import labels as labels_cli
-from soundscope.configs import events as E
 from soundscope.configs import levels as L
 from soundscope.configs import params as P
-from soundscope.configs import timestamps as T
 from soundscope.models import classifier as C
 from soundscope.models import rows
 
@@ -62,7 +60,6 @@ REPORT_FLAGS = ("model", "model_dir", "top_k", "threshold", "aggregation")
 EXIT_OK = 0
 EXIT_SOME_FILES_FAILED = 1
 EXIT_NO_MODEL = 2
-EVENT_FORMATS = ("csv", "raven", "audacity", "jsonl")
 TOO_QUIET = "(too quiet)"
 
 
@@ -78,47 +75,8 @@ def add_arguments(parser):
   parser.add_argument("--jobs", type=int, default=None,
                       help="files processed in parallel (default: CPU count, at most 8, for "
                            "models that allow it, e.g. YAMNet; 1 for the others)")
-  add_event_arguments(parser)
-  add_level_and_time_arguments(parser)
+  event_flags.add_arguments(parser)
   return flags.add_flags(parser, P.VggishParams, names=["resample_filter"])
-
-
-def add_level_and_time_arguments(parser):
-  """--min-level (configs/levels.py), --start-time and --timezone (configs/timestamps.py)."""
-  flags.add_flags(parser, L.LevelOptions, title="levels (docs/outputs.md)")
-  return flags.add_flags(parser, T.StartTimeOptions, title="absolute time (docs/events.md)")
-
-
-def start_times(args, paths):
-  """The files' start times {path: aware UTC datetime} and {path: StartTimeError} of the
-  files without one; ({}, {}) without --start-time.
-
-  Raises:
-    flags.UsageError: a bad --timezone, pattern or CSV, or one that matches none of `paths`.
-  """
-  options = flags.build(T.StartTimeOptions, args)
-  if options.start_time is None:
-    return {}, {}
-  from soundscope.transforms import timestamps
-  try:
-    found, missing = timestamps.check_matches(
-        timestamps.start_times(options.start_time, options.timezone), paths)
-  except timestamps.StartTimeError as exc:
-    raise flags.UsageError(str(exc)) from None
-  return found, dict(missing)
-
-
-def add_event_arguments(parser):
-  """--events, --event-format, --event-dir and the EventRules flags."""
-  group = parser.add_argument_group("sound events (docs/events.md)")
-  group.add_argument("--events", action="store_true",
-                     help="also report sound events: one line (or JSON list) per event")
-  group.add_argument("--event-format", choices=EVENT_FORMATS, default=None,
-                     help="with --event-dir: csv or jsonl (one table for the run), raven or "
-                          "audacity (one table per file) (default csv)")
-  group.add_argument("--event-dir", metavar="DIR", default=None,
-                     help="write the events as tables into DIR (implies --events)")
-  flags.add_flags(group, E.EventRules)
 
 
 def classify_file(model, path, params, aggregation, want_windows, min_level_dbfs=None):
@@ -193,70 +151,6 @@ def format_events(path, events, start_utc=None):
       for e in events)
 
 
-class EventTables:
-  """Writes each file's events into --event-dir in --event-format (transforms/event_tables.py)."""
-
-  def __init__(self, directory, kind):
-    from soundscope.transforms import event_tables
-    self.tables, self.directory, self.kind = event_tables, directory, kind or "csv"
-    self.names = set()
-    self.combined = None
-    os.makedirs(directory, exist_ok=True)
-    if self.kind in ("csv", "jsonl"):
-      self.combined = open(os.path.join(directory, f"events.{self.kind}"), "w", newline="",
-                           encoding="utf-8")
-      if self.kind == "csv":
-        self.tables.write_csv(self.combined, "", [], header=True)
-
-  def write(self, path, events):
-    """Adds one file's events (its own table for raven and audacity)."""
-    if self.kind == "csv":
-      self.tables.write_csv(self.combined, path, events, header=False)
-    elif self.kind == "jsonl":
-      self.tables.write_jsonl(self.combined, path, events)
-    else:
-      suffix = self.tables.RAVEN_SUFFIX if self.kind == "raven" else self.tables.AUDACITY_SUFFIX
-      writer = self.tables.write_raven if self.kind == "raven" else self.tables.write_audacity
-      with open(self._unique(path, suffix), "w", newline="", encoding="utf-8") as stream:
-        writer(stream, events)
-    if self.combined is not None:
-      self.combined.flush()
-
-  def _unique(self, path, suffix):
-    """DIR/<stem><suffix>, numbered (<stem>-2...) when two inputs share a stem."""
-    name, number = self.tables.table_name(path, suffix), 1
-    while name in self.names:
-      number += 1
-      name = self.tables.table_name(path, "") + f"-{number}{suffix}"
-    self.names.add(name)
-    return os.path.join(self.directory, name)
-
-  def close(self):
-    if self.combined is not None:
-      self.combined.close()
-
-
-def event_options(args):
-  """(EventRules or None when no events are asked, EventTables or None).
-
-  Raises:
-    flags.UsageError: a rule its config refuses; --event-format without --event-dir;
-      an --event-dir that cannot be written.
-  """
-  rules = flags.build(E.EventRules, args)
-  if args.event_format and not args.event_dir:
-    raise flags.UsageError("--event-format needs --event-dir DIR")
-  if not (args.events or args.event_dir):
-    return None, None
-  if not args.event_dir:
-    return rules, None
-  try:
-    return rules, EventTables(args.event_dir, args.event_format)
-  except OSError as exc:
-    raise flags.UsageError(f"--event-dir {args.event_dir}: cannot write there: "
-                           f"{exc.strerror or exc}") from None
-
-
 def describe_error(path, exc):
   """(kind, one-line message) for a file that could not be classified."""
   from soundscope.transforms import errors
@@ -316,8 +210,8 @@ def run(args):
   flags.build(P.ReportOptions, args)   # A refused --top-k or --threshold: usage error, exit 2.
   params = flags.build(P.VggishParams, args)
   levels = flags.build(L.LevelOptions, args)
-  starts = start_times(args, args.files)
-  rules, tables = event_options(args)
+  starts = event_flags.start_times(args, args.files)
+  rules, tables = event_flags.event_options(args)
   try:
     return _run(args, params, rules, tables, levels, starts)
   finally:
