@@ -93,9 +93,15 @@ def cached_checkpoint(cache_root=None):
     cache_root = pathlib.Path(os.environ.get("XDG_CACHE_HOME", pathlib.Path.home() / ".cache"))
     cache_root = cache_root / "soundscope"
   path = pathlib.Path(cache_root) / "vggish-synthetic" / digest / "vggish_model.ckpt"
-  if not path.exists():
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    write_checkpoint(partial, shapes)
-    os.replace(partial, path)
+  if path.exists():
+    return str(path)
+  import fcntl
+  path.parent.mkdir(parents=True, exist_ok=True)
+  # One writer at a time (parallel test workers): the others wait, then find it written.
+  with open(path.parent / ".lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    if not path.exists():
+      partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+      write_checkpoint(partial, shapes)
+      os.replace(partial, path)
   return str(path)
