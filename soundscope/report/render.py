@@ -29,6 +29,7 @@ SCRIPT_FILES = (HERE / "vendor" / "uPlot.iife.min.js", HERE / "report.js")
 SLOT = re.compile(r"\{\{(\w+)\}\}")
 URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 LINKED_SCHEMES = ("http", "https", "file")
+TALL_TABLE_ROWS = 25     # A longer table scrolls in its own box.
 HASH_SHOWN = 12          # Hex digits of a label set's sha256 shown (all of it on hover).
 
 
@@ -91,11 +92,15 @@ def media_fragment(start_seconds, end_seconds):
 
 
 def _table(head, rows, classes=()):
-  """An HTML table: head is a list of (text, class) pairs, rows lists of cell HTML."""
+  """An HTML table: head is a list of (text, class) pairs, rows lists of cell HTML.
+
+  More than TALL_TABLE_ROWS rows scroll in a box of their own (the head stays).
+  """
   head_html = "".join(f'<th class="{c}">{_e(t)}</th>' for t, c in head)
   body = "".join("<tr>" + "".join(f'<td class="{c}">{cell}</td>'
                                   for cell, (_, c) in zip(row, head)) + "</tr>" for row in rows)
-  return (f'<div class="scroll"><table class="{" ".join(classes)}"><thead><tr>{head_html}'
+  box = "scroll tall" if len(rows) > TALL_TABLE_ROWS else "scroll"
+  return (f'<div class="{box}"><table class="{" ".join(classes)}"><thead><tr>{head_html}'
           f"</tr></thead><tbody>{body}</tbody></table></div>")
 
 
