@@ -180,7 +180,10 @@ def detect(starts, ends, scores, labels, rules=EventRules(), window_seconds=None
   window_seconds = window_seconds or full_window_seconds(starts, ends)
   starts, ends, values = _weighted(starts, ends, scores, rules, window_seconds)
   events = []
-  for j, label in enumerate(labels):
+  # Only labels with a window at enter or more can hold an event (most of 521 classes have none).
+  reached = np.flatnonzero(np.fmax.reduce(values, axis=0, initial=-np.inf) >= rules.enter)
+  for j in reached:
+    label = labels[j]
     for group, end in _merged(hysteresis_runs(values[:, j], rules.enter, rules.exit), starts,
                               ends, rules.merge_gap_seconds):
       event = _event(label, starts[group[0]], end, values[group, j])
