@@ -21,6 +21,8 @@ ICECAST_SCHEME = "icecast"              # icecast://host/mount is read as http:/
 RAW_FORMATS = {"s16le": "<i2", "s32le": "<i4", "f32le": "<f4"}   # --input-format -> numpy dtype.
 NETWORK_RATE_HZ = 16000                 # ffmpeg decodes network streams straight to the models' rate.
 FFMPEG = "/usr/bin/ffmpeg"              # Debian's ffmpeg; $SOUNDSCOPE_FFMPEG overrides.
+FFMPEG_PROBE_BYTES = 32768              # ffmpeg's -probesize: its default (5 MB) delays a stream's
+                                        # first audio by seconds; 32 kB finds WAV, MP3, AAC, Opus.
 STREAM_OPEN_SECONDS = 15.0              # The first audio of a network stream must come within this.
 STREAM_STALL_SECONDS = 5.0              # No audio for this long: the stream is stalled, reconnect.
 RECONNECT_INITIAL_SECONDS = 0.5         # Reconnection backoff: first wait, seconds ...

@@ -45,7 +45,8 @@ def shown_url(url):
 
 def command(url, rate, channels):
   """ffmpeg's argument list: the stream in, s16le PCM at rate Hz and channels out on stdout."""
-  return [ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", url,
+  return [ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error",
+          "-probesize", str(M.FFMPEG_PROBE_BYTES), "-i", url,
           "-vn", "-f", "s16le", "-acodec", "pcm_s16le", "-ac", str(channels), "-ar", str(rate),
           "pipe:1"]
 
