@@ -1,6 +1,7 @@
 """Time `soundscope report` on a large events table (issue 20's target: 1,000,000 events < 30 s).
 
-  python bench/bench_report.py [--events 1000000] [--labels 50] [--files 20000] [--days 365]
+  python bench/bench_report.py [--events 1000000] [--labels 50] [--files 20000] [--days 365] \\
+      [--browser]
 
 Writes one events Parquet table of `--events` random events (EVENTS_SCHEMA,
 made with numpy and pyarrow): `--labels` labels with skewed frequencies,
@@ -8,7 +9,10 @@ made with numpy and pyarrow): `--labels` labels with skewed frequencies,
 absolute times, model and label-set columns; then runs `soundscope report`
 on it in a fresh process and prints the wall seconds of the whole command
 (interpreter start, reading, summarising, rendering, writing), the page's
-size and the load average.  No assets.
+size and the load average; then the same steps in this process, each timed
+(read, summarise, render).  With --browser, also the seconds headless
+Chromium (Debian's, through Playwright) takes to open the page from its file
+until the archive-wide charts are drawn.  No assets.
 """
 
 import argparse
@@ -62,6 +66,8 @@ def main():
   parser.add_argument("--labels", type=int, default=50)
   parser.add_argument("--files", type=int, default=20_000)
   parser.add_argument("--days", type=int, default=365)
+  parser.add_argument("--browser", action="store_true",
+                      help="also time opening the page in headless Chromium")
   args = parser.parse_args()
   from soundscope.transforms import event_tables
   with tempfile.TemporaryDirectory(prefix="bench-report-") as folder:
@@ -77,6 +83,44 @@ def main():
           f"files, {args.days} days: {seconds:.2f} s wall "
           f"(table {os.path.getsize(table_path) / 1e6:.1f} MB, page "
           f"{os.path.getsize(page) / 1e6:.2f} MB); load average {os.getloadavg()[0]:.2f}")
+    print("in this process: " + ", ".join(f"{step} {seconds:.2f} s"
+                                          for step, seconds in steps(table_path, page)))
+    if args.browser:
+      print(f"headless Chromium: page opened and charts drawn in {open_page(page):.2f} s")
+
+
+def steps(table_path, page):
+  """[(step, wall seconds)] of reading, summarising and rendering in this process."""
+  from soundscope.configs import report as R
+  from soundscope.report import aggregate, inputs, render
+  options = R.ArchiveReport()
+  times = []
+  began = time.perf_counter()
+  table, files = inputs.read_events([table_path])
+  times.append(("read", time.perf_counter() - began))
+  began = time.perf_counter()
+  summary = aggregate.summarize(table, options)
+  times.append(("summarise", time.perf_counter() - began))
+  began = time.perf_counter()
+  render.render(summary, files, page, options)
+  times.append(("render", time.perf_counter() - began))
+  return times
+
+
+def open_page(page):
+  """Seconds from navigating to the page's file:// URL to its date chart's canvas."""
+  from playwright.sync_api import sync_playwright
+  os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+  with sync_playwright() as playwright:
+    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                         args=["--headless", "--no-sandbox", "--disable-gpu"])
+    tab = browser.new_page(viewport={"width": 1280, "height": 900})
+    began = time.perf_counter()
+    tab.goto(pathlib.Path(page).as_uri())
+    tab.wait_for_selector("#chart-dates canvas")
+    seconds = time.perf_counter() - began
+    browser.close()
+  return seconds
 
 
 if __name__ == "__main__":

@@ -282,6 +282,7 @@ def test_an_empty_table_gives_a_page_saying_no_events(capsys, tmp_path):
     ("null labels", ["nolabel-events.parquet", "label"]),
     ("timezone", ["--timezone", "Mars/Olympus"]),
     ("top", ["--top-events"]),
+    ("no folder", ["r.html", "its folder does not exist"]),
 ])
 def test_unusable_input_is_one_line_exit_2(case, words, capsys, tmp_path):
   import pyarrow as pa
@@ -292,7 +293,8 @@ def test_unusable_input_is_one_line_exit_2(case, words, capsys, tmp_path):
           "empty folder": [str(tmp_path)],
           "null labels": [str(tmp_path / "nolabel-events.parquet")],
           "timezone": [str(tmp_path / "ok-events.parquet"), "--timezone", "Mars/Olympus"],
-          "top": [str(tmp_path / "ok-events.parquet"), "--top-events", "0"]}[case]
+          "top": [str(tmp_path / "ok-events.parquet"), "--top-events", "0"],
+          "no folder": [str(tmp_path / "ok-events.parquet")]}[case]
   if case == "windows":
     pq.write_table(pa.table({"source": ["a.wav"], "model": ["yamnet"], "start_seconds": [0.0],
                              "end_seconds": [0.975]}), tmp_path / "pred.parquet")
@@ -302,12 +304,13 @@ def test_unusable_input_is_one_line_exit_2(case, words, capsys, tmp_path):
     table = T.events_table(make_rows()[:3])
     table = table.set_column(1, "label", pa.array(["dog", None, "rain"]))
     pq.write_table(table, tmp_path / "nolabel-events.parquet")
-  elif case in ("timezone", "top"):
+  elif case in ("timezone", "top", "no folder"):
     T.write_parquet(tmp_path / "ok-events.parquet", T.events_table(make_rows()[:3]))
-  status, out, err = report(capsys, *args, "-o", str(tmp_path / "r.html"))
+  output = tmp_path / ("absent" if case == "no folder" else ".") / "r.html"
+  status, out, err = report(capsys, *args, "-o", str(output))
   assert status == 2 and not out and len(err) == 1, (out, err)
   assert all(word in err[0] for word in words), err
-  assert not (tmp_path / "r.html").exists()
+  assert not output.exists()
 
 
 def test_hours_and_dates_follow_the_time_zone_across_daylight_saving():
