@@ -1,13 +1,13 @@
-"""Time and peak memory of merging predict's row shards into one Parquet file.
+"""Time and peak memory of merging predict's part row files into one Parquet file.
 
   python bench/bench_merge.py [--rows 200000] [--classes 527] [--shards 4] \\
       [--batches 65536,16384,4096]
 
-Writes `--shards` row shards with predictions_schema(with_scores=True), as
-Beam's WriteToParquet names them (`--rows` rows in all, `--classes` scores per
+Writes `--shards` part row files with predictions_schema(with_scores=True), as
+the pipeline's parts name them (`--rows` rows in all, `--classes` scores per
 row: the size of the whole AudioSet eval set scored per window with
 `--scores`), then, for each batch size, merges a fresh copy of them with
-prediction.merge_row_shards in a fresh Python process and prints its wall
+merge.concat_parquet (what predict's launcher does) in a fresh Python process and prints its wall
 seconds, the peak of Arrow's memory pool (what the merge itself holds) and
 the process's peak RSS (importing Beam alone takes ~680 MB).  No assets.
 `--keep-shards` skips this step altogether (docs/pipelines.md).
@@ -54,7 +54,7 @@ def write_shards(directory, rows, classes, shards, output):
         "model": ["head"] * count, "model_version": ["1"] * count,
         "run_time": pa.array([0] * count, pa.timestamp("us", tz="UTC")),
     }).cast(schema)
-    path = f"{prediction.row_shards_prefix(output)}-{shard:05d}-of-{shards:05d}.parquet"
+    path = os.path.join(directory, f"part-{shard:05d}.rows.parquet")
     pq.write_table(table, path)
     size += os.path.getsize(path)
   return size / 1e6
@@ -63,10 +63,13 @@ def write_shards(directory, rows, classes, shards, output):
 def merge_child(output, batch_rows):
   """Runs in a fresh process: merges and prints a JSON line of figures."""
   import pyarrow as pa
-  from soundscope.pipelines import prediction
+  import glob
+  from soundscope.pipelines import merge, prediction
   before = common.peak_rss_mb()
   started = time.monotonic()
-  rows = prediction.merge_row_shards(output, with_scores=True, batch_rows=batch_rows)
+  sources = sorted(glob.glob(os.path.join(os.path.dirname(output), "part-*.rows.parquet")))
+  rows = merge.concat_parquet(sources, output, prediction.predictions_schema(with_scores=True),
+                              batch_rows)
   print(json.dumps({"rows": rows, "seconds": time.monotonic() - started,
                     "arrow_peak_mb": pa.default_memory_pool().max_memory() / 2 ** 20,
                     "rss_before_mb": before, "rss_peak_mb": common.peak_rss_mb()}))

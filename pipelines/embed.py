@@ -12,9 +12,10 @@ Writes, atomically replacing a previous run with the same prefix:
 and checks files in = records written + errors.
 """
 
+import os
 import sys
 
-from soundscope.pipelines import dead_letter, inputs, labels, launch, options, outputs
+from soundscope.pipelines import dead_letter, inputs, labels, launch, options, outputs, resume
 
 # apache_beam, TensorFlow and the Beam graph (pipelines.embedding) are imported
 # inside the functions, so `soundscope embed --help` stays fast.
@@ -45,21 +46,6 @@ def make_jobs(expansion, label_table=None, mid_to_index=None):
     jobs.append(embedding.AudioJob(item.video_id, item.video_id, item.path, None, None,
                                    indices, None, None))
   return jobs, errors
-
-
-def build_pipeline(pipeline, jobs, early_errors, config, prefix, shards, errors_format):
-  """Adds the embed graph to `pipeline` (separate from run() so tests can build it)."""
-  import apache_beam as beam
-  from soundscope.pipelines import embedding
-  records, manifest, errors = (pipeline
-                               | "Jobs" >> beam.Create(jobs, reshuffle=True)
-                               | "EmbedAudio" >> embedding.EmbedAudio(config))
-  embedding.write_embeddings(records, manifest, prefix, shards)
-  early = pipeline | "EarlyErrors" >> beam.Create(early_errors)
-  all_errors = ((errors, early)
-                | "AllErrors" >> beam.Flatten())
-  dead_letter.write_errors(launch.count_errors(all_errors), prefix, errors_format)
-  return pipeline
 
 
 def unlabelled_note(files, label_table, labels_csv):
@@ -96,14 +82,14 @@ def run(args):
 
 
 def run_jobs(args, command, unit, num_inputs, jobs, early_errors, checkpoint, pca):
-  """Runs the embedding graph on EmbedJobs and reconciles its outputs (embed, audioset).
+  """Runs the embedding graph on AudioJobs and reconciles its outputs (embed, audioset).
 
   Args:
-    args: the parsed command line (outputs, front-end, thread and Beam options).
+    args: the parsed command line (outputs, front-end, thread, resume and runner options).
     command: the command's name, for messages ("embed", "audioset").
     unit: what an input is called in the count line ("files", "segments").
     num_inputs: inputs the user listed (records + early errors must add up to it).
-    jobs: EmbedJobs to embed.
+    jobs: AudioJobs to embed.
     early_errors: error rows found before the pipeline (missing audio, labels, ...).
     checkpoint, pca: the VGGish checkpoint and PCA parameter paths.
 
@@ -111,18 +97,52 @@ def run_jobs(args, command, unit, num_inputs, jobs, early_errors, checkpoint, pc
     The process exit status (launch.run).
   """
   # Imported here, after run() quieted the logs: embedding imports Beam.
-  from soundscope.pipelines import embedding
+  from soundscope.pipelines import embedding, merge
   params = args.params
-  staged = outputs.StagedOutput(args.output, outputs.EMBED_PATTERNS)
+  jobs, name_errors = split_names(jobs)
+  early_errors = list(early_errors) + name_errors
   shards = options.num_shards(args, len(jobs))
 
-  def build(pipeline, beacon_dir):
+  def build(pipeline, todo, parts_dir, beacon_dir, run_time):
     config = embedding.EmbedConfig(params, checkpoint, pca, not args.keep_silence, beacon_dir,
                                    options.tensorflow_threads(args),
                                    options.decode_threads(args))
-    build_pipeline(pipeline, jobs, early_errors, config, staged.staged(), shards,
-                   args.errors_format)
+    embedding.build_pipeline(pipeline, todo, config, parts_dir)
 
-  return launch.run(args, command, unit, num_inputs, build,
-                    lambda: embedding.count_outputs(staged, args.errors_format), staged,
-                    progress_total=len(jobs))
+  def merge_outputs(staged, done, indices, run_time):
+    copied, written = embedding.merge_parts(
+        staged.parts_dir, done, indices,
+        lambda shard: staged.staged(f"-{shard:05d}-of-{shards:05d}.tfrecord"), shards,
+        staged.staged("-manifest.parquet"))
+    errors = merge.write_errors(staged.staged(dead_letter.suffix(args.errors_format)),
+                                early_errors, merge.part_files(staged.parts_dir, indices,
+                                                               embedding.ERRORS_TABLE),
+                                args.errors_format)
+    if copied != written:
+      print(f"{command}: {copied} records but {written} manifest rows", file=sys.stderr)
+      written = min(copied, written)
+    return written, errors
+
+  settings = launch.settings_of({
+      "command": "embed", "front_end": params, "keep_silence": args.keep_silence,
+      "vggish_checkpoint": resume.input_key(checkpoint + ".index" if not os.path.exists(
+          checkpoint) else checkpoint), "pca_params": resume.input_key(pca)})
+  keys = [resume.input_key(job.path, job.key, job.video_id, job.start_seconds,
+                           job.end_seconds, list(job.labels), job.record_start, job.record_end)
+          for job in jobs]
+  job = launch.Job(command, unit, jobs, keys, settings, build, merge_outputs, num_inputs,
+                   len(early_errors))
+  return launch.run_command(args, job, args.output, outputs.EMBED_PATTERNS)
+
+
+def split_names(jobs):
+  """(jobs whose path is UTF-8, error rows for the others: Beam and Parquet need UTF-8)."""
+  kept, errors = [], []
+  for job in jobs:
+    try:
+      inputs.check_name(job.path)
+    except inputs.FileNameError as exc:
+      errors.append(dead_letter.error_row(job.key, job.path, "read", (exc.kind, str(exc))))
+      continue
+    kept.append(job)
+  return kept, errors

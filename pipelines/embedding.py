@@ -1,27 +1,33 @@
-"""Audio to AudioSet-format records: the Beam composite shared by embed and audioset.
+"""Audio to AudioSet-format records: the Beam graph shared by embed and audioset.
 
-Data flow (each name is a composite PTransform below):
+Data flow (pipelines/parts.py: the parts are formed by the launcher):
 
-  AudioJob --ReadExamples--> ((key, i), float32 [96, 64] example)  --EmbedExamples-->
-           |                  ((key, i), uint8 [128])  +  inference errors
-           +--> (key, manifest info)   +  read errors
-  all keyed by the job's key --AssembleRecords--> serialized SequenceExample,
-                                                  manifest row, or one error row
+  Part of AudioJobs --Create "Parts"--> --EmbedParts-->
+      each job's file decoded block by block into float32 [96, 64] examples
+      --> fixed batches of the part's examples (across its files) through VGGish,
+          PCA and quantization (model_handlers.VggishModelHandler) --> uint8 [128]
+      --> per job, in order: a serialized SequenceExample (table 'records') and its
+          manifest row (table 'manifest'), or one error row (table 'errors')
+      --> the part's files, then its done-file --> one summary per part (the leaf)
 
 Every job ends as exactly one record (with its manifest row) or one error row,
 so the output always reconciles: a file whose decoding fails half-way, or one
 of whose batches fails in VGGish, is dropped whole into the errors output
-(its examples already embedded are discarded by the join).
+(its examples already embedded are discarded).  Memory holds one batch of
+examples and the embeddings of the files not yet written.
 """
 
 import collections
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
-from soundscope.pipelines import dead_letter, inputs, model_handlers, options, progress
+from soundscope.pipelines import dead_letter, model_handlers, options, parts, progress
 from soundscope.transforms import records, vggish_input
+
+RECORDS_TABLE = "records"
+MANIFEST_TABLE = "manifest"
+ERRORS_TABLE = "errors"
 
 AudioJob = collections.namedtuple(
     "AudioJob", ["key", "video_id", "path", "start_seconds", "end_seconds", "labels",
@@ -81,161 +87,172 @@ def _decoded_range(info, job):
   return start, max(start, end)
 
 
-class _ReadExamplesFn(progress.BeaconLifecycle, beam.DoFn):
-  """AudioJob -> examples (main), manifest info ('info') or an error row ('errors')."""
+def part_formats():
+  """{table: schema, or None for TFRecord bytes} of an embed part's files."""
+  return {RECORDS_TABLE: None, MANIFEST_TABLE: manifest_schema(),
+          ERRORS_TABLE: dead_letter.errors_schema()}
 
-  def __init__(self, config):
+
+class _Job:
+  """A job on its way through a part: its info once read, its embeddings, or its error."""
+
+  def __init__(self, job):
+    self.job = job
+    self.info = None       # The manifest row, once the file is read to its end.
+    self.examples = 0      # Examples read so far.
+    self.embeddings = []   # uint8 [128] arrays, in example order.
+    self.error = None      # An error row: the job gives no record.
+    self.seconds = 0.0     # Audio decoded, seconds.
+
+  def ready(self):
+    return self.error is not None or (self.info is not None
+                                      and len(self.embeddings) == self.examples)
+
+
+class _EmbedPartsFn(progress.BeaconLifecycle, beam.DoFn):
+  """Part of AudioJobs -> its records, manifest rows and error rows in the part's files."""
+
+  def __init__(self, config, directory):
     self._config = config
+    self._directory = directory
     self._beacon_dir = config.beacon_dir
+    self._handler = model_handlers.VggishModelHandler(
+        config.checkpoint_path, config.pca_params_path, config.params.batch_size,
+        config.threads, config.beacon_dir)
 
   def setup(self):
     options.limit_decode_threads(self._config.decode_threads)
     super().setup()
+    self._model = model_handlers.shared_model(self._handler)
 
-  def process(self, job):
-    count = 0
+  def process(self, part):
+    writer = parts.PartWriter(self._directory, part.index, part_formats())
     try:
-      inputs.check_name(job.path)   # Beam and the manifest store only UTF-8 text.
-      stream = vggish_input.iter_file_examples(
-          job.path, self._config.params, job.start_seconds, job.end_seconds,
-          reject_silence=self._config.reject_silence)
-      while True:
-        try:
-          examples = next(stream)
-        except StopIteration as stop:
-          info = stop.value
-          break
-        for example in examples:
-          yield (job.key, count), example
-          count += 1
-    except Exception as exc:  # Every failure is routed, none stops the batch.
-      self._beacon.add(files=1)
-      yield beam.pvalue.TaggedOutput("errors", (job.key, dead_letter.error_row(
-          job.key, job.path, "read", exc)))
-      return
+      files, seconds = self._embed(part, writer)
+      yield writer.close(len(part.items), files, seconds)
+    except BaseException:
+      writer.abort()
+      raise
+
+  def _embed(self, part, writer):
+    """Embeds the part's jobs, writing each as soon as it and those before it are done."""
+    states, batch, written = [], [], [0]
+    totals = {"files": 0, "seconds": 0.0}
+    for job in part.items:
+      state = _Job(job)
+      states.append(state)
+      try:
+        for example in self._examples(state, totals):
+          batch.append((state, example))
+          if len(batch) >= self._handler.batch_size:
+            self._run(batch)
+            batch = []
+      except Exception as exc:  # pylint: disable=broad-except  (every failure is routed)
+        state.error = dead_letter.error_row(job.key, job.path, "read", exc)
+        batch = [(owner, example) for owner, example in batch if owner is not state]
+      self._write_ready(states, written, writer)
+    if batch:
+      self._run(batch)
+    self._write_ready(states, written, writer)
+    return totals["files"], totals["seconds"]
+
+  def _examples(self, state, totals):
+    """Yields the job's examples; sets its manifest row once the file is read."""
+    job = state.job
+    stream = vggish_input.iter_file_examples(
+        job.path, self._config.params, job.start_seconds, job.end_seconds,
+        reject_silence=self._config.reject_silence)
+    while True:
+      try:
+        examples = next(stream)
+      except StopIteration as stop:
+        info = stop.value
+        break
+      for example in examples:
+        state.examples += 1
+        yield example
     start, end = _decoded_range(info, job)
     progress.count("files_read")
     progress.count("audio_milliseconds", round(1000 * (end - start)))
-    progress.count("examples", count)
-    self._beacon.add(files=1, seconds=end - start)
-    yield beam.pvalue.TaggedOutput("info", (job.key, {
+    progress.count("examples", state.examples)
+    totals["files"] += 1
+    totals["seconds"] += end - start
+    state.seconds = end - start
+    state.info = {
         "video_id": job.video_id, "source": job.path,
         "start_seconds": float(start if job.record_start is None else job.record_start),
         "end_seconds": float(end if job.record_end is None else job.record_end),
         "duration_seconds": float(info.duration_seconds), "sample_rate": info.sample_rate,
-        "channels": info.channels, "frames": info.frames, "embedding_frames": count,
-        "labels": [int(label) for label in job.labels]}))
+        "channels": info.channels, "frames": info.frames, "embedding_frames": state.examples,
+        "labels": [int(label) for label in job.labels]}
 
-
-class ReadExamples(beam.PTransform):
-  """AudioJob -> tagged outputs: examples ((key, i), float32 [96, 64]), info, errors."""
-
-  def __init__(self, config):
-    super().__init__()
-    self._config = config
-
-  def expand(self, jobs):
-    return jobs | beam.ParDo(_ReadExamplesFn(self._config)).with_outputs(
-        "info", "errors", main="examples")
-
-
-def _inference_error_rows(failure):
-  """Error rows (key, row) for the files of a failed RunInference batch."""
-  batch, exception = failure
-  if isinstance(exception, tuple) and exception:
-    kind = getattr(exception[0], "__name__", str(exception[0]))
-    message = str(exception[1]) if len(exception) > 1 else kind
-  else:
-    kind, message = type(exception).__name__, str(exception)
-  for key in sorted({element[0][0] for element in batch}):
-    yield key, dead_letter.error_row(key, key, "inference", (kind, f"{key}: VGGish failed: "
-                                                                  f"{message}"))
-
-
-class EmbedExamples(beam.PTransform):
-  """((key, i), example) -> (key, (i, uint8 [128])) and 'errors' (key, row), batched."""
-
-  def __init__(self, config):
-    super().__init__()
-    self._config = config
-
-  def expand(self, examples):
-    handler = KeyedModelHandler(model_handlers.VggishModelHandler(
-        self._config.checkpoint_path, self._config.pca_params_path,
-        self._config.params.batch_size, self._config.threads, self._config.beacon_dir))
-    embedded, failed = examples | "RunInference" >> RunInference(
-        handler).with_exception_handling()
-    rows = embedded | "ByKey" >> beam.Map(lambda kv: (kv[0][0], (kv[0][1], kv[1])))
-    errors = failed.failed_inferences | "InferenceErrors" >> beam.FlatMap(
-        _inference_error_rows)
-    return rows, errors
-
-
-class _AssembleFn(beam.DoFn):
-  """Joined pieces of one job -> serialized record + manifest row, or an error row."""
-
-  def process(self, keyed):
-    key, joined = keyed
-    infos = list(joined["info"])
-    # The file read for this key; inference errors know only the key.
-    source = infos[0]["source"] if infos else key
-    failures = list(joined["read_errors"]) + list(joined["inference_errors"])
-    if failures:
-      row = failures[0]
-      yield beam.pvalue.TaggedOutput("errors", dict(row, input=source) if row["input"] == key
-                                     else row)
+  def _run(self, batch):
+    """One VGGish batch; a failure becomes the error of every job with examples in it."""
+    try:
+      embeddings = self._handler.run_inference([example for _, example in batch], self._model)
+    except Exception as exc:  # pylint: disable=broad-except
+      for state in dict.fromkeys(owner for owner, _ in batch):
+        if state.error is None:
+          job = state.job
+          state.error = dead_letter.error_row(job.key, job.path, "inference", (
+              type(exc).__name__, f"{job.path}: VGGish failed: {exc}"))
       return
-    rows = sorted(joined["embeddings"], key=lambda item: item[0])
-    if len(infos) != 1 or len(rows) != infos[0]["embedding_frames"]:
-      expected = infos[0]["embedding_frames"] if infos else "?"
-      error = ("incomplete_output", f"{key}: {len(rows)} embeddings for {expected} examples")
-      yield beam.pvalue.TaggedOutput("errors", dead_letter.error_row(key, source, "assemble",
-                                                                     error))
-      return
-    info = infos[0]
-    embedding = np.stack([row for _, row in rows]).astype(np.uint8)
-    progress.count("records_written")
-    yield records.serialize(info["video_id"], embedding, info["start_seconds"],
-                            info["end_seconds"], info["labels"])
-    yield beam.pvalue.TaggedOutput("manifest", info)
+    for (state, _), embedding in zip(batch, embeddings):
+      state.embeddings.append(embedding)
+
+  def _write_ready(self, states, written, writer):
+    """Writes the finished jobs at the head of `states` (in order); written[0]: next to write."""
+    while written[0] < len(states) and states[written[0]].ready():
+      state = states[written[0]]
+      states[written[0]] = None   # Its embeddings are no longer needed.
+      written[0] += 1
+      if state.error is None and state.examples == 0:
+        state.error = dead_letter.error_row(state.job.key, state.job.path, "assemble", (
+            "incomplete_output", f"{state.job.path}: no examples"))
+      if state.error is not None:
+        progress.count_error(state.error["error_type"])
+        self._beacon.add(files=1)
+        writer.add(ERRORS_TABLE, [state.error])
+        continue
+      info = state.info
+      embedding = np.stack(state.embeddings).astype(np.uint8)
+      progress.count("records_written")
+      self._beacon.add(files=1, seconds=state.seconds)
+      writer.add(RECORDS_TABLE, [records.serialize(
+          info["video_id"], embedding, info["start_seconds"], info["end_seconds"],
+          info["labels"])])
+      writer.add(MANIFEST_TABLE, [info])
 
 
-class AssembleRecords(beam.PTransform):
-  """Joins info, embeddings and errors by key -> records, 'manifest', 'errors'."""
+class EmbedParts(beam.PTransform):
+  """Parts of AudioJobs -> the parts' files in `directory` -> one summary per part."""
 
-  def expand(self, pieces):
-    return (pieces
-            | "JoinByKey" >> beam.CoGroupByKey()
-            | "Assemble" >> beam.ParDo(_AssembleFn()).with_outputs(
-                "manifest", "errors", main="records"))
-
-
-class EmbedAudio(beam.PTransform):
-  """AudioJob -> (serialized records, manifest rows, error rows)."""
-
-  def __init__(self, config):
+  def __init__(self, config, directory):
     super().__init__()
-    self._config = config
+    self._fn = _EmbedPartsFn(config, directory)
 
-  def expand(self, jobs):
-    read = jobs | "ReadExamples" >> ReadExamples(self._config)
-    embeddings, inference_errors = read.examples | "EmbedExamples" >> EmbedExamples(
-        self._config)
-    assembled = {"info": read.info, "embeddings": embeddings, "read_errors": read.errors,
-                 "inference_errors": inference_errors} | "AssembleRecords" >> AssembleRecords()
-    return assembled.records, assembled.manifest, assembled.errors
+  def expand(self, part_elements):
+    return part_elements | "EmbedParts" >> beam.ParDo(self._fn)
 
 
-def write_embeddings(records_pcoll, manifest, prefix, num_shards):
-  """Writes PREFIX-SSSSS-of-NNNNN.tfrecord shards and PREFIX-manifest.parquet."""
-  records_pcoll | "WriteTFRecords" >> beam.io.WriteToTFRecord(
-      prefix, file_name_suffix=".tfrecord", num_shards=num_shards)
-  manifest | "WriteManifest" >> beam.io.WriteToParquet(
-      prefix + "-manifest.parquet", manifest_schema(), num_shards=1, shard_name_template="")
+def build_pipeline(pipeline, todo, config, directory):
+  """Adds the embedding graph over the parts `todo` to `pipeline`."""
+  return (pipeline
+          | "Parts" >> beam.Create(todo)
+          | "Embed" >> EmbedParts(config, directory))
 
 
-def count_outputs(staged, errors_format):
-  """(records written, error rows) read back from the staged manifest and errors files."""
-  written = dead_letter.parquet_rows(staged.staged("-manifest.parquet"))
-  errors = dead_letter.count_rows(staged.staged(dead_letter.suffix(errors_format)))
-  return written, errors
+def merge_parts(parts_dir, done, indices, shard_path, num_shards, manifest_path):
+  """Writes the parts' records into `num_shards` shards and their manifest rows into one file.
+
+  Returns:
+    (records copied, manifest rows).
+  """
+  from soundscope.pipelines import merge
+  total = sum(done[index]["counts"][RECORDS_TABLE] for index in indices)
+  copied = merge.split_tfrecords(
+      merge.part_files(parts_dir, indices, RECORDS_TABLE, parts.TFRECORD), shard_path,
+      num_shards, total)
+  rows = merge.concat_parquet(merge.part_files(parts_dir, indices, MANIFEST_TABLE),
+                              manifest_path, manifest_schema())
+  return copied, rows

@@ -1,12 +1,18 @@
-"""Running a built pipeline: progress, counters, reconciliation, atomic commit.
+"""Running a command's parts: plan, resume, run, merge, reconcile, crash-safe commit.
 
 Shared by embed, audioset and predict so that every command ends the same way:
-the pipeline runs with the progress line on stderr (local runners), its Beam
-counters are printed, the outputs are counted back from the files written,
-`inputs = written + errors` is checked, and only then are the staged outputs
-moved into place.  Exit status 0 on success, 1 when the pipeline failed or
-the counts do not reconcile (the previous outputs are then left untouched),
-and 1 when too many inputs failed.
+  1. the inputs are planned into parts (pipelines/parts.py); with --resume the
+     finished parts of an interrupted run are taken over (pipelines/resume.py);
+  2. the pipeline runs on the other parts, on the chosen runner (options.
+     runner_session: the FnApiRunner by default, Dask, or any Beam runner), with
+     the progress line on stderr (local workers);
+  3. the parts' files are merged into the staged outputs (pipelines/merge.py)
+     and counted back from them: `inputs = written + errors` is checked;
+  4. only then are the staged outputs committed (pipelines/outputs.py).
+Exit status 0 on success, 1 when the pipeline failed or the counts do not
+reconcile (the previous outputs are then left untouched), and 1 when too
+many inputs failed.  Beam counters are printed when the runner reports them
+(metrics are for progress only; Dask reports none).
 
 Too many: more than --max-error-fraction of the inputs (default 1.0), and
 always when every input failed (at least one input, none written).  The
@@ -14,14 +20,39 @@ outputs are still moved into place (the errors file is what to act on) and
 the run prints one line on stderr, e.g. 'predict: 21 of 21 records failed
 (21 unreadable_tfrecord; e.g. <the first message>)'; an empty input list is
 not a failure.
+
+A failure a person can act on (a model that does not load, an output that
+cannot be written, a runner that cannot start) is one line naming the path,
+exit 1; the finished parts of a failed pipeline stay for --resume.
 """
 
+import collections
+import re
 import sys
 import time
 
-from soundscope.pipelines import dead_letter, options, progress
+from soundscope.pipelines import dead_letter, options, outputs, parts, progress, resume
 
 DEFAULT_MAX_ERROR_FRACTION = 1.0
+
+Job = collections.namedtuple("Job", ["label", "unit", "items", "keys", "settings", "build",
+                                     "merge", "known_inputs", "extra_inputs"])
+Job.__doc__ = """One command's run, as launch.run needs it.
+
+  label: command name ('embed'); unit: what an input is ('files', 'records').
+  items: the inputs to plan into parts (AudioJobs, InputFiles).
+  keys: list, per item, of its resume key (resume.input_key + what else matters).
+  settings: {name: JSON value} of everything that changes the outputs.
+  build: callable(pipeline, parts to run, parts folder, beacon folder, run_time).
+  merge: callable(staged, done: {index: done dict}, indices in order, run_time) ->
+    (written, errors): writes the staged outputs from the parts and counts them back.
+  known_inputs: inputs known before the run (int), or None when the parts tell
+    (records inside TFRecord files): then inputs = the parts' + extra_inputs.
+  extra_inputs: inputs accounted for outside the parts (early errors).
+"""
+
+# Lines in a worker's error that name what to act on (the rest is Beam's traceback).
+_ACTIONABLE = re.compile(r"(?:OutputWriteError|ModelLoadError): (.+)")
 
 
 def too_many_errors(inputs, errors, max_fraction=DEFAULT_MAX_ERROR_FRACTION):
@@ -37,84 +68,117 @@ def failure_line(label, unit, inputs, errors, errors_path):
           f"({dead_letter.summary(dead_letter.read_reasons(errors_path))})")
 
 
-def count_errors(rows):
-  """Beam step: increments soundscope/errors_<type> for each error row."""
-  import apache_beam as beam
+def one_line(exc):
+  """The line of an exception a person can act on (a worker's, out of Beam's wrapping)."""
+  text = str(exc)
+  found = _ACTIONABLE.findall(text)
+  if found:
+    return found[-1].strip()
+  lines = [line.strip() for line in text.splitlines() if line.strip()]
+  return f"{type(exc).__name__}: {lines[-1] if lines else type(exc).__name__}"
 
-  def _count(row):
-    progress.count_error(row["error_type"])
-    return row
-  return rows | "CountErrors" >> beam.Map(_count)
+
+def settings_of(values):
+  """`values` as JSON would give them back (tuples as lists, dataclasses as dicts), so that
+  settings read from an interrupted run's run.json compare equal to this run's."""
+  import dataclasses
+  import json
+
+  def plain(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+      return dataclasses.asdict(value)
+    return str(value)
+  return json.loads(json.dumps(values, default=plain, sort_keys=True))
 
 
-def run(args, label, unit, num_inputs, build, count_outputs, staged, progress_total=None,
-        stream=None, finish=None):
-  """Builds, runs, reconciles and commits.
+def run_command(args, job, prefix, owned_patterns, stream=None):
+  """Stages the outputs of `prefix` and runs `job`; a failure a person can act on is one
+  line on stderr (exit 1; 2 for a refused --resume).
+
+  Returns:
+    exit status.
+  """
+  from soundscope.pipelines import model_handlers
+  try:
+    staged = outputs.StagedOutput(prefix, owned_patterns,
+                                  keep_leftovers=getattr(args, "resume", False))
+    return run(args, job, staged, stream)
+  except resume.ResumeError as exc:
+    print(f"soundscope {job.label}: {exc}", file=sys.stderr)
+    return 2
+  except (parts.OutputWriteError, model_handlers.ModelLoadError) as exc:
+    print(f"soundscope {job.label}: {exc}", file=sys.stderr)
+    return 1
+
+
+def run(args, job, staged, stream=None):
+  """Plans, runs, merges, reconciles and commits (see the module docstring).
 
   Args:
-    args: parsed arguments (pipeline_args, no_progress).
-    label: command name for the progress line ('embed').
-    unit: what the inputs are ('files', 'segments', 'records').
-    num_inputs: inputs known before the run, or a callable(counter totals)
-      returning it when only the run can tell (records inside TFRecords).
-    build: callable(pipeline, beacon_dir) that adds the transforms.
-    count_outputs: callable() -> (written, errors) read back from the staged files.
-    staged: outputs.StagedOutput.
-    progress_total: items the workers will process (default num_inputs).
-    finish: callable() run once the pipeline is done, before counting (e.g.
-      merging shards into one file); None for nothing.
+    args: parsed arguments (pipeline_args, no_progress, resume, max_error_fraction,
+      errors_format, dask flags).
+    job: Job.
+    staged: outputs.StagedOutput, made with keep_leftovers=args.resume.
 
   Returns:
     exit status.
   """
   stream = stream or sys.stdout
-  pipeline_args = list(getattr(args, "pipeline_args", None) or [])
-  known_total = None if callable(num_inputs) else num_inputs
-  if progress_total is None:
-    progress_total = known_total
-  reporter = progress.Reporter(label, progress_total or 0,
-                               enabled=options.is_local(pipeline_args) and not args.no_progress
-                               and progress_total is not None)
-  try:
-    pipeline = options.make_pipeline(pipeline_args)
-    build(pipeline, reporter.directory)
-    started = time.monotonic()
-    with reporter:
-      result = pipeline.run()
-      state = result.wait_until_finish()
-  except BaseException:
-    staged.abort()
-    raise
-  elapsed = time.monotonic() - started
-  if str(state).split(".")[-1] != "DONE":
-    staged.abort()
-    print(f"{label}: pipeline ended in state {state}; previous outputs left as they were",
+  import datetime
+  run_time = datetime.datetime.now(datetime.timezone.utc)
+  size = parts.part_size(len(job.items))
+  folder = previous = None
+  if getattr(args, "resume", False):
+    folder, previous = resume.previous_run(staged)
+    if previous is None:
+      print(f"{job.label}: --resume: no interrupted run on this output; running every input",
+            file=stream)
+    else:
+      try:
+        resume.check_settings(previous, job.settings, folder)
+      except resume.ResumeError:
+        staged.abort()
+        raise
+      size = int(previous["part_size"])
+      run_time = datetime.datetime.fromisoformat(previous["run_time"])
+  plan = parts.plan(job.items, size)
+  keys = [[job.keys[i] for i in range(p.index * size, p.index * size + len(p.items))]
+          for p in plan]
+  taken = resume.adopt(staged, folder, previous, plan, keys) if previous is not None else set()
+  staged.delete_leftovers()
+  outputs.write_json(staged.staging_dir + "/" + outputs.RUN_FILE, {
+      "settings": job.settings, "part_size": size, "run_time": run_time.isoformat(),
+      "keys": keys})
+  if previous is not None:
+    print(f"{job.label}: --resume: {len(taken)} of {len(plan)} parts taken over from "
+          f"{folder}", file=stream)
+  todo = [p for p in plan if p.index not in taken]
+  status = _run_pipeline(args, job, staged, todo, run_time, stream)
+  if status:
+    return status
+  done = parts.read_done(staged.parts_dir)
+  missing = [p.index for p in plan if p.index not in done]
+  if missing:
+    print(f"{job.label}: the pipeline finished but {len(missing)} of {len(plan)} parts wrote "
+          f"no results (first: part {missing[0]}); the others are kept for --resume",
           file=sys.stderr)
     return 1
-  totals = progress.counter_totals(result)
-  print(f"{label}: finished in {elapsed:.1f} s; counters: "
-        f"{progress.format_counters(totals or {})}", file=stream)
   try:
-    if finish is not None:
-      finish()
-    written, errors = count_outputs()
+    written, errors = job.merge(staged, done, [p.index for p in plan], run_time)
   except BaseException:
     staged.abort()
     raise
-  if callable(num_inputs) and totals is None:
-    # Only the workers' counters know how many records the files held.
-    print(f"{unit}: ? in = {written} written + {errors} errors (not checked: the runner "
-          f"reported no counters)", file=stream)
-    inputs = written + errors
+  if job.known_inputs is not None:
+    inputs = job.known_inputs
   else:
-    inputs = num_inputs(totals) if callable(num_inputs) else num_inputs
-    if not dead_letter.reconcile(unit, inputs, written, errors, stream=stream):
-      staged.abort()
-      print(f"{label}: counts do not reconcile; outputs not written", file=sys.stderr)
-      return 1
+    inputs = sum(done[p.index]["inputs"] for p in plan) + job.extra_inputs
+  if not dead_letter.reconcile(job.unit, inputs, written, errors, stream=stream):
+    staged.abort()
+    print(f"{job.label}: counts do not reconcile; outputs not written", file=sys.stderr)
+    return 1
   max_fraction = getattr(args, "max_error_fraction", DEFAULT_MAX_ERROR_FRACTION)
   failed = too_many_errors(inputs, errors, max_fraction) and failure_line(
-      label, unit, inputs, errors, staged.staged(dead_letter.suffix(args.errors_format)))
+      job.label, job.unit, inputs, errors, staged.staged(dead_letter.suffix(args.errors_format)))
   final = staged.commit()
   for path in final:
     print(f"  {path}", file=stream)
@@ -122,3 +186,52 @@ def run(args, label, unit, num_inputs, build, count_outputs, staged, progress_to
     print(failed, file=sys.stderr)
     return 1
   return 0
+
+
+def _run_pipeline(args, job, staged, todo, run_time, stream):
+  """Runs the pipeline on the parts `todo`; 0, or 1 with one line on stderr."""
+  if not todo:
+    return 0
+  total = sum(len(p.items) for p in todo)
+  reporter = progress.Reporter(job.label, total,
+                               enabled=options.is_local_run(args) and not args.no_progress)
+  started = time.monotonic()
+  try:
+    with options.runner_session(args, len(todo)) as (runner, pipeline_args):
+      pipeline = options.make_pipeline(pipeline_args, runner)
+      job.build(pipeline, todo, staged.parts_dir, reporter.directory, run_time)
+      with reporter:
+        result = pipeline.run()
+        try:
+          state = result.wait_until_finish()
+        finally:
+          client = getattr(result, "client", None)   # Beam's DaskRunner leaves it open.
+          if client is not None:
+            client.close()
+  except options.RunnerUnavailable as exc:
+    staged.abort()
+    print(f"soundscope {job.label}: {exc}", file=sys.stderr)
+    return 2
+  except (KeyboardInterrupt, SystemExit):
+    raise
+  except Exception as exc:  # pylint: disable=broad-except  (a worker's failure, in one line)
+    return _failed(job, staged, one_line(exc))
+  if str(state).split(".")[-1] != "DONE":
+    return _failed(job, staged, f"pipeline ended in state {state}")
+  totals = None if options.is_dask(list(args.pipeline_args or [])) else (
+      progress.counter_totals(result))
+  print(f"{job.label}: finished in {time.monotonic() - started:.1f} s"
+        + (f"; counters: {progress.format_counters(totals)}" if totals else ""), file=stream)
+  return 0
+
+
+def _failed(job, staged, reason):
+  """Prints why the pipeline failed; keeps its finished parts for --resume (if any)."""
+  finished = len(parts.read_done(staged.parts_dir))
+  if finished:
+    kept = f"; its {finished} finished parts are kept for --resume"
+  else:
+    kept = ""
+    staged.abort()
+  print(f"{job.label}: {reason} (previous outputs left as they were{kept})", file=sys.stderr)
+  return 1

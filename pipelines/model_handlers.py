@@ -1,9 +1,13 @@
-"""Beam RunInference model handlers for our models (not Beam's TensorFlow handler).
+"""Model handlers for our models (Beam's ModelHandler interface, not its TensorFlow handler).
 
 Beam's TFModelHandler needs tensorflow-hub and tf-keras, which need the full
 `tensorflow` package and cannot load Keras-3 models; ours wrap the project's
-own model code.  RunInference loads a handler's model once per worker process
-(beam.utils.shared) and feeds it batches built by BatchElements across files.
+own model code.  The pipelines' part DoFns (pipelines/parts.py) get a
+handler's model through `shared_model`, once per worker process whatever the
+runner (Dask calls a DoFn's setup for every partition), and hand
+`run_inference` the batches they form inside a part (never Beam's
+BatchElements, whose last batch of a bundle comes from finish_bundle, which
+some runners drop).  A model that fails to load is a ModelLoadError naming it.
 
   VggishModelHandler: float32 [96, 64] log-mel examples -> uint8 [128]
     release-format embeddings (VggishEmbedder, then PCA and quantization with
@@ -23,6 +27,7 @@ Both handlers note in the progress directory when their model is loaded
 import collections
 import importlib
 import logging
+import threading
 
 import numpy as np
 from apache_beam.ml.inference import base
@@ -60,6 +65,38 @@ AudioConfig = collections.namedtuple("AudioConfig", ["params", "score_block_seco
 AudioConfig.__doc__ = """How the classifier handler reads audio files: VggishParams
 (resample_filter, read_block_seconds, short_clip_policy) and the audio scored per
 classifier call, seconds (configs.params.SCORE_BLOCK_SECONDS)."""
+
+
+class ModelLoadError(RuntimeError):
+  """A worker could not load its model: one line naming the model (file or store entry)."""
+
+
+_MODELS = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def shared_model(handler):
+  """`handler`'s model, loaded once per process and kept for later parts and runs.
+
+  Keyed by handler.model_key() (the files and settings the model is built
+  from); tells the handler's progress folder that the model is ready.
+
+  Raises:
+    ModelLoadError: naming handler.model_name() and the reason.
+  """
+  key = handler.model_key()
+  with _MODELS_LOCK:
+    model = _MODELS.get(key)
+    if model is None:
+      try:
+        model = handler.load_model()
+      except Exception as exc:  # pylint: disable=broad-except  (one line naming the model)
+        message = str(exc).strip().splitlines()
+        raise ModelLoadError(f"{handler.model_name()}: the model failed to load: "
+                             f"{message[-1] if message else type(exc).__name__}") from None
+      _MODELS[key] = model
+  progress.mark_ready(handler.beacon_dir)
+  return model
 
 
 class _VggishModel:
@@ -101,6 +138,20 @@ class VggishModelHandler(base.ModelHandler):
     self._batch_size = int(batch_size)
     self._threads = int(threads)
     self._beacon_dir = beacon_dir
+
+  @property
+  def batch_size(self):
+    return self._batch_size
+
+  @property
+  def beacon_dir(self):
+    return self._beacon_dir
+
+  def model_key(self):
+    return ("vggish", self._checkpoint_path, self._pca_params_path, self._batch_size)
+
+  def model_name(self):
+    return f"VGGish {self._checkpoint_path} with {self._pca_params_path}"
 
   def load_model(self):
     options.quiet_logs()  # Worker processes too.
@@ -147,6 +198,30 @@ class ClassifierLoader:
       return self._factory_callable()()
     from soundscope.models.store import registry
     return registry.load_classifier(self.name, self.model_dir)
+
+  def describe(self):
+    """The model as the user named it: the factory, or the store entry and its folder."""
+    if self.factory:
+      return f"--model-factory {self.factory}"
+    where = f" in {self.model_dir}" if self.model_dir else ""
+    return f"model {self.name or '(default)'}{where}"
+
+  def fingerprint(self):
+    """What the model is made of, for --resume: the factory, or the stored model's folder
+    and every file in it with its size and modification time (ns)."""
+    import os
+    if self.factory:
+      return ["factory", self.factory]
+    from soundscope.models.store import registry
+    try:
+      _, directory, _ = registry.find_classifier(self.name, self.model_dir)
+    except Exception as exc:  # pylint: disable=broad-except  (check() reports it)
+      return ["missing", str(exc)]
+    found = []
+    for name in sorted(os.listdir(directory)):
+      status = os.stat(os.path.join(directory, name))
+      found.append([name, status.st_size, status.st_mtime_ns])
+    return [str(directory), found]
 
   def check(self):
     """Raises ValueError naming the problem when the workers could not load the model.
@@ -229,6 +304,20 @@ class ClassifierModelHandler(base.ModelHandler):
     self._audio_config = audio_config
     self._decode_threads = int(decode_threads)
     self._beacon_dir = beacon_dir
+
+  @property
+  def batch_size(self):
+    return self._batch_size
+
+  @property
+  def beacon_dir(self):
+    return self._beacon_dir
+
+  def model_key(self):
+    return ("classifier", self._loader.name, self._loader.model_dir, self._loader.factory)
+
+  def model_name(self):
+    return self._loader.describe()
 
   def load_model(self):
     options.quiet_logs()

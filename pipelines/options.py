@@ -18,8 +18,19 @@ honours `--direct_num_workers` and `--direct_running_mode`, so two local worker
 processes are `--direct_num_workers=2 --direct_running_mode=multi_processing`.
 Naming any runner (`--runner=DirectRunner`, `PrismRunner`, `FlinkRunner`,
 `SparkRunner`, `DataflowRunner`) gives exactly Beam's behaviour.
+
+Dask.  `--runner dask` (or Beam's class name, DASK_RUNNER) runs on a
+dask.distributed cluster through Beam's DaskRunner: the scheduler at
+`--dask-address HOST:PORT`, or else a LocalCluster of `--dask-workers N`
+single-threaded worker processes (default: one per core) started for the
+run.  Every part (pipelines/parts.py) is its own Dask partition unless
+`--dask_npartitions` or `--dask_partition_size` says otherwise, so the work
+spreads over every worker even for a few dozen files; each worker limits its
+BLAS pool to one thread (`--decode-threads`) and, on a LocalCluster, gives
+TensorFlow its share of the cores.  Needs the `dask` extra.
 """
 
+import contextlib
 import logging
 import os
 
@@ -63,6 +74,37 @@ def vggish_files(args):
   return str(checkpoint), str(pca)
 
 
+DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
+DASK_NAMES = ("dask", "daskrunner", DASK_RUNNER.lower())
+DASK_EXTRA_HINT = "pip install 'soundscope[dask]'"
+
+
+class RunnerUnavailable(RuntimeError):
+  """The chosen runner cannot start here (one line saying what to install)."""
+
+
+def is_dask(pipeline_args):
+  """True for --runner dask, DaskRunner or Beam's full class name."""
+  return runner_name(pipeline_args) in DASK_NAMES
+
+
+def _uses_dask(args):
+  return is_dask(list(getattr(args, "pipeline_args", None) or []))
+
+
+def is_local_run(args):
+  """True when the workers run on this machine (a LocalCluster counts; --dask-address not)."""
+  pipeline_args = list(getattr(args, "pipeline_args", None) or [])
+  if is_dask(pipeline_args):
+    return not getattr(args, "dask_address", None)
+  return is_local(pipeline_args)
+
+
+def dask_workers(args):
+  """Worker processes of the LocalCluster: --dask-workers, or one per core."""
+  return max(1, getattr(args, "dask_workers", 0) or os.cpu_count() or 1)
+
+
 def local_workers(pipeline_args):
   """Worker processes or threads of a local FnApiRunner run (1 unless asked for more)."""
   value = _flag_value(pipeline_args, "--direct_num_workers")
@@ -82,6 +124,10 @@ def _threads_per_worker(args, requested):
   if requested > 0:
     return requested
   pipeline_args = list(getattr(args, "pipeline_args", None) or [])
+  if is_dask(pipeline_args):
+    if getattr(args, "dask_address", None):
+      return 0
+    return max(1, (os.cpu_count() or 1) // dask_workers(args))
   workers = local_workers(pipeline_args) if is_local(pipeline_args) else 1
   return 0 if workers <= 1 else max(1, (os.cpu_count() or 1) // workers)
 
@@ -92,8 +138,14 @@ def tensorflow_threads(args):
 
 
 def decode_threads(args):
-  """BLAS threads per worker: --decode-threads, else cores / local workers (0: the library's)."""
-  return _threads_per_worker(args, getattr(args, "decode_threads", 0))
+  """BLAS threads per worker: --decode-threads, else cores / local workers (0: the library's).
+
+  On Dask: one (each worker process is one task at a time; more workers, not
+  more threads, use more cores)."""
+  requested = getattr(args, "decode_threads", 0)
+  if requested <= 0 and _uses_dask(args):
+    return 1
+  return _threads_per_worker(args, requested)
 
 
 def limit_decode_threads(threads):
@@ -201,9 +253,62 @@ def quiet_logs():
       logger.addFilter(_DropBeamNoise())
 
 
-def make_pipeline(pipeline_args):
-  """A beam.Pipeline on the chosen runner with the pass-through options."""
+def make_pipeline(pipeline_args, runner=None):
+  """A beam.Pipeline on `runner` (default: the chosen runner) with the pass-through options."""
   import apache_beam as beam
   quiet_logs()
-  return beam.Pipeline(runner=default_runner(pipeline_args),
+  return beam.Pipeline(runner=runner or default_runner(pipeline_args),
                        options=pipeline_options(pipeline_args))
+
+
+def _without_flag(pipeline_args, flag):
+  out, skip = [], False
+  for i, arg in enumerate(pipeline_args):
+    if skip:
+      skip = False
+      continue
+    if arg == flag:
+      skip = i + 1 < len(pipeline_args)
+      continue
+    if not arg.startswith(flag + "="):
+      out.append(arg)
+  return out
+
+
+@contextlib.contextmanager
+def runner_session(args, num_parts):
+  """Yields (runner or None for Beam's choice, Beam arguments) for a run of `num_parts` parts.
+
+  For Dask: imports it (RunnerUnavailable naming the extra when missing),
+  starts a LocalCluster unless --dask-address is given (closed on exit), and
+  adds --dask_client_address and one partition per part.
+  """
+  pipeline_args = list(getattr(args, "pipeline_args", None) or [])
+  if not is_dask(pipeline_args):
+    yield default_runner(pipeline_args), pipeline_args
+    return
+  try:
+    import distributed
+    from apache_beam.runners.dask import dask_runner
+  except ImportError as exc:
+    raise RunnerUnavailable(f"--runner dask needs the dask extra ({exc.name} is missing): "
+                            f"{DASK_EXTRA_HINT}") from None
+  pipeline_args = _without_flag(pipeline_args, RUNNER_FLAG)
+  cluster = None
+  address = getattr(args, "dask_address", None) or _flag_value(pipeline_args,
+                                                               "--dask_client_address")
+  try:
+    if not address:
+      cluster = distributed.LocalCluster(
+          n_workers=dask_workers(args), threads_per_worker=1, processes=True,
+          dashboard_address=None, silence_logs=logging.ERROR)
+      address = cluster.scheduler_address
+    if _flag_value(pipeline_args, "--dask_client_address") is None:
+      pipeline_args.append(f"--dask_client_address={address}")
+    if (_flag_value(pipeline_args, "--dask_npartitions") is None
+        and _flag_value(pipeline_args, "--dask_partition_size") is None):
+      pipeline_args.append(f"--dask_npartitions={max(1, num_parts)}")
+    yield dask_runner.DaskRunner(), pipeline_args
+  finally:
+    if cluster is not None:
+      cluster.close()

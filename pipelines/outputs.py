@@ -1,16 +1,36 @@
-"""Atomic replacement of a run's outputs.
+"""Crash-safe replacement of a run's outputs, and the leftovers of crashed runs.
 
-A run writes every output into a staging folder next to the final one
-(`<dir>/.<name>.staging-<run id>/`).  Only when the pipeline has finished and
-its counts reconcile does `commit` move the previous run's files with the same
-prefix into a trash folder, move the new files into place and delete the
-trash, so readers never see old and new shards mixed (there is a moment with
-neither while the renames happen; renames within one folder are cheap).  A
-failed run leaves the previous outputs untouched and removes its staging
-folder.  Works on any Beam filesystem (local, gs://, s3://, hdfs://).
+A run writes everything into a staging folder next to its outputs
+(`<dir>/.<name>.staging-<run id>/`): the parts' files under `parts/`
+(pipelines/parts.py), `run.json` (its settings, for --resume) and
+`owner.json` (host and process), then the merged outputs themselves.  Only
+when the pipeline has finished and its counts reconcile does `commit` replace
+the previous outputs of the prefix:
+
+  1. it writes the commit record `<dir>/.<name>.commit.json` (atomically: one
+     rename), naming every old file and every new one: from this instant the
+     new outputs are the run's result;
+  2. moves the old files into `.<name>.trash-<run id>/`, the new ones into place;
+  3. deletes the record, the trash and the staging folder.
+
+A crash (kill -9, power loss) before step 1 leaves the previous outputs as
+they were; after it, the next run on the prefix (any command, with or
+without --resume) first completes the record's moves, so the prefix holds
+the complete new outputs.  Either way it never holds some old and some new
+files once that run has started.  A commit that fails while the process
+lives (an exception in step 2) puts the previous outputs back.
+
+Leftovers: staging and trash folders of runs whose process is gone (same
+host, no such process; any from another host) are deleted by the next run on
+the prefix; `--resume` first takes over the finished parts of the newest one
+(pipelines/resume.py).  One run per prefix at a time.  Works on any Beam
+filesystem (local, gs://, s3://, hdfs://).
 """
 
+import json
+import os
 import posixpath
+import socket
 import uuid
 
 # Beam's shard numbering after a prefix (-SSSSS-of-NNNNN), as a glob.
@@ -18,47 +38,129 @@ SHARD_NUMBERS = "-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]"
 # Patterns, after the prefix, of the files a prefix owns.
 EMBED_PATTERNS = (SHARD_NUMBERS + ".tfrecord", "-manifest.parquet", "-errors.parquet",
                   "-errors.jsonl")
+PARTS_FOLDER = "parts"
+RUN_FILE = "run.json"
+OWNER_FILE = "owner.json"
+
+
+def _fs():
+  from apache_beam.io.filesystems import FileSystems
+  return FileSystems
 
 
 def _split(prefix):
-  from apache_beam.io.filesystems import FileSystems
-  return FileSystems.split(prefix)
+  return _fs().split(prefix)
+
+
+def _read_json(path):
+  try:
+    with _fs().open(path) as handle:
+      return json.loads(handle.read().decode())
+  except (OSError, ValueError):
+    return None
+
+
+def write_json(path, value):
+  """Writes `value` as JSON to `path` through a temporary name and one rename."""
+  FileSystems = _fs()
+  temporary = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+  with FileSystems.create(temporary) as handle:
+    handle.write(json.dumps(value, sort_keys=True).encode())
+  FileSystems.rename([temporary], [path])
+
+
+def _owner():
+  return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _owner_alive(owner):
+  """True when `owner` ({'host', 'pid'}) is a live process on this host."""
+  if not owner or owner.get("host") != socket.gethostname():
+    return False
+  try:
+    os.kill(int(owner["pid"]), 0)
+  except ProcessLookupError:
+    return False
+  except (PermissionError, ValueError, TypeError):
+    return True
+  return int(owner["pid"]) != 0
 
 
 class StagedOutput:
   """The staging folder of one run for one output prefix.
 
+  Creating one completes an interrupted commit of the prefix, finds the
+  leftovers of crashed runs (`leftovers`, newest first) and deletes them
+  unless `keep_leftovers` (--resume deletes them once it has taken their parts).
+
   Args:
-    prefix: final output prefix, e.g. /data/out/esc10 or /data/preds.parquet.
+    prefix: final output prefix, e.g. /data/out/esc10 or /data/preds.
     owned_patterns: glob patterns, appended to the prefix, of every file the
       prefix owns (old files matching them are replaced).
+    keep_leftovers: leave the crashed runs' folders for the caller (resume).
   """
 
-  def __init__(self, prefix, owned_patterns):
-    from apache_beam.io.filesystems import FileSystems
+  def __init__(self, prefix, owned_patterns, keep_leftovers=False):
+    FileSystems = _fs()
     self.prefix = prefix
     self.directory, self.name = _split(prefix)
     self.owned_patterns = tuple(owned_patterns)
     run_id = uuid.uuid4().hex[:12]
     self.staging_dir = FileSystems.join(self.directory, f".{self.name}.staging-{run_id}")
+    self.parts_dir = FileSystems.join(self.staging_dir, PARTS_FOLDER)
     self._trash_dir = FileSystems.join(self.directory, f".{self.name}.trash-{run_id}")
-    FileSystems.mkdirs(self.staging_dir)
+    self._record = FileSystems.join(self.directory, f".{self.name}.commit.json")
+    try:
+      if not FileSystems.exists(self.directory):
+        FileSystems.mkdirs(self.directory)
+      recover(self.directory, self.name)
+      self.leftovers = self._find_leftovers()
+      if not keep_leftovers:
+        self.delete_leftovers()
+      FileSystems.mkdirs(self.parts_dir)
+      write_json(FileSystems.join(self.staging_dir, OWNER_FILE), _owner())
+    except OSError as exc:
+      from soundscope.pipelines import parts
+      raise parts.write_error(self.staging_dir, exc) from None
+
+  def _find_leftovers(self):
+    """Staging folders of crashed runs on this prefix, newest first."""
+    FileSystems = _fs()
+    pattern = FileSystems.join(self.directory, f".{self.name}.staging-*")
+    found = []
+    for metadata in FileSystems.match([pattern])[0].metadata_list:
+      folder = _top_folder(metadata.path, self.directory)
+      if folder in found or folder == self.staging_dir:
+        continue
+      if _owner_alive(_read_json(FileSystems.join(folder, OWNER_FILE))):
+        continue
+      found.append(folder)
+    return sorted(found, key=_modified, reverse=True)
+
+  def delete_leftovers(self):
+    """Deletes the crashed runs' staging and trash folders of this prefix."""
+    FileSystems = _fs()
+    for folder in self.leftovers:
+      _delete(folder)
+    self.leftovers = []
+    pattern = FileSystems.join(self.directory, f".{self.name}.trash-*")
+    for metadata in FileSystems.match([pattern])[0].metadata_list:
+      _delete(_top_folder(metadata.path, self.directory))
 
   def staged(self, tail=""):
     """The staging path for the final path prefix + tail."""
-    from apache_beam.io.filesystems import FileSystems
-    return FileSystems.join(self.staging_dir, self.name + tail)
+    return _fs().join(self.staging_dir, self.name + tail)
 
   def staged_files(self):
-    from apache_beam.io.filesystems import FileSystems
-    pattern = FileSystems.join(self.staging_dir, "*")
-    return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+    FileSystems = _fs()
+    pattern = FileSystems.join(self.staging_dir, self.name + "*")
+    return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list
+                  if posixpath.dirname(m.path) == self.staging_dir.rstrip("/"))
 
   def _existing(self):
-    from apache_beam.io.filesystems import FileSystems
     patterns = [self.prefix + pattern for pattern in self.owned_patterns]
     found = []
-    for result in FileSystems.match(patterns):
+    for result in _fs().match(patterns):
       found.extend(m.path for m in result.metadata_list)
     return sorted(set(found))
 
@@ -68,32 +170,78 @@ class StagedOutput:
     Returns:
       list of final paths, sorted.
     """
-    from apache_beam.io.filesystems import FileSystems
+    FileSystems = _fs()
     old = self._existing()
     trashed = [FileSystems.join(self._trash_dir, posixpath.basename(p)) for p in old]
-    if old:
-      FileSystems.mkdirs(self._trash_dir)
-      FileSystems.rename(old, trashed)
     new = self.staged_files()
     final = [FileSystems.join(self.directory, posixpath.basename(p)) for p in new]
+    write_json(self._record, {"old": old, "trash": self._trash_dir,
+                              "moves": [list(pair) for pair in zip(new, final)],
+                              "staging": self.staging_dir})
     try:
+      if old:
+        FileSystems.mkdirs(self._trash_dir)
+        FileSystems.rename(old, trashed)
       FileSystems.rename(new, final)
     except Exception:
-      # A failed run leaves the previous outputs as they were: take back what
-      # was moved in, and return the old files from the trash.
+      # The process lives: put the previous outputs back, as if nothing happened.
       placed = [path for path in final if FileSystems.exists(path)]
       if placed:
         FileSystems.delete(placed)
-      if old:
-        FileSystems.rename(trashed, old)
+      back = [(t, o) for t, o in zip(trashed, old) if FileSystems.exists(t)]
+      if back:
+        FileSystems.rename([t for t, _ in back], [o for _, o in back])
+      FileSystems.delete([self._record])
       self.abort()
       raise
+    FileSystems.delete([self._record])
     self.abort()
     return sorted(final)
 
   def abort(self):
     """Deletes the staging and trash folders (the previous outputs stay)."""
-    from apache_beam.io.filesystems import FileSystems
     for folder in (self.staging_dir, self._trash_dir):
-      if FileSystems.exists(folder):
-        FileSystems.delete([folder])
+      _delete(folder)
+
+
+def recover(directory, name):
+  """Completes a commit of prefix `directory/name` that a crash interrupted (see above)."""
+  FileSystems = _fs()
+  path = FileSystems.join(directory, f".{name}.commit.json")
+  if not FileSystems.exists(path):
+    return False
+  record = _read_json(path)
+  if record is None:   # Unreadable: written through a rename, so never half-written.
+    raise OSError(f"{path}: unreadable commit record; remove it to keep the outputs as "
+                  f"they are")
+  finals = {final for _, final in record["moves"]}
+  leftover_old = [p for p in record["old"] if p not in finals and FileSystems.exists(p)]
+  if leftover_old:
+    FileSystems.delete(leftover_old)
+  moves = [(source, final) for source, final in record["moves"] if FileSystems.exists(source)]
+  if moves:
+    FileSystems.rename([s for s, _ in moves], [f for _, f in moves])
+  for folder in (record["trash"], record["staging"]):
+    _delete(folder)
+  FileSystems.delete([path])
+  return True
+
+
+def _top_folder(path, directory):
+  """The entry of `directory` that `path` is in (match() may list files inside folders)."""
+  relative = path[len(directory.rstrip("/")) + 1:]
+  return _fs().join(directory, relative.split("/", 1)[0])
+
+
+def _modified(folder):
+  """Modification time of a folder's owner file (0 when unknown)."""
+  try:
+    return os.path.getmtime(_fs().join(folder, OWNER_FILE))
+  except OSError:
+    return 0.0
+
+
+def _delete(folder):
+  FileSystems = _fs()
+  if FileSystems.exists(folder):
+    FileSystems.delete([folder])

@@ -27,16 +27,15 @@ per analysis window with --per-window:
   model_version  string   its version
   run_time       timestamp[us, UTC]  when the run started (same for every row)
 Failures go to OUTPUT-minus-.parquet + `-errors.parquet`; the run checks
-inputs = inputs with rows + errors.  Rows are written in runner-chosen shards
+inputs = inputs with rows + errors.  Rows are written in one file per part
 and merged into OUTPUT once the pipeline is done; --keep-shards leaves them as
-the output (OUTPUT-minus-.parquet + `-SSSSS-of-NNNNN.parquet`).
+the output (OUTPUT-minus-.parquet + `-SSSSS-of-NNNNN.parquet`, one per part).
 
 Audio files of any length are decoded in --read-block blocks and scored in
 --score-block segments as they are decoded (models/scoring.score_file):
 memory stays bounded and the numbers are those of the whole file.
 """
 
-import datetime
 import os
 import sys
 
@@ -58,9 +57,32 @@ def choose_format(requested, files):
   return "tfrecord" if files and all(_is_tfrecord(f.path) for f in files) else "audio"
 
 
+def run_settings(args, loader, input_format):
+  """{name: value} of everything that changes predict's outputs (--resume compares them)."""
+  label_set = getattr(args, "label_set", None)
+  return {"command": "predict", "model": loader.describe(), "model_files": loader.fingerprint(),
+          "input_format": input_format, "per_window": args.per_window, "scores": args.scores,
+          "report": getattr(args, "report", None), "front_end": args.params,
+          "labels": None if label_set is None else repr(label_set)}
+
+
+def split_inputs(files, input_format):
+  """(files whose name is UTF-8, error rows for the others: Beam and Parquet need UTF-8)."""
+  kept, errors = [], []
+  for item in files:
+    try:
+      inputs.check_name(item.path)
+    except inputs.FileNameError as exc:
+      key = f"{item.video_id}#0" if input_format == "tfrecord" else item.video_id
+      errors.append(dead_letter.error_row(key, item.path, "read", (exc.kind, str(exc))))
+      continue
+    kept.append(item)
+  return kept, errors
+
+
 def run(args):
   options.quiet_logs()
-  from soundscope.pipelines import model_handlers, prediction
+  from soundscope.pipelines import merge, model_handlers, prediction, resume
   loader = model_handlers.ClassifierLoader(args.model, args.model_dir, args.model_factory)
   try:
     expansion = inputs.expand(args.input)
@@ -69,27 +91,22 @@ def run(args):
     print(f"soundscope predict: error: {exc}", file=sys.stderr)
     return 2
   input_format = choose_format(args.input_format, expansion.files)
+  files, early_errors = split_inputs(expansion.files, input_format)
   early_errors = [dead_letter.error_row(item.video_id, item.path, "expand", (
       "duplicate_input", f"{item.path}: listed more than once"))
-                  for item in expansion.duplicates]
+                  for item in expansion.duplicates] + early_errors
   params = args.params
   # out.parquet -> errors in out-errors.parquet; the prefix owns both.
   suffix = prediction.PARQUET_SUFFIX
   base = args.output[:-len(suffix)] if args.output.endswith(suffix) else args.output
   tail = args.output[len(base):]
   # The prefix owns both layouts, so a rerun in either replaces the other.
-  staged = outputs.StagedOutput(base, (tail, outputs.SHARD_NUMBERS + suffix,
-                                       dead_letter.PARQUET_SUFFIX, dead_letter.JSONL_SUFFIX))
-  if args.keep_shards:
-    rows_prefix, finish = staged.staged(), None
-  else:
-    rows_prefix = prediction.row_shards_prefix(staged.staged(tail))
+  owned = (tail, outputs.SHARD_NUMBERS + suffix, dead_letter.PARQUET_SUFFIX,
+           dead_letter.JSONL_SUFFIX)
 
-    def finish():
-      prediction.merge_row_shards(staged.staged(tail), args.scores)
-  run_time = datetime.datetime.now(datetime.timezone.utc)
-
-  def build(pipeline, beacon_dir):
+  def build(pipeline, todo, parts_dir, beacon_dir, run_time):
+    if input_format == "tfrecord":
+      beacon_dir = None   # The progress line counts files; records are only known once read.
     handler = model_handlers.ClassifierModelHandler(
         loader, model_handlers.RowFormat(args.top_k, args.threshold, args.scores),
         args.per_window, model_handlers.AudioConfig(params, args.score_block_seconds),
@@ -97,23 +114,25 @@ def run(args):
         batch_size=(model_handlers.RECORD_BATCH_SIZE if input_format == "tfrecord"
                     else model_handlers.CLASSIFIER_BATCH_SIZE),
         label_set=getattr(args, "label_set", None))
-    prediction.build_pipeline(
-        pipeline, expansion.files, early_errors, input_format, handler, rows_prefix,
-        staged.staged(), args.errors_format, args.scores, run_time, beacon_dir)
+    prediction.build_pipeline(pipeline, todo, input_format, handler, parts_dir, args.scores,
+                              run_time, beacon_dir)
 
-  def count_outputs():
-    rows = (prediction.row_shards(rows_prefix) if args.keep_shards else [staged.staged(tail)])
-    return (prediction.count_written(rows),
-            dead_letter.count_rows(staged.staged(dead_letter.suffix(args.errors_format))))
+  def merge_outputs(staged, done, indices, run_time):
+    paths = prediction.merge_parts(staged.parts_dir, indices, staged.staged(tail), args.scores,
+                                   staged.staged() if args.keep_shards else None)
+    errors = merge.write_errors(staged.staged(dead_letter.suffix(args.errors_format)),
+                                early_errors, merge.part_files(staged.parts_dir, indices,
+                                                               prediction.ERRORS_TABLE),
+                                args.errors_format)
+    return prediction.count_written(paths), errors
 
   if input_format == "tfrecord":
     # Records are only known once read: inputs = records read + files that broke.
-    def num_inputs(totals):
-      return (totals.get("records_read", 0) + totals.get("unreadable_files", 0)
-              + len(expansion.duplicates))
-    unit, progress_total = "records", None
+    unit, known_inputs = "records", None
   else:
-    num_inputs = len(expansion.files) + len(expansion.duplicates)
-    unit, progress_total = "files", len(expansion.files)
-  return launch.run(args, "predict", unit, num_inputs, build, count_outputs, staged,
-                    progress_total=progress_total, finish=finish)
+    unit, known_inputs = "files", len(expansion.files) + len(expansion.duplicates)
+  settings = launch.settings_of(run_settings(args, loader, input_format))
+  keys = [resume.input_key(item.path) for item in files]
+  job = launch.Job("predict", unit, files, keys, settings, build, merge_outputs, known_inputs,
+                   len(early_errors))
+  return launch.run_command(args, job, base, owned)

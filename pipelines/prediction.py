@@ -1,35 +1,31 @@
 """Audio or embedding TFRecords to prediction rows: the Beam graph of `soundscope predict`.
 
-Data flow:
+Data flow (pipelines/parts.py: the parts are formed by the launcher):
 
-  InputFile --AudioInputs (audio) or ReadRecords (TFRecords)--> (meta, ClipInput)
-            --RunInference(ClassifierModelHandler)--> (meta, Scored)
-            --ToRows--> Parquet rows (predictions_schema)
-  failures of any step --> error rows (pipelines/dead_letter.py)
+  Part of InputFiles --Create "Parts"--> --ScoreParts-->
+      per audio file: (meta, ClipInput of its path); per TFRecord file: (meta, ClipInput
+      of each record's embedding), or an error row for a record or file that breaks
+      --> batches of the part's inputs --ClassifierModelHandler.run_inference--> Scored
+      --> prediction rows (table 'rows') or one error row (table 'errors')
+      --> the part's files, then its done-file --> one summary per part (the leaf)
 
-Audio files travel to RunInference as paths: the handler decodes each in
-blocks and scores it as it goes (models/scoring.score_file), so memory stays
-bounded on multi-hour files and a file that fails half-way gives one error
-row (stage 'read', or 'inference' when the classifier fails on it) and no
-rows; the other files of its batch go on.  `meta` carries the row's id, source file,
+Audio files travel to the handler as paths: it decodes each in blocks and
+scores it as it goes (models/scoring.score_file), so memory stays bounded on
+multi-hour files and a file that fails half-way gives one error row (stage
+'read', or 'inference' when the classifier fails on it) and no rows; the
+other files of its batch go on.  `meta` carries the row's id, source file,
 record position and time offset; Scored carries the rows and the audio's real
 duration (windows padded past a short clip's end are cut there).
 """
 
 import apache_beam as beam
-from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
-from soundscope.pipelines import (dead_letter, inputs, launch, model_handlers, outputs,
+from soundscope.pipelines import (dead_letter, inputs, merge, model_handlers, outputs, parts,
                                   progress)
 from soundscope.transforms import errors as audio_errors
 from soundscope.transforms import records
 
 PARQUET_SUFFIX = ".parquet"
-# Row shards are named OUTPUT + ROW_SHARDS_TAIL + -SSSSS-of-NNNNN.parquet until merged.
-ROW_SHARDS_TAIL = ".rows"
-# Rows copied at a time when merging the shards: 16,384 rows of 527 scores hold ~210 MB
-# of Arrow memory at peak, 65,536 rows ~510 MB, at the same speed (bench/bench_merge.py).
-MERGE_BATCH_ROWS = 16384
 
 
 def predictions_schema(with_scores):
@@ -47,178 +43,209 @@ def predictions_schema(with_scores):
   return pa.schema(fields)
 
 
-def _audio_input(item):
-  """Audio InputFile -> (meta, ClipInput of the path), or an error row for a non-UTF-8 name."""
-  try:
-    inputs.check_name(item.path)
-  except inputs.FileNameError as exc:
-    yield beam.pvalue.TaggedOutput("errors", dead_letter.error_row(
-        item.video_id, item.path, "read", (exc.kind, str(exc))))
-    return
+ROWS_TABLE = "rows"
+ERRORS_TABLE = "errors"
+
+
+def part_formats(with_scores):
+  """{table: schema} of a predict part's files (pipelines/parts.PartWriter)."""
+  return {ROWS_TABLE: predictions_schema(with_scores),
+          ERRORS_TABLE: dead_letter.errors_schema()}
+
+
+def _audio_clip(item):
+  """Audio InputFile -> (meta, ClipInput of the path)."""
   meta = {"id": item.video_id, "source": item.path, "record": 0, "offset": 0.0}
-  yield meta, model_handlers.ClipInput("file", item.path)
+  return meta, model_handlers.ClipInput("file", item.path)
 
 
-def _read_records(item):
-  """TFRecord InputFile -> (meta, ClipInput) per record; errors tagged."""
-  try:
-    inputs.check_name(item.path)
-  except inputs.FileNameError as exc:   # Counted as a file that broke: one error row.
-    progress.count("unreadable_files")
-    yield beam.pvalue.TaggedOutput("errors", dead_letter.error_row(
-        f"{item.video_id}#0", item.path, "read", (exc.kind, str(exc))))
-    return
+def read_records(item):
+  """TFRecord InputFile -> ('clip', (meta, ClipInput)) per record, or ('error', row).
+
+  Also yields ('input', n): n inputs accounted for (each record read, and a file
+  that breaks counts as one more, its error row).
+  """
   index = -1
   try:
-    # tf.data's reader checks framing and CRCs; a damaged file raises DataLossError.
     for index, serialized in enumerate(records.read_tfrecord_file(item.path)):
+      yield "input", 1
       try:
         record = records.decode(serialized)
       except ValueError as exc:
-        progress.count("records_read")
         key = f"{item.video_id}#{index}"
-        yield beam.pvalue.TaggedOutput("errors", dead_letter.error_row(
-            key, item.path, "read", ("bad_record", f"{item.path}: record {index}: {exc}")))
+        yield "error", dead_letter.error_row(
+            key, item.path, "read", ("bad_record", f"{item.path}: record {index}: {exc}"))
         continue
-      progress.count("records_read")
       start = record.start_time_seconds
       start = 0.0 if start != start else start  # NaN when the record has no start time.
       meta = {"id": record.video_id, "source": item.path, "record": index, "offset": start}
-      yield meta, model_handlers.ClipInput("embedding", record.embedding)
+      yield "clip", (meta, model_handlers.ClipInput("embedding", record.embedding))
   except Exception as exc:  # A damaged or unreadable file: one error row for the rest.
     progress.count("unreadable_files")
     reason = getattr(exc, "message", None) or str(exc)
-    yield beam.pvalue.TaggedOutput("errors", dead_letter.error_row(
+    yield "input", 1
+    yield "error", dead_letter.error_row(
         f"{item.video_id}#{index + 1}", item.path, "read",
         ("unreadable_tfrecord", f"{item.path}: damaged or not a TFRecord file after record "
-                                f"{index + 1}: {reason}")))
+                                f"{index + 1}: {reason}"))
 
 
-class _ToRowsFn(progress.BeaconLifecycle, beam.DoFn):
-  """(meta, Scored) -> Parquet rows, or one error row ('errors') for a file that failed.
+def scored_rows(meta, scored, run_time):
+  """(meta, Scored) -> (list of prediction rows, None) or ([], error row)."""
+  if scored.error is not None:
+    stage = "read" if isinstance(scored.error, audio_errors.AudioInputError) else "inference"
+    return [], dead_letter.error_row(meta["id"], meta["source"], stage, scored.error)
+  rows = []
+  for window in scored.rows:
+    row = dict(window)   # Window ends are already cut at the audio's end (models/scoring.py).
+    row["start_seconds"] += meta["offset"]
+    row["end_seconds"] += meta["offset"]
+    row.update(id=meta["id"], source=meta["source"], record=meta["record"], run_time=run_time)
+    rows.append(row)
+  return rows, None
+
+
+def _batch_failed(batch, exception):
+  """Error rows for every input of a batch the classifier failed on as a whole."""
+  kind = type(exception).__name__
+  return [dead_letter.error_row(meta["id"], meta["source"], "inference",
+                                (kind, f"{meta['source']}: classifier failed: {exception}"))
+          for meta, _ in batch]
+
+
+class _ScorePartsFn(progress.BeaconLifecycle, beam.DoFn):
+  """Part -> its rows and error rows written to the part's files -> a summary.
 
   Args:
+    handler: model_handlers.ClassifierModelHandler.
+    input_format: 'audio' or 'tfrecord'.
+    directory: the staging parts folder.
+    with_scores: rows keep the score vector.
     run_time: the run's timestamp, written in every row.
     beacon_dir: progress directory (or None).
-    count_files: count files_read / audio_milliseconds (audio inputs).
   """
 
-  def __init__(self, run_time, beacon_dir=None, count_files=True):
+  def __init__(self, handler, input_format, directory, with_scores, run_time, beacon_dir=None):
+    self._handler = handler
+    self._input_format = input_format
+    self._directory = directory
+    self._formats = part_formats(with_scores)
     self._run_time = run_time
     self._beacon_dir = beacon_dir
-    self._count_files = count_files
 
-  def process(self, keyed):
-    meta, scored = keyed
-    if scored.error is not None:
+  def setup(self):
+    super().setup()
+    self._model = model_handlers.shared_model(self._handler)
+
+  def process(self, part):
+    writer = parts.PartWriter(self._directory, part.index, self._formats)
+    try:
+      totals = self._score(part, writer)
+      yield writer.close(*totals)
+    except BaseException:
+      writer.abort()
+      raise
+
+  def _clips(self, part, counts):
+    """Yields (meta, ClipInput) of the part's inputs; error rows go to counts['errors']."""
+    for item in part.items:
+      if self._input_format != "tfrecord":
+        counts["inputs"] += 1
+        yield _audio_clip(item)
+        continue
+      for kind, value in read_records(item):
+        if kind == "input":
+          counts["inputs"] += value
+          progress.count("records_read", value)
+        elif kind == "error":
+          counts["errors"].append(value)
+        else:
+          yield value
+
+  def _score(self, part, writer):
+    """Scores the part in the handler's batches; returns (inputs, files, seconds)."""
+    counts = {"inputs": 0, "errors": [], "files": 0, "seconds": 0.0}
+    batch = []
+    for clip in self._clips(part, counts):
+      batch.append(clip)
+      if len(batch) >= self._handler.batch_size:
+        self._score_batch(batch, writer, counts)
+        batch = []
+      self._flush_errors(writer, counts)
+    if batch:
+      self._score_batch(batch, writer, counts)
+    self._flush_errors(writer, counts)
+    return counts["inputs"], counts["files"], counts["seconds"]
+
+  def _flush_errors(self, writer, counts):
+    for row in counts["errors"]:
+      progress.count_error(row["error_type"])
       self._beacon.add(files=1)
-      stage = "read" if isinstance(scored.error, audio_errors.AudioInputError) else "inference"
-      yield beam.pvalue.TaggedOutput("errors", dead_letter.error_row(
-          meta["id"], meta["source"], stage, scored.error))
+    writer.add(ERRORS_TABLE, counts["errors"])
+    counts["errors"] = []
+
+  def _score_batch(self, batch, writer, counts):
+    try:
+      scored = self._handler.run_inference([clip for _, clip in batch], self._model)
+    except Exception as exc:  # pylint: disable=broad-except  (the batch's inputs become errors)
+      counts["errors"].extend(_batch_failed(batch, exc))
       return
-    if self._count_files:
-      progress.count("files_read")
-      progress.count("audio_milliseconds", round(1000 * scored.seconds))
-    self._beacon.add(files=1, seconds=scored.seconds)
-    progress.count("records_written")
-    for window in scored.rows:
-      row = dict(window)   # Window ends are already cut at the audio's end (models/scoring.py).
-      row["start_seconds"] += meta["offset"]
-      row["end_seconds"] += meta["offset"]
-      row.update(id=meta["id"], source=meta["source"], record=meta["record"],
-                 run_time=self._run_time)
-      yield row
+    for (meta, _), result in zip(batch, scored):
+      rows, error = scored_rows(meta, result, self._run_time)
+      if error is not None:
+        counts["errors"].append(error)
+        continue
+      if self._input_format != "tfrecord":
+        progress.count("files_read")
+        progress.count("audio_milliseconds", round(1000 * result.seconds))
+      progress.count("records_written")
+      counts["files"] += 1
+      counts["seconds"] += result.seconds
+      self._beacon.add(files=1, seconds=result.seconds)
+      writer.add(ROWS_TABLE, rows)
 
 
-class _InferenceErrorsFn(progress.BeaconLifecycle, beam.DoFn):
-  """A failed RunInference batch -> one error row per input in it."""
+class ScoreParts(beam.PTransform):
+  """Parts -> the parts' files in `directory` -> one summary per part (the pipeline's leaf)."""
 
-  def __init__(self, beacon_dir=None):
-    self._beacon_dir = beacon_dir
+  def __init__(self, handler, input_format, directory, with_scores, run_time, beacon_dir=None):
+    super().__init__()
+    self._fn = _ScorePartsFn(handler, input_format, directory, with_scores, run_time,
+                             beacon_dir)
 
-  def process(self, failure):
-    batch, exception = failure
-    kind = getattr(exception[0], "__name__", "inference_error") if isinstance(
-        exception, tuple) else type(exception).__name__
-    message = str(exception[1]) if isinstance(exception, tuple) else str(exception)
-    for meta, _ in batch:
-      self._beacon.add(files=1)
-      yield dead_letter.error_row(meta["id"], meta["source"], "inference",
-                                  (kind, f"{meta['source']}: classifier failed: {message}"))
+  def expand(self, part_elements):
+    return part_elements | "ScoreParts" >> beam.ParDo(self._fn)
 
 
-def build_pipeline(pipeline, files, early_errors, input_format, handler, rows_prefix,
-                   errors_prefix, errors_format, with_scores, run_time, beacon_dir=None):
-  """Adds the predict graph to `pipeline` (separate from run() for tests).
-
-  `handler` is a model_handlers.ClassifierModelHandler (its AudioConfig says
-  how audio files are decoded and scored).  Rows go to runner-chosen shards
-  `rows_prefix-SSSSS-of-NNNNN.parquet`: row_shards_prefix(output) when they
-  are then merged into one file, the output's own prefix when they are kept.
-  """
-  items = pipeline | "Inputs" >> beam.Create(files, reshuffle=True)
-  if input_format == "tfrecord":
-    clips = items | "ReadRecords" >> beam.FlatMap(_read_records).with_outputs(
-        "errors", main="clips")
-    clips, read_errors = clips.clips, clips.errors
-  else:
-    clips = items | "AudioInputs" >> beam.FlatMap(_audio_input).with_outputs(
-        "errors", main="clips")
-    clips, read_errors = clips.clips, clips.errors
-  scored, failed = clips | "RunInference" >> RunInference(
-      KeyedModelHandler(handler)).with_exception_handling()
-  rows = scored | "ToRows" >> beam.ParDo(_ToRowsFn(
-      run_time, beacon_dir, count_files=input_format != "tfrecord")).with_outputs(
-          "errors", main="rows")
-  # Runner-chosen shards: each bundle writes its own file, so no step has to hold
-  # every row (one fixed shard would group them all first).
-  rows.rows | "WritePredictions" >> beam.io.WriteToParquet(
-      rows_prefix, predictions_schema(with_scores), file_name_suffix=PARQUET_SUFFIX)
-  inference_errors = failed.failed_inferences | "InferenceErrors" >> beam.ParDo(
-      _InferenceErrorsFn(beacon_dir))
-  early = pipeline | "EarlyErrors" >> beam.Create(early_errors)
-  sources = [rows.errors, inference_errors, early]
-  if read_errors is not None:
-    sources.append(read_errors)
-  all_errors = tuple(sources) | "AllErrors" >> beam.Flatten()
-  dead_letter.write_errors(launch.count_errors(all_errors), errors_prefix, errors_format)
-  return pipeline
+def build_pipeline(pipeline, todo, input_format, handler, directory, with_scores, run_time,
+                   beacon_dir=None):
+  """Adds the predict graph over the parts `todo` to `pipeline` (see the module docstring)."""
+  return (pipeline
+          | "Parts" >> beam.Create(todo)
+          | "Predict" >> ScoreParts(handler, input_format, directory, with_scores, run_time,
+                                    beacon_dir))
 
 
-def row_shards_prefix(output_path):
-  """Prefix of the row shards written beside `output_path` before merge_row_shards."""
-  return output_path + ROW_SHARDS_TAIL
+def merge_parts(parts_dir, indices, output_path, with_scores, keep_shards_prefix=None):
+  """Writes the parts' rows to `output_path`, or renames them to kept shards.
 
-
-def merge_row_shards(output_path, with_scores, batch_rows=MERGE_BATCH_ROWS):
-  """Streams the row shards of `output_path` into it, then deletes the shards.
-
-  Memory holds one batch of `batch_rows` rows, whatever the number of rows.
+  Args:
+    keep_shards_prefix: with --keep-shards, the shards are named
+      PREFIX-SSSSS-of-NNNNN.parquet (one per part) instead of being merged.
 
   Returns:
-    int: rows written.
+    list of the paths that hold the rows.
   """
-  import pyarrow.parquet as pq
   from apache_beam.io.filesystems import FileSystems
-  shards = row_shards(row_shards_prefix(output_path))
-  rows = 0
-  with FileSystems.create(output_path) as sink:
-    with pq.ParquetWriter(sink, predictions_schema(with_scores)) as writer:
-      for shard in shards:
-        with FileSystems.open(shard) as source:
-          for batch in pq.ParquetFile(source).iter_batches(batch_size=batch_rows):
-            writer.write_batch(batch)
-            rows += batch.num_rows
-  if shards:
-    FileSystems.delete(shards)
-  return rows
-
-
-def row_shards(prefix):
-  """Sorted paths of the row shards Beam wrote under `prefix` (PREFIX-SSSSS-of-NNNNN.parquet)."""
-  from apache_beam.io.filesystems import FileSystems
-  pattern = prefix + outputs.SHARD_NUMBERS + PARQUET_SUFFIX
-  return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+  sources = merge.part_files(parts_dir, indices, ROWS_TABLE)
+  if keep_shards_prefix is None:
+    merge.concat_parquet(sources, output_path, predictions_schema(with_scores))
+    return [output_path]
+  shards = [f"{keep_shards_prefix}-{i:05d}-of-{len(sources):05d}{PARQUET_SUFFIX}"
+            for i in range(len(sources))]
+  if sources:
+    FileSystems.rename(sources, shards)
+  return shards
 
 
 def count_written(paths):

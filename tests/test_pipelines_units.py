@@ -308,17 +308,52 @@ def test_predict_names_a_model_it_cannot_load_before_running(tmp_path, capsys, m
   assert sorted(os.listdir(tmp_path)) == ["in"]   # Nothing was written, not even staging.
 
 
-def test_error_rows_after_reading_name_the_file_that_was_read():
-  from soundscope.pipelines import embedding
-  info = {"source": "/corpus/dogs/bark.wav", "embedding_frames": 3}
-  failed = dead_letter.error_row("dogs/bark.wav", "dogs/bark.wav", "inference",
-                                 ("ResourceExhaustedError", "dogs/bark.wav: VGGish failed: OOM"))
-  joined = {"read_errors": [], "inference_errors": [failed], "info": [info], "embeddings": []}
-  (inference,) = list(embedding._AssembleFn().process(("dogs/bark.wav", joined)))
-  assert inference.tag == "errors" and inference.value["input"] == "/corpus/dogs/bark.wav"
-  joined = {"read_errors": [], "inference_errors": [], "info": [info],
-            "embeddings": [(0, b"x"), (1, b"y")]}
-  (incomplete,) = list(embedding._AssembleFn().process(("dogs/bark.wav", joined)))
-  assert incomplete.value["input"] == "/corpus/dogs/bark.wav"
-  assert incomplete.value["error_type"] == "incomplete_output"
-  assert incomplete.value["message"] == "dogs/bark.wav: 2 embeddings for 3 examples"
+class _QuantizingModel:
+  """Stands in for VGGish in a part: a batch of examples -> uint8 [128] each (their mean
+  level), failing on the batch that holds `fail_on` examples (as an out-of-memory would)."""
+
+  batch_size = 4
+
+  def __init__(self, fail_on):
+    self.fail_on = fail_on
+
+  def run_inference(self, batch, model=None):
+    if len(batch) == self.fail_on:
+      raise MemoryError("OOM in this batch")
+    import numpy as np
+    return [np.full(128, int(255 * abs(example).mean()) % 256, np.uint8) for example in batch]
+
+
+def test_a_part_writes_its_files_in_input_order_and_a_failed_batch_fails_its_files(tmp_path):
+  """Three files of 2, 3 and 1 examples in batches of 4: the second batch (the last
+  example of the second file and the third file's) fails: those two files are error rows
+  naming their paths, the first is a record; the done-file is written last."""
+  import soundfile
+  import support_pipelines as support
+  from soundscope.configs import params as P
+  from soundscope.pipelines import embedding, parts
+  paths = []
+  for name, seconds in (("a.wav", 2.0), ("b.wav", 2.9), ("c.wav", 1.0)):
+    paths.append(str(tmp_path / name))
+    soundfile.write(paths[-1], support.tone(seconds, 16000, seed=len(paths)), 16000)
+  jobs = [embedding.AudioJob(os.path.basename(p), os.path.basename(p), p, None, None, (), None,
+                             None) for p in paths]
+  config = embedding.EmbedConfig(P.VggishParams(), "unused", "unused", True, None)
+  fn = embedding._EmbedPartsFn(config, str(tmp_path))
+  fn._handler = _QuantizingModel(fail_on=2)
+  fn._model = None
+  fn._beacon = __import__("soundscope.pipelines.progress", fromlist=["Beacon"]).Beacon(None)
+  (summary,) = list(fn.process(parts.Part(7, tuple(jobs))))
+  assert summary == {"index": 7, "inputs": 3}
+  done = parts.read_done(str(tmp_path))[7]
+  assert done["counts"] == {"records": 1, "manifest": 1, "errors": 2}
+  import pyarrow.parquet as pq
+  errors = pq.read_table(str(tmp_path / "part-00007.errors.parquet")).to_pylist()
+  assert [row["input"] for row in errors] == paths[1:]
+  assert all(row["stage"] == "inference" and row["error_type"] == "MemoryError"
+             and row["message"].startswith(row["input"] + ": VGGish failed: OOM")
+             for row in errors)
+  manifest = pq.read_table(str(tmp_path / "part-00007.manifest.parquet")).to_pylist()
+  assert [row["video_id"] for row in manifest] == ["a.wav"]
+  assert manifest[0]["embedding_frames"] == 2
+  assert not [name for name in os.listdir(tmp_path) if ".tmp-" in name]

@@ -17,10 +17,21 @@ VGGISH_FRONT_END = ("resample_filter", "example_hop_seconds", "short_clip_policy
 def add_common_arguments(parser):
   """Options every pipeline shares (outputs, errors, progress)."""
   parser.epilog = ("Every other option goes to Apache Beam unchanged: --runner (default: "
-                   "Beam's FnApiRunner, in-process), --direct_num_workers, "
+                   "Beam's FnApiRunner, in-process; 'dask' for Beam's Dask runner, "
+                   "docs/scale-out.md), --direct_num_workers, "
                    "--direct_running_mode, --setup_file, --temp_location, ... "
                    "(docs/pipelines.md).")
   group = parser.add_argument_group("pipeline")
+  group.add_argument("--resume", action="store_true",
+                     help="take over the finished parts of an interrupted run on the same "
+                          "output (same settings and unchanged inputs: path, size, "
+                          "modification time) and do only the rest")
+  group.add_argument("--dask-address", default=None, metavar="HOST:PORT",
+                     help="with --runner dask: the scheduler of a running Dask cluster "
+                          "(default: a local cluster started for the run)")
+  group.add_argument("--dask-workers", type=int, default=0, metavar="N",
+                     help="with --runner dask and no --dask-address: worker processes of the "
+                          "local cluster, one thread each (default 0: one per core)")
   group.add_argument("--errors-format", choices=("parquet", "jsonl"), default="parquet",
                      help="format of the PREFIX-errors output (default %(default)s)")
   group.add_argument("--max-error-fraction", type=_fraction, default=1.0, metavar="F",

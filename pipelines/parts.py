@@ -1,0 +1,220 @@
+"""Parts: the units of work of the batch pipelines, formed by the launcher.
+
+Beam's portable core is all the pipelines rely on, so they run the same on
+every runner (the FnApiRunner, its worker processes, Dask, Flink, ...):
+
+  list of inputs --plan (launcher)--> Part(index, items) --Create "Parts"--> one element
+    per part --the command's DoFn ("EmbedParts", "ScoreParts")--> each input read, run
+    through its model, and its row or error row streamed by a PartWriter into the
+    part's files under fixed names in the staging folder, the done-file last
+    --> one small summary per part (the one leaf)
+
+Batches never depend on a runner's bundles (no finish_bundle output: a part
+is a batch, and the model batches within it), each DoFn has one output (a
+row or an error row goes to its own table of the part), no side inputs, one
+leaf, and the model is loaded once per worker process (model_handlers.shared_model).
+The launcher then merges the parts' files in part order (pipelines/merge.py)
+and counts the results from those files, not from metrics (metrics and the
+progress beacons are only for the progress line).
+
+Names in the staging folder (fixed by the part's index):
+  part-IIIII.<table>.parquet   rows of a table (rows, manifest, errors, ...)
+  part-IIIII.<table>.tfrecord  serialized records (embed)
+  part-IIIII.done.json         {"index", "inputs", "counts", "files", "seconds"}
+A part exists only once its done-file does: a part cut short by a crash has
+none and is done again by `--resume` (pipelines/resume.py).
+"""
+
+import collections
+import json
+import posixpath
+
+Part = collections.namedtuple("Part", ["index", "items"])
+Part.__doc__ = """A batch of inputs, formed by the launcher: index (int, its place in
+the plan) and items (tuple of the command's input descriptions)."""
+# Parts per run the plan aims at (enough to spread over any worker count up to it),
+# and the most inputs in one part (a part is redone whole after a crash).
+TARGET_PARTS = 64
+MAX_PART_ITEMS = 64
+DONE_TAIL = ".done.json"
+PARQUET = ".parquet"
+TFRECORD = ".tfrecord"
+
+
+def part_size(num_items):
+  """Inputs per part: num_items / TARGET_PARTS rounded up, within [1, MAX_PART_ITEMS]."""
+  return max(1, min(MAX_PART_ITEMS, -(-num_items // TARGET_PARTS)))
+
+
+def plan(items, size):
+  """The parts of `items` (contiguous runs of `size`, in order)."""
+  items = list(items)
+  return [Part(i, tuple(items[start:start + size]))
+          for i, start in enumerate(range(0, len(items), size))]
+
+
+def file_name(index, table, extension=PARQUET):
+  return f"part-{index:05d}.{table}{extension}"
+
+
+def done_name(index):
+  return f"part-{index:05d}{DONE_TAIL}"
+
+
+class OutputWriteError(OSError):
+  """An output file could not be written: one line naming the path and the reason."""
+
+
+def write_error(path, exc):
+  """OutputWriteError for an OSError `exc` met while writing `path`."""
+  return OutputWriteError(f"{path}: {exc.strerror or exc}")
+
+
+class PartWriter:
+  """Worker side: streams one part's tables into its files, then writes its done-file.
+
+  Rows are buffered (BUFFER_ROWS) and written as they come, so a part of long
+  files never holds all its rows; every file is written under a temporary name
+  and renamed to its fixed one by close(), the done-file last.
+
+  Args:
+    directory: the staging folder.
+    index: the part's index.
+    formats: {table name: pyarrow schema (Parquet), or None (TFRecord: rows are
+      serialized records, bytes)}.
+  """
+  BUFFER_ROWS = 4096
+
+  def __init__(self, directory, index, formats):
+    import uuid
+    self._directory = directory
+    self._index = index
+    self._formats = dict(formats)
+    self._token = uuid.uuid4().hex[:8]
+    self._buffers = {table: [] for table in self._formats}
+    self._counts = {table: 0 for table in self._formats}
+    self._writers = {}
+
+  def _path(self, table):
+    extension = TFRECORD if self._formats[table] is None else PARQUET
+    return posixpath.join(self._directory, file_name(self._index, table, extension))
+
+  def _temporary(self, table):
+    return f"{self._path(table)}.tmp-{self._token}"
+
+  def add(self, table, rows):
+    """Appends rows (dicts, or bytes for a TFRecord table) to `table`."""
+    buffer = self._buffers[table]
+    buffer.extend(rows)
+    if len(buffer) >= self.BUFFER_ROWS:
+      self._flush(table)
+
+  def _flush(self, table):
+    rows, self._buffers[table] = self._buffers[table], []
+    self._counts[table] += len(rows)
+    path = self._temporary(table)
+    try:
+      writer = self._writers.get(table)
+      if writer is None:
+        writer = self._writers[table] = self._open(table, path)
+      writer.write(rows)
+    except OSError as exc:
+      raise write_error(path, exc) from None
+
+  def _open(self, table, path):
+    schema = self._formats[table]
+    if schema is None:
+      return _TFRecordFile(path)
+    return _ParquetFile(path, schema)
+
+  def close(self, inputs, files=0, seconds=0.0):
+    """Finishes every file, renames them into place, writes the done-file.
+
+    Args:
+      inputs: inputs the part accounted for (files, or records + files that broke).
+      files, seconds: inputs decoded and their audio seconds (progress only).
+
+    Returns:
+      {'index', 'inputs'}: the pipeline's summary element for this part.
+    """
+    from apache_beam.io.filesystems import FileSystems
+    for table in self._formats:
+      self._flush(table)
+      try:
+        self._writers.pop(table).close()
+        FileSystems.rename([self._temporary(table)], [self._path(table)])
+      except OSError as exc:
+        raise write_error(self._path(table), exc) from None
+    done = {"index": self._index, "inputs": inputs, "counts": self._counts,
+            "files": files, "seconds": seconds}
+    path = posixpath.join(self._directory, done_name(self._index))
+    temporary = f"{path}.tmp-{self._token}"
+    try:
+      with FileSystems.create(temporary) as handle:
+        handle.write(json.dumps(done).encode())
+      FileSystems.rename([temporary], [path])
+    except OSError as exc:
+      raise write_error(path, exc) from None
+    return {"index": self._index, "inputs": inputs}
+
+  def abort(self):
+    """Closes and deletes the temporary files (a failed part leaves nothing)."""
+    from apache_beam.io.filesystems import FileSystems
+    for table, writer in list(self._writers.items()):
+      try:
+        writer.close()
+      except Exception:  # pylint: disable=broad-except  (the first error is the one to report)
+        pass
+      try:
+        FileSystems.delete([self._temporary(table)])
+      except Exception:  # pylint: disable=broad-except
+        pass
+    self._writers = {}
+
+
+class _ParquetFile:
+  def __init__(self, path, schema):
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import FileSystems
+    self._schema = schema
+    self._handle = FileSystems.create(path)
+    self._writer = pq.ParquetWriter(self._handle, schema)
+
+  def write(self, rows):
+    import pyarrow as pa
+    if rows:
+      self._writer.write_table(pa.Table.from_pylist(rows, schema=self._schema))
+
+  def close(self):
+    self._writer.close()
+    self._handle.close()
+
+
+class _TFRecordFile:
+  """TFRecord framing through TensorFlow's writer (its CRC32C is native code)."""
+
+  def __init__(self, path):
+    import tensorflow as tf
+    self._writer = tf.io.TFRecordWriter(path)
+
+  def write(self, records):
+    for record in records:
+      self._writer.write(record)
+
+  def close(self):
+    self._writer.close()
+
+
+def read_done(directory):
+  """{index: done dict} of the parts of `directory` that finished."""
+  from apache_beam.io.filesystems import FileSystems
+  found = {}
+  pattern = posixpath.join(directory, "part-*" + DONE_TAIL)
+  for metadata in FileSystems.match([pattern])[0].metadata_list:
+    try:
+      with FileSystems.open(metadata.path) as handle:
+        done = json.loads(handle.read().decode())
+    except (OSError, ValueError):
+      continue
+    found[int(done["index"])] = done
+  return found
