@@ -107,12 +107,11 @@ class Summary:
 
 
 def _codes(column):
-  """(int64 codes [N], list of distinct values) of a string column."""
+  """(int64 codes [N], list of distinct values) of a string ChunkedArray without nulls."""
   import pyarrow.compute as pc
-  encoded = pc.dictionary_encode(column.combine_chunks() if hasattr(column, "combine_chunks")
-                                 else column)
-  return encoded.indices.to_numpy(zero_copy_only=False).astype("int64"), \
-      encoded.dictionary.to_pylist()
+  encoded = pc.dictionary_encode(column.combine_chunks())
+  codes = encoded.indices.to_numpy(zero_copy_only=False).astype("int64")
+  return codes, encoded.dictionary.to_pylist()
 
 
 def _label_order(codes, names):
