@@ -32,7 +32,8 @@ class ArchiveReport:
     top_events: highest-peak events listed per label, 1 to MAX_TOP_EVENTS.
     timezone: IANA zone name (e.g. "Europe/Paris") of the hour-of-day and date
       charts and the times shown; "UTC" by default.
-    title: the page's title, or None for "Sound events: <first input's name>".
+    title: the page's title, or None for "Sound events: <first input's name>" (and how
+      many more inputs).
   """
   top_events: int = dataclasses.field(default=TOP_EVENTS, metadata=flag(
       "--top-events", "highest-peak events listed per label", metavar="N"))

@@ -17,6 +17,7 @@ columns named) or a bad flag: one line on stderr, exit status 2.  A table
 without events gives a page saying so, exit status 0.
 """
 
+import dataclasses
 import os
 import sys
 
@@ -47,6 +48,7 @@ def run(args):
   from soundscope.report import aggregate, inputs, render
   from soundscope.util import atomic
   options = flags.build(R.ArchiveReport, args)
+  options = dataclasses.replace(options, title=options.title or render.default_title(args.inputs))
   folder = os.path.dirname(os.path.abspath(args.output))
   if not os.path.isdir(folder):
     print(f"soundscope report: {args.output}: its folder does not exist", file=sys.stderr)

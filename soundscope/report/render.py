@@ -255,6 +255,13 @@ def _script_json(value):
   return json.dumps(value, separators=(",", ":")).replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
+def default_title(paths):
+  """'Sound events: <first path's name>' (and how many more), for a page without --title."""
+  names = [os.path.basename(os.path.normpath(os.fspath(path))) for path in paths]
+  more = f" and {len(names) - 1} more" if len(names) > 1 else ""
+  return f"Sound events: {names[0]}{more}" if names else "Sound events"
+
+
 def render(summary, files, output_path, options, audio_root=None):
   """The report page of a Summary, as one HTML string.
 
@@ -271,7 +278,7 @@ def render(summary, files, output_path, options, audio_root=None):
   """
   page_folder = os.path.dirname(os.path.abspath(output_path))
   audio_root = os.path.abspath(audio_root or os.getcwd())
-  title = options.title or f"Sound events: {os.path.basename(files[0]) if files else ''}"
+  title = options.title or default_title(files)
   made = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
   sources = "".join(f"<li><code>{_e(path)}</code></li>" for path in files)
   slots = {
