@@ -1,0 +1,223 @@
+"""Live sound events: a file through `capture --input` gives `classify --events`' events,
+on the console, in --jsonl and on a real MQTT broker; rules, cooldowns and the gate."""
+
+import json
+import signal
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile
+
+import support_mqtt as sm
+import support_runtime as sr
+from soundscope.runtime import rules as rules_lib
+from soundscope.transforms import audio
+
+# ESC-10 clips (dog, rain, rooster, crying baby, chainsaw, dog) with 3 s of silence
+# between them, made 16 kHz once: live and batch then read the same samples.
+CLIPS = (sr.DOG_CLIP, sr.RAIN_CLIP, "audio/esc10/1-26806-A-1.flac",
+         "audio/esc10/1-187207-A-20.flac", "audio/esc10/1-116765-A-41.flac", sr.DOG_CLIP)
+EVENT_KEYS = ("label", "start_seconds", "end_seconds", "peak_score", "mean_score", "windows")
+
+
+@pytest.fixture(scope="module")
+def scape(tmp_path_factory):
+  folder = tmp_path_factory.mktemp("scape")
+  silence = np.zeros(3 * sr.CLIP_RATE, np.int16)
+  parts = [silence]
+  for clip in CLIPS:
+    samples, rate = sr.read_clip(clip)
+    assert rate == sr.CLIP_RATE
+    parts += [samples, silence]
+  wave = np.concatenate(parts).astype(np.float64) / 32768.0
+  wave16k = np.clip(np.rint(audio.resample(wave, sr.CLIP_RATE, 16000) * 32768), -32768, 32767)
+  path = folder / "scape.wav"
+  soundfile.write(str(path), wave16k.astype(np.int16), 16000, subtype="PCM_16")
+  return path
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+  return sr.import_yamnet(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module")
+def batch_events(scape, models):
+  """`soundscope classify --labels esc10 --events --json` of the file."""
+  result = subprocess.run(sr.soundscope_command("classify", "--labels", "esc10", "--events",
+                                                "--json", "--model-dir", models, scape),
+                          capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr
+  events = json.loads(result.stdout)["events"]
+  assert {e["label"] for e in events} >= {"dog", "rain", "rooster"}, events
+  return events
+
+
+def same_events(live, batch):
+  """Live end notices equal batch events: labels, windows and scores exactly, bounds to
+  1e-9 s (a window's time is its offset plus its start, summed in another order)."""
+  assert len(live) == len(batch), (live, batch)
+  for one, other in zip(live, batch):
+    assert {k: one[k] for k in EVENT_KEYS if "seconds" not in k} == \
+        {k: other[k] for k in EVENT_KEYS if "seconds" not in k}
+    assert one["start_seconds"] == pytest.approx(other["start_seconds"], abs=1e-9)
+    assert one["end_seconds"] == pytest.approx(other["end_seconds"], abs=1e-9)
+
+
+@pytest.mark.slow
+def test_a_file_through_capture_gives_classify_events_in_jsonl_and_on_mqtt(
+    tmp_path, scape, models, batch_events):
+  broker = sm.Broker(tmp_path / "broker").start()
+  subscriber = sm.Subscriber(broker.port)
+  jsonl = tmp_path / "events.jsonl"
+  try:
+    result = subprocess.run(
+        sr.soundscope_command("capture", "--input", scape, "--labels", "esc10", "--events",
+                              "--jsonl", jsonl, "--mqtt", broker.url + "/sound",
+                              "--mqtt-node", "test", "--model-dir", models),
+        env=sr.child_env(tmp_path / "home", SOUNDSCOPE_STATE_DIR=tmp_path / "state"),
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    written = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert all("kind" in record for record in written)     # Events only, no windows.
+    ends = [r for r in written if r["kind"] == "end"]
+    same_events(sorted(ends, key=lambda e: (e["start_seconds"], e["end_seconds"], e["label"])),
+                batch_events)
+    # Each event started before it ended, with the same start, once.
+    starts = [r for r in written if r["kind"] == "start"]
+    assert sorted((s["label"], s["start_seconds"]) for s in starts) == \
+        sorted((e["label"], e["start_seconds"]) for e in ends)
+    for record in written:
+      assert record["source"] == str(scape) and record["label_set"] == "esc10"
+      assert record["start_utc"].endswith("Z")
+    # The console says each start and end after the windows' lines.
+    assert result.stdout.count(" started (") == len(starts)
+    assert result.stdout.count(" ended after ") == len(ends)
+    # The same notices reached MQTT, in order per label, and the states went ON then OFF.
+    sr.wait_for(lambda: subscriber.on("sound/test/status")[-1:] == ["offline"],
+                what="capture's offline")
+    for label in {e["label"] for e in ends}:
+      assert subscriber.json_on(f"sound/test/{label}/event") == \
+          [r for r in written if r["label"] == label]
+      states = subscriber.on(f"sound/test/{label}/state")
+      assert states[-2 * sum(e["label"] == label for e in ends):] == \
+          ["ON", "OFF"] * sum(e["label"] == label for e in ends)
+    assert subscriber.on("homeassistant/binary_sensor/test/crying_baby/config")
+  finally:
+    subscriber.close()
+    broker.stop()
+
+
+@pytest.mark.slow
+def test_wav_on_stdin_and_the_last_will_of_a_killed_capture(tmp_path, scape, models,
+                                                           batch_events):
+  broker = sm.Broker(tmp_path / "broker").start()
+  subscriber = sm.Subscriber(broker.port)
+  jsonl = tmp_path / "events.jsonl"
+  process = subprocess.Popen(
+      sr.soundscope_command("capture", "--input", "-", "--labels", "esc10", "--jsonl", jsonl,
+                            "--mqtt", broker.url, "--model-dir", models),
+      env=sr.child_env(tmp_path / "home", SOUNDSCOPE_STATE_DIR=tmp_path / "state"),
+      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+  try:
+    process.stdin.write(scape.read_bytes())   # A WAV, and the pipe stays open: a live stream.
+    process.stdin.flush()
+    # Every event but those the stream's end would close (there are none: silence ends it).
+    sr.wait_for(lambda: jsonl.exists() and sum('"end"' in line for line in
+                                               jsonl.read_text().splitlines())
+                == len(batch_events), timeout=60, what="the events from stdin")
+    sr.wait_for(lambda: subscriber.on("soundscope/soundscope/status")[-1:] == ["online"],
+                what="online")
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    sr.wait_for(lambda: subscriber.on("soundscope/soundscope/status")[-1:] == ["offline"],
+                what="the last will")
+    ends = [json.loads(line) for line in jsonl.read_text().splitlines() if '"end"' in line]
+    same_events(ends, batch_events)
+  finally:
+    if process.poll() is None:
+      process.kill()
+    process.wait(10)
+    subscriber.close()
+    broker.stop()
+
+
+def test_rules_files_are_checked_in_one_line(tmp_path):
+  labels = ("dog", "rain")
+  path = tmp_path / "rules.yaml"
+  path.write_text("gate_dbfs: -50\ndefault: {cooldown: 5}\n"
+                  "labels:\n  dog: {threshold: 0.4, exit: 0.2, sinks: [mqtt]}\n")
+  rules = rules_lib.load(str(path), labels, sink_names=("mqtt", "console"))
+  dog, rain = rules.per_label
+  assert (dog.events.enter, dog.events.exit, dog.cooldown_seconds, dog.sinks) == \
+      (0.4, 0.2, 5.0, ("mqtt",))
+  assert (rain.events.enter, rain.cooldown_seconds, rain.sinks) == (0.5, 5.0, None)
+  assert rules.gate_dbfs == -50.0 and len(rules.groups()) == 2
+  for text, message in (("labels: {dgo: {threshold: 0.4}}", "did you mean 'dog'"),
+                        ("labels: {dog: {treshold: 0.4}}", "did you mean 'threshold'"),
+                        ("labels: {dog: {threshold: 2}}", "enter must be in (0, 1]"),
+                        ("labels: {dog: {sinks: [email]}}", "unknown sink 'email'"),
+                        ("labels: [dog", "not valid YAML")):
+    path.write_text(text)
+    with pytest.raises(rules_lib.RulesError) as refused:
+      rules_lib.load(str(path), labels, sink_names=("mqtt", "console"))
+    assert str(path) in str(refused.value) and message in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.slow
+def test_rules_cooldown_sinks_and_threshold_change_what_is_announced(tmp_path, scape, models,
+                                                                    batch_events):
+  rules = tmp_path / "rules.yaml"
+  # Dog: the later dog events (14 and 38 s after the first one's end) fall in a 60 s
+  # cooldown and are not announced; dog's notices go to --jsonl only.  Rain's
+  # threshold is above its peak (0.96): no rain event.  The others are batch's.
+  rules.write_text("labels:\n  dog: {cooldown: 60, sinks: [jsonl]}\n  rain: {threshold: 0.99}\n")
+  jsonl = tmp_path / "events.jsonl"
+  result = subprocess.run(
+      sr.soundscope_command("capture", "--input", scape, "--labels", "esc10", "--events",
+                            "--rules", rules, "--jsonl", jsonl, "--model-dir", models),
+      env=sr.child_env(tmp_path / "home"), capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr
+  ends = [r for r in map(json.loads, jsonl.read_text().splitlines()) if r["kind"] == "end"]
+  dogs = [e for e in batch_events if e["label"] == "dog"]
+  assert len(dogs) >= 2 and dogs[1]["start_seconds"] - dogs[0]["end_seconds"] < 60
+  same_events([e for e in ends if e["label"] == "dog"], dogs[:1])
+  same_events([e for e in ends if e["label"] not in ("dog", "rain")],
+              [e for e in batch_events if e["label"] not in ("dog", "rain")])
+  assert "dog started" not in result.stdout and "dog ended" not in result.stdout
+  assert "rooster started" in result.stdout
+  bad = subprocess.run(
+      sr.soundscope_command("capture", "--input", scape, "--labels", "esc10", "--rules",
+                            tmp_path / "missing.yaml", "--model-dir", models),
+      env=sr.child_env(tmp_path / "home"), capture_output=True, text=True, timeout=120)
+  assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "missing.yaml" in bad.stderr
+
+
+def test_the_volume_gate_keeps_quiet_windows_out_of_events(scape, models, batch_events):
+  from soundscope.models import label_sets
+  from soundscope.models.store import registry
+  from soundscope.runtime import live_events
+  from soundscope.transforms import levels
+  model = registry.load_classifier("yamnet", models)
+  resolved = label_sets.for_classifier("esc10", model)
+  gate = -20.0
+  events = live_events.LiveEvents(model, resolved,
+                                  rules_lib.uniform(resolved.labels, gate_dbfs=gate), "scape")
+  wave, _ = soundfile.read(str(scape), dtype="float64")
+  notices = []
+  for start in range(0, len(wave), 5 * 16000):
+    notices += events.add(wave[start:start + 5 * 16000], start / 16000.0, None)
+  notices += events.finish()
+  ends = [n.to_dict() for n, _ in notices if n.kind == "end"]
+  # Batch events all of whose windows (0.975 s every 0.48 s) are louder than the gate stay,
+  # the others (the quieter dogs and the rain, about -21 dBFS RMS) are gone.
+  def loud(event):
+    first = int(round(event["start_seconds"] / 0.48))
+    count = event["windows"]
+    return all(levels.rms_dbfs(wave[int((first + i) * 7680):int((first + i) * 7680) + 15600])
+               >= gate for i in range(count))
+  kept = [e for e in batch_events if loud(e)]
+  assert 0 < len(kept) < len(batch_events)
+  same_events(sorted(ends, key=lambda e: (e["start_seconds"], e["label"])), kept)
