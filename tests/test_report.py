@@ -165,7 +165,7 @@ def test_report_page_figures_charts_and_audio_links(archive, browser, capsys, tm
     assert float(row[3]) == pytest.approx(figures["seconds"] / figures["events"], rel=1e-12)
     assert float(row[5]) == figures["peak"]
   untimed = sum(1 for row in rows if row["start_utc"] is None)
-  assert f"{untimed} events have no absolute time" in page.text_content("header")
+  assert f"{untimed} events without an absolute time" in page.text_content("header")
   assert page.title() == "Sound events: tables"     # The folder given.
   assert "ab" * 32 in page.inner_html("#runs") and "esc10" in page.text_content("#runs")
 

@@ -61,6 +61,7 @@ def run(args):
   summary = aggregate.summarize(table, options)
   atomic.write_text(args.output, render.render(summary, files, args.output, options,
                                                audio_root=args.audio_root))
-  print(f"{args.output}: {summary.events:,} events of {len(summary.labels):,} labels in "
-        f"{summary.files:,} files")
+  print(f"{args.output}: {render.counted(summary.events, 'event')} of "
+        f"{render.counted(len(summary.labels), 'label')} in "
+        f"{render.counted(summary.files, 'file')}")
   return EXIT_OK

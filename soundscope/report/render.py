@@ -61,6 +61,12 @@ def offset_text(seconds):
   return f"{seconds:.3f}".rstrip("0").rstrip(".")
 
 
+def counted(number, noun, strong=False):
+  """'1 event', '12,408 events' (the number in <strong> when strong)."""
+  text = f"<strong>{number:,}</strong>" if strong else f"{number:,}"
+  return f"{text} {noun}{'' if number == 1 else 's'}"
+
+
 def _when(moment, seconds=False):
   if moment is None:
     return ""
@@ -187,8 +193,9 @@ def label_sections(summary, page_folder, audio_root, top_events):
     parts.append(
         f'<section class="label" id="label-{index}" data-index="{index}">'
         f"<h3>{_e(figures.label)}</h3>"
-        f'<p class="facts">{figures.events:,} events, {_e(seconds_text(figures.seconds))} in '
-        f"all, in {figures.files:,} files; peak score {figures.peak_score:.2f}.</p>"
+        f'<p class="facts">{counted(figures.events, "event")}, '
+        f"{_e(seconds_text(figures.seconds))} in all, in {counted(figures.files, 'file')}; "
+        f"peak score {figures.peak_score:.2f}.</p>"
         f'<div class="minis">{charts}</div>'
         f"<h4>Top {shown} by peak score</h4>"
         f"{top_table(figures, page_folder, audio_root, summary.timezone)}</section>")
@@ -206,17 +213,17 @@ def time_note(summary):
           f"events from {_e(_when(summary.first))} to {_e(_when(summary.last))}.")
   missing = summary.events - summary.timed
   if missing:
-    text += (f" {missing:,} events have no absolute time: they count in the tables but not "
-             f"in the hour and date charts.")
+    text += (f" {counted(missing, 'event')} without an absolute time: in the tables, not in "
+             f"the hour and date charts.")
   return f'<p class="note">{text}</p>'
 
 
 def overview(summary, files):
   if not summary.events:
     return '<p class="empty">No events: the table holds no events.</p>'
-  return (f'<p class="overview"><strong>{summary.events:,}</strong> events of '
-          f"<strong>{len(summary.labels):,}</strong> labels in "
-          f"<strong>{summary.files:,}</strong> audio files; "
+  return (f'<p class="overview">{counted(summary.events, "event", True)} of '
+          f"{counted(len(summary.labels), 'label', True)} in "
+          f"{counted(summary.files, 'audio file', True)}; "
           f"{_e(seconds_text(summary.seconds))} of events in all.</p>")
 
 
