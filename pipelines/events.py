@@ -157,15 +157,15 @@ def split_start_times(steps, files, error_row):
   return [item for item in files if item.path not in missing], errors
 
 
-def merge_events(part_paths, events_path, sources=(), event_dir=None, event_format=None):
+def merge_events(part_paths, events_path, row_paths=(), event_dir=None, event_format=None):
   """The parts' event rows -> events_path (one Parquet table), then the --event-format tables.
 
   Args:
     part_paths: the parts' events table files, in part order.
     events_path: the run's events table (staged).
-    sources: the paths of every file scored (each gets a Raven/Audacity table, empty
-      when it has no events).
-    event_dir, event_format: where and how to export (None: no export).
+    row_paths: the run's prediction-row files: each source in them (a file scored)
+      gets its Raven/Audacity table, empty when it has no events.
+    event_dir, event_format: where and how to export (event_dir None: no export).
 
   Returns:
     int: events written.
@@ -175,8 +175,10 @@ def merge_events(part_paths, events_path, sources=(), event_dir=None, event_form
   from soundscope.transforms import event_tables
   written = merge.concat_parquet(part_paths, events_path, event_tables.EVENTS_SCHEMA)
   if event_dir:
+    kind = event_format or "csv"
+    sources = () if kind in event_tables.COMBINED_KINDS else scored_sources(row_paths)
     with FileSystems.open(events_path) as handle:
-      export(event_tables.read_parquet(handle), event_dir, event_format, sources)
+      export(event_tables.read_parquet(handle), event_dir, kind, sources)
   return written
 
 

@@ -34,3 +34,141 @@ def test_events_parquet_round_trips_with_nulls_and_utc_times(tmp_path):
   (tmp_path / "not.parquet").write_text("x")
   with pytest.raises(T.EventTableError, match="not.parquet: not a Parquet file"):
     T.read_parquet(str(tmp_path / "not.parquet"))
+
+
+# ------------------------------------------------------------- predict --events, end to end
+
+import hashlib
+import json
+import os
+import shutil
+
+import pyarrow.parquet as pq
+
+from soundscope.cli import main as cli
+from soundscope.models import label_sets
+from conftest import asset
+from support_store import yamnet_store
+
+# ESC-10 clips renamed as an AudioMoth names its files (UTC start in the name).
+CLIPS = {"1-100032-A-0.flac": "20240501_053000.flac",     # dog
+         "1-17367-A-10.flac": "20240501_053100.flac",     # rain
+         "1-187207-A-20.flac": "20240501_053200.flac"}    # crying baby
+UNNAMED = "notes.flac"                                     # no start time in its name
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+  root = tmp_path_factory.mktemp("events-archive")
+  yamnet_store(root / "models")
+  (root / "site").mkdir()
+  for clip, name in CLIPS.items():
+    shutil.copy(asset(f"audio/esc10/{clip}"), root / "site" / name)
+  shutil.copy(asset("audio/esc10/1-100032-A-0.flac"), root / "site" / UNNAMED)
+  return root
+
+
+def run_cli(capsys, *args):
+  status = cli.main(list(args))
+  captured = capsys.readouterr()
+  return status, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def predicted(archive):
+  """One predict --events run over the archive (module-wide: the run is the expensive part)."""
+  output = archive / "out" / "site.parquet"
+  tables = archive / "raven"
+  status = cli.main(["predict", "--input", str(archive / "site"), "--output", str(output),
+                     "--model-dir", str(archive / "models"), "--labels", "esc10",
+                     "--per-window", "--events", "--start-time", "audiomoth",
+                     "--min-level", "-60", "--event-dir", str(tables), "--event-format",
+                     "raven", "--no-progress"])
+  return status, output, tables
+
+
+@pytest.mark.slow
+def test_predict_events_give_classifys_events_with_utc_times_and_exports(archive, predicted,
+                                                                          capsys, tmp_path):
+  capsys.readouterr()
+  status, output, tables = predicted
+  assert status == 0
+  events_path = output.parent / "site-events.parquet"
+  table = T.read_parquet(str(events_path))
+  assert table.schema.equals(T.EVENTS_SCHEMA)
+  rows = table.to_pylist()
+  # Under the default rules the dog and the rain are events, the baby's cries (0.4) are not.
+  assert [(os.path.basename(r["source"]), r["label"]) for r in rows] == [
+      ("20240501_053000.flac", "dog"), ("20240501_053100.flac", "rain")]
+  esc10 = label_sets.path_of("esc10").read_bytes()
+  assert {r["label_set"] for r in rows} == {"esc10"}
+  assert {r["label_set_hash"] for r in rows} == {hashlib.sha256(esc10).hexdigest()}
+  assert {r["model"] for r in rows} == {"yamnet"}
+  # Each file's events are classify's for the same file and flags (one per-file function).
+  for clip, name in CLIPS.items():
+    path = str(archive / "site" / name)
+    status, out, _ = run_cli(capsys, "classify", path, "--model-dir", str(archive / "models"),
+                             "--labels", "esc10", "--events", "--json", "--start-time",
+                             "audiomoth", "--min-level", "-60")
+    expected = json.loads(out)["events"]
+    mine = [r for r in rows if r["source"] == path]
+    assert [V.Event(r["label"], r["start_seconds"], r["end_seconds"], r["peak_score"],
+                    r["mean_score"], r["windows"]).as_dict() for r in mine] == [
+        {k: v for k, v in e.items() if not k.endswith("_utc")} for e in expected]
+    start = datetime.datetime.strptime(name[:15], "%Y%m%d_%H%M%S").replace(tzinfo=UTC)
+    for r, e in zip(mine, expected):
+      assert r["start_utc"] == start + datetime.timedelta(microseconds=round(
+          r["start_seconds"] * 1e6))
+      assert e["start_utc"] == T_iso(r["start_utc"])
+  # The file without a start time is an error row naming the stage, not a guess.
+  errors = pq.read_table(output.parent / "site-errors.parquet").to_pylist()
+  assert [(os.path.basename(e["input"]), e["stage"], e["error_type"]) for e in errors] == [
+      (UNNAMED, "start_time", "no_start_time")]
+  # Window rows: the old columns as before, plus levels and UTC times; quiet windows unclassified.
+  windows = pq.read_table(output)
+  assert windows.column_names[:9] == ["id", "source", "record", "start_seconds", "end_seconds",
+                                      "predictions", "model", "model_version", "run_time"]
+  dog = [w for w in windows.to_pylist() if w["source"].endswith("20240501_053000.flac")]
+  assert dog[0]["start_utc"] == datetime.datetime(2024, 5, 1, 5, 30, tzinfo=UTC)
+  quiet = [w for w in dog if w["rms_dbfs"] < -60]
+  assert quiet and all(w["predictions"] is None for w in quiet)
+  assert all(w["predictions"] is not None for w in dog if w["rms_dbfs"] >= -60)
+  # Raven tables, one per file scored (the baby's empty), and the other exporters,
+  # round-trip with the Parquet.
+  assert sorted(os.listdir(tables)) == sorted(n.replace(".flac", T.RAVEN_SUFFIX)
+                                             for n in CLIPS.values())
+  for name in CLIPS.values():
+    raven = T.read_raven(tables / name.replace(".flac", T.RAVEN_SUFFIX))
+    assert raven == [e for s, e in T.events_of_table(table) if s.endswith(name)]
+  from soundscope.pipelines import events as pipeline_events
+  for kind, reader in (("csv", T.read_csv), ("jsonl", T.read_jsonl)):
+    pipeline_events.export(table, tmp_path / kind, kind)
+    assert reader(tmp_path / kind / f"events.{kind}") == T.events_of_table(table)
+
+
+def T_iso(moment):
+  from soundscope.transforms import timestamps
+  return timestamps.iso_utc(moment)
+
+
+@pytest.mark.parametrize("flags,says", [
+    (["--start-time", "songmeter"], "gives no start time for any of the 4 files"),
+    (["--start-time", "bad.csv"], "bad.csv: cannot read it"),
+    (["--events", "--input-format", "tfrecord"], "need audio inputs"),
+])
+def test_bad_event_inputs_stop_predict_with_one_line(archive, capsys, tmp_path, flags, says):
+  status, out, err = run_cli(capsys, "predict", "--input", str(archive / "site"), "--output",
+                             str(tmp_path / "x.parquet"), "--model-dir", str(archive / "models"),
+                             "--no-progress", *flags)
+  lines = err.strip().splitlines()
+  assert status == 2 and len(lines) == 1 and says in lines[0], err
+  assert not os.path.exists(tmp_path / "x.parquet")
+
+
+def test_predict_events_over_an_empty_archive_is_a_usage_error(archive, capsys, tmp_path):
+  (tmp_path / "empty").mkdir()
+  status, _, err = run_cli(capsys, "predict", "--input", str(tmp_path / "empty"), "--output",
+                           str(tmp_path / "x.parquet"), "--model-dir", str(archive / "models"),
+                           "--events", "--no-progress")
+  lines = err.strip().splitlines()
+  assert status == 2 and len(lines) == 1 and "holds no audio file" in lines[0], err

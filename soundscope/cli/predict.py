@@ -3,11 +3,12 @@
 The Beam graph and the output schema: pipelines/predict.py and
 pipelines/prediction.py.  Flags of its own, the model and report flags of
 configs.params.ReportOptions, the audio front end of configs.params.VggishParams
-(the ones that apply to scoring audio) and the shared Beam flags
+(the ones that apply to scoring audio), the flags of events, levels and start
+times (soundscope/cli/event_flags.py; docs/events.md) and the shared Beam flags
 (soundscope/cli/beam.py); every other option goes to Apache Beam unchanged.
 """
 
-from soundscope.cli import beam, flags
+from soundscope.cli import beam, event_flags, flags
 from soundscope.cli import labels as labels_cli
 from soundscope.configs import params as P
 
@@ -37,6 +38,7 @@ def add_arguments(parser):
                            "outputs too large for one file or for the launching process")
   flags.add_flags(parser, P.VggishParams, names=FRONT_END_FLAGS,
                   title="front end (configs/params.py)")
+  event_flags.add_arguments(parser)   # --events, --event-*, --min-level, --start-time
   beam.add_common_arguments(parser)
   return parser
 
@@ -45,6 +47,7 @@ def run(args):
   """Checks the flags against their configs (a refused value is a usage error), then predicts."""
   args.report = flags.build(P.ReportOptions, args)
   args.label_set = resolve_label_set(args)
+  args.file_steps = event_flags.file_steps(args, args.label_set)
   from soundscope.pipelines import predict
   return beam.run_pipeline(predict, args)
 
