@@ -50,7 +50,8 @@ ClipInput.__doc__ = """Input of the classifier handler.
   kind: 'file' (data: path of an audio file, str) or 'embedding'
     (data: uint8 [frames, 128], AudioSet release bytes).
 """
-Scored = collections.namedtuple("Scored", ["rows", "seconds", "error"])
+Scored = collections.namedtuple("Scored", ["rows", "seconds", "error", "events"],
+                                defaults=(None,))
 Scored.__doc__ = """Output of the classifier handler for one input.
 
   rows: list of row dicts (prediction_rows), or None when reading failed.
@@ -60,6 +61,7 @@ Scored.__doc__ = """Output of the classifier handler for one input.
     transforms.errors.AudioInputError (decoding; an error row of stage 'read')
     or any other exception while scoring it (stage 'inference').  Either way the
     file becomes one error row, not a failed batch.
+  events: the file's rows of the events table with --events (pipelines/events.py), else None.
 """
 AudioConfig = collections.namedtuple("AudioConfig", ["params", "score_block_seconds"])
 AudioConfig.__doc__ = """How the classifier handler reads audio files: VggishParams
@@ -259,7 +261,7 @@ RowFormat.__doc__ = """How predictions become rows: k best labels with score >= 
 and whether the full score vector is kept."""
 
 
-def prediction_rows(classifier, scores, row_format, label_set=None):
+def prediction_rows(classifier, scores, row_format, label_set=None, start_utc=None):
   """One dict per row (every window, or one for the clip) in the shared fields (models/rows.py).
 
   Args:
@@ -267,12 +269,19 @@ def prediction_rows(classifier, scores, row_format, label_set=None):
     scores: models.scoring.Scores over the classifier's classes.
     row_format: RowFormat.
     label_set: a ResolvedLabelSet to report instead of the classes, or None.
+    start_utc: the input's start (aware datetime), or None: rows' UTC times.
   """
   from soundscope.models import label_sets, rows, scoring
   scores = label_sets.reported(scores, label_set)
-  return [{**row, **rows.model_fields(classifier)} for row in rows.window_rows(
-      scoring.clip_windows(scores), label_sets.label_names(label_set, classifier),
-      row_format.top_k, row_format.threshold, row_format.with_scores)]
+  return [{**_NO_LEVEL_OR_TIME, **row, **rows.model_fields(classifier)}
+          for row in rows.window_rows(
+              scoring.clip_windows(scores), label_sets.label_names(label_set, classifier),
+              row_format.top_k, row_format.threshold, row_format.with_scores,
+              scoring.clip_levels(scores), start_utc)]
+
+
+# The nullable columns of pipelines/events.window_fields, null unless the row has them.
+_NO_LEVEL_OR_TIME = {"rms_dbfs": None, "peak_dbfs": None, "start_utc": None, "end_utc": None}
 
 
 class ClassifierModelHandler(base.ModelHandler):
@@ -294,9 +303,11 @@ class ClassifierModelHandler(base.ModelHandler):
   def __init__(self, loader, row_format, per_window=False,
                audio_config=AudioConfig(P.VggishParams(), P.SCORE_BLOCK_SECONDS),
                decode_threads=0, beacon_dir=None, batch_size=CLASSIFIER_BATCH_SIZE,
-               label_set=None):
+               label_set=None, file_steps=None):
     super().__init__()
     self._label_set = label_set
+    from soundscope.pipelines import events
+    self._file_steps = file_steps or events.FileSteps()   # --events, --start-time, --min-level
     self._batch_size = int(batch_size)
     self._loader = loader
     self._row_format = row_format
@@ -312,6 +323,11 @@ class ClassifierModelHandler(base.ModelHandler):
   @property
   def beacon_dir(self):
     return self._beacon_dir
+
+  @property
+  def file_steps(self):
+    """pipelines/events.FileSteps: what the per-file step does besides scoring."""
+    return self._file_steps
 
   def model_key(self):
     return ("classifier", self._loader.name, self._loader.model_dir, self._loader.factory)
@@ -342,15 +358,15 @@ class ClassifierModelHandler(base.ModelHandler):
 
   def _score_file(self, model, clip):
     """One audio-file ClipInput -> Scored (models/scoring.py: the path classify and live take)."""
-    from soundscope.models import scoring
     try:
-      scores = scoring.score_file(model, clip.data, self._audio_config.params, self._per_window,
-                                  score_block_seconds=self._audio_config.score_block_seconds)
+      # Scores, and with --events the file's events (pipelines/events.py).
+      result = self._file_steps.score(model, clip.data, self._audio_config, self._per_window)
     except Exception as exc:  # pylint: disable=broad-except
       # This file only: an unreadable file, or a classifier failing on its audio,
       # becomes its own error row and the other files of the batch go on.
       return Scored(None, None, exc)
-    return Scored(prediction_rows(model, scores, self._row_format, self._label_set), scores.seconds, None)
+    return Scored(prediction_rows(model, result.scores, self._row_format, self._label_set,
+                                  result.start_utc), result.scores.seconds, None, result.events)
 
   def run_inference(self, batch, model, inference_args=None):
     records = [i for i, clip in enumerate(batch) if clip.kind == "embedding"]

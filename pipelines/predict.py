@@ -39,7 +39,7 @@ memory stays bounded and the numbers are those of the whole file.
 import os
 import sys
 
-from soundscope.pipelines import dead_letter, inputs, launch, options, outputs
+from soundscope.pipelines import dead_letter, events, inputs, launch, options, outputs
 
 # apache_beam, the model handlers and the Beam graph (pipelines.prediction) are
 # imported inside run(), so `soundscope predict --help` stays fast.
@@ -63,7 +63,13 @@ def run_settings(args, loader, input_format):
   return {"command": "predict", "model": loader.describe(), "model_files": loader.fingerprint(),
           "input_format": input_format, "per_window": args.per_window, "scores": args.scores,
           "report": getattr(args, "report", None), "front_end": args.params,
-          "labels": None if label_set is None else repr(label_set)}
+          "labels": None if label_set is None else repr(label_set),
+          "file_steps": _file_steps(args).settings()}
+
+
+def _file_steps(args):
+  """pipelines/events.FileSteps of --events, --start-time, --min-level (cli/event_flags.py)."""
+  return getattr(args, "file_steps", None) or events.FileSteps()
 
 
 def split_inputs(files, input_format):
@@ -92,6 +98,14 @@ def run(args):
     return 2
   input_format = choose_format(args.input_format, expansion.files)
   files, early_errors = split_inputs(expansion.files, input_format)
+  steps = _file_steps(args)
+  try:   # Files without a start time are error rows; a pattern fitting none, a usage error.
+    events.check_inputs(steps, input_format, files)
+    files, no_start_time = events.split_start_times(steps, files, dead_letter.error_row)
+  except ValueError as exc:
+    print(f"soundscope predict: error: {exc}", file=sys.stderr)
+    return 2
+  early_errors += no_start_time
   early_errors = [dead_letter.error_row(item.video_id, item.path, "expand", (
       "duplicate_input", f"{item.path}: listed more than once"))
                   for item in expansion.duplicates] + early_errors
@@ -102,7 +116,7 @@ def run(args):
   tail = args.output[len(base):]
   # The prefix owns both layouts, so a rerun in either replaces the other.
   owned = (tail, outputs.SHARD_NUMBERS + suffix, dead_letter.PARQUET_SUFFIX,
-           dead_letter.JSONL_SUFFIX)
+           dead_letter.JSONL_SUFFIX, events.EVENTS_TAIL)
 
   def build(pipeline, todo, parts_dir, beacon_dir, run_time):
     if input_format == "tfrecord":
@@ -113,7 +127,7 @@ def run(args):
         options.decode_threads(args), beacon_dir,
         batch_size=(model_handlers.RECORD_BATCH_SIZE if input_format == "tfrecord"
                     else model_handlers.CLASSIFIER_BATCH_SIZE),
-        label_set=getattr(args, "label_set", None))
+        label_set=getattr(args, "label_set", None), file_steps=steps)
     prediction.build_pipeline(pipeline, todo, input_format, handler, parts_dir, args.scores,
                               run_time, beacon_dir)
 
@@ -124,6 +138,11 @@ def run(args):
                                 early_errors, merge.part_files(staged.parts_dir, indices,
                                                                prediction.ERRORS_TABLE),
                                 args.errors_format)
+    if steps.events:
+      found = events.merge_events(
+          merge.part_files(staged.parts_dir, indices, events.EVENTS_TABLE),
+          staged.staged(events.EVENTS_TAIL), paths, args.event_dir, args.event_format)
+      print(f"events: {found}")
     return prediction.count_written(paths), errors
 
   if input_format == "tfrecord":

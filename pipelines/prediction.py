@@ -20,8 +20,8 @@ duration (windows padded past a short clip's end are cut there).
 
 import apache_beam as beam
 
-from soundscope.pipelines import (dead_letter, inputs, merge, model_handlers, outputs, parts,
-                                  progress)
+from soundscope.pipelines import (dead_letter, events, inputs, merge, model_handlers, outputs,
+                                  parts, progress)
 from soundscope.transforms import errors as audio_errors
 from soundscope.transforms import records
 
@@ -40,6 +40,7 @@ def predictions_schema(with_scores):
     fields.append(("scores", pa.list_(pa.float32())))
   fields += [("model", pa.string()), ("model_version", pa.string()),
              ("run_time", pa.timestamp("us", tz="UTC"))]
+  fields += events.window_fields()   # Nullable: levels and UTC times (docs/outputs.md).
   return pa.schema(fields)
 
 
@@ -47,10 +48,14 @@ ROWS_TABLE = "rows"
 ERRORS_TABLE = "errors"
 
 
-def part_formats(with_scores):
+def part_formats(with_scores, with_events=False):
   """{table: schema} of a predict part's files (pipelines/parts.PartWriter)."""
-  return {ROWS_TABLE: predictions_schema(with_scores),
-          ERRORS_TABLE: dead_letter.errors_schema()}
+  formats = {ROWS_TABLE: predictions_schema(with_scores),
+             ERRORS_TABLE: dead_letter.errors_schema()}
+  if with_events:
+    from soundscope.transforms import event_tables
+    formats[events.EVENTS_TABLE] = event_tables.EVENTS_SCHEMA
+  return formats
 
 
 def _audio_clip(item):
@@ -129,7 +134,7 @@ class _ScorePartsFn(progress.BeaconLifecycle, beam.DoFn):
     self._handler = handler
     self._input_format = input_format
     self._directory = directory
-    self._formats = part_formats(with_scores)
+    self._formats = part_formats(with_scores, handler.file_steps.events)
     self._run_time = run_time
     self._beacon_dir = beacon_dir
 
@@ -203,6 +208,9 @@ class _ScorePartsFn(progress.BeaconLifecycle, beam.DoFn):
       counts["seconds"] += result.seconds
       self._beacon.add(files=1, seconds=result.seconds)
       writer.add(ROWS_TABLE, rows)
+      if result.events is not None:
+        progress.count("events", len(result.events))
+        writer.add(events.EVENTS_TABLE, result.events)
 
 
 class ScoreParts(beam.PTransform):
