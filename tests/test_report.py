@@ -281,6 +281,7 @@ def test_an_empty_table_gives_a_page_saying_no_events(capsys, tmp_path):
     ("text", ["notes-events.parquet", "not a Parquet file"]),
     ("empty folder", ["a folder without events tables"]),
     ("null labels", ["nolabel-events.parquet", "label"]),
+    ("nan", ["nan-events.parquet", "NaN", "peak_score"]),
     ("timezone", ["--timezone", "Mars/Olympus"]),
     ("top", ["--top-events"]),
     ("no folder", ["r.html", "its folder does not exist"]),
@@ -293,6 +294,7 @@ def test_unusable_input_is_one_line_exit_2(case, words, capsys, tmp_path):
           "text": [str(tmp_path / "notes-events.parquet")],
           "empty folder": [str(tmp_path)],
           "null labels": [str(tmp_path / "nolabel-events.parquet")],
+          "nan": [str(tmp_path / "nan-events.parquet")],
           "timezone": [str(tmp_path / "ok-events.parquet"), "--timezone", "Mars/Olympus"],
           "top": [str(tmp_path / "ok-events.parquet"), "--top-events", "0"],
           "no folder": [str(tmp_path / "ok-events.parquet")]}[case]
@@ -305,6 +307,10 @@ def test_unusable_input_is_one_line_exit_2(case, words, capsys, tmp_path):
     table = T.events_table(make_rows()[:3])
     table = table.set_column(1, "label", pa.array(["dog", None, "rain"]))
     pq.write_table(table, tmp_path / "nolabel-events.parquet")
+  elif case == "nan":
+    table = T.events_table(make_rows()[:3])
+    table = table.set_column(6, "peak_score", pa.array([0.9, float("nan"), 0.7]))
+    T.write_parquet(tmp_path / "nan-events.parquet", table)
   elif case in ("timezone", "top", "no folder"):
     T.write_parquet(tmp_path / "ok-events.parquet", T.events_table(make_rows()[:3]))
   output = tmp_path / ("absent" if case == "no folder" else ".") / "r.html"

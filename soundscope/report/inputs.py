@@ -13,6 +13,9 @@ from soundscope.configs import report as R
 from soundscope.transforms import event_tables
 
 
+NUMBERS = ("start_seconds", "end_seconds", "peak_score", "mean_score")   # Finite floats.
+
+
 class ReportInputError(ValueError):
   """An input the report cannot use: one line naming the path and the problem."""
 
@@ -59,9 +62,11 @@ def read_events(paths, progress=False):
 
   Raises:
     ReportInputError: a missing path, a file that is not an events table (its
-      missing columns named), or one whose rows lack a value every event has.
+      missing columns named), or one whose rows lack a value every event has
+      or hold a NaN or infinite time or score.
   """
   import pyarrow as pa
+  import pyarrow.compute as pc
   import tqdm
   files = event_files(paths)
   tables = []
@@ -73,5 +78,8 @@ def read_events(paths, progress=False):
     empty = [name for name in event_tables.EVENTS_REQUIRED if table.column(name).null_count]
     if empty:
       raise ReportInputError(f"{path}: rows without a value in the columns {empty}")
+    infinite = [name for name in NUMBERS if not pc.all(pc.is_finite(table.column(name))).as_py()]
+    if infinite:
+      raise ReportInputError(f"{path}: NaN or infinite values in the columns {infinite}")
     tables.append(table)
   return pa.concat_tables(tables).combine_chunks(), files
