@@ -78,7 +78,8 @@ def read_events(paths, progress=False):
     empty = [name for name in event_tables.EVENTS_REQUIRED if table.column(name).null_count]
     if empty:
       raise ReportInputError(f"{path}: rows without a value in the columns {empty}")
-    infinite = [name for name in NUMBERS if not pc.all(pc.is_finite(table.column(name))).as_py()]
+    infinite = [name for name in NUMBERS
+                if not pc.all(pc.is_finite(table.column(name)), min_count=0).as_py()]
     if infinite:
       raise ReportInputError(f"{path}: NaN or infinite values in the columns {infinite}")
     tables.append(table)
