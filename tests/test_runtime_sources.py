@@ -1,0 +1,211 @@
+"""--input sources: a network stream through a real ffmpeg (served by ffmpeg, and by an
+HTTP server that stalls), WAV and raw PCM on stdin, a file, a source faster than real
+time, and the one-line errors of a bad --input."""
+
+import datetime
+import http.server
+import io
+import logging
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+import soundfile
+
+import support_mqtt as sm
+import support_runtime as sr
+from soundscope.cli import main as cli_main
+from soundscope.configs import monitoring as M
+from soundscope.runtime import capture as capture_lib
+from soundscope.runtime import ffmpeg
+from soundscope.runtime import sources
+
+
+def ffmpeg_or_skip():
+  if not ffmpeg.os.path.exists(M.FFMPEG):
+    pytest.skip(f"{M.FFMPEG} is absent (apt install ffmpeg)")
+
+
+@pytest.fixture(scope="module")
+def dog16k():
+  """The first 4 s of the ESC-10 dog clip at 16 kHz, int16 [n]."""
+  samples, rate = sr.read_clip(sr.DOG_CLIP)
+  from soundscope.transforms import audio
+  wave = audio.resample(samples[:4 * rate] / 32768.0, rate, 16000)
+  return np.clip(np.rint(wave * 32768), -32768, 32767).astype(np.int16)
+
+
+def wav_bytes(samples, rate=16000, subtype="PCM_16"):
+  buffer = io.BytesIO()
+  soundfile.write(buffer, samples, rate, subtype=subtype, format="WAV")
+  return buffer.getvalue()
+
+
+def read_all(source, frames, timeout=15):
+  """int16 [frames, channels] from an opened source (fails after timeout)."""
+  got, deadline = [], time.monotonic() + timeout
+  while sum(len(b) for b in got) < frames and time.monotonic() < deadline:
+    try:
+      item = source.read(timeout=0.2)
+    except Exception:   # queue.Empty
+      continue
+    if item is None:
+      break
+    got.append(item[0])
+  return np.concatenate(got) if got else np.zeros((0, 1), np.int16)
+
+
+@pytest.mark.slow
+def test_a_stream_served_by_ffmpeg_arrives_sample_for_sample(tmp_path, dog16k):
+  ffmpeg_or_skip()
+  clip = tmp_path / "dog.wav"
+  soundfile.write(str(clip), dog16k[:24000], 16000, subtype="PCM_16")
+  port = sm.free_port()
+  server = subprocess.Popen([M.FFMPEG, "-hide_banner", "-loglevel", "quiet", "-re", "-i",
+                             str(clip), "-f", "wav", "-listen", "1", f"http://127.0.0.1:{port}/"])
+  try:
+    source = sr.wait_for(lambda: _opened(f"http://127.0.0.1:{port}/"), timeout=10,
+                         what="ffmpeg's HTTP server")
+    got = read_all(source, 24000)
+    source.close()
+  finally:
+    server.kill()
+    server.wait()
+  assert source.rate == 16000 and source.live and source.wall_clock
+  np.testing.assert_array_equal(got[:, 0], dog16k[:24000])   # 16 kHz mono in: no resampling.
+
+
+def _opened(url):
+  try:
+    return ffmpeg.StreamSource(url, open_seconds=5).open()
+  except sources.SourceError:
+    return None
+
+
+class StallingServer(http.server.ThreadingHTTPServer):
+  """Serves a WAV stream: the first request sends `first` then stalls (keeps the
+  connection open, silent); later requests send `second` and end."""
+
+  def __init__(self, first, second):
+    self.parts, self.requests, self.release = [first, second], 0, threading.Event()
+    super().__init__(("127.0.0.1", 0), _Handler)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+  def do_GET(self):
+    server = self.server
+    server.requests += 1
+    body = server.parts[0] if server.requests == 1 else server.parts[1]
+    self.send_response(200)
+    self.send_header("Content-Type", "audio/wav")
+    self.end_headers()
+    self.wfile.write(body)
+    self.wfile.flush()
+    if server.requests == 1:
+      server.release.wait(20)    # Stalled: the connection stays open, no more audio.
+
+  def log_message(self, *args):
+    pass
+
+
+@pytest.mark.slow
+def test_a_stalled_stream_reconnects_says_so_once_and_goes_on(dog16k, caplog):
+  ffmpeg_or_skip()
+  # The first part is longer than what ffmpeg holds before its first output (its
+  # probe, configs.monitoring.FFMPEG_PROBE_BYTES, and its read buffers: < 96 kB here).
+  first, second = dog16k[:48000], dog16k[48000:]
+  server = StallingServer(wav_bytes(first), wav_bytes(second))
+  threading.Thread(target=server.serve_forever, daemon=True).start()
+  url = f"http://127.0.0.1:{server.server_address[1]}/live.wav"
+  caplog.set_level(logging.WARNING, logger="soundscope.runtime.ffmpeg")
+  source = ffmpeg.StreamSource(url, stall_seconds=0.5, backoff_initial=0.1, open_seconds=5)
+  try:
+    source.open()
+    got = read_all(source, len(dog16k))
+    reconnections = source.reconnections
+  finally:
+    source.close()
+    server.release.set()
+    server.shutdown()
+    server.server_close()
+  # The first part, then (after the stall) the whole second connection's audio.
+  np.testing.assert_array_equal(got[:len(first), 0], first)
+  np.testing.assert_array_equal(got[len(first):len(dog16k), 0], second)
+  assert reconnections >= 1 and server.requests >= 2
+  said = [r.getMessage() for r in caplog.records]
+  assert sum("no audio for 0.5 s" in line for line in said) == 1, said
+  assert sum("back after" in line for line in said) == 1, said
+  assert all("live.wav" in line for line in said)
+
+
+def test_wav_and_raw_pcm_on_stdin(dog16k):
+  stereo = np.stack([dog16k, -dog16k], axis=1)
+  for data, options, expected in (
+      (wav_bytes(dog16k), {}, dog16k[:, None]),
+      (wav_bytes(stereo), {}, stereo),
+      (wav_bytes(dog16k / 32768.0, subtype="FLOAT"), {}, dog16k[:, None]),
+      (stereo.astype("<i2").tobytes(), {"rate": 16000, "channels": 2}, stereo),
+      ((dog16k.astype(np.int32) << 16).astype("<i4").tobytes(),
+       {"rate": 8000, "sample_format": "s32le"}, dog16k[:, None])):
+    source = sources.StdinSource(stream=io.BufferedReader(io.BytesIO(data)), **options).open()
+    got = read_all(source, len(expected))
+    assert source.read(0.5) is None and not source.live and source.wall_clock
+    np.testing.assert_array_equal(got, expected)
+    assert source.rate == options.get("rate", 16000)
+  with pytest.raises(sources.SourceError, match="no WAV header.*--input-rate"):
+    sources.StdinSource(stream=io.BytesIO(b"not a wav stream at all")).open()
+
+
+def test_a_source_faster_than_real_time_keeps_window_times_on_the_wall_clock(dog16k, caplog):
+  # 60 s of audio on a pipe that delivers it at once: the sample count would put the
+  # last window ~60 s in the future.
+  minute = np.tile(dog16k, 40)
+  source = sources.StdinSource(stream=io.BufferedReader(io.BytesIO(wav_bytes(minute))))
+  caplog.set_level(logging.WARNING, logger="soundscope.runtime.capture")
+  capture = capture_lib.Capture(source, 5, 7).start()
+  taken = []
+  while (window := capture.next_window(timeout=10)) is not None:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert (window.end_utc - now).total_seconds() <= M.MAX_CLOCK_DRIFT_SECONDS
+    taken.append(window)
+  assert sum(len(w.samples) for w in taken) == len(minute)     # Nothing dropped: it waits.
+  for before, after in zip(taken, taken[1:]):
+    assert after.start_utc >= before.end_utc and after.first_frame == before.first_frame + \
+        len(before.samples)
+  assert capture.stats.clock_corrections >= 1
+  said = [r.getMessage() for r in caplog.records if "wall clock" in r.getMessage()]
+  assert len(said) == 1 and "stdin: window times were" in said[0], said
+
+
+def test_a_file_at_real_time_is_paced_and_otherwise_is_not(tmp_path, dog16k):
+  clip = tmp_path / "dog.wav"
+  soundfile.write(str(clip), dog16k[:8000], 16000, subtype="PCM_16")
+  for realtime in (False, True):
+    source = sources.open_source(str(clip), realtime=realtime).open()
+    started = time.monotonic()
+    got = read_all(source, 8000)
+    elapsed = time.monotonic() - started
+    np.testing.assert_array_equal(got[:, 0], dog16k[:8000])
+    assert source.live == realtime
+    # Paced: a block comes once its last frame would have been heard (the first at once).
+    assert (elapsed >= 0.5 - 0.1 - 0.02) if realtime else (elapsed < 0.3), elapsed
+
+
+def test_a_bad_input_is_one_line(tmp_path, capsys):
+  models = sr.import_yamnet(tmp_path / "models")
+  for argv, status, words in (
+      (["--input", "gopher://example.org/x"], 2, "unknown scheme 'gopher'"),
+      (["--input", str(tmp_path / "absent.wav")], 2, "absent.wav: no such file"),
+      (["--input", "-", "--input-format", "u8"], 2, "invalid choice"),
+      (["--mqtt", "mqtt://me:secret@127.0.0.1/x"], 2, "credentials do not belong"),
+      (["--input", f"http://127.0.0.1:{sm.free_port()}/none"], 1, "cannot read the stream")):
+    try:
+      code = cli_main.main(["capture", "--model-dir", str(models), *argv])
+    except SystemExit as exc:    # argparse's own usage errors.
+      code = exc.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == status, err
+    assert words in err[-1] and "Traceback" not in "".join(err) and "secret" not in err[-1]
+    assert len([line for line in err if "error:" in line]) == 1, err
