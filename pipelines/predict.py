@@ -26,6 +26,10 @@ per analysis window with --per-window:
   model          string   the classifier's name in the store
   model_version  string   its version
   run_time       timestamp[us, UTC]  when the run started (same for every row)
+  rms_dbfs, peak_dbfs  float64 (nullable)  the row's levels, dBFS (null for records)
+  start_utc, end_utc  timestamp[us, UTC] (nullable)  with --start-time
+With --events, the run's sound events go to OUTPUT-minus-.parquet + `-events.parquet`
+(pipelines/events.py, docs/events.md).
 Failures go to OUTPUT-minus-.parquet + `-errors.parquet`; the run checks
 inputs = inputs with rows + errors.  Rows are written in one file per part
 and merged into OUTPUT once the pipeline is done; --keep-shards leaves them as
