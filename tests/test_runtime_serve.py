@@ -1,8 +1,9 @@
 """`soundscope serve` end to end: PortAudio capture, YAMNet, the page's API, DeviceHive,
-and a restart of soundscope while DeviceHive is down."""
+the history, and soundscope killed and restarted while DeviceHive is down."""
 
 import json
 import re
+import sqlite3
 import subprocess
 import threading
 import urllib.request
@@ -13,6 +14,7 @@ import pytest
 import support_runtime as sr
 from devicehive_server import DeviceHiveServer
 from soundscope.runtime import config as config_lib
+from soundscope.runtime import history as history_lib
 
 DEVICE = "serve-test"
 
@@ -23,7 +25,7 @@ class Serve:
   def __init__(self, home, state, models, port=0):
     self.process = subprocess.Popen(
         sr.soundscope_command("serve", "--port", port, "--duration", 10, "--state-dir", state,
-                              "--model-dir", models, "--top-k", 5),
+                              "--model-dir", models, "--top-k", 5, "--notify-windows"),
         env=sr.child_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     self.err_lines = []
     threading.Thread(target=self._collect, daemon=True).start()
@@ -50,6 +52,12 @@ class Serve:
     with urllib.request.urlopen(self.url.rstrip("/") + path, timeout=10) as response:
       return json.load(response)
 
+  def kill(self):
+    """SIGKILL: no clean stop, nothing flushed on the way out."""
+    self.process.kill()
+    out, _ = self.process.communicate(timeout=30)
+    return self.process.returncode, out
+
   def stop(self):
     if self.process.poll() is None:
       self.process.send_signal(15)
@@ -69,7 +77,7 @@ def started():
 
 
 @pytest.mark.slow
-def test_serve_delivers_every_window_once_in_order_across_a_restart(tmp_path, started):
+def test_serve_delivers_every_window_once_in_order_across_a_kill_and_restart(tmp_path, started):
   dog, _ = sr.read_clip(sr.DOG_CLIP)
   rain, _ = sr.read_clip(sr.RAIN_CLIP)
   home = sr.file_microphone(tmp_path / "home", np.concatenate([dog, rain]))
@@ -86,26 +94,50 @@ def test_serve_delivers_every_window_once_in_order_across_a_restart(tmp_path, st
 
   first = Serve(home, state, models)
   started.append(first)
-  sr.wait_for(lambda: first.get("/api/status")["devicehive"]["queued"] == 2, timeout=60,
-              what="two queued notifications")
+
+  def settled(serve):
+    """The run's capture is over: (history sink's status, DeviceHive's)."""
+    status = serve.get("/api/status")
+    return (not status["runtime"]["running"] and
+            (status["runtime"]["sinks"]["history"], status["devicehive"]))
+  history, outbox = sr.wait_for(lambda: settled(first), timeout=60, what="the first capture")
+  first_events = history["events_written"]        # Start and end notices of sound events.
+  assert history["windows_written"] == 2 and first_events > 0
+  assert outbox["queued"] == 2 + first_events     # Two windows (--notify-windows) and the events.
   status = first.get("/api/status")
   assert status["runtime"]["windows"] == 2 and status["runtime"]["model"] == "yamnet"
   assert status["devicehive"]["connected"] is False and status["devicehive"]["last_error"]
   assert "password" not in json.dumps(first.get("/api/config")).replace("has_password", "")
   printed = first.get("/api/events")["events"]
-  code, out, err = first.stop()
-  assert code == 0, err
-  assert len(out.strip().splitlines()) == 2
+  code, out = first.kill()       # Killed: the outbox and the history must hold what they had.
+  assert code == -9 and len(out.strip().splitlines()) == 2
 
   devicehive.start()
   second = Serve(home, state, models)
   started.append(second)
-  sr.wait_for(lambda: len(devicehive.received(DEVICE)) == 4, timeout=60,
-              what="four notifications")
+  history, _ = sr.wait_for(lambda: settled(second), timeout=60, what="the second capture")
+  assert history["windows_written"] == 2
+  expected = 2 + first_events + 2 + history["events_written"]
+  sr.wait_for(lambda: len(devicehive.received(DEVICE)) == expected, timeout=60,
+              what=f"{expected} notifications")
+  events = second.get("/api/history/events")
+  assert events["total"] > 0 and "Dog" in events["labels"], events["labels"]
   code, _, err = second.stop()
+  # The history holds both runs' windows, the killed run's first, and no event left open.
+  with sqlite3.connect(str(state / "history.sqlite3")) as db:
+    windows = db.execute("SELECT start_time, end_time FROM windows ORDER BY id").fetchall()
+    states = {row[0] for row in db.execute("SELECT state FROM events")}
+  assert len(windows) == 4
+  assert [history_lib.iso_utc(start) for start, _ in windows[:2]] == [
+      e["start_utc"] for e in reversed(printed)]
+  assert states <= {"closed", "interrupted"} and "closed" in states
   assert code == 0, err
-  received = devicehive.received(DEVICE)
+  everything = devicehive.received(DEVICE)
   devicehive.stop()
+  received = [n for n in everything if n["notification"] == "audio_analysis"]
+  heard = [(n["parameters"]["kind"], n["parameters"]["label"], n["parameters"]["start_utc"])
+           for n in everything if n["notification"] != "audio_analysis"]
+  assert len(everything) == expected and len(set(heard)) == len(heard)   # No duplicate.
   assert len(received) == 4
   starts = [n["parameters"]["start_utc"] for n in received]
   # Delivery order is the outbox's order: the first process's two windows, then the

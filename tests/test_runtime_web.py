@@ -41,7 +41,7 @@ class Stack:
         backoff_initial=0.05, backoff_max=0.3)
     self.hub = hub_lib.EventHub()
     self.sinks = sinks_lib.SinkSet([sinks_lib.WebSink(self.hub),
-                                    sinks_lib.DeviceHiveSink(self.courier)])
+                                    sinks_lib.DeviceHiveSink(self.courier, windows=True)])
     self.loop = loop_lib.Loop(None, sr.BandEnergyClassifier(), self.sinks, top_k=3)
     self.app = web.create_app(self.hub, self.store, self.courier,
                               lambda: {"model": "band-energy", "windows": self.loop.processed})

@@ -105,6 +105,8 @@ def _is_loopback(host):
 def start_web(app, host, port):
   """Serves the app on a thread; returns the werkzeug server (server.port is the real port)."""
   from werkzeug import serving
+  if not logging.getLogger().isEnabledFor(logging.INFO):
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)   # No line per request unless -v.
   server = serving.make_server(host, port, app, threaded=True)
   thread = threading.Thread(target=server.serve_forever, name="soundscope-web", daemon=True)
   thread.start()
@@ -142,14 +144,16 @@ def run(args):
   try:
     config_store, courier = build_services(state_dir, args.outbox_size)
     history, history_sink = open_history(state_dir, history_options)
+    extra = live_cli.sinks(args, state_dir)     # --jsonl, --mqtt.
   except (ValueError, OSError, outbox_lib.OutboxError, history_lib.HistoryError) as exc:
     # A damaged settings file, outbox or history, a read-only folder, another serve on it.
     live_cli.error("serve", exc)
     return 1
   hub = hub_lib.EventHub()
-  sinks = sinks_lib.SinkSet([sinks_lib.ConsoleSink(sys.stdout), sinks_lib.WebSink(hub),
-                             sinks_lib.DeviceHiveSink(courier)]
-                            + ([history_sink] if history_sink else []))
+  sinks = sinks_lib.SinkSet([sinks_lib.ConsoleSink(sys.stdout, events=args.events),
+                             sinks_lib.WebSink(hub),
+                             sinks_lib.DeviceHiveSink(courier, windows=args.notify_windows)]
+                            + extra + ([history_sink] if history_sink else []))
   try:
     live = session.LiveSession(args, classifier, sinks, history=history,
                                history_options=history_options)
