@@ -4,8 +4,10 @@ The courier connects (authenticate, then PUT /device/{id} as the original
 daemon did on connect), then sends the oldest queued notification, removes it
 only once the server accepted it, and goes on.  When the server cannot be
 reached, or answers with a server error, it waits with exponential backoff
-(0.5 s, 1 s, 2 s, ... up to 60 s) and reconnects; an emit or a new
-configuration wakes it at once.  A notification the server refuses for good
+(0.5 s, 1 s, 2 s, ... up to 60 s) and reconnects; a new configuration (or
+close) ends the wait at once, new notifications do not: a refused token is
+tried again on the backoff's schedule, not at every window.  Delivery failing
+and working again are said on the console once each (not per attempt).  A notification the server refuses for good
 (400, 403 after a fresh token, 413) is removed and counted as rejected, so one
 bad notification never blocks the queue.
 
@@ -48,6 +50,8 @@ class Courier:
     self._backoff = backoff_initial
     self._client = None
     self._wake = threading.Event()
+    self._reconfigured = threading.Event()   # Ends a backoff wait (new settings or close).
+    self._failing = False
     self._stop = threading.Event()
     self._drain_until = None
     self._lock = threading.Lock()
@@ -72,6 +76,7 @@ class Courier:
       self._config = config
       self._drop_client()
       self._backoff = self.backoff_initial
+    self._reconfigured.set()
     self._wake.set()
 
   def enqueue(self, notification):
@@ -127,6 +132,9 @@ class Courier:
     try:
       action(config, *args)
       self._backoff = self.backoff_initial
+      if self._failing and self.connected:
+        self._failing = False
+        log.warning("DeviceHive: delivering again to %s", config.server_url)
     except (dh.DeviceHiveUnreachable, dh.DeviceHiveError) as exc:
       self._failed(exc)
     except Exception as exc:  # An odd answer or a full disk must not kill delivery for good.
@@ -189,8 +197,13 @@ class Courier:
     if self._stop.is_set():
       self._drain_until = time.monotonic()   # Unreachable while stopping: leave the rest on disk.
       return
-    log.info("DeviceHive: %s; retrying in %.1f s", exc, self._backoff)
-    self._sleep(self._backoff)
+    if not self._failing:
+      self._failing = True
+      log.warning("DeviceHive: %s; retrying with backoff up to %.0f s (said again when it "
+                  "works)", exc, self.backoff_max)
+    else:
+      log.info("DeviceHive: %s; retrying in %.1f s", exc, self._backoff)
+    self._backoff_sleep(self._backoff)
     self._backoff = min(self.backoff_max, self._backoff * S.BACKOFF_FACTOR)
 
   def _note_error(self, exc):
@@ -202,6 +215,17 @@ class Courier:
     self.connected = False
     if client is not None:
       client.close()
+
+  def _backoff_sleep(self, seconds):
+    """Waits `seconds` unless new settings or close() come first (new notifications do not)."""
+    self._reconfigured.clear()
+    deadline = time.monotonic() + seconds
+    while not self._stop.is_set() and not self._reconfigured.is_set():
+      left = deadline - time.monotonic()
+      if left <= 0:
+        break
+      self._wake.wait(left)
+      self._wake.clear()
 
   def _sleep(self, seconds):
     self._wake.wait(seconds)

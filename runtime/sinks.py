@@ -121,11 +121,12 @@ class DeviceHiveSink(Sink):
 
   Args:
     courier: runtime.courier.Courier (owns the outbox, the client and the config).
-    windows: also notify every window (--notify-windows).
+    windows: also notify every window (the commands pass --notify-windows, off
+      by default: events only).
   """
   name = "devicehive"
 
-  def __init__(self, courier, windows=False):
+  def __init__(self, courier, windows=True):
     self.courier = courier
     self.windows = windows
 
