@@ -218,9 +218,11 @@ class _EmbedPartsFn(progress.BeaconLifecycle, beam.DoFn):
       embedding = np.stack(state.embeddings).astype(np.uint8)
       progress.count("records_written")
       self._beacon.add(files=1, seconds=state.seconds)
-      writer.add(RECORDS_TABLE, [records.serialize(
+      # Deterministic: the context's map of features in key order, so that every
+      # worker process writes the same bytes for the same record.
+      writer.add(RECORDS_TABLE, [records.encode(
           info["video_id"], embedding, info["start_seconds"], info["end_seconds"],
-          info["labels"])])
+          info["labels"]).SerializeToString(deterministic=True)])
       writer.add(MANIFEST_TABLE, [info])
 
 

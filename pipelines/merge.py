@@ -67,20 +67,62 @@ def concat_parquet(sources, destination, schema, batch_rows=MERGE_BATCH_ROWS, fi
   return rows
 
 
+class DamagedRecordError(ValueError):
+  """A TFRecord file that ends inside a record, or whose record fails its CRC."""
+
+
 def iter_framed(handle):
   """Yields each record of an open TFRecord file with its framing, as bytes (no CRC check:
   the bytes are copied as TensorFlow wrote them)."""
+  for framed, _ in _frames(handle):
+    yield framed
+
+
+def _frames(handle, crc32c=None):
+  """(framed bytes, offset of the data) of each record; DamagedRecordError when cut short,
+  or (with `crc32c`) when a length fails its CRC (checked before reading the record)."""
+  index = 0
   while True:
     header = handle.read(_LENGTH_BYTES + _CRC_BYTES)
     if not header:
       return
     if len(header) < _LENGTH_BYTES + _CRC_BYTES:
-      raise ValueError("truncated TFRecord header")
+      raise DamagedRecordError("the file ends inside a record's header")
     (length,) = struct.unpack("<Q", header[:_LENGTH_BYTES])
+    if crc32c is not None:
+      (length_crc,) = struct.unpack("<I", header[_LENGTH_BYTES:])
+      if _masked_crc32c(header[:_LENGTH_BYTES], crc32c) != length_crc:
+        raise DamagedRecordError(f"record {index}'s length fails its CRC check")
+    index += 1
     body = handle.read(length + _CRC_BYTES)
     if len(body) < length + _CRC_BYTES:
-      raise ValueError("truncated TFRecord record")
-    yield header + body
+      raise DamagedRecordError("the file ends inside a record")
+    yield header + body, _LENGTH_BYTES + _CRC_BYTES
+
+
+def _masked_crc32c(data, crc32c):
+  crc = crc32c(data)
+  return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def read_records(handle):
+  """Yields the payload of each record of an open TFRecord file (uncompressed), checking
+  both CRCs as TensorFlow's reader does.
+
+  Pure Python framing with crcmod's native CRC32C: no TensorFlow in the worker and
+  no tf.data dataset per file (~15 ms each).
+
+  Raises:
+    DamagedRecordError: naming the record (0-based) that is cut or fails its CRC.
+  """
+  import crcmod.predefined
+  crc32c = crcmod.predefined.mkPredefinedCrcFun("crc-32c")
+  for index, (framed, start) in enumerate(_frames(handle, crc32c)):
+    data = framed[start:-_CRC_BYTES]
+    (data_crc,) = struct.unpack("<I", framed[-_CRC_BYTES:])
+    if _masked_crc32c(data, crc32c) != data_crc:
+      raise DamagedRecordError(f"record {index} fails its CRC check")
+    yield data
 
 
 def split_tfrecords(sources, shard_path, num_shards, total):

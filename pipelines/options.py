@@ -294,6 +294,8 @@ def runner_session(args, num_parts):
     raise RunnerUnavailable(f"--runner dask needs the dask extra ({exc.name} is missing): "
                             f"{DASK_EXTRA_HINT}") from None
   pipeline_args = _without_flag(pipeline_args, RUNNER_FLAG)
+  # The scheduler, nannies and client log every start and stop at INFO.
+  logging.getLogger("distributed").setLevel(logging.WARNING)
   cluster = None
   address = getattr(args, "dask_address", None) or _flag_value(pipeline_args,
                                                                "--dask_client_address")

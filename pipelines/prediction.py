@@ -72,19 +72,20 @@ def read_records(item):
   """
   index = -1
   try:
-    for index, serialized in enumerate(records.read_tfrecord_file(item.path)):
-      yield "input", 1
-      try:
-        record = records.decode(serialized)
-      except ValueError as exc:
-        key = f"{item.video_id}#{index}"
-        yield "error", dead_letter.error_row(
-            key, item.path, "read", ("bad_record", f"{item.path}: record {index}: {exc}"))
-        continue
-      start = record.start_time_seconds
-      start = 0.0 if start != start else start  # NaN when the record has no start time.
-      meta = {"id": record.video_id, "source": item.path, "record": index, "offset": start}
-      yield "clip", (meta, model_handlers.ClipInput("embedding", record.embedding))
+    with open(item.path, "rb") as handle:   # Checks framing and CRCs, as tf.data does.
+      for index, serialized in enumerate(merge.read_records(handle)):
+        yield "input", 1
+        try:
+          record = records.decode(serialized)
+        except ValueError as exc:
+          key = f"{item.video_id}#{index}"
+          yield "error", dead_letter.error_row(
+              key, item.path, "read", ("bad_record", f"{item.path}: record {index}: {exc}"))
+          continue
+        start = record.start_time_seconds
+        start = 0.0 if start != start else start  # NaN when the record has no start time.
+        meta = {"id": record.video_id, "source": item.path, "record": index, "offset": start}
+        yield "clip", (meta, model_handlers.ClipInput("embedding", record.embedding))
   except Exception as exc:  # A damaged or unreadable file: one error row for the rest.
     progress.count("unreadable_files")
     reason = getattr(exc, "message", None) or str(exc)

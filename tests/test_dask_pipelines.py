@@ -1,0 +1,154 @@
+"""embed, predict (audio and TFRecords) and audioset on a real Dask cluster.
+
+A scheduler and two single-threaded workers run as separate processes on
+loopback (tests/support_dask.py, started once for the module); each command
+runs on it through `--runner dask --dask-address` and on the default runner,
+and the outputs must be equal: prediction rows (all but run_time) and errors
+as tables, TFRecord shards byte for byte, manifests as tables.  The
+scheduler's record of the tasks shows that both workers ran parts of each
+pipeline.  Inputs: real ESC-10 clips and AudioSet eval records, plus broken
+files (the error rows must match too).
+"""
+
+import glob
+import os
+import shutil
+
+import pyarrow.parquet as pq
+import pytest
+import soundfile
+
+from soundscope.cli import main as cli
+import support_dask
+import support_pipelines as support
+from conftest import asset
+
+pytestmark = pytest.mark.slow
+
+CLIPS = ("1-100032-A-0.flac", "1-110389-A-0.flac", "1-17150-A-12.flac", "1-172649-A-40.flac",
+         "1-187207-A-20.flac", "1-26143-A-21.flac")
+FACTORY = "support_pipelines:make_tiny_classifier"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+  with support_dask.DaskCluster(workers=2) as running:
+    yield running
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+  """Six real clips and two broken files in one folder."""
+  folder = tmp_path_factory.mktemp("dask_clips")
+  for name in CLIPS:
+    shutil.copy(asset(f"audio/esc10/{name}"), folder)
+  (folder / "notes.wav").write_text("not audio\n" * 10)
+  (folder / "empty.flac").write_bytes(b"")
+  return folder
+
+
+def _run(capsys, command, output, *args, dask=None):
+  """Runs a command on the default runner, or on the cluster `dask`; returns its stdout."""
+  runner = ["--runner", "dask", "--dask-address", dask.address] if dask else []
+  status = cli.main([command, "--no-progress", "--output", str(output), *args, *runner])
+  captured = capsys.readouterr()
+  assert status == 0, captured.out + captured.err
+  return captured.out
+
+
+def _ran_on_both_workers(cluster, before):
+  """The pipeline's part tasks since `before` (tasks_by_worker) ran on both workers."""
+  after = cluster.tasks_by_worker()
+  new = {worker: [key for key in keys[len(before.get(worker, [])):]
+                  if "apply_dofn_to_bundle" in key]
+         for worker, keys in after.items()}
+  assert len(new) == 2 and all(new.values()), new
+
+
+def _table(path, drop=()):
+  table = pq.read_table(path)
+  return table.drop_columns(list(drop)) if drop else table
+
+
+def test_predict_audio_on_dask_equals_the_default_runner(cluster, clips, tmp_path, capsys):
+  common = ("--model-factory", FACTORY, "--input", str(clips), "--scores", "--per-window")
+  _run(capsys, "predict", tmp_path / "local.parquet", *common)
+  before = cluster.tasks_by_worker()
+  out = _run(capsys, "predict", tmp_path / "dask.parquet", *common, dask=cluster)
+  assert "files: 8 in = 6 written + 2 errors (ok)" in out
+  _ran_on_both_workers(cluster, before)
+  local = _table(tmp_path / "local.parquet", ["run_time"])
+  assert local.num_rows == 6 * 5 and _table(tmp_path / "dask.parquet", ["run_time"]).equals(
+      local)
+  assert _table(tmp_path / "dask-errors.parquet").equals(_table(tmp_path / "local-errors.parquet"))
+
+
+def test_predict_tfrecords_on_dask_equals_the_default_runner(cluster, tmp_path, capsys):
+  folder = tmp_path / "eval"
+  folder.mkdir()
+  sources = sorted(glob.glob(str(asset("audioset/eval") / "*.tfrecord")))[:5]
+  for path in sources:
+    shutil.copy(path, folder)
+  data = open(sources[0], "rb").read()
+  (folder / "zz_damaged.tfrecord").write_bytes(data[:len(data) - 7])   # Cut in its last record.
+  common = ("--model-factory", FACTORY, "--input", str(folder / "*.tfrecord"), "--scores")
+  local_out = _run(capsys, "predict", tmp_path / "local.parquet", *common)
+  before = cluster.tasks_by_worker()
+  out = _run(capsys, "predict", tmp_path / "dask.parquet", *common, dask=cluster)
+  _ran_on_both_workers(cluster, before)
+  count_line = [line for line in local_out.splitlines() if line.startswith("records:")]
+  assert count_line and count_line[0] in out and "+ 1 errors (ok)" in count_line[0]
+  assert _table(tmp_path / "dask.parquet", ["run_time"]).equals(
+      _table(tmp_path / "local.parquet", ["run_time"]))
+  assert _table(tmp_path / "dask-errors.parquet").equals(_table(tmp_path / "local-errors.parquet"))
+
+
+def test_embed_and_audioset_on_dask_equal_the_default_runner(cluster, clips, tmp_path, capsys,
+                                                             vggish_checkpoint, pca_params_path):
+  vggish = ("--vggish-checkpoint", str(vggish_checkpoint), "--pca-params", str(pca_params_path),
+            "--num-shards", "2")
+  _run(capsys, "embed", tmp_path / "local" / "clips", "--input", str(clips), *vggish)
+  before = cluster.tasks_by_worker()
+  out = _run(capsys, "embed", tmp_path / "dask" / "clips", "--input", str(clips), *vggish,
+             dask=cluster)
+  assert "files: 8 in = 6 written + 2 errors (ok)" in out
+  _ran_on_both_workers(cluster, before)
+  for name in ("clips-00000-of-00002.tfrecord", "clips-00001-of-00002.tfrecord"):
+    local = (tmp_path / "local" / name).read_bytes()
+    assert local and (tmp_path / "dask" / name).read_bytes() == local
+  for tail in ("-manifest.parquet", "-errors.parquet"):
+    assert _table(tmp_path / "dask" / f"clips{tail}").equals(
+        _table(tmp_path / "local" / f"clips{tail}"))
+  # audioset: three segments whose audio is a whole ESC-10 clip cut, or already cut, one missing.
+  audio = tmp_path / "audio"
+  audio.mkdir()
+  wave, rate = soundfile.read(str(clips / CLIPS[0]))
+  soundfile.write(str(audio / "aaaaaaaaaaa.wav"), wave, rate)
+  shutil.copy(clips / CLIPS[1], audio / "bbbbbbbbbbb_1.000_4.000.flac")
+  csv_path = tmp_path / "segments.csv"
+  csv_path.write_text("# header\n# header\n# YTID, start_seconds, end_seconds, positive_labels\n"
+                      'aaaaaaaaaaa, 1.000, 4.000, "/m/0bt9lr"\n'
+                      'bbbbbbbbbbb, 1.000, 4.000, "/m/0bt9lr,/m/068hy"\n'
+                      'ccccccccccc, 0.000, 10.000, "/m/09x0r"\n')
+  segments = ("--segments", str(csv_path), "--audio-dir", str(audio), "--class-labels",
+              str(asset("audioset/class_labels_indices.csv")), *vggish)
+  _run(capsys, "audioset", tmp_path / "local" / "bal", *segments)
+  out = _run(capsys, "audioset", tmp_path / "dask" / "bal", *segments, dask=cluster)
+  assert "segments: 3 in = 2 written + 1 errors (ok)" in out
+  for name in ("bal-00000-of-00002.tfrecord", "bal-00001-of-00002.tfrecord"):
+    assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+  for tail in ("-manifest.parquet", "-errors.parquet"):
+    assert _table(tmp_path / "dask" / f"bal{tail}").equals(_table(tmp_path / "local" / f"bal{tail}"))
+
+
+def test_a_missing_dask_extra_or_scheduler_is_one_line(tmp_path, capsys, clips):
+  """A scheduler nobody listens on: one line naming the address, exit 1, no traceback."""
+  port = support_dask.free_port()
+  status = cli.main(["predict", "--model-factory", FACTORY, "--no-progress", "--input",
+                     str(clips), "--output", str(tmp_path / "p.parquet"), "--runner", "dask",
+                     "--dask-address", f"tcp://127.0.0.1:{port}",
+                     "--dask_connection_timeout=2"])
+  err = capsys.readouterr().err
+  assert status == 1 and "Traceback" not in err
+  assert len(err.strip().splitlines()) == 1 and f"127.0.0.1:{port}" in err
+  assert sorted(os.listdir(tmp_path)) == []
