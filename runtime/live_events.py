@@ -6,7 +6,8 @@ stream, the way `classify` and `predict` score a file (models/scoring.py:
 the classifier's framing; a model window may straddle two capture windows),
 so that its model windows, their times and scores equal the batch ones for
 the same samples.  `LiveEvents` maps them to the label set
-(models/label_sets.label_scores), applies the volume gate and pushes them
+(models/label_sets.label_scores), applies the volume gate (a window whose RMS
+is under --gate-dbfs has no score, like batch's --min-level) and pushes them
 into transforms/events.EventStream, one per group of labels sharing rules
 (runtime/rules.py): with the command line's rules the events equal
 `classify --events` of the same audio.
@@ -208,7 +209,10 @@ class LiveEvents:
     if self.label_set is not None:
       scores = label_sets.label_scores(scores, self.label_set)[0]
     if self.rules.gate_dbfs is not None:
-      scores = np.where((window_levels < self.rules.gate_dbfs)[:, None], np.float32(0), scores)
+      # Too quiet: no score at all (NaN: never starts, extends or joins an event), as
+      # batch scoring's --min-level leaves such windows unclassified (models/scoring.py).
+      scores = np.where((window_levels < self.rules.gate_dbfs)[:, None], np.float32(np.nan),
+                        scores)
     self._ensure_streams(self.window_seconds or events_lib.full_window_seconds(
         windows.starts, windows.ends))
     notices = []
