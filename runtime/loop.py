@@ -9,6 +9,7 @@ use, so live and batch agree on the same samples.  With a LiveEvents
 start and end notices go to the sinks' `event` after the window's `emit`.
 """
 
+import io
 import logging
 import os
 import threading
@@ -37,12 +38,14 @@ class LoopError(Exception):
 def save_window(directory, start_utc, samples16, rate):
   """Writes int16 [n] samples as a 16-bit wav record_<UTC start>.wav; returns its path.
 
-  Written to a temporary name and renamed, so a reader never sees half a file.
+  Encoded in memory, then written to a temporary name and renamed, so a reader
+  never sees half a file and a full disk is an OSError naming it (libsndfile
+  writing to the file itself says only "System error").
   """
   path = os.path.join(directory, prediction.record_name(start_utc))
-  with atomic.replacing(path) as temporary:
-    soundfile.write(temporary, np.asarray(samples16, np.int16), rate, subtype="PCM_16",
-                    format="WAV")
+  encoded = io.BytesIO()
+  soundfile.write(encoded, np.asarray(samples16, np.int16), rate, subtype="PCM_16", format="WAV")
+  atomic.write_bytes(path, encoded.getvalue())
   return path
 
 
