@@ -74,10 +74,16 @@ class Rules:
     return list(groups.items())
 
 
+def _per_label(events, labels):
+  """events: one EventRules, or one per label (a label set's own: label_sets.event_rules)."""
+  return (events,) * len(labels) if isinstance(events, E.EventRules) else tuple(events)
+
+
 def uniform(labels, events=E.EventRules(), cooldown_seconds=0.0, gate_dbfs=None):
-  """Rules giving every label the same EventRules and cooldown (the command line's)."""
-  rule = LabelRule(events, float(cooldown_seconds), None)
-  return Rules(tuple(labels), tuple(rule for _ in labels), gate_dbfs)
+  """Rules giving every label the command line's EventRules (or its label's, when
+  `events` is a tuple of one per label) and cooldown."""
+  return Rules(tuple(labels), tuple(LabelRule(rules, float(cooldown_seconds), None)
+                                    for rules in _per_label(events, labels)), gate_dbfs)
 
 
 def load(path, labels, events=E.EventRules(), cooldown_seconds=0.0, gate_dbfs=None,
@@ -87,7 +93,8 @@ def load(path, labels, events=E.EventRules(), cooldown_seconds=0.0, gate_dbfs=No
   Args:
     path: the rules file.
     labels: the label names events are made for (the label set's or the model's).
-    events, cooldown_seconds, gate_dbfs: the command line's defaults.
+    events, cooldown_seconds, gate_dbfs: the command line's defaults (events: one
+      EventRules, or one per label: a label set's own, label_sets.event_rules).
     sink_names: the sink names a rule may name (None: any).
 
   Raises:
@@ -108,8 +115,8 @@ def load(path, labels, events=E.EventRules(), cooldown_seconds=0.0, gate_dbfs=No
   gate = document.get("gate_dbfs", gate_dbfs)
   if gate is not None and not isinstance(gate, (int, float)):
     raise RulesError(f"{path}: gate_dbfs must be a number of dBFS, not {gate!r}")
-  base = _rule(document.get("default") or {}, LabelRule(events, cooldown_seconds), path,
-               "default", sink_names)
+  bases = [_rule(document.get("default") or {}, LabelRule(rules, cooldown_seconds), path,
+                 "default", sink_names) for rules in _per_label(events, labels)]
   named = document.get("labels") or {}
   if not isinstance(named, dict):
     raise RulesError(f"{path}: labels must map label names to their rules")
@@ -119,7 +126,7 @@ def load(path, labels, events=E.EventRules(), cooldown_seconds=0.0, gate_dbfs=No
       hint = f" (did you mean {close[0]!r}?)" if close else ""
       raise RulesError(f"{path}: label {name!r} is not one of the labels reported{hint}")
   per_label = tuple(_rule(named[label] or {}, base, path, label, sink_names)
-                    if label in named else base for label in labels)
+                    if label in named else base for label, base in zip(labels, bases))
   return Rules(tuple(labels), per_label, None if gate is None else float(gate))
 
 

@@ -195,26 +195,54 @@ def test_rules_cooldown_sinks_and_threshold_change_what_is_announced(tmp_path, s
   assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "missing.yaml" in bad.stderr
 
 
-def test_the_volume_gate_equals_batch_min_level(scape, models, batch_events):
-  from soundscope.configs import events as E
-  from soundscope.models import file_events, label_sets, scoring
+@pytest.fixture(scope="module")
+def yamnet(models):
   from soundscope.models.store import registry
+  return registry.load_classifier("yamnet", models)
+
+
+def live_ends(model, resolved, rules, wave):
+  """The "end" notices of LiveEvents fed `wave` in 5 s capture windows, as dicts."""
   from soundscope.runtime import live_events
-  model = registry.load_classifier("yamnet", models)
-  resolved = label_sets.for_classifier("esc10", model)
-  gate = -20.0
-  events = live_events.LiveEvents(model, resolved,
-                                  rules_lib.uniform(resolved.labels, gate_dbfs=gate), "scape")
-  wave, _ = soundfile.read(str(scape), dtype="float64")
+  events = live_events.LiveEvents(model, resolved, rules, "scape")
   notices = []
   for start in range(0, len(wave), 5 * 16000):
     notices += events.add(wave[start:start + 5 * 16000], start / 16000.0, None)
   notices += events.finish()
-  ends = [n.to_dict() for n, _ in notices if n.kind == "end"]
+  return sorted((n.to_dict() for n, _ in notices if n.kind == "end"),
+                key=lambda e: (e["start_seconds"], e["end_seconds"], e["label"]))
+
+
+def test_the_volume_gate_equals_batch_min_level(scape, yamnet, batch_events):
+  from soundscope.configs import events as E
+  from soundscope.models import file_events, label_sets, scoring
+  resolved = label_sets.for_classifier("esc10", yamnet)
+  gate = -20.0
+  wave, _ = soundfile.read(str(scape), dtype="float64")
+  ends = live_ends(yamnet, resolved, rules_lib.uniform(resolved.labels, gate_dbfs=gate), wave)
   # Batch with --min-level at the gate (windows quieter than it unclassified): the same
   # events; the quieter dogs and the rain (about -21 dBFS RMS) are gone.
-  batch = scoring.score_file(model, str(scape), per_window=True, min_level_dbfs=gate)
-  kept = [e.as_dict() for e in file_events.file_events(model, batch, resolved, E.EventRules())]
+  batch = scoring.score_file(yamnet, str(scape), per_window=True, min_level_dbfs=gate)
+  kept = [e.as_dict() for e in file_events.file_events(yamnet, batch, resolved, E.EventRules())]
   assert 0 < len(kept) < len(batch_events)
-  same_events(sorted(ends, key=lambda e: (e["start_seconds"], e["end_seconds"], e["label"])),
-              kept)
+  same_events(ends, kept)
+
+
+def test_a_label_sets_own_event_rules_apply_live_as_in_batch(tmp_path, scape, yamnet,
+                                                             batch_events):
+  from soundscope.configs import events as E
+  from soundscope.models import file_events, label_sets, scoring
+  own = tmp_path / "mine.yaml"
+  own.write_text("name: mine\nlabels:\n"
+                 "  - {name: dog, classes: [Dog, Bark], events: {enter: 0.7, exit: 0.6}}\n"
+                 "  - {name: rain, classes: [Rain], events: {min_duration: 9}}\n"
+                 "  - {name: rooster, classes: [\"Chicken, rooster\"]}\n")
+  resolved = label_sets.for_classifier(str(own), yamnet)
+  per_label = label_sets.event_rules(resolved, E.EventRules())
+  wave, _ = soundfile.read(str(scape), dtype="float64")
+  ends = live_ends(yamnet, resolved, rules_lib.uniform(resolved.labels, per_label), wave)
+  batch = scoring.score_file(yamnet, str(scape), per_window=True)
+  expected = [e.as_dict() for e in file_events.file_events(yamnet, batch, resolved,
+                                                           E.EventRules())]
+  assert {e["label"] for e in expected} == {"dog", "rooster"}    # Rain is shorter than 9 s.
+  same_events(ends, expected)

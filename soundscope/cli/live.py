@@ -66,7 +66,8 @@ def live_events(args, classifier, source_name):
   from soundscope.runtime import rules as rules_lib
   from soundscope.models import label_sets
   labels = list(label_sets.label_names(args.label_set, classifier))
-  events = flags.build(E.EventRules, args)
+  # The label set's own per-label event rules over the command line's (label_sets.event_rules).
+  events = label_sets.event_rules(args.label_set, flags.build(E.EventRules, args))
   try:
     if args.rules:
       rules = rules_lib.load(args.rules, labels, events, args.cooldown, args.gate_dbfs,
