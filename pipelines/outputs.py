@@ -123,29 +123,29 @@ class StagedOutput:
       from soundscope.pipelines import parts
       raise parts.write_error(self.staging_dir, exc) from None
 
-  def _find_leftovers(self):
-    """Staging folders of crashed runs on this prefix, newest first."""
+  def _folders(self, kind):
+    """This prefix's folders `.<name>.<kind>-*` (found by their files: match() lists files)."""
     FileSystems = _fs()
-    pattern = FileSystems.join(self.directory, f".{self.name}.staging-*")
+    pattern = FileSystems.join(self.directory, f".{self.name}.{kind}-*", "*")
     found = []
     for metadata in FileSystems.match([pattern])[0].metadata_list:
       folder = _top_folder(metadata.path, self.directory)
-      if folder in found or folder == self.staging_dir:
-        continue
-      if _owner_alive(_read_json(FileSystems.join(folder, OWNER_FILE))):
-        continue
-      found.append(folder)
+      if folder not in found and folder != self.staging_dir:
+        found.append(folder)
+    return found
+
+  def _find_leftovers(self):
+    """Staging folders of crashed runs on this prefix, newest first."""
+    FileSystems = _fs()
+    found = [folder for folder in self._folders("staging")
+             if not _owner_alive(_read_json(FileSystems.join(folder, OWNER_FILE)))]
     return sorted(found, key=_modified, reverse=True)
 
   def delete_leftovers(self):
     """Deletes the crashed runs' staging and trash folders of this prefix."""
-    FileSystems = _fs()
-    for folder in self.leftovers:
+    for folder in self.leftovers + self._folders("trash"):
       _delete(folder)
     self.leftovers = []
-    pattern = FileSystems.join(self.directory, f".{self.name}.trash-*")
-    for metadata in FileSystems.match([pattern])[0].metadata_list:
-      _delete(_top_folder(metadata.path, self.directory))
 
   def staged(self, tail=""):
     """The staging path for the final path prefix + tail."""

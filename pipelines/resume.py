@@ -49,9 +49,20 @@ def previous_run(staged):
   return None, None
 
 
+def _flat(settings, prefix=""):
+  """{'report.top_k': 3, ...}: nested settings by dotted names."""
+  flat = {}
+  for name, value in settings.items():
+    if isinstance(value, dict):
+      flat.update(_flat(value, f"{prefix}{name}."))
+    else:
+      flat[prefix + name] = value
+  return flat
+
+
 def check_settings(previous, settings, folder):
   """Raises ResumeError naming the first setting that differs."""
-  old = previous.get("settings", {})
+  old, settings = _flat(previous.get("settings", {})), _flat(settings)
   for name in sorted(set(old) | set(settings)):
     if old.get(name) != settings.get(name):
       raise ResumeError(

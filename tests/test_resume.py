@@ -1,0 +1,128 @@
+"""--resume after kill -9, and the crash-safe commit, on real clips.
+
+`soundscope predict` runs in a child process over 30 real ESC-10 clips (one
+part each) and is killed with SIGKILL once a random number of its parts are
+finished; `--resume` then takes those parts over and the outputs equal an
+uninterrupted run's.  A kill between the commit's renames leaves the record
+that the next run completes: the prefix then holds the complete new outputs,
+never old and new mixed.  (200 files, embed too: bench/bench_scale.py.)
+"""
+
+import glob
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pyarrow.parquet as pq
+import pytest
+
+from soundscope.cli import main as cli
+from conftest import asset
+
+pytestmark = pytest.mark.slow
+
+FACTORY = "support_pipelines:make_tiny_classifier"
+CLIPS = 30
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+  folder = tmp_path_factory.mktemp("resume_clips")
+  names = sorted(os.listdir(asset("audio/esc10")))
+  names = [name for name in names if name.endswith(".flac")][:CLIPS]
+  for name in names:
+    os.symlink(asset(f"audio/esc10/{name}"), folder / name)
+  (folder / "zz_notes.wav").write_text("not audio\n" * 10)   # One error row too.
+  return folder
+
+
+def _argv(clips, output, *extra):
+  return ["predict", "--model-factory", FACTORY, "--no-progress", "--input", str(clips),
+          "--output", str(output), "--scores", "--per-window", *extra]
+
+
+def _child(argv, patch=""):
+  """`soundscope argv` in a child process (its own session), after `patch` (Python code)."""
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]))
+  code = f"import sys\n{patch}\nfrom soundscope.cli import main\nsys.exit(main.main({argv!r}))"
+  return subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _done_parts(directory, name):
+  return glob.glob(str(directory / f".{name}.staging-*" / "parts" / "part-*.done.json"))
+
+
+def _rows(path):
+  return pq.read_table(path).drop_columns(["run_time"])
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(clips, tmp_path_factory):
+  output = tmp_path_factory.mktemp("whole") / "whole.parquet"
+  assert cli.main(_argv(clips, output)) == 0
+  return output
+
+
+def test_resume_after_kill_9_gives_the_uninterrupted_outputs(clips, uninterrupted, tmp_path,
+                                                              capsys):
+  output = tmp_path / "preds.parquet"
+  wanted = random.Random(19).randint(3, CLIPS - 5)   # Parts finished before the kill.
+  process = _child(_argv(clips, output))
+  deadline = time.monotonic() + 240
+  while len(_done_parts(tmp_path, "preds")) < wanted:
+    assert process.poll() is None, process.stderr.read().decode()
+    assert time.monotonic() < deadline
+    time.sleep(0.02)
+  os.killpg(process.pid, signal.SIGKILL)
+  process.wait()
+  finished = len(_done_parts(tmp_path, "preds"))
+  assert wanted <= finished < CLIPS + 1 and not output.exists()
+  # Other settings refuse to mix, naming the difference; the leftover stays for a resume.
+  status = cli.main(_argv(clips, output, "--resume", "--top-k", "2"))
+  err = capsys.readouterr().err
+  assert status == 2 and "report.top_k=3" in err and "report.top_k=2" in err
+  assert len(err.strip().splitlines()) == 1
+  status = cli.main(_argv(clips, output, "--resume"))
+  out = capsys.readouterr().out
+  assert status == 0, out
+  assert f"--resume: {finished} of {CLIPS + 1} parts taken over" in out
+  assert f"files: {CLIPS + 1} in = {CLIPS} written + 1 errors (ok)" in out
+  assert _rows(output).equals(_rows(uninterrupted))
+  assert pq.read_table(tmp_path / "preds-errors.parquet").equals(
+      pq.read_table(str(uninterrupted).replace(".parquet", "-errors.parquet")))
+  assert pq.read_table(output).column("run_time").unique().to_pylist().__len__() == 1
+  assert sorted(os.listdir(tmp_path)) == ["preds-errors.parquet", "preds.parquet"]
+
+
+def test_a_kill_between_the_commit_renames_is_completed_by_the_next_run(clips, uninterrupted,
+                                                                        tmp_path, capsys):
+  output = tmp_path / "preds.parquet"
+  # A previous output of other inputs (one clip), to be replaced whole.
+  assert cli.main(_argv(str(clips / sorted(os.listdir(clips))[0]), output)) == 0
+  capsys.readouterr()
+  old = _rows(output)
+  # The child dies after the first of the commit's renames of new files (old ones are in
+  # the trash by then): the prefix has the new rows without their errors file.
+  patch = ("import os\nfrom apache_beam.io.filesystems import FileSystems\n"
+           "rename = FileSystems.rename\n"
+           "def dying(sources, targets):\n"
+           "  if sources and '.staging-' in sources[0] and '.staging-' not in targets[0]:\n"
+           "    rename(sources[-1:], targets[-1:]); os._exit(9)\n"
+           "  rename(sources, targets)\n"
+           "FileSystems.rename = staticmethod(dying)\n")
+  process = _child(_argv(clips, output), patch)
+  process.communicate(timeout=300)
+  assert process.returncode == 9
+  assert output.exists() and not (tmp_path / "preds-errors.parquet").exists()
+  assert glob.glob(str(tmp_path / ".preds.commit.json"))
+  # The next run on the prefix first completes that commit: the crashed run's whole outputs.
+  from soundscope.pipelines import outputs
+  assert outputs.recover(str(tmp_path), "preds")
+  assert _rows(output).equals(_rows(uninterrupted)) and not _rows(output).equals(old)
+  assert pq.read_table(tmp_path / "preds-errors.parquet").num_rows == 1
+  assert sorted(os.listdir(tmp_path)) == ["preds-errors.parquet", "preds.parquet"]
