@@ -32,6 +32,9 @@ TIMELINE_MAX_MINUTES = 7 * 24 * 60.0   # The longest span a client may ask for (
 TIMELINE_POINTS = 600           # Time buckets at most per timeline answer (max score, max level).
 TIMELINE_LANES = 12             # Label lanes at most (the labels with the highest scores).
 
+# Page files: their URLs carry a digest of their contents, so browsers may keep them.
+STATIC_MAX_AGE_SECONDS = 86400
+
 # Page access.
 PAGE_PASSWORD_ENV = "SOUNDSCOPE_PAGE_PASSWORD"       # The page password, when not in a file.
 PAGE_USER = "soundscope"        # The HTTP Basic user name the browser shows (any name is accepted).

@@ -19,13 +19,16 @@ loopback-bound page only under loopback names (DNS rebinding) and asks for the
 page password when there is one.
 """
 
+import hashlib
 import json
+import os
 import queue
 import secrets
 import time
 
 import flask
 
+from soundscope.configs import history as H
 from soundscope.configs import runtime as S
 from soundscope.runtime import config as config_lib
 from soundscope.runtime import credentials
@@ -57,7 +60,16 @@ def create_app(hub, config_store, courier=None, runtime_status=None,
   app = flask.Flask(__name__)
   app.json.sort_keys = False
   guards.install(app, trusted_hosts, page_password)
-  history_api.register(app, history, save_path)
+  initial_data = history_api.register(app, history, save_path)
+  static_version = _static_version(app.static_folder)
+
+  @app.url_defaults
+  def versioned_static(endpoint, values):
+    """?v=<digest of the static files>: browsers may keep them (SEND_FILE_MAX_AGE_DEFAULT)."""
+    if endpoint == "static":
+      values.setdefault("v", static_version)
+
+  app.config["SEND_FILE_MAX_AGE_DEFAULT"] = H.STATIC_MAX_AGE_SECONDS
   form_token = secrets.token_urlsafe(24)
   state = {"config": config_store.load()}
   settings = dict(settings or {})
@@ -95,7 +107,8 @@ def create_app(hub, config_store, courier=None, runtime_status=None,
     return flask.render_template(
         "index.html", events=hub.recent(S.EVENTS_PAGE_COUNT), status=status(), config=view,
         errors=errors or {}, saved=flask.request.args.get("saved") == "1",
-        form_token=form_token, settings=settings, history=history is not None), code
+        form_token=form_token, settings=settings, history=history is not None,
+        initial=initial_data() if initial_data else None), code
 
   @app.get("/")
   def index():
@@ -156,6 +169,18 @@ def create_app(hub, config_store, courier=None, runtime_status=None,
                           headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
   return app
+
+
+def _static_version(folder):
+  """A short digest of the static files' names and contents (changes with any of them)."""
+  digest = hashlib.sha256()
+  for root, _, names in sorted(os.walk(folder)):
+    for name in sorted(names):
+      path = os.path.join(root, name)
+      digest.update(os.path.relpath(path, folder).encode())
+      with open(path, "rb") as f:
+        digest.update(f.read())
+  return digest.hexdigest()[:12]
 
 
 def _sse(kind, data):

@@ -69,7 +69,13 @@ def _int_arg(name, default, low, high):
 
 
 def register(app, history, save_path):
-  """Adds the routes to app; `history` may be None (--no-history: the API answers 404)."""
+  """Adds the routes to app; `history` may be None (--no-history: the API answers 404).
+
+  Returns:
+    callable() -> what the page would ask for first ({"timeline": the last
+    TIMELINE_MINUTES, "events": the first page}), put in the page itself so
+    that it draws without more round trips; None without a history.
+  """
 
   @app.errorhandler(BadQuery)
   def bad_query(exc):
@@ -94,16 +100,23 @@ def register(app, history, save_path):
   def api_history_events():
     if history is None:
       return no_history()
-    offset = _int_arg("offset", 0, 0, 2 ** 31)
-    limit = _int_arg("limit", H.EVENTS_PAGE_SIZE, 1, H.EVENTS_PAGE_MAX)
-    page = history.events(label=flask.request.args.get("label") or None,
-                          since=_time_arg("since"), until=_time_arg("until"),
-                          offset=offset, limit=limit)
+    return flask.jsonify(events_page(
+        label=flask.request.args.get("label") or None, since=_time_arg("since"),
+        until=_time_arg("until"), offset=_int_arg("offset", 0, 0, 2 ** 31),
+        limit=_int_arg("limit", H.EVENTS_PAGE_SIZE, 1, H.EVENTS_PAGE_MAX)))
+
+  def events_page(label=None, since=None, until=None, offset=0, limit=H.EVENTS_PAGE_SIZE):
+    page = history.events(label=label, since=since, until=until, offset=offset, limit=limit)
     for event in page["events"]:
       event["audio"] = [audio_link(path) for path in event["saved_audio"]]
       del event["saved_audio"]   # Local paths stay on the machine; the page gets names.
     page.update(offset=offset, limit=limit, labels=history.labels())
-    return flask.jsonify(page)
+    return page
+
+  def initial_data():
+    until = time.time()
+    return {"timeline": history.timeline(until - H.TIMELINE_MINUTES * 60.0, until),
+            "events": events_page()}
 
   def audio_link(path):
     name = os.path.basename(path)
@@ -116,3 +129,5 @@ def register(app, history, save_path):
     if path is None:
       flask.abort(404)
     return flask.send_file(path, mimetype="audio/wav", conditional=True, max_age=0)
+
+  return initial_data if history is not None else None

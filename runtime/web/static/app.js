@@ -73,8 +73,10 @@
     showRuntime(status.runtime || {});
   }
 
-  soundscopeTimeline.start();
-  soundscopeHistory.start();
+  var initial = document.getElementById("initial-data");   // The history's first answers.
+  initial = initial ? JSON.parse(initial.textContent) : {};
+  soundscopeTimeline.start(initial.timeline);
+  soundscopeHistory.start(initial.events);
   var source = new EventSource("/api/stream");
   source.addEventListener("prediction", function (e) { addPrediction(JSON.parse(e.data)); });
   source.addEventListener("status", function (e) { showStatus(JSON.parse(e.data)); });

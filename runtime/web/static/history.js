@@ -119,13 +119,14 @@ var soundscopeHistory = (function () {
     pending = setTimeout(function () { pending = null; load(); }, REFRESH_MS);
   }
 
-  function start() {
+  // first: the first page as the page itself holds it (no request needed).
+  function start(first) {
     if (!list) return;
     $("event-label").addEventListener("change", function () { state.offset = 0; load(); });
     $("event-day").addEventListener("change", function () { state.offset = 0; load(); });
     $("events-older").addEventListener("click", function () { state.offset += PAGE; load(); });
     $("events-newer").addEventListener("click", function () { state.offset = Math.max(0, state.offset - PAGE); load(); });
-    load();
+    if (first) render(first); else load();
   }
 
   return { start: start, refresh: refresh, load: load };

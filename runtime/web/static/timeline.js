@@ -108,18 +108,22 @@ var soundscopeTimeline = (function () {
     view.since = view.until - view.minutes * 60;
   }
 
-  function load(minutes) {
+  function show(answer) {
+    data = { start: answer.start, end: answer.end, rms: answer.rms_dbfs, peak: answer.peak_dbfs,
+             labels: answer.labels, scores: answer.scores };
+    redraw();
+  }
+
+  // The last `minutes` from the history (or `first`, the page's own copy of them).
+  function load(minutes, first) {
     view.minutes = minutes;
     setWindow();
     if (!history) { trim(); redraw(); return Promise.resolve(); }
+    if (first) { show(first); return Promise.resolve(); }
     return fetch("/api/timeline?minutes=" + minutes).then(function (r) {
       if (!r.ok) throw new Error("timeline: HTTP " + r.status);
       return r.json();
-    }).then(function (answer) {
-      data = { start: answer.start, end: answer.end, rms: answer.rms_dbfs, peak: answer.peak_dbfs,
-               labels: answer.labels, scores: answer.scores };
-      redraw();
-    }).catch(function (error) { tip.textContent = String(error.message || error); });
+    }).then(show).catch(function (error) { tip.textContent = String(error.message || error); });
   }
 
   function trim() {
@@ -157,7 +161,7 @@ var soundscopeTimeline = (function () {
     }
   }
 
-  function start() {
+  function start(first) {
     if (!element) return;
     var buttons = root.querySelectorAll("button.span");
     Array.prototype.forEach.call(buttons, function (button) {
@@ -170,7 +174,7 @@ var soundscopeTimeline = (function () {
     window.addEventListener("resize", function () {
       if (plot) plot.setSize({ width: Math.max(element.clientWidth, 200), height: height() });
     });
-    load(view.minutes);
+    load(view.minutes, first);
   }
 
   return { start: start, add: add, load: load };
