@@ -32,7 +32,8 @@ ModelSpec = collections.namedtuple(
 ModelSpec.__doc__ = """A model the store knows how to fetch and check.
 
   name: directory name in the store and the name users type.
-  kind: 'yamnet' | 'vggish' (trained heads are 'vggish_head' and carry their own manifest).
+  kind: 'yamnet' | 'vggish' | 'ontology' (AudioSet's ontology, not a model; trained heads
+    are 'vggish_head' and carry their own manifest).
   version: release version string.
   files: tuple of FileSpec.
   labels: file name of the label CSV (index,mid,display_name), or None.
@@ -129,10 +130,40 @@ VGGISH = ModelSpec(
     output_spec="float32 [n, 128] embeddings; after PCA + quantization uint8 [n, 128]",
 )
 
+# AudioSet's ontology (632 classes and their hierarchy): not a model, but kept in the
+# store the same way (downloaded with its sha256, or imported), for label sets whose
+# classes are whole ontology branches (`descendants: true`, models/label_sets.py).
+ONTOLOGY_NAME = "ontology"
+ONTOLOGY_FILE = "ontology.json"
+
+ONTOLOGY = ModelSpec(
+    name=ONTOLOGY_NAME,
+    kind="ontology",
+    version="1",
+    description="AudioSet ontology: 632 sound classes and their hierarchy (for label sets "
+                "with `descendants: true`)",
+    licence="CC BY-SA 4.0",
+    homepage="https://github.com/audioset/ontology",
+    files=(
+        FileSpec(
+            name=ONTOLOGY_FILE,
+            # The repository's master branch, unchanged since the 2017 release; sha256
+            # and size of the copy in ../shared/assets/audioset (md5
+            # db90e54ed1484505baf6fac47513e264).
+            url="https://raw.githubusercontent.com/audioset/ontology/master/ontology.json",
+            sha256="d305439cfa218558c4ed295883fb77894ff7c58ae0082a5bb635bcf3f72c786a",
+            md5=None, size=354156, required=True,
+            description="JSON list of {id, name, description, child_ids, ...}"),
+    ),
+    labels=None,
+    input_spec="-",
+    output_spec="-",
+)
+
 # Approximate size in bytes of files whose exact size is not pinned (progress bars).
 APPROXIMATE_SIZES = {"vggish_model.ckpt": 288_567_887}
 
-KNOWN_MODELS = {spec.name: spec for spec in (YAMNET, VGGISH)}
+KNOWN_MODELS = {spec.name: spec for spec in (YAMNET, VGGISH, ONTOLOGY)}
 
 
 def file_spec_by_name(file_name):

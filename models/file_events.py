@@ -36,7 +36,8 @@ def file_events(classifier, scores, resolved, rules):
     classifier: the classifier.Classifier that scored.
     scores: scoring.Scores with windows, over the classifier's classes.
     resolved: a label_sets.ResolvedLabelSet, or None for the classes.
-    rules: configs.events.EventRules.
+    rules: configs.events.EventRules (a label set's labels with their own `events:`
+      follow those: label_sets.event_rules).
 
   Returns:
     [transforms.events.Event], sorted by start, end and label.
@@ -44,9 +45,10 @@ def file_events(classifier, scores, resolved, rules):
   if resolved is not None:
     scores = label_sets.relabel(scores, resolved)
   windows = scores.windows
-  return events_lib.detect(windows.starts, windows.ends, windows.scores,
-                           label_sets.label_names(resolved, classifier), rules,
-                           window_seconds(classifier))
+  return events_lib.detect_each(windows.starts, windows.ends, windows.scores,
+                                label_sets.label_names(resolved, classifier),
+                                label_sets.event_rules(resolved, rules),
+                                window_seconds(classifier))
 
 
 def event_rows(source, events, start_utc, classifier, label_set=None, label_set_hash=None):

@@ -23,10 +23,13 @@ A label's classes are (classes) minus (deny), and, with `allow`, only those also
 in (allow).  A label's score is the best (max) of its classes' scores.
 
   load(spec)                           LabelSet from a file path or a built-in name
-                                       (configs/label_sets/NAME.yaml: esc10, home)
+                                       (configs/label_sets/NAME.yaml: esc10, home,
+                                       audioset-top)
   resolve(label_set, names, mids, ontology_path)   ResolvedLabelSet: model class
                                        indices per label
-  for_classifier(spec, classifier, ontology_path)  both, for a Classifier
+  for_classifier(spec, classifier, ontology_path)  both, for a Classifier (the commands
+                                       take the ontology from the model store by
+                                       default: soundscope/cli/labels.py)
   label_scores(scores, resolved)       float32 [..., C] class scores -> [..., L]
   relabel(scores, resolved)            scoring.Scores over classes -> over labels
 
@@ -45,9 +48,12 @@ import numpy as np
 import yaml
 
 SUFFIXES = (".yaml", ".yml")
-SET_KEYS = ("name", "description", "threshold", "labels")
-LABEL_KEYS = ("name", "classes", "threshold", "allow", "deny")
+SET_KEYS = ("name", "description", "threshold", "events", "labels")
+LABEL_KEYS = ("name", "classes", "threshold", "events", "allow", "deny")
 CLASS_KEYS = ("class", "descendants")
+# `events:` keys -> configs.events.EventRules fields (a label's own event rules).
+EVENT_KEYS = {"enter": "enter", "exit": "exit", "min_duration": "min_duration_seconds",
+              "merge_gap": "merge_gap_seconds"}
 
 
 class LabelSetError(ValueError):
@@ -65,14 +71,16 @@ class ClassRef:
 
 @dataclasses.dataclass(frozen=True)
 class LabelSpec:
-  """One label as written: its classes, reporting threshold (score in [0, 1])
-  and optional allow/deny class entries."""
+  """One label as written: its classes, reporting threshold (score in [0, 1]),
+  optional allow/deny class entries and its event rules: ((EventRules field,
+  value), ...) from the set's and its own `events:` (the label's win)."""
   name: str
   classes: tuple
   threshold: float
   allow: tuple
   deny: tuple
   line: int
+  events: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,11 +101,14 @@ class ResolvedLabelSet:
     labels: L label names, index-aligned with label scores.
     class_indices: L tuples of the model's class indices (each non-empty).
     thresholds: float32 [L] reporting thresholds, scores in [0, 1].
+    events: L tuples of (configs.events.EventRules field, value): each label's
+      own event rules (event_rules()).
   """
   name: str
   labels: tuple
   class_indices: tuple
   thresholds: np.ndarray
+  events: tuple = ()
 
   def reportable(self, scores):
     """float32 [..., L] label scores with those under their label's threshold set
@@ -194,15 +205,16 @@ def _label_set(document, source):
   _check_keys(document, SET_KEYS, source, "label set")
   name = _required_text(document, "name", source, "label set")
   default = _threshold(document, source, 0.0)
+  default_events = _events(document, source, {}, "the label set")
   labels = document.get("labels")
   if not isinstance(labels, list) or not labels:
     raise LabelSetError(f"{source}:{_line(document)}: 'labels' must be a non-empty list")
-  specs = tuple(_label(item, source, default) for item in labels)
+  specs = tuple(_label(item, source, default, default_events) for item in labels)
   _check_unique(specs, source)
   return LabelSet(str(name), specs, source, str(document.get("description") or ""))
 
 
-def _label(item, source, default_threshold):
+def _label(item, source, default_threshold, default_events):
   if not isinstance(item, dict):
     raise LabelSetError(f"{source}:{_line(item)}: a label is a mapping with 'name' and "
                         f"'classes', not {item!r}")
@@ -210,10 +222,43 @@ def _label(item, source, default_threshold):
   name = _required_text(item, "name", source, "label")
   where = f"label {name!r}"
   classes = _class_refs(item.get("classes"), source, item, where, required=True)
+  events = _events(item, source, default_events, where)
   return LabelSpec(str(name), classes, _threshold(item, source, default_threshold),
                    _class_refs(item.get("allow"), source, item, where),
-                   _class_refs(item.get("deny"), source, item, where), item.line)
+                   _class_refs(item.get("deny"), source, item, where), item.line,
+                   tuple(sorted(events.items())))
 
+
+def _events(mapping, source, inherited, where):
+  """{EventRules field: value} of a mapping's `events:` over the inherited ones.
+
+  Raises:
+    LabelSetError naming the line: unknown key, a value that is not a number or
+    out of range, an exit above the enter.
+  """
+  entry = mapping.get("events")
+  if entry is None:
+    return dict(inherited)
+  line = _line(entry) if isinstance(entry, dict) else _line(mapping)
+  if not isinstance(entry, dict) or not entry:
+    raise LabelSetError(f"{source}:{line}: {where}: 'events' is a mapping of "
+                        f"{', '.join(EVENT_KEYS)}")
+  _check_keys(entry, tuple(EVENT_KEYS), source, "events mapping")
+  events = dict(inherited)
+  for key, value in entry.items():
+    bounds = (0.0, 1.0) if key in ("enter", "exit") else (0.0, float("inf"))
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+        or not bounds[0] <= value <= bounds[1] or (key == "enter" and value == 0)):
+      kind = "a score in (0, 1]" if key == "enter" else (
+          "a score in [0, 1]" if key == "exit" else "a number of seconds >= 0")
+      raise LabelSetError(f"{source}:{line}: {where}: events {key!r} must be {kind}, "
+                          f"not {value!r}")
+    events[EVENT_KEYS[key]] = float(value)
+  if "enter" in events and "exit" in events and events["exit"] > events["enter"]:
+    raise LabelSetError(f"{source}:{line}: {where}: events exit {events['exit']:g} is above "
+                        f"enter {events['enter']:g} (an event starts at enter and goes on "
+                        f"while scores stay at exit: exit must be at most enter)")
+  return events
 
 def _class_refs(entries, source, parent, where, required=False):
   if entries is None and not required:
@@ -352,7 +397,9 @@ class _Vocabulary:
   def _branch_indices(self, ref, source, where):
     if self.ontology is None:
       raise LabelSetError(f"{source}:{ref.line}: {where}: 'descendants: true' needs AudioSet's "
-                          f"ontology.json (--ontology FILE)")
+                          f"ontology.json, and the model store has none: run `soundscope "
+                          f"models download ontology` or `soundscope models import "
+                          f"ontology.json`, or give --ontology FILE")
     mids = branch(self.ontology, ref.text)
     if mids is None:
       raise LabelSetError(f"{source}:{ref.line}: unknown ontology class {ref.text!r} in {where}"
@@ -382,14 +429,14 @@ def resolve(label_set, class_names, class_mids=(), ontology_path=None):
     LabelSetError naming the file and line: an unknown class (with the closest
     real names), a branch without the ontology, a label left with no class.
   """
-  needs_ontology = any(ref.descendants for spec in label_set.labels
-                       for ref in spec.classes + spec.allow + spec.deny)
-  ontology = read_ontology(ontology_path) if needs_ontology and ontology_path else None
+  ontology = (read_ontology(ontology_path) if needs_ontology(label_set) and ontology_path
+              else None)
   vocabulary = _Vocabulary(class_names, class_mids, ontology)
   indices = tuple(_label_indices(spec, vocabulary, label_set.source)
                   for spec in label_set.labels)
   return ResolvedLabelSet(label_set.name, tuple(spec.name for spec in label_set.labels),
-                          indices, np.array([s.threshold for s in label_set.labels], np.float32))
+                          indices, np.array([s.threshold for s in label_set.labels], np.float32),
+                          tuple(spec.events for spec in label_set.labels))
 
 
 def _label_indices(spec, vocabulary, source):
@@ -406,9 +453,48 @@ def _label_indices(spec, vocabulary, source):
   return tuple(sorted(chosen))
 
 
+def needs_ontology(label_set):
+  """Whether a LabelSet has a class entry with `descendants: true`."""
+  return any(ref.descendants for spec in label_set.labels
+             for ref in spec.classes + spec.allow + spec.deny)
+
+
 def for_classifier(spec, classifier, ontology_path=None):
-  """load(spec) resolved against a classifier.Classifier's labels (and mids, when it has them)."""
-  return resolve(load(spec), classifier.labels, getattr(classifier, "mids", ()), ontology_path)
+  """load(spec) resolved against a classifier.Classifier's labels (and mids, when it has them).
+
+  spec: a path, a built-in name or a LabelSet already loaded.
+  """
+  label_set = spec if isinstance(spec, LabelSet) else load(spec)
+  return resolve(label_set, classifier.labels, getattr(classifier, "mids", ()), ontology_path)
+
+
+# --------------------------------------------------------------------- events
+
+def event_rules(resolved, rules):
+  """The event rules of each label: `rules` (the command's) with the label's own `events:`.
+
+  A label that sets enter but not exit gets exit min(rules.exit, enter); one that
+  sets exit but not enter gets enter max(rules.enter, exit).
+
+  Args:
+    resolved: a ResolvedLabelSet, or None.
+    rules: configs.events.EventRules.
+
+  Returns:
+    `rules` itself when no label has its own (or resolved is None), else a tuple
+    of L EventRules, index-aligned with the labels.
+  """
+  if resolved is None or not any(resolved.events):
+    return rules
+  out = []
+  for own in resolved.events:
+    changes = dict(own)
+    if "enter" in changes and "exit" not in changes:
+      changes["exit"] = min(rules.exit, changes["enter"])
+    if "exit" in changes and "enter" not in changes:
+      changes["enter"] = max(rules.enter, changes["exit"])
+    out.append(dataclasses.replace(rules, **changes))
+  return tuple(out)
 
 
 # -------------------------------------------------------------------- scoring

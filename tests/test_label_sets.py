@@ -43,9 +43,10 @@ def resolve_text(tmp_path, text, yamnet_classes, ontology=None):
 
 def test_built_in_sets_resolve_against_yamnet(yamnet_classes):
   mids, names = yamnet_classes
-  assert label_sets.builtin_names() == ["esc10", "home"]
+  assert label_sets.builtin_names() == ["audioset-top", "esc10", "home"]
   for set_name in label_sets.builtin_names():
-    resolved = label_sets.resolve(label_sets.load(set_name), names, mids)
+    resolved = label_sets.resolve(label_sets.load(set_name), names, mids,
+                                  asset("audioset/ontology.json"))
     assert resolved.name == set_name and all(resolved.class_indices)
   home = label_sets.resolve(label_sets.load("home"), names, mids)
   assert {"dog", "cat", "baby_crying", "glass_breaking", "smoke_fire_alarm", "doorbell",

@@ -18,6 +18,7 @@ and mean are over its windows' (tail-weighted) scores, `windows` counts them
 (a merged event: the windows of its parts, not those of the gaps).
 
   detect(starts, ends, scores, labels, rules, window_seconds)   whole arrays
+  detect_each(..., rules, ...)   the same with L per-label rules (a label set's own)
   EventStream(labels, rules, window_seconds)   .push(start, end, scores) per
       window as it comes, events as they close; .flush() at the end.
       Every window pushed then flush() gives exactly detect()'s events.
@@ -189,6 +190,34 @@ def detect(starts, ends, scores, labels, rules=EventRules(), window_seconds=None
       event = _event(label, starts[group[0]], end, values[group, j])
       if _long_enough(event, rules):
         events.append(event)
+  return sorted(events, key=event_order)
+
+
+def detect_each(starts, ends, scores, labels, rules, window_seconds=None):
+  """detect() with each label under its own rules.
+
+  Args:
+    rules: one EventRules for every label, or L of them, index-aligned with
+      labels (a label set's own rules: models/label_sets.event_rules).
+    Others: as detect().
+
+  Returns:
+    [Event], sorted by event_order: for each label, detect()'s events under its rules.
+  """
+  if isinstance(rules, EventRules):
+    return detect(starts, ends, scores, labels, rules, window_seconds)
+  if len(rules) != len(labels):
+    raise EventInputError(f"{len(rules)} event rules for {len(labels)} labels")
+  groups = {}
+  for index, label_rules in enumerate(rules):
+    groups.setdefault(label_rules, []).append(index)
+  scores = np.asarray(scores, np.float32)
+  if scores.ndim != 2 or scores.shape[-1] != len(labels):
+    raise EventInputError(f"window scores must be [w, {len(labels)}], not {scores.shape}")
+  events = []
+  for label_rules, indices in groups.items():
+    events += detect(starts, ends, scores[:, indices], [labels[i] for i in indices],
+                     label_rules, window_seconds)
   return sorted(events, key=event_order)
 
 

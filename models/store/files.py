@@ -21,6 +21,7 @@ API (small on purpose):
     .verify(name)              VerifyResult(name, ok, problems): full checksum check
     .import_path(path, name=None) -> [names]  copy files after verifying them
     .vggish_files()            (checkpoint path, PCA params path) for VGGish heads
+    .ontology_path()           AudioSet's ontology.json (checked), or None when absent
     .default_classifier_name() 'yamnet' when present, else a trained VGGish head
 
 Loading checks that every file is present with its recorded size, then its
@@ -496,6 +497,17 @@ class ModelStore:
     if self.manifest("vggish") is not None:
       self.check_digests("vggish")
     return files
+
+  def ontology_path(self):
+    """Path of the stored AudioSet ontology.json, digest checked, or None when absent.
+
+    Raises:
+      ModelNotFoundError: it is there but fails its check (a changed file: one line).
+    """
+    if self.manifest(S.ONTOLOGY_NAME) is None or not self.is_present(S.ONTOLOGY_NAME):
+      return None
+    self.check_digests(S.ONTOLOGY_NAME)
+    return self.path(S.ONTOLOGY_NAME) / S.ONTOLOGY_FILE
 
   def default_classifier_name(self):
     """'yamnet' when present, else the first trained VGGish head, else None."""

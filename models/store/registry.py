@@ -89,4 +89,8 @@ def load_classifier(name=None, model_dir=None, **options):
     raise ModelNotFoundError(
         f"model {name!r} is the VGGish embedder, not a classifier: use `--model yamnet` or "
         f"a head trained with `soundscope train`")
+  if kind == "ontology":
+    raise ModelNotFoundError(
+        f"{name!r} is AudioSet's ontology (for label sets), not a classifier: use "
+        f"`--model yamnet` or a head trained with `soundscope train`")
   raise ModelNotFoundError(f"model {name!r} has an unknown kind {kind!r} in {directory}")

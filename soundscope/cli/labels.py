@@ -7,14 +7,19 @@ def add_arguments(parser):
   """Adds --labels FILE|NAME and --ontology FILE."""
   parser.add_argument("--labels", metavar="FILE|NAME", default=None,
                       help="report a label set's labels instead of the model's classes: a "
-                           "YAML file or a built-in set (esc10, home); see docs/labels.md")
+                           "YAML file or a built-in set (esc10, home, audioset-top); see "
+                           "docs/labels.md")
   parser.add_argument("--ontology", metavar="FILE", default=None,
-                      help="AudioSet's ontology.json, for label sets with 'descendants: true'")
+                      help="AudioSet's ontology.json, for label sets with 'descendants: true' "
+                           "(default: the model store's, `soundscope models download ontology`)")
   return parser
 
 
 def resolve(args, model):
   """The ResolvedLabelSet of --labels for this model, or None without --labels.
+
+  A set with `descendants: true` reads --ontology, else the model store's
+  (--model-dir) ontology.json.
 
   Raises:
     flags.UsageError: the label set's one-line error (file, line, closest names).
@@ -23,6 +28,26 @@ def resolve(args, model):
     return None
   from soundscope.models import label_sets
   try:
-    return label_sets.for_classifier(args.labels, model, args.ontology)
+    label_set = label_sets.load(args.labels)
+    ontology = args.ontology
+    if ontology is None and label_sets.needs_ontology(label_set):
+      ontology = stored_ontology(getattr(args, "model_dir", None), label_set.source)
+    return label_sets.for_classifier(label_set, model, ontology)
   except label_sets.LabelSetError as exc:
     raise flags.UsageError(str(exc)) from None
+
+
+def stored_ontology(model_dir, source):
+  """The model store's AudioSet ontology.json (`soundscope models download ontology` or
+  `models import`), digest checked, or None when the store has none (the label set's
+  error then says how to get it).
+
+  Raises:
+    label_sets.LabelSetError naming the set's file: the stored file fails its check.
+  """
+  from soundscope.models import label_sets
+  from soundscope.models.store import files as store_lib
+  try:
+    return store_lib.ModelStore(model_dir).ontology_path()
+  except store_lib.ModelNotFoundError as exc:
+    raise label_sets.LabelSetError(f"{source}: {exc}") from None
