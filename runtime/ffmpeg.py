@@ -228,12 +228,4 @@ class StreamSource:
       self.overflows += 1
 
   def _put_end(self):
-    while True:
-      try:
-        self._queue.put_nowait(None)
-        return
-      except queue.Full:
-        try:
-          self._queue.get_nowait()
-        except queue.Empty:
-          pass
+    pcm.put_last(self._queue, None)

@@ -4,6 +4,7 @@
   limit_frames     --duration in frames
   decode_pcm       little-endian s16/s32/f32 bytes -> int16 samples
   PipeReader       a binary stream read on its own thread into int16 blocks
+  put_last         puts a source's end mark, dropping the oldest block when full
 """
 
 import queue
@@ -86,3 +87,19 @@ class PipeReader:
     self.last_data = time.monotonic()
     first, self.frames = self.frames, self.frames + len(block)
     self.queue.put((block, self.last_data, first))   # Blocks when nobody reads: back-pressure.
+
+
+def put_last(blocks, item):
+  """Puts `item` (a source's end mark) into a full or not queue.Queue without waiting:
+  the oldest blocks make room.  Returns how many blocks were dropped for it."""
+  dropped = 0
+  while True:
+    try:
+      blocks.put_nowait(item)
+      return dropped
+    except queue.Full:
+      try:
+        blocks.get_nowait()
+        dropped += 1
+      except queue.Empty:
+        pass

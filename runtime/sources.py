@@ -137,16 +137,7 @@ class PyAudioSource:
     return None, pyaudio.paContinue
 
   def _put_end(self):
-    while True:
-      try:
-        self._queue.put_nowait(_END)
-        return
-      except queue.Full:
-        try:
-          self._queue.get_nowait()
-          self.queue_overflows += 1
-        except queue.Empty:
-          pass
+    self.queue_overflows += pcm.put_last(self._queue, _END)
 
   @property
   def overflows(self):
