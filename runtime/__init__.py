@@ -1,16 +1,24 @@
-"""soundscope's live half: microphone windows -> the batch Classifier -> sinks.
+"""soundscope's live half: an audio input's windows -> the batch Classifier -> events -> sinks.
 
-  capture.py      PortAudio capture thread; windows of --min-time..--max-time seconds
+  sources.py      --input: a PortAudio device (devices.py), a file, stdin (WAV or raw PCM)
+  ffmpeg.py       a network stream through ffmpeg, reconnected with backoff
+  pcm.py          raw PCM bytes -> 16-bit blocks (stdin and ffmpeg's pipe)
+  capture.py      the capture thread; windows of --min-time..--max-time seconds, on the wall clock
   windows.py      captured blocks -> windows -> 16 kHz mono (the shared transforms)
-  loop.py         classify each window, save it first with --save-path
-  prediction.py   PredictionEvent, what every sink receives
+  loop.py         classify each window, save it first with --save-path, then its events
+  live_events.py  continuous model windows -> transforms/events.py -> event start/end notices
+  rules.py        per-label rules (threshold, cooldown, sinks) and the volume gate
+  prediction.py   PredictionEvent (a window) and EventNotice (an event), what sinks receive
   sinks.py        Sink interface: console, web page, DeviceHive, JSON lines
-  outbox.py       bounded on-disk queue of undelivered notifications (sqlite3)
+  mqtt.py         MQTT: a topic per label, retained state, last will, Home Assistant discovery
+  outbox.py       bounded on-disk queue of undelivered messages (sqlite3; DeviceHive, MQTT)
   devicehive.py   DeviceHive clients, REST and WebSocket (JWT login/refresh, device, notifications)
   courier.py      delivers the outbox in order, with backoff and token refresh
   config.py       DeviceHive settings, validated, stored 0600
+  history.py, retention.py   the SQLite history and the saved windows' retention
   web/            Flask page, /events and the JSON API
-  capture_cli.py, serve_cli.py, session.py: `soundscope capture` and `soundscope serve`
+  session.py      what `soundscope capture` and `soundscope serve` share (soundscope/cli/)
 
-It reuses transforms/ and models/ and never imports pipelines/ (see docs/runtime.md).
+It reuses transforms/ and models/ and never imports pipelines/ (see docs/runtime.md and
+docs/monitoring.md).
 """
