@@ -127,6 +127,9 @@ def test_serve_delivers_every_window_once_in_order_across_a_kill_and_restart(tmp
   with sqlite3.connect(str(state / "history.sqlite3")) as db:
     windows = db.execute("SELECT start_time, end_time FROM windows ORDER BY id").fetchall()
     states = {row[0] for row in db.execute("SELECT state FROM events")}
+    stored = {(label, history_lib.iso_utc(start), history_lib.iso_utc(end), peak)
+              for label, start, end, peak in db.execute(
+                  "SELECT label, start_time, end_time, peak_score FROM events")}
   assert len(windows) == 4
   assert [history_lib.iso_utc(start) for start, _ in windows[:2]] == [
       e["start_utc"] for e in reversed(printed)]
@@ -138,6 +141,9 @@ def test_serve_delivers_every_window_once_in_order_across_a_kill_and_restart(tmp
   heard = [(n["parameters"]["kind"], n["parameters"]["label"], n["parameters"]["start_utc"])
            for n in everything if n["notification"] != "audio_analysis"]
   assert len(everything) == expected and len(set(heard)) == len(heard)   # No duplicate.
+  ended = {(n["parameters"]["label"], n["parameters"]["start_utc"], n["parameters"]["end_utc"],
+            n["parameters"]["peak_score"]) for n in everything if n["parameters"].get("kind") == "end"}
+  assert stored == ended      # The same events in the history as on DeviceHive.
   assert len(received) == 4
   starts = [n["parameters"]["start_utc"] for n in received]
   # Delivery order is the outbox's order: the first process's two windows, then the
