@@ -65,7 +65,8 @@ class LiveSession:
             "failed_windows": self.loop.failures,
             "sink_failures": {name: dict(failure)
                               for name, failure in self.sinks.failures.items()},
-            "sinks": self.sinks.status(), "save": self._save_status(),
+            "sinks": self.sinks.status(), "failing_sinks": self.sinks.failing(),
+            "save": self._save_status(),
             "retention": self.retention.status(),
             "running": not self.stopped.is_set()}
 

@@ -216,6 +216,10 @@ class SinkSet:
   def status(self):
     return {sink.name: sink.status() for sink in self.sinks if sink.status()}
 
+  def failing(self):
+    """Names of the sinks whose last call failed, sorted (for the page's status)."""
+    return sorted(self._failing.copy())   # set.copy is atomic: no lock while a sink is slow.
+
   def close(self):
     for sink in self.sinks + self.closed:
       try:
