@@ -53,6 +53,7 @@ Job.__doc__ = """One command's run, as launch.run needs it.
 
 # Lines in a worker's error that name what to act on (the rest is Beam's traceback).
 _ACTIONABLE = re.compile(r"(?:OutputWriteError|ModelLoadError): (.+)")
+_WHILE_RUNNING = re.compile(r"\s*\[while running '[^']*'\]")
 
 
 def too_many_errors(inputs, errors, max_fraction=DEFAULT_MAX_ERROR_FRACTION):
@@ -69,11 +70,18 @@ def failure_line(label, unit, inputs, errors, errors_path):
 
 
 def one_line(exc):
-  """The line of an exception a person can act on (a worker's, out of Beam's wrapping)."""
+  """The line of an exception a person can act on (a worker's, out of Beam's wrapping).
+
+  In-process runners re-raise the worker's exception with "[while running
+  'Step']" appended; others wrap it in their own, its traceback in the text.
+  """
+  from soundscope.pipelines import model_handlers
   text = str(exc)
+  if isinstance(exc, (parts.OutputWriteError, model_handlers.ModelLoadError)):
+    return _WHILE_RUNNING.sub("", text.strip().splitlines()[0] if text.strip() else text)
   found = _ACTIONABLE.findall(text)
   if found:
-    return found[-1].strip()
+    return _WHILE_RUNNING.sub("", found[-1].strip())
   lines = [line.strip() for line in text.splitlines() if line.strip()]
   return f"{type(exc).__name__}: {lines[-1] if lines else type(exc).__name__}"
 

@@ -226,14 +226,24 @@ def default_runner(pipeline_args):
 _BEAM_NOISE = ("Resource module is not available", "apitools not found",
                "Couldn't find python-snappy or google-crc32c",
                "No semi_persistent_directory found")
-_NOISY_LOGGERS = ("", "apache_beam.io.tfrecordio",
+_NOISY_LOGGERS = ("", "apache_beam.io.tfrecordio", "apache_beam.runners.common",
+                  "apache_beam.runners.worker.sdk_worker",
                   "apache_beam.runners.portability.local_job_service")
 
 
+# Errors the launcher turns into one line (pipelines/launch.one_line): Beam's
+# runners also log them with their traceback, which says nothing more.
+_REPORTED_ERRORS = ("ModelLoadError", "OutputWriteError")
+
+
 class _DropBeamNoise(logging.Filter):
-  """Drops the messages of _BEAM_NOISE (also when quoted in a worker's log entry)."""
+  """Drops the messages of _BEAM_NOISE (also when quoted in a worker's log entry), and
+  Beam's log entries of the errors the launcher reports in one line."""
 
   def filter(self, record):
+    if record.exc_info and record.exc_info[0] is not None and (
+        record.exc_info[0].__name__ in _REPORTED_ERRORS):
+      return False
     message = str(record.msg)
     if message.startswith(_BEAM_NOISE):
       return False

@@ -171,3 +171,73 @@ def test_embed_accounts_for_a_file_name_that_is_not_utf8(non_utf8_folder, tmp_pa
   errors = pd.read_parquet(str(output) + "-errors.parquet")
   assert list(errors["id"]) == [ESCAPED_NAME]
   assert list(errors["error_type"]) == ["file_name_not_utf8"]
+
+
+# ------------------------------------------------ outputs that cannot be written, models
+def _mount_tmpfs(folder, options):
+  """Mounts a tmpfs on `folder` (skips when this machine does not allow it)."""
+  import subprocess
+  folder.mkdir(exist_ok=True)
+  result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                          capture_output=True, text=True)
+  if result.returncode != 0:
+    pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip() or result.returncode})")
+  return folder
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+  """A 1 MiB tmpfs with ~24 KiB left (unmounted afterwards)."""
+  import subprocess
+  folder = _mount_tmpfs(tmp_path / "small", "size=1m")
+  with open(folder / "filler", "wb") as filler:
+    filler.write(b"\0" * (1024 * 1024 - 24 * 1024))
+  yield folder
+  subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def _clips(folder, count=6):
+  folder.mkdir(exist_ok=True)
+  for name in sorted(os.listdir(asset("audio/esc10")))[:count]:
+    shutil.copy(asset(f"audio/esc10/{name}"), folder)
+  return folder
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_exit_1(small_disk, tmp_path, capsys):
+  status, out, err = _predict(capsys, "support_pipelines:make_tiny_classifier",
+                              "--input", str(_clips(tmp_path / "clips")), "--scores",
+                              "--per-window", "--output", str(small_disk / "preds.parquet"))
+  assert status == 1
+  lines = err.strip().splitlines()
+  assert len(lines) == 1 and "Traceback" not in err, err
+  assert str(small_disk) in lines[0] and "No space left on device" in lines[0]
+  assert not (small_disk / "preds.parquet").exists()
+
+
+def test_a_read_only_output_folder_is_one_line_and_exit_1(tmp_path, capsys):
+  import subprocess
+  folder = _mount_tmpfs(tmp_path / "readonly", "ro,size=1m")
+  try:
+    status, _, err = _predict(capsys, "support_pipelines:make_tiny_classifier",
+                              "--input", str(_clips(tmp_path / "clips", 2)),
+                              "--output", str(folder / "preds.parquet"))
+  finally:
+    subprocess.run(["umount", "-l", str(folder)], check=False)
+  assert status == 1
+  lines = err.strip().splitlines()
+  assert len(lines) == 1 and str(folder) in lines[0] and "Read-only file system" in lines[0]
+
+
+def test_a_vggish_checkpoint_that_does_not_load_is_one_line_and_exit_1(tmp_path, capsys,
+                                                                        pca_params_path):
+  checkpoint = tmp_path / "vggish_model.ckpt"
+  checkpoint.write_bytes(b"not a checkpoint" * 100)
+  status = cli.main(["embed", "--input", str(_clips(tmp_path / "clips", 2)), "--output",
+                     str(tmp_path / "out" / "clips"), "--vggish-checkpoint", str(checkpoint),
+                     "--pca-params", str(pca_params_path), "--no-progress"])
+  err = capsys.readouterr().err
+  assert status == 1
+  lines = err.strip().splitlines()
+  assert len(lines) == 1 and "Traceback" not in err, err
+  assert str(checkpoint) in lines[0] and "failed to load" in lines[0]
+  assert os.listdir(tmp_path / "out") == []
