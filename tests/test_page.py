@@ -73,7 +73,11 @@ class Site:
     self.hub = hub_lib.EventHub()
     self.app = web.create_app(
         self.hub, config_lib.ConfigStore(str(folder / "devicehive.json")), None,
-        lambda: {"model": "yamnet", "source": "microphone", "windows": 720, "running": True},
+        lambda: {"model": "yamnet", "source": "microphone", "windows": 720, "running": True,
+                 "sinks": {"history": {"windows_written": 720},
+                           "mqtt": {"connected": False, "last_error": "broker down"}},
+                 "sink_failures": {"mqtt": {"count": 3, "last_error": "broker down"}},
+                 "failing_sinks": ["mqtt"]},
         history=self.history, save_path=str(self.saved), settings={"top_k": 3})
     self.server = serve_cli.start_web(self.app, "127.0.0.1", 0)
     self.url = f"http://127.0.0.1:{self.server.port}/"
@@ -135,6 +139,9 @@ def test_timeline_draws_lanes_and_level_and_grows_live(site, browser):
   page.hover("#timeline-chart .u-over", position={"x": 5, "y": 5})
   tip = page.locator("#timeline-tip time")
   assert tip.get_attribute("title").endswith(" UTC") and tip.get_attribute("datetime")
+  assert page.text_content("#st-sinks li[data-sink='mqtt'][data-ok='false']") == (
+      "mqtt: failing: broker down (3 failures)")
+  assert page.text_content("#st-sinks li[data-sink='history'][data-ok='true']") == "history: ok"
   page.click("button.span[data-minutes='10']")
   page.wait_for_function("Number(document.getElementById('timeline-chart').dataset.points) < 200")
   assert not errors

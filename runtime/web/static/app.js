@@ -28,12 +28,24 @@
     if (node) node.textContent = value;
   }
 
-  function sinkLine(name, state, failure) {
-    var problem = (state && (state.last_error || state.error)) || (failure && failure.last_error);
+  // One sink's line: failing now (its last call raised), not connected, or ok.
+  function sinkLine(name, state, failure, failing) {
+    state = state || {};
+    var problem = null;
+    if (failing) {
+      problem = "failing: " + ((failure && failure.last_error) || "error") +
+                (failure ? " (" + failure.count + " failures)" : "");
+    } else if (state.enabled === false) {
+      problem = null;
+    } else if (state.connected === false) {
+      problem = "not connected" + (state.last_error ? ": " + state.last_error : "");
+    }
     var item = document.createElement("li");
     item.dataset.sink = name;
     item.dataset.ok = problem ? "false" : "true";
-    item.textContent = name + ": " + (problem ? problem : "ok");
+    var text = problem || (state.enabled === false ? "not configured" : "ok");
+    if (state.queued) text += ", " + state.queued + " queued";
+    item.textContent = name + ": " + text;
     return item;
   }
 
@@ -57,7 +69,10 @@
       var states = rt.sinks || {}, failures = rt.sink_failures || {};
       var names = Object.keys(states);
       Object.keys(failures).forEach(function (name) { if (names.indexOf(name) < 0) names.push(name); });
-      names.sort().forEach(function (name) { sinks.appendChild(sinkLine(name, states[name], failures[name])); });
+      var failing = rt.failing_sinks || [];
+      names.sort().forEach(function (name) {
+        sinks.appendChild(sinkLine(name, states[name], failures[name], failing.indexOf(name) >= 0));
+      });
     }
   }
 
