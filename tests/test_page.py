@@ -271,9 +271,16 @@ def test_monitoring_goes_on_when_the_save_path_is_full_and_says_so(small_disk, t
   try:
     context = browser.new_context()
     page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(error))
     page.goto(f"http://127.0.0.1:{server.port}/")
     page.wait_for_selector("#st-save[data-ok='false']")
     assert "No space left on device" in page.text_content("#st-save")
+    # No history here: the timeline starts empty and draws the live windows.
+    assert page.get_attribute("#timeline-chart", "data-points") == "0"
+    hub.publish(dict(hub.recent(1)[0], sequence=46))
+    page.wait_for_function("document.getElementById('timeline-chart').dataset.points === '1'")
+    assert not errors
     context.close()
   finally:
     server.shutdown()
