@@ -15,8 +15,9 @@
   devicehive.py   DeviceHive clients, REST and WebSocket (JWT login/refresh, device, notifications)
   courier.py      delivers the outbox in order, with backoff and token refresh
   config.py       DeviceHive settings, validated, stored 0600
+  credentials.py  user:pass@ out of URLs, secrets from a file or the environment, redaction
   history.py, retention.py   the SQLite history and the saved windows' retention
-  web/            Flask page, /events and the JSON API
+  web/            Flask page (timeline, events, playback, status), guards and the JSON API
   session.py      what `soundscope capture` and `soundscope serve` share (soundscope/cli/)
 
 It reuses transforms/ and models/ and never imports pipelines/ (see docs/runtime.md and
