@@ -54,6 +54,7 @@ MQTT_PAYLOAD_ON, MQTT_PAYLOAD_OFF = "ON", "OFF"
 MQTT_ONLINE, MQTT_OFFLINE = "online", "offline"
 MQTT_USERNAME_ENV = "SOUNDSCOPE_MQTT_USERNAME"
 MQTT_PASSWORD_ENV = "SOUNDSCOPE_MQTT_PASSWORD"
+MQTT_FIRST_CONNECT_SECONDS = 3.0       # At the start, the broker's first answer is awaited this long.
 MQTT_ACK_WAIT_SECONDS = 0.5             # The courier checks a publication's acknowledgement this often.
 
 
@@ -75,6 +76,7 @@ class MonitoringOptions:
     cooldown: after an event of a label, one starting sooner than this is not
       announced, seconds.
     mqtt: mqtt://host[:port][/prefix] broker to publish to.
+    mqtt_password_file: a file whose first line is the MQTT password.
     mqtt_node: the node id in MQTT topics and Home Assistant discovery.
     jsonl: append events (and windows with notify_windows) to this file as JSON lines.
   """
@@ -107,6 +109,9 @@ class MonitoringOptions:
   mqtt: str = dataclasses.field(default=None, metadata=flag(
       "--mqtt", "publish events to this MQTT broker, mqtt://host[:port][/prefix] (user and "
       f"password from ${MQTT_USERNAME_ENV} and ${MQTT_PASSWORD_ENV})", metavar="URL"))
+  mqtt_password_file: str = dataclasses.field(default=None, metadata=flag(
+      "--mqtt-password-file", f"the MQTT password: this file's first line (default "
+      f"${MQTT_PASSWORD_ENV})", metavar="FILE"))
   mqtt_node: str = dataclasses.field(default="soundscope", metadata=flag(
       "--mqtt-node", "node id in MQTT topics and Home Assistant discovery", metavar="ID"))
   jsonl: str = dataclasses.field(default=None, metadata=flag(

@@ -28,8 +28,11 @@ The discovery configs, the states and "online" are published again on every
 connection (a broker restarted without persistence gets them back).
 
 Credentials never travel in the URL: a URL with user:password@ is refused;
-the user name and password come from $SOUNDSCOPE_MQTT_USERNAME and
-$SOUNDSCOPE_MQTT_PASSWORD.
+the user name comes from $SOUNDSCOPE_MQTT_USERNAME, the password from
+--mqtt-password-file or $SOUNDSCOPE_MQTT_PASSWORD.  At the start, soundscope
+waits up to MQTT_FIRST_CONNECT_SECONDS for the broker's answer: credentials it
+refuses stop the command with one line; a broker it cannot reach yet is said
+once and retried (monitoring starts anyway, the outbox keeps the events).
 """
 
 import json
@@ -48,6 +51,10 @@ log = logging.getLogger(__name__)
 
 class MqttUrlError(ValueError):
   """An --mqtt URL that cannot be used; one line."""
+
+
+class MqttRefused(ValueError):
+  """The broker refused the credentials (or this client) at the start; one line."""
 
 
 def parse_url(url):
@@ -157,6 +164,8 @@ class MqttSink(sinks.Sink):
     self.last_error = None
     self._failing = False
     self._sent_at = None
+    self._answered = threading.Event()   # The first CONNACK (or a failure to connect) came.
+    self.refused = None                  # The broker's reason when it refused the first connection.
     client = paho.Client(paho.CallbackAPIVersion.VERSION2,
                          client_id=client_id or f"soundscope-{node}", clean_session=True)
     if username:
@@ -166,6 +175,7 @@ class MqttSink(sinks.Sink):
     client.on_connect = self._on_connect
     client.on_disconnect = self._on_disconnect
     client.on_publish = self._on_publish
+    client.on_connect_fail = self._on_connect_fail
     self._client = client
     client.connect_async(self.host, self.port, keepalive=M.MQTT_KEEPALIVE_SECONDS)
     client.loop_start()
@@ -173,14 +183,30 @@ class MqttSink(sinks.Sink):
     self._thread.start()
 
   @classmethod
-  def from_url(cls, url, node, labels, outbox_path, windows=False, environ=None):
-    """An MqttSink for --mqtt URL, credentials from the environment (see the module)."""
+  def from_url(cls, url, node, labels, outbox_path, windows=False, password=None,
+               environ=None, first_connect_seconds=M.MQTT_FIRST_CONNECT_SECONDS):
+    """An MqttSink for --mqtt URL, once the broker answered (or could not be reached in
+    first_connect_seconds).
+
+    Args:
+      password: the password (--mqtt-password-file), else $SOUNDSCOPE_MQTT_PASSWORD.
+      environ: the environment (default os.environ).
+
+    Raises:
+      MqttUrlError: a bad URL.  MqttRefused: the broker refused the credentials.
+    """
     import os
     environ = os.environ if environ is None else environ
     host, port, prefix = parse_url(url)
-    return cls(host, port, prefix, node, labels, outbox_path, windows,
+    sink = cls(host, port, prefix, node, labels, outbox_path, windows,
                username=environ.get(M.MQTT_USERNAME_ENV) or None,
-               password=environ.get(M.MQTT_PASSWORD_ENV) or None)
+               password=password or environ.get(M.MQTT_PASSWORD_ENV) or None)
+    sink._answered.wait(first_connect_seconds)
+    if sink.refused:
+      sink.close(drain_seconds=0)
+      raise MqttRefused(f"--mqtt {_public(url)}: the broker refused the connection "
+                        f"({sink.refused}); check ${M.MQTT_USERNAME_ENV} and the password")
+    return sink
 
   # -- the loop's side ----------------------------------------------------------
 
@@ -211,8 +237,13 @@ class MqttSink(sinks.Sink):
 
   def _on_connect(self, client, userdata, flags, reason_code, properties):
     if reason_code.is_failure:
+      if not self._answered.is_set():     # The start: from_url says it in one line.
+        self.refused = str(reason_code)
+        self._answered.set()
+        return
       self._failed(f"the broker refused the connection: {reason_code}")
       return
+    self._answered.set()
     # Discovery, states and availability again on every connection (QoS 1, retained).
     for label in self.labels:
       client.publish(self.topics.discovery(label), json.dumps(self.topics.discovery_config(label)),
@@ -235,6 +266,10 @@ class MqttSink(sinks.Sink):
       self._cond.notify_all()
     if not self._stop.is_set():
       self._failed(f"disconnected from {self.host}:{self.port} ({reason_code})")
+
+  def _on_connect_fail(self, client, userdata):
+    self._answered.set()
+    self._failed(f"cannot reach {self.host}:{self.port}")
 
   def _on_publish(self, client, userdata, mid, reason_code, properties):
     with self._cond:

@@ -7,6 +7,7 @@ with SIGTERM (it saves its state), start() again reuses the port.
 """
 
 import json
+import os
 import pathlib
 import socket
 import subprocess
@@ -25,17 +26,27 @@ def free_port():
 
 
 class Broker:
-  """A mosquitto process on 127.0.0.1:port."""
+  """A mosquitto process on 127.0.0.1:port (anonymous, or only `users` {name: password})."""
 
-  def __init__(self, folder, port=None):
+  def __init__(self, folder, port=None, users=None):
     if not pathlib.Path(MOSQUITTO).exists():
       pytest.skip(f"{MOSQUITTO} is absent (apt install mosquitto)")
     self.folder = pathlib.Path(folder)
     self.folder.mkdir(parents=True, exist_ok=True)
     self.port = port or free_port()
     self.config = self.folder / "mosquitto.conf"
+    access = "allow_anonymous true\n"
+    if users:      # {name: password}: only they may connect.
+      passwords = self.folder / "passwords"
+      for number, (name, password) in enumerate(users.items()):
+        create = ["-c"] if number == 0 else []
+        subprocess.run(["/usr/bin/mosquitto_passwd", *create, "-b", str(passwords), name,
+                        password], check=True, capture_output=True)
+      access = f"allow_anonymous false\npassword_file {passwords}\n"
+    # Run as root, mosquitto would switch to the user "mosquitto", who cannot write here.
+    user = "user root\n" if os.geteuid() == 0 else ""
     self.config.write_text(
-        f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+        f"listener {self.port} 127.0.0.1\n{access}{user}persistence true\n"
         f"persistence_location {self.folder}/\nlog_dest file {self.folder}/mosquitto.log\n")
     self.process = None
 
@@ -49,7 +60,8 @@ class Broker:
         return self
       except OSError:
         if self.process.poll() is not None:
-          pytest.fail(f"mosquitto exited: {(self.folder / 'mosquitto.log').read_text()}")
+          log = self.folder / "mosquitto.log"
+          pytest.fail(f"mosquitto exited: {log.read_text() if log.exists() else '(no log)'}")
         time.sleep(0.02)
     pytest.fail("mosquitto did not start listening")
 

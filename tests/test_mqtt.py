@@ -90,3 +90,21 @@ def test_events_topics_retained_state_discovery_and_a_broker_restart(tmp_path):
     subscriber.close()
   assert subscriber.on(f"{base}/status")[-1] == "offline"
   broker.stop()
+
+
+def test_wrong_credentials_stop_in_one_line_and_right_ones_connect(tmp_path):
+  broker = sm.Broker(tmp_path / "broker", users={"sound": "right-pass"}).start()
+  try:
+    with pytest.raises(mqtt.MqttRefused) as refused:
+      mqtt.MqttSink.from_url(broker.url, "n", ["dog"], str(tmp_path / "a.sqlite3"),
+                             environ={"SOUNDSCOPE_MQTT_USERNAME": "sound",
+                                      "SOUNDSCOPE_MQTT_PASSWORD": "wrong-pass"})
+    message = str(refused.value)
+    assert "refused" in message and "wrong-pass" not in message and "\n" not in message
+    sink = mqtt.MqttSink.from_url(broker.url, "n", ["dog"], str(tmp_path / "b.sqlite3"),
+                                  password="right-pass",
+                                  environ={"SOUNDSCOPE_MQTT_USERNAME": "sound"})
+    assert sink.connected and sink.refused is None
+    sink.close()
+  finally:
+    broker.stop()

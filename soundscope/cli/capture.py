@@ -33,7 +33,7 @@ def run(args):
     return status
   try:
     extra = live_cli.sinks(args)
-  except (OSError, outbox_lib.OutboxError) as exc:
+  except (OSError, ValueError, outbox_lib.OutboxError) as exc:   # ValueError: MqttRefused.
     live_cli.error("capture", exc)
     return 1
   sinks = sinks_lib.SinkSet([sinks_lib.ConsoleSink(sys.stdout, events=args.events)] + extra)

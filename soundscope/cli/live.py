@@ -79,6 +79,23 @@ def live_events(args, classifier, source_name):
   return live_events_lib.LiveEvents(classifier, args.label_set, rules, source_name)
 
 
+def mqtt_password(args):
+  """--mqtt checked and its password (--mqtt-password-file, else the environment's, or None).
+
+  Raises:
+    flags.UsageError: a bad --mqtt URL or an unreadable password file.
+  """
+  if not args.mqtt:
+    return None
+  from soundscope.runtime import credentials
+  from soundscope.runtime import mqtt
+  try:
+    mqtt.parse_url(args.mqtt)
+    return credentials.read_secret(args.mqtt_password_file, M.MQTT_PASSWORD_ENV)
+  except (mqtt.MqttUrlError, credentials.SecretError) as exc:
+    raise flags.UsageError(str(exc)) from None
+
+
 def prepare(args, command):
   """The start that capture and serve share: --list-devices, argument checks, the model.
 
@@ -100,9 +117,7 @@ def prepare(args, command):
     return None, 0
   try:
     check_arguments(args)
-    if args.mqtt:
-      from soundscope.runtime import mqtt
-      mqtt.parse_url(args.mqtt)
+    args.mqtt_password = mqtt_password(args)
     args.source = open_source(args)
   except (flags.UsageError, sources.SourceError, ValueError) as exc:
     error(command, exc)
@@ -128,7 +143,8 @@ def sinks(args, state_dir=None):
     state_dir: the folder of MQTT's outbox (default: configs.runtime.default_state_dir()).
 
   Raises:
-    OSError: --jsonl cannot be opened; runtime.outbox.OutboxError: MQTT's outbox is in use.
+    OSError: --jsonl cannot be opened; runtime.outbox.OutboxError: MQTT's outbox is in
+    use; runtime.mqtt.MqttRefused (a ValueError): the broker refused the credentials.
   """
   from soundscope.runtime import sinks as sinks_lib
   made = []
@@ -140,5 +156,6 @@ def sinks(args, state_dir=None):
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
     made.append(mqtt.MqttSink.from_url(
         args.mqtt, node=args.mqtt_node, labels=list(args.live_events.labels),
-        outbox_path=os.path.join(state_dir, M.MQTT_OUTBOX_FILE), windows=args.notify_windows))
+        outbox_path=os.path.join(state_dir, M.MQTT_OUTBOX_FILE), windows=args.notify_windows,
+        password=args.mqtt_password))
   return made
