@@ -47,9 +47,9 @@ CREATE TABLE IF NOT EXISTS window_labels (
   window_id INTEGER NOT NULL,
   end_time REAL NOT NULL,            -- The window's, for range scans without a join.
   label TEXT NOT NULL,
-  score REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS window_labels_end ON window_labels (end_time);
+  score REAL NOT NULL,
+  PRIMARY KEY (end_time, window_id, label)
+) WITHOUT ROWID;                     -- Stored in time order: a timeline is one range scan.
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY,
   label TEXT NOT NULL,
@@ -165,7 +165,8 @@ class History:
           (start, end, window.get("source") or "", _level(window.get("rms_dbfs")),
            _level(window.get("peak_dbfs")), window.get("saved_audio"))).lastrowid
       self._db.executemany(
-          "INSERT INTO window_labels (window_id, end_time, label, score) VALUES (?, ?, ?, ?)",
+          "INSERT OR REPLACE INTO window_labels (window_id, end_time, label, score) "
+          "VALUES (?, ?, ?, ?)",
           [(row, end, p["label"], float(p["score"])) for p in labels[:H.HISTORY_TOP_LABELS]])
 
   def add_event(self, notice):
