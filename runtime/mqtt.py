@@ -243,7 +243,6 @@ class MqttSink(sinks.Sink):
         return
       self._failed(f"the broker refused the connection: {reason_code}")
       return
-    self._answered.set()
     # Discovery, states and availability again on every connection (QoS 1, retained).
     for label in self.labels:
       client.publish(self.topics.discovery(label), json.dumps(self.topics.discovery_config(label)),
@@ -254,6 +253,7 @@ class MqttSink(sinks.Sink):
       self.connected = True
       self.connections += 1
       self._cond.notify_all()
+    self._answered.set()
     if self._failing:
       log.warning("MQTT: connected to %s:%d again", self.host, self.port)
       self._failing = False
@@ -264,7 +264,7 @@ class MqttSink(sinks.Sink):
     with self._cond:
       self.connected = False
       self._cond.notify_all()
-    if not self._stop.is_set():
+    if not self._stop.is_set() and not self.refused:
       self._failed(f"disconnected from {self.host}:{self.port} ({reason_code})")
 
   def _on_connect_fail(self, client, userdata):
