@@ -127,7 +127,9 @@ class _Stream(events_lib.EventStream):
 
   def open_events(self):
     """[Event] of the labels whose event is open or waiting to merge, so far."""
-    return [events_lib._event(label, track.start, track.end, track.values)
+    return [events_lib.Event(label, float(track.start), float(track.end),
+                             float(np.max(track.values)), float(np.mean(track.values)),
+                             len(track.values))
             for track, label in zip(self._tracks, self.labels) if track.pending()]
 
 
