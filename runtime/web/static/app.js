@@ -92,6 +92,7 @@
   initial = initial ? JSON.parse(initial.textContent) : {};
   soundscopeTimeline.start(initial.timeline);
   soundscopeHistory.start(initial.events);
+  performance.mark("soundscope-drawn");   // Timeline and events shown (bench/bench_page.py).
   var source = new EventSource("/api/stream");
   source.addEventListener("prediction", function (e) { addPrediction(JSON.parse(e.data)); });
   source.addEventListener("status", function (e) { showStatus(JSON.parse(e.data)); });
