@@ -66,8 +66,8 @@ class _Tap:
       self._held.append(block)
       if len(block):
         wide = block.astype(np.float64)
-        self._square_sum += float(np.dot(wide, wide))
-        self._peak = max(self._peak, float(np.max(np.abs(wide))))
+        self._square_sum += levels_lib.square_sum(wide)
+        self._peak = max(self._peak, levels_lib.peak(block))
       yield block
 
   def levels_of(self, starts, ends):
