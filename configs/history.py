@@ -31,6 +31,7 @@ TIMELINE_MINUTES = 60.0         # The timeline's default span.
 TIMELINE_MAX_MINUTES = 7 * 24 * 60.0   # The longest span a client may ask for (a week).
 TIMELINE_POINTS = 600           # Time buckets at most per timeline answer (max score, max level).
 TIMELINE_LANES = 12             # Label lanes at most (the labels with the highest scores).
+TIMELINE_MARGIN_SECONDS = 1.0   # A timeline ends this long after now (or after the latest window).
 
 # Page files: their URLs carry a digest of their contents, so browsers may keep them.
 STATIC_MAX_AGE_SECONDS = 86400

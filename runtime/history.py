@@ -333,6 +333,11 @@ class History:
             "peak_dbfs": [row[4] for row in level_rows],
             "labels": labels, "scores": scores}
 
+  def last_window_end(self):
+    """UTC seconds since the epoch of the latest window's end, or None without windows."""
+    with self._reading() as db:
+      return db.execute("SELECT MAX(end_time) FROM windows").fetchone()[0]
+
   def counts(self):
     """{"windows": n, "events": n} stored."""
     with self._reading() as db:

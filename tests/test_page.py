@@ -38,7 +38,7 @@ class Site:
     self.saved = folder / "saved"
     self.saved.mkdir()
     self.history = history_lib.History(str(folder / "history.sqlite3"))
-    for n in range(720):                       # The last hour, a window every 5 s.
+    for n in range(725):   # The last hour, a window every 5 s, and 20 s ahead (a fast file).
       end = self.now - 3600 + n * 5
       lead = LABELS[(n // 60) % 3]
       self.history.add_window({
@@ -128,6 +128,8 @@ def test_timeline_draws_lanes_and_level_and_grows_live(site, browser):
   lane, line, width = page.evaluate(INK)
   assert lane > 20000 and line > 500 and width >= 900, (lane, line, width)
 
+  assert site.app.test_client().get("/api/timeline").get_json()["end"][-1] == pytest.approx(
+      site.now + 20, abs=1e-3)     # Stored to the millisecond.
   points = int(chart.get_attribute("data-points"))
   end = datetime.datetime.now(datetime.timezone.utc)
   site.hub.publish({"sequence": 1, "text": "Siren: 0.80", "start_utc": prediction.iso_utc(

@@ -88,7 +88,7 @@ def register(app, history, save_path):
   def api_timeline():
     if history is None:
       return no_history()
-    until = _time_arg("until", time.time())
+    until = _time_arg("until") or latest()
     minutes = flask.request.args.get("minutes", type=float) or H.TIMELINE_MINUTES
     minutes = min(max(minutes, 1.0), H.TIMELINE_MAX_MINUTES)
     since = _time_arg("since", until - minutes * 60.0)
@@ -113,8 +113,12 @@ def register(app, history, save_path):
     page.update(offset=offset, limit=limit, labels=history.labels())
     return page
 
+  def latest():
+    """Now, or the latest window's end when later (a file read faster than real time)."""
+    return max(time.time(), history.last_window_end() or 0.0) + H.TIMELINE_MARGIN_SECONDS
+
   def initial_data():
-    until = time.time()
+    until = latest()
     return {"timeline": history.timeline(until - H.TIMELINE_MINUTES * 60.0, until),
             "events": events_page()}
 

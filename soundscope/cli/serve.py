@@ -37,7 +37,7 @@ def add_arguments(parser):
   group.add_argument("--port", type=int, default=S.DEFAULT_PORT,
                      help="port (default %(default)s; 0 picks a free one)")
   group.add_argument("--state-dir", default=None,
-                     help="settings (mode 0600) and outbox folder (default "
+                     help="settings (mode 0600), outboxes and history folder (default "
                           "$SOUNDSCOPE_STATE_DIR or ~/.config/soundscope)")
   group.add_argument("--outbox-size", type=int, default=S.OUTBOX_MAX_NOTIFICATIONS,
                      help="undelivered notifications kept; past it the oldest are dropped "

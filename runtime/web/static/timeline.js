@@ -103,14 +103,17 @@ var soundscopeTimeline = (function () {
     element.dataset.lanes = data.labels.join("|");
   }
 
+  // The span ends now, or at the latest window when later (a file read faster than real time).
   function setWindow() {
-    view.until = Date.now() / 1000;
+    var last = data.end.length ? data.end[data.end.length - 1] : 0;
+    view.until = Math.max(Date.now() / 1000, last) + 1;
     view.since = view.until - view.minutes * 60;
   }
 
   function show(answer) {
     data = { start: answer.start, end: answer.end, rms: answer.rms_dbfs, peak: answer.peak_dbfs,
              labels: answer.labels, scores: answer.scores };
+    setWindow();
     redraw();
   }
 
