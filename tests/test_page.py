@@ -106,13 +106,21 @@ def open_page(browser, url, width=1000):
 
 
 INK = """() => {
+  // Pixels of the plot area (uPlot's .u-over covers it): lane blue, and the level's dark
+  // line in the bottom part, under the lanes.
   const canvas = document.querySelector('#timeline-chart canvas');
-  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  const box = canvas.getBoundingClientRect();
+  const over = document.querySelector('#timeline-chart .u-over').getBoundingClientRect();
+  const scale = canvas.width / box.width;
+  const x0 = Math.round((over.left - box.left) * scale), y0 = Math.round((over.top - box.top) * scale);
+  const w = Math.round(over.width * scale), h = Math.round(over.height * scale);
+  const data = canvas.getContext('2d').getImageData(x0, y0, w, h).data;
   let lane = 0, line = 0;
   for (let i = 0; i < data.length; i += 4) {
     if (data[i + 3] < 40) continue;
-    if (data[i + 2] > data[i] + 60) lane++;          // The lanes' blue.
-    else if (data[i] < 90 && data[i + 1] < 90) line++;  // The level's dark line (and text).
+    const y = Math.floor(i / 4 / w);
+    if (data[i + 2] > data[i] + 60) lane++;
+    else if (y > 0.65 * h && data[i] < 90 && data[i + 1] < 90) line++;
   }
   return [lane, line, canvas.width];
 }"""
@@ -126,7 +134,7 @@ def test_timeline_draws_lanes_and_level_and_grows_live(site, browser):
   assert chart.get_attribute("data-lanes").split("|") == expected
   assert int(chart.get_attribute("data-points")) >= 590     # ~600 buckets of 6 s in an hour.
   lane, line, width = page.evaluate(INK)
-  assert lane > 20000 and line > 500 and width >= 900, (lane, line, width)
+  assert lane > 20000 and line > 800 and width >= 900, (lane, line, width)
 
   assert site.app.test_client().get("/api/timeline").get_json()["end"][-1] == pytest.approx(
       site.now + 20, abs=1e-3)     # Stored to the millisecond.
