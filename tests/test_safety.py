@@ -2,6 +2,7 @@
 
 import argparse
 import base64
+import datetime
 import json
 import logging
 import socket
@@ -19,9 +20,11 @@ from soundscope.runtime import config as config_lib
 from soundscope.runtime import courier as courier_lib
 from soundscope.runtime import credentials
 from soundscope.runtime import history as history_lib
+from soundscope.runtime import loop as loop_lib
 from soundscope.runtime import outbox as outbox_lib
 from soundscope.runtime import sinks as sinks_lib
 from soundscope.runtime import web
+from soundscope.runtime import windows
 from soundscope.runtime.web import hub as hub_lib
 
 MQTT_SECRET = "mqtt-Pa55/word+x"     # '/' and '+' change when URL-quoted: both forms are caught.
@@ -77,9 +80,6 @@ def test_a_url_with_credentials_is_split_used_and_never_echoed(tmp_path, caplog)
 
     # The split login and password work: a window is delivered.
     runner = sr.BandEnergyClassifier()
-    import datetime
-    from soundscope.runtime import loop as loop_lib
-    from soundscope.runtime import windows
     samples, rate = sr.read_clip(sr.DOG_CLIP)
     t0 = datetime.datetime(2026, 11, 26, 12, tzinfo=datetime.timezone.utc)
     loop = loop_lib.Loop(None, runner, sinks, top_k=3)
