@@ -4,7 +4,6 @@ import datetime
 import os
 import sqlite3
 
-
 import support_runtime as sr
 from soundscope.configs import history as H
 from soundscope.runtime import history as history_lib
