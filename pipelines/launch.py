@@ -36,7 +36,8 @@ from soundscope.pipelines import dead_letter, options, outputs, parts, progress,
 DEFAULT_MAX_ERROR_FRACTION = 1.0
 
 Job = collections.namedtuple("Job", ["label", "unit", "items", "keys", "settings", "build",
-                                     "merge", "known_inputs", "extra_inputs"])
+                                     "merge", "known_inputs", "extra_inputs", "part_size"],
+                             defaults=(None,))
 Job.__doc__ = """One command's run, as launch.run needs it.
 
   label: command name ('embed'); unit: what an input is ('files', 'records').
@@ -49,6 +50,7 @@ Job.__doc__ = """One command's run, as launch.run needs it.
   known_inputs: inputs known before the run (int), or None when the parts tell
     (records inside TFRecord files): then inputs = the parts' + extra_inputs.
   extra_inputs: inputs accounted for outside the parts (early errors).
+  part_size: inputs per part wanted (parts.part_size's fixed), or None for the default.
 """
 
 # Lines in a worker's error that name what to act on (the rest is Beam's traceback).
@@ -134,7 +136,7 @@ def run(args, job, staged, stream=None):
   stream = stream or sys.stdout
   import datetime
   run_time = datetime.datetime.now(datetime.timezone.utc)
-  size = parts.part_size(len(job.items))
+  size = parts.part_size(len(job.items), job.part_size)
   folder = previous = None
   if getattr(args, "resume", False):
     folder, previous = resume.previous_run(staged)

@@ -313,7 +313,8 @@ def runner_session(args, num_parts):
     if not address:
       cluster = distributed.LocalCluster(
           n_workers=dask_workers(args), threads_per_worker=1, processes=True,
-          dashboard_address=None, silence_logs=logging.ERROR)
+          dashboard_address=None, silence_logs=logging.ERROR,
+          preload=["soundscope.pipelines.dask_worker"])
       address = cluster.scheduler_address
     if _flag_value(pipeline_args, "--dask_client_address") is None:
       pipeline_args.append(f"--dask_client_address={address}")

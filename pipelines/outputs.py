@@ -2,8 +2,8 @@
 
 A run writes everything into a staging folder next to its outputs
 (`<dir>/.<name>.staging-<run id>/`): the parts' files under `parts/`
-(pipelines/parts.py), `run.json` (its settings, for --resume) and
-`owner.json` (host and process), then the merged outputs themselves.  Only
+(pipelines/parts.py), `.run.json` (its settings, for --resume) and
+`.owner.json` (host and process), then the merged outputs themselves.  Only
 when the pipeline has finished and its counts reconcile does `commit` replace
 the previous outputs of the prefix:
 
@@ -39,8 +39,9 @@ SHARD_NUMBERS = "-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]"
 EMBED_PATTERNS = (SHARD_NUMBERS + ".tfrecord", "-manifest.parquet", "-errors.parquet",
                   "-errors.jsonl")
 PARTS_FOLDER = "parts"
-RUN_FILE = "run.json"
-OWNER_FILE = "owner.json"
+# Dot names: never taken for outputs (staged_files lists the prefix's name + anything).
+RUN_FILE = ".run.json"
+OWNER_FILE = ".owner.json"
 
 
 def _fs():
@@ -123,10 +124,11 @@ class StagedOutput:
       from soundscope.pipelines import parts
       raise parts.write_error(self.staging_dir, exc) from None
 
-  def _folders(self, kind):
-    """This prefix's folders `.<name>.<kind>-*` (found by their files: match() lists files)."""
+  def _folders(self, kind, marker="*"):
+    """This prefix's folders `.<name>.<kind>-*`, found by their files named `marker`
+    (match() lists files, not folders)."""
     FileSystems = _fs()
-    pattern = FileSystems.join(self.directory, f".{self.name}.{kind}-*", "*")
+    pattern = FileSystems.join(self.directory, f".{self.name}.{kind}-*", marker)
     found = []
     for metadata in FileSystems.match([pattern])[0].metadata_list:
       folder = _top_folder(metadata.path, self.directory)
@@ -137,7 +139,7 @@ class StagedOutput:
   def _find_leftovers(self):
     """Staging folders of crashed runs on this prefix, newest first."""
     FileSystems = _fs()
-    found = [folder for folder in self._folders("staging")
+    found = [folder for folder in self._folders("staging", OWNER_FILE)
              if not _owner_alive(_read_json(FileSystems.join(folder, OWNER_FILE)))]
     return sorted(found, key=_modified, reverse=True)
 

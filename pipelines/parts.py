@@ -36,13 +36,22 @@ the plan) and items (tuple of the command's input descriptions)."""
 # and the most inputs in one part (a part is redone whole after a crash).
 TARGET_PARTS = 64
 MAX_PART_ITEMS = 64
+MIN_PARTS = 8
 DONE_TAIL = ".done.json"
 PARQUET = ".parquet"
 TFRECORD = ".tfrecord"
 
 
-def part_size(num_items):
-  """Inputs per part: num_items / TARGET_PARTS rounded up, within [1, MAX_PART_ITEMS]."""
+def part_size(num_items, fixed=None):
+  """Inputs per part: num_items / TARGET_PARTS rounded up, within [1, MAX_PART_ITEMS].
+
+  fixed: the size wanted instead, for inputs that batch across files (TFRecord
+    files hold ~5 records, and a head's call costs the same for 1 or 256): it
+    gives way to keep at least MIN_PARTS parts, so a few dozen inputs still
+    spread over the workers.
+  """
+  if fixed:
+    return max(1, min(fixed, -(-num_items // MIN_PARTS)))
   return max(1, min(MAX_PART_ITEMS, -(-num_items // TARGET_PARTS)))
 
 

@@ -61,6 +61,11 @@ def choose_format(requested, files):
   return "tfrecord" if files and all(_is_tfrecord(f.path) for f in files) else "audio"
 
 
+# TFRecord files per part (parts.part_size's fixed): ~250 released records, one
+# RECORD_BATCH_SIZE batch, as a head's model call costs ~60 ms whatever its size.
+RECORD_FILES_PER_PART = 44
+
+
 def run_settings(args, loader, input_format):
   """{name: value} of everything that changes predict's outputs (--resume compares them)."""
   label_set = getattr(args, "label_set", None)
@@ -156,6 +161,7 @@ def run(args):
     unit, known_inputs = "files", len(expansion.files) + len(expansion.duplicates)
   settings = launch.settings_of(run_settings(args, loader, input_format))
   keys = [resume.input_key(item.path) for item in files]
+  # TFRecord files hold ~5 records: parts of RECORD_FILES_PER_PART files fill a head's batches.
   job = launch.Job("predict", unit, files, keys, settings, build, merge_outputs, known_inputs,
-                   len(early_errors))
+                   len(early_errors), RECORD_FILES_PER_PART if input_format == "tfrecord" else None)
   return launch.run_command(args, job, base, owned)

@@ -1,6 +1,6 @@
 """`--resume`: a run takes over the finished parts of an interrupted run on the same output.
 
-Each run records in its staging folder (pipelines/outputs.py) `run.json`:
+Each run records in its staging folder (pipelines/outputs.py) `.run.json`:
 its settings (everything that changes an output: the command, the model and
 its version, the front end, the report options, ...), its part size, its
 start time (predict writes it in every row) and the key of every part: for
@@ -40,7 +40,7 @@ def input_key(path, *extra):
 
 
 def previous_run(staged):
-  """(folder, run.json dict) of the newest leftover run of `staged`'s prefix, or (None, None)."""
+  """(folder, .run.json dict) of the newest leftover run of `staged`'s prefix, or (None, None)."""
   from apache_beam.io.filesystems import FileSystems
   for folder in staged.leftovers:
     run = outputs._read_json(FileSystems.join(folder, outputs.RUN_FILE))

@@ -1,0 +1,211 @@
+"""Scale-out figures: runners, resume, and TFRecord predict against a plain tf.data loop.
+
+  python bench/bench_scale.py [--clips 400] [--record-files 4062] [--skip predict,embed,...]
+
+Every run is a fresh `python -m soundscope ...` process timed by wall clock
+(imports, model loading and the merge included), on the first --clips ESC-10
+clips (../shared/assets):
+
+  runners   `predict --model yamnet` and `embed`, each on the default runner
+            (FnApiRunner, in-process), on Dask with one worker and with two
+            single-threaded workers (a LocalCluster started by the command,
+            --decode-threads 1 everywhere); prints the wall times, two workers
+            against one (issue 19's target: >= 1.6x) and one Dask worker against
+            the default runner (target: <= 15 % more).
+  resume    `predict --model yamnet` killed (SIGKILL) once half its parts are done,
+            then `--resume`: its wall time against a whole run (target: <= 55 %),
+            and the outputs equal the whole run's (rows but run_time).
+  records   `predict` on --record-files AudioSet eval TFRecord files with a VGGish
+            head (a random AttentionPoolingModel exported into a temporary store:
+            speed does not depend on the weights) against a plain loop over the same
+            files (one tf.data.TFRecordDataset over all of them, records decoded and
+            scored in batches of 256 with the same head): records per second of the
+            pipeline's own time ("finished in") and of the whole command.
+
+Say the load average (`uptime`) with any figure: the machine's other work shows.
+"""
+
+import argparse
+import glob
+import os
+import pathlib
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench import common  # noqa: E402
+
+YAMNET_FILES = ("yamnet_classification.tflite", "yamnet_class_map.csv",
+                "yamnet_embedding.tflite")
+
+
+def soundscope(argv, env=None):
+  """Runs `soundscope argv` in a fresh process; returns (wall seconds, stdout)."""
+  started = time.monotonic()
+  result = subprocess.run([sys.executable, "-m", "soundscope", *argv], capture_output=True,
+                          text=True, env=env)
+  wall = time.monotonic() - started
+  if result.returncode != 0:
+    sys.exit(f"bench: soundscope {' '.join(argv[:1])} failed:\n{result.stderr[-2000:]}")
+  return wall, result.stdout
+
+
+def pipeline_seconds(out):
+  found = re.search(r"finished in ([0-9.]+) s", out)
+  return float(found.group(1)) if found else float("nan")
+
+
+def yamnet_store(root):
+  from soundscope.models.store import files as store
+  model_store = store.ModelStore(root)
+  for name in YAMNET_FILES:
+    model_store.import_file(common.require_asset(f"yamnet/{name}"))
+  return root
+
+
+def clip_folder(root, count):
+  folder = os.path.join(root, "clips")
+  os.makedirs(folder)
+  names = sorted(n for n in os.listdir(common.require_asset("audio/esc10")) if n.endswith(".flac"))
+  for name in names[:count]:
+    os.symlink(common.require_asset(f"audio/esc10/{name}"), os.path.join(folder, name))
+  return folder
+
+
+RUNNERS = (("default runner", []),
+           ("Dask, 1 worker", ["--runner", "dask", "--dask-workers", "1"]),
+           ("Dask, 2 workers", ["--runner", "dask", "--dask-workers", "2"]))
+
+
+def bench_runners(name, argv):
+  walls = {}
+  for label, runner in RUNNERS:
+    walls[label], _ = soundscope([*argv, "--decode-threads", "1", *runner])
+    print(f"| {name} | {label} | {walls[label]:.1f} s |", flush=True)
+  one, two = walls["Dask, 1 worker"], walls["Dask, 2 workers"]
+  print(f"{name}: 2 workers / 1 worker speed-up {one / two:.2f}x (target >= 1.6x); "
+        f"Dask 1 worker over the default runner {100 * (one / walls['default runner'] - 1):+.0f} % "
+        f"(target <= +15 %)", flush=True)
+
+
+def bench_resume(root, clips, store):
+  import pyarrow.parquet as pq
+  argv = ["predict", "--model", "yamnet", "--model-dir", store, "--input", clips, "--scores",
+          "--no-progress"]
+  whole_path = os.path.join(root, "whole.parquet")
+  whole, _ = soundscope([*argv, "--output", whole_path])
+  output = os.path.join(root, "resumed.parquet")
+  process = subprocess.Popen([sys.executable, "-m", "soundscope", *argv, "--output", output],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+  total = None
+  while True:
+    runs = glob.glob(os.path.join(root, ".resumed.staging-*", ".run.json"))
+    if runs and total is None:
+      import json
+      with open(runs[0]) as handle:
+        total = len(json.load(handle)["keys"])
+    done = glob.glob(os.path.join(root, ".resumed.staging-*", "parts", "*.done.json"))
+    if total and len(done) >= total / 2:
+      break
+    if process.poll() is not None:
+      sys.exit("bench: the run ended before half its parts were done (use more --clips)")
+    time.sleep(0.01)
+  os.killpg(process.pid, signal.SIGKILL)
+  process.wait()
+  resumed, out = soundscope([*argv, "--output", output, "--resume"])
+  taken = re.search(r"--resume: (\d+) of (\d+) parts", out)
+  same = pq.read_table(output).drop_columns(["run_time"]).equals(
+      pq.read_table(whole_path).drop_columns(["run_time"]))
+  print(f"| predict yamnet | whole run {whole:.1f} s | killed at {taken.group(1)} of "
+        f"{taken.group(2)} parts, --resume {resumed:.1f} s = {100 * resumed / whole:.0f} % "
+        f"(target <= 55 %) | outputs equal: {same} |", flush=True)
+
+
+def head_store(root):
+  """A store with a random AttentionPoolingModel head named 'head'."""
+  from soundscope.models.networks import frame_models
+  from soundscope.models.store import heads
+  store = os.path.join(root, "store")
+  heads.export_head(frame_models.build("AttentionPoolingModel", 527, hidden_units=16),
+                    os.path.join(store, "head"),
+                    common.require_asset("audioset/class_labels_indices.csv"))
+  return store
+
+
+def plain_loop(files, store):
+  """Records per second of one tf.data dataset over `files`, scored in batches of 256."""
+  import tensorflow as tf
+  from soundscope.models.store import heads
+  from soundscope.transforms import records
+  head = heads.load_head_classifier(os.path.join(store, "head"), store)
+  started = time.monotonic()
+  count, batch = 0, []
+  for serialized in tf.data.TFRecordDataset(files).as_numpy_iterator():
+    batch.append(records.decode(serialized).embedding)
+    if len(batch) == 256:
+      head.embedding_batch_scores(batch)
+      count, batch = count + len(batch), []
+  if batch:
+    head.embedding_batch_scores(batch)
+    count += len(batch)
+  return count, time.monotonic() - started
+
+
+def bench_records(root, count):
+  files = sorted(glob.glob(str(common.require_asset("audioset/eval") / "*.tfrecord")))[:count]
+  store = head_store(root)
+  listing = os.path.join(root, "records.txt")
+  with open(listing, "w") as handle:
+    handle.write("".join(f"{path}\n" for path in files))
+  records, loop_seconds = plain_loop(files, store)
+  wall, out = soundscope(["predict", "--input", listing, "--output",
+                          os.path.join(root, "records.parquet"), "--model", "head",
+                          "--model-dir", store, "--no-progress"])
+  seconds = pipeline_seconds(out)
+  print(f"| {len(files)} files, {records} records | plain tf.data loop {records / loop_seconds:.0f} "
+        f"rec/s | predict {records / seconds:.0f} rec/s ({records / wall:.0f} rec/s with start-up "
+        f"and merge) | loop / predict {(records / loop_seconds) / (records / seconds):.2f}x "
+        f"(target <= 1.5x) |", flush=True)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--clips", type=int, default=400)
+  parser.add_argument("--record-files", type=int, default=4062)
+  parser.add_argument("--skip", default="", help="comma-separated: predict,embed,resume,records")
+  args = parser.parse_args()
+  skip = set(filter(None, args.skip.split(",")))
+  common.quiet_tensorflow()
+  print(f"load average: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}; cores: "
+        f"{os.cpu_count()}", flush=True)
+  with tempfile.TemporaryDirectory(prefix="bench_scale_") as root:
+    clips = clip_folder(root, args.clips)
+    store = yamnet_store(os.path.join(root, "yamnet-store"))
+    if "predict" not in skip:
+      bench_runners("predict yamnet", ["predict", "--model", "yamnet", "--model-dir", store,
+                                       "--input", clips, "--output",
+                                       os.path.join(root, "p.parquet"), "--no-progress"])
+    if "embed" not in skip:
+      checkpoint = common.vggish_checkpoint()
+      bench_runners("embed", ["embed", "--input", clips, "--output", os.path.join(root, "e"),
+                              "--vggish-checkpoint", checkpoint, "--pca-params",
+                              str(common.require_asset("vggish/vggish_pca_params.npz")),
+                              "--vggish-threads", "1", "--no-progress"])
+    if "resume" not in skip:
+      bench_resume(root, clips, store)
+    if "records" not in skip:
+      bench_records(root, args.record_files)
+    shutil.rmtree(root, ignore_errors=True)
+  print(f"load average: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,15 @@
+"""Dask worker preload: quiet logs before a task imports Beam or TensorFlow.
+
+  dask worker tcp://scheduler:8786 --nworkers 1 --nthreads 1 \\
+      --preload soundscope.pipelines.dask_worker
+
+(the local cluster of `--runner dask` preloads it itself; docs/scale-out.md).
+Without it a worker still runs the pipelines the same, only with Beam's
+import-time warnings on its stderr.
+"""
+
+from soundscope.pipelines import options
+
+
+def dask_setup(worker=None):  # pylint: disable=unused-argument  (Dask's preload hook)
+  options.quiet_logs()
