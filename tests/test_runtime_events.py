@@ -168,12 +168,17 @@ def test_rules_files_are_checked_in_one_line(tmp_path):
 
 @pytest.mark.slow
 def test_rules_cooldown_sinks_and_threshold_change_what_is_announced(tmp_path, scape, models,
-                                                                    batch_events):
+                                                                    yamnet, batch_events):
+  from soundscope.configs import events as E
+  from soundscope.models import label_sets, scoring
+  from soundscope.transforms import events as events_lib
   rules = tmp_path / "rules.yaml"
-  # Dog: the later dog events (14 and 38 s after the first one's end) fall in a 60 s
-  # cooldown and are not announced; dog's notices go to --jsonl only.  Rain's
-  # threshold is above its peak (0.96): no rain event.  The others are batch's.
-  rules.write_text("labels:\n  dog: {cooldown: 60, sinks: [jsonl]}\n  rain: {threshold: 0.99}\n")
+  # Dog gets its own rules (over esc10's), a 60 s cooldown, and --jsonl only; rain's
+  # threshold is above its peak (0.96).  The other labels keep esc10's rules.
+  rules.write_text("labels:\n"
+                   "  dog: {threshold: 0.5, exit: 0.3, min_duration: 0, merge_gap: 0.5,\n"
+                   "        cooldown: 60, sinks: [jsonl]}\n"
+                   "  rain: {threshold: 0.99}\n")
   jsonl = tmp_path / "events.jsonl"
   result = subprocess.run(
       sr.soundscope_command("capture", "--input", scape, "--labels", "esc10", "--events",
@@ -181,11 +186,20 @@ def test_rules_cooldown_sinks_and_threshold_change_what_is_announced(tmp_path, s
       env=sr.child_env(tmp_path / "home"), capture_output=True, text=True, timeout=120)
   assert result.returncode == 0, result.stderr
   ends = [r for r in map(json.loads, jsonl.read_text().splitlines()) if r["kind"] == "end"]
-  dogs = [e for e in batch_events if e["label"] == "dog"]
-  assert len(dogs) >= 2 and dogs[1]["start_seconds"] - dogs[0]["end_seconds"] < 60
+  # Dog's events under its rules, from batch's window scores: the later ones start
+  # within 60 s of the first one's end, so only the first is announced.
+  resolved = label_sets.for_classifier("esc10", yamnet)
+  windows = label_sets.relabel(scoring.score_file(yamnet, str(scape), per_window=True),
+                               resolved).windows
+  dog = list(resolved.labels).index("dog")
+  dogs = [e.as_dict() for e in events_lib.detect(
+      windows.starts, windows.ends, windows.scores[:, [dog]], ["dog"],
+      E.EventRules(0.5, 0.3, 0.0, 0.5), 0.975)]
+  assert len(dogs) >= 2 and dogs[-1]["start_seconds"] - dogs[0]["end_seconds"] < 60
   same_events([e for e in ends if e["label"] == "dog"], dogs[:1])
   same_events([e for e in ends if e["label"] not in ("dog", "rain")],
               [e for e in batch_events if e["label"] not in ("dog", "rain")])
+  assert not [e for e in ends if e["label"] == "rain"]
   assert "dog started" not in result.stdout and "dog ended" not in result.stdout
   assert "rooster started" in result.stdout
   bad = subprocess.run(
@@ -219,7 +233,9 @@ def test_the_volume_gate_equals_batch_min_level(scape, yamnet, batch_events):
   resolved = label_sets.for_classifier("esc10", yamnet)
   gate = -20.0
   wave, _ = soundfile.read(str(scape), dtype="float64")
-  ends = live_ends(yamnet, resolved, rules_lib.uniform(resolved.labels, gate_dbfs=gate), wave)
+  per_label = label_sets.event_rules(resolved, E.EventRules())    # The set's own, as classify.
+  ends = live_ends(yamnet, resolved, rules_lib.uniform(resolved.labels, per_label, gate_dbfs=gate),
+                   wave)
   # Batch with --min-level at the gate (windows quieter than it unclassified): the same
   # events; the quieter dogs and the rain (about -21 dBFS RMS) are gone.
   batch = scoring.score_file(yamnet, str(scape), per_window=True, min_level_dbfs=gate)
