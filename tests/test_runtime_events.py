@@ -44,12 +44,16 @@ def models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def batch_events(scape, models):
-  """`soundscope classify --labels esc10 --events --json` of the file."""
-  result = subprocess.run(sr.soundscope_command("classify", "--labels", "esc10", "--events",
-                                                "--json", "--model-dir", models, scape),
-                          capture_output=True, text=True, timeout=120)
-  assert result.returncode == 0, result.stderr
-  events = json.loads(result.stdout)["events"]
+  """`soundscope classify --labels esc10 --events --json` of the file (in this process)."""
+  import contextlib
+  import io
+  from soundscope.cli import main as cli_main
+  printed = io.StringIO()
+  with contextlib.redirect_stdout(printed):
+    code = cli_main.main(["classify", "--labels", "esc10", "--events", "--json",
+                          "--model-dir", str(models), str(scape)])
+  assert code == 0
+  events = json.loads(printed.getvalue())["events"]
   assert {e["label"] for e in events} >= {"dog", "rain", "rooster"}, events
   return events
 
@@ -168,7 +172,8 @@ def test_rules_files_are_checked_in_one_line(tmp_path):
 
 @pytest.mark.slow
 def test_rules_cooldown_sinks_and_threshold_change_what_is_announced(tmp_path, scape, models,
-                                                                    yamnet, batch_events):
+                                                                    yamnet, batch_events,
+                                                                    capsys, monkeypatch):
   from soundscope.configs import events as E
   from soundscope.models import label_sets, scoring
   from soundscope.transforms import events as events_lib
@@ -180,11 +185,12 @@ def test_rules_cooldown_sinks_and_threshold_change_what_is_announced(tmp_path, s
                    "        cooldown: 60, sinks: [jsonl]}\n"
                    "  rain: {threshold: 0.99}\n")
   jsonl = tmp_path / "events.jsonl"
-  result = subprocess.run(
-      sr.soundscope_command("capture", "--input", scape, "--labels", "esc10", "--events",
-                            "--rules", rules, "--jsonl", jsonl, "--model-dir", models),
-      env=sr.child_env(tmp_path / "home"), capture_output=True, text=True, timeout=120)
-  assert result.returncode == 0, result.stderr
+  from soundscope.cli import main as cli_main     # In this process: no second start-up.
+  monkeypatch.setenv("HOME", str(tmp_path / "home"))
+  code = cli_main.main(["capture", "--input", str(scape), "--labels", "esc10", "--events",
+                        "--rules", str(rules), "--jsonl", str(jsonl), "--model-dir", str(models)])
+  out, err = capsys.readouterr()
+  assert code == 0, err
   ends = [r for r in map(json.loads, jsonl.read_text().splitlines()) if r["kind"] == "end"]
   # Dog's events under its rules, from batch's window scores: the later ones start
   # within 60 s of the first one's end, so only the first is announced.
@@ -200,13 +206,12 @@ def test_rules_cooldown_sinks_and_threshold_change_what_is_announced(tmp_path, s
   same_events([e for e in ends if e["label"] not in ("dog", "rain")],
               [e for e in batch_events if e["label"] not in ("dog", "rain")])
   assert not [e for e in ends if e["label"] == "rain"]
-  assert "dog started" not in result.stdout and "dog ended" not in result.stdout
-  assert "rooster started" in result.stdout
-  bad = subprocess.run(
-      sr.soundscope_command("capture", "--input", scape, "--labels", "esc10", "--rules",
-                            tmp_path / "missing.yaml", "--model-dir", models),
-      env=sr.child_env(tmp_path / "home"), capture_output=True, text=True, timeout=120)
-  assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "missing.yaml" in bad.stderr
+  assert "dog started" not in out and "dog ended" not in out
+  assert "rooster started" in out
+  code = cli_main.main(["capture", "--input", str(scape), "--labels", "esc10", "--rules",
+                        str(tmp_path / "missing.yaml"), "--model-dir", str(models)])
+  err = capsys.readouterr().err
+  assert code == 2 and err.count("\n") == 1 and "missing.yaml" in err
 
 
 @pytest.fixture(scope="module")
