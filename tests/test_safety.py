@@ -193,6 +193,3 @@ def test_serve_refuses_a_network_address_without_the_flag_and_a_password(tmp_pat
                             allow_remote=True)
   assert serve_cli.page_password(args) == "from-a-file-77"
   assert credentials.redact("x from-a-file-77 y") == "x [secret] y"
-  monkeypatch.setenv("SOUNDSCOPE_MQTT_PASSWORD", "mqtt-from-env-31")
-  serve_cli.remember_sink_secrets(argparse.Namespace(mqtt_password_file=str(password_file)))
-  assert credentials.redact("mqtt-from-env-31") == "[secret]"

@@ -65,17 +65,6 @@ def page_password(args):
   return password
 
 
-def remember_sink_secrets(args):
-  """Registers the sinks' secrets (MQTT's password) so that no answer or log shows them."""
-  from soundscope.configs import monitoring as M
-  from soundscope.runtime import credentials
-  credentials.read_secret(env_var=M.MQTT_PASSWORD_ENV)
-  try:
-    credentials.read_secret(getattr(args, "mqtt_password_file", None))
-  except credentials.SecretError:
-    pass     # The MQTT sink says what is wrong with the file.
-
-
 def settings_view(args):
   """The run's settings for the page: plain values, no secret, URLs without credentials."""
   from soundscope.runtime import credentials
@@ -144,7 +133,6 @@ def run(args):
     try:
       password = page_password(args)
       history_options = flags.build(H.HistoryOptions, args)
-      remember_sink_secrets(args)
     except flags.UsageError as exc:
       live_cli.error("serve", exc)
       return 2
