@@ -8,6 +8,8 @@ fails with one line naming the stream and ffmpeg's reason.  Afterwards a
 stream that stalls (no audio for STREAM_STALL_SECONDS) or ends is reconnected
 with backoff (RECONNECT_INITIAL_SECONDS doubling to RECONNECT_MAX_SECONDS),
 forever, with one console line per change of state (stalled / ended / back).
+A URL's user:password@ reaches ffmpeg (RTSP cameras need it) but is masked
+wherever soundscope shows the URL, ffmpeg's messages included.
 The frame count goes on across reconnections; the capture keeps window times
 on the wall clock (runtime/capture.py), so an outage shows as a jump of the
 clock, said once.
@@ -20,9 +22,9 @@ import queue
 import subprocess
 import threading
 import time
-import urllib.parse
 
 from soundscope.configs import monitoring as M
+from soundscope.runtime import credentials
 from soundscope.runtime import pcm
 
 log = logging.getLogger(__name__)
@@ -33,14 +35,13 @@ def ffmpeg_path():
 
 
 def shown_url(url):
-  """The URL without user:password@, for messages."""
-  parts = urllib.parse.urlsplit(url)
-  if parts.username is None and parts.password is None:
-    return url
-  host = parts.hostname or ""
-  if parts.port:
-    host += f":{parts.port}"
-  return urllib.parse.urlunsplit(parts._replace(netloc=host))
+  """The URL as messages, the page and every window's `source` show it: user:password@
+  masked (runtime/credentials.public_url); the password is remembered, so that the
+  logs redact it wherever it appears (ffmpeg's own messages name the URL)."""
+  _, _, password = credentials.split_url(url)
+  if password:
+    credentials.remember(password)
+  return credentials.public_url(url)
 
 
 def command(url, rate, channels):
@@ -156,7 +157,9 @@ class StreamSource:
         self._process.wait(timeout=0.5)
       except subprocess.TimeoutExpired:
         pass
-    return self._stderr[-1] if self._stderr else None
+    if not self._stderr:
+      return None
+    return credentials.redact(self._stderr[-1].replace(self.url, self.name))
 
   def _kill(self):
     process, self._process = self._process, None
