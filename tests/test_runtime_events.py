@@ -267,3 +267,45 @@ def test_a_label_sets_own_event_rules_apply_live_as_in_batch(tmp_path, scape, ya
                                                            E.EventRules())]
   assert {e["label"] for e in expected} == {"dog", "rooster"}    # Rain is shorter than 9 s.
   same_events(ends, expected)
+
+
+@pytest.mark.slow
+def test_serve_replaying_a_file_gives_batch_events_on_mqtt_and_in_its_history(
+    tmp_path, scape, models, batch_events):
+  import re
+  import threading
+  import urllib.request
+  broker = sm.Broker(tmp_path / "broker").start()
+  subscriber = sm.Subscriber(broker.port)
+  records = tmp_path / "records"
+  serve = subprocess.Popen(
+      sr.soundscope_command("serve", "--port", 0, "--input", scape, "--labels", "esc10",
+                            "--mqtt", broker.url + "/s", "--mqtt-node", "n", "--save-path",
+                            records, "--state-dir", tmp_path / "state", "--model-dir", models),
+      env=sr.child_env(tmp_path / "home"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+      text=True)
+  said = []
+  threading.Thread(target=lambda: said.extend(serve.stderr), daemon=True).start()
+  try:
+    url = sr.wait_for(lambda: next((m.group(1) for m in map(
+        re.compile(r"serve: (http://\S+/)").search, list(said)) if m), None), timeout=60,
+        what="serve's address")
+
+    def history():
+      with urllib.request.urlopen(url + "api/history/events?limit=100", timeout=10) as answer:
+        return json.load(answer)["events"]
+    sr.wait_for(lambda: len([e for e in history() if e["state"] == "closed"])
+                == len(batch_events), timeout=60, what="the events in the history")
+    stored = sorted(history(), key=lambda e: (e["start_seconds"], e["end_seconds"], e["label"]))
+    same_events(stored, batch_events)
+    for event in stored:      # Each event links the saved windows it overlaps.
+      assert event["audio"] and all((records / a["name"]).exists() for a in event["audio"])
+    published = sorted((r for label in {e["label"] for e in batch_events}
+                        for r in subscriber.json_on(f"s/n/{label}/event") if r["kind"] == "end"),
+                       key=lambda e: (e["start_seconds"], e["end_seconds"], e["label"]))
+    same_events(published, batch_events)
+  finally:
+    code, _, _ = sr.stop_process(serve)
+    subscriber.close()
+    broker.stop()
+  assert code == 0, "".join(said)
