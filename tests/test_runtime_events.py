@@ -58,6 +58,16 @@ def batch_events(scape, models):
   return events
 
 
+@pytest.fixture
+def mqtt(tmp_path):
+  """(Broker, Subscriber to everything) on a free loopback port; stopped after the test."""
+  broker = sm.Broker(tmp_path / "broker").start()
+  subscriber = sm.Subscriber(broker.port)
+  yield broker, subscriber
+  subscriber.close()
+  broker.stop()
+
+
 def same_events(live, batch):
   """Live end notices equal batch events: labels, windows and scores exactly, bounds to
   1e-9 s (a window's time is its offset plus its start, summed in another order)."""
@@ -71,53 +81,47 @@ def same_events(live, batch):
 
 @pytest.mark.slow
 def test_a_file_through_capture_gives_classify_events_in_jsonl_and_on_mqtt(
-    tmp_path, scape, models, batch_events):
-  broker = sm.Broker(tmp_path / "broker").start()
-  subscriber = sm.Subscriber(broker.port)
+    tmp_path, scape, models, batch_events, mqtt):
+  broker, subscriber = mqtt
   jsonl = tmp_path / "events.jsonl"
-  try:
-    result = subprocess.run(
-        sr.soundscope_command("capture", "--input", scape, "--labels", "esc10", "--events",
-                              "--jsonl", jsonl, "--mqtt", broker.url + "/sound",
-                              "--mqtt-node", "test", "--model-dir", models),
-        env=sr.child_env(tmp_path / "home", SOUNDSCOPE_STATE_DIR=tmp_path / "state"),
-        capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    written = [json.loads(line) for line in jsonl.read_text().splitlines()]
-    assert all("kind" in record for record in written)     # Events only, no windows.
-    ends = [r for r in written if r["kind"] == "end"]
-    same_events(sorted(ends, key=lambda e: (e["start_seconds"], e["end_seconds"], e["label"])),
-                batch_events)
-    # Each event started before it ended, with the same start, once.
-    starts = [r for r in written if r["kind"] == "start"]
-    assert sorted((s["label"], s["start_seconds"]) for s in starts) == \
-        sorted((e["label"], e["start_seconds"]) for e in ends)
-    for record in written:
-      assert record["source"] == str(scape) and record["label_set"] == "esc10"
-      assert record["start_utc"].endswith("Z")
-    # The console says each start and end after the windows' lines.
-    assert result.stdout.count(" started (") == len(starts)
-    assert result.stdout.count(" ended after ") == len(ends)
-    # The same notices reached MQTT, in order per label, and the states went ON then OFF.
-    sr.wait_for(lambda: subscriber.on("sound/test/status")[-1:] == ["offline"],
-                what="capture's offline")
-    for label in {e["label"] for e in ends}:
-      assert subscriber.json_on(f"sound/test/{label}/event") == \
-          [r for r in written if r["label"] == label]
-      states = subscriber.on(f"sound/test/{label}/state")
-      assert states[-2 * sum(e["label"] == label for e in ends):] == \
-          ["ON", "OFF"] * sum(e["label"] == label for e in ends)
-    assert subscriber.on("homeassistant/binary_sensor/test/crying_baby/config")
-  finally:
-    subscriber.close()
-    broker.stop()
+  result = subprocess.run(
+      sr.soundscope_command("capture", "--input", scape, "--labels", "esc10", "--events",
+                            "--jsonl", jsonl, "--mqtt", broker.url + "/sound",
+                            "--mqtt-node", "test", "--model-dir", models),
+      env=sr.child_env(tmp_path / "home", SOUNDSCOPE_STATE_DIR=tmp_path / "state"),
+      capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr
+  written = [json.loads(line) for line in jsonl.read_text().splitlines()]
+  assert all("kind" in record for record in written)     # Events only, no windows.
+  ends = [r for r in written if r["kind"] == "end"]
+  same_events(sorted(ends, key=lambda e: (e["start_seconds"], e["end_seconds"], e["label"])),
+              batch_events)
+  # Each event started before it ended, with the same start, once.
+  starts = [r for r in written if r["kind"] == "start"]
+  assert sorted((s["label"], s["start_seconds"]) for s in starts) == \
+      sorted((e["label"], e["start_seconds"]) for e in ends)
+  for record in written:
+    assert record["source"] == str(scape) and record["label_set"] == "esc10"
+    assert record["start_utc"].endswith("Z")
+  # The console says each start and end after the windows' lines.
+  assert result.stdout.count(" started (") == len(starts)
+  assert result.stdout.count(" ended after ") == len(ends)
+  # The same notices reached MQTT, in order per label, and the states went ON then OFF.
+  sr.wait_for(lambda: subscriber.on("sound/test/status")[-1:] == ["offline"],
+              what="capture's offline")
+  for label in {e["label"] for e in ends}:
+    assert subscriber.json_on(f"sound/test/{label}/event") == \
+        [r for r in written if r["label"] == label]
+    states = subscriber.on(f"sound/test/{label}/state")
+    assert states[-2 * sum(e["label"] == label for e in ends):] == \
+        ["ON", "OFF"] * sum(e["label"] == label for e in ends)
+  assert subscriber.on("homeassistant/binary_sensor/test/crying_baby/config")
 
 
 @pytest.mark.slow
 def test_wav_on_stdin_and_the_last_will_of_a_killed_capture(tmp_path, scape, models,
-                                                           batch_events):
-  broker = sm.Broker(tmp_path / "broker").start()
-  subscriber = sm.Subscriber(broker.port)
+                                                           batch_events, mqtt):
+  broker, subscriber = mqtt
   jsonl = tmp_path / "events.jsonl"
   process = subprocess.Popen(
       sr.soundscope_command("capture", "--input", "-", "--labels", "esc10", "--jsonl", jsonl,
@@ -143,8 +147,6 @@ def test_wav_on_stdin_and_the_last_will_of_a_killed_capture(tmp_path, scape, mod
     if process.poll() is None:
       process.kill()
     process.wait(10)
-    subscriber.close()
-    broker.stop()
 
 
 def test_rules_files_are_checked_in_one_line(tmp_path):
@@ -271,12 +273,11 @@ def test_a_label_sets_own_event_rules_apply_live_as_in_batch(tmp_path, scape, ya
 
 @pytest.mark.slow
 def test_serve_replaying_a_file_gives_batch_events_on_mqtt_and_in_its_history(
-    tmp_path, scape, models, batch_events):
+    tmp_path, scape, models, batch_events, mqtt):
   import re
   import threading
   import urllib.request
-  broker = sm.Broker(tmp_path / "broker").start()
-  subscriber = sm.Subscriber(broker.port)
+  broker, subscriber = mqtt
   records = tmp_path / "records"
   serve = subprocess.Popen(
       sr.soundscope_command("serve", "--port", 0, "--input", scape, "--labels", "esc10",
@@ -306,6 +307,4 @@ def test_serve_replaying_a_file_gives_batch_events_on_mqtt_and_in_its_history(
     same_events(published, batch_events)
   finally:
     code, _, _ = sr.stop_process(serve)
-    subscriber.close()
-    broker.stop()
   assert code == 0, "".join(said)
