@@ -99,9 +99,10 @@ def open_page(browser, url, width=1000):
   page = context.new_page()
   errors = []
   page.on("pageerror", lambda error: errors.append(error))
+  page.on("console", lambda message: message.type == "error" and errors.append(message.text))
   page.goto(url)
   page.wait_for_selector("#event-list tbody tr")
-  page.wait_for_function("Number(document.getElementById('timeline-chart').dataset.points) > 0")
+  page.wait_for_function("() => Number(document.getElementById('timeline-chart').dataset.points) > 0")
   return context, page, errors
 
 
@@ -144,7 +145,7 @@ def test_timeline_draws_lanes_and_level_and_grows_live(site, browser):
       end - datetime.timedelta(seconds=5)), "end_utc": prediction.iso_utc(end),
       "predictions": [{"label": "Siren", "index": 0, "score": 0.8}], "rms_dbfs": -20.0,
       "peak_dbfs": -3.0})
-  page.wait_for_function(f"document.getElementById('timeline-chart').dataset.points > {points}")
+  page.wait_for_function(f"() => document.getElementById('timeline-chart').dataset.points > {points}")
   assert chart.get_attribute("data-lanes").split("|")[-1] == "Siren"
   page.hover("#timeline-chart .u-over", position={"x": 5, "y": 5})
   tip = page.locator("#timeline-tip time")
@@ -153,7 +154,7 @@ def test_timeline_draws_lanes_and_level_and_grows_live(site, browser):
       "mqtt: failing: broker down (3 failures)")
   assert page.text_content("#st-sinks li[data-sink='history'][data-ok='true']") == "history: ok"
   page.click("button.span[data-minutes='10']")
-  page.wait_for_function("Number(document.getElementById('timeline-chart').dataset.points) < 200")
+  page.wait_for_function("() => Number(document.getElementById('timeline-chart').dataset.points) < 200")
   assert not errors
   context.close()
 
@@ -176,17 +177,17 @@ def test_event_list_filters_pages_and_plays_saved_audio(site, browser):
   assert first_time.get_attribute("title") == newest[0]["start_utc"][:19].replace("T", " ") + " UTC"
 
   page.click("#events-older")
-  page.wait_for_function("document.getElementById('event-list').dataset.offset === '50'")
+  page.wait_for_function("() => document.getElementById('event-list').dataset.offset === '50'")
   assert rows.first.locator("time").get_attribute("datetime") == newest[50]["start_utc"]
   page.click("#events-older")
-  page.wait_for_function("document.getElementById('event-list').dataset.offset === '100'")
+  page.wait_for_function("() => document.getElementById('event-list').dataset.offset === '100'")
   assert rows.count() == EVENTS - 100 and page.is_disabled("#events-older")
   page.click("#events-newer")
-  page.wait_for_function("document.getElementById('event-list').dataset.offset === '50'")
+  page.wait_for_function("() => document.getElementById('event-list').dataset.offset === '50'")
 
   page.select_option("#event-label", "Dog")
   dogs = site.history.events(label="Dog", limit=EVENTS)
-  page.wait_for_function(f"document.getElementById('event-list').dataset.total === '{dogs['total']}'")
+  page.wait_for_function(f"() => document.getElementById('event-list').dataset.total === '{dogs['total']}'")
   assert page.evaluate("[...document.querySelectorAll('#event-list tbody tr')]"
                        ".every(r => r.dataset.label === 'Dog')")
   assert rows.count() == dogs["total"] == EVENTS // 4 + 1
@@ -199,7 +200,7 @@ def test_event_list_filters_pages_and_plays_saved_audio(site, browser):
   page.fill("#event-day", day.isoformat())
   page.dispatch_event("#event-day", "change")
   page.wait_for_function(
-      f"document.getElementById('event-list').dataset.total === '{wanted['total']}'")
+      f"() => document.getElementById('event-list').dataset.total === '{wanted['total']}'")
   shown = page.evaluate("[...document.querySelectorAll('#event-list tbody time')]"
                         ".map(t => t.getAttribute('datetime'))")
   assert shown == [e["start_utc"] for e in wanted["events"]] and 20 <= len(shown) <= 30
@@ -207,7 +208,7 @@ def test_event_list_filters_pages_and_plays_saved_audio(site, browser):
 
   page.fill("#event-day", "")
   page.dispatch_event("#event-day", "change")
-  page.wait_for_function(f"document.getElementById('event-list').dataset.total === '{EVENTS}'")
+  page.wait_for_function(f"() => document.getElementById('event-list').dataset.total === '{EVENTS}'")
   page.click("#event-list tbody tr:nth-child(2) button.play")
   src = page.get_attribute("#player", "src")
   assert src == "/audio/" + site.audio[1].name
@@ -216,7 +217,7 @@ def test_event_list_filters_pages_and_plays_saved_audio(site, browser):
                                      src)
   assert status == 200 and kind == "audio/wav"
   assert bytes(head[:4]) == b"RIFF" and bytes(head[8:12]) == b"WAVE"
-  page.wait_for_function("document.getElementById('player').readyState >= 1")   # Decoded.
+  page.wait_for_function("() => document.getElementById('player').readyState >= 1")   # Decoded.
   assert page.evaluate("document.getElementById('player').duration") == pytest.approx(0.1)
   assert page.text_content("#event-list tbody tr:nth-child(4) td:last-child") == "deleted"
   client = site.app.test_client()
@@ -289,7 +290,7 @@ def test_monitoring_goes_on_when_the_save_path_is_full_and_says_so(small_disk, t
     # No history here: the timeline starts empty and draws the live windows.
     assert page.get_attribute("#timeline-chart", "data-points") == "0"
     hub.publish(dict(hub.recent(1)[0], sequence=46))
-    page.wait_for_function("document.getElementById('timeline-chart').dataset.points === '1'")
+    page.wait_for_function("() => document.getElementById('timeline-chart').dataset.points === '1'")
     assert not errors
     context.close()
   finally:

@@ -146,18 +146,18 @@ def test_page_updates_live_and_round_trips_settings_without_secrets(stack, brows
   page.wait_for_function(
       "text => document.getElementById('latest').textContent === text", arg=event.to_dict()["text"],
       timeout=15000)
-  page.wait_for_function("document.getElementById('dh-sent').textContent === '1'",
+  page.wait_for_function("() => document.getElementById('dh-sent').textContent === '1'",
                          timeout=15000)
   first = page.text_content("#predictions li")
   assert event.predictions[0].label in first
   assert page.get_attribute("#predictions li time", "datetime") == "2026-11-26T12:00:03.000Z"
   assert page.get_attribute("#predictions li time", "title") == "2026-11-26 12:00:03 UTC"
   second = stack.classify(sr.DOG_CLIP, 3.0, 10)
-  page.wait_for_function("document.querySelectorAll('#predictions li').length === 2",
+  page.wait_for_function("() => document.querySelectorAll('#predictions li').length === 2",
                          timeout=15000)
   assert page.evaluate("window.__notReloaded") is True
   assert second.to_dict()["text"] in page.text_content("#predictions li")
-  page.wait_for_function("document.getElementById('dh-sent').textContent === '2'",
+  page.wait_for_function("() => document.getElementById('dh-sent').textContent === '2'",
                          timeout=15000)
   assert page.text_content("#dh-queued") == "0" and page.text_content("#dh-dropped") == "0"
 

@@ -167,8 +167,9 @@ def test_page_password_is_asked_for_every_request(tmp_path):
   assert client.get("/", headers=basic("anyone", "page-pw-4242")).status_code == 200
   assert client.get("/api/status", headers={"Authorization": "Bearer page-pw-4242"}
                     ).status_code == 200
-  assert client.get("/", headers={"Host": "192.0.2.7:8000", **basic("u", "page-pw-4242")}
-                    ).status_code == 200
+  page = client.get("/", headers={"Host": "192.0.2.7:8000", **basic("u", "page-pw-4242")})
+  assert page.status_code == 200 and page.headers["X-Frame-Options"] == "DENY"
+  assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
 
 
 def test_serve_refuses_a_network_address_without_the_flag_and_a_password(tmp_path, capsys,

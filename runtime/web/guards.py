@@ -8,6 +8,8 @@
                 cross-site, or an Origin other than the page's own).
   password      with a page password (required off loopback), every request
                 needs it: HTTP Basic (any user name) or "Authorization: Bearer".
+  headers       the page may not be framed by another site (clickjacking of the
+                settings form) and loads nothing but its own files.
 """
 
 import hmac
@@ -18,6 +20,15 @@ import flask
 from soundscope.configs import history as H
 
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# Scripts, styles, fetches, the event stream and audio from the page's own origin only.
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                               "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
+                               "base-uri 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",   # no-referrer would make form posts say Origin: null.
+}
 
 
 def host_name(host_header):
@@ -44,7 +55,7 @@ def password_matches(authorization, password):
 
 
 def install(app, trusted_hosts=None, password=None):
-  """Adds the three checks to a Flask app, before every request.
+  """Adds the three checks to a Flask app, before every request, and the headers to every answer.
 
   Args:
     app: flask.Flask.
@@ -71,3 +82,9 @@ def install(app, trusted_hosts=None, password=None):
         return flask.Response("changes come only from the page itself\n", 403,
                               mimetype="text/plain")
     return None
+
+  @app.after_request
+  def headers(response):
+    for name, value in _HEADERS.items():
+      response.headers.setdefault(name, value)
+    return response
