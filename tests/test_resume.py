@@ -99,8 +99,12 @@ def test_resume_after_kill_9_gives_the_uninterrupted_outputs(clips, uninterrupte
   assert sorted(os.listdir(tmp_path)) == ["preds-errors.parquet", "preds.parquet"]
 
 
-def test_a_kill_between_the_commit_renames_is_completed_by_the_next_run(clips, uninterrupted,
-                                                                        tmp_path, capsys):
+def test_a_kill_between_the_commit_renames_is_completed_by_the_next_run(clips, tmp_path,
+                                                                        capsys):
+  listing = tmp_path / "five.txt"   # Five clips and the broken file: a quick child.
+  listing.write_text("".join(f"{clips / name}\n" for name in sorted(os.listdir(clips))[-6:]))
+  whole = tmp_path / "whole" / "whole.parquet"
+  assert cli.main(_argv(listing, whole)) == 0
   output = tmp_path / "preds.parquet"
   # A previous output of other inputs (one clip), to be replaced whole.
   assert cli.main(_argv(str(clips / sorted(os.listdir(clips))[0]), output)) == 0
@@ -115,7 +119,7 @@ def test_a_kill_between_the_commit_renames_is_completed_by_the_next_run(clips, u
            "    rename(sources[-1:], targets[-1:]); os._exit(9)\n"
            "  rename(sources, targets)\n"
            "FileSystems.rename = staticmethod(dying)\n")
-  process = _child(_argv(clips, output), patch)
+  process = _child(_argv(listing, output), patch)
   process.communicate(timeout=300)
   assert process.returncode == 9
   assert output.exists() and not (tmp_path / "preds-errors.parquet").exists()
@@ -123,6 +127,7 @@ def test_a_kill_between_the_commit_renames_is_completed_by_the_next_run(clips, u
   # The next run on the prefix first completes that commit: the crashed run's whole outputs.
   from soundscope.pipelines import outputs
   assert outputs.recover(str(tmp_path), "preds")
-  assert _rows(output).equals(_rows(uninterrupted)) and not _rows(output).equals(old)
+  assert _rows(output).equals(_rows(whole)) and not _rows(output).equals(old)
   assert pq.read_table(tmp_path / "preds-errors.parquet").num_rows == 1
-  assert sorted(os.listdir(tmp_path)) == ["preds-errors.parquet", "preds.parquet"]
+  assert sorted(os.listdir(tmp_path)) == ["five.txt", "preds-errors.parquet", "preds.parquet",
+                                          "whole"]
