@@ -142,12 +142,14 @@ class MqttSink(sinks.Sink):
     username, password: broker credentials, or None.
     capacity: most messages kept undelivered.
     client_id: MQTT client id (default soundscope-NODE).
+    reconnect_min, reconnect_max: paho's reconnection backoff, seconds.
   """
   name = "mqtt"
 
   def __init__(self, host, port, prefix, node, labels, outbox_path, windows=False,
                username=None, password=None, capacity=M.MQTT_OUTBOX_MAX_MESSAGES,
-               client_id=None):
+               client_id=None, reconnect_min=M.MQTT_RECONNECT_MIN_SECONDS,
+               reconnect_max=M.MQTT_RECONNECT_MAX_SECONDS):
     import paho.mqtt.client as paho   # Imported here: only --mqtt needs it (extra "live").
     self.host, self.port = host, int(port)
     self.topics = Topics(prefix, node)
@@ -171,7 +173,7 @@ class MqttSink(sinks.Sink):
     if username:
       client.username_pw_set(username, password)
     client.will_set(self.topics.status, M.MQTT_OFFLINE, qos=M.MQTT_QOS, retain=True)
-    client.reconnect_delay_set(M.MQTT_RECONNECT_MIN_SECONDS, M.MQTT_RECONNECT_MAX_SECONDS)
+    client.reconnect_delay_set(reconnect_min, reconnect_max)
     client.on_connect = self._on_connect
     client.on_disconnect = self._on_disconnect
     client.on_publish = self._on_publish

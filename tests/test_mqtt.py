@@ -43,7 +43,7 @@ def test_events_topics_retained_state_discovery_and_a_broker_restart(tmp_path):
   subscriber = sm.Subscriber(broker.port)
   labels = ["dog", "Chicken, rooster"]
   sink = mqtt.MqttSink("127.0.0.1", broker.port, "home", "kitchen", labels,
-                       str(tmp_path / "outbox.sqlite3"))
+                       str(tmp_path / "outbox.sqlite3"), reconnect_min=0.1, reconnect_max=0.4)
   base = "home/kitchen"
   try:
     sr.wait_for(lambda: "online" in subscriber.on(f"{base}/status"), what="online")

@@ -118,37 +118,6 @@ def test_a_file_through_capture_gives_classify_events_in_jsonl_and_on_mqtt(
   assert subscriber.on("homeassistant/binary_sensor/test/crying_baby/config")
 
 
-@pytest.mark.slow
-def test_wav_on_stdin_and_the_last_will_of_a_killed_capture(tmp_path, scape, models,
-                                                           batch_events, mqtt):
-  broker, subscriber = mqtt
-  jsonl = tmp_path / "events.jsonl"
-  process = subprocess.Popen(
-      sr.soundscope_command("capture", "--input", "-", "--labels", "esc10", "--jsonl", jsonl,
-                            "--mqtt", broker.url, "--model-dir", models),
-      env=sr.child_env(tmp_path / "home", SOUNDSCOPE_STATE_DIR=tmp_path / "state"),
-      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-  try:
-    process.stdin.write(scape.read_bytes())   # A WAV, and the pipe stays open: a live stream.
-    process.stdin.flush()
-    # Every event but those the stream's end would close (there are none: silence ends it).
-    sr.wait_for(lambda: jsonl.exists() and sum('"end"' in line for line in
-                                               jsonl.read_text().splitlines())
-                == len(batch_events), timeout=60, what="the events from stdin")
-    sr.wait_for(lambda: subscriber.on("soundscope/soundscope/status")[-1:] == ["online"],
-                what="online")
-    process.send_signal(signal.SIGKILL)
-    process.wait(10)
-    sr.wait_for(lambda: subscriber.on("soundscope/soundscope/status")[-1:] == ["offline"],
-                what="the last will")
-    ends = [json.loads(line) for line in jsonl.read_text().splitlines() if '"end"' in line]
-    same_events(ends, batch_events)
-  finally:
-    if process.poll() is None:
-      process.kill()
-    process.wait(10)
-
-
 def test_rules_files_are_checked_in_one_line(tmp_path):
   labels = ("dog", "rain")
   path = tmp_path / "rules.yaml"
@@ -272,22 +241,28 @@ def test_a_label_sets_own_event_rules_apply_live_as_in_batch(tmp_path, scape, ya
 
 
 @pytest.mark.slow
-def test_serve_replaying_a_file_gives_batch_events_on_mqtt_and_in_its_history(
+def test_serve_replaying_the_file_on_stdin_gives_batch_events_in_history_and_on_mqtt(
     tmp_path, scape, models, batch_events, mqtt):
+  """The WAV on serve's stdin, the pipe left open (a live stream): its events in the
+  history (/api/history/events, each linking its saved windows) and on MQTT are
+  batch's; then SIGKILL, and MQTT's last will says offline."""
   import re
   import threading
   import urllib.request
   broker, subscriber = mqtt
   records = tmp_path / "records"
   serve = subprocess.Popen(
-      sr.soundscope_command("serve", "--port", 0, "--input", scape, "--labels", "esc10",
+      sr.soundscope_command("serve", "--port", 0, "--input", "-", "--labels", "esc10",
                             "--mqtt", broker.url + "/s", "--mqtt-node", "n", "--save-path",
                             records, "--state-dir", tmp_path / "state", "--model-dir", models),
-      env=sr.child_env(tmp_path / "home"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-      text=True)
+      env=sr.child_env(tmp_path / "home"), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+      stderr=subprocess.PIPE, text=False)
   said = []
-  threading.Thread(target=lambda: said.extend(serve.stderr), daemon=True).start()
+  threading.Thread(target=lambda: said.extend(line.decode() for line in serve.stderr),
+                   daemon=True).start()
   try:
+    serve.stdin.write(scape.read_bytes())
+    serve.stdin.flush()
     url = sr.wait_for(lambda: next((m.group(1) for m in map(
         re.compile(r"serve: (http://\S+/)").search, list(said)) if m), None), timeout=60,
         what="serve's address")
@@ -301,10 +276,17 @@ def test_serve_replaying_a_file_gives_batch_events_on_mqtt_and_in_its_history(
     same_events(stored, batch_events)
     for event in stored:      # Each event links the saved windows it overlaps.
       assert event["audio"] and all((records / a["name"]).exists() for a in event["audio"])
+    sr.wait_for(lambda: sum(len(subscriber.on(f"s/n/{e['label']}/event")) for e in stored)
+                >= 2 * len(stored), what="the events on MQTT")
     published = sorted((r for label in {e["label"] for e in batch_events}
                         for r in subscriber.json_on(f"s/n/{label}/event") if r["kind"] == "end"),
                        key=lambda e: (e["start_seconds"], e["end_seconds"], e["label"]))
     same_events(published, batch_events)
+    assert subscriber.on("s/n/status")[-1] == "online"
+    serve.send_signal(signal.SIGKILL)
+    serve.wait(10)
+    sr.wait_for(lambda: subscriber.on("s/n/status")[-1:] == ["offline"], what="the last will")
   finally:
-    code, _, _ = sr.stop_process(serve)
-  assert code == 0, "".join(said)
+    if serve.poll() is None:
+      serve.kill()
+    serve.wait(10)
