@@ -22,7 +22,8 @@ BUSY_TIMEOUT_SECONDS = 5.0      # A reader or writer waits this long for SQLite'
 # Saved windows (--save-path): record_<UTC>.wav, 32 kB/s at 16 kHz 16-bit (2.8 GB a day).
 SAVE_MAX_DAYS = 7.0             # Saved windows older than this are deleted.
 SAVE_MAX_MB = 5000.0            # Past this total the oldest saved windows are deleted.
-RETENTION_INTERVAL_SECONDS = 60.0   # How often the session applies both retentions.
+RETENTION_INTERVAL_SECONDS = 300.0  # How often the session applies both retentions (a pass
+                                    # over a week of saved windows, ~120,000 files, stats each).
 
 # Page queries.
 EVENTS_PAGE_SIZE = 50           # Events per page of the history list.
