@@ -209,7 +209,7 @@ class History:
         break
     with self._lock:
       self._db.execute("PRAGMA incremental_vacuum")
-      self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+      self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")   # Never waits for the page's readers.
     return deleted
 
   def _rows_over(self, used, cap):
