@@ -12,9 +12,10 @@ clips (../shared/assets):
             --decode-threads 1 everywhere); prints the wall times, two workers
             against one (issue 19's target: >= 1.6x) and one Dask worker against
             the default runner (target: <= 15 % more).
-  resume    `predict --model yamnet` killed (SIGKILL) once half its parts are done,
-            then `--resume`: its wall time against a whole run (target: <= 55 %),
-            and the outputs equal the whole run's (rows but run_time).
+  resume    `predict --model yamnet`, then `embed`, killed (SIGKILL) once half their
+            parts are done, then `--resume`: its wall time against a whole run
+            (target: <= 55 %), and the outputs equal the whole run's (rows but
+            run_time; TFRecord shards byte for byte and the manifest).
   records   `predict` on --record-files AudioSet eval TFRecord files with a VGGish
             head (a random AttentionPoolingModel exported into a temporary store:
             speed does not depend on the weights) against a plain loop over the same
@@ -95,24 +96,27 @@ def bench_runners(name, argv):
         f"(target <= +15 %)", flush=True)
 
 
-def bench_resume(root, clips, store):
-  import pyarrow.parquet as pq
-  argv = ["predict", "--model", "yamnet", "--model-dir", store, "--input", clips, "--scores",
-          "--no-progress"]
-  whole_path = os.path.join(root, "whole.parquet")
-  whole, _ = soundscope([*argv, "--output", whole_path])
-  output = os.path.join(root, "resumed.parquet")
-  process = subprocess.Popen([sys.executable, "-m", "soundscope", *argv, "--output", output],
+def bench_resume(root, name, argv, compare):
+  """Times a whole run of `argv`, then one killed at half its parts and resumed.
+
+  Args:
+    name: the table's label; argv: the command without --output (it gets
+      root/<stem>.<...>); compare: callable(whole output, resumed output) -> bool.
+  """
+  import json
+  whole_path, resumed_path = os.path.join(root, "whole"), os.path.join(root, "resumed")
+  whole, _ = soundscope([*argv, "--output", whole_path + ".parquet"])
+  process = subprocess.Popen([sys.executable, "-m", "soundscope", *argv, "--output",
+                              resumed_path + ".parquet"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)
   total = None
   while True:
-    runs = glob.glob(os.path.join(root, ".resumed.staging-*", ".run.json"))
+    runs = glob.glob(os.path.join(root, ".resumed*.staging-*", ".run.json"))
     if runs and total is None:
-      import json
       with open(runs[0]) as handle:
         total = len(json.load(handle)["keys"])
-    done = glob.glob(os.path.join(root, ".resumed.staging-*", "parts", "*.done.json"))
+    done = glob.glob(os.path.join(root, ".resumed*.staging-*", "parts", "*.done.json"))
     if total and len(done) >= total / 2:
       break
     if process.poll() is not None:
@@ -120,13 +124,28 @@ def bench_resume(root, clips, store):
     time.sleep(0.01)
   os.killpg(process.pid, signal.SIGKILL)
   process.wait()
-  resumed, out = soundscope([*argv, "--output", output, "--resume"])
+  resumed, out = soundscope([*argv, "--output", resumed_path + ".parquet", "--resume"])
   taken = re.search(r"--resume: (\d+) of (\d+) parts", out)
-  same = pq.read_table(output).drop_columns(["run_time"]).equals(
-      pq.read_table(whole_path).drop_columns(["run_time"]))
-  print(f"| predict yamnet | whole run {whole:.1f} s | killed at {taken.group(1)} of "
+  same = compare(whole_path, resumed_path)
+  print(f"| {name} | whole run {whole:.1f} s | killed at {taken.group(1)} of "
         f"{taken.group(2)} parts, --resume {resumed:.1f} s = {100 * resumed / whole:.0f} % "
         f"(target <= 55 %) | outputs equal: {same} |", flush=True)
+  for path in glob.glob(os.path.join(root, "whole*")) + glob.glob(os.path.join(root, "resumed*")):
+    os.remove(path)
+
+
+def same_rows(whole, resumed):
+  import pyarrow.parquet as pq
+  return pq.read_table(resumed + ".parquet").drop_columns(["run_time"]).equals(
+      pq.read_table(whole + ".parquet").drop_columns(["run_time"]))
+
+
+def same_records(whole, resumed):
+  """embed's outputs (prefix 'whole.parquet'): every shard byte for byte, and the manifest."""
+  shards = sorted(glob.glob(whole + ".parquet-*-of-*.tfrecord"))
+  return bool(shards) and all(
+      open(path, "rb").read() == open(path.replace(whole, resumed), "rb").read()
+      for path in shards + [whole + ".parquet-manifest.parquet"])
 
 
 def head_store(root):
@@ -200,7 +219,13 @@ def main():
                               str(common.require_asset("vggish/vggish_pca_params.npz")),
                               "--vggish-threads", "1", "--no-progress"])
     if "resume" not in skip:
-      bench_resume(root, clips, store)
+      bench_resume(root, "predict yamnet", ["predict", "--model", "yamnet", "--model-dir", store,
+                                            "--input", clips, "--scores", "--no-progress"],
+                   same_rows)
+      bench_resume(root, "embed", ["embed", "--input", clips, "--vggish-checkpoint",
+                                   common.vggish_checkpoint(), "--pca-params",
+                                   str(common.require_asset("vggish/vggish_pca_params.npz")),
+                                   "--no-progress"], same_records)
     if "records" not in skip:
       bench_records(root, args.record_files)
     shutil.rmtree(root, ignore_errors=True)
