@@ -357,3 +357,34 @@ def test_a_part_writes_its_files_in_input_order_and_a_failed_batch_fails_its_fil
   assert [row["video_id"] for row in manifest] == ["a.wav"]
   assert manifest[0]["embedding_frames"] == 2
   assert not [name for name in os.listdir(tmp_path) if ".tmp-" in name]
+
+
+def test_dask_is_named_three_ways_and_a_missing_extra_is_one_line(tmp_path, capsys,
+                                                                  monkeypatch):
+  for name in ("dask", "DaskRunner", "apache_beam.runners.dask.dask_runner.DaskRunner"):
+    assert options.is_dask(["--runner", name]) and options.is_dask([f"--runner={name}"])
+  assert not options.is_dask(["--runner", "DirectRunner"]) and not options.is_dask([])
+  # Without the dask extra (its modules made unimportable): one line naming it, exit 2.
+  import sys
+  from soundscope.cli import main as cli
+  monkeypatch.setitem(sys.modules, "distributed", None)
+  _touch(str(tmp_path / "in" / "a.wav"))
+  status = cli.main(["predict", "--model-factory", "support_pipelines:make_tiny_classifier",
+                     "--input", str(tmp_path / "in"), "--output", str(tmp_path / "p.parquet"),
+                     "--no-progress", "--runner", "dask"])
+  err = capsys.readouterr().err
+  assert status == 2 and err.strip().splitlines() == [
+      "soundscope predict: --runner dask needs the dask extra (distributed is missing): "
+      "pip install 'soundscope[dask]'"]
+  assert sorted(os.listdir(tmp_path)) == ["in"]
+
+
+def test_parts_spread_a_few_dozen_inputs_and_keep_their_order():
+  from soundscope.pipelines import parts
+  assert [parts.part_size(n) for n in (1, 30, 64, 65, 400, 4062, 10 ** 6)] == [
+      1, 1, 1, 2, 7, 64, 64]
+  # TFRecord files (44 wanted per part) still make at least 8 parts of a few dozen.
+  assert [parts.part_size(n, 44) for n in (6, 30, 400, 4062)] == [1, 4, 44, 44]
+  plan = parts.plan(list("abcdefg"), 3)
+  assert plan == [parts.Part(0, ("a", "b", "c")), parts.Part(1, ("d", "e", "f")),
+                  parts.Part(2, ("g",))]
