@@ -7,6 +7,7 @@ import logging
 import time
 
 import pytest
+
 import support_runtime as sr
 from devicehive_server import DeviceHiveServer
 from soundscope.models import classifier as classifier_lib
