@@ -165,6 +165,7 @@ class MqttSink(sinks.Sink):
     self.connections = 0
     self.last_error = None
     self._failing = False
+    self._dropping = False               # The outbox is full and drops the oldest.
     self._sent_at = None
     self._answered = threading.Event()   # The first CONNACK (or a failure to connect) came.
     self.refused = None                  # The broker's reason when it refused the first connection.
@@ -224,8 +225,10 @@ class MqttSink(sinks.Sink):
 
   def _queue(self, topic, payload, retain):
     dropped = self.outbox.put({"topic": topic, "payload": payload, "retain": retain})
-    if dropped:
-      log.warning("MQTT: the outbox is full; %d oldest message(s) dropped", dropped)
+    if dropped and not self._dropping:
+      self._dropping = True
+      log.warning("MQTT: the outbox is full (%d messages); the oldest are dropped and "
+                  "counted (said again when there is room)", self.outbox.capacity)
     with self._cond:
       self._cond.notify_all()
 
@@ -301,6 +304,10 @@ class MqttSink(sinks.Sink):
       if self._publish(body):
         self.outbox.ack(seq)
         self._sent_at = time.time()
+        if self._dropping and len(self.outbox) < self.outbox.capacity:
+          self._dropping = False
+          log.warning("MQTT: the outbox has room again (%d dropped in all)",
+                      self.outbox.counters()["dropped"])
       else:
         self.outbox.release(seq)
         return        # Stopped before the broker acknowledged: it stays in the outbox.
