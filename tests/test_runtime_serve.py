@@ -2,6 +2,7 @@
 the history, and soundscope killed and restarted while DeviceHive is down."""
 
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -9,12 +10,15 @@ import threading
 import urllib.request
 
 import numpy as np
+import soundfile
 import pytest
 
 import support_runtime as sr
+from conftest import asset
 from devicehive_server import DeviceHiveServer
 from soundscope.runtime import config as config_lib
 from soundscope.runtime import history as history_lib
+from soundscope.transforms import audio
 
 DEVICE = "serve-test"
 
@@ -22,10 +26,11 @@ DEVICE = "serve-test"
 class Serve:
   """A running `soundscope serve`, its stderr collected on a thread."""
 
-  def __init__(self, home, state, models, port=0):
+  def __init__(self, home, state, models, port=0,
+               options=("--duration", 10, "--top-k", 5, "--notify-windows")):
     self.process = subprocess.Popen(
-        sr.soundscope_command("serve", "--port", port, "--duration", 10, "--state-dir", state,
-                              "--model-dir", models, "--top-k", 5, "--notify-windows"),
+        sr.soundscope_command("serve", "--port", port, "--state-dir", state,
+                              "--model-dir", models, *options),
         env=sr.child_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     self.err_lines = []
     threading.Thread(target=self._collect, daemon=True).start()
@@ -157,3 +162,59 @@ def test_serve_delivers_every_window_once_in_order_across_a_kill_and_restart(tmp
     labels = [p["label"] for p in notification["parameters"]["predictions"]]
     assert len(labels) == 5 and re.search(pattern, " ".join(labels)), labels
     assert notification["parameters"]["model"] == "yamnet"
+
+
+# ESC-10 clips (dog, crackling fire, crying baby, helicopter, chainsaw, rooster) at 16 kHz
+# with silences between them: a file replayed through serve, scored once by classify.
+SCENE = ("audio/esc10/1-110389-A-0.flac", "audio/esc10/1-17150-A-12.flac",
+         "audio/esc10/1-187207-A-20.flac", "audio/esc10/1-172649-A-40.flac",
+         "audio/esc10/1-116765-A-41.flac", "audio/esc10/1-26806-A-1.flac")
+GAP_SECONDS = 3
+
+
+@pytest.mark.slow
+def test_a_replayed_file_gives_the_batch_events_in_the_history_and_the_page(tmp_path, started):
+  parts = []
+  for clip in SCENE:
+    parts += [np.zeros(GAP_SECONDS * 16000), audio.load_mono(str(asset(clip)))]
+  scene = tmp_path / "scene.wav"
+  soundfile.write(str(scene), np.concatenate(parts), 16000, subtype="PCM_16")
+  models = sr.import_yamnet(tmp_path / "models")
+  batch = subprocess.run(sr.soundscope_command(
+      "classify", "--model-dir", models, "--labels", "esc10", "--events", "--json", scene),
+      capture_output=True, text=True, env=sr.child_env(tmp_path), check=True)
+  expected = json.loads(batch.stdout)["events"]
+  assert len({e["label"] for e in expected}) >= 3, expected
+
+  notices = tmp_path / "events.jsonl"
+  serve = Serve(tmp_path, tmp_path / "state", models,
+                options=("--input", scene, "--labels", "esc10", "--save-path", tmp_path / "saved",
+                         "--jsonl", notices))
+  started.append(serve)
+  sr.wait_for(lambda: not serve.get("/api/status")["runtime"]["running"], timeout=60,
+              what="the file's end")
+  stored = serve.get("/api/history/events?limit=500")
+  with urllib.request.urlopen(serve.url, timeout=10) as page:
+    html = page.read().decode()
+  shown = json.loads(re.search(r'<script id="initial-data" type="application/json">(.*?)</script>',
+                               html, re.S).group(1))["events"]
+  code, _, err = serve.stop()
+  assert code == 0, err
+  assert shown["events"] == stored["events"] and shown["total"] == stored["total"]
+  order = lambda e: (e["start_seconds"], e["label"])    # noqa: E731
+  events = sorted(stored["events"], key=order)
+  ended = sorted((n for n in map(json.loads, notices.read_text().splitlines())
+                  if n.get("kind") == "end"), key=order)
+  assert stored["total"] == len(ended) == len(expected)
+  for live, notice, batch_event in zip(events, ended, sorted(expected, key=order)):
+    # The history holds each event's end notice as the live layer sent it ...
+    assert live["state"] == "closed" and live["label_set"] == "esc10"
+    for name in ("label", "start_utc", "end_utc", "start_seconds", "end_seconds", "peak_score",
+                 "mean_score", "windows"):
+      assert live[name] == notice[name], name
+    assert [a["name"] for a in live["audio"]] == [os.path.basename(p) for p in notice["saved_audio"]]
+    assert live["audio"] and all(a["url"] for a in live["audio"])    # Saved windows, playable.
+    # ... and they are the batch events of the same file.
+    assert (live["label"], live["windows"]) == (batch_event["label"], batch_event["windows"])
+    for name in ("start_seconds", "end_seconds", "peak_score", "mean_score"):
+      assert live[name] == pytest.approx(batch_event[name], abs=1e-9), (name, live, batch_event)
