@@ -47,7 +47,7 @@ var soundscopeHistory = (function () {
       if (!audio.url) {
         var gone = document.createElement("span");
         gone.className = "gone";
-        gone.title = audio.name + " (deleted by retention)";
+        gone.title = audio.name + " (deleted by retention, or not in this run's --save-path)";
         gone.textContent = "deleted";
         span.appendChild(gone);
         return;
