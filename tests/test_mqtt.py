@@ -108,3 +108,25 @@ def test_wrong_credentials_stop_in_one_line_and_right_ones_connect(tmp_path):
     sink.close()
   finally:
     broker.stop()
+
+
+def test_past_the_outbox_bound_the_oldest_are_dropped_counted_and_said_once(tmp_path, caplog):
+  broker = sm.Broker(tmp_path / "broker")            # Not started yet: the broker is down.
+  sink = mqtt.MqttSink("127.0.0.1", broker.port, "p", "n", ["dog"],
+                       str(tmp_path / "outbox.sqlite3"), capacity=4, reconnect_min=0.1,
+                       reconnect_max=0.2)
+  try:
+    for number in range(5):                          # 10 messages: state and JSON each.
+      sink.event(notice("start", "dog", float(number)))
+    status = sink.status()
+    assert (status["queued"], status["dropped"]) == (4, 6) and not status["connected"]
+    said = [r.getMessage() for r in caplog.records if "outbox is full" in r.getMessage()]
+    assert len(said) == 1, said
+    broker.start()
+    sr.wait_for(lambda: sink.status()["queued"] == 0, what="the kept messages delivered")
+    assert sink.status()["sent"] == 4
+    said = [r.getMessage() for r in caplog.records if "outbox" in r.getMessage()]
+    assert len(said) == 2 and "room again (6 dropped in all)" in said[1], said
+  finally:
+    sink.close()
+    broker.stop()
