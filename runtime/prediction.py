@@ -145,6 +145,12 @@ class EventNotice:
   def line(self):
     """The terminal line: '<UTC>  dog started (0.91)' or '<UTC>  dog ended after 2.4 s (peak 0.94)'."""
     if self.kind == "start":
-      return f"{iso_utc(self.start_utc)}  {self.label} started ({self.peak_score:.2f})"
-    return (f"{iso_utc(self.end_utc)}  {self.label} ended after "
+      return (f"{_when(self.start_utc, self.start_seconds)}  {self.label} started "
+              f"({self.peak_score:.2f})")
+    return (f"{_when(self.end_utc, self.end_seconds)}  {self.label} ended after "
             f"{self.end_seconds - self.start_seconds:.1f} s (peak {self.peak_score:.2f})")
+
+
+def _when(moment, seconds):
+  """A notice's time for its line: UTC, or seconds of audio when the UTC time is unknown."""
+  return iso_utc(moment) if moment is not None else f"{seconds:.2f} s"
