@@ -161,7 +161,6 @@ class LiveEvents:
     self._last_end = {}           # label -> end seconds of its last announced event.
     self.suppressed = 0           # Events not announced because of a cooldown.
     self.events = 0               # Events ended and announced.
-    self._window_seconds_seen = None
     self._started = False
 
   def _ensure_streams(self, window_seconds):
