@@ -100,6 +100,9 @@ def test_a_file_through_capture_gives_classify_events_in_jsonl_and_on_mqtt(
   starts = [r for r in written if r["kind"] == "start"]
   assert sorted((s["label"], s["start_seconds"]) for s in starts) == \
       sorted((e["label"], e["start_seconds"]) for e in ends)
+  for index, record in enumerate(written):
+    if record["kind"] == "end":
+      assert [r for r in written[:index] if r["label"] == record["label"]][-1]["kind"] == "start"
   for record in written:
     assert record["source"] == str(scape) and record["label_set"] == "esc10"
     assert record["start_utc"].endswith("Z")
