@@ -4,6 +4,8 @@ import datetime
 import os
 import sqlite3
 
+import pytest
+
 import support_runtime as sr
 from soundscope.configs import history as H
 from soundscope.runtime import history as history_lib
@@ -173,3 +175,11 @@ def test_saved_windows_retention_by_age_then_total_size(tmp_path):
   keeper.save_path = str(tmp_path / "missing")
   keeper.run_once(now)
   assert "missing" in keeper.status()["last_error"]
+
+
+def test_a_file_that_is_not_a_history_is_one_clear_error(tmp_path):
+  path = tmp_path / "history.sqlite3"
+  path.write_bytes(b"not SQLite at all\n" * 100)
+  with pytest.raises(history_lib.HistoryError, match="not a database") as caught:
+    history_lib.History(str(path))
+  assert str(caught.value).startswith(f"history {path}: ")
