@@ -8,6 +8,7 @@ import stat
 
 import pytest
 
+import support_browser
 import support_runtime as sr
 from devicehive_server import DeviceHiveServer
 from soundscope.runtime import config as config_lib
@@ -20,9 +21,6 @@ from soundscope.runtime import web
 from soundscope.runtime import windows
 from soundscope.runtime.web import hub as hub_lib
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 T0 = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.timezone.utc)
 SECRET = "refresh-SECRET-do-not-echo-0123456789"
 
@@ -124,14 +122,9 @@ def test_a_rebound_host_name_gets_no_answer_on_loopback(stack):
 
 @pytest.fixture(scope="module")
 def browser():
-  if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is absent (Debian package chromium)")
-  playwright_api = pytest.importorskip("playwright.sync_api")
-  os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-  with playwright_api.sync_playwright() as playwright:
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
+  """The module's one Chromium (support_browser; skips when absent)."""
+  with support_browser.chromium() as launched:
+    yield launched
 
 
 @pytest.mark.slow
