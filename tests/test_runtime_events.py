@@ -15,7 +15,9 @@ from soundscope.runtime import rules as rules_lib
 from soundscope.transforms import audio
 
 # ESC-10 clips (dog, rain, rooster, crying baby, chainsaw, dog) with 3 s of silence
-# between them, made 16 kHz once: live and batch then read the same samples.
+# between them and 10 s at the end (a live stream left open closes its last event only
+# once later windows show it cannot grow: merge gaps of esc10's rules are up to 3 s),
+# made 16 kHz once: live and batch then read the same samples.
 CLIPS = (sr.DOG_CLIP, sr.RAIN_CLIP, "audio/esc10/1-26806-A-1.flac",
          "audio/esc10/1-187207-A-20.flac", "audio/esc10/1-116765-A-41.flac", sr.DOG_CLIP)
 EVENT_KEYS = ("label", "start_seconds", "end_seconds", "peak_score", "mean_score", "windows")
@@ -30,6 +32,10 @@ def scape(tmp_path_factory):
     samples, rate = sr.read_clip(clip)
     assert rate == sr.CLIP_RATE
     parts += [samples, silence]
+  parts.append(np.zeros(7 * sr.CLIP_RATE, np.int16))
+  # More silence at the end than the longest merge gap of esc10's event rules (3 s):
+  # a live stream left open closes its last event only once that much audio follows it.
+  parts.append(silence)
   wave = np.concatenate(parts).astype(np.float64) / 32768.0
   wave16k = np.clip(np.rint(audio.resample(wave, sr.CLIP_RATE, 16000) * 32768), -32768, 32767)
   path = folder / "scape.wav"
