@@ -15,8 +15,8 @@ Every field is UTF-8 text: a file name that is not UTF-8 is written with
 backslash escapes (inputs.printable), as Parquet and Beam's coders need.
 
 They are written to `PREFIX-errors.parquet` (or `.jsonl` with
---errors-format=jsonl), always, even when empty, so a run's outcome is
-complete on disk.  `reconcile` checks inputs = written + errors at the end.
+--errors-format=jsonl; pipelines/merge.write_errors), always, even when empty,
+so a run's outcome is complete on disk.  `reconcile` checks inputs = written + errors at the end.
 """
 
 import collections
@@ -62,25 +62,6 @@ def error_row(item_id, source, stage, error):
 
 def suffix(errors_format):
   return PARQUET_SUFFIX if errors_format == "parquet" else JSONL_SUFFIX
-
-
-def write_errors(rows, prefix, errors_format):
-  """Beam transform: writes error rows as PREFIX-errors.parquet or .jsonl (one file).
-
-  Args:
-    rows: PCollection of error_row dicts.
-    prefix: output prefix (the file gets suffix(errors_format)).
-    errors_format: 'parquet' or 'jsonl'.
-  """
-  import apache_beam as beam
-  path = prefix + suffix(errors_format)
-  if errors_format == "parquet":
-    return rows | "WriteErrorsParquet" >> beam.io.WriteToParquet(
-        path, errors_schema(), num_shards=1, shard_name_template="")
-  return (rows
-          | "ErrorsToJson" >> beam.Map(lambda row: json.dumps(row, sort_keys=True))
-          | "WriteErrorsJsonl" >> beam.io.WriteToText(path, num_shards=1,
-                                                      shard_name_template=""))
 
 
 def count_rows(path):

@@ -46,7 +46,7 @@ AudioJob.__doc__ = """One audio file (or segment of one) to embed.
 EmbedConfig = collections.namedtuple(
     "EmbedConfig", ["params", "checkpoint_path", "pca_params_path", "reject_silence",
                     "beacon_dir", "threads", "decode_threads"], defaults=(0, 0))
-EmbedConfig.__doc__ = """Settings of EmbedAudio: VggishParams, the VGGish file paths,
+EmbedConfig.__doc__ = """Settings of EmbedParts: VggishParams, the VGGish file paths,
 whether digital silence is an error, the progress beacon folder (or None),
 TensorFlow threads per worker (0: TF's default) and BLAS threads per worker for
 resampling and log-mel (0: the library's default)."""

@@ -77,6 +77,16 @@ _MODELS = {}
 _MODELS_LOCK = threading.Lock()
 
 
+def _file_identity(path):
+  """(path, size, mtime_ns), or (path, None, None) when absent."""
+  import os
+  try:
+    status = os.stat(path)
+  except OSError:
+    return (path, None, None)
+  return (path, status.st_size, status.st_mtime_ns)
+
+
 def shared_model(handler):
   """`handler`'s model, loaded once per process and kept for later parts and runs.
 
@@ -150,7 +160,10 @@ class VggishModelHandler(base.ModelHandler):
     return self._beacon_dir
 
   def model_key(self):
-    return ("vggish", self._checkpoint_path, self._pca_params_path, self._batch_size)
+    # The files' sizes and times too: a long-lived worker (Dask) reloads a changed model.
+    return ("vggish", _file_identity(self._checkpoint_path),
+            _file_identity(self._checkpoint_path + ".index"),
+            _file_identity(self._pca_params_path), self._batch_size)
 
   def model_name(self):
     return f"VGGish {self._checkpoint_path} with {self._pca_params_path}"
@@ -330,7 +343,10 @@ class ClassifierModelHandler(base.ModelHandler):
     return self._file_steps
 
   def model_key(self):
-    return ("classifier", self._loader.name, self._loader.model_dir, self._loader.factory)
+    # The store entry's files with their sizes and times: a long-lived worker (Dask)
+    # reloads a model replaced in the store.
+    return ("classifier", self._loader.name, self._loader.model_dir, self._loader.factory,
+            repr(self._loader.fingerprint()))
 
   def model_name(self):
     return self._loader.describe()

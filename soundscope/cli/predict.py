@@ -33,7 +33,7 @@ def add_arguments(parser):
   parser.add_argument("--scores", action="store_true",
                       help="add the full score vector of every row")
   parser.add_argument("--keep-shards", action="store_true",
-                      help="leave the rows in the runner's shards, OUTPUT-SSSSS-of-NNNNN.parquet "
+                      help="leave the rows in one file per part, OUTPUT-SSSSS-of-NNNNN.parquet "
                            "(OUTPUT without .parquet), instead of merging them into OUTPUT: for "
                            "outputs too large for one file or for the launching process")
   flags.add_flags(parser, P.VggishParams, names=FRONT_END_FLAGS,
