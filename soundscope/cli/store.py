@@ -1,9 +1,14 @@
 """`soundscope models list|download|import|verify`: get models and check them.
 
   soundscope models list                  what is known, present, verified, and where
-  soundscope models download yamnet       (or vggish, or all) from the official URLs
+  soundscope models download yamnet       (or vggish, ontology, or all) from the official URLs
   soundscope models import PATH [NAME]    a file or directory you already have
   soundscope models verify [NAME...]      re-check every file's checksum
+
+`ontology` is AudioSet's ontology.json (not a model; kept and checked the same
+way), which label sets with `descendants: true` read from the store
+(docs/labels.md): `models download ontology`, or `models import ontology.json`
+with a copy you have (recognised by its pinned sha256).
 
 All take `--model-dir` (default $SOUNDSCOPE_MODEL_DIR or ~/.cache/soundscope/models).
 Exit status: 0 on success, 1 when a download, import or verification failed.
@@ -24,7 +29,8 @@ def add_arguments(parser):
   flags.add_flags(parser, P.ReportOptions, names=["model_dir"])
   actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
   listing = actions.add_parser("list", help="known and present models, verified, with their paths")
-  download = actions.add_parser("download", help="download a known model from its official URLs")
+  download = actions.add_parser("download", help="download a known model (or AudioSet's "
+                                                 "ontology) from its official URLs")
   download.add_argument("name", choices=list(S.KNOWN_MODELS) + ["all"])
   download.add_argument("--base-url", default=None,
                         help=f"mirror replacing the official host: fetches <base>/<model>/<file> "
