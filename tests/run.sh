@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/install
 source .ci/python
-exec python3 -m pytest -q "$@"
+# Two worker processes (pytest-xdist; the machines have 2 cores), a test file per worker at a
+# time so that each file's services (Dask cluster, broker, browser) start once.
+exec python3 -m pytest -q -n 2 --dist loadfile "$@"
