@@ -32,7 +32,7 @@ BACKGROUND_MINUTES = 10                # Pure background per kind, for false eve
 ENTERS = (0.02, 0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
 EXIT_FRACTIONS = (0.25, 0.5, 1.0)      # exit = enter x this.
 MERGE_GAPS = (1.0, 2.0, 3.0)           # seconds.
-MIN_DURATIONS = (0.0, 1.4)             # seconds: any event, or at least two YAMNet windows (1.455 s).
+MIN_DURATIONS = (0.0, 1.4)             # seconds: any event, or two YAMNet windows (1.455 s).
 
 
 def scored_soundscapes(classifier, resolved, fold, levels, minutes=MINUTES, seed=0, repeats=1):
