@@ -81,6 +81,12 @@ def run(args):
   return run_jobs(args, "embed", "files", num_inputs, jobs, early_errors, checkpoint, pca)
 
 
+# Files per part (parts.part_size's fixed size): VGGish batches across a part's files, and
+# 16 clips of 5 s make 80 examples, more than a full batch of 64, so TensorFlow works on
+# full batches (parts of 3 such clips ran ~25 % slower on 2 cores).
+FILES_PER_PART = 16
+
+
 def run_jobs(args, command, unit, num_inputs, jobs, early_errors, checkpoint, pca):
   """Runs the embedding graph on AudioJobs and reconciles its outputs (embed, audioset).
 
@@ -131,7 +137,7 @@ def run_jobs(args, command, unit, num_inputs, jobs, early_errors, checkpoint, pc
                            job.end_seconds, list(job.labels), job.record_start, job.record_end)
           for job in jobs]
   job = launch.Job(command, unit, jobs, keys, settings, build, merge_outputs, num_inputs,
-                   len(early_errors))
+                   len(early_errors), FILES_PER_PART)
   return launch.run_command(args, job, args.output, outputs.EMBED_PATTERNS)
 
 
