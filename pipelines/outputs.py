@@ -75,8 +75,11 @@ def _owner():
 
 
 def _owner_alive(owner):
-  """True when `owner` ({'host', 'pid'}) is a live process on this host."""
+  """True when `owner` ({'host', 'pid'}) is a live process on this host, other than this one
+  (a process runs one command at a time: its own earlier run is over)."""
   if not owner or owner.get("host") != socket.gethostname():
+    return False
+  if int(owner.get("pid", -1)) == os.getpid():
     return False
   try:
     os.kill(int(owner["pid"]), 0)

@@ -131,3 +131,37 @@ def test_a_kill_between_the_commit_renames_is_completed_by_the_next_run(clips, t
   assert pq.read_table(tmp_path / "preds-errors.parquet").num_rows == 1
   assert sorted(os.listdir(tmp_path)) == ["five.txt", "preds-errors.parquet", "preds.parquet",
                                           "whole"]
+
+
+def test_embed_resumes_after_a_full_disk_with_the_uninterrupted_records(
+    clips, tmp_path, capsys, vggish_checkpoint, pca_params_path):
+  """embed on a 1 MiB tmpfs that fills after a few parts: exit 1, the finished parts kept;
+  space freed, --resume takes them over and the shards equal an uninterrupted run's."""
+  import subprocess
+  import test_pipelines_errors as errors_tests
+  listing = tmp_path / "eight.txt"
+  listing.write_text("".join(f"{clips / name}\n" for name in sorted(os.listdir(clips))[:8]))
+  vggish = ["--vggish-checkpoint", str(vggish_checkpoint), "--pca-params", str(pca_params_path),
+            "--no-progress", "--input", str(listing)]
+  assert cli.main(["embed", *vggish, "--output", str(tmp_path / "whole" / "clips")]) == 0
+  disk = errors_tests._mount_tmpfs(tmp_path / "small", "size=1m")
+  try:
+    with open(disk / "filler", "wb") as filler:
+      filler.write(b"\0" * (1024 * 1024 - 40 * 1024))
+    assert cli.main(["embed", *vggish, "--output", str(disk / "clips")]) == 1
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "kept for --resume" in err, err
+    finished = len(_done_parts(disk, "clips"))
+    assert 0 < finished < 8
+    os.remove(disk / "filler")
+    assert cli.main(["embed", *vggish, "--output", str(disk / "clips"), "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert f"--resume: {finished} of 8 parts taken over" in out
+    assert "files: 8 in = 8 written + 0 errors (ok)" in out
+    for tail in ("-00000-of-00001.tfrecord", "-manifest.parquet", "-errors.parquet"):
+      assert (disk / f"clips{tail}").read_bytes() == (tmp_path / "whole" / f"clips{tail}"
+                                                      ).read_bytes(), tail
+    assert sorted(os.listdir(disk)) == ["clips-00000-of-00001.tfrecord", "clips-errors.parquet",
+                                        "clips-manifest.parquet"]
+  finally:
+    subprocess.run(["umount", "-l", str(disk)], check=False)
