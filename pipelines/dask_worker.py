@@ -1,4 +1,6 @@
-"""Dask worker preload: quiet logs before a task imports Beam or TensorFlow.
+"""Dask worker preload: quiet logs before a task imports Beam or TensorFlow, and no
+'Compute Failed' entry for a model that fails to load or an output that cannot be
+written (the launcher says it in one line).
 
   dask worker tcp://scheduler:8786 --nworkers 1 --nthreads 1 \\
       --preload soundscope.pipelines.dask_worker
@@ -12,4 +14,5 @@ from soundscope.pipelines import options
 
 
 def dask_setup(worker=None):  # pylint: disable=unused-argument  (Dask's preload hook)
-  options.quiet_logs()
+  # The worker's 'Compute Failed' of an error the launcher reports in one line, too.
+  options.quiet_logs(more=("distributed.worker",))

@@ -244,6 +244,10 @@ class _DropBeamNoise(logging.Filter):
     if record.exc_info and record.exc_info[0] is not None and (
         record.exc_info[0].__name__ in _REPORTED_ERRORS):
       return False
+    if record.levelno >= logging.ERROR and any(   # A worker's log quoting its error.
+        f"{name}: " in record.getMessage() or f"{name}(" in record.getMessage()
+        for name in _REPORTED_ERRORS):
+      return False
     message = str(record.msg)
     if message.startswith(_BEAM_NOISE):
       return False
@@ -251,13 +255,14 @@ class _DropBeamNoise(logging.Filter):
         noise in record.getMessage() for noise in _BEAM_NOISE))
 
 
-def quiet_logs():
+def quiet_logs(more=()):
   """Keeps logs quiet by default: TensorFlow's C++ banner and Beam's noise.
 
   Call before importing apache_beam or tensorflow (some warnings come at import).
+  more: other loggers to filter the same way (a Dask worker's 'distributed.worker').
   """
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  for name in _NOISY_LOGGERS:
+  for name in _NOISY_LOGGERS + tuple(more):
     logger = logging.getLogger(name)
     if not any(isinstance(f, _DropBeamNoise) for f in logger.filters):
       logger.addFilter(_DropBeamNoise())

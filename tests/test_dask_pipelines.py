@@ -1,5 +1,7 @@
 """embed, predict (audio and TFRecords) and audioset on a real Dask cluster.
 
+(TFRecord predict also on Beam's multi_processing worker processes.)
+
 A scheduler and two single-threaded workers run as separate processes on
 loopback (tests/support_dask.py, started once for the module); each command
 runs on it through `--runner dask --dask-address` and on the default runner,
@@ -82,7 +84,11 @@ def test_predict_audio_on_dask_equals_the_default_runner(cluster, clips, tmp_pat
   assert _table(tmp_path / "dask-errors.parquet").equals(_table(tmp_path / "local-errors.parquet"))
 
 
-def test_predict_tfrecords_on_dask_equals_the_default_runner(cluster, tmp_path, capsys):
+def test_predict_tfrecords_on_dask_equals_the_default_runner(cluster, tmp_path, capsys,
+                                                             monkeypatch):
+  # Beam's worker processes (multi_processing, below) import the tests' model like any custom one.
+  monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+      [os.path.dirname(support.__file__), os.environ.get("PYTHONPATH", "")]))
   folder = tmp_path / "eval"
   folder.mkdir()
   sources = sorted(glob.glob(str(asset("audioset/eval") / "*.tfrecord")))[:5]
@@ -100,6 +106,13 @@ def test_predict_tfrecords_on_dask_equals_the_default_runner(cluster, tmp_path, 
   assert _table(tmp_path / "dask.parquet", ["run_time"]).equals(
       _table(tmp_path / "local.parquet", ["run_time"]))
   assert _table(tmp_path / "dask-errors.parquet").equals(_table(tmp_path / "local-errors.parquet"))
+  # Beam's own worker processes give the same outputs too.
+  out = _run(capsys, "predict", tmp_path / "mp.parquet", *common, "--direct_num_workers=2",
+             "--direct_running_mode=multi_processing")
+  assert count_line[0] in out
+  assert _table(tmp_path / "mp.parquet", ["run_time"]).equals(
+      _table(tmp_path / "local.parquet", ["run_time"]))
+  assert _table(tmp_path / "mp-errors.parquet").equals(_table(tmp_path / "local-errors.parquet"))
 
 
 def test_embed_and_audioset_on_dask_equal_the_default_runner(cluster, clips, tmp_path, capsys,
