@@ -16,6 +16,9 @@ window's UTC end strays more than configs.monitoring.MAX_CLOCK_DRIFT_SECONDS
 from the wall-clock time its audio arrived (a source faster or slower than
 real time, a reconnected stream), the clock is reset to the wall clock, said
 once per state change on the console and counted (`clock_corrections`).
+When a source reconnects (its `reconnections` count grows), the audio buffered
+from the old connection is dropped and the next window is marked `restarted`:
+the loop starts a new 16 kHz stream there (runtime/listening.py).
 """
 
 import dataclasses
@@ -81,6 +84,7 @@ class Capture:
     self._wall_clock = getattr(source, "wall_clock", False)
     self._drifting = False
     self._last_end_utc = None
+    self._reconnections = 0  # The source's reconnections so far (runtime/ffmpeg.StreamSource).
 
   def start(self):
     """Opens the source (errors raise here, in the caller's thread) and starts capturing."""
@@ -117,6 +121,10 @@ class Capture:
     with self._cond:
       # Blocks the source lost before we read them: the clock moves past them.
       self._buffer.skip(first_frame - self._next_frame)
+      reconnections = getattr(self.source, "reconnections", 0)
+      if reconnections != self._reconnections:   # A new stream: its audio starts afresh.
+        self._reconnections = reconnections
+        self._buffer.restart()
       self._next_frame = first_frame + block.shape[0]
       self._buffer.add(block, arrived_at)
       self.stats.captured_seconds += block.shape[0] / self.source.rate

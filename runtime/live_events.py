@@ -1,22 +1,22 @@
 """Sound events from live audio: the batch event layer applied window by window.
 
-A capture window (5-7 s) holds several model windows (YAMNet: 0.975 s every
-0.48 s).  `ModelWindows` scores the live 16 kHz samples as ONE continuous
-stream, the way `classify` and `predict` score a file (models/scoring.py:
-the classifier's framing; a model window may straddle two capture windows),
-so that its model windows, their times and scores equal the batch ones for
-the same samples.  `LiveEvents` maps them to the label set
-(models/label_sets.label_scores), applies the volume gate (a window whose RMS
-is under --gate-dbfs has no score, like batch's --min-level) and pushes them
-into transforms/events.EventStream, one per group of labels sharing rules
-(runtime/rules.py): with the command line's rules the events equal
-`classify --events` of the same audio.
+The loop's runtime/listening.Listener turns the capture windows into one
+continuous 16 kHz stream and scores each of its model windows once, the way
+`classify` and `predict` score a file (models/scoring.py), so that the model
+windows, their times and scores equal the batch ones for the same audio.
+`LiveEvents` takes those windows (runtime.listening.Heard), maps them to the
+label set (models/label_sets.label_scores), applies the volume gate (a window
+whose RMS is under --gate-dbfs has no score, like batch's --min-level) and
+pushes them into transforms/events.EventStream, one per group of labels
+sharing rules (runtime/rules.py): with the command line's rules the events
+equal `classify --events` of the same audio.
 
 An event is announced twice, as runtime.prediction.EventNotice: "start" once
 it is open and long enough (min_duration), "end" once no later window can
-extend or merge into it.  Times: seconds of audio since the capture started,
-and UTC through the capture windows' clock (runtime/windows.py, which follows
-the wall clock for live sources).
+extend or merge into it.  When the stream restarts (audio lost, a source
+reconnected) the events open so far end with the old stream.  Times: seconds
+of audio since the capture started, and UTC through the capture windows' clock
+(runtime/windows.py, which follows the wall clock for live sources).
 """
 
 import bisect
@@ -31,70 +31,8 @@ from soundscope.configs import params as P
 from soundscope.models import label_sets
 from soundscope.runtime import prediction
 from soundscope.transforms import events as events_lib
-from soundscope.transforms import levels
 
 log = logging.getLogger(__name__)
-
-
-class ModelWindows:
-  """A classifier's windows over consecutive 16 kHz pieces of one stream.
-
-  With a framing (classifier.Framing), a model window is scored once the
-  samples after its start hold a whole span (as Classifier.stream_window_scores
-  does); the rest waits for the next piece.  Without one, each piece is scored
-  alone.  Times are seconds of 16 kHz samples since `reset`.
-  """
-
-  def __init__(self, classifier):
-    self.classifier = classifier
-    self.framing = getattr(classifier, "framing", None)
-    self.reset(0)
-
-  def reset(self, first_sample):
-    """Starts a new stream whose first sample is `first_sample` (16 kHz samples)."""
-    self._buffer = np.zeros(0, np.float32)
-    self._offset = int(first_sample)     # Sample index of _buffer[0] (a whole number of hops).
-    self.samples = int(first_sample)     # Samples received so far, as an index.
-
-  def add(self, samples):
-    """float [n] 16 kHz samples in [-1, 1] -> (WindowScores, float [w] RMS dBFS) now complete."""
-    samples = np.asarray(samples, np.float32)
-    self.samples += len(samples)
-    self._buffer = np.concatenate([self._buffer, samples])
-    if self.framing is None:
-      return self._score(len(self._buffer), len(self._buffer), cut=True)
-    hop, span = self.framing
-    count = (len(self._buffer) - span) // hop
-    if count < 1:
-      return None, None
-    return self._score(count * hop + span - hop, count * hop, cut=False)
-
-  def finish(self):
-    """The windows still waiting, at the end of the stream (ends cut at its end)."""
-    if not len(self._buffer):
-      return None, None
-    return self._score(len(self._buffer), len(self._buffer), cut=True)
-
-  def _score(self, length, advance, cut):
-    piece = self._buffer[:length]
-    windows = self.classifier.window_scores(piece)
-    offset = self._offset / float(P.SAMPLE_RATE_HZ)
-    starts = np.asarray(windows.starts, np.float64) + offset
-    ends = np.asarray(windows.ends, np.float64) + offset
-    if cut:   # As models/scoring.py: a window past the audio's end ends with it.
-      ends = np.minimum(ends, np.maximum(self.samples / float(P.SAMPLE_RATE_HZ), starts))
-    level = _window_levels(piece, np.asarray(windows.starts, np.float64),
-                           np.asarray(windows.ends, np.float64))
-    self._buffer = self._buffer[advance:]
-    self._offset += advance
-    return windows._replace(starts=starts, ends=ends), level
-
-
-def _window_levels(piece, starts, ends):
-  """RMS dBFS of each window's samples of `piece` (seconds relative to it)."""
-  rate = float(P.SAMPLE_RATE_HZ)
-  return np.array([levels.rms_dbfs(piece[int(round(s * rate)):int(round(e * rate))])
-                   for s, e in zip(starts, ends)], np.float64)
 
 
 class _Clock:
@@ -134,7 +72,7 @@ class _Stream(events_lib.EventStream):
 
 
 class LiveEvents:
-  """Turns live 16 kHz audio into EventNotices.
+  """Turns the live model windows into EventNotices.
 
   Args:
     classifier: the Classifier.
@@ -154,7 +92,6 @@ class LiveEvents:
     framing = getattr(classifier, "framing", None)
     self.window_seconds = (framing.span_samples / float(P.SAMPLE_RATE_HZ) if framing
                            else None)
-    self._models = ModelWindows(classifier)
     self._clock = _Clock()
     self._streams = []
     self._announced = {}          # label -> start seconds of its announced open event.
@@ -170,35 +107,30 @@ class LiveEvents:
       stream = _Stream([self.labels[i] for i in indices], events_rules, window_seconds)
       self._streams.append((stream, np.asarray(indices)))
 
-  def add(self, samples16k, start_seconds, start_utc, record_path=None, gap=False):
-    """One capture window's 16 kHz float samples -> [(EventNotice, sinks or None)].
+  def add(self, heard, record_path=None):
+    """One capture window as heard (runtime.listening.Heard) -> [(EventNotice, sinks or None)].
 
     Args:
-      samples16k: float [n] in [-1, 1].
-      start_seconds: the capture window's start, seconds since the capture started.
-      start_utc: its UTC start (None when unknown).
+      heard: its samples' times and the model windows they completed; when a
+        stream starts there (heard.restarted), the old stream's last windows
+        (heard.ended) close it first and the events open so far end.
       record_path: its saved file, or None.
-      gap: audio was lost just before it: the stream restarts at start_seconds
-        (the events open so far end).
     """
     notices = []
-    if gap or not self._started:
+    if heard.restarted:
       if self._started:
-        notices += self._finish_stream()
-      self._models.reset(int(round(start_seconds * P.SAMPLE_RATE_HZ)))
+        notices += self._finish_stream(heard.ended or (None, None))
       self._started = True
-    end_seconds = start_seconds + len(samples16k) / float(P.SAMPLE_RATE_HZ)
-    self._clock.add(start_seconds, end_seconds, start_utc, record_path)
-    windows, window_levels = self._models.add(samples16k)
-    return notices + self._push(windows, window_levels)
+    self._clock.add(heard.start_seconds, heard.end_seconds, heard.start_utc, record_path)
+    return notices + self._push(heard.windows, heard.levels)
 
-  def finish(self):
-    """At the end of the source: the last windows, then every open event ends."""
-    return self._finish_stream() if self._started else []
+  def finish(self, ended=(None, None)):
+    """At the end of the source: the stream's last windows (Listener.finish), then every
+    open event ends."""
+    return self._finish_stream(ended) if self._started else []
 
-  def _finish_stream(self):
-    windows, window_levels = self._models.finish()
-    notices = self._push(windows, window_levels)
+  def _finish_stream(self, ended):
+    notices = self._push(*ended)
     for stream, _ in self._streams:
       notices += self._ended(stream.flush())
     return notices

@@ -1,11 +1,14 @@
-"""The live loop: window -> (saved wav) -> the batch Classifier -> every sink.
+"""The live loop: window -> one 16 kHz stream -> (saved wav) -> model windows -> every sink.
 
-Each window becomes 16-bit 16 kHz mono through the shared transforms
-(runtime/windows.py), is saved first when --save-path is given (so a crash in
-the model still leaves the audio), and is scored with the same
-`Classifier.clip_scores` that `soundscope classify` and the batch pipelines
-use, so live and batch agree on the same samples.  With a LiveEvents
-(runtime/live_events.py) the same samples also become sound events, whose
+Each capture window is resampled as part of ONE continuous 16 kHz stream and
+its model windows are scored once, on the stream's grid
+(runtime/listening.py: the resampler and the framing `classify` and `predict`
+use, so live and batch get the same samples, windows and scores for the same
+audio).  The window's piece of the stream is saved first when --save-path is
+given (so a crash in the model still leaves the audio).  The window's
+prediction pools the model windows it completed (those ending in it, one may
+have started in the previous window) as `classify` pools a file's (mean or
+max); the LiveEvents (runtime/live_events.py) take the same windows, whose
 start and end notices go to the sinks' `event` after the window's `emit`.
 """
 
@@ -21,6 +24,7 @@ import soundfile
 from soundscope.configs import params as P
 from soundscope.models import classifier as classifier_lib
 from soundscope.models import label_sets, scoring
+from soundscope.runtime import listening
 from soundscope.runtime import prediction
 from soundscope.configs import runtime as S
 from soundscope.runtime import windows
@@ -88,6 +92,7 @@ class Loop:
     self.source = source
     self.label_set = label_set
     self.live_events = live_events
+    self.listener = listening.Listener(classifier, params)
     self.processed = 0
     self.failures = 0
     self.save_failures = 0         # Windows that could not be saved (--save-path).
@@ -97,44 +102,58 @@ class Loop:
     self._stop = threading.Event()
 
   def process(self, window):
-    """One window -> PredictionEvent (saved first when asked)."""
-    return self._classify(window)[0]
+    """One window alone, as a stream of its own -> PredictionEvent (saved first when asked)."""
+    return self._classify(window, restart=True, last=True)[0]
 
-  def _classify(self, window):
-    """One window -> (PredictionEvent, float [n] 16 kHz samples that were classified)."""
-    samples16 = windows.window_to_16k(window, self.params)
-    record = self._save(window, samples16) if self.save_path else None
+  def _classify(self, window, restart=False, last=False):
+    """One window -> (PredictionEvent, runtime.listening.Heard: what was classified).
+
+    restart: audio was lost before it (the stream starts again); last: the
+    stream ends with it.
+    """
+    heard = self.listener.resample(window, restart, last)
+    record = self._save(heard) if self.save_path else None
     started = time.monotonic()
-    # The path `classify` and `predict` take (models/scoring.py): the same scores.
-    heard = windows.int16_to_float(samples16)
-    scores = scoring.score_waveform(self.classifier, heard, aggregation=self.aggregation)
-    scores = label_sets.reported(scores, self.label_set)
+    # The stream's model windows, each scored once (runtime/listening.py).
+    heard = self.listener.score(heard, last)
+    predictions = self._predictions(heard.windows)
     classified_at = time.monotonic()
     self.last_seconds = classified_at - started
-    predictions = classifier_lib.top_k(scores.clip,
-                                       label_sets.label_names(self.label_set, self.classifier),
-                                       self.top_k, self.threshold)
-    start_seconds = window.first_frame / float(window.rate)
     self.processed += 1
     return prediction.PredictionEvent(
-        sequence=self.processed, start_utc=window.start_utc, end_utc=window.end_utc,
+        sequence=self.processed, start_utc=heard.start_utc, end_utc=heard.end_utc,
         predictions=predictions, model=self.classifier.name,
         model_version=str(self.classifier.version), ended_at=window.ended_at,
         classified_at=classified_at, record_path=record,
-        dropped_seconds=window.dropped_frames / window.rate, start_seconds=start_seconds,
-        end_seconds=start_seconds + len(window.samples) / float(window.rate),
-        source=self.source, rms_dbfs=levels.rms_dbfs(heard), peak_dbfs=levels.peak_dbfs(heard)
+        dropped_seconds=window.dropped_frames / window.rate,
+        start_seconds=heard.start_seconds, end_seconds=heard.end_seconds, source=self.source,
+        rms_dbfs=levels.rms_dbfs(heard.samples), peak_dbfs=levels.peak_dbfs(heard.samples),
+        model_windows=0 if heard.windows is None else len(heard.windows.starts)
     ), heard
 
-  def _save(self, window, samples16):
-    """Saves the window; returns its path, or None when saving fails (a full disk).
+  def _predictions(self, model_windows):
+    """The top labels of the model windows pooled (the aggregation classify uses), as
+    classify reports a clip (label_sets.reported); [] when no model window ended."""
+    if model_windows is None or not len(model_windows.starts):
+      return []
+    pooled = classifier_lib.aggregate(model_windows.scores,
+                                      self.aggregation or self.classifier.default_aggregation)
+    scores = label_sets.reported(scoring.Scores(pooled, None, 0.0), self.label_set)
+    return classifier_lib.top_k(scores.clip,
+                                label_sets.label_names(self.label_set, self.classifier),
+                                self.top_k, self.threshold)
+
+  def _save(self, heard):
+    """Saves the window's 16 kHz piece (16-bit); returns its path, or None when saving
+    fails (a full disk).
 
     Monitoring goes on without the audio: the failure is counted (save_failures),
     kept for the status (save_error, None again once a window is saved) and
     logged once per change, not per window.
     """
     try:
-      path = save_window(self.save_path, window.start_utc, samples16, self.params.sample_rate_hz)
+      path = save_window(self.save_path, heard.start_utc, windows.quantize_int16(heard.samples),
+                         self.params.sample_rate_hz)
     except OSError as exc:
       self.save_failures += 1
       error = f"cannot save windows in {self.save_path}: {exc.strerror or exc}"
@@ -155,8 +174,8 @@ class Loop:
     """
     silence = windows.Window(samples=np.zeros((int(rate), 1), np.int16), rate=int(rate),
                              first_frame=0, start_utc=None, end_utc=None, ended_at=0.0)
-    self.classifier.clip_scores(windows.int16_to_float(windows.window_to_16k(silence,
-                                                                             self.params)))
+    listener = listening.Listener(self.classifier, self.params)
+    listener.score(listener.resample(silence, last=True), last=True)
 
   def run(self):
     """Runs until the capture ends or stop(); returns the number of windows classified.
@@ -179,22 +198,31 @@ class Loop:
       if window.dropped_frames:
         log.warning("the classifier fell behind: %.2f s of audio dropped before this window",
                     window.dropped_frames / window.rate)
+      restart = gap or bool(window.dropped_frames) or window.restarted
       try:
-        event, heard = self._classify(window)
+        event, heard = self._classify(window, restart)
       except Exception as exc:  # One bad window is reported; monitoring goes on.
-        gap = True            # Its audio is missing from the events' stream.
+        gap = True            # Its audio is missing from the stream: it starts again.
+        self.listener.drop()
         self._failed(window, exc)
         continue
       self.failures_in_a_row = 0
       self.sinks.emit(event)
       if self.live_events is not None:
-        self._announce(self.live_events.add(heard, event.start_seconds, event.start_utc,
-                                            event.record_path,
-                                            gap=gap or bool(window.dropped_frames)))
+        self._announce(self.live_events.add(heard, event.record_path))
       gap = False
-    if self.live_events is not None:
-      self._announce(self.live_events.finish())
+    self._end_stream()
     return self.processed
+
+  def _end_stream(self):
+    """The source ended: the stream's held-back end and last model windows, to the events."""
+    try:
+      ended = self.listener.finish()
+    except Exception as exc:  # The model failed on them: the open events still end.
+      log.error("the last model windows could not be scored: %s", exc)
+      ended = (None, None)
+    if self.live_events is not None:
+      self._announce(self.live_events.finish(ended))
 
   def _announce(self, notices):
     for notice, only in notices:

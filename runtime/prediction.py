@@ -44,6 +44,8 @@ class PredictionEvent:
     rms_dbfs, peak_dbfs: the window's level, dBFS of its 16 kHz samples
       (transforms/levels.py; silence is the floor configs.monitoring.LEVEL_FLOOR_DBFS),
       or None when not measured.
+    model_windows: the model windows the window completed and its predictions
+      pool (runtime/listening.py), or None when not known.
   """
   sequence: int
   start_utc: datetime.datetime
@@ -60,11 +62,14 @@ class PredictionEvent:
   source: str = "microphone"
   rms_dbfs: float = None
   peak_dbfs: float = None
+  model_windows: int = None
 
   def line(self):
     """The terminal line: '<end UTC>  Speech: 0.75, Music: 0.12, ...' (the article's format)."""
     from soundscope.models import classifier
-    text = classifier.format_predictions(self.predictions) or "(nothing above the threshold)"
+    text = classifier.format_predictions(self.predictions) or (
+        "(no model window ended in this window)" if self.model_windows == 0
+        else "(nothing above the threshold)")
     return f"{iso_utc(self.end_utc)}  {text}"
 
   def to_dict(self):
@@ -73,7 +78,8 @@ class PredictionEvent:
     The shared fields of every output (models/rows.py: source, model,
     model_version, start_seconds, end_seconds, predictions), plus what only a
     live window has: its sequence, absolute bounds start_utc/end_utc, the
-    article's text line, the saved audio and the audio dropped before it.
+    article's text line, the saved audio, the audio dropped before it, its
+    level and the model windows its predictions pool.
     """
     from soundscope.models import rows
     return {"sequence": self.sequence, "source": self.source, "model": self.model,
@@ -82,7 +88,8 @@ class PredictionEvent:
             "end_utc": iso_utc(self.end_utc), "predictions": rows.prediction_dicts(self.predictions),
             "text": self.line().split("  ", 1)[1], "saved_audio": self.record_path,
             "dropped_seconds": round(self.dropped_seconds, 3),
-            "rms_dbfs": _rounded(self.rms_dbfs), "peak_dbfs": _rounded(self.peak_dbfs)}
+            "rms_dbfs": _rounded(self.rms_dbfs), "peak_dbfs": _rounded(self.peak_dbfs),
+            "model_windows": self.model_windows}
 
   def notification_parameters(self):
     """DeviceHive notification parameters: to_dict's fields less the local saved-audio path."""

@@ -60,6 +60,9 @@ class LiveSession:
             "captured_seconds": round(stats.captured_seconds, 3), "overruns": stats.overruns,
             "dropped_seconds": round(stats.dropped_seconds, 3),
             "device_overflows": stats.device_overflows,
+            "clock_corrections": stats.clock_corrections,
+            "stream_restarts": self.loop.listener.restarts,
+            "input": self._input_status(),
             "device": device.name if device else None, "rate": self.source.rate,
             "last_classification_seconds": self.loop.last_seconds,
             "failed_windows": self.loop.failures,
@@ -69,6 +72,12 @@ class LiveSession:
             "save": self._save_status(),
             "retention": self.retention.status(),
             "running": not self.stopped.is_set()}
+
+  def _input_status(self):
+    """A network source's state, reconnections and last error (runtime/ffmpeg.StreamSource
+    .status()), or None for a source that has no such state."""
+    status = getattr(self.source, "status", None)
+    return dict(status()) if callable(status) else None
 
   def _save_status(self):
     """The saved windows' folder and the last failure to save one (a full disk), if any."""

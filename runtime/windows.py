@@ -1,14 +1,13 @@
-"""Captured audio -> analysis windows of min..max seconds -> 16 kHz mono.
+"""Captured audio -> analysis windows of min..max seconds.
 
 As in the article, audio is captured without pause; a window is handed to the
 classifier as soon as it holds `min_seconds` AND the classifier is free.  While
 the classifier is busy the window keeps growing, up to `max_seconds`; past that
 the oldest audio is dropped and counted as an overrun (the machine fell behind).
 
-The conversion to what the models hear goes through the shared transforms
-(transforms.audio.to_mono and resample), never a second implementation, and is
-quantized back to 16-bit: the window saved with --save-path is then exactly the
-audio that was classified, so `soundscope classify` on it gives the same scores.
+What the models hear is made from the windows by runtime/listening.py: one
+continuous 16 kHz stream through the shared transforms (transforms.audio.to_mono
+and StreamResampler), never a second implementation.
 """
 
 import dataclasses
@@ -16,9 +15,7 @@ import datetime
 
 import numpy as np
 
-from soundscope.configs import params as P
 from soundscope.configs import runtime as S
-from soundscope.transforms import audio
 
 
 @dataclasses.dataclass
@@ -34,6 +31,8 @@ class Window:
     ended_at: time.monotonic() when the last block arrived (latency is measured from it).
     dropped_frames: frames dropped just before this window because the
       classifier was behind (0 when it kept up).
+    restarted: the source restarted its stream just before this window (a
+      network source reconnected): its audio does not follow the previous window's.
   """
   samples: np.ndarray
   rate: int
@@ -42,6 +41,7 @@ class Window:
   end_utc: datetime.datetime
   ended_at: float
   dropped_frames: int = 0
+  restarted: bool = False
 
   @property
   def duration_seconds(self):
@@ -73,6 +73,7 @@ class WindowBuffer:
     self._first_frame = 0
     self._last_arrival = None
     self._dropped_since_window = 0
+    self._restarted = False
     self.dropped_frames = 0    # Total frames lost: overruns and the source's gaps.
     self.overruns = 0          # Times the buffer overflowed.
 
@@ -98,11 +99,22 @@ class WindowBuffer:
     """
     if count <= 0:
       return
-    lost = self._frames + count
+    self._lose(self._frames + count)
+
+  def _lose(self, lost):
+    """Drops the buffered frames, `lost` frames in all with those never buffered."""
     self._blocks, self._frames = [], 0
     self._first_frame += lost
     self._dropped_since_window += lost
     self.dropped_frames += lost     # The source counts the event itself (device overflows).
+
+  def restart(self):
+    """Notes that the source's stream restarted (a reconnection): the frames buffered
+    before are dropped (a window holds one stream's contiguous audio) and the next
+    window says so (Window.restarted)."""
+    self._restarted = True
+    if self._frames:
+      self._lose(self._frames)
 
   def _drop_oldest(self, count):
     merged = np.concatenate(self._blocks)
@@ -125,9 +137,11 @@ class WindowBuffer:
     window = Window(samples=samples, rate=self.rate, first_frame=self._first_frame,
                     start_utc=self._utc(self._first_frame),
                     end_utc=self._utc(self._first_frame + self._frames),
-                    ended_at=self._last_arrival, dropped_frames=self._dropped_since_window)
+                    ended_at=self._last_arrival, dropped_frames=self._dropped_since_window,
+                    restarted=self._restarted)
     self._first_frame += self._frames
     self._blocks, self._frames, self._dropped_since_window = [], 0, 0
+    self._restarted = False
     return window
 
   def _utc(self, frame):
@@ -137,24 +151,6 @@ class WindowBuffer:
 def quantize_int16(waveform):
   """float [n] in [-1, 1] -> int16 [n] (x * 32768, rounded, clipped)."""
   return np.clip(np.rint(np.asarray(waveform) * S.INT16_SCALE), -32768, 32767).astype(np.int16)
-
-
-def window_to_16k(window, params=P.VggishParams()):
-  """The 16-bit, 16 kHz mono audio a window becomes, as the models hear it.
-
-  int16 frames / 32768 -> transforms.audio.to_mono -> transforms.audio.resample
-  (params.resample_filter) -> quantized to int16.
-
-  Args:
-    window: Window (int16 [n, channels] at window.rate).
-    params: VggishParams (sample_rate_hz, resample_filter).
-
-  Returns:
-    int16 [m] at params.sample_rate_hz, m = int(n * 16000 / rate).
-  """
-  mono = audio.to_mono(window.samples.astype(np.float64) / S.INT16_SCALE)
-  return quantize_int16(audio.resample(mono, window.rate, params.sample_rate_hz,
-                                       params.resample_filter))
 
 
 def int16_to_float(samples):

@@ -33,9 +33,9 @@ def dog_and_rain():
 
 
 def expected_16k(samples, rate):
-  """What a window of int16 samples must become: the shared transforms, then 16-bit."""
+  """What int16 samples become: the shared transforms' resampling of all of them (float32)."""
   wave = audio.resample(audio.to_mono(samples.astype(np.float64) / 32768.0), rate, 16000)
-  return np.clip(np.rint(wave * 32768.0), -32768, 32767).astype(np.int16)
+  return wave.astype(np.float32)
 
 
 def test_capture_dog_then_rain_prints_saves_and_matches_batch(tmp_path, yamnet_dir, dog_and_rain):
@@ -59,24 +59,38 @@ def test_capture_dog_then_rain_prints_saves_and_matches_batch(tmp_path, yamnet_d
   assert "2 windows classified, 10.0 s captured, 0 overruns" in result.stderr
   assert "ALSA lib" not in result.stderr    # PortAudio's probing noise stays hidden.
 
+  # The two windows are one 16 kHz stream: the first piece ends where the resampler's
+  # filter still needs the next window (4.99 s, a whole number of 441-sample units
+  # before 5 s at 44.1 kHz), the second starts there.
   saved = sorted(records.glob("record_*.wav"))
   assert [p.name for p in saved] == sorted(p.name for p in saved) and len(saved) == 2
   stamps = [datetime.datetime.strptime(p.name, "record_%Y%m%dT%H%M%S.%fZ.wav") for p in saved]
-  assert (stamps[1] - stamps[0]).total_seconds() == pytest.approx(5.0, abs=0.002)
+  assert (stamps[1] - stamps[0]).total_seconds() == pytest.approx(4.99, abs=0.002)
   ends = [datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%fZ") for m in parsed]
-  assert (ends[0] - stamps[0]).total_seconds() == pytest.approx(5.0, abs=0.002)
+  assert (ends[0] - stamps[0]).total_seconds() == pytest.approx(4.99, abs=0.002)
 
+  from soundscope.models import scoring
   from soundscope.models.store import registry
   batch = registry.load_classifier("yamnet", yamnet_dir)
-  for path, fed, printed in zip(saved, (dog, rain), (dog_labels, rain_labels)):
+  whole = expected_16k(np.concatenate([dog, rain]), sr.CLIP_RATE)
+  model_windows = scoring.score_waveform(batch, whole, per_window=True).windows
+  hop = batch.framing.hop_samples / 16000.0
+  done = 0
+  for path, printed in zip(saved, (dog_labels, rain_labels)):
     info = soundfile.info(str(path))
     assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
     content, _ = soundfile.read(str(path), dtype="int16")
-    np.testing.assert_array_equal(content, expected_16k(fed, sr.CLIP_RATE))
-    # Batch on the saved file gives exactly what the live loop printed.
-    scores = batch.clip_scores(audio.load_mono(str(path)))
-    assert classifier_lib.format_predictions(classifier_lib.top_k(scores, batch.labels, 5)) \
+    # The saved piece is the whole capture's resampled samples, as 16-bit.
+    np.testing.assert_array_equal(content, windows.quantize_int16(whole[done:done + len(content)]))
+    done += len(content)
+    # Printed: the model windows this piece completed (scored once the stream reaches one
+    # hop past their end), pooled as classify pools a clip, from batch's window scores.
+    mine = (model_windows.ends + hop <= done / 16000.0 + 1e-9) & (
+        model_windows.ends + hop > (done - len(content)) / 16000.0 + 1e-9)
+    pooled = classifier_lib.aggregate(model_windows.scores[mine], "mean")
+    assert classifier_lib.format_predictions(classifier_lib.top_k(pooled, batch.labels, 5)) \
         == printed
+  assert done == len(whole) - 160       # The last 10 ms reach the events only.
 
 
 def test_capture_ends_quietly_when_its_reader_closes_the_pipe(tmp_path, yamnet_dir,

@@ -24,8 +24,9 @@ EVENT_KEYS = ("label", "start_seconds", "end_seconds", "peak_score", "mean_score
 
 
 @pytest.fixture(scope="module")
-def scape(tmp_path_factory):
-  folder = tmp_path_factory.mktemp("scape")
+def scape44(tmp_path_factory):
+  """The soundscape at the clips' own 44.1 kHz, 16-bit."""
+  folder = tmp_path_factory.mktemp("scape44")
   silence = np.zeros(3 * sr.CLIP_RATE, np.int16)
   parts = [silence]
   for clip in CLIPS:
@@ -36,7 +37,15 @@ def scape(tmp_path_factory):
   # More silence at the end than the longest merge gap of esc10's event rules (3 s):
   # a live stream left open closes its last event only once that much audio follows it.
   parts.append(silence)
-  wave = np.concatenate(parts).astype(np.float64) / 32768.0
+  path = folder / "scape44.wav"
+  soundfile.write(str(path), np.concatenate(parts), sr.CLIP_RATE, subtype="PCM_16")
+  return path
+
+
+@pytest.fixture(scope="module")
+def scape(tmp_path_factory, scape44):
+  folder = tmp_path_factory.mktemp("scape")
+  wave, _ = soundfile.read(str(scape44), dtype="float64")
   wave16k = np.clip(np.rint(audio.resample(wave, sr.CLIP_RATE, 16000) * 32768), -32768, 32767)
   path = folder / "scape.wav"
   soundfile.write(str(path), wave16k.astype(np.int16), 16000, subtype="PCM_16")
@@ -48,20 +57,24 @@ def models(tmp_path_factory):
   return sr.import_yamnet(tmp_path_factory.mktemp("models"))
 
 
-@pytest.fixture(scope="module")
-def batch_events(scape, models):
-  """`soundscope classify --labels esc10 --events --json` of the file (in this process)."""
+def classify_events(path, models):
+  """`soundscope classify --labels esc10 --events --json` of a file (in this process)."""
   import contextlib
   import io
   from soundscope.cli import main as cli_main
   printed = io.StringIO()
   with contextlib.redirect_stdout(printed):
     code = cli_main.main(["classify", "--labels", "esc10", "--events", "--json",
-                          "--model-dir", str(models), str(scape)])
+                          "--model-dir", str(models), str(path)])
   assert code == 0
   events = json.loads(printed.getvalue())["events"]
   assert {e["label"] for e in events} >= {"dog", "rain", "rooster"}, events
   return events
+
+
+@pytest.fixture(scope="module")
+def batch_events(scape, models):
+  return classify_events(scape, models)
 
 
 @pytest.fixture
@@ -201,13 +214,17 @@ def yamnet(models):
 
 
 def live_ends(model, resolved, rules, wave):
-  """The "end" notices of LiveEvents fed `wave` in 5 s capture windows, as dicts."""
-  from soundscope.runtime import live_events
+  """The "end" notices of LiveEvents fed 16 kHz `wave` (in [-1, 1], 16-bit values) in 5 s
+  capture windows through the loop's Listener, as dicts."""
+  from soundscope.runtime import listening, live_events, windows
   events = live_events.LiveEvents(model, resolved, rules, "scape")
+  listener = listening.Listener(model)
   notices = []
-  for start in range(0, len(wave), 5 * 16000):
-    notices += events.add(wave[start:start + 5 * 16000], start / 16000.0, None)
-  notices += events.finish()
+  frames = np.rint(np.asarray(wave) * 32768).astype(np.int16).reshape(-1, 1)
+  for start in range(0, len(frames), 5 * 16000):
+    window = windows.Window(frames[start:start + 5 * 16000], 16000, start, None, None, 0.0)
+    notices += events.add(listener.score(listener.resample(window)))
+  notices += events.finish(listener.finish())
   return sorted((n.to_dict() for n, _ in notices if n.kind == "end"),
                 key=lambda e: (e["start_seconds"], e["end_seconds"], e["label"]))
 
@@ -299,3 +316,46 @@ def test_serve_replaying_the_file_on_stdin_gives_batch_events_in_history_and_on_
     if serve.poll() is None:
       serve.kill()
     serve.wait(10)
+
+
+@pytest.mark.slow
+def test_a_44k_file_through_capture_gives_classify_events_windows_and_samples(
+    tmp_path, scape44, models, yamnet, capsys, monkeypatch):
+  """At 44.1 kHz the live stream is resampled continuously across capture windows:
+  the model windows (times, scores), the events and the saved samples are batch's."""
+  from soundscope.cli import main as cli_main
+  from soundscope.models import scoring
+  from soundscope.runtime import listening, windows
+  from soundscope.transforms import audio as audio_lib
+  batch = classify_events(scape44, models)
+  jsonl, records = tmp_path / "events.jsonl", tmp_path / "records"
+  monkeypatch.setenv("HOME", str(tmp_path / "home"))
+  code = cli_main.main(["capture", "--input", str(scape44), "--labels", "esc10", "--events",
+                        "--jsonl", str(jsonl), "--save-path", str(records),
+                        "--model-dir", str(models)])
+  assert code == 0, capsys.readouterr().err
+  ends = [r for r in map(json.loads, jsonl.read_text().splitlines()) if r["kind"] == "end"]
+  same_events(sorted(ends, key=lambda e: (e["start_seconds"], e["end_seconds"], e["label"])),
+              batch)
+  # The saved windows, end to end, are batch's 16 kHz samples (as 16-bit), but for the
+  # ~20 ms the resampler holds back at the very end.
+  whole = np.concatenate(list(audio_lib.stream_mono(str(scape44)))).astype(np.float32)
+  saved = np.concatenate([soundfile.read(str(f), dtype="int16")[0]
+                          for f in sorted(records.glob("record_*.wav"))])
+  assert len(whole) - 0.05 * 16000 < len(saved) <= len(whole)
+  np.testing.assert_array_equal(saved, windows.quantize_int16(whole[:len(saved)]))
+  # Every model window of the stream (5 s capture windows, as capture cut them) has
+  # batch's scores, and its times to 1e-9 s.
+  frames, rate = soundfile.read(str(scape44), dtype="int16", always_2d=True)
+  listener, parts = listening.Listener(yamnet), []
+  for start in range(0, len(frames), 5 * rate):
+    window = windows.Window(frames[start:start + 5 * rate], rate, start, None, None, 0.0)
+    parts.append(listener.score(listener.resample(window)))
+  got = listening.joined((None, None), (None, None))
+  for heard in parts:
+    got = listening.joined(got, (heard.windows, heard.levels))
+  got = listening.joined(got, listener.finish())[0]
+  expected = scoring.score_file(yamnet, str(scape44), per_window=True).windows
+  np.testing.assert_array_equal(got.scores, expected.scores)
+  np.testing.assert_allclose(got.starts, expected.starts, rtol=0, atol=1e-9)
+  np.testing.assert_allclose(got.ends, expected.ends, rtol=0, atol=1e-9)

@@ -236,6 +236,16 @@ def _grid(rate_in, rate_out):
   return rate_in // g, rate_out // g
 
 
+def _margin(rate_in, rate_out):
+  """Input samples of context each side of a resampled block (a whole number of grid
+  units) that cover the filter, so the block's outputs are the whole signal's."""
+  if rate_in == rate_out:
+    return 0
+  unit_in, _ = _grid(rate_in, rate_out)
+  stretch = max(1.0, rate_in / rate_out)
+  return unit_in * math.ceil((_RESAMPLER_ZERO_CROSSINGS * stretch + 16) / unit_in)
+
+
 def stream_mono(path, params=P.VggishParams(), start_seconds=None, end_seconds=None):
   """Decodes, mixes and resamples a file block by block.
 
@@ -259,9 +269,7 @@ def stream_mono(path, params=P.VggishParams(), start_seconds=None, end_seconds=N
   unit_in, unit_out = _grid(rate_in, rate_out)
   block_units = max(1, int(params.read_block_seconds * rate_in) // unit_in)
   block_in = block_units * unit_in
-  stretch = max(1.0, rate_in / rate_out)
-  margin_in = 0 if rate_in == rate_out else (
-      unit_in * math.ceil((_RESAMPLER_ZERO_CROSSINGS * stretch + 16) / unit_in))
+  margin_in = _margin(rate_in, rate_out)
   total_in = end - start
   total_out = polyphase.output_length(total_in, rate_in, rate_out)  # resampy's, as load_mono.
   try:
@@ -288,3 +296,71 @@ def stream_mono(path, params=P.VggishParams(), start_seconds=None, end_seconds=N
   except (RuntimeError, ValueError) as exc:
     raise errors.UnreadableAudioError(info.path, f"decoding failed: {exc}") from None
   return info
+
+
+class StreamResampler:
+  """Resamples one mono stream that arrives in pieces of any length, keeping its state.
+
+  The live runtime's counterpart of stream_mono: each call resamples all the
+  input whose right margin (_margin: the filter's reach, rounded up to the
+  grid both rates share) has arrived, with the margin of context on each side
+  (zeros before the stream's first sample, as resampling the whole stream at
+  once), and cuts the result on that grid.  The concatenated outputs
+  therefore equal resample() of the whole stream, and stream_mono of the same
+  samples, up to float64 rounding (the matrix products run on other block
+  boundaries), however the input was cut.  The output lags the input by
+  less than the margin plus one grid unit (44.1 kHz: 441 + 441 input
+  samples, 20 ms); `finish` resamples the rest, as the stream's end.
+
+  Args:
+    rate_in: the stream's sample rate, Hz.
+    rate_out: the output rate, Hz.
+    filter_name: resampy filter ('kaiser_best' or 'kaiser_fast').
+  """
+
+  def __init__(self, rate_in, rate_out=P.SAMPLE_RATE_HZ, filter_name=P.RESAMPLE_FILTER):
+    self.rate_in, self.rate_out = int(rate_in), int(rate_out)
+    self.filter_name = filter_name
+    self._unit_in, self._unit_out = _grid(self.rate_in, self.rate_out)
+    self._margin_in = _margin(self.rate_in, self.rate_out)
+    self._held = np.zeros(0, np.float64)   # Input samples from index _held_from on.
+    self._held_from = 0
+    self.samples_in = 0       # Input samples received.
+    self.samples_out = 0      # Output samples returned.
+    self._done_in = 0         # Input samples whose outputs were returned (grid multiple).
+
+  def add(self, samples):
+    """float [n] mono input -> float64 [m] output samples now final (m may be 0)."""
+    samples = np.array(samples, np.float64)
+    self.samples_in += len(samples)
+    if self.rate_in == self.rate_out:
+      self.samples_out += len(samples)
+      return samples
+    self._held = np.concatenate([self._held, samples])
+    ready = (self.samples_in - self._margin_in) // self._unit_in * self._unit_in
+    if ready <= self._done_in:
+      return np.zeros(0, np.float64)
+    want = (ready - self._done_in) // self._unit_in * self._unit_out
+    return self._take(ready + self._margin_in, want, ready)
+
+  def finish(self):
+    """float64 [m]: the outputs still held back, the stream having ended here."""
+    total_out = polyphase.output_length(self.samples_in, self.rate_in, self.rate_out)
+    if self.rate_in == self.rate_out or total_out <= self.samples_out:
+      return np.zeros(0, np.float64)
+    return self._take(self.samples_in, total_out - self.samples_out, self.samples_in)
+
+  def _take(self, read_to, want, done_in):
+    """`want` outputs from _done_in on, resampling input [_done_in - margin, read_to);
+    then the input before done_in - margin is let go."""
+    read_from = max(0, self._done_in - self._margin_in)
+    piece = self._held[read_from - self._held_from:read_to - self._held_from]
+    resampled = resample(piece, self.rate_in, self.rate_out, self.filter_name)
+    offset_out = (self._done_in - read_from) // self._unit_in * self._unit_out
+    out = resampled[offset_out:offset_out + want]
+    self.samples_out += len(out)
+    self._done_in = done_in
+    keep_from = max(0, done_in - self._margin_in)
+    self._held = self._held[keep_from - self._held_from:]
+    self._held_from = keep_from
+    return out

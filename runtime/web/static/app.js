@@ -56,6 +56,15 @@
     setText("st-label-set", rt.label_set || "the model's classes");
     setText("st-windows", rt.windows || 0);
     setText("st-overruns", rt.overruns || 0);
+    setText("st-clock", rt.clock_corrections || 0);
+    var input = document.getElementById("st-input");
+    if (input) {
+      var got = rt.input;
+      input.dataset.ok = got && got.state !== "playing" && got.state !== "connecting" ? "false" : "true";
+      input.textContent = !got ? (rt.running ? "running" : "stopped") :
+          got.state + ", " + (got.reconnections || 0) + " reconnections" +
+          (got.last_error ? " (last: " + got.last_error + ")" : "");
+    }
     setText("st-failed", rt.failed_windows || 0);
     var save = document.getElementById("st-save");
     if (save) {

@@ -1,0 +1,202 @@
+"""What the models hear live: the capture windows as ONE 16 kHz stream, each model window scored once.
+
+A capture window (5-7 s at the device's rate) is mixed to mono
+(transforms.audio.to_mono) and fed to a transforms.audio.StreamResampler that
+lives as long as the stream: its state goes from window to window, so the
+16 kHz samples equal those `classify` and `predict` resample from the whole
+file (transforms/audio.stream_mono), up to float64 rounding, block edges
+included (a 16 kHz source passes through unchanged).  The resampler holds
+back the last ~20 ms of a window (its filter's reach) until the next one: a
+window's 16 kHz piece starts and ends that much before the captured window.
+
+`ModelWindows` scores those samples as one continuous stream, the way
+models/scoring.py scores a file (the classifier's framing; a model window may
+straddle two capture windows), so that its model windows, their times and
+scores equal the batch ones.  Each model window is scored once: the loop pools
+the windows a piece completes into the window's prediction, and the live
+events (runtime/live_events.py) take the same windows.
+
+The stream restarts (new resampler, new model windows; the old stream's held
+back end is resampled and scored as its end) after audio was lost (an
+overrun, a gap of the source, a window that failed) and when a network source
+reconnects: the timeline jumps there, as a new file would start.
+"""
+
+import collections
+import datetime
+
+import numpy as np
+
+from soundscope.configs import params as P
+from soundscope.configs import runtime as S
+from soundscope.transforms import audio
+from soundscope.transforms import levels
+
+Heard = collections.namedtuple("Heard", ["samples", "start_seconds", "end_seconds", "start_utc",
+                                         "end_utc", "windows", "levels", "restarted", "ended"])
+Heard.__doc__ = """One capture window as the models heard it.
+
+  samples: float32 [m] 16 kHz samples in [-1, 1] resampled in this window (the
+    piece of the stream it completed; saved with --save-path).
+  start_seconds, end_seconds: the piece's bounds, seconds of audio since the
+    capture started (16 kHz samples / 16000).
+  start_utc, end_utc: the same on the capture window's clock (None when unknown).
+  windows: classifier.WindowScores of the model windows the piece completed
+    (times in seconds since the capture started), or None when none did.
+  levels: float64 [w] RMS dBFS of those windows' samples, or None.
+  restarted: a stream starts at this window (the first, or audio was lost before it).
+  ended: (WindowScores or None, levels) of the previous stream's last model
+    windows, scored at its end, or None.
+"""
+
+
+class ModelWindows:
+  """A classifier's windows over consecutive 16 kHz pieces of one stream.
+
+  With a framing (classifier.Framing), a model window is scored once the
+  samples after its start hold a whole span (as Classifier.stream_window_scores
+  does); the rest waits for the next piece.  Without one, each piece is scored
+  alone.  Times are seconds of 16 kHz samples since `reset`'s origin.
+  """
+
+  def __init__(self, classifier):
+    self.classifier = classifier
+    self.framing = getattr(classifier, "framing", None)
+    self.reset(0)
+
+  def reset(self, first_sample):
+    """Starts a new stream whose first sample is `first_sample` (16 kHz samples)."""
+    self._buffer = np.zeros(0, np.float32)
+    self._offset = int(first_sample)     # Sample index of _buffer[0] (a whole number of hops).
+    self.samples = int(first_sample)     # Samples received so far, as an index.
+
+  def add(self, samples):
+    """float [n] 16 kHz samples in [-1, 1] -> (WindowScores, float [w] RMS dBFS) now complete."""
+    samples = np.asarray(samples, np.float32)
+    self.samples += len(samples)
+    self._buffer = np.concatenate([self._buffer, samples])
+    if self.framing is None:
+      return self._score(len(self._buffer), len(self._buffer), cut=True)
+    hop, span = self.framing
+    count = (len(self._buffer) - span) // hop
+    if count < 1:
+      return None, None
+    return self._score(count * hop + span - hop, count * hop, cut=False)
+
+  def finish(self):
+    """The windows still waiting, at the end of the stream (ends cut at its end)."""
+    if not len(self._buffer):
+      return None, None
+    return self._score(len(self._buffer), len(self._buffer), cut=True)
+
+  def _score(self, length, advance, cut):
+    piece = self._buffer[:length]
+    windows = self.classifier.window_scores(piece)
+    offset = self._offset / float(P.SAMPLE_RATE_HZ)
+    starts = np.asarray(windows.starts, np.float64) + offset
+    ends = np.asarray(windows.ends, np.float64) + offset
+    if cut:   # As models/scoring.py: a window past the audio's end ends with it.
+      ends = np.minimum(ends, np.maximum(self.samples / float(P.SAMPLE_RATE_HZ), starts))
+    level = _window_levels(piece, np.asarray(windows.starts, np.float64),
+                           np.asarray(windows.ends, np.float64))
+    self._buffer = self._buffer[advance:]
+    self._offset += advance
+    return windows._replace(starts=starts, ends=ends), level
+
+
+def _window_levels(piece, starts, ends):
+  """RMS dBFS of each window's samples of `piece` (seconds relative to it)."""
+  rate = float(P.SAMPLE_RATE_HZ)
+  return np.array([levels.rms_dbfs(piece[int(round(s * rate)):int(round(e * rate))])
+                   for s, e in zip(starts, ends)], np.float64)
+
+
+def joined(first, second):
+  """Two (WindowScores or None, levels) in time order -> one (None when both are empty)."""
+  parts = [(w, l) for w, l in (first, second) if w is not None and len(w.starts)]
+  if len(parts) < 2:
+    return parts[0] if parts else (None, None)
+  (a, la), (b, lb) = parts
+  return (a._replace(starts=np.concatenate([a.starts, b.starts]),
+                     ends=np.concatenate([a.ends, b.ends]),
+                     scores=np.concatenate([a.scores, b.scores])), np.concatenate([la, lb]))
+
+
+class Listener:
+  """Capture windows -> Heard: one continuous 16 kHz stream and its model windows.
+
+  Args:
+    classifier: soundscope.models.classifier.Classifier.
+    params: VggishParams (sample_rate_hz, resample_filter).
+  """
+
+  def __init__(self, classifier, params=P.VggishParams()):
+    self.classifier = classifier
+    self.params = params
+    self.models = ModelWindows(classifier)
+    self._resampler = None
+    self._origin = 0          # 16 kHz sample index of the stream's first sample.
+    self.restarts = 0         # Times the stream restarted after lost audio or a reconnection.
+
+  def resample(self, window, restart=False, last=False):
+    """A capture window's audio -> Heard without its model windows (see score).
+
+    Args:
+      window: runtime.windows.Window (int16 [n, channels] at window.rate).
+      restart: the audio before this window was lost: the stream starts again.
+      last: the stream ends with this window (its held-back end comes out too).
+    """
+    ended, restarted = None, restart or self._resampler is None or (
+        self._resampler.rate_in != window.rate)
+    if restarted:
+      if self._resampler is not None:
+        self.restarts += 1
+        ended = self._end()
+      self._resampler = audio.StreamResampler(window.rate, self.params.sample_rate_hz,
+                                              self.params.resample_filter)
+      self._origin = int(round(window.first_frame * float(self.params.sample_rate_hz)
+                               / window.rate))
+      self.models.reset(self._origin)
+    first = self._origin + self._resampler.samples_out
+    mono = audio.to_mono(window.samples.astype(np.float64) / S.INT16_SCALE)
+    samples = self._resampler.add(mono)
+    if last:
+      samples = np.concatenate([samples, self._resampler.finish()])
+    rate = float(self.params.sample_rate_hz)
+    start, end = first / rate, (first + len(samples)) / rate
+    return Heard(np.asarray(samples, np.float32), start, end, _utc(window, start),
+                 _utc(window, end), None, None, restarted, ended)
+
+  def score(self, heard, last=False):
+    """Heard from resample -> the same with the model windows its samples completed."""
+    windows, window_levels = self.models.add(heard.samples)
+    if last:
+      windows, window_levels = joined((windows, window_levels), self.models.finish())
+      self._resampler = None
+    return heard._replace(windows=windows, levels=window_levels)
+
+  def drop(self):
+    """Forgets the current stream (a window failed): the next window starts a new one."""
+    if self._resampler is not None:
+      self.restarts += 1
+    self._resampler = None
+    self.models.reset(0)
+
+  def finish(self):
+    """At the end of the source: (WindowScores or None, levels) of the stream's last windows."""
+    return self._end() or (None, None)
+
+  def _end(self):
+    """Ends the current stream: its held-back samples scored with its last windows."""
+    if self._resampler is None:
+      return None
+    resampler, self._resampler = self._resampler, None
+    return joined(self.models.add(resampler.finish().astype(np.float32)), self.models.finish())
+
+
+def _utc(window, seconds):
+  """Seconds of audio since the capture started -> UTC on the window's clock (or None)."""
+  if window.start_utc is None:
+    return None
+  return window.start_utc + datetime.timedelta(
+      seconds=seconds - window.first_frame / float(window.rate))
