@@ -38,7 +38,7 @@ from soundscope.pipelines import options, progress
 log = logging.getLogger(__name__)
 
 # Inputs per classifier batch.  Audio files are each scored on their own (the
-# batch only amortises RunInference's per-call overhead); embedding records of
+# batch only groups them for run_inference); embedding records of
 # one batch share model calls (Classifier.embedding_batch_scores), so they come
 # in larger batches.
 CLASSIFIER_BATCH_SIZE = 8
@@ -138,7 +138,7 @@ class VggishModelHandler(base.ModelHandler):
   Args:
     checkpoint_path: vggish_model.ckpt, readable on the workers.
     pca_params_path: vggish_pca_params.npz, readable on the workers.
-    batch_size: examples per forward pass and per RunInference batch.
+    batch_size: examples per forward pass (the batches a part forms across its files).
     threads: TensorFlow intra-op threads in each worker (0: TF's default, all cores).
   """
 
