@@ -12,9 +12,10 @@ window's 16 kHz piece starts and ends that much before the captured window.
 `ModelWindows` scores those samples as one continuous stream, the way
 models/scoring.py scores a file (the classifier's framing; a model window may
 straddle two capture windows), so that its model windows, their times and
-scores equal the batch ones.  Each model window is scored once: the loop pools
-the windows a piece completes into the window's prediction, and the live
-events (runtime/live_events.py) take the same windows.
+scores equal the batch ones.  Each model window is scored once, as soon as the
+stream holds all of it: the loop pools the windows a piece completes into the
+window's prediction, and the live events (runtime/live_events.py) take the
+same windows.
 
 The stream restarts (new resampler, new model windows; the old stream's held
 back end is resampled and scored as its end) after audio was lost (an
@@ -53,10 +54,14 @@ Heard.__doc__ = """One capture window as the models heard it.
 class ModelWindows:
   """A classifier's windows over consecutive 16 kHz pieces of one stream.
 
-  With a framing (classifier.Framing), a model window is scored once the
-  samples after its start hold a whole span (as Classifier.stream_window_scores
-  does); the rest waits for the next piece.  Without one, each piece is scored
-  alone.  Times are seconds of 16 kHz samples since `reset`'s origin.
+  With a framing (classifier.Framing), a model window is scored as soon as the
+  stream holds all its span, by the framing's promise: window_scores of the
+  buffer up to the last whole window's end gives exactly the windows starting
+  before the next hop, and the rest waits for the next piece.  At the end, a
+  remainder shorter than a span is scored with the hop before it (whose window
+  was scored already and is left out), so that it too is a cut the promise
+  covers.  Without a framing, each piece is scored alone.  Times are seconds
+  of 16 kHz samples since `reset`'s origin.
   """
 
   def __init__(self, classifier):
@@ -67,7 +72,8 @@ class ModelWindows:
   def reset(self, first_sample):
     """Starts a new stream whose first sample is `first_sample` (16 kHz samples)."""
     self._buffer = np.zeros(0, np.float32)
-    self._offset = int(first_sample)     # Sample index of _buffer[0] (a whole number of hops).
+    self._before = np.zeros(0, np.float32)   # The hop before _buffer (its window scored).
+    self._offset = int(first_sample)     # Sample index of _buffer[0].
     self.samples = int(first_sample)     # Samples received so far, as an index.
 
   def add(self, samples):
@@ -76,29 +82,38 @@ class ModelWindows:
     self.samples += len(samples)
     self._buffer = np.concatenate([self._buffer, samples])
     if self.framing is None:
-      return self._score(len(self._buffer), len(self._buffer), cut=True)
+      return self._score(self._buffer, 0, len(self._buffer), cut=True)
     hop, span = self.framing
-    count = (len(self._buffer) - span) // hop
-    if count < 1:
+    if len(self._buffer) < span:
       return None, None
-    return self._score(count * hop + span - hop, count * hop, cut=False)
+    count = (len(self._buffer) - span) // hop + 1     # Windows wholly in the buffer.
+    return self._score(self._buffer[:(count - 1) * hop + span], 0, count * hop, cut=False)
 
   def finish(self):
     """The windows still waiting, at the end of the stream (ends cut at its end)."""
     if not len(self._buffer):
       return None, None
-    return self._score(len(self._buffer), len(self._buffer), cut=True)
+    if self.framing is not None and len(self._buffer) < self.framing.span_samples and \
+        len(self._before):
+      windows, level = self._score(np.concatenate([self._before, self._buffer]),
+                                   len(self._before), len(self._buffer), cut=True)
+      return windows._replace(starts=windows.starts[1:], ends=windows.ends[1:],
+                              scores=windows.scores[1:]), level[1:]
+    return self._score(self._buffer, 0, len(self._buffer), cut=True)
 
-  def _score(self, length, advance, cut):
-    piece = self._buffer[:length]
+  def _score(self, piece, before, advance, cut):
+    """Scores `piece` (whose first `before` samples precede _buffer), then lets go of
+    `advance` samples of _buffer."""
     windows = self.classifier.window_scores(piece)
-    offset = self._offset / float(P.SAMPLE_RATE_HZ)
+    offset = (self._offset - before) / float(P.SAMPLE_RATE_HZ)
     starts = np.asarray(windows.starts, np.float64) + offset
     ends = np.asarray(windows.ends, np.float64) + offset
     if cut:   # As models/scoring.py: a window past the audio's end ends with it.
       ends = np.minimum(ends, np.maximum(self.samples / float(P.SAMPLE_RATE_HZ), starts))
     level = _window_levels(piece, np.asarray(windows.starts, np.float64),
                            np.asarray(windows.ends, np.float64))
+    if self.framing is not None and advance:
+      self._before = self._buffer[max(0, advance - self.framing.hop_samples):advance]
     self._buffer = self._buffer[advance:]
     self._offset += advance
     return windows._replace(starts=starts, ends=ends), level

@@ -302,11 +302,13 @@ def test_serve_replaying_the_file_on_stdin_gives_batch_events_in_history_and_on_
     same_events(stored, batch_events)
     for event in stored:      # Each event links the saved windows it overlaps.
       assert event["audio"] and all((records / a["name"]).exists() for a in event["audio"])
-    sr.wait_for(lambda: sum(len(subscriber.on(f"s/n/{e['label']}/event")) for e in stored)
-                >= 2 * len(stored), what="the events on MQTT")
-    published = sorted((r for label in {e["label"] for e in batch_events}
-                        for r in subscriber.json_on(f"s/n/{label}/event") if r["kind"] == "end"),
-                       key=lambda e: (e["start_seconds"], e["end_seconds"], e["label"]))
+
+    def published_ends():
+      return sorted((r for label in {e["label"] for e in batch_events}
+                     for r in subscriber.json_on(f"s/n/{label}/event") if r["kind"] == "end"),
+                    key=lambda e: (e["start_seconds"], e["end_seconds"], e["label"]))
+    sr.wait_for(lambda: len(published_ends()) >= len(batch_events), what="the events on MQTT")
+    published = published_ends()
     same_events(published, batch_events)
     assert subscriber.on("s/n/status")[-1] == "online"
     serve.send_signal(signal.SIGKILL)

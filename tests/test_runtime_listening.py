@@ -97,3 +97,37 @@ def test_a_reconnection_restarts_the_stream_and_the_status_and_page_show_it(tmp_
   page = html.unescape(app.test_client().get("/").get_data(as_text=True))
   assert ">playing, 1 reconnections (last: no audio for 5 s)</dd>" in page
   assert '<dd id="st-clock">0</dd>' in page
+
+
+@pytest.fixture(scope="module")
+def yamnet(tmp_path_factory):
+  from soundscope.models.store import registry
+  return registry.load_classifier("yamnet", sr.import_yamnet(tmp_path_factory.mktemp("models")))
+
+
+def test_model_windows_of_a_cut_stream_are_the_whole_clips(yamnet):
+  """Pieces of any length give the windows of scoring the whole clip, each scored once,
+  as soon as the stream holds it; at the end a remainder shorter than a window too."""
+  from soundscope.models import scoring
+  from soundscope.runtime import listening
+  hop, span = yamnet.framing
+  samples, rate = sr.read_clip(sr.DOG_CLIP)
+  wave = audio.resample(samples / 32768.0, rate, 16000).astype(np.float32)
+  rng = np.random.default_rng(3)
+  # Ends leaving a remainder shorter than a span at the end, and one a whole span long.
+  for length in (len(wave), 10 * hop + span - 1, 10 * hop + span + hop // 2):
+    clip = np.tile(wave, 2)[:length]
+    models, got, at = listening.ModelWindows(yamnet), (None, None), 0
+    while at < length:
+      cut = int(rng.integers(1, 3 * 16000))
+      windows, levels = models.add(clip[at:at + cut])
+      at = min(at + cut, length)
+      if windows is not None:     # Whole windows only, as soon as the stream holds them.
+        assert windows.ends[-1] <= at / 16000.0 < windows.ends[-1] + hop / 16000.0
+      got = listening.joined(got, (windows, levels))
+    got, levels = listening.joined(got, models.finish())
+    expected = scoring.score_waveform(yamnet, clip, per_window=True)
+    np.testing.assert_array_equal(got.scores, expected.windows.scores)
+    np.testing.assert_allclose(got.starts, expected.windows.starts, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(got.ends, expected.windows.ends, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(levels, expected.levels.rms_dbfs)
