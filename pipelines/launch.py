@@ -203,8 +203,12 @@ def _run_pipeline(args, job, staged, todo, run_time, stream):
   if not todo:
     return 0
   total = sum(len(p.items) for p in todo)
-  reporter = progress.Reporter(job.label, total,
-                               enabled=options.is_local_run(args) and not args.no_progress)
+  # Local workers write beacons; remote ones are followed through the parts' done-files.
+  # (TFRecord inputs: the line counts files, and records are only known once read.)
+  shown = not args.no_progress and job.unit != "records"
+  local = options.is_local_run(args)
+  reporter = progress.Reporter(job.label, total, enabled=shown and local,
+                               parts_dir=staged.parts_dir if shown and not local else None)
   started = time.monotonic()
   try:
     with options.runner_session(args, len(todo)) as (runner, pipeline_args):

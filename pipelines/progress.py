@@ -1,4 +1,4 @@
-"""Beam metrics counters and the progress line of local runs.
+"""Beam metrics counters and the progress line.
 
 Counters (namespace `soundscope`), visible in any runner's UI and printed at
 the end of a run:
@@ -17,8 +17,10 @@ and prints `files done/total, audio seconds per wall second, time left` on
 stderr.  Until a worker has loaded its model (TensorFlow and VGGish take
 ~10-25 s) and no input is done yet, the line says `loading models... N s`
 instead: the model handlers drop a `.ready` file in the directory once loaded
-(mark_ready).  On remote runners the directory is not shared, so nothing is
-printed (use the runner's UI, which shows the counters).
+(mark_ready).  On remote workers (Dask at --dask-address, Flink, ...) the
+directory is not shared: the line then counts the finished parts' files
+(their done-files, pipelines/parts.py, in the staging folder the launcher
+reads anyway), part by part.
 """
 
 import json
@@ -166,21 +168,28 @@ class Reporter:
   DoFns get (None when disabled).
   """
 
-  def __init__(self, label, total, enabled=True, stream=None):
+  def __init__(self, label, total, enabled=True, stream=None, parts_dir=None):
     self.label = label
     self.total = total
-    self.enabled = enabled
+    self.enabled = enabled or bool(parts_dir)
     self.stream = stream or sys.stderr
     self.directory = tempfile.mkdtemp(prefix="soundscope-progress-") if enabled else None
+    self._parts_dir = parts_dir
     self._stop = threading.Event()
     self._thread = None
     self._started = None
     self._interactive = bool(getattr(self.stream, "isatty", lambda: False)())
 
   def totals(self):
-    """(files, seconds) summed over the beacons written so far."""
+    """(files, seconds) summed over the beacons written so far, or without beacons (remote
+    workers) over the finished parts' done-files (pipelines/parts.py)."""
     files, seconds = 0, 0.0
     if not self.directory:
+      if self._parts_dir:
+        from soundscope.pipelines import parts
+        for done in parts.read_done(self._parts_dir).values():
+          files += done.get("inputs", 0)
+          seconds += done.get("seconds", 0.0)
       return files, seconds
     for name in os.listdir(self.directory):
       if name.endswith(BEACON_SUFFIX):
