@@ -234,12 +234,14 @@ class Reporter:
       self._thread.start()
     return self
 
-  def __exit__(self, *exc_info):
+  def __exit__(self, exc_type, *exc_info):
     if self.enabled:
       self._stop.set()
       self._thread.join()
-      self._print(self.line(final=True))
+      if exc_type is None:   # A failed run ends with its one line of why, not a count.
+        self._print(self.line(final=True))
       if self._interactive:
         self.stream.write("\n")
-      shutil.rmtree(self.directory, ignore_errors=True)
+      if self.directory:
+        shutil.rmtree(self.directory, ignore_errors=True)
     return False
