@@ -4,9 +4,12 @@
   ffmpeg.py       a network stream through ffmpeg, reconnected with backoff
   pcm.py          raw PCM bytes -> 16-bit blocks (stdin and ffmpeg's pipe)
   capture.py      the capture thread; windows of --min-time..--max-time seconds, on the wall clock
-  windows.py      captured blocks -> windows -> 16 kHz mono (the shared transforms)
-  loop.py         classify each window, save it first with --save-path, then its events
-  live_events.py  continuous model windows -> transforms/events.py -> event start/end notices
+  windows.py      captured blocks -> windows of min..max seconds
+  listening.py    windows -> one continuous 16 kHz stream (transforms.audio.StreamResampler)
+                  -> its model windows, each scored once
+  loop.py         each window: its piece saved first with --save-path, its model windows
+                  pooled into its prediction, then its events
+  live_events.py  the stream's model windows -> transforms/events.py -> event start/end notices
   rules.py        per-label rules (threshold, cooldown, sinks) and the volume gate
   prediction.py   PredictionEvent (a window) and EventNotice (an event), what sinks receive
   sinks.py        Sink interface: console, web page, DeviceHive, JSON lines

@@ -129,4 +129,6 @@ class LiveSession:
             f"{stats.device_overflows} device overflows")
     if self.loop.failures:
       text += f", {self.loop.failures} windows failed"
+    if self.loop.listener.restarts:
+      text += f", {self.loop.listener.restarts} stream restarts"
     return text
