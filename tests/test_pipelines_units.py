@@ -324,6 +324,7 @@ class _QuantizingModel:
     return [np.full(128, int(255 * abs(example).mean()) % 256, np.uint8) for example in batch]
 
 
+@pytest.mark.slow   # Imports TensorFlow (its TFRecord writer) when run alone.
 def test_a_part_writes_its_files_in_input_order_and_a_failed_batch_fails_its_files(tmp_path):
   """Three files of 2, 3 and 1 examples in batches of 4: the second batch (the last
   example of the second file and the third file's) fails: those two files are error rows
