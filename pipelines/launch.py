@@ -119,6 +119,10 @@ def run_command(args, job, prefix, owned_patterns, stream=None):
   except (parts.OutputWriteError, model_handlers.ModelLoadError) as exc:
     print(f"soundscope {job.label}: {exc}", file=sys.stderr)
     return 1
+  except OSError as exc:   # The staging folder's own files (.run.json, a taken-over part).
+    where = f"{exc.filename}: " if exc.filename else ""
+    print(f"soundscope {job.label}: {where}{exc.strerror or exc}", file=sys.stderr)
+    return 1
 
 
 def run(args, job, staged, stream=None):
