@@ -4,8 +4,11 @@ Broker(folder).start() writes a small configuration (anonymous, loopback,
 persistence in `folder` so that a restart keeps the subscriber's session and
 its queued QoS 1 messages) and starts /usr/sbin/mosquitto; stop() ends it
 with SIGTERM (it saves its state), start() again reuses the port.
+broker_and_subscriber(folder) starts both for a `with` block (or a fixture)
+and stops them at its end.
 """
 
+import contextlib
 import json
 import os
 import pathlib
@@ -114,3 +117,17 @@ class Subscriber:
   def close(self):
     self.client.disconnect()
     self.client.loop_stop()
+
+
+@contextlib.contextmanager
+def broker_and_subscriber(folder, topic="#"):
+  """(Broker started in `folder`, Subscriber to `topic`), both stopped on the way out."""
+  broker = Broker(folder).start()
+  try:
+    subscriber = Subscriber(broker.port, topic)
+    try:
+      yield broker, subscriber
+    finally:
+      subscriber.close()
+  finally:
+    broker.stop()

@@ -80,11 +80,8 @@ def batch_events(scape, models):
 @pytest.fixture
 def mqtt(tmp_path):
   """(Broker, Subscriber to everything) on a free loopback port; stopped after the test."""
-  broker = sm.Broker(tmp_path / "broker").start()
-  subscriber = sm.Subscriber(broker.port)
-  yield broker, subscriber
-  subscriber.close()
-  broker.stop()
+  with sm.broker_and_subscriber(tmp_path / "broker") as pair:
+    yield pair
 
 
 def same_events(live, batch):

@@ -1,6 +1,10 @@
 """`soundscope serve` end to end: PortAudio capture, YAMNet, the page's API, DeviceHive,
-the history, and soundscope killed and restarted while DeviceHive is down."""
+the history, and soundscope killed and restarted while DeviceHive is down; a 10-minute
+soundscape file replayed through serve gives classify's events on MQTT, in the history
+and on the page."""
 
+import datetime
+import io
 import json
 import os
 import re
@@ -13,12 +17,13 @@ import numpy as np
 import soundfile
 import pytest
 
+import support_mqtt as sm
 import support_runtime as sr
 from conftest import asset
 from devicehive_server import DeviceHiveServer
+from soundscope.configs import history as H
 from soundscope.runtime import config as config_lib
 from soundscope.runtime import history as history_lib
-from soundscope.transforms import audio
 
 DEVICE = "serve-test"
 
@@ -164,57 +169,125 @@ def test_serve_delivers_every_window_once_in_order_across_a_kill_and_restart(tmp
     assert notification["parameters"]["model"] == "yamnet"
 
 
-# ESC-10 clips (dog, crackling fire, crying baby, helicopter, chainsaw, rooster) at 16 kHz
-# with silences between them: a file replayed through serve, scored once by classify.
-SCENE = ("audio/esc10/1-110389-A-0.flac", "audio/esc10/1-17150-A-12.flac",
-         "audio/esc10/1-187207-A-20.flac", "audio/esc10/1-172649-A-40.flac",
-         "audio/esc10/1-116765-A-41.flac", "audio/esc10/1-26806-A-1.flac")
-GAP_SECONDS = 3
+# A 10-minute soundscape (bench/soundscapes.py: ESC-10 clips of one fold at -10, -20 and
+# -30 dBFS peak, 2 to 10 s apart, over pink noise at -50 dBFS), 16 kHz 16-bit.
+SEED, MINUTES, FOLD = 21, 10, 1
+
+
+def soundscape_file(folder):
+  """The soundscape as a WAV file in folder (skips when the ESC-10 clips are absent)."""
+  asset("audio/esc10/esc10.csv")
+  from bench import soundscapes
+  waveform, rate, _ = soundscapes.make_soundscape(SEED, MINUTES, FOLD)
+  path = folder / "soundscape.wav"
+  soundfile.write(str(path), waveform, rate, subtype="PCM_16")
+  return path
+
+
+def by_start(events):
+  return sorted(events, key=lambda e: (e["start_seconds"], e["label"]))
+
+
+def assert_batch_events(live, batch, what):
+  """Live events equal batch's: labels and window counts exactly, bounds and scores to
+  1e-9 (a window's time is the stream's offset plus its start, summed in another order)."""
+  live, batch = by_start(live), by_start(batch)
+  assert [(e["label"], e["windows"]) for e in live] == \
+      [(e["label"], e["windows"]) for e in batch], what
+  for one, other in zip(live, batch):
+    for name in ("start_seconds", "end_seconds", "peak_score", "mean_score"):
+      assert one[name] == pytest.approx(other[name], abs=1e-9), (what, name, one, other)
 
 
 @pytest.mark.slow
-def test_a_replayed_file_gives_the_batch_events_in_the_history_and_the_page(tmp_path, started):
-  parts = []
-  for clip in SCENE:
-    parts += [np.zeros(GAP_SECONDS * 16000), audio.load_mono(str(asset(clip)))]
-  scene = tmp_path / "scene.wav"
-  soundfile.write(str(scene), np.concatenate(parts), 16000, subtype="PCM_16")
+def test_a_replayed_soundscape_gives_the_batch_events_on_mqtt_in_the_history_and_the_page(
+    tmp_path, started):
+  """A 10-minute soundscape file through one `serve --input FILE` (not paced): the events
+  it sends to MQTT, writes to --jsonl, keeps in SQLite and shows on the page (its first
+  page in the page itself, the rest as its "older" button asks) are `classify --events`'s
+  for the same file; each links saved windows that the page plays."""
+  scape = soundscape_file(tmp_path)
   models = sr.import_yamnet(tmp_path / "models")
-  batch = subprocess.run(sr.soundscope_command(
-      "classify", "--model-dir", models, "--labels", "esc10", "--events", "--json", scene),
-      capture_output=True, text=True, env=sr.child_env(tmp_path), check=True)
-  expected = json.loads(batch.stdout)["events"]
-  assert len({e["label"] for e in expected}) >= 3, expected
+  notices, saved, state = tmp_path / "events.jsonl", tmp_path / "saved", tmp_path / "state"
+  with sm.broker_and_subscriber(tmp_path / "broker", "s/n/+/event") as (broker, subscriber):
+    batch = subprocess.Popen(sr.soundscope_command(   # Scores the file while serve does.
+        "classify", "--model-dir", models, "--labels", "esc10", "--events", "--json", scape),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=sr.child_env(tmp_path))
+    serve = Serve(tmp_path, state, models, options=(
+        "--input", scape, "--labels", "esc10", "--mqtt", broker.url + "/s", "--mqtt-node", "n",
+        "--save-path", saved, "--jsonl", notices))
+    started.append(serve)
+    out, err = batch.communicate(timeout=120)
+    assert batch.returncode == 0, err
+    expected = json.loads(out)["events"]
+    assert len(expected) >= 30 and len({e["label"] for e in expected}) >= 8, expected
+    sr.wait_for(lambda: not serve.get("/api/status")["runtime"]["running"], timeout=60,
+                what="the file's end")
 
-  notices = tmp_path / "events.jsonl"
-  serve = Serve(tmp_path, tmp_path / "state", models,
-                options=("--input", scene, "--labels", "esc10", "--save-path", tmp_path / "saved",
-                         "--jsonl", notices))
-  started.append(serve)
-  sr.wait_for(lambda: not serve.get("/api/status")["runtime"]["running"], timeout=60,
-              what="the file's end")
-  stored = serve.get("/api/history/events?limit=500")
-  with urllib.request.urlopen(serve.url, timeout=10) as page:
-    html = page.read().decode()
-  shown = json.loads(re.search(r'<script id="initial-data" type="application/json">(.*?)</script>',
-                               html, re.S).group(1))["events"]
-  code, _, err = serve.stop()
+    def published(kind):
+      return [n for n in (json.loads(text) for _, text, _ in list(subscriber.messages))
+              if n["kind"] == kind]
+    sr.wait_for(lambda: len(published("end")) >= len(expected), timeout=30,
+                what="the events on MQTT")
+    with urllib.request.urlopen(serve.url, timeout=10) as page:
+      html = page.read().decode()
+    first = json.loads(re.search(r'<script id="initial-data" type="application/json">(.*?)'
+                                 r'</script>', html, re.S).group(1))["events"]
+    shown = list(first["events"])
+    while len(shown) < first["total"]:     # Older pages, as the page's "older" button asks.
+      older = f"/api/history/events?offset={len(shown)}&limit={H.EVENTS_PAGE_SIZE}"
+      shown += serve.get(older)["events"]
+    played = {}
+    for event in shown:
+      for link in event["audio"][:1]:      # Each event's first saved window, as the page plays it.
+        with urllib.request.urlopen(serve.url.rstrip("/") + link["url"], timeout=10) as answer:
+          assert answer.headers["Content-Type"] == "audio/wav"
+          played[link["name"]] = soundfile.read(io.BytesIO(answer.read()), dtype="int16")
+    code, _, err = serve.stop()
   assert code == 0, err
-  assert shown["events"] == stored["events"] and shown["total"] == stored["total"]
-  order = lambda e: (e["start_seconds"], e["label"])    # noqa: E731
-  events = sorted(stored["events"], key=order)
-  ended = sorted((n for n in map(json.loads, notices.read_text().splitlines())
-                  if n.get("kind") == "end"), key=order)
-  assert stored["total"] == len(ended) == len(expected)
-  for live, notice, batch_event in zip(events, ended, sorted(expected, key=order)):
-    # The history holds each event's end notice as the live layer sent it ...
-    assert live["state"] == "closed" and live["label_set"] == "esc10"
-    for name in ("label", "start_utc", "end_utc", "start_seconds", "end_seconds", "peak_score",
-                 "mean_score", "windows"):
-      assert live[name] == notice[name], name
-    assert [a["name"] for a in live["audio"]] == [os.path.basename(p) for p in notice["saved_audio"]]
-    assert live["audio"] and all(a["url"] for a in live["audio"])    # Saved windows, playable.
-    # ... and they are the batch events of the same file.
-    assert (live["label"], live["windows"]) == (batch_event["label"], batch_event["windows"])
-    for name in ("start_seconds", "end_seconds", "peak_score", "mean_score"):
-      assert live[name] == pytest.approx(batch_event[name], abs=1e-9), (name, live, batch_event)
+  ends = [n for n in map(json.loads, notices.read_text().splitlines()) if n["kind"] == "end"]
+  with sqlite3.connect(str(state / "history.sqlite3")) as db:
+    db.row_factory = sqlite3.Row
+    stored = [dict(row) for row in db.execute(
+        "SELECT * FROM events ORDER BY start_time DESC, id DESC")]
+  assert_batch_events(published("end"), expected, "MQTT")
+  starts = by_start(published("start"))      # Every event also started once, where it began.
+  assert [e["label"] for e in starts] == [e["label"] for e in by_start(expected)]
+  assert [e["start_seconds"] for e in starts] == pytest.approx(
+      [e["start_seconds"] for e in by_start(expected)], abs=1e-9)
+  assert_batch_events(ends, expected, "JSONL")
+  assert_batch_events(stored, expected, "SQLite")
+  assert_batch_events(shown, expected, "the page")
+  # The page and the SQLite file hold each event once, with its end notice's times and
+  # saved windows; the page links the windows by name, and plays them.
+  assert len({e["id"] for e in shown}) == len(shown) == first["total"] == len(stored)
+  notice_of = {(n["label"], n["start_utc"]): n for n in ends}
+  for event, row in zip(shown, stored):
+    assert event["id"] == row["id"] and event["state"] == row["state"] == "closed"
+    assert event["start_utc"] == history_lib.iso_utc(row["start_time"])
+    assert event["end_utc"] == history_lib.iso_utc(row["end_time"])
+    notice = notice_of[event["label"], event["start_utc"]]
+    assert (event["end_utc"], event["label_set"]) == (notice["end_utc"], "esc10")
+    names = [os.path.basename(p) for p in notice["saved_audio"]]
+    assert names == [os.path.basename(p) for p in json.loads(row["saved_audio"])]
+    assert names and [a["name"] for a in event["audio"]] == names
+  wave, _ = soundfile.read(str(scape), dtype="int16")
+  for event in shown:        # Its first saved window is the file's audio where it was heard.
+    name = event["audio"][0]["name"]
+    samples, rate = played[name]
+    at = saved_at(name, event, wave, samples)
+    assert rate == 16000 and event["start_seconds"] < at + samples.size / rate
+    assert at < event["end_seconds"], (name, at, event)
+
+
+def saved_at(name, event, wave, samples):
+  """Seconds into the file where a saved window's int16 samples are, searched within 2 ms
+  of the time its name gives (names and event times are to the millisecond)."""
+  named = datetime.datetime.strptime(name, "record_%Y%m%dT%H%M%S.%fZ.wav").replace(
+      tzinfo=datetime.timezone.utc).timestamp()
+  guess = int(round((named - history_lib.epoch_seconds(event["start_utc"])
+                     + event["start_seconds"]) * 16000))
+  found = [at for at in range(max(0, guess - 32), guess + 33)
+           if np.array_equal(wave[at:at + samples.size], samples)]
+  assert len(found) == 1, (name, guess, found)
+  return found[0] / 16000
