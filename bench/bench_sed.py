@@ -13,6 +13,10 @@ events per 10 minutes of pure background.  Targets (issue 20): segment F1 >=
 0.85, event F1 >= 0.70, <= 1 false event per 10 minutes.
 
   PYTHONPATH=. python3 bench/bench_sed.py [--folds 2 3 4 5] [--minutes 1 2 5 10]
+      [--labels esc10|FILE]
+
+--labels takes another label set over the same ten categories (its own event
+rules), e.g. bench/experiments/esc10-compete.yaml.
 """
 
 import argparse
@@ -57,13 +61,15 @@ def main():
                       help="soundscape lengths (one per fold and background), minutes")
   parser.add_argument("--background-minutes", type=float, default=30.0,
                       help="pure background per kind, for false events, minutes")
+  parser.add_argument("--labels", default="esc10",
+                      help="label set of the ten ESC-10 categories, with its event rules")
   args = parser.parse_args()
   from soundscope.models import label_sets
   print(f"start: {load_average()}")
   started = time.perf_counter()
   with tempfile.TemporaryDirectory() as model_dir:
     classifier = S.yamnet_classifier(model_dir)
-    resolved = label_sets.for_classifier("esc10", classifier)
+    resolved = label_sets.for_classifier(args.labels, classifier)
     labels = list(resolved.labels)
     pairs = run(classifier, resolved, args.folds, args.minutes, S.LEVELS_DBFS)
     result = report("all", pairs, labels)

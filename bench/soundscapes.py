@@ -12,9 +12,10 @@ some with silence before or after the sound).
 
   make_soundscape(seed, minutes, fold, ...)  (waveform, 16000, [(label, start, end)])
   background(seed, seconds, kind)            float32 [n]: the background alone
-  detect_events(classifier, resolved, waveform, rules)   the events `soundscope classify
-                                             --labels ... --events` finds (scoring,
-                                             label set, models/file_events.py)
+  detect_events(classifier, resolved, waveform, rules[, scores])
+                                             the events `soundscope classify --labels ...
+                                             --events` finds (scoring, label set,
+                                             models/file_events.py)
   evaluate(pairs, labels)                    sed_eval's event- and segment-based scores
 
 Used by tests/test_events_soundscape.py, bench/bench_sed.py,
@@ -153,12 +154,14 @@ def events_from_scores(scored, labels, rules):
           for e in events.detect_each(starts, ends, scores, labels, rules, window_seconds)]
 
 
-def detect_events(classifier, resolved, waveform, rules):
+def detect_events(classifier, resolved, waveform, rules, scores=None):
   """[(label, start, end)] seconds: the events `classify --labels ... --events` gives
-  (models/scoring.py, then models/file_events.py with the label set's own rules)."""
+  (models/scoring.py, then models/file_events.py with the label set's own rules);
+  `scores`: the waveform's scoring.score_waveform(..., per_window=True), when made already."""
   from soundscope.models import file_events
   from soundscope.models import scoring
-  scores = scoring.score_waveform(classifier, waveform, per_window=True)
+  if scores is None:
+    scores = scoring.score_waveform(classifier, waveform, per_window=True)
   return [(e.label, e.start_seconds, e.end_seconds)
           for e in file_events.file_events(classifier, scores, resolved, rules)]
 

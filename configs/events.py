@@ -4,7 +4,12 @@ An event of one label is a stretch of analysis windows whose score (in [0, 1])
 rises to ENTER and stays at EXIT or more; events of one label whose gap is
 under MERGE_GAP_SECONDS merge; events shorter than MIN_DURATION_SECONDS are
 dropped.  TAIL says what the last windows count for when they run past the
-audio's end (their real span is shorter than the model's window).
+audio's end (their real span is shorter than the model's window).  BOUNDS says
+which part of its windows an event spans: the whole windows, or their centres
+(a window's score tells mostly of the sound in its middle).  COMPETE lets a
+window count for a label only when the label's score is near the best of all
+labels' in that window (so that a sound heard as rain does not also start a
+fire event).
 """
 
 import dataclasses
@@ -20,6 +25,16 @@ TAIL_WEIGHT = "weight"       # A cut last window's score times its real/full len
 TAIL_DROP = "drop"           # Cut windows are ignored.
 TAIL_KEEP = "keep"           # Cut windows count like full ones.
 TAILS = (TAIL_WEIGHT, TAIL_DROP, TAIL_KEEP)
+BOUNDS_WINDOW = "window"     # An event spans its windows whole: first start to last end.
+BOUNDS_CENTRE = "centre"     # An event spans its windows' centres (CENTRE_FRACTION of each).
+BOUNDS = (BOUNDS_WINDOW, BOUNDS_CENTRE)
+CENTRE_FRACTION = 0.5        # With 'centre', a window stands for the middle half of the model's
+                             # window: from a quarter window after its start to a quarter before
+                             # its end (YAMNet: 0.244-0.731 s of 0.975 s, about its 0.48 s hop),
+                             # cut at the audio's end.
+COMPETE = 0.0                # A window counts for a label only when its score is at least this
+                             # x the best label's score in the window (0: labels independent;
+                             # 1: only the window's top label).
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +49,12 @@ class EventRules:
       is under this merge, seconds >= 0.
     tail: a window cut at the audio's end: 'weight' (score x real/full span),
       'drop' (ignored) or 'keep' (as is).
+    bounds: the part of a window an event spans: 'window' (all of it) or
+      'centre' (its middle CENTRE_FRACTION of the model's window length, cut at
+      the window's end); merge gaps and durations are over these bounds.
+    compete: ratio in [0, 1]: a window counts for a label (its score is as
+      if absent: under exit) unless the label's score is at least this x the
+      best score of all labels in that window; 0 makes labels independent.
   """
   enter: float = dataclasses.field(default=ENTER, metadata=flag(
       "--event-enter", "an event starts when a window's label score reaches this",
@@ -49,6 +70,13 @@ class EventRules:
   tail: str = dataclasses.field(default=TAIL_WEIGHT, metadata=flag(
       "--event-tail", "a last window cut at the audio's end: its score weighted by its real "
       "length, dropped, or kept as is", choices=TAILS))
+  bounds: str = dataclasses.field(default=BOUNDS_WINDOW, metadata=flag(
+      "--event-bounds", "an event spans its windows whole (window) or their middle halves "
+      "(centre: a window's score tells mostly of its middle)", choices=BOUNDS))
+  compete: float = dataclasses.field(default=COMPETE, metadata=flag(
+      "--event-compete", "a window counts for a label only when its score is at least this "
+      "times the best label's score in that window (0: labels independent, 1: only the top "
+      "label)", metavar="RATIO"))
 
   def __post_init__(self):
     if not 0.0 < self.enter <= 1.0:
@@ -62,3 +90,7 @@ class EventRules:
       raise ValueError(f"merge_gap_seconds must be at least 0 s, not {self.merge_gap_seconds}")
     if self.tail not in TAILS:
       raise ValueError(f"tail must be one of {', '.join(TAILS)}, not {self.tail!r}")
+    if self.bounds not in BOUNDS:
+      raise ValueError(f"bounds must be one of {', '.join(BOUNDS)}, not {self.bounds!r}")
+    if not 0.0 <= self.compete <= 1.0:
+      raise ValueError(f"compete must be a ratio in [0, 1], not {self.compete}")

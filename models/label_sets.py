@@ -47,13 +47,16 @@ import pathlib
 import numpy as np
 import yaml
 
+from soundscope.configs import events as E
+
 SUFFIXES = (".yaml", ".yml")
 SET_KEYS = ("name", "description", "threshold", "events", "labels")
 LABEL_KEYS = ("name", "classes", "threshold", "events", "allow", "deny")
 CLASS_KEYS = ("class", "descendants")
 # `events:` keys -> configs.events.EventRules fields (a label's own event rules).
 EVENT_KEYS = {"enter": "enter", "exit": "exit", "min_duration": "min_duration_seconds",
-              "merge_gap": "merge_gap_seconds"}
+              "merge_gap": "merge_gap_seconds", "bounds": "bounds", "compete": "compete"}
+EVENT_CHOICES = {"bounds": E.BOUNDS}   # `events:` keys whose value is a word, with its choices.
 
 
 class LabelSetError(ValueError):
@@ -246,11 +249,18 @@ def _events(mapping, source, inherited, where):
   _check_keys(entry, tuple(EVENT_KEYS), source, "events mapping")
   events = dict(inherited)
   for key, value in entry.items():
-    bounds = (0.0, 1.0) if key in ("enter", "exit") else (0.0, float("inf"))
+    if key in EVENT_CHOICES:
+      if value not in EVENT_CHOICES[key]:
+        raise LabelSetError(f"{source}:{line}: {where}: events {key!r} must be one of "
+                            f"{', '.join(EVENT_CHOICES[key])}, not {value!r}")
+      events[EVENT_KEYS[key]] = value
+      continue
+    bounds = (0.0, 1.0) if key in ("enter", "exit", "compete") else (0.0, float("inf"))
     if (isinstance(value, bool) or not isinstance(value, (int, float))
         or not bounds[0] <= value <= bounds[1] or (key == "enter" and value == 0)):
       kind = "a score in (0, 1]" if key == "enter" else (
-          "a score in [0, 1]" if key == "exit" else "a number of seconds >= 0")
+          "a score in [0, 1]" if key == "exit" else "a ratio in [0, 1]" if key == "compete"
+          else "a number of seconds >= 0")
       raise LabelSetError(f"{source}:{line}: {where}: events {key!r} must be {kind}, "
                           f"not {value!r}")
     events[EVENT_KEYS[key]] = float(value)

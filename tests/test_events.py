@@ -89,6 +89,47 @@ def test_the_tail_rule_for_windows_cut_at_the_audios_end(tail, expected, peak):
     assert events[0].mean_score == pytest.approx((0.6 + 0.45 * 0.8) / 2)
 
 
+def test_centre_bounds_span_the_middle_halves_of_the_windows():
+  # Windows of 1 s every 0.5 s: window i's middle half is i/2 + 0.25 to i/2 + 0.75 s.
+  starts, ends = windows(len(SEQUENCE))
+  rules = V.EventRules(0.5, 0.3, merge_gap_seconds=0.0, bounds="centre")
+  events = V.detect(starts, ends, one_label(SEQUENCE), ["dog"], rules, window_seconds=1.0)
+  assert bounds(events) == [("dog", 0.75, 2.25, 3), ("dog", 3.25, 3.75, 1)]
+  # The gap is now 3.25 - 2.25 = 1.0 s (0.5 s with whole windows); durations shrink by 0.5 s.
+  merged = dataclasses.replace(rules, merge_gap_seconds=1.01)
+  assert bounds(V.detect(starts, ends, one_label(SEQUENCE), ["dog"], merged, 1.0)) == [
+      ("dog", 0.75, 3.75, 4)]
+  short = dataclasses.replace(rules, min_duration_seconds=0.6)
+  assert bounds(V.detect(starts, ends, one_label(SEQUENCE), ["dog"], short, 1.0)) == [
+      ("dog", 0.75, 2.25, 3)]
+  # A window cut at the audio's end (1.8 s) ends there; one cut before its middle is empty.
+  cut_starts, cut_ends = np.array([0.0, 0.5, 1.0, 1.5]), np.array([1.0, 1.5, 1.8, 1.8])
+  np.testing.assert_array_equal(np.stack(V.centre_bounds(cut_starts, cut_ends, 1.0)),
+                                [[0.25, 0.75, 1.25, 1.75], [0.75, 1.25, 1.75, 1.8]])
+  np.testing.assert_array_equal(np.stack(V.centre_bounds([1.7], [1.8], 1.0)), [[1.8], [1.8]])
+  keep = V.EventRules(0.5, 0.3, tail="keep", bounds="centre")
+  assert bounds(V.detect(cut_starts, cut_ends, one_label([0.1, 0.6, 0.45, 0.9]), ["dog"], keep,
+                         1.0)) == [("dog", 0.75, 1.8, 3)]
+
+
+def test_with_compete_a_window_counts_only_for_labels_near_its_best_score():
+  starts, ends = windows(4)
+  scores = np.array([[0.6, 0.2], [0.6, 0.4], [0.6, 0.0], [0.1, 0.5]], np.float32)
+  alone = V.EventRules(0.15, 0.15, merge_gap_seconds=0.0)
+  assert bounds(V.detect(starts, ends, scores, ["rain", "fire"], alone, 1.0)) == [
+      ("fire", 0.0, 1.5, 2), ("rain", 0.0, 2.0, 3), ("fire", 1.5, 2.5, 1)]
+  # fire's 0.2 is under 0.5 x rain's 0.6: that window is not fire's; its 0.4 is not under.
+  half = dataclasses.replace(alone, compete=0.5)
+  expected = [("rain", 0.0, 2.0, 3), ("fire", 0.5, 1.5, 1), ("fire", 1.5, 2.5, 1)]
+  assert bounds(V.detect(starts, ends, scores, ["rain", "fire"], half, 1.0)) == expected
+  # Each label's own ratio, against the best of all labels (rain's 0 leaves rain alone).
+  assert bounds(V.detect_each(starts, ends, scores, ["rain", "fire"], (alone, half), 1.0)) == (
+      expected)
+  top = np.array(V.competed(scores, (dataclasses.replace(alone, compete=1.0),) * 2))
+  np.testing.assert_array_equal(np.isnan(top), [[0, 1], [0, 1], [0, 1], [1, 0]])
+  assert V.competed(scores, (alone, alone)) is scores
+
+
 def test_labels_are_independent_and_events_come_in_time_order():
   starts, ends = windows(4)
   scores = np.array([[0.0, 0.9], [0.9, 0.9], [0.9, 0.0], [0.0, 0.0]], np.float32)
@@ -99,7 +140,8 @@ def test_labels_are_independent_and_events_come_in_time_order():
 
 @pytest.mark.parametrize("bad", [{"enter": 0.0}, {"enter": 1.5}, {"enter": 0.4, "exit": 0.5},
                                  {"exit": -0.1}, {"min_duration_seconds": -1.0},
-                                 {"merge_gap_seconds": -0.5}, {"tail": "trim"}])
+                                 {"merge_gap_seconds": -0.5}, {"tail": "trim"},
+                                 {"bounds": "center"}, {"compete": 1.5}, {"compete": -0.1}])
 def test_bad_rules_are_refused(bad):
   with pytest.raises(ValueError):
     V.EventRules(**bad)
@@ -121,8 +163,16 @@ def test_bad_windows_are_one_line_errors():
 
 # ------------------------------------------------------------- streaming = whole arrays
 
+def random_rules(rng):
+  enter = float(rng.uniform(0.05, 1.0))
+  return V.EventRules(enter, float(rng.uniform(0.0, enter)), float(rng.choice([0.0, 0.5, 2.0])),
+                      float(rng.choice([0.0, 0.3, 1.0, 3.0])), str(rng.choice(E.TAILS)),
+                      str(rng.choice(E.BOUNDS)), float(rng.choice([0.0, 0.0, 0.5, 1.0])))
+
+
 def random_case(rng):
-  """(starts, ends, scores [w, L], rules, window_seconds): random windows, the last ones cut."""
+  """(starts, ends, scores [w, L], rules, window_seconds): random windows, the last ones cut;
+  rules one EventRules or one per label (a third of the cases)."""
   n, labels = int(rng.integers(0, 60)), int(rng.integers(1, 4))
   hop, span = float(rng.choice([0.25, 0.48, 0.5, 0.96])), float(rng.choice([0.96, 0.975, 1.0]))
   starts = np.arange(n) * hop
@@ -130,9 +180,8 @@ def random_case(rng):
   ends = np.minimum(starts + span, np.maximum(seconds, starts))
   walk = np.cumsum(rng.normal(0.0, 0.25, (n, labels)), axis=0)
   scores = (1.0 / (1.0 + np.exp(-walk))).astype(np.float32)
-  enter = float(rng.uniform(0.05, 1.0))
-  rules = V.EventRules(enter, float(rng.uniform(0.0, enter)), float(rng.choice([0.0, 0.5, 2.0])),
-                       float(rng.choice([0.0, 0.3, 1.0, 3.0])), str(rng.choice(E.TAILS)))
+  rules = (random_rules(rng) if rng.uniform() < 2 / 3
+           else tuple(random_rules(rng) for _ in range(labels)))
   return starts, ends, scores, rules, span
 
 
@@ -153,7 +202,7 @@ def test_streaming_gives_exactly_the_whole_array_events_on_random_scores():
   for _ in range(300):
     starts, ends, scores, rules, span = random_case(rng)
     labels = [f"l{j}" for j in range(scores.shape[1])]
-    whole = V.detect(starts, ends, scores, labels, rules, span)
+    whole = V.detect_each(starts, ends, scores, labels, rules, span)
     assert streamed(starts, ends, scores, labels, rules, span, rng) == whole, rules
     found += len(whole)
   assert found > 100     # The cases do make events.
@@ -245,7 +294,8 @@ def test_streaming_equals_whole_array_on_real_scores(model_dir):
     scores = label_sets.relabel(scoring.score_file(model, asset(name), per_window=True), resolved)
     starts, ends, values = scores.windows
     for rules in (V.EventRules(), V.EventRules(0.1, 0.02, 0.0, 0.0, "keep"),
-                  V.EventRules(0.05, 0.01, 1.0, 1.0, "drop")):
+                  V.EventRules(0.05, 0.01, 1.0, 1.0, "drop"),
+                  V.EventRules(0.05, 0.05, 0.9, 2.0, "weight", "centre")):
       whole = V.detect(starts, ends, values, resolved.labels, rules, span)
       assert streamed(starts, ends, values, resolved.labels, rules, span) == whole
       found += len(whole)

@@ -3,21 +3,24 @@
 Soundscapes of ESC-10 fold 5 (bench/soundscapes.py: clips at -10, -20 and -30
 dBFS peak over pink noise or silence; each placed clip one true event over its
 active part) go through `soundscope classify --labels esc10 --events`' path
-with its default rules and the esc10 set's own, which were tuned on fold 1
-(bench/experiments/events_tuning.py).
+with its default rules and the esc10 set's own (centre bounds), which were
+tuned on fold 1 (bench/experiments/events_tuning.py), and with the same
+labels competing (bench/experiments/esc10-compete.yaml, also tuned on fold 1).
 
 Issue 20's targets are event-based F1 >= 0.70 (onset collar 1 s, offset
 collar 1 s or 50 %), segment-based F1 >= 0.85 (1 s segments) and at most 1
-false event per 10 minutes of pure background.  Measured (docs/experiments/
-events-tuning.md): over the four held-out folds (770 events) event F1 0.70 and
-segment F1 0.72, on these 15 minutes (80 events) 0.675 and 0.67, no false
+false event per 10 minutes of pure background.  Measured on these 15 minutes
+(80 events; docs/experiments/events-tuning.md has the four held-out folds):
+esc10 event F1 0.675, segment F1 0.696; competing 0.701 and 0.713; no false
 event.  So only the false-event target is asserted as such; the F1 floors below
-guard the measured figures (about five events of margin), not the targets,
-which YAMNet's 0.975 s windows and its weak scores for quiet engines and fire
-do not reach.  bench/bench_sed.py prints every figure on more audio.
+guard the measured figures (about four events of margin), not the targets:
+segment F1 is not met (YAMNet's scores for quiet engines, fire and sneezes
+collapse), event F1 0.70 only by the competing rules and by 0.001 here, too
+little to assert.  bench/bench_sed.py prints every figure on more audio.
 """
 
 import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -30,11 +33,14 @@ from soundscope.models import label_sets
 
 pytestmark = pytest.mark.slow
 
+COMPETE_SET = pathlib.Path(__file__).resolve().parents[1] / "bench/experiments/esc10-compete.yaml"
 FOLD = 5                                          # Held out: the rules were tuned on fold 1.
 SOUNDSCAPES = ((0, 1, "noise"), (1, 4, "silence"), (2, 10, "noise"))  # seed, minutes, kind.
 BACKGROUND_MINUTES = 2.5                          # Of each kind: 5 minutes, so no false event.
 MIN_EVENT_F1 = 0.62                               # Measured 0.675 (target 0.70).
-MIN_SEGMENT_F1 = 0.62                             # Measured 0.67 (target 0.85, not met).
+MIN_SEGMENT_F1 = 0.64                             # Measured 0.696 (target 0.85, not met).
+MIN_COMPETE_EVENT_F1 = 0.65                       # Measured 0.701.
+MIN_COMPETE_SEGMENT_F1 = 0.66                     # Measured 0.713.
 MAX_FALSE_EVENTS_PER_10_MINUTES = 1.0             # Issue 20's target.
 
 
@@ -47,23 +53,33 @@ def soundscapes():
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory, soundscapes):
-  """(model dir, resolved esc10, [(truth, found, seconds, waveform)])."""
+  """(model dir, resolved esc10, [(truth, found, seconds, waveform)], [found on each
+  background], the same two for the esc10-compete set)."""
+  from soundscope.models import scoring
   from soundscope.models.store import registry
   root = tmp_path_factory.mktemp("models")
   yamnet_store(root)
   classifier = registry.load_classifier("yamnet", root)
   resolved = label_sets.for_classifier("esc10", classifier)
-  out = []
+  competing = label_sets.for_classifier(str(COMPETE_SET), classifier)
+  assert competing.labels == resolved.labels
+
+  def found(waveform):
+    scores = scoring.score_waveform(classifier, waveform, per_window=True)
+    return [soundscapes.detect_events(classifier, labels, waveform, EventRules(), scores)
+            for labels in (resolved, competing)]
+
+  out, out_competing = [], []
   for seed, minutes, kind in SOUNDSCAPES:
     waveform, rate, truth = soundscapes.make_soundscape(seed, minutes, FOLD, kind)
     assert rate == 16000 and waveform.dtype == np.float32
-    out.append((truth, soundscapes.detect_events(classifier, resolved, waveform, EventRules()),
-                waveform.size / rate, waveform))
-  backgrounds = [soundscapes.detect_events(classifier, resolved,
-                                           soundscapes.background(9, BACKGROUND_MINUTES * 60, k),
-                                           EventRules())
+    own, other = found(waveform)
+    out.append((truth, own, waveform.size / rate, waveform))
+    out_competing.append((truth, other, waveform.size / rate, waveform))
+  backgrounds = [found(soundscapes.background(9, BACKGROUND_MINUTES * 60, k))
                  for k in soundscapes.BACKGROUNDS]
-  return str(root), resolved, out, backgrounds
+  return (str(root), resolved, out, [own for own, _ in backgrounds], out_competing,
+          [other for _, other in backgrounds])
 
 
 def test_a_soundscape_is_the_same_for_a_seed_and_its_truth_lies_in_its_clips(soundscapes):
@@ -81,24 +97,43 @@ def test_a_soundscape_is_the_same_for_a_seed_and_its_truth_lies_in_its_clips(sou
   assert quiet.size == 0 or np.sqrt(np.mean(quiet.astype(np.float64) ** 2)) < 10 ** (-45 / 20)
 
 
+def f1s(soundscapes, out, labels):
+  result = soundscapes.evaluate([(truth, found, seconds) for truth, found, seconds, _ in out],
+                                list(labels))
+  return result["event_f1"], result["segment_f1"], result
+
+
+def false_per_10_minutes(backgrounds):
+  return sum(len(found) for found in backgrounds) * 10.0 / (
+      BACKGROUND_MINUTES * len(backgrounds))
+
+
 def test_events_on_held_out_soundscapes_keep_their_f1_and_no_false_events(
     soundscapes, scored):
-  _, resolved, out, backgrounds = scored
-  result = soundscapes.evaluate([(truth, found, seconds) for truth, found, seconds, _ in out],
-                                list(resolved.labels))
+  _, resolved, out, backgrounds, _, _ = scored
+  event_f1, segment_f1, result = f1s(soundscapes, out, resolved.labels)
   events = sum(len(truth) for truth, _, _, _ in out)
   assert events >= 45                               # Enough for the figures to mean something.
-  assert result["event_f1"] >= MIN_EVENT_F1, result["event"]
-  assert result["segment_f1"] >= MIN_SEGMENT_F1, result["segment"]
-  false = sum(len(found) for found in backgrounds)
-  assert false * 10.0 / (BACKGROUND_MINUTES * len(backgrounds)) <= (
-      MAX_FALSE_EVENTS_PER_10_MINUTES), backgrounds
+  assert event_f1 >= MIN_EVENT_F1, result["event"]
+  assert segment_f1 >= MIN_SEGMENT_F1, result["segment"]
+  assert false_per_10_minutes(backgrounds) <= MAX_FALSE_EVENTS_PER_10_MINUTES, backgrounds
+
+
+def test_competing_labels_find_more_of_the_held_out_events_without_false_ones(
+    soundscapes, scored):
+  _, resolved, out, _, out_competing, backgrounds = scored
+  event_f1, segment_f1, result = f1s(soundscapes, out_competing, resolved.labels)
+  assert event_f1 >= MIN_COMPETE_EVENT_F1, result["event"]
+  assert segment_f1 >= MIN_COMPETE_SEGMENT_F1, result["segment"]
+  own_event_f1, own_segment_f1, _ = f1s(soundscapes, out, resolved.labels)
+  assert event_f1 + segment_f1 > own_event_f1 + own_segment_f1 + 0.02   # Measured + 0.043.
+  assert false_per_10_minutes(backgrounds) <= MAX_FALSE_EVENTS_PER_10_MINUTES, backgrounds
 
 
 def test_the_cli_finds_the_same_events_in_the_soundscape_written_to_a_file(
     tmp_path, scored, capsys):
   import soundfile
-  model_dir, _, out, _ = scored
+  model_dir, _, out, _, _, _ = scored
   truth, found, _, waveform = out[0]
   path = tmp_path / "soundscape.wav"
   soundfile.write(path, waveform, 16000, subtype="FLOAT")

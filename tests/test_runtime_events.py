@@ -1,6 +1,7 @@
 """Live sound events: a file through `capture --input` gives `classify --events`' events,
 on the console, in --jsonl and on a real MQTT broker; rules, cooldowns and the gate."""
 
+import dataclasses
 import json
 import signal
 import subprocess
@@ -190,7 +191,8 @@ def test_rules_cooldown_sinks_and_threshold_change_what_is_announced(tmp_path, s
   dog = list(resolved.labels).index("dog")
   dogs = [e.as_dict() for e in events_lib.detect(
       windows.starts, windows.ends, windows.scores[:, [dog]], ["dog"],
-      E.EventRules(0.5, 0.3, 0.0, 0.5), 0.975)]
+      dataclasses.replace(label_sets.event_rules(resolved, E.EventRules())[dog], enter=0.5,
+                          exit=0.3, min_duration_seconds=0.0, merge_gap_seconds=0.5), 0.975)]
   assert len(dogs) >= 2 and dogs[-1]["start_seconds"] - dogs[0]["end_seconds"] < 60
   same_events([e for e in ends if e["label"] == "dog"], dogs[:1])
   same_events([e for e in ends if e["label"] not in ("dog", "rain")],

@@ -2,6 +2,9 @@
 
 Per label, over windows in time order (docs/events.md):
 
+  0. competition: a window whose label score is under EventRules.compete x the
+     best of all labels' scores in that window counts as no score (NaN) for the
+     label (compete 0, the default: labels are independent);
   1. tail: a window cut at the audio's end (ends - starts < window_seconds, the
      model's window length; models/scoring.py ends such a window where the
      audio ends) counts, by EventRules.tail, with its score x (real / full
@@ -12,13 +15,17 @@ Per label, over windows in time order (docs/events.md):
      is < merge_gap_seconds become one (overlapping ones always do);
   4. minimum duration: events with end - start < min_duration_seconds are dropped.
 
-An Event spans the start of its first window to the end of its last (the
-latest end of its windows); its peak
-and mean are over its windows' (tail-weighted) scores, `windows` counts them
-(a merged event: the windows of its parts, not those of the gaps).
+A window's bounds are its own, or with EventRules.bounds 'centre' its middle
+part (centre_bounds: a quarter of the model's window in from each side, cut at
+the window's end); steps 3 and 4 and the events use those.  An Event spans the
+start of its first window to the end of its last (the latest end of its
+windows); its peak and mean are over its windows' (tail-weighted) scores,
+`windows` counts them (a merged event: the windows of its parts, not those of
+the gaps).
 
   detect(starts, ends, scores, labels, rules, window_seconds)   whole arrays
   detect_each(..., rules, ...)   the same with L per-label rules (a label set's own)
+  competed(scores, rules)        step 0 over [w, L] scores
   EventStream(labels, rules, window_seconds)   .push(start, end, scores) per
       window as it comes, events as they close; .flush() at the end.
       Every window pushed then flush() gives exactly detect()'s events.
@@ -47,8 +54,8 @@ class Event:
 
   Attributes:
     label: the label's name.
-    start_seconds, end_seconds: start of its first window, end of its last,
-      seconds from the start of the input.
+    start_seconds, end_seconds: start of its first window, end of its last
+      (under EventRules.bounds), seconds from the start of the input.
     peak_score, mean_score: max and mean of its windows' (tail-weighted) scores.
     windows: how many windows it holds.
   """
@@ -100,6 +107,31 @@ def tail_weight(start, end, window_seconds, tail):
   return min(1.0, max(0.0, span / window_seconds)), True
 
 
+def centre_bounds(starts, ends, window_seconds):
+  """The middle parts of windows: EventRules.bounds 'centre'.
+
+  Args:
+    starts, ends: float [w] (or scalar) window bounds, seconds (ends cut at the audio's end).
+    window_seconds: the model's full window length, seconds.
+
+  Returns:
+    (starts, ends) float64 like the inputs: from start + q to min(start + window_seconds
+    - q, end), q = (1 - CENTRE_FRACTION) / 2 x window_seconds; a window cut before its
+    middle part begins gives the empty span (end, end).
+  """
+  starts, ends = np.asarray(starts, np.float64), np.asarray(ends, np.float64)
+  quarter = (1.0 - E.CENTRE_FRACTION) / 2.0 * window_seconds
+  middle_ends = np.minimum(starts + (window_seconds - quarter), ends)
+  return np.minimum(starts + quarter, middle_ends), middle_ends
+
+
+def _event_bounds(starts, ends, window_seconds, rules):
+  """(starts, ends) of windows as events span them under rules.bounds."""
+  if rules.bounds == E.BOUNDS_CENTRE:
+    return centre_bounds(starts, ends, window_seconds)
+  return starts, ends
+
+
 # ------------------------------------------------------------ whole arrays
 
 def _checked(starts, ends, scores, labels):
@@ -122,12 +154,14 @@ def full_window_seconds(starts, ends):
 
 
 def _weighted(starts, ends, scores, rules, window_seconds):
-  """(starts, ends, float64 [w', L] scores) of the windows the tail rule keeps."""
+  """(starts, ends, float64 [w', L] scores) of the windows the tail rule keeps, bounds
+  as events span them (rules.bounds)."""
   pairs = [tail_weight(s, e, window_seconds, rules.tail) for s, e in zip(starts, ends)]
   weights = np.array([w for w, _ in pairs], np.float64).reshape(-1, 1)
   kept = np.array([k for _, k in pairs], bool).reshape(-1)
   values = scores.astype(np.float64) * weights
-  return starts[kept], ends[kept], values[kept]
+  starts, ends = _event_bounds(starts[kept], ends[kept], window_seconds, rules)
+  return starts, ends, values[kept]
 
 
 def hysteresis_runs(values, enter, exit_):
@@ -159,6 +193,45 @@ def _merged(runs, starts, ends, gap_seconds):
   return groups
 
 
+def competed(scores, rules):
+  """Label competition (EventRules.compete) within each window.
+
+  Args:
+    scores: float32 [w, L] label scores.
+    rules: L EventRules, index-aligned with the labels.
+
+  Returns:
+    float32 [w, L]: `scores` with NaN (under any exit) where a label's score is
+    under its rules' compete x the best of the window's L scores; `scores`
+    itself when no label competes.
+  """
+  ratios = np.array([label_rules.compete for label_rules in rules], np.float64)
+  if not ratios.any():
+    return scores
+  values = np.asarray(scores, np.float64)
+  best = np.fmax.reduce(values, axis=-1, initial=-np.inf)[..., None]
+  with np.errstate(invalid="ignore"):
+    lost = values < ratios * best
+  return np.where(lost, np.float32(np.nan), scores).astype(np.float32)
+
+
+def _per_label(rules, labels):
+  """L EventRules: one for every label, or a label set's own (checked)."""
+  if isinstance(rules, EventRules):
+    return (rules,) * len(labels)
+  if len(rules) != len(labels):
+    raise EventInputError(f"{len(rules)} event rules for {len(labels)} labels")
+  return tuple(rules)
+
+
+def _groups(per_label):
+  """[(EventRules, [label indices])] of labels sharing rules, in first-label order."""
+  groups = {}
+  for index, label_rules in enumerate(per_label):
+    groups.setdefault(label_rules, []).append(index)
+  return list(groups.items())
+
+
 def detect(starts, ends, scores, labels, rules=EventRules(), window_seconds=None):
   """Events of every label in one input's window scores.
 
@@ -177,8 +250,11 @@ def detect(starts, ends, scores, labels, rules=EventRules(), window_seconds=None
   Raises:
     EventInputError: shapes that disagree, windows out of order.
   """
-  starts, ends, scores = _checked(starts, ends, scores, labels)
-  window_seconds = window_seconds or full_window_seconds(starts, ends)
+  return detect_each(starts, ends, scores, labels, rules, window_seconds)
+
+
+def _detect(starts, ends, scores, labels, rules, window_seconds):
+  """detect()'s events of labels sharing rules, in checked and competed scores."""
   starts, ends, values = _weighted(starts, ends, scores, rules, window_seconds)
   events = []
   # Only labels with a window at enter or more can hold an event (most of 521 classes have none).
@@ -202,22 +278,17 @@ def detect_each(starts, ends, scores, labels, rules, window_seconds=None):
     Others: as detect().
 
   Returns:
-    [Event], sorted by event_order: for each label, detect()'s events under its rules.
+    [Event], sorted by event_order: for each label, its events under its rules
+    (competing, EventRules.compete, with all L labels).
   """
-  if isinstance(rules, EventRules):
-    return detect(starts, ends, scores, labels, rules, window_seconds)
-  if len(rules) != len(labels):
-    raise EventInputError(f"{len(rules)} event rules for {len(labels)} labels")
-  groups = {}
-  for index, label_rules in enumerate(rules):
-    groups.setdefault(label_rules, []).append(index)
-  scores = np.asarray(scores, np.float32)
-  if scores.ndim != 2 or scores.shape[-1] != len(labels):
-    raise EventInputError(f"window scores must be [w, {len(labels)}], not {scores.shape}")
+  per_label = _per_label(rules, labels)
+  starts, ends, scores = _checked(starts, ends, scores, labels)
+  scores = competed(scores, per_label)
+  window_seconds = window_seconds or full_window_seconds(starts, ends)
   events = []
-  for label_rules, indices in groups.items():
-    events += detect(starts, ends, scores[:, indices], [labels[i] for i in indices],
-                     label_rules, window_seconds)
+  for label_rules, indices in _groups(per_label):
+    events += _detect(starts, ends, scores[:, indices], [labels[i] for i in indices],
+                      label_rules, window_seconds)
   return sorted(events, key=event_order)
 
 
@@ -253,7 +324,7 @@ class EventStream:
   """detect() for windows that arrive one at a time (the live loop).
 
   Usage:
-    stream = EventStream(labels, rules, window_seconds)
+    stream = EventStream(labels, rules, window_seconds)   # rules: one, or L (detect_each)
     for start, end, scores in windows:    # in time order
       for event in stream.push(start, end, scores): ...
     for event in stream.flush(): ...      # at the end of the input
@@ -263,13 +334,17 @@ class EventStream:
   """
 
   def __init__(self, labels, rules=EventRules(), window_seconds=None):
-    """window_seconds: the model's window length, seconds (required: a stream
-    cannot look at its windows in advance)."""
+    """rules: one EventRules, or L (each label's own, as detect_each; labels
+    compete, EventRules.compete, among this stream's labels); window_seconds:
+    the model's window length, seconds (required: a stream cannot look at its
+    windows in advance)."""
     if not window_seconds or not window_seconds > 0:
       raise EventInputError(f"window_seconds must be a positive number of seconds, not "
                             f"{window_seconds!r}")
     self.labels = tuple(str(label) for label in labels)
     self.rules = rules
+    self._per_label = _per_label(rules, self.labels)
+    self._groups = _groups(self._per_label)
     self.window_seconds = float(window_seconds)
     self._tracks = [_Track() for _ in self.labels]
     self._last_start = -math.inf
@@ -286,12 +361,16 @@ class EventStream:
     start, end = float(start), float(end)
     scores = np.asarray(scores, np.float32).reshape(-1)
     self._check(start, end, scores)
-    weight, kept = tail_weight(start, end, self.window_seconds, self.rules.tail)
-    if not kept:
-      return []
-    values = scores.astype(np.float64) * np.float64(weight)
-    out = [self._step(track, label, start, end, value)
-           for track, label, value in zip(self._tracks, self.labels, values)]
+    scores = competed(scores.reshape(1, -1), self._per_label)[0]
+    out = []
+    for rules, indices in self._groups:
+      weight, kept = tail_weight(start, end, self.window_seconds, rules.tail)
+      if not kept:
+        continue
+      values = scores[indices].astype(np.float64) * np.float64(weight)
+      bounds = tuple(float(x) for x in _event_bounds(start, end, self.window_seconds, rules))
+      out += [self._step(self._tracks[i], self.labels[i], rules, *bounds, value)
+              for i, value in zip(indices, values)]
     return sorted((event for event in out if event is not None), key=event_order)
 
   def push_windows(self, starts, ends, scores):
@@ -303,7 +382,8 @@ class EventStream:
 
   def flush(self):
     """The events still open or waiting, at the end of the input; the stream starts afresh."""
-    out = [track.take(label, self.rules) for track, label in zip(self._tracks, self.labels)]
+    out = [track.take(label, rules)
+           for track, label, rules in zip(self._tracks, self.labels, self._per_label)]
     self._last_start = -math.inf
     return sorted((event for event in out if event is not None), key=event_order)
 
@@ -316,9 +396,8 @@ class EventStream:
                             f"{self._last_start} s) or ends before it starts")
     self._last_start = start
 
-  def _step(self, track, label, start, end, value):
-    """One label's window; returns an Event that can no longer grow, or None."""
-    rules = self.rules
+  def _step(self, track, label, rules, start, end, value):
+    """One label's window under its rules; returns an Event that can no longer grow, or None."""
     if track.inside:
       if value >= rules.exit:
         track.add(start, end, value)

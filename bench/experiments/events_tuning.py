@@ -3,7 +3,8 @@
 Builds soundscapes from one ESC-10 fold (bench/soundscapes.py: clips at peak
 levels drawn from --levels over pink noise or silence, files of 1 to 10
 minutes), scores them once through classify's path with `--labels esc10`,
-then runs transforms.events.detect over a grid of EventRules and prints
+then runs transforms.events.detect over a grid of EventRules (enter, exit,
+merge gap, minimum duration; bounds and compete as given) and prints
 sed_eval's event-based F1 (1 s onset collar, offset 1 s or 50 %) and
 segment-based F1 (1 s), and the false events per 10 minutes of pure
 background, for
@@ -16,23 +17,36 @@ background, for
 Results: docs/experiments/events-tuning.md.
 
   PYTHONPATH=. python3 bench/experiments/events_tuning.py --fold 1 [--repeats 2] [--levels ...]
+      [--bounds window|centre] [--compete RATIO ...]
+
+With several --compete ratios the grid runs once per ratio (the scores are
+made once).
 """
 
 import argparse
+import dataclasses
 import itertools
 import tempfile
 
 import numpy as np
 
 from bench import soundscapes as S
+from soundscope.configs import events as E
 from soundscope.configs.events import EventRules
 
 MINUTES = (1, 2, 3, 4, 5, 10)          # One soundscape of each length per background.
 BACKGROUND_MINUTES = 10                # Pure background per kind, for false events.
-ENTERS = (0.02, 0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
+ENTERS = (0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
 EXIT_FRACTIONS = (0.25, 0.5, 1.0)      # exit = enter x this.
 MERGE_GAPS = (1.0, 2.0, 3.0)           # seconds.
-MIN_DURATIONS = (0.0, 1.4)             # seconds: any event, or two YAMNet windows (1.455 s).
+HOP_SECONDS = 0.48                     # YAMNet's hop between windows, seconds.
+
+
+def min_durations(bounds, window_seconds):
+  """Minimum durations of the grid, seconds: any event, or two windows (0.01 s under
+  their span: 1.445 s whole, 0.958 s by their centres, for YAMNet)."""
+  span = window_seconds * (E.CENTRE_FRACTION if bounds == E.BOUNDS_CENTRE else 1.0)
+  return (0.0, round(HOP_SECONDS + span - 0.01, 3))
 
 
 def scored_soundscapes(classifier, resolved, fold, levels, minutes=MINUTES, seed=0, repeats=1):
@@ -80,22 +94,24 @@ def class_f1(result, label):
   return float(np.nan_to_num(event)), float(np.nan_to_num(segment))
 
 
-def shared_rules():
+def shared_rules(base, window_seconds):
   """(exit fraction, merge gap, min duration) combinations."""
-  return list(itertools.product(EXIT_FRACTIONS, MERGE_GAPS, MIN_DURATIONS))
+  return list(itertools.product(EXIT_FRACTIONS, MERGE_GAPS,
+                                min_durations(base.bounds, window_seconds)))
 
 
-def rules_of(enter, fraction, gap, duration):
-  return EventRules(enter=enter, exit=round(enter * fraction, 4), merge_gap_seconds=gap,
-                    min_duration_seconds=duration)
+def rules_of(base, enter, fraction, gap, duration):
+  return dataclasses.replace(base, enter=enter, exit=round(enter * fraction, 4),
+                             merge_gap_seconds=gap, min_duration_seconds=duration)
 
 
-def tune(scapes, backgrounds, labels):
-  """Prints the best shared rules, then each label's own best rules; returns the latter
-  as {label: EventRules}."""
+def tune(scapes, backgrounds, labels, base=EventRules()):
+  """Prints the best shared rules, then each label's own best rules (bounds and compete
+  of `base`); returns the latter as {label: EventRules}."""
+  window_seconds = scapes[0][1][3]
   table = {}
-  for enter, shared in itertools.product(ENTERS, shared_rules()):
-    table[enter, shared] = measure(rules_of(enter, *shared), scapes, backgrounds, labels)
+  for enter, shared in itertools.product(ENTERS, shared_rules(base, window_seconds)):
+    table[enter, shared] = measure(rules_of(base, enter, *shared), scapes, backgrounds, labels)
   print("best rules shared by every label (<= 1 false event per 10 min):")
   print("enter  exit  merge_gap  min_dur  event_F1  segment_F1  false/10min")
   overall = []
@@ -104,7 +120,7 @@ def tune(scapes, backgrounds, labels):
     if per_ten <= 1.0:
       overall.append((result["event_f1"] + result["segment_f1"], enter, shared, result, per_ten))
   for _, enter, shared, result, per_ten in sorted(overall, key=lambda r: -r[0])[:8]:
-    rules = rules_of(enter, *shared)
+    rules = rules_of(base, enter, *shared)
     print(f"{rules.enter:5.2f} {rules.exit:5.3f} {rules.merge_gap_seconds:9.1f} "
           f"{rules.min_duration_seconds:8.3f} {result['event_f1']:9.3f} "
           f"{result['segment_f1']:11.3f} {per_ten:12.1f}")
@@ -115,7 +131,7 @@ def tune(scapes, backgrounds, labels):
     candidates = [(sum(class_f1(result, label)), key) for key, (result, false) in table.items()
                   if false[label] == 0]
     _, (enter, shared) = max(candidates)
-    own[label] = rules_of(enter, *shared)
+    own[label] = rules_of(base, enter, *shared)
     event_f1, segment_f1 = class_f1(table[enter, shared][0], label)
     print(f"  {label:15s} enter {own[label].enter:.2f} exit {own[label].exit:.3f} merge_gap "
           f"{own[label].merge_gap_seconds:.1f} min_duration {own[label].min_duration_seconds:.3f}:"
@@ -138,6 +154,10 @@ def main():
                       help="peak levels of the placed clips, dBFS")
   parser.add_argument("--repeats", type=int, default=1,
                       help="soundscapes of each length and background (other seeds)")
+  parser.add_argument("--bounds", choices=E.BOUNDS, default=E.BOUNDS_WINDOW,
+                      help="EventRules.bounds of every rule of the grid")
+  parser.add_argument("--compete", type=float, nargs="+", default=[E.COMPETE],
+                      help="EventRules.compete ratios: the grid runs once per ratio")
   args = parser.parse_args()
   from soundscope.models import label_sets
   with tempfile.TemporaryDirectory() as model_dir:
@@ -151,11 +171,13 @@ def main():
         f"{sum(len(t) for t, _, _ in scapes)} true events, "
         f"{sum(s for _, _, s in scapes) / 60:.0f} min; background {BACKGROUND_MINUTES} min x "
         f"{len(backgrounds)}")
-  own = tune(scapes, backgrounds, labels)
-  print("as configs/label_sets/esc10.yaml `events:` entries:")
-  for label, rules in own.items():
-    print(f"  {label}: {{enter: {rules.enter:g}, exit: {rules.exit:g}, min_duration: "
-          f"{rules.min_duration_seconds:g}, merge_gap: {rules.merge_gap_seconds:g}}}")
+  for compete in args.compete:
+    print(f"--- bounds {args.bounds}, compete {compete:g}")
+    own = tune(scapes, backgrounds, labels, EventRules(bounds=args.bounds, compete=compete))
+    print("as configs/label_sets/esc10.yaml `events:` entries:")
+    for label, rules in own.items():
+      print(f"  {label}: {{enter: {rules.enter:g}, exit: {rules.exit:g}, min_duration: "
+            f"{rules.min_duration_seconds:g}, merge_gap: {rules.merge_gap_seconds:g}}}")
 
 
 if __name__ == "__main__":
