@@ -132,7 +132,24 @@ def _limit_tensorflow_threads(threads):
                   "process: %s)", threads, current or "its default", exc)
 
 
-class VggishModelHandler(base.ModelHandler):
+class _PartModelHandler(base.ModelHandler):
+  """What both handlers give the part-scoring step: the batch size and progress folder."""
+
+  def __init__(self, batch_size, beacon_dir):
+    super().__init__()
+    self._batch_size = int(batch_size)
+    self._beacon_dir = beacon_dir
+
+  @property
+  def batch_size(self):
+    return self._batch_size
+
+  @property
+  def beacon_dir(self):
+    return self._beacon_dir
+
+
+class VggishModelHandler(_PartModelHandler):
   """VGGish embeddings in the AudioSet release format.
 
   Args:
@@ -144,20 +161,10 @@ class VggishModelHandler(base.ModelHandler):
 
   def __init__(self, checkpoint_path, pca_params_path, batch_size=P.VGGISH_BATCH_SIZE,
                threads=0, beacon_dir=None):
-    super().__init__()
+    super().__init__(batch_size, beacon_dir)
     self._checkpoint_path = str(checkpoint_path)
     self._pca_params_path = str(pca_params_path)
-    self._batch_size = int(batch_size)
     self._threads = int(threads)
-    self._beacon_dir = beacon_dir
-
-  @property
-  def batch_size(self):
-    return self._batch_size
-
-  @property
-  def beacon_dir(self):
-    return self._beacon_dir
 
   def model_key(self):
     # The files' sizes and times too: a long-lived worker (Dask) reloads a changed model.
@@ -297,7 +304,7 @@ def prediction_rows(classifier, scores, row_format, label_set=None, start_utc=No
 _NO_LEVEL_OR_TIME = {"rms_dbfs": None, "peak_dbfs": None, "start_utc": None, "end_utc": None}
 
 
-class ClassifierModelHandler(base.ModelHandler):
+class ClassifierModelHandler(_PartModelHandler):
   """Any soundscope.models.classifier.Classifier over ClipInput elements -> Scored.
 
   Args:
@@ -317,25 +324,15 @@ class ClassifierModelHandler(base.ModelHandler):
                audio_config=AudioConfig(P.VggishParams(), P.SCORE_BLOCK_SECONDS),
                decode_threads=0, beacon_dir=None, batch_size=CLASSIFIER_BATCH_SIZE,
                label_set=None, file_steps=None):
-    super().__init__()
+    super().__init__(batch_size, beacon_dir)
     self._label_set = label_set
     from soundscope.pipelines import events
     self._file_steps = file_steps or events.FileSteps()   # --events, --start-time, --min-level
-    self._batch_size = int(batch_size)
     self._loader = loader
     self._row_format = row_format
     self._per_window = per_window
     self._audio_config = audio_config
     self._decode_threads = int(decode_threads)
-    self._beacon_dir = beacon_dir
-
-  @property
-  def batch_size(self):
-    return self._batch_size
-
-  @property
-  def beacon_dir(self):
-    return self._beacon_dir
 
   @property
   def file_steps(self):
