@@ -103,9 +103,11 @@ class LiveEvents:
   def _ensure_streams(self, window_seconds):
     if self._streams:
       return
-    for events_rules, indices in self.rules.groups():
-      stream = _Stream([self.labels[i] for i in indices], events_rules, window_seconds)
-      self._streams.append((stream, np.asarray(indices)))
+    # One stream of every label, each under its own rules: labels compete (EventRules.compete)
+    # with all the others, as in batch (transforms.events.detect_each).
+    per_label = tuple(rule.events for rule in self.rules.per_label)
+    self._streams.append((_Stream(self.labels, per_label, window_seconds),
+                          np.arange(len(self.labels))))
 
   def add(self, heard, record_path=None):
     """One capture window as heard (runtime.listening.Heard) -> [(EventNotice, sinks or None)].
@@ -158,8 +160,8 @@ class LiveEvents:
   def _opened(self, stream):
     notices = []
     for event in stream.open_events():
-      if event.label in self._announced or event.duration_seconds < \
-          stream.rules.min_duration_seconds:
+      rules = self.rules.per_label[self.labels.index(event.label)].events
+      if event.label in self._announced or event.duration_seconds < rules.min_duration_seconds:
         continue
       self._announced[event.label] = None if self._cooling(event) else event.start_seconds
       if self._announced[event.label] is not None:

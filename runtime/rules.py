@@ -66,13 +66,6 @@ class Rules:
   per_label: tuple
   gate_dbfs: float = None
 
-  def groups(self):
-    """[(EventRules, [label indices])]: labels that share event rules, in label order."""
-    groups = {}
-    for index, rule in enumerate(self.per_label):
-      groups.setdefault(rule.events, []).append(index)
-    return list(groups.items())
-
 
 def _per_label(events, labels):
   """events: one EventRules, or one per label (a label set's own: label_sets.event_rules)."""

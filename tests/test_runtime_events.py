@@ -148,7 +148,7 @@ def test_rules_files_are_checked_in_one_line(tmp_path):
   assert (dog.events.enter, dog.events.exit, dog.cooldown_seconds, dog.sinks) == \
       (0.4, 0.2, 5.0, ("mqtt",))
   assert (rain.events.enter, rain.cooldown_seconds, rain.sinks) == (0.5, 5.0, None)
-  assert rules.gate_dbfs == -50.0 and len(rules.groups()) == 2
+  assert rules.gate_dbfs == -50.0 and len({rule.events for rule in rules.per_label}) == 2
   for text, message in (("labels: {dgo: {threshold: 0.4}}", "did you mean 'dog'"),
                         ("labels: {dog: {treshold: 0.4}}", "did you mean 'threshold'"),
                         ("labels: {dog: {threshold: 2}}", "enter must be in (0, 1]"),
