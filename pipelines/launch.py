@@ -2,7 +2,9 @@
 
 Shared by embed, audioset and predict so that every command ends the same way:
   1. the inputs are planned into parts (pipelines/parts.py); with --resume the
-     finished parts of an interrupted run are taken over (pipelines/resume.py);
+     finished parts of an interrupted run are taken over, and the parts of
+     inputs already committed unchanged are written from the committed outputs
+     (pipelines/resume.py);
   2. the pipeline runs on the other parts, on the chosen runner (options.
      runner_session: the FnApiRunner by default, Dask, or any Beam runner), with
      the progress line on stderr (local workers);
@@ -36,8 +38,9 @@ from soundscope.pipelines import dead_letter, options, outputs, parts, progress,
 DEFAULT_MAX_ERROR_FRACTION = 1.0
 
 Job = collections.namedtuple("Job", ["label", "unit", "items", "keys", "settings", "build",
-                                     "merge", "known_inputs", "extra_inputs", "part_size"],
-                             defaults=(None,))
+                                     "merge", "known_inputs", "extra_inputs", "part_size",
+                                     "reuse"],
+                             defaults=(None, None))
 Job.__doc__ = """One command's run, as launch.run needs it.
 
   label: command name ('embed'); unit: what an input is ('files', 'records').
@@ -51,6 +54,9 @@ Job.__doc__ = """One command's run, as launch.run needs it.
     (records inside TFRecord files): then inputs = the parts' + extra_inputs.
   extra_inputs: inputs accounted for outside the parts (early errors).
   part_size: inputs per part wanted (parts.part_size's fixed), or None for the default.
+  reuse: callable(committed inputs record) -> ({table: resume.Reuse}, count_inputs), or
+    None when the command does not reuse committed outputs (resume.take_committed); with
+    it, a run with --resume records its inputs beside the outputs.
 """
 
 # Lines in a worker's error that name what to act on (the rest is Beam's traceback).
@@ -144,10 +150,7 @@ def run(args, job, staged, stream=None):
   folder = previous = None
   if getattr(args, "resume", False):
     folder, previous = resume.previous_run(staged)
-    if previous is None:
-      print(f"{job.label}: --resume: no interrupted run on this output; running every input",
-            file=stream)
-    else:
+    if previous is not None:
       try:
         resume.check_settings(previous, job.settings, folder)
       except resume.ResumeError:
@@ -155,9 +158,13 @@ def run(args, job, staged, stream=None):
         raise
       size = int(previous["part_size"])
       run_time = datetime.datetime.fromisoformat(previous["run_time"])
-  plan = parts.plan(job.items, size)
-  keys = [[job.keys[i] for i in range(p.index * size, p.index * size + len(p.items))]
-          for p in plan]
+  committed, groups = _committed(args, job, staged)
+  if getattr(args, "resume", False) and previous is None and committed is None:
+    print(f"{job.label}: --resume: no interrupted run or committed inputs on this output; "
+          f"running every input", file=stream)
+  plan = parts.plan(job.items, size, groups)
+  positions = parts.plan(range(len(job.items)), size, groups)
+  keys = [[job.keys[i] for i in p.items] for p in positions]
   taken = resume.adopt(staged, folder, previous, plan, keys) if previous is not None else set()
   staged.delete_leftovers()
   outputs.write_json(staged.staging_dir + "/" + outputs.RUN_FILE, {
@@ -166,7 +173,17 @@ def run(args, job, staged, stream=None):
   if previous is not None:
     print(f"{job.label}: --resume: {len(taken)} of {len(plan)} parts taken over from "
           f"{folder}", file=stream)
+  if committed is not None:
+    chosen = [i for i, p in enumerate(positions) if groups[p.items[0]] and i not in taken]
+    resume.take_committed(staged, *committed, [plan[i] for i in chosen],
+                          [keys[i] for i in chosen], run_time)
+    taken |= set(chosen)
+  if job.reuse is not None and getattr(args, "resume", False):
+    resume.record_inputs(staged, job.settings, job.keys, job.extra_inputs)
   todo = [p for p in plan if p.index not in taken]
+  if committed is not None:
+    print(f"{job.label}: --resume: {sum(groups)} of {len(groups)} inputs already committed "
+          f"unchanged; {sum(len(p.items) for p in todo)} to run", file=stream)
   status = _run_pipeline(args, job, staged, todo, run_time, stream)
   if status:
     return status
@@ -195,11 +212,31 @@ def run(args, job, staged, stream=None):
       job.label, job.unit, inputs, errors, staged.staged(dead_letter.suffix(args.errors_format)))
   final = staged.commit()
   for path in final:
-    print(f"  {path}", file=stream)
+    if not path.rsplit("/", 1)[-1].startswith("."):   # Not the inputs record (resume).
+      print(f"  {path}", file=stream)
   if failed:
     print(failed, file=sys.stderr)
     return 1
   return 0
+
+
+def _committed(args, job, staged):
+  """For --resume: ((tables, count_inputs) of job.reuse, per item: True when committed
+  unchanged), or (None, None); ResumeError when the committed outputs' settings differ."""
+  if job.reuse is None or not getattr(args, "resume", False):
+    return None, None
+  committed = resume.committed_run(staged)
+  if committed is None:
+    return None, None
+  try:
+    resume.check_settings(committed, job.settings, staged.prefix, "the committed output")
+  except resume.ResumeError:
+    staged.abort()
+    raise
+  tables, count_inputs = job.reuse(committed)
+  if not all(reuse.paths for reuse in tables.values()):   # Outputs removed by hand.
+    return None, None
+  return (tables, count_inputs), resume.reusable(committed, job.keys)
 
 
 def _run_pipeline(args, job, staged, todo, run_time, stream):

@@ -13,6 +13,10 @@ the previous outputs of the prefix:
   2. moves the old files into `.<name>.trash-<run id>/`, the new ones into place;
   3. deletes the record, the trash and the staging folder.
 
+The new files include `.<name>.inputs.json` (the run's settings and each input's
+key), so the outputs and the record of what they hold are switched together:
+`--resume` reuses the committed results of unchanged inputs (pipelines/resume.py).
+
 A crash (kill -9, power loss) before step 1 leaves the previous outputs as
 they were; after it, the next run on the prefix (any command, with or
 without --resume) first completes the record's moves, so the prefix holds
@@ -42,6 +46,9 @@ PARTS_FOLDER = "parts"
 # Dot names: never taken for outputs (staged_files lists the prefix's name + anything).
 RUN_FILE = ".run.json"
 OWNER_FILE = ".owner.json"
+# The committed inputs' record, `.<name>` + this beside the outputs (and moved with them by
+# the commit): the run's settings, each input's key and the early error rows (--resume).
+INPUTS_TAIL = ".inputs.json"
 
 
 def _fs():
@@ -114,6 +121,9 @@ class StagedOutput:
     self.parts_dir = FileSystems.join(self.staging_dir, PARTS_FOLDER)
     self._trash_dir = FileSystems.join(self.directory, f".{self.name}.trash-{run_id}")
     self._record = FileSystems.join(self.directory, f".{self.name}.commit.json")
+    self.inputs_record = FileSystems.join(self.directory, f".{self.name}{INPUTS_TAIL}")
+    self.staged_inputs_record = FileSystems.join(self.staging_dir,
+                                                 f".{self.name}{INPUTS_TAIL}")
     try:
       if not FileSystems.exists(self.directory):
         FileSystems.mkdirs(self.directory)
@@ -159,14 +169,19 @@ class StagedOutput:
   def staged_files(self):
     FileSystems = _fs()
     pattern = FileSystems.join(self.staging_dir, self.name + "*")
-    return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list
-                  if posixpath.dirname(m.path) == self.staging_dir.rstrip("/"))
+    found = [m.path for m in FileSystems.match([pattern])[0].metadata_list
+             if posixpath.dirname(m.path) == self.staging_dir.rstrip("/")]
+    if FileSystems.exists(self.staged_inputs_record):
+      found.append(self.staged_inputs_record)
+    return sorted(found)
 
   def _existing(self):
     patterns = [self.prefix + pattern for pattern in self.owned_patterns]
     found = []
     for result in _fs().match(patterns):
       found.extend(m.path for m in result.metadata_list)
+    if _fs().exists(self.inputs_record):
+      found.append(self.inputs_record)
     return sorted(set(found))
 
   def commit(self):

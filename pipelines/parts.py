@@ -55,11 +55,23 @@ def part_size(num_items, fixed=None):
   return max(1, min(MAX_PART_ITEMS, -(-num_items // TARGET_PARTS)))
 
 
-def plan(items, size):
-  """The parts of `items` (contiguous runs of `size`, in order)."""
+def plan(items, size, groups=None):
+  """The parts of `items` (contiguous runs of `size`, in order).
+
+  groups: optional list, per item, of a value (e.g. True for an input whose results
+    are already committed): a part never holds items of two groups, so each run of
+    equal values is cut into parts of `size` on its own.
+  """
   items = list(items)
-  return [Part(i, tuple(items[start:start + size]))
-          for i, start in enumerate(range(0, len(items), size))]
+  groups = [None] * len(items) if groups is None else list(groups)
+  found, start = [], 0
+  while start < len(items):
+    end = start + 1
+    while end < len(items) and end - start < size and groups[end] == groups[start]:
+      end += 1
+    found.append(Part(len(found), tuple(items[start:end])))
+    start = end
+  return found
 
 
 def file_name(index, table, extension=PARQUET):
@@ -118,15 +130,24 @@ class PartWriter:
     if len(buffer) >= self.BUFFER_ROWS:
       self._flush(table)
 
+  def add_table(self, table, rows):
+    """Appends a pyarrow Table of rows (with `table`'s schema) to the Parquet `table`."""
+    self._flush(table)
+    self._counts[table] += rows.num_rows
+    self._write(table, lambda writer: writer.write_table(rows))
+
   def _flush(self, table):
     rows, self._buffers[table] = self._buffers[table], []
     self._counts[table] += len(rows)
+    self._write(table, lambda writer: writer.write(rows))
+
+  def _write(self, table, write):
     path = self._temporary(table)
     try:
       writer = self._writers.get(table)
       if writer is None:
         writer = self._writers[table] = self._open(table, path)
-      writer.write(rows)
+      write(writer)
     except OSError as exc:
       raise write_error(path, exc) from None
 
@@ -193,6 +214,10 @@ class _ParquetFile:
     import pyarrow as pa
     if rows:
       self._writer.write_table(pa.Table.from_pylist(rows, schema=self._schema))
+
+  def write_table(self, table):
+    if table.num_rows:
+      self._writer.write_table(table)
 
   def close(self):
     self._writer.close()

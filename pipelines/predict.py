@@ -162,6 +162,21 @@ def run(args):
   settings = launch.settings_of(run_settings(args, loader, input_format))
   keys = [resume.input_key(item.path) for item in files]
   # TFRecord files hold ~5 records: parts of RECORD_FILES_PER_PART files fill a head's batches.
+  def reuse(committed):   # --resume: the committed outputs' tables (pipelines/resume.py).
+    tables = {
+        prediction.ROWS_TABLE: resume.Reuse(resume.existing(
+            [base + tail, base + outputs.SHARD_NUMBERS + suffix]), "source",
+            prediction.predictions_schema(args.scores), 0),
+        prediction.ERRORS_TABLE: resume.Reuse(resume.existing(
+            [base + dead_letter.PARQUET_SUFFIX, base + dead_letter.JSONL_SUFFIX]), "input",
+            dead_letter.errors_schema(), committed["early_errors"])}
+    if steps.events:
+      from soundscope.transforms import event_tables
+      tables[events.EVENTS_TABLE] = resume.Reuse(resume.existing([base + events.EVENTS_TAIL]),
+                                                 "source", event_tables.EVENTS_SCHEMA, 0)
+    return tables, resume.rows_and_errors(prediction.ROWS_TABLE, prediction.ERRORS_TABLE)
+
   job = launch.Job("predict", unit, files, keys, settings, build, merge_outputs, known_inputs,
-                   len(early_errors), RECORD_FILES_PER_PART if input_format == "tfrecord" else None)
+                   len(early_errors), RECORD_FILES_PER_PART if input_format == "tfrecord" else None,
+                   reuse)
   return launch.run_command(args, job, base, owned)

@@ -18,8 +18,22 @@ interrupted run on the same prefix and:
   * runs the pipeline on the other parts only, and keeps the old start time,
     so the merged outputs equal an uninterrupted run's.
 Without a leftover run, --resume runs everything (and says so).
+
+Committed outputs (a growing archive run again): a run made with --resume also
+commits `.<name>.inputs.json` with its outputs (pipelines/outputs.py): its
+settings, every input's key and how many early error rows head the errors
+file.  The next --resume refuses when those settings differ (naming the first
+difference), and reuses the committed results of every input whose key is
+unchanged: the launcher plans those inputs into parts of their own
+(parts.plan's groups), and `take_committed` writes each such part's files
+from the committed outputs' rows of its inputs (selected by the input's path,
+in this run's input order, `run_time` set to this run's), so the merge treats
+them as any finished part and the outputs equal a fresh run over all inputs.
+New inputs, and inputs whose size or modification time changed, are run (the
+old rows of a changed input are dropped, as are those of inputs now gone).
 """
 
+import collections
 import os
 
 from soundscope.pipelines import outputs, parts
@@ -60,13 +74,13 @@ def _flat(settings, prefix=""):
   return flat
 
 
-def check_settings(previous, settings, folder):
+def check_settings(previous, settings, folder, what="the interrupted run in"):
   """Raises ResumeError naming the first setting that differs."""
   old, settings = _flat(previous.get("settings", {})), _flat(settings)
   for name in sorted(set(old) | set(settings)):
     if old.get(name) != settings.get(name):
       raise ResumeError(
-          f"--resume: the interrupted run in {folder} used {name}={old.get(name)!r}, this "
+          f"--resume: {what} {folder} used {name}={old.get(name)!r}, this "
           f"run asks {name}={settings.get(name)!r}; its results cannot be mixed with these "
           f"(rerun without --resume to start over)")
 
@@ -117,3 +131,121 @@ def _hashable(value):
   if isinstance(value, (list, tuple)):
     return tuple(_hashable(item) for item in value)
   return value
+
+
+Reuse = collections.namedtuple("Reuse", ["paths", "column", "schema", "skip"])
+Reuse.__doc__ = """How to take one table of a part from the committed outputs.
+
+  paths: the committed files holding the table's rows, in order (.parquet or .jsonl).
+  column: the column naming the input's path (the first item of its key).
+  schema: the part table's pyarrow schema.
+  skip: rows at the head of the files that belong to no input of the parts (the early
+    error rows of the errors file).
+"""
+
+
+def committed_run(staged):
+  """The committed inputs record of `staged`'s prefix (dict), or None."""
+  return outputs._read_json(staged.inputs_record)
+
+
+def record_inputs(staged, settings, keys, early_rows):
+  """Stages the inputs record, committed with the outputs (read back by committed_run)."""
+  outputs.write_json(staged.staged_inputs_record, {
+      "settings": settings, "keys": keys, "early_errors": early_rows})
+
+
+def reusable(committed, keys):
+  """Per key of `keys`: True when the committed record holds that same key."""
+  known = {_hashable(key) for key in committed.get("keys", [])}
+  return [_hashable(key) in known for key in keys]
+
+
+def take_committed(staged, tables, count_inputs, plan, keys, run_time):
+  """Writes the files and done-file of each part of `plan` from the committed outputs.
+
+  Args:
+    staged: this run's outputs.StagedOutput.
+    tables: {table: Reuse}.
+    count_inputs: callable({table: pyarrow Table}) -> inputs the part accounts for.
+    plan: the parts to write (every input of them is committed and unchanged).
+    keys: per part, the list of its inputs' keys (path first).
+    run_time: this run's timestamp, written into a `run_time` column.
+
+  Returns:
+    inputs taken over (int).
+
+  Memory holds each committed table whole (read once).
+  """
+  import pyarrow as pa
+  import pyarrow.compute as pc
+  loaded = {name: _load(reuse) for name, reuse in tables.items()}
+  taken = 0
+  for part, part_keys in zip(plan, keys):
+    paths = pa.array([key[0] for key in part_keys], pa.string())
+    writer = parts.PartWriter(staged.parts_dir, part.index,
+                              {name: reuse.schema for name, reuse in tables.items()})
+    chosen = {}
+    try:
+      for name, reuse in tables.items():
+        table = loaded[name]
+        where = pc.index_in(table[reuse.column], value_set=paths)
+        rows = table.filter(pc.is_valid(where))
+        order = pc.sort_indices(pc.index_in(rows[reuse.column], value_set=paths))
+        rows = _with_run_time(rows.take(order), run_time)
+        chosen[name] = rows
+        writer.add_table(name, rows)
+      inputs = count_inputs(chosen)
+      writer.close(inputs)
+    except BaseException:
+      writer.abort()
+      raise
+    taken += len(part.items)
+  return taken
+
+
+def _load(reuse):
+  """The committed rows of one table, as one pyarrow Table with `reuse.schema`."""
+  import json
+  import pyarrow as pa
+  import pyarrow.parquet as pq
+  from apache_beam.io.filesystems import FileSystems
+  pieces = []
+  for path in reuse.paths:
+    with FileSystems.open(path) as handle:
+      if path.endswith(".jsonl"):
+        rows = [json.loads(line) for line in handle.read().decode().splitlines() if line]
+        pieces.append(pa.Table.from_pylist(rows, schema=reuse.schema))
+      else:
+        pieces.append(pq.read_table(handle).select(reuse.schema.names).cast(reuse.schema))
+  table = pa.concat_tables(pieces) if pieces else reuse.schema.empty_table()
+  return table.slice(reuse.skip)
+
+
+def _with_run_time(rows, run_time):
+  import pyarrow as pa
+  if "run_time" not in rows.column_names:
+    return rows
+  field = rows.schema.field("run_time")
+  column = pa.array([run_time] * rows.num_rows, field.type)
+  return rows.set_column(rows.column_names.index("run_time"), field, column)
+
+
+def existing(patterns):
+  """The files matching any of the glob `patterns`, sorted (committed outputs of a table)."""
+  from apache_beam.io.filesystems import FileSystems
+  found = set()
+  for result in FileSystems.match(list(patterns)):
+    found.update(m.path for m in result.metadata_list)
+  return sorted(found)
+
+
+def rows_and_errors(rows_table, errors_table):
+  """count_inputs of take_committed for tables of rows (columns source, record) and error
+  rows: each (source, record) with rows is one input, each error row one more."""
+
+  def count(tables):
+    rows = tables[rows_table]
+    pairs = set(zip(rows.column("source").to_pylist(), rows.column("record").to_pylist()))
+    return len(pairs) + tables[errors_table].num_rows
+  return count

@@ -96,7 +96,64 @@ def test_resume_after_kill_9_gives_the_uninterrupted_outputs(clips, uninterrupte
   assert pq.read_table(tmp_path / "preds-errors.parquet").equals(
       pq.read_table(str(uninterrupted).replace(".parquet", "-errors.parquet")))
   assert pq.read_table(output).column("run_time").unique().to_pylist().__len__() == 1
-  assert sorted(os.listdir(tmp_path)) == ["preds-errors.parquet", "preds.parquet"]
+  assert sorted(os.listdir(tmp_path)) == [".preds.inputs.json", "preds-errors.parquet",
+                                          "preds.parquet"]
+
+
+def test_resume_over_a_growing_archive_runs_only_new_and_changed_inputs(
+    clips, tmp_path, capsys, monkeypatch):
+  """A committed --resume run over 6 clips and a broken file; 2 clips are added (sorting
+  between the others) and 1 is touched: --resume scores exactly those 3 and the outputs
+  equal a fresh run over all 9 inputs; other settings refuse; all committed: no model."""
+  import shutil
+  archive = tmp_path / "archive"
+  archive.mkdir()
+  names = sorted(name for name in os.listdir(clips) if name.endswith(".flac"))[:8]
+  added = [names[2], names[5]]
+  for name in names:
+    if name not in added:
+      shutil.copyfile(os.path.realpath(clips / name), archive / name)
+  shutil.copyfile(clips / "zz_notes.wav", archive / "zz_notes.wav")
+  output = tmp_path / "out" / "preds.parquet"
+  assert cli.main(_argv(archive, output, "--resume")) == 0
+  assert "no interrupted run or committed inputs on this output" in capsys.readouterr().out
+  for name in added:
+    shutil.copyfile(os.path.realpath(clips / name), archive / name)
+  touched = archive / names[0]
+  stamp = touched.stat().st_mtime_ns + 10 ** 9
+  os.utime(touched, ns=(stamp, stamp))
+  assert cli.main(_argv(archive, output, "--resume")) == 0
+  out = capsys.readouterr().out
+  assert "--resume: 6 of 9 inputs already committed unchanged; 3 to run" in out, out
+  assert "files_read=3 " in out and "files: 9 in = 8 written + 1 errors (ok)" in out, out
+  fresh = tmp_path / "fresh" / "preds.parquet"
+  assert cli.main(_argv(archive, fresh)) == 0
+  capsys.readouterr()
+
+  def same_as_fresh():
+    assert _rows(output).equals(_rows(fresh))
+    assert len(set(pq.read_table(output).column("run_time").to_pylist())) == 1
+    assert pq.read_table(tmp_path / "out" / "preds-errors.parquet").equals(
+        pq.read_table(tmp_path / "fresh" / "preds-errors.parquet"))
+  same_as_fresh()
+  assert len(set(_rows(output).column("source").to_pylist())) == 8
+  # Other settings than the committed output's: one line naming the difference, exit 2.
+  assert cli.main(_argv(archive, output, "--resume", "--top-k", "2")) == 2
+  err = capsys.readouterr().err.strip()
+  assert len(err.splitlines()) == 1 and "committed output" in err and "report.top_k=2" in err
+  # Everything committed: no model is loaded, the same outputs are committed again.
+  from soundscope.pipelines import model_handlers
+
+  def no_model(*_):
+    raise AssertionError("a model was loaded")
+  monkeypatch.setattr(model_handlers, "shared_model", no_model)
+  assert cli.main(_argv(archive, output, "--resume")) == 0
+  out = capsys.readouterr().out
+  assert "9 of 9 inputs already committed unchanged" in out and "0 to run" in out, out
+  assert "files: 9 in = 8 written + 1 errors (ok)" in out
+  same_as_fresh()
+  assert sorted(os.listdir(tmp_path / "out")) == [".preds.inputs.json",
+                                                  "preds-errors.parquet", "preds.parquet"]
 
 
 def test_a_kill_between_the_commit_renames_is_completed_by_the_next_run(clips, tmp_path,
