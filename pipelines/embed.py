@@ -136,8 +136,20 @@ def run_jobs(args, command, unit, num_inputs, jobs, early_errors, checkpoint, pc
   keys = [resume.input_key(job.path, job.key, job.video_id, job.start_seconds,
                            job.end_seconds, list(job.labels), job.record_start, job.record_end)
           for job in jobs]
+  def reuse(committed):   # --resume: the committed outputs' tables (pipelines/resume.py).
+    prefix = args.output
+    tables = {
+        embedding.MANIFEST_TABLE: resume.Reuse(resume.existing([prefix + "-manifest.parquet"]),
+                                               "source", embedding.manifest_schema(), 0),
+        embedding.RECORDS_TABLE: resume.Reuse(resume.existing(
+            [prefix + outputs.SHARD_NUMBERS + ".tfrecord"]), embedding.MANIFEST_TABLE, None, 0),
+        embedding.ERRORS_TABLE: resume.Reuse(resume.existing(
+            [prefix + dead_letter.PARQUET_SUFFIX, prefix + dead_letter.JSONL_SUFFIX]), "input",
+            dead_letter.errors_schema(), committed["early_errors"])}
+    return tables, lambda chosen: sum(table.num_rows for table in chosen.values())
+
   job = launch.Job(command, unit, jobs, keys, settings, build, merge_outputs, num_inputs,
-                   len(early_errors), FILES_PER_PART)
+                   len(early_errors), FILES_PER_PART, reuse)
   return launch.run_command(args, job, args.output, outputs.EMBED_PATTERNS)
 
 

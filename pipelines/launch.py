@@ -236,6 +236,10 @@ def _committed(args, job, staged):
   tables, count_inputs = job.reuse(committed)
   if not all(reuse.paths for reuse in tables.values()):   # Outputs removed by hand.
     return None, None
+  if len({key[0] for key in job.keys}) < len(job.keys):   # Rows are found by their path.
+    print(f"{job.label}: --resume: some inputs share a file (segments of one file); the "
+          f"committed outputs are not reused")
+    return None, None
   return (tables, count_inputs), resume.reusable(committed, job.keys)
 
 

@@ -136,9 +136,12 @@ def _hashable(value):
 Reuse = collections.namedtuple("Reuse", ["paths", "column", "schema", "skip"])
 Reuse.__doc__ = """How to take one table of a part from the committed outputs.
 
-  paths: the committed files holding the table's rows, in order (.parquet or .jsonl).
-  column: the column naming the input's path (the first item of its key).
-  schema: the part table's pyarrow schema.
+  paths: the committed files holding the table's rows, in order (.parquet or .jsonl,
+    or .tfrecord shards).
+  column: the column naming the input's path (the first item of its key); for a
+    TFRecord table (schema None), the name of the table whose rows its records follow
+    one for one (embed: records follow the manifest).
+  schema: the part table's pyarrow schema (None: TFRecord payloads).
   skip: rows at the head of the files that belong to no input of the parts (the early
     error rows of the errors file).
 """
@@ -185,16 +188,22 @@ def take_committed(staged, tables, count_inputs, plan, keys, run_time):
     paths = pa.array([key[0] for key in part_keys], pa.string())
     writer = parts.PartWriter(staged.parts_dir, part.index,
                               {name: reuse.schema for name, reuse in tables.items()})
-    chosen = {}
+    chosen, rows_of = {}, {}
     try:
       for name, reuse in tables.items():
+        if reuse.schema is None:
+          continue
         table = loaded[name]
-        where = pc.index_in(table[reuse.column], value_set=paths)
-        rows = table.filter(pc.is_valid(where))
-        order = pc.sort_indices(pc.index_in(rows[reuse.column], value_set=paths))
-        rows = _with_run_time(rows.take(order), run_time)
-        chosen[name] = rows
-        writer.add_table(name, rows)
+        # The rows of the part's inputs, in the part's order of inputs (a stable sort).
+        # (One array: indices_nonzero crashes on a ChunkedArray of no chunks, pyarrow 25.0.1.)
+        found = pc.index_in(table[reuse.column].combine_chunks(), value_set=paths)
+        where = pc.indices_nonzero(pc.is_valid(found))
+        rows_of[name] = where.take(pc.sort_indices(found.take(where)))
+        chosen[name] = _with_run_time(table.take(rows_of[name]), run_time)
+        writer.add_table(name, chosen[name])
+      for name, reuse in tables.items():
+        if reuse.schema is None:
+          writer.add(name, [loaded[name][i] for i in rows_of[reuse.column].to_pylist()])
       inputs = count_inputs(chosen)
       writer.close(inputs)
     except BaseException:
@@ -210,6 +219,13 @@ def _load(reuse):
   import pyarrow as pa
   import pyarrow.parquet as pq
   from apache_beam.io.filesystems import FileSystems
+  from soundscope.pipelines import merge
+  if reuse.schema is None:   # TFRecord payloads, as a list of bytes.
+    records = []
+    for path in reuse.paths:
+      with FileSystems.open(path) as handle:
+        records.extend(merge.read_records(handle))
+    return records[reuse.skip:]
   pieces = []
   for path in reuse.paths:
     with FileSystems.open(path) as handle:

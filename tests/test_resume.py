@@ -218,7 +218,21 @@ def test_embed_resumes_after_a_full_disk_with_the_uninterrupted_records(
     for tail in ("-00000-of-00001.tfrecord", "-manifest.parquet", "-errors.parquet"):
       assert (disk / f"clips{tail}").read_bytes() == (tmp_path / "whole" / f"clips{tail}"
                                                       ).read_bytes(), tail
-    assert sorted(os.listdir(disk)) == ["clips-00000-of-00001.tfrecord", "clips-errors.parquet",
+    assert sorted(os.listdir(disk)) == [".clips.inputs.json", "clips-00000-of-00001.tfrecord",
+                                        "clips-errors.parquet",
                                         "clips-manifest.parquet"]
+    # One more clip, sorting first: --resume embeds it alone; the outputs are a fresh run's.
+    names = sorted(os.listdir(clips))
+    listing.write_text("".join(f"{clips / name}\n" for name in [names[8]] + names[:8]))
+    assert cli.main(["embed", *vggish, "--output", str(disk / "clips"), "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "--resume: 8 of 9 inputs already committed unchanged; 1 to run" in out, out
+    assert "files_read=1 " in out and "files: 9 in = 9 written + 0 errors (ok)" in out
+    assert cli.main(["embed", *vggish, "--output", str(tmp_path / "fresh" / "clips")]) == 0
+    assert (disk / "clips-00000-of-00001.tfrecord").read_bytes() == (
+        tmp_path / "fresh" / "clips-00000-of-00001.tfrecord").read_bytes()
+    for tail in ("-manifest.parquet", "-errors.parquet"):   # Row groups follow the parts.
+      assert pq.read_table(disk / f"clips{tail}").equals(
+          pq.read_table(tmp_path / "fresh" / f"clips{tail}")), tail
   finally:
     subprocess.run(["umount", "-l", str(disk)], check=False)
