@@ -15,6 +15,7 @@ and checks files in = records written + errors.
 import os
 import sys
 
+from soundscope.configs import pipelines as PC
 from soundscope.pipelines import dead_letter, inputs, labels, launch, options, outputs, resume
 
 # apache_beam, TensorFlow and the Beam graph (pipelines.embedding) are imported
@@ -81,10 +82,7 @@ def run(args):
   return run_jobs(args, "embed", "files", num_inputs, jobs, early_errors, checkpoint, pca)
 
 
-# Files per part (parts.part_size's fixed size): VGGish batches across a part's files, and
-# 16 clips of 5 s make 80 examples, more than a full batch of 64, so TensorFlow works on
-# full batches (parts of 3 such clips ran ~25 % slower on 2 cores).
-FILES_PER_PART = 16
+FILES_PER_PART = PC.EMBED_FILES_PER_PART     # parts.part_size's fixed size (configs).
 
 
 def run_jobs(args, command, unit, num_inputs, jobs, early_errors, checkpoint, pca):

@@ -33,9 +33,10 @@ import re
 import sys
 import time
 
+from soundscope.configs import pipelines as PC
 from soundscope.pipelines import dead_letter, options, outputs, parts, progress, resume
 
-DEFAULT_MAX_ERROR_FRACTION = 1.0
+DEFAULT_MAX_ERROR_FRACTION = PC.MAX_ERROR_FRACTION
 
 Job = collections.namedtuple("Job", ["label", "unit", "items", "keys", "settings", "build",
                                      "merge", "known_inputs", "extra_inputs", "part_size",

@@ -16,11 +16,10 @@ import json
 import posixpath
 import struct
 
+from soundscope.configs import pipelines as PC
 from soundscope.pipelines import parts
 
-# Rows copied at a time when merging Parquet: 16,384 rows of 527 scores hold ~210 MB
-# of Arrow memory at peak, 65,536 rows ~510 MB, at the same speed (bench/bench_merge.py).
-MERGE_BATCH_ROWS = 16384
+MERGE_BATCH_ROWS = PC.MERGE_BATCH_ROWS       # Rows copied at a time (configs/pipelines.py).
 # TFRecord framing: uint64 length, uint32 masked CRC of the length, data, uint32 CRC.
 _LENGTH_BYTES = 8
 _CRC_BYTES = 4

@@ -32,17 +32,14 @@ import threading
 import numpy as np
 from apache_beam.ml.inference import base
 
+from soundscope.configs import pipelines as PC
 from soundscope.configs import params as P
 from soundscope.pipelines import options, progress
 
 log = logging.getLogger(__name__)
 
-# Inputs per classifier batch.  Audio files are each scored on their own (the
-# batch only groups them for run_inference); embedding records of
-# one batch share model calls (Classifier.embedding_batch_scores), so they come
-# in larger batches.
-CLASSIFIER_BATCH_SIZE = 8
-RECORD_BATCH_SIZE = 256
+CLASSIFIER_BATCH_SIZE = PC.CLASSIFIER_BATCH_SIZE   # Inputs per batch (configs/pipelines.py).
+RECORD_BATCH_SIZE = PC.RECORD_BATCH_SIZE
 
 ClipInput = collections.namedtuple("ClipInput", ["kind", "data"])
 ClipInput.__doc__ = """Input of the classifier handler.

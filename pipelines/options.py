@@ -34,6 +34,8 @@ import contextlib
 import logging
 import os
 
+from soundscope.configs import pipelines as PC
+
 
 # Beam options whose presence means the user chose the runner's worker setup.
 RUNNER_FLAG = "--runner"
@@ -43,9 +45,7 @@ QUIET_HARNESS_LEVEL = "WARNING"
 # Runners that execute on this machine: progress lines and local-file checks apply.
 LOCAL_RUNNERS = ("", "fnapirunner", "directrunner", "bundlebaseddirectrunner",
                  "swissknifedirectrunner", "prismrunner")
-# Records per TFRecord shard when --num-shards is 0 (auto): ~1000 AudioSet-sized
-# records are ~1.5 MB, large enough for efficient reads, small enough to parallelise.
-RECORDS_PER_SHARD = 1000
+RECORDS_PER_SHARD = PC.RECORDS_PER_SHARD     # --num-shards 0 (auto): configs/pipelines.py.
 
 
 def vggish_files(args):

@@ -29,14 +29,12 @@ import collections
 import json
 import posixpath
 
+from soundscope.configs import pipelines as PC
+
 Part = collections.namedtuple("Part", ["index", "items"])
 Part.__doc__ = """A batch of inputs, formed by the launcher: index (int, its place in
 the plan) and items (tuple of the command's input descriptions)."""
-# Parts per run the plan aims at (enough to spread over any worker count up to it),
-# and the most inputs in one part (a part is redone whole after a crash).
-TARGET_PARTS = 64
-MAX_PART_ITEMS = 64
-MIN_PARTS = 8
+TARGET_PARTS, MAX_PART_ITEMS, MIN_PARTS = PC.TARGET_PARTS, PC.MAX_PART_ITEMS, PC.MIN_PARTS
 DONE_TAIL = ".done.json"
 PARQUET = ".parquet"
 TFRECORD = ".tfrecord"

@@ -43,6 +43,7 @@ memory stays bounded and the numbers are those of the whole file.
 import os
 import sys
 
+from soundscope.configs import pipelines as PC
 from soundscope.pipelines import dead_letter, events, inputs, launch, options, outputs
 
 # apache_beam, the model handlers and the Beam graph (pipelines.prediction) are
@@ -61,9 +62,7 @@ def choose_format(requested, files):
   return "tfrecord" if files and all(_is_tfrecord(f.path) for f in files) else "audio"
 
 
-# TFRecord files per part (parts.part_size's fixed): ~250 released records, one
-# RECORD_BATCH_SIZE batch, as a head's model call costs ~60 ms whatever its size.
-RECORD_FILES_PER_PART = 44
+RECORD_FILES_PER_PART = PC.RECORD_FILES_PER_PART   # parts.part_size's fixed (configs).
 
 
 def run_settings(args, loader, input_format):

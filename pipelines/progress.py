@@ -32,12 +32,13 @@ import threading
 import time
 import uuid
 
+from soundscope.configs import pipelines as PC
 from soundscope.util import atomic
 
 NAMESPACE = "soundscope"
-BEACON_INTERVAL_SECONDS = 0.5
-REPORT_INTERVAL_SECONDS = 1.0        # Refresh of the line on a terminal.
-LOG_INTERVAL_SECONDS = 10.0          # One line every 10 s when stderr is a file or pipe.
+BEACON_INTERVAL_SECONDS = PC.BEACON_INTERVAL_SECONDS    # configs/pipelines.py
+REPORT_INTERVAL_SECONDS = PC.REPORT_INTERVAL_SECONDS
+LOG_INTERVAL_SECONDS = PC.LOG_INTERVAL_SECONDS
 BEACON_SUFFIX = ".json"
 READY_SUFFIX = ".ready"
 

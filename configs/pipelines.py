@@ -1,0 +1,43 @@
+"""Tunables of the Beam pipelines (pipelines/), with their units.
+
+Parts are the launcher's batches of inputs (pipelines/parts.py): each is one
+element of the graph, scored by one worker and redone whole after a crash.
+"""
+
+# Parts per run the plan aims at (enough to spread over any worker count up to it),
+# the most inputs in one part, and the fewest parts a run of a few dozen inputs gets.
+TARGET_PARTS = 64               # parts
+MAX_PART_ITEMS = 64             # inputs
+MIN_PARTS = 8                   # parts
+
+# embed: files per part.  VGGish batches across a part's files, and 16 clips of 5 s
+# make 80 examples, more than a full batch of 64, so TensorFlow works on full batches
+# (parts of 3 such clips ran ~25 % slower on 2 cores).
+EMBED_FILES_PER_PART = 16       # files
+
+# predict on TFRecords: files per part, ~250 released records, one RECORD_BATCH_SIZE
+# batch, as a head's model call costs ~60 ms whatever its size.
+RECORD_FILES_PER_PART = 44      # files
+
+# Inputs per classifier batch.  Audio files are each scored on their own (the batch
+# only groups them); embedding records of one batch share model calls
+# (Classifier.embedding_batch_scores), so they come in larger batches.
+CLASSIFIER_BATCH_SIZE = 8       # files
+RECORD_BATCH_SIZE = 256         # records
+
+# Records per TFRecord shard when --num-shards is 0 (auto): ~1000 AudioSet-sized
+# records are ~1.5 MB, large enough for efficient reads, small enough to parallelise.
+RECORDS_PER_SHARD = 1000        # records
+
+# Rows copied at a time when merging Parquet: 16,384 rows of 527 scores hold ~210 MB
+# of Arrow memory at peak, 65,536 rows ~510 MB, at the same speed (bench/bench_merge.py).
+MERGE_BATCH_ROWS = 16384        # rows
+
+# --max-error-fraction's default: only a run where every input failed fails.
+MAX_ERROR_FRACTION = 1.0        # errors / inputs
+
+# Progress: how often workers write their beacons, how often the line is redrawn on a
+# terminal, and how often a line is logged when stderr is a file or a pipe.
+BEACON_INTERVAL_SECONDS = 0.5
+REPORT_INTERVAL_SECONDS = 1.0
+LOG_INTERVAL_SECONDS = 10.0
