@@ -7,9 +7,9 @@ windows, their times and scores equal the batch ones for the same audio.
 `LiveEvents` takes those windows (runtime.listening.Heard), maps them to the
 label set (models/label_sets.label_scores), applies the volume gate (a window
 whose RMS is under --gate-dbfs has no score, like batch's --min-level) and
-pushes them into transforms/events.EventStream, one per group of labels
-sharing rules (runtime/rules.py): with the command line's rules the events
-equal `classify --events` of the same audio.
+pushes them into one transforms/events.EventStream of every label, each under
+its own rules (runtime/rules.py), as batch's detect_each: the events equal
+`classify --events` of the same audio.
 
 An event is announced twice, as runtime.prediction.EventNotice: "start" once
 it is open and long enough (min_duration), "end" once no later window can
@@ -88,26 +88,25 @@ class LiveEvents:
     if tuple(rules.labels) != self.labels:
       raise ValueError("the rules are not over the reported labels")
     self.rules = rules
+    self._rule = dict(zip(self.labels, rules.per_label))   # label -> its LabelRules.
     self.source = source
     framing = getattr(classifier, "framing", None)
     self.window_seconds = (framing.span_samples / float(P.SAMPLE_RATE_HZ) if framing
                            else None)
     self._clock = _Clock()
-    self._streams = []
+    self._stream = None           # The EventStream of every label, made at the first windows.
     self._announced = {}          # label -> start seconds of its announced open event.
     self._last_end = {}           # label -> end seconds of its last announced event.
     self.suppressed = 0           # Events not announced because of a cooldown.
     self.events = 0               # Events ended and announced.
     self._started = False
 
-  def _ensure_streams(self, window_seconds):
-    if self._streams:
-      return
-    # One stream of every label, each under its own rules: labels compete (EventRules.compete)
-    # with all the others, as in batch (transforms.events.detect_each).
-    per_label = tuple(rule.events for rule in self.rules.per_label)
-    self._streams.append((_Stream(self.labels, per_label, window_seconds),
-                          np.arange(len(self.labels))))
+  def _ensure_stream(self, window_seconds):
+    if self._stream is None:
+      # One stream of every label, each under its own rules: labels compete
+      # (EventRules.compete) with all the others, as in batch (transforms.events.detect_each).
+      per_label = tuple(rule.events for rule in self.rules.per_label)
+      self._stream = _Stream(self.labels, per_label, window_seconds)
 
   def add(self, heard, record_path=None):
     """One capture window as heard (runtime.listening.Heard) -> [(EventNotice, sinks or None)].
@@ -133,8 +132,8 @@ class LiveEvents:
 
   def _finish_stream(self, ended):
     notices = self._push(*ended)
-    for stream, _ in self._streams:
-      notices += self._ended(stream.flush())
+    if self._stream is not None:
+      notices += self._ended(self._stream.flush())
     return notices
 
   def _push(self, windows, window_levels):
@@ -148,19 +147,15 @@ class LiveEvents:
       # batch scoring's --min-level leaves such windows unclassified (models/scoring.py).
       scores = np.where((window_levels < self.rules.gate_dbfs)[:, None], np.float32(np.nan),
                         scores)
-    self._ensure_streams(self.window_seconds or events_lib.full_window_seconds(
+    self._ensure_stream(self.window_seconds or events_lib.full_window_seconds(
         windows.starts, windows.ends))
-    notices = []
-    for stream, indices in self._streams:
-      closed = stream.push_windows(windows.starts, windows.ends, scores[:, indices])
-      notices += self._ended(closed)
-      notices += self._opened(stream)
-    return notices
+    closed = self._stream.push_windows(windows.starts, windows.ends, scores)
+    return self._ended(closed) + self._opened()
 
-  def _opened(self, stream):
+  def _opened(self):
     notices = []
-    for event in stream.open_events():
-      rules = self.rules.per_label[self.labels.index(event.label)].events
+    for event in self._stream.open_events():
+      rules = self._rule[event.label].events
       if event.label in self._announced or event.duration_seconds < rules.min_duration_seconds:
         continue
       self._announced[event.label] = None if self._cooling(event) else event.start_seconds
@@ -169,7 +164,7 @@ class LiveEvents:
     return notices
 
   def _cooling(self, event):
-    rule = self.rules.per_label[self.labels.index(event.label)]
+    rule = self._rule[event.label]
     last = self._last_end.get(event.label)
     cooling = last is not None and event.start_seconds - last < rule.cooldown_seconds
     if cooling:
@@ -194,7 +189,7 @@ class LiveEvents:
 
   def _notice(self, kind, event):
     ended = kind == "end"
-    rule = self.rules.per_label[self.labels.index(event.label)]
+    rule = self._rule[event.label]
     notice = prediction.EventNotice(
         kind=kind, label=event.label, source=self.source, model=self.classifier.name,
         model_version=str(self.classifier.version),
