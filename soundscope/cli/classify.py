@@ -221,7 +221,7 @@ def run(args):
 
 def _run(args, params, rules, tables, levels, starts):
   """run() once the options are checked (starts: start_times's pair)."""
-  from soundscope.models import file_events, label_sets
+  from soundscope.models import file_events, label_sets, scoring
   from soundscope.models.store import files as store
   from soundscope.models.store import registry
   try:
@@ -253,7 +253,7 @@ def _run(args, params, rules, tables, levels, starts):
       if tables is not None:
         tables.write(path, events)
       if not args.per_window:
-        result = result._replace(windows=None, levels=None)
+        result = scoring.without_windows(result)
     result = label_sets.reported(result, resolved)
     if args.json:
       line = format_json(path, result, model, aggregation, args.top_k, args.threshold, labels,
