@@ -5,6 +5,7 @@ import json
 import os
 import re
 import stat
+import threading
 
 import pytest
 
@@ -101,6 +102,63 @@ def test_json_api_and_events_page(stack):
   assert stack.courier.config.notification_name == "heard"
   forged = client.post("/config", data={"device_name": "Evil", "form_token": "guess"})
   assert forged.status_code == 400 and stack.store.load().device_name == "Hall"
+
+
+def _stream_predictions(client, count, **kwargs):
+  """The first `count` predictions of /api/stream as (id, sequence) pairs (fails after 20 s)."""
+  got = []
+  reader = threading.Thread(target=_read_stream, args=(client, count, got, kwargs), daemon=True)
+  reader.start()
+  reader.join(20)
+  assert not reader.is_alive(), f"the stream sent {len(got)} of {count} predictions"
+  return got
+
+
+def _read_stream(client, count, got, kwargs):
+  response = client.get("/api/stream", buffered=False, **kwargs)
+  fields = {}
+  try:
+    for line in _lines(response):
+      if line == "":
+        if fields.get("event") == "prediction":
+          got.append((fields.get("id"), json.loads(fields["data"])["sequence"]))
+          if len(got) == count:
+            return
+        fields = {}
+      elif not line.startswith(":"):
+        name, _, value = line.partition(": ")
+        fields[name] = value
+  finally:
+    response.close()
+
+
+def _lines(response):
+  pending = ""
+  for chunk in response.iter_encoded():
+    pending += chunk.decode()
+    *lines, pending = pending.split("\n")
+    yield from lines
+
+
+def test_an_event_published_before_the_page_streams_is_not_lost(stack):
+  # The page is rendered, then an event is published, then the page's stream opens:
+  # the stream starts with that event (it was lost before: a CI failure of the browser test).
+  client = stack.app.test_client()
+  stack.classify(sr.RAIN_CLIP, 1.0, 0)
+  page = client.get("/").get_data(as_text=True)
+  after = re.search(r'data-stream-after="([^"]+)"', page).group(1)
+  stack.classify(sr.RAIN_CLIP, 1.0, 1)
+  stack.classify(sr.DOG_CLIP, 1.0, 2)
+  first = _stream_predictions(client, 2, query_string={"after": after})
+  assert [sequence for _, sequence in first] == [2, 3]
+  # A browser that reconnects sends the last id it got (Last-Event-ID): only newer ones follow.
+  stack.classify(sr.DOG_CLIP, 1.0, 3)
+  again = _stream_predictions(client, 1, headers={"Last-Event-ID": first[0][0]},
+                              query_string={"after": after})
+  assert [sequence for _, sequence in again] == [3]
+  # An id from another server (restarted) replays what this one keeps.
+  other = _stream_predictions(client, 4, query_string={"after": "0badcafe-2"})
+  assert [sequence for _, sequence in other] == [1, 2, 3, 4]
 
 
 def test_a_rebound_host_name_gets_no_answer_on_loopback(stack):

@@ -104,8 +104,9 @@ def create_app(hub, config_store, courier=None, runtime_status=None,
     if form:   # Show what the user typed back to them, except secrets.
       view.update({k: v for k, v in form.items()
                    if k in view and k not in config_lib.SECRET_FIELDS})
+    events, newest = hub.snapshot(S.EVENTS_PAGE_COUNT)
     return flask.render_template(
-        "index.html", events=hub.recent(S.EVENTS_PAGE_COUNT), status=status(), config=view,
+        "index.html", events=events, stream_after=newest, status=status(), config=view,
         errors=errors or {}, saved=flask.request.args.get("saved") == "1",
         form_token=form_token, settings=settings, history=history is not None,
         initial=initial_data() if initial_data else None), code
@@ -165,7 +166,9 @@ def create_app(hub, config_store, courier=None, runtime_status=None,
 
   @app.get("/api/stream")
   def api_stream():
-    return flask.Response(_event_stream(hub, status), mimetype="text/event-stream",
+    # The browser's Last-Event-ID on a reconnection, else the id the page was rendered with.
+    after = flask.request.headers.get("Last-Event-ID") or flask.request.args.get("after")
+    return flask.Response(_event_stream(hub, status, after), mimetype="text/event-stream",
                           headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
   return app
@@ -183,14 +186,19 @@ def _static_version(folder):
   return digest.hexdigest()[:12]
 
 
-def _sse(kind, data):
+def _sse(kind, data, event_id=None):
   text = credentials.redact(json.dumps(data, separators=(",", ":")))
-  return f"event: {kind}\ndata: {text}\n\n"
+  field = f"id: {event_id}\n" if event_id else ""
+  return f"{field}event: {kind}\ndata: {text}\n\n"
 
 
-def _event_stream(hub, status):
-  """Yields server-sent events until the hub closes or the page goes away."""
-  inbox = hub.subscribe()
+def _event_stream(hub, status, after=None):
+  """Yields server-sent events until the hub closes or the page goes away.
+
+  after: the id of the last prediction the page has; the kept ones after it
+    come first (EventHub.subscribe).
+  """
+  inbox = hub.subscribe(after)
   last_status = None
   last_sent = time.monotonic()
   try:
@@ -211,6 +219,7 @@ def _event_stream(hub, status):
       if item is hub_lib.CLOSED:
         return
       last_sent = time.monotonic()
-      yield _sse("prediction", item)
+      event_id, event = item
+      yield _sse("prediction", event, event_id)
   finally:
     hub.unsubscribe(inbox)

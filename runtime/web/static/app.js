@@ -102,7 +102,9 @@
   soundscopeTimeline.start(initial.timeline);
   soundscopeHistory.start(initial.events);
   performance.mark("soundscope-drawn");   // Timeline and events shown (bench/bench_page.py).
-  var source = new EventSource("/api/stream");
+  // From the last prediction rendered with the page: one published since comes first.
+  var source = new EventSource("/api/stream?after=" + encodeURIComponent(list.dataset.streamAfter || ""));
+  source.addEventListener("open", function () { document.body.dataset.stream = "open"; });
   source.addEventListener("prediction", function (e) { addPrediction(JSON.parse(e.data)); });
   source.addEventListener("status", function (e) { showStatus(JSON.parse(e.data)); });
 })();
