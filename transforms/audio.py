@@ -10,10 +10,12 @@ transforms/resample.py, equal to resampy.resample up to float rounding).
 Long files are never held whole: `stream_mono` decodes blocks of
 `params.read_block_seconds` with a margin on each side that covers the
 resampling filter, and cuts each resampled block on a sample grid that
-both rates share.  The concatenated blocks are therefore the same samples
-that resampling the whole file at once gives (up to float64 rounding), so
-examples computed from a stream match whole-file processing everywhere,
-block edges included.
+both rates share, each block starting where the whole file's matrix
+products start (resample.aligned_start).  The concatenated blocks are
+therefore the samples that resampling the whole file at once gives, bit for
+bit (up to float64 rounding for the few rates with rounding outliers, e.g.
+15.6 kHz), so examples computed from a stream match whole-file processing
+everywhere, block edges included.
 """
 
 import collections
@@ -276,7 +278,8 @@ def stream_mono(path, params=P.VggishParams(), start_seconds=None, end_seconds=N
     with soundfile.SoundFile(info.path) as source:
       done_out = 0
       for block_start in range(0, total_in, block_in):
-        read_from = max(0, block_start - margin_in)
+        read_from = polyphase.aligned_start(max(0, block_start - margin_in), rate_in, rate_out,
+                                            params.resample_filter)
         read_to = min(total_in, block_start + block_in + margin_in)
         source.seek(start + read_from)
         samples = source.read(read_to - read_from, dtype="float32", always_2d=True)
@@ -305,12 +308,14 @@ class StreamResampler:
   input whose right margin (_margin: the filter's reach, rounded up to the
   grid both rates share) has arrived, with the margin of context on each side
   (zeros before the stream's first sample, as resampling the whole stream at
-  once), and cuts the result on that grid.  The concatenated outputs
-  therefore equal resample() of the whole stream, and stream_mono of the same
-  samples, up to float64 rounding (the matrix products run on other block
-  boundaries), however the input was cut.  The output lags the input by
-  less than the margin plus one grid unit (44.1 kHz: 441 + 441 input
-  samples, 20 ms); `finish` resamples the rest, as the stream's end.
+  once), and cuts the result on that grid.  Each piece starts where the
+  whole signal's matrix products start (resample.aligned_start), so the
+  concatenated outputs equal resample() of the whole stream, and stream_mono
+  of the same samples, bit for bit, however the input was cut (rates with
+  rounding outliers, e.g. 15.6 kHz, only up to float64 rounding).  The output
+  lags the input by less than the margin plus one grid unit (44.1 kHz:
+  441 + 441 input samples, 20 ms); `finish` resamples the rest, as the
+  stream's end.
 
   Args:
     rate_in: the stream's sample rate, Hz.
@@ -353,14 +358,16 @@ class StreamResampler:
   def _take(self, read_to, want, done_in):
     """`want` outputs from _done_in on, resampling input [_done_in - margin, read_to);
     then the input before done_in - margin is let go."""
-    read_from = max(0, self._done_in - self._margin_in)
+    read_from = polyphase.aligned_start(max(0, self._done_in - self._margin_in), self.rate_in,
+                                        self.rate_out, self.filter_name)
     piece = self._held[read_from - self._held_from:read_to - self._held_from]
     resampled = resample(piece, self.rate_in, self.rate_out, self.filter_name)
     offset_out = (self._done_in - read_from) // self._unit_in * self._unit_out
     out = resampled[offset_out:offset_out + want]
     self.samples_out += len(out)
     self._done_in = done_in
-    keep_from = max(0, done_in - self._margin_in)
+    keep_from = polyphase.aligned_start(max(0, done_in - self._margin_in), self.rate_in,
+                                        self.rate_out, self.filter_name)
     self._held = self._held[keep_from - self._held_from:]
     self._held_from = keep_from
     return out
