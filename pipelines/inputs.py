@@ -146,14 +146,16 @@ def expand(spec):
     Expansion.
 
   Raises:
-    FileNotFoundError: the list file or directory does not exist, or the glob
-      matches nothing.
+    FileNotFoundError: the list file or directory does not exist, or the glob,
+      the directory or the list holds no file (an empty archive is a usage error).
   """
   if is_list_file(spec):
     list_path = spec[len(LIST_FILE_PREFIX):] if spec.startswith(LIST_FILE_PREFIX) else spec
     if not os.path.isfile(list_path):
       raise FileNotFoundError(f"{list_path}: list file not found")
     paths, root = _read_list(list_path)
+    if not paths:
+      raise FileNotFoundError(f"{list_path}: the list names no file (one path per line)")
   elif _has_magic(spec):
     root = _glob_root(spec)
     paths = sorted(os.path.abspath(p) for p in globlib.glob(spec, recursive=True)
@@ -163,6 +165,8 @@ def expand(spec):
   elif os.path.isdir(spec):
     root = os.path.abspath(spec)
     paths = _walk_files(root)
+    if not paths:
+      raise FileNotFoundError(f"{spec}: the folder holds no file")
   else:
     if not os.path.lexists(spec):
       raise FileNotFoundError(f"{spec}: no such file")

@@ -173,4 +173,4 @@ def test_predict_events_over_an_empty_archive_is_a_usage_error(archive, capsys, 
                            str(tmp_path / "x.parquet"), "--model-dir", str(archive / "models"),
                            "--events", "--no-progress")
   lines = err.strip().splitlines()
-  assert status == 2 and len(lines) == 1 and "holds no audio file" in lines[0], err
+  assert status == 2 and len(lines) == 1 and "holds no file" in lines[0] and "empty" in lines[0], err

@@ -82,15 +82,6 @@ def test_max_error_fraction_fails_a_run_with_too_many_errors(tmp_path, capsys):
   assert "--max-error-fraction" in capsys.readouterr().err
 
 
-def test_an_empty_input_folder_is_not_a_failed_run(tmp_path, capsys):
-  (tmp_path / "empty").mkdir()
-  status, out, err = _predict(capsys, "support_pipelines:make_tiny_classifier",
-                              "--input", str(tmp_path / "empty"),
-                              "--output", str(tmp_path / "preds.parquet"))
-  assert status == 0, err
-  assert "files: 0 in = 0 written + 0 errors (ok)" in out
-
-
 def _released_segments(path, count, bom):
   """The header and first `count` rows of the released balanced-train CSV, optionally with a BOM."""
   with open(asset("audioset/balanced_train_segments.csv"), encoding="utf-8") as handle:

@@ -59,6 +59,24 @@ def test_expand_refuses_empty_globs_and_missing_lists(tmp_path):
     inputs.expand(str(tmp_path / "missing.txt"))
 
 
+@pytest.mark.parametrize("command", ["predict", "embed"])
+def test_an_empty_archive_is_one_usage_line(tmp_path, capsys, command):
+  """An empty folder or list is a usage error naming it (exit 2), not '0 in (ok)'."""
+  from soundscope.cli import main as cli_main
+  folder = tmp_path / "archive"
+  (folder / "2024" / "05").mkdir(parents=True)     # Folders, no file.
+  listing = tmp_path / "inputs.txt"
+  listing.write_text("# nothing yet\n\n")
+  with pytest.raises(FileNotFoundError, match="the folder holds no file"):
+    inputs.expand(str(folder))
+  for given in (folder, listing):
+    code = cli_main.main([command, "--input", str(given), "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert str(given) in err[0] and "no file" in err[0]
+  assert not list(tmp_path.glob("out*"))
+
+
 def test_labels_accept_mids_and_indices():
   class_map = labels.load_class_map(asset("audioset/class_labels_indices.csv"))
   assert labels.parse("/m/09x0r,/t/dd00088", class_map) == (0, class_map["/t/dd00088"])
