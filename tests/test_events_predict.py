@@ -82,7 +82,7 @@ def predicted(archive):
   status = cli.main(["predict", "--input", str(archive / "site"), "--output", str(output),
                      "--model-dir", str(archive / "models"), "--labels", "esc10",
                      "--per-window", "--events", "--start-time", "audiomoth",
-                     "--min-level", "-60", "--event-dir", str(tables), "--event-format",
+                     "--min-level", "-60", "--event-dir", str(tables), "--format",
                      "raven", "--no-progress"])
   return status, output, tables
 

@@ -23,9 +23,9 @@ def add_event_arguments(parser):
   group = parser.add_argument_group("sound events (docs/events.md)")
   group.add_argument("--events", action="store_true",
                      help="also report sound events: one line (or JSON list) per event")
-  group.add_argument("--event-format", choices=EVENT_FORMATS, default=None,
+  group.add_argument("--event-format", "--format", choices=EVENT_FORMATS, default=None,
                      help="with --event-dir: csv or jsonl (one table for the run), raven or "
-                          "audacity (one table per file) (default csv)")
+                          "audacity (one table per file) (default csv); --format is the same")
   group.add_argument("--event-dir", metavar="DIR", default=None,
                      help="write the events as tables into DIR (implies --events)")
   flags.add_flags(group, E.EventRules)
