@@ -100,6 +100,20 @@ def is_local_run(args):
   return is_local(pipeline_args)
 
 
+def start_local_cluster_early(args):
+  """For `--runner dask` without an address: starts the LocalCluster in the background
+  now (pipelines/cluster.py), so its workers start while the launcher plans."""
+  pipeline_args = list(getattr(args, "pipeline_args", None) or [])
+  if is_dask(pipeline_args) and not _dask_address(args, pipeline_args):
+    from soundscope.pipelines import cluster as cluster_lib
+    cluster_lib.start_early(dask_workers(args))
+
+
+def _dask_address(args, pipeline_args):
+  return getattr(args, "dask_address", None) or _flag_value(pipeline_args,
+                                                            "--dask_client_address")
+
+
 def dask_workers(args):
   """Worker processes of the LocalCluster: --dask-workers, or one per core."""
   return max(1, getattr(args, "dask_workers", 0) or os.cpu_count() or 1)
@@ -272,8 +286,27 @@ def make_pipeline(pipeline_args, runner=None):
   """A beam.Pipeline on `runner` (default: the chosen runner) with the pass-through options."""
   import apache_beam as beam
   quiet_logs()
+  _no_ipython_probe()
   return beam.Pipeline(runner=runner or default_runner(pipeline_args),
                        options=pipeline_options(pipeline_args))
+
+
+def _never_in_ipython():
+  return False
+
+
+def _no_ipython_probe():
+  """Beam asks at every apply whether it runs in IPython by importing IPython (0.35 s
+  of a run's start where IPython is installed).  A process that has not imported
+  IPython is not in an IPython session: the commands answer that without the import."""
+  import sys
+  if "IPython" in sys.modules:
+    return
+  for name in ("apache_beam.utils.interactive_utils", "apache_beam.pipeline",
+               "apache_beam.runners.direct.direct_runner"):
+    module = sys.modules.get(name)
+    if module is not None and hasattr(module, "is_in_ipython"):
+      module.is_in_ipython = _never_in_ipython
 
 
 def _without_flag(pipeline_args, flag):
@@ -302,24 +335,20 @@ def runner_session(args, num_parts):
   if not is_dask(pipeline_args):
     yield default_runner(pipeline_args), pipeline_args
     return
+  from soundscope.pipelines import cluster as cluster_lib
   try:
-    import distributed
+    import distributed  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
     from apache_beam.runners.dask import dask_runner
   except ImportError as exc:
     raise RunnerUnavailable(f"--runner dask needs the dask extra ({exc.name} is missing): "
                             f"{DASK_EXTRA_HINT}") from None
   pipeline_args = _without_flag(pipeline_args, RUNNER_FLAG)
-  # The scheduler, nannies and client log every start and stop at INFO.
-  logging.getLogger("distributed").setLevel(logging.WARNING)
   cluster = None
-  address = getattr(args, "dask_address", None) or _flag_value(pipeline_args,
-                                                               "--dask_client_address")
+  address = _dask_address(args, pipeline_args)
   try:
-    if not address:
-      cluster = distributed.LocalCluster(
-          n_workers=dask_workers(args), threads_per_worker=1, processes=True,
-          dashboard_address=None, silence_logs=logging.ERROR,
-          preload=["soundscope.pipelines.dask_worker"])
+    if not address:   # The one start_early began, or a new one.
+      workers = dask_workers(args)
+      cluster = cluster_lib.take(workers) or cluster_lib.local_cluster(workers)
       address = cluster.scheduler_address
     if _flag_value(pipeline_args, "--dask_client_address") is None:
       pipeline_args.append(f"--dask_client_address={address}")

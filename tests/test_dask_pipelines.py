@@ -164,3 +164,42 @@ def test_a_missing_dask_extra_or_scheduler_is_one_line(tmp_path, capsys, clips):
   assert status == 1 and "Traceback" not in err
   assert len(err.strip().splitlines()) == 1 and f"127.0.0.1:{port}" in err
   assert sorted(os.listdir(tmp_path)) == []
+
+
+def _soundscope(*argv, cwd):
+  """`python -m soundscope argv` in a fresh process (the tests' model factory importable)."""
+  import subprocess
+  import sys
+  here = os.path.dirname(os.path.abspath(__file__))
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+      [here] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+  return subprocess.run([sys.executable, "-m", "soundscope", *argv], capture_output=True,
+                        text=True, env=env, cwd=cwd, timeout=300)
+
+
+def test_a_local_cluster_started_early_runs_the_pipeline_and_ends_with_the_command(
+    clips, tmp_path):
+  """`--runner dask` without an address: the LocalCluster the command starts early (its
+  workers import Beam while the launcher plans, pipelines/cluster.py) gives the default
+  runner's rows; a run that stops before its pipeline (a usage error) still closes it."""
+  import psutil
+  common = ("predict", "--model-factory", FACTORY, "--input", str(clips), "--no-progress")
+  local = _soundscope(*common, "--output", str(tmp_path / "local.parquet"), cwd=tmp_path)
+  assert local.returncode == 0, local.stderr
+  ran = _soundscope(*common, "--output", str(tmp_path / "dask.parquet"), "--runner", "dask",
+                    "--dask-workers", "2", cwd=tmp_path)
+  assert ran.returncode == 0 and ran.stderr == "", ran.stderr
+  assert "files: 6 in = 4 written + 2 errors (ok)" in ran.stdout
+  assert _table(tmp_path / "dask.parquet", ["run_time"]).equals(
+      _table(tmp_path / "local.parquet", ["run_time"]))
+  before = {p.pid for p in psutil.process_iter()}
+  (tmp_path / "empty").mkdir()    # Refused after the cluster's start began.
+  refused = _soundscope("predict", "--model-factory", FACTORY, "--input", str(tmp_path / "empty"),
+                        "--output", str(tmp_path / "x.parquet"), "--runner", "dask",
+                        "--dask-workers", "2", cwd=tmp_path)
+  assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+  assert "holds no file" in refused.stderr and not list(tmp_path.glob("x*"))
+  left = [p for p in psutil.process_iter(["cmdline"])
+          if p.pid not in before and any(
+              word in " ".join(p.info["cmdline"] or []) for word in ("spawn_main", "distributed"))]
+  assert not left, left

@@ -6,6 +6,7 @@ Apache Beam unchanged.
 """
 
 from soundscope.cli import beam
+from soundscope.pipelines import options
 
 PASS_UNKNOWN_ARGS = True
 
@@ -20,5 +21,6 @@ def add_arguments(parser):
 
 
 def run(args):
+  options.start_local_cluster_early(args)   # Its workers start while Beam imports here.
   from soundscope.pipelines import audioset
   return beam.run_pipeline(audioset, args)

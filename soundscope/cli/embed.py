@@ -6,6 +6,7 @@ Apache Beam unchanged.
 """
 
 from soundscope.cli import beam
+from soundscope.pipelines import options
 
 PASS_UNKNOWN_ARGS = True
 
@@ -23,5 +24,6 @@ def add_arguments(parser):
 
 
 def run(args):
+  options.start_local_cluster_early(args)   # Its workers start while Beam imports here.
   from soundscope.pipelines import embed
   return beam.run_pipeline(embed, args)

@@ -1,0 +1,101 @@
+"""The local Dask cluster of `--runner dask` without --dask-address, started early.
+
+Starting it is mostly waiting: the scheduler, then one nanny and worker
+process per worker, each importing Dask, Beam and soundscope's pipeline
+modules (the preload, pipelines/dask_worker.py) before it registers,
+~2 s in all on 2 cores.  `start_early` does that in a background thread as
+soon as the command line is parsed, so the workers start while the launcher
+imports Beam, expands the inputs, checks the model and plans the parts;
+options.runner_session then `take`s the running cluster.  A run that ends
+before (a usage error, nothing left to do) closes it at exit.
+
+Nothing here imports Beam.
+"""
+
+import atexit
+import logging
+import threading
+
+PRELOAD = "soundscope.pipelines.dask_worker"
+
+_lock = threading.Lock()
+_early = None   # _Start of the cluster start_early began, until taken.
+
+
+class _Start:
+  """A LocalCluster being started in a thread: its result or its exception."""
+
+  def __init__(self, workers):
+    self.workers = workers
+    self.cluster = None
+    self.error = None
+    self.thread = threading.Thread(target=self._run, name="soundscope-dask-start", daemon=True)
+    self.thread.start()
+
+  def _run(self):
+    try:
+      self.cluster = local_cluster(self.workers)
+    except BaseException as exc:  # pylint: disable=broad-except  (raised again by take())
+      self.error = exc
+
+  def result(self):
+    self.thread.join()
+    if self.error is not None:
+      raise self.error
+    return self.cluster
+
+
+def local_cluster(workers):
+  """A distributed.LocalCluster of `workers` single-threaded worker processes.
+
+  Args:
+    workers: worker processes (each with a nanny), one task at a time each.
+
+  Returns:
+    the running cluster (close() it); ImportError without the dask extra.
+  """
+  import distributed
+  # The scheduler, nannies and client log every start and stop at INFO.
+  logging.getLogger("distributed").setLevel(logging.WARNING)
+  # No dashboard; the scheduler's HTTP routes (health) on a free port, not 8787, which
+  # another cluster on the machine may hold (a warning on stderr otherwise).
+  return distributed.LocalCluster(
+      n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+      scheduler_kwargs={"dashboard_address": ":0"}, silence_logs=logging.ERROR,
+      preload=[PRELOAD])
+
+
+def start_early(workers):
+  """Starts a LocalCluster of `workers` in the background (once per process)."""
+  global _early
+  with _lock:
+    if _early is None:
+      _early = _Start(workers)
+      atexit.register(_close_untaken)
+
+
+def take(workers):
+  """The cluster start_early began (waiting for it), or None when none was begun or it
+  has another worker count; raises what starting it raised (ImportError, OSError)."""
+  global _early
+  with _lock:
+    start, _early = _early, None
+  if start is None:
+    return None
+  cluster = start.result()
+  if start.workers != workers:
+    cluster.close()
+    return None
+  return cluster
+
+
+def _close_untaken():
+  """At exit: closes a cluster started early that no pipeline took."""
+  global _early
+  with _lock:
+    start, _early = _early, None
+  if start is None:
+    return
+  start.thread.join()
+  if start.cluster is not None:
+    start.cluster.close()
