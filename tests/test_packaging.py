@@ -26,8 +26,10 @@ def test_wheel_contains_every_package_and_the_console_script(tmp_path):
   assert "soundscope/__init__.py" in names and "soundscope/__main__.py" in names
   assert "soundscope/transforms/audio.py" in names
   assert "soundscope/models/networks/vggish.py" in names
-  assert "soundscope/runtime/web/static/app.js" in names or any(
-      name.startswith("soundscope/runtime/web/static/") for name in names)
+  assert "soundscope/runtime/web/static/app.js" in names
+  # The one vendored uPlot the live page serves and the report inlines.
+  assert {"soundscope/util/vendor/uPlot.iife.min.js", "soundscope/util/vendor/uPlot.min.css",
+          "soundscope/util/vendor/uPlot.LICENSE"} <= set(names)
   # One namespace: nothing of ours at the top level of site-packages, no tests or benches.
   top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(
       (".dist-info", ".data"))}

@@ -35,6 +35,7 @@ from soundscope.runtime import credentials
 from soundscope.runtime.web import guards
 from soundscope.runtime.web import history_api
 from soundscope.runtime.web import hub as hub_lib
+from soundscope.util import vendored
 
 
 def create_app(hub, config_store, courier=None, runtime_status=None,
@@ -61,13 +62,18 @@ def create_app(hub, config_store, courier=None, runtime_status=None,
   app.json.sort_keys = False
   guards.install(app, trusted_hosts, page_password)
   initial_data = history_api.register(app, history, save_path)
-  static_version = _static_version(app.static_folder)
+  static_version = _static_version(app.static_folder, vendored.VENDOR_DIR)
 
   @app.url_defaults
   def versioned_static(endpoint, values):
     """?v=<digest of the static files>: browsers may keep them (SEND_FILE_MAX_AGE_DEFAULT)."""
-    if endpoint == "static":
+    if endpoint in ("static", "vendor"):
       values.setdefault("v", static_version)
+
+  @app.get("/vendor/<name>")
+  def vendor(name):
+    """The vendored front-end files (soundscope/util/vendor: uPlot), shared with the report."""
+    return flask.send_from_directory(vendored.VENDOR_DIR, name)
 
   app.config["SEND_FILE_MAX_AGE_DEFAULT"] = H.STATIC_MAX_AGE_SECONDS
   form_token = secrets.token_urlsafe(24)
@@ -174,15 +180,16 @@ def create_app(hub, config_store, courier=None, runtime_status=None,
   return app
 
 
-def _static_version(folder):
-  """A short digest of the static files' names and contents (changes with any of them)."""
+def _static_version(*folders):
+  """A short digest of the files' names and contents in `folders` (changes with any of them)."""
   digest = hashlib.sha256()
-  for root, _, names in sorted(os.walk(folder)):
-    for name in sorted(names):
-      path = os.path.join(root, name)
-      digest.update(os.path.relpath(path, folder).encode())
-      with open(path, "rb") as f:
-        digest.update(f.read())
+  for folder in folders:
+    for root, _, names in sorted(os.walk(folder)):
+      for name in sorted(names):
+        path = os.path.join(root, name)
+        digest.update(os.path.relpath(path, folder).encode())
+        with open(path, "rb") as f:
+          digest.update(f.read())
   return digest.hexdigest()[:12]
 
 

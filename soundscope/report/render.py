@@ -1,7 +1,7 @@
-"""A Summary -> one self-contained HTML page (template.html, report.css, report.js, vendor/).
+"""A Summary -> one self-contained HTML page (template.html, report.css, report.js, uPlot).
 
 The page needs no server and nothing from the network: the vendored charting
-library (uPlot, vendor/, MIT), its style sheet, the page's own script and the
+library (uPlot, MIT, soundscope/util/vendor/), its style sheet, the page's own script and the
 chart data (JSON) are inlined.  Tables are plain HTML, readable without
 JavaScript; the script draws the charts (uPlot, on canvas), the per-label ones
 when they scroll into view.
@@ -21,11 +21,12 @@ import re
 import urllib.parse
 
 from soundscope.configs import report as R
+from soundscope.util import vendored
 
 HERE = pathlib.Path(__file__).resolve().parent
 TEMPLATE = HERE / "template.html"
-STYLE_FILES = (HERE / "vendor" / "uPlot.min.css", HERE / "report.css")
-SCRIPT_FILES = (HERE / "vendor" / "uPlot.iife.min.js", HERE / "report.js")
+STYLE_FILES = (vendored.path(vendored.UPLOT_STYLE), HERE / "report.css")
+SCRIPT_FILES = (vendored.path(vendored.UPLOT_SCRIPT), HERE / "report.js")
 SLOT = re.compile(r"\{\{(\w+)\}\}")
 URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 LINKED_SCHEMES = ("http", "https", "file")
