@@ -179,7 +179,7 @@ def run(args, job, staged, stream=None):
     resume.take_committed(staged, *committed, [plan[i] for i in chosen],
                           [keys[i] for i in chosen], run_time)
     taken |= set(chosen)
-  if job.reuse is not None and getattr(args, "resume", False):
+  if job.reuse is not None:   # Every run: a later --resume reuses what this one commits.
     resume.record_inputs(staged, job.settings, job.keys, job.extra_inputs)
   todo = [p for p in plan if p.index not in taken]
   if committed is not None:

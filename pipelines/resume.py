@@ -19,8 +19,8 @@ interrupted run on the same prefix and:
     so the merged outputs equal an uninterrupted run's.
 Without a leftover run, --resume runs everything (and says so).
 
-Committed outputs (a growing archive run again): a run made with --resume also
-commits `.<name>.inputs.json` with its outputs (pipelines/outputs.py): its
+Committed outputs (a growing archive run again): every run (with or without
+--resume) commits `.<name>.inputs.json` with its outputs (pipelines/outputs.py): its
 settings, every input's key and how many early error rows head the errors
 file.  The next --resume refuses when those settings differ (naming the first
 difference), and reuses the committed results of every input whose key is

@@ -346,7 +346,9 @@ def test_rerun_replaces_the_output_whole(corpus, tmp_path, capsys):
   assert _predict(capsys, "--input", str(root / "wav" / "*"), "--output", str(output))[0] == 0
   assert _predict(capsys, "--input", str(root / "flac" / "*"), "--output", str(output))[0] == 0
   assert set(pd.read_parquet(output)["id"]) == {"mono_8k.flac", "stereo_22k.flac"}
-  assert sorted(os.listdir(tmp_path)) == ["again-errors.parquet", "again.parquet"]
+  # The outputs and the record of their inputs (for a later --resume), nothing else.
+  assert sorted(os.listdir(tmp_path)) == [".again.inputs.json", "again-errors.parquet",
+                                         "again.parquet"]
 
 
 @pytest.mark.slow
@@ -376,7 +378,8 @@ def test_two_worker_processes_give_the_same_rows(corpus, tmp_path, capfd, monkey
     expected = classifier.clip_scores(audio.load_mono(str(root / relative)))
     np.testing.assert_allclose(np.asarray(rows.loc[relative, "scores"]), expected, rtol=1e-5)
   # The row shards the workers wrote were merged into the one file and removed.
-  assert sorted(os.listdir(tmp_path)) == ["two-errors.parquet", "two.parquet"]
+  assert sorted(os.listdir(tmp_path)) == [".two.inputs.json", "two-errors.parquet",
+                                         "two.parquet"]
   # Kept instead, they are the output: one shard per bundle, so one or more per worker.
   status = cli.main(["predict", "--model-factory", FACTORY, "--no-progress",
                             "--input", str(root / "**" / "*"), "--output", str(output),
@@ -410,7 +413,8 @@ def test_a_failed_merge_keeps_the_previous_output_and_leaves_no_staging(corpus, 
   assert err.strip().endswith("kept.parquet: No space left on device") and len(
       err.strip().splitlines()) == 1
   assert output.read_bytes() == before
-  assert sorted(os.listdir(tmp_path)) == ["kept-errors.parquet", "kept.parquet"]
+  assert sorted(os.listdir(tmp_path)) == [".kept.inputs.json", "kept-errors.parquet",
+                                         "kept.parquet"]
 
 
 def test_part_rows_are_streamed_into_one_file_in_part_order(tmp_path):
@@ -498,7 +502,8 @@ def test_a_count_mismatch_fails_and_keeps_the_previous_output(corpus, tmp_path, 
   assert status == 1
   assert "files: 2 in = 1 written + 0 errors (MISMATCH" in captured.out
   assert output.read_bytes() == before
-  assert sorted(os.listdir(tmp_path)) == ["kept-errors.parquet", "kept.parquet"]
+  assert sorted(os.listdir(tmp_path)) == [".kept.inputs.json", "kept-errors.parquet",
+                                         "kept.parquet"]
 
 
 @pytest.mark.slow
@@ -512,6 +517,7 @@ def test_kept_shards_are_the_output_and_either_layout_replaces_the_other(corpus,
   assert "files: 12 in = 8 written + 4 errors (ok)" in out
   shards = sorted(os.listdir(tmp_path))
   shards.remove("kept-errors.parquet")
+  shards.remove(".kept.inputs.json")
   assert shards == [f"kept-{i:05d}-of-{len(shards):05d}.parquet" for i in range(len(shards))]
   # Read back as one dataset, as a user would read the shards.
   rows = pq.ParquetDataset([str(tmp_path / name) for name in shards]).read().to_pandas()
@@ -523,7 +529,8 @@ def test_kept_shards_are_the_output_and_either_layout_replaces_the_other(corpus,
     np.testing.assert_allclose(np.asarray(rows.loc[relative, "scores"]), expected, rtol=1e-5)
   # The prefix owns both layouts: a merged rerun replaces the shards, and back.
   assert _predict(capsys, "--input", str(root / "wav" / "*"), "--output", str(output))[0] == 0
-  assert sorted(os.listdir(tmp_path)) == ["kept-errors.parquet", "kept.parquet"]
+  assert sorted(os.listdir(tmp_path)) == [".kept.inputs.json", "kept-errors.parquet",
+                                         "kept.parquet"]
   status, out = _predict(capsys, "--input", str(root / "flac" / "*"), "--output", str(output),
                          "--keep-shards")
   assert status == 0, out

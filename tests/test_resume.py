@@ -102,9 +102,10 @@ def test_resume_after_kill_9_gives_the_uninterrupted_outputs(clips, uninterrupte
 
 def test_resume_over_a_growing_archive_runs_only_new_and_changed_inputs(
     clips, tmp_path, capsys, monkeypatch):
-  """A committed --resume run over 6 clips and a broken file; 2 clips are added (sorting
-  between the others) and 1 is touched: --resume scores exactly those 3 and the outputs
-  equal a fresh run over all 9 inputs; other settings refuse; all committed: no model."""
+  """A committed plain run (no --resume) over 6 clips and a broken file; 2 clips are added
+  (sorting between the others) and 1 is touched: --resume scores exactly those 3 and the
+  outputs equal a fresh run over all 9 inputs; other settings refuse; all committed: no
+  model."""
   import shutil
   archive = tmp_path / "archive"
   archive.mkdir()
@@ -115,8 +116,8 @@ def test_resume_over_a_growing_archive_runs_only_new_and_changed_inputs(
       shutil.copyfile(os.path.realpath(clips / name), archive / name)
   shutil.copyfile(clips / "zz_notes.wav", archive / "zz_notes.wav")
   output = tmp_path / "out" / "preds.parquet"
-  assert cli.main(_argv(archive, output, "--resume")) == 0
-  assert "no interrupted run or committed inputs on this output" in capsys.readouterr().out
+  assert cli.main(_argv(archive, output)) == 0     # Commits its inputs record too.
+  capsys.readouterr()
   for name in added:
     shutil.copyfile(os.path.realpath(clips / name), archive / name)
   touched = archive / names[0]
@@ -127,8 +128,8 @@ def test_resume_over_a_growing_archive_runs_only_new_and_changed_inputs(
   assert "--resume: 6 of 9 inputs already committed unchanged; 3 to run" in out, out
   assert "files_read=3 " in out and "files: 9 in = 8 written + 1 errors (ok)" in out, out
   fresh = tmp_path / "fresh" / "preds.parquet"
-  assert cli.main(_argv(archive, fresh)) == 0
-  capsys.readouterr()
+  assert cli.main(_argv(archive, fresh, "--resume")) == 0    # Nothing there: runs all.
+  assert "no interrupted run or committed inputs on this output" in capsys.readouterr().out
 
   def same_as_fresh():
     assert _rows(output).equals(_rows(fresh))
@@ -186,8 +187,8 @@ def test_a_kill_between_the_commit_renames_is_completed_by_the_next_run(clips, t
   assert outputs.recover(str(tmp_path), "preds")
   assert _rows(output).equals(_rows(whole)) and not _rows(output).equals(old)
   assert pq.read_table(tmp_path / "preds-errors.parquet").num_rows == 1
-  assert sorted(os.listdir(tmp_path)) == ["five.txt", "preds-errors.parquet", "preds.parquet",
-                                          "whole"]
+  assert sorted(os.listdir(tmp_path)) == [".preds.inputs.json", "five.txt", "preds-errors.parquet",
+                                          "preds.parquet", "whole"]
 
 
 def test_embed_resumes_after_a_full_disk_with_the_uninterrupted_records(
