@@ -31,8 +31,10 @@ TensorFlow its share of the cores.  Needs the `dask` extra.
 """
 
 import contextlib
+import functools
 import logging
 import os
+import sys
 
 from soundscope.configs import pipelines as PC
 
@@ -40,6 +42,9 @@ from soundscope.configs import pipelines as PC
 # Beam options whose presence means the user chose the runner's worker setup.
 RUNNER_FLAG = "--runner"
 # Local SDK worker processes log every bundle at INFO; keep them quiet unless asked.
+# Beam's worker module for multi_processing, and ours that runs it with quiet logs.
+BEAM_WORKER_MODULE = "apache_beam.runners.worker.sdk_worker_main"
+QUIET_WORKER_MODULE = "soundscope.pipelines.beam_worker"
 QUIET_HARNESS_FLAG = "--default_sdk_harness_log_level"
 QUIET_HARNESS_LEVEL = "WARNING"
 # Runners that execute on this machine: progress lines and local-file checks apply.
@@ -224,9 +229,29 @@ def default_runner(pipeline_args):
   level = _flag_value(list(pipeline_args or []), QUIET_HARNESS_FLAG) or QUIET_HARNESS_LEVEL
   worker_options = struct_pb2.Struct()
   worker_options.update({QUIET_HARNESS_FLAG[2:]: level})
-  return FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(
+  return _with_quiet_workers(FnApiRunner)(provision_info=fn_runner.ExtendedProvisionInfo(
       beam_provision_api_pb2.ProvisionInfo(retrieval_token="unused-retrieval-token",
                                            pipeline_options=worker_options)))
+
+
+@functools.lru_cache(maxsize=None)
+def _with_quiet_workers(runner_class):
+  """`runner_class` (FnApiRunner) whose multi_processing workers run
+  pipelines/beam_worker.py: Beam's worker command in the pipeline's environments is
+  swapped for ours, which is Beam's worker with quiet logs."""
+  from apache_beam.portability import python_urns
+
+  class QuietWorkersRunner(runner_class):
+
+    def run_via_runner_api(self, pipeline_proto, options):
+      beam_command = f"{sys.executable} -m {BEAM_WORKER_MODULE}".encode()
+      ours = f"{sys.executable} -m {QUIET_WORKER_MODULE}".encode()
+      for environment in pipeline_proto.components.environments.values():
+        if environment.urn == python_urns.SUBPROCESS_SDK and environment.payload == beam_command:
+          environment.payload = ours
+      return super().run_via_runner_api(pipeline_proto, options)
+
+  return QuietWorkersRunner
 
 
 # Warnings Beam 2.77 prints on every run that say nothing about the run:
@@ -267,6 +292,9 @@ class _DropBeamNoise(logging.Filter):
       return False
     return not (message.startswith("Worker:") and any(
         noise in record.getMessage() for noise in _BEAM_NOISE))
+
+
+drop_beam_noise = _DropBeamNoise()   # One instance, for handlers (pipelines/beam_worker.py).
 
 
 def quiet_logs(more=()):
