@@ -72,6 +72,13 @@ _EVENT_FIELDS = ("label", "source", "model", "model_version", "label_set", "star
                  "saved_audio", "state")
 
 
+# The layout this code writes, kept in the file's `PRAGMA user_version` (0: a file made
+# before layouts were numbered, the same tables as 1).  A file of a newer layout is
+# refused; an older one is brought up by MIGRATIONS[v] (SQL from layout v to v + 1).
+LAYOUT_VERSION = 1
+MIGRATIONS = {0: ""}
+
+
 class HistoryError(Exception):
   """The history file cannot be opened (not SQLite, no permission, a newer layout)."""
 
@@ -125,8 +132,16 @@ class History:
       self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")   # Only takes effect on a new file.
       self._db.execute("PRAGMA journal_mode = WAL")
       self._db.execute(f"PRAGMA journal_size_limit = {8 * H.BYTES_PER_MB}")
+      layout = self._db.execute("PRAGMA user_version").fetchone()[0]
+      if layout > LAYOUT_VERSION:
+        raise HistoryError(f"history {path}: written by a newer soundscope (layout {layout}; "
+                           f"this one reads up to {LAYOUT_VERSION}): upgrade soundscope, or "
+                           f"give another --state-dir")
       with self._db:
         self._db.executescript(_SCHEMA)
+        for version in range(layout, LAYOUT_VERSION):
+          self._db.executescript(MIGRATIONS[version])
+        self._db.execute(f"PRAGMA user_version = {LAYOUT_VERSION}")
         self.interrupted = self._db.execute(
             "UPDATE events SET state = 'interrupted' WHERE state = 'open'").rowcount
     except sqlite3.DatabaseError as exc:

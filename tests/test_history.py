@@ -183,3 +183,21 @@ def test_a_file_that_is_not_a_history_is_one_clear_error(tmp_path):
   with pytest.raises(history_lib.HistoryError, match="not a database") as caught:
     history_lib.History(str(path))
   assert str(caught.value).startswith(f"history {path}: ")
+
+
+def test_the_file_records_its_layout_and_a_newer_one_is_refused(tmp_path):
+  import sqlite3
+  path = tmp_path / "history.sqlite3"
+  history_lib.History(str(path))
+  with sqlite3.connect(path) as db:
+    assert db.execute("PRAGMA user_version").fetchone()[0] == history_lib.LAYOUT_VERSION
+    db.execute("PRAGMA user_version = 0")          # A file from before layouts were numbered.
+  history_lib.History(str(path))                   # Opened and brought up to date.
+  with sqlite3.connect(path) as db:
+    assert db.execute("PRAGMA user_version").fetchone()[0] == history_lib.LAYOUT_VERSION
+    db.execute(f"PRAGMA user_version = {history_lib.LAYOUT_VERSION + 1}")
+  with pytest.raises(history_lib.HistoryError, match="newer soundscope") as caught:
+    history_lib.History(str(path))
+  assert str(caught.value).startswith(f"history {path}: ") and "--state-dir" in str(caught.value)
+  with sqlite3.connect(path) as db:                # Refused, not changed.
+    assert db.execute("PRAGMA user_version").fetchone()[0] == history_lib.LAYOUT_VERSION + 1
