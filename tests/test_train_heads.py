@@ -74,8 +74,8 @@ def test_records_scored_together_equal_each_scored_alone(head_store, monkeypatch
   long_record = np.random.default_rng(1).integers(0, 256, (23, 128)).astype(np.uint8)
   batch = [real[0], np.zeros((10, 128), np.float32), long_record, *real[1:],
            np.zeros((0, 128), np.uint8)]
-  # Calls of 7 windows: records and their frames straddle the calls.
-  monkeypatch.setattr(network_heads, "BATCH_WINDOWS", 7)
+  # Calls of 16 windows: records and their frames straddle the calls.
+  monkeypatch.setattr(network_heads, "BATCH_WINDOWS", 16)
   for per_frame in (False, True):
     results = classifier.embedding_batch_scores(batch, per_frame=per_frame)
     assert len(results) == len(batch)
@@ -90,7 +90,21 @@ def test_records_scored_together_equal_each_scored_alone(head_store, monkeypatch
       else:
         alone = classifier.embedding_scores(quantized)
       assert scores.shape == alone.shape
-      np.testing.assert_allclose(scores, alone, rtol=1e-5, atol=1e-7)
+      # Bit for bit: every head call has one shape (BATCH_WINDOWS windows, padded).
+      np.testing.assert_array_equal(scores, alone)
+
+
+def test_a_window_scores_the_same_alone_or_among_others(head_store):
+  """A window's scores do not depend on the windows scored with it (classify scores a
+  file's windows together, the live loop one at a time, predict a batch of records)."""
+  from soundscope.models.store import heads
+  classifier = heads.load_head_classifier(head_store / "tiny", head_store)
+  frames = np.random.default_rng(4).integers(0, 256, (300 * 10 + 7, 128)).astype(np.uint8)
+  together = classifier.embedding_window_scores(frames)     # 301 windows: two calls.
+  assert together.scores.shape == (301, 527)
+  for i in (0, 1, 77, 255, 256, 300):
+    alone = classifier.embedding_window_scores(frames[i * 10:(i + 1) * 10]).scores
+    np.testing.assert_array_equal(alone[0], together.scores[i])
 
 
 def test_embedding_scores_never_need_the_vggish_checkpoint(tmp_path):

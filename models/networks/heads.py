@@ -35,9 +35,14 @@ MANIFEST_NAME = "model.json"
 HEAD_FILE = "head.keras"
 LABELS_FILE = "labels.csv"
 DEFAULT_AGGREGATION = "mean"
-# Windows per head call when scoring many records (embedding_batch_scores):
-# 1024 windows of 10 x 128 float32 frames are 5 MiB of input.
-BATCH_WINDOWS = 1024
+# Windows in every head call, padded when fewer (256 windows of 10 x 128 float32 frames
+# are 1.3 MiB of input; a call costs ~15 ms for 1 window, ~30 ms for 256 here).  One
+# shape for every call, because a product's rounding depends on its shape: 1 window
+# alone and among 16 differed by 1 ulp.  With one shape a window's scores did not
+# depend on the windows scored with it (checked on TensorFlow's own kernels and on
+# oneDNN's, AVX2 and AVX: tests/test_train_heads.py), so classify, predict on records
+# and the live loop give a window the same scores for the same embeddings.
+BATCH_WINDOWS = 256
 
 
 def load_manifest(head_dir):
@@ -107,11 +112,20 @@ class HeadClassifier(C.Classifier):
                      (self.max_frames - 1) * hop + vggish_input.EXAMPLE_SPAN_SAMPLES)
 
   def _score_windows(self, quantized_windows):
-    """uint8 [w, max_frames, d] padded windows + counts -> float32 [w, C]."""
+    """uint8 [w, max_frames, d] padded windows + counts -> float32 [w, C], in calls of
+    exactly BATCH_WINDOWS windows (the last filled with empty one-frame windows)."""
     frames, counts = quantized_windows
-    data = readers.FrameData(None, frames, counts, None)
-    inputs = readers.dequantized_inputs(data)
-    return np.asarray(self.model(inputs, training=False), np.float32)
+    scores = []
+    for first in range(0, len(counts), BATCH_WINDOWS):
+      chunk, chunk_counts = frames[first:first + BATCH_WINDOWS], counts[first:first + BATCH_WINDOWS]
+      missing = BATCH_WINDOWS - len(chunk_counts)
+      if missing:
+        chunk = np.concatenate([chunk, np.zeros((missing,) + chunk.shape[1:], chunk.dtype)])
+        chunk_counts = np.concatenate([chunk_counts, np.ones(missing, chunk_counts.dtype)])
+      data = readers.FrameData(None, chunk, chunk_counts, None)
+      out = np.asarray(self.model(readers.dequantized_inputs(data), training=False), np.float32)
+      scores.append(out[:BATCH_WINDOWS - missing])
+    return np.concatenate(scores)
 
   def _checked(self, quantized):
     """uint8 [frames, d] embeddings as an array; ValueError for any other shape or none."""
@@ -156,7 +170,7 @@ class HeadClassifier(C.Classifier):
     """Classifier.embedding_batch_scores with the windows of all records in few model calls.
 
     Every record's windows (per_frame: one window per frame) go through the head
-    in calls of up to BATCH_WINDOWS windows; a record that is not uint8
+    in calls of BATCH_WINDOWS windows; a record that is not uint8
     [frames, d] gets its ValueError instead of scores.
     """
     results, windows, counts, owners = [], [], [], []
@@ -173,10 +187,7 @@ class HeadClassifier(C.Classifier):
       counts.append(frame_counts)
     if not windows:
       return results
-    frames, frame_counts = np.concatenate(windows), np.concatenate(counts)
-    scores = np.concatenate([
-        self._score_windows((frames[i:i + BATCH_WINDOWS], frame_counts[i:i + BATCH_WINDOWS]))
-        for i in range(0, len(frames), BATCH_WINDOWS)])
+    scores = self._score_windows((np.concatenate(windows), np.concatenate(counts)))
     first = 0
     for index, num_windows in owners:
       mine = scores[first:first + num_windows]
