@@ -77,9 +77,7 @@ def start_early(workers):
 def take(workers):
   """The cluster start_early began (waiting for it), or None when none was begun or it
   has another worker count; raises what starting it raised (ImportError, OSError)."""
-  global _early
-  with _lock:
-    start, _early = _early, None
+  start = _pop_early()
   if start is None:
     return None
   cluster = start.result()
@@ -91,11 +89,17 @@ def take(workers):
 
 def _close_untaken():
   """At exit: closes a cluster started early that no pipeline took."""
-  global _early
-  with _lock:
-    start, _early = _early, None
+  start = _pop_early()
   if start is None:
     return
   start.thread.join()
   if start.cluster is not None:
     start.cluster.close()
+
+
+def _pop_early():
+  """The _Start that start_early began (None if none), no longer held here."""
+  global _early
+  with _lock:
+    start, _early = _early, None
+  return start

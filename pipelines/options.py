@@ -41,10 +41,10 @@ from soundscope.configs import pipelines as PC
 
 # Beam options whose presence means the user chose the runner's worker setup.
 RUNNER_FLAG = "--runner"
-# Local SDK worker processes log every bundle at INFO; keep them quiet unless asked.
 # Beam's worker module for multi_processing, and ours that runs it with quiet logs.
 BEAM_WORKER_MODULE = "apache_beam.runners.worker.sdk_worker_main"
 QUIET_WORKER_MODULE = "soundscope.pipelines.beam_worker"
+# Local SDK worker processes log every bundle at INFO; keep them quiet unless asked.
 QUIET_HARNESS_FLAG = "--default_sdk_harness_log_level"
 QUIET_HARNESS_LEVEL = "WARNING"
 # Runners that execute on this machine: progress lines and local-file checks apply.
@@ -327,7 +327,6 @@ def _no_ipython_probe():
   """Beam asks at every apply whether it runs in IPython by importing IPython (0.35 s
   of a run's start where IPython is installed).  A process that has not imported
   IPython is not in an IPython session: the commands answer that without the import."""
-  import sys
   if "IPython" in sys.modules:
     return
   for name in ("apache_beam.utils.interactive_utils", "apache_beam.pipeline",

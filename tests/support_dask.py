@@ -17,6 +17,8 @@ import socket
 import subprocess
 import time
 
+import support_pipelines
+
 START_TIMEOUT_SECONDS = 60.0
 
 
@@ -37,9 +39,7 @@ class DaskCluster:
     self._client = None
 
   def __enter__(self):
-    env = dict(os.environ)
-    here = os.path.dirname(os.path.abspath(__file__))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
+    env = support_pipelines.child_env()
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Own process groups: stopping one stops the worker processes its nanny started.
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL,

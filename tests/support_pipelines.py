@@ -57,6 +57,15 @@ class TinyClassifier(classifier.Classifier):
     return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
 
+def child_env(**extra):
+  """os.environ for a child process that imports the tests' custom models (this folder
+  first on PYTHONPATH), plus `extra`."""
+  here = os.path.dirname(os.path.abspath(__file__))
+  env = dict(os.environ, **extra)
+  env["PYTHONPATH"] = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
+  return env
+
+
 def make_tiny_classifier():
   """The --model-factory entry point: `support_pipelines:make_tiny_classifier`."""
   return TinyClassifier()

@@ -16,6 +16,7 @@ import soundfile
 
 from conftest import asset
 from soundscope.models import classifier as classifier_lib
+from soundscope.runtime import sinks as sinks_lib
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DOG_CLIP = "audio/esc10/1-100032-A-0.flac"    # ESC-10 "dog", 5 s, 44.1 kHz mono 16-bit.
@@ -168,3 +169,14 @@ class BlockSource:
 
   def close(self):
     self._at = len(self.samples)
+
+
+class Recorder(sinks_lib.Sink):
+  """A sink that keeps every prediction event it is given, in order (`events`)."""
+  name = "recorder"
+
+  def __init__(self):
+    self.events = []
+
+  def emit(self, event):
+    self.events.append(event)

@@ -169,12 +169,9 @@ def test_a_missing_dask_extra_or_scheduler_is_one_line(tmp_path, capsys, clips):
 def _soundscope(*argv, cwd):
   """`python -m soundscope argv` in a fresh process (the tests' model factory importable)."""
   import subprocess
-  import sys
-  here = os.path.dirname(os.path.abspath(__file__))
-  env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-      [here] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-  return subprocess.run([sys.executable, "-m", "soundscope", *argv], capture_output=True,
-                        text=True, env=env, cwd=cwd, timeout=300)
+  import support_runtime
+  return subprocess.run(support_runtime.soundscope_command(*argv), capture_output=True,
+                        text=True, env=support.child_env(), cwd=cwd, timeout=300)
 
 
 def test_a_local_cluster_started_early_runs_the_pipeline_and_ends_with_the_command(

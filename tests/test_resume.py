@@ -21,12 +21,12 @@ import pytest
 
 from soundscope.cli import main as cli
 from conftest import asset
+import support_pipelines as support
 
 pytestmark = pytest.mark.slow
 
 FACTORY = "support_pipelines:make_tiny_classifier"
 CLIPS = 30
-TESTS = os.path.dirname(os.path.abspath(__file__))
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def _argv(clips, output, *extra):
 
 def _child(argv, patch=""):
   """`soundscope argv` in a child process (its own session), after `patch` (Python code)."""
-  env = dict(os.environ, PYTHONPATH=os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]))
+  env = support.child_env()
   code = f"import sys\n{patch}\nfrom soundscope.cli import main\nsys.exit(main.main({argv!r}))"
   return subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -55,23 +55,13 @@ class Reconnecting(sr.BlockSource):
             "last_error": "no audio for 5 s"}
 
 
-class Recorder(sinks_lib.Sink):
-  name = "recorder"
-
-  def __init__(self):
-    self.windows = []
-
-  def emit(self, event):
-    self.windows.append(event)
-
-
 def test_a_reconnection_restarts_the_stream_and_the_status_and_page_show_it(tmp_path):
   import argparse
   from soundscope.cli import live as live_cli
   samples, rate = sr.read_clip(sr.RAIN_CLIP)
   args = live_cli.add_arguments(argparse.ArgumentParser()).parse_args(
       ["--min-time", "1", "--max-time", "1"])
-  recorder = Recorder()
+  recorder = sr.Recorder()
   source = Reconnecting(samples, rate, 4410, at=int(2.5 * rate))
   live = session_lib.LiveSession(args, sr.BandEnergyClassifier(), sinks_lib.SinkSet([recorder]),
                                  source=source)
@@ -79,10 +69,10 @@ def test_a_reconnection_restarts_the_stream_and_the_status_and_page_show_it(tmp_
   # 1 s windows from 0 s and 1 s (each piece ~10 ms behind: the resampler's margin);
   # the 0.5 s buffered when the stream reconnected is dropped; the new stream starts at
   # 2.5 s with no lag.
-  starts = [w.start_seconds for w in recorder.windows]
+  starts = [w.start_seconds for w in recorder.events]
   assert starts[:2] == [0.0, pytest.approx(0.99, abs=0.011)]
   assert starts[2:] == [2.5, pytest.approx(3.49, abs=0.011)]
-  assert all(w.model_windows >= 1 and w.predictions for w in recorder.windows)
+  assert all(w.model_windows >= 1 and w.predictions for w in recorder.events)
   status = live.status()
   assert status["stream_restarts"] == 1 and status["clock_corrections"] == 0
   assert status["input"] == source.status() and status["dropped_seconds"] == 0.5

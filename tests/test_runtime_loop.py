@@ -28,16 +28,6 @@ def clip_window(relative, seconds=5.0):
                         ended_at=0.0)
 
 
-class Recorder(sinks_lib.Sink):
-  name = "recorder"
-
-  def __init__(self):
-    self.events = []
-
-  def emit(self, event):
-    self.events.append(event)
-
-
 class Broken(sinks_lib.Sink):
   name = "broken"
 
@@ -92,7 +82,7 @@ def test_window_is_saved_before_it_is_classified(tmp_path):
 
 def test_events_reach_every_sink_in_order_even_if_one_fails(tmp_path, capsys):
   classifier = sr.BandEnergyClassifier()
-  recorder = Recorder()
+  recorder = sr.Recorder()
   jsonl = tmp_path / "events.jsonl"
   sinks = sinks_lib.SinkSet([Broken(), sinks_lib.ConsoleSink(), recorder,
                              sinks_lib.JsonLinesSink(str(jsonl))])
@@ -136,7 +126,7 @@ def run_on_rain(classifier):
   samples, rate = sr.read_clip(sr.RAIN_CLIP)
   # Five 1 s windows at five times real time: 200 ms to classify each, plenty.
   capture = capture_lib.Capture(sr.BlockSource(samples, rate, 4410, pace=5), 1.0, 1.0)
-  recorder = Recorder()
+  recorder = sr.Recorder()
   runner = loop_lib.Loop(capture, classifier, sinks_lib.SinkSet([recorder]))
   failing, classifier.failing = classifier.failing, set()
   runner.warm_up(rate)

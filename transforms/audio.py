@@ -358,16 +358,20 @@ class StreamResampler:
   def _take(self, read_to, want, done_in):
     """`want` outputs from _done_in on, resampling input [_done_in - margin, read_to);
     then the input before done_in - margin is let go."""
-    read_from = polyphase.aligned_start(max(0, self._done_in - self._margin_in), self.rate_in,
-                                        self.rate_out, self.filter_name)
+    read_from = self._piece_start(self._done_in)
     piece = self._held[read_from - self._held_from:read_to - self._held_from]
     resampled = resample(piece, self.rate_in, self.rate_out, self.filter_name)
     offset_out = (self._done_in - read_from) // self._unit_in * self._unit_out
     out = resampled[offset_out:offset_out + want]
     self.samples_out += len(out)
     self._done_in = done_in
-    keep_from = polyphase.aligned_start(max(0, done_in - self._margin_in), self.rate_in,
-                                        self.rate_out, self.filter_name)
+    keep_from = self._piece_start(done_in)   # The next piece's start.
     self._held = self._held[keep_from - self._held_from:]
     self._held_from = keep_from
     return out
+
+  def _piece_start(self, done_in):
+    """Where the piece for outputs from input `done_in` on starts: its margin of
+    context before, moved back to where the whole stream's products start."""
+    return polyphase.aligned_start(max(0, done_in - self._margin_in), self.rate_in,
+                                   self.rate_out, self.filter_name)

@@ -117,7 +117,8 @@ class HeadClassifier(C.Classifier):
     frames, counts = quantized_windows
     scores = []
     for first in range(0, len(counts), BATCH_WINDOWS):
-      chunk, chunk_counts = frames[first:first + BATCH_WINDOWS], counts[first:first + BATCH_WINDOWS]
+      chunk = frames[first:first + BATCH_WINDOWS]
+      chunk_counts = counts[first:first + BATCH_WINDOWS]
       missing = BATCH_WINDOWS - len(chunk_counts)
       if missing:
         chunk = np.concatenate([chunk, np.zeros((missing,) + chunk.shape[1:], chunk.dtype)])

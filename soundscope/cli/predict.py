@@ -9,9 +9,9 @@ times (soundscope/cli/event_flags.py; docs/events.md) and the shared Beam flags
 """
 
 from soundscope.cli import beam, event_flags, flags
-from soundscope.pipelines import options
 from soundscope.cli import labels as labels_cli
 from soundscope.configs import params as P
+from soundscope.pipelines import options
 
 PASS_UNKNOWN_ARGS = True
 REPORT_FLAGS = ("model", "model_dir", "top_k", "threshold", "score_block_seconds")
