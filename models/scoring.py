@@ -75,11 +75,8 @@ class _Tap:
     audio's end are not there: a cut window is measured on its real audio); the
     samples before the last window's start are let go."""
     held = np.concatenate(self._held) if self._held else np.zeros(0, np.float32)
+    levels = Levels(*levels_lib.of_windows(held, starts, ends, P.SAMPLE_RATE_HZ, self._first))
     first = np.rint(np.asarray(starts, np.float64) * P.SAMPLE_RATE_HZ).astype(np.int64)
-    stop = np.rint(np.asarray(ends, np.float64) * P.SAMPLE_RATE_HZ).astype(np.int64)
-    pieces = [held[max(0, a - self._first):max(0, b - self._first)] for a, b in zip(first, stop)]
-    levels = Levels(np.array([levels_lib.rms_dbfs(x) for x in pieces], np.float64),
-                    np.array([levels_lib.peak_dbfs(x) for x in pieces], np.float64))
     keep = int(first.max()) - self._first if first.size else 0
     if keep > 0:
       self._held, self._first = [held[keep:]], self._first + keep

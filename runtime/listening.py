@@ -4,8 +4,8 @@ A capture window (5-7 s at the device's rate) is mixed to mono
 (transforms.audio.to_mono) and fed to a transforms.audio.StreamResampler that
 lives as long as the stream: its state goes from window to window, so the
 16 kHz samples equal those `classify` and `predict` resample from the whole
-file (transforms/audio.stream_mono), up to float64 rounding, block edges
-included (a 16 kHz source passes through unchanged).  The resampler holds
+file (transforms/audio.stream_mono), bit for bit, block edges included
+(transforms/resample.aligned_start; a 16 kHz source passes through unchanged).  The resampler holds
 back the last ~20 ms of a window (its filter's reach) until the next one: a
 window's 16 kHz piece starts and ends that much before the captured window.
 
@@ -110,20 +110,12 @@ class ModelWindows:
     ends = np.asarray(windows.ends, np.float64) + offset
     if cut:   # As models/scoring.py: a window past the audio's end ends with it.
       ends = np.minimum(ends, np.maximum(self.samples / float(P.SAMPLE_RATE_HZ), starts))
-    level = _window_levels(piece, np.asarray(windows.starts, np.float64),
-                           np.asarray(windows.ends, np.float64))
+    level = levels.of_windows(piece, windows.starts, windows.ends, P.SAMPLE_RATE_HZ)[0]
     if self.framing is not None and advance:
       self._before = self._buffer[max(0, advance - self.framing.hop_samples):advance]
     self._buffer = self._buffer[advance:]
     self._offset += advance
     return windows._replace(starts=starts, ends=ends), level
-
-
-def _window_levels(piece, starts, ends):
-  """RMS dBFS of each window's samples of `piece` (seconds relative to it)."""
-  rate = float(P.SAMPLE_RATE_HZ)
-  return np.array([levels.rms_dbfs(piece[int(round(s * rate)):int(round(e * rate))])
-                   for s, e in zip(starts, ends)], np.float64)
 
 
 def joined(first, second):

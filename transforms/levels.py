@@ -2,6 +2,7 @@
 
   rms_dbfs(samples)    20 log10(root mean square), a full-scale sine reads -3.01
   peak_dbfs(samples)   20 log10(max |x|), a full-scale sample reads 0.0
+  of_windows(...)      both, for each model window of a stretch of samples
 
 Samples are float [n] in [-1, 1] (int16 / 32768).  Silence (or no samples)
 would be -inf dB; it reads as `floor` instead (configs.monitoring.LEVEL_FLOOR_DBFS,
@@ -50,3 +51,25 @@ def peak(samples):
   if samples.size == 0:
     return 0.0
   return float(max(samples.max(), -samples.min()))
+
+
+def of_windows(samples, starts, ends, rate, first=0):
+  """RMS and peak dBFS of each window [start, end) of a stretch of samples.
+
+  Args:
+    samples: float [n] samples in [-1, 1], the stretch of a stream that begins
+      at sample index `first` of it.
+    starts, ends: float [w] window bounds, seconds since the stream's sample 0
+      (rounded to the nearest sample; the part of a window before the stretch
+      or past its end is not there: a window is measured on what it holds).
+    rate: samples per second.
+    first: the stream's sample index of samples[0].
+
+  Returns:
+    (rms, peak): float64 [w] dBFS each (>= the floor).
+  """
+  lo = np.rint(np.asarray(starts, np.float64) * rate).astype(np.int64) - int(first)
+  hi = np.rint(np.asarray(ends, np.float64) * rate).astype(np.int64) - int(first)
+  pieces = [samples[max(0, a):max(0, b)] for a, b in zip(lo, hi)]
+  return (np.array([rms_dbfs(piece) for piece in pieces], np.float64),
+          np.array([peak_dbfs(piece) for piece in pieces], np.float64))
