@@ -100,6 +100,28 @@ def _frames(handle, crc32c=None):
     yield header + body, _LENGTH_BYTES + _CRC_BYTES
 
 
+def record_offsets(handle):
+  """Yields the byte offset of each record of an open, seekable TFRecord file, reading
+  only the headers (read_records from that offset reads the record, CRCs checked).
+
+  Raises:
+    DamagedRecordError: when the file ends inside a record.
+  """
+  import os
+  size = handle.seek(0, os.SEEK_END)
+  offset = handle.seek(0)
+  while offset < size:
+    header = handle.read(_LENGTH_BYTES + _CRC_BYTES)
+    if len(header) < _LENGTH_BYTES + _CRC_BYTES:
+      raise DamagedRecordError("the file ends inside a record's header")
+    (length,) = struct.unpack("<Q", header[:_LENGTH_BYTES])
+    end = offset + len(header) + length + _CRC_BYTES
+    if end > size:
+      raise DamagedRecordError("the file ends inside a record")
+    yield offset
+    offset = handle.seek(end)
+
+
 def _masked_crc32c(data, crc32c):
   crc = crc32c(data)
   return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF

@@ -178,11 +178,13 @@ def take_committed(staged, tables, count_inputs, plan, keys, run_time):
   Returns:
     inputs taken over (int).
 
-  Memory holds each committed table whole (read once).
+  Memory holds each committed table's path column whole and, for the part being
+  written, the Parquet row groups (or TFRecord records) its rows are in
+  (_CommittedTable), never a whole table of rows.
   """
   import pyarrow as pa
   import pyarrow.compute as pc
-  loaded = {name: _load(reuse) for name, reuse in tables.items()}
+  committed = {name: _CommittedTable(reuse) for name, reuse in tables.items()}
   taken = 0
   for part, part_keys in zip(plan, keys):
     paths = pa.array([key[0] for key in part_keys], pa.string())
@@ -193,17 +195,16 @@ def take_committed(staged, tables, count_inputs, plan, keys, run_time):
       for name, reuse in tables.items():
         if reuse.schema is None:
           continue
-        table = loaded[name]
         # The rows of the part's inputs, in the part's order of inputs (a stable sort).
         # (One array: indices_nonzero crashes on a ChunkedArray of no chunks, pyarrow 25.0.1.)
-        found = pc.index_in(table[reuse.column].combine_chunks(), value_set=paths)
+        found = pc.index_in(committed[name].keys, value_set=paths)
         where = pc.indices_nonzero(pc.is_valid(found))
         rows_of[name] = where.take(pc.sort_indices(found.take(where)))
-        chosen[name] = _with_run_time(table.take(rows_of[name]), run_time)
+        chosen[name] = _with_run_time(committed[name].take(rows_of[name]), run_time)
         writer.add_table(name, chosen[name])
       for name, reuse in tables.items():
         if reuse.schema is None:
-          writer.add(name, [loaded[name][i] for i in rows_of[reuse.column].to_pylist()])
+          writer.add(name, committed[name].take(rows_of[reuse.column]))
       inputs = count_inputs(chosen)
       writer.close(inputs)
     except BaseException:
@@ -213,29 +214,121 @@ def take_committed(staged, tables, count_inputs, plan, keys, run_time):
   return taken
 
 
-def _load(reuse):
-  """The committed rows of one table, as one pyarrow Table with `reuse.schema`."""
-  import json
-  import pyarrow as pa
-  import pyarrow.parquet as pq
-  from apache_beam.io.filesystems import FileSystems
-  from soundscope.pipelines import merge
-  if reuse.schema is None:   # TFRecord payloads, as a list of bytes.
-    records = []
+class _CommittedTable:
+  """One committed table, read a part at a time.
+
+  Holds the table's `reuse.column` (one path a row) and where each row lies: a
+  Parquet row group (read when a part needs one of its rows; the last ones read
+  are kept, as parts take contiguous rows), a JSON-lines file (read whole: error
+  rows only), or, for TFRecord payloads (schema None), each record's file and
+  offset (read one by one, CRCs checked).  Row i is the committed table's row
+  `reuse.skip + i`.
+  """
+
+  def __init__(self, reuse):
+    import numpy as np
+    self._reuse = reuse
+    self._pieces = []     # Per piece: (path, row group or None, or the Table of a .jsonl).
+    starts, columns = [], []
+    total = 0
+    if reuse.schema is None:
+      self._records = []   # (path, offset) of each record.
+      for path in reuse.paths:
+        self._records.extend((path, offset) for offset in _record_offsets(path))
+      self.keys = None
+      return
     for path in reuse.paths:
-      with FileSystems.open(path) as handle:
-        records.extend(merge.read_records(handle))
-    return records[reuse.skip:]
-  pieces = []
-  for path in reuse.paths:
+      for piece, column in self._scan(path):
+        self._pieces.append(piece)
+        starts.append(total)
+        columns.append(column)
+        total += len(column)
+    self._starts = np.asarray(starts + [total], np.int64)
+    keys = _concat_arrays(columns, _column_type(reuse))
+    self.keys = keys.slice(reuse.skip)
+    self._cache = {}
+
+  def _scan(self, path):
+    """Yields (piece, its key column) of one committed file."""
+    import json
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import FileSystems
+    reuse = self._reuse
     with FileSystems.open(path) as handle:
       if path.endswith(".jsonl"):
         rows = [json.loads(line) for line in handle.read().decode().splitlines() if line]
-        pieces.append(pa.Table.from_pylist(rows, schema=reuse.schema))
-      else:
-        pieces.append(pq.read_table(handle).select(reuse.schema.names).cast(reuse.schema))
-  table = pa.concat_tables(pieces) if pieces else reuse.schema.empty_table()
-  return table.slice(reuse.skip)
+        table = pa.Table.from_pylist(rows, schema=reuse.schema)
+        yield (path, None, table), table[reuse.column].combine_chunks()
+        return
+      parquet = pq.ParquetFile(handle)
+      for group in range(parquet.num_row_groups):
+        column = parquet.read_row_group(group, columns=[reuse.column])[reuse.column]
+        yield (path, group, None), column.combine_chunks().cast(_column_type(reuse))
+
+  def take(self, rows):
+    """The rows at positions `rows` (int array, any order): a pyarrow Table with
+    reuse.schema, or for TFRecord payloads a list of bytes."""
+    import numpy as np
+    import pyarrow as pa
+    positions = np.asarray(rows.to_numpy(zero_copy_only=False) if hasattr(rows, "to_numpy")
+                           else rows, np.int64) + self._reuse.skip
+    if self._reuse.schema is None:
+      return self._read_records(positions)
+    if positions.size == 0:
+      return self._reuse.schema.empty_table()
+    piece_of = np.searchsorted(self._starts, positions, side="right") - 1
+    needed = sorted(set(piece_of.tolist()))
+    self._cache = {index: self._cache.get(index) or self._read_piece(index) for index in needed}
+    base, offset = {}, 0
+    for index in needed:
+      base[index] = offset - int(self._starts[index])
+      offset += self._cache[index].num_rows
+    local = positions + np.asarray([base[i] for i in piece_of.tolist()], np.int64)
+    return pa.concat_tables([self._cache[i] for i in needed]).take(pa.array(local))
+
+  def _read_piece(self, index):
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import FileSystems
+    path, group, table = self._pieces[index]
+    if table is None:
+      with FileSystems.open(path) as handle:
+        table = pq.ParquetFile(handle).read_row_group(group)
+    return table.select(self._reuse.schema.names).cast(self._reuse.schema)
+
+  def _read_records(self, positions):
+    from apache_beam.io.filesystems import FileSystems
+    from soundscope.pipelines import merge
+    found, handles = [], {}
+    try:
+      for position in positions.tolist():
+        path, offset = self._records[position]
+        if path not in handles:
+          handles[path] = FileSystems.open(path)
+        handles[path].seek(offset)
+        found.append(next(merge.read_records(handles[path])))
+    finally:
+      for handle in handles.values():
+        handle.close()
+    return found
+
+
+def _column_type(reuse):
+  return reuse.schema.field(reuse.column).type
+
+
+def _concat_arrays(arrays, type_):
+  import pyarrow as pa
+  return pa.concat_arrays(arrays) if arrays else pa.array([], type_)
+
+
+def _record_offsets(path):
+  """The byte offset of each record of a committed TFRecord file (framing read, bodies
+  skipped)."""
+  from apache_beam.io.filesystems import FileSystems
+  from soundscope.pipelines import merge
+  with FileSystems.open(path) as handle:
+    return list(merge.record_offsets(handle))
 
 
 def _with_run_time(rows, run_time):

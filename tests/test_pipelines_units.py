@@ -407,3 +407,43 @@ def test_parts_spread_a_few_dozen_inputs_and_keep_their_order():
   plan = parts.plan(list("abcdefg"), 3)
   assert plan == [parts.Part(0, ("a", "b", "c")), parts.Part(1, ("d", "e", "f")),
                   parts.Part(2, ("g",))]
+
+
+def test_committed_rows_are_read_a_part_at_a_time_from_the_row_groups_that_hold_them(tmp_path):
+  """resume's reader of committed outputs: rows taken in any order equal the whole table's
+  (two Parquet files of 4-row groups, a JSON-lines file, a skip), only the row groups
+  holding them are read, and TFRecord payloads come back by offset with their CRCs."""
+  import json
+  import numpy as np
+  import pyarrow as pa
+  import pyarrow.parquet as pq
+  from soundscope.pipelines import resume
+  schema = pa.schema([("source", pa.string()), ("value", pa.float32())])
+  whole = pa.Table.from_pylist([{"source": f"s{i // 3}", "value": float(i)} for i in range(30)],
+                               schema=schema)
+  pq.write_table(whole.slice(0, 13), tmp_path / "a.parquet", row_group_size=4)
+  pq.write_table(whole.slice(13, 11), tmp_path / "b.parquet", row_group_size=4)
+  with open(tmp_path / "c.jsonl", "w") as handle:
+    handle.write("".join(json.dumps(row) + "\n" for row in whole.slice(24).to_pylist()))
+  reuse = resume.Reuse([str(tmp_path / n) for n in ("a.parquet", "b.parquet", "c.jsonl")],
+                       "source", schema, 2)
+  table = resume._CommittedTable(reuse)
+  expected = whole.slice(2)
+  assert table.keys.equals(expected["source"].combine_chunks())
+  read = []
+  original = table._read_piece
+  table._read_piece = lambda index: read.append(index) or original(index)
+  rows = pa.array([9, 8, 0, 27, 5], pa.int64())   # Rows 2-11 of a.parquet, 29 (JSON lines).
+  assert table.take(rows).equals(expected.take(rows))
+  assert read == [0, 1, 2, 7]   # a.parquet's groups 0-2 and the JSON lines' piece.
+  rows = pa.array([3, 10, 2, 9], pa.int64())      # Rows 4-12: a.parquet's groups 1-3.
+  assert table.take(rows).equals(expected.take(rows))
+  assert read == [0, 1, 2, 7, 3]   # Groups 1 and 2 were kept; b.parquet is never read.
+  assert table.take(pa.array([], pa.int64())).num_rows == 0
+  payloads = [bytes([i]) * (i + 1) for i in range(6)]
+  import tensorflow as tf
+  with tf.io.TFRecordWriter(str(tmp_path / "r.tfrecord")) as writer:
+    for payload in payloads:
+      writer.write(payload)
+  records = resume._CommittedTable(resume.Reuse([str(tmp_path / "r.tfrecord")], "rows", None, 1))
+  assert records.take(np.array([4, 0, 2])) == [payloads[5], payloads[1], payloads[3]]
