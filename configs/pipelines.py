@@ -10,6 +10,12 @@ TARGET_PARTS = 64               # parts
 MAX_PART_ITEMS = 64             # inputs
 MIN_PARTS = 8                   # parts
 
+# Dask partitions per worker of a local cluster, at most (one part each when fewer
+# parts): each costs ~10 ms of Beam and Dask work, and fewer than ~8 a worker leave
+# one worker idle at the end (400 clips on 2 workers: 8 partitions 11.9 s, 16 11.2 s,
+# 58 11.4 s; bench/bench_scale.py).
+DASK_PARTITIONS_PER_WORKER = 8  # partitions
+
 # embed: files per part.  VGGish batches across a part's files, and 16 clips of 5 s
 # make 80 examples, more than a full batch of 64, so TensorFlow works on full batches
 # (parts of 3 such clips ran ~25 % slower on 2 cores).

@@ -17,6 +17,13 @@ import logging
 import threading
 
 PRELOAD = "soundscope.pipelines.dask_worker"
+# Several workers are forked from one forkserver that imported these once, instead of
+# each being spawned and importing Dask itself (~0.4 s of CPU a worker, while the
+# launcher imports too; 400 clips on two workers: 11.7 -> 11.4 s on 2 cores,
+# bench/bench_scale.py).  The nannies set their environment (one BLAS thread) before
+# the forkserver starts, as before a spawn, so its numpy has no BLAS threads to fork;
+# neither Beam nor TensorFlow is imported there.  One worker is spawned.
+FORKSERVER_PRELOAD = ["distributed", "distributed.nanny", PRELOAD]
 
 _lock = threading.Lock()
 _early = None   # _Start of the cluster start_early began, until taken.
@@ -54,15 +61,22 @@ def local_cluster(workers):
   Returns:
     the running cluster (close() it); ImportError without the dask extra.
   """
+  import dask
   import distributed
+  from distributed import utils as dask_utils
   # The scheduler, nannies and client log every start and stop at INFO.
   logging.getLogger("distributed").setLevel(logging.WARNING)
-  # No dashboard; the scheduler's HTTP routes (health) on a free port, not 8787, which
-  # another cluster on the machine may hold (a warning on stderr otherwise).
-  return distributed.LocalCluster(
-      n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-      scheduler_kwargs={"dashboard_address": ":0"}, silence_logs=logging.ERROR,
-      preload=[PRELOAD])
+  method = "forkserver" if workers > 1 else "spawn"
+  with dask.config.set({"distributed.worker.multiprocessing-method": method}):
+    if method == "forkserver":
+      # Dask sets its forkserver's preload on first use; this one replaces it.
+      dask_utils.get_mp_context().set_forkserver_preload(FORKSERVER_PRELOAD)
+    # No dashboard; the scheduler's HTTP routes (health) on a free port, not 8787, which
+    # another cluster on the machine may hold (a warning on stderr otherwise).
+    return distributed.LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": ":0"}, silence_logs=logging.ERROR,
+        preload=[PRELOAD])
 
 
 def start_early(workers):

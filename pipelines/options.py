@@ -23,7 +23,8 @@ Dask.  `--runner dask` (or Beam's class name, DASK_RUNNER) runs on a
 dask.distributed cluster through Beam's DaskRunner: the scheduler at
 `--dask-address HOST:PORT`, or else a LocalCluster of `--dask-workers N`
 single-threaded worker processes (default: one per core) started for the
-run.  Every part (pipelines/parts.py) is its own Dask partition unless
+run.  Every part (pipelines/parts.py) is its own Dask partition, at most
+DASK_PARTITIONS_PER_WORKER per worker of a LocalCluster, unless
 `--dask_npartitions` or `--dask_partition_size` says otherwise, so the work
 spreads over every worker even for a few dozen files; each worker limits its
 BLAS pool to one thread (`--decode-threads`) and, on a LocalCluster, gives
@@ -350,13 +351,23 @@ def _without_flag(pipeline_args, flag):
   return out
 
 
+def dask_partitions(num_parts, cluster=None):
+  """Dask partitions of a run of `num_parts` parts: one per part, at most
+  PC.DASK_PARTITIONS_PER_WORKER per worker of a LocalCluster (`cluster`; a cluster at
+  --dask-address may grow, so its runs keep one partition per part)."""
+  num_parts = max(1, num_parts)
+  if cluster is None:
+    return num_parts
+  return min(num_parts, PC.DASK_PARTITIONS_PER_WORKER * max(1, len(cluster.workers)))
+
+
 @contextlib.contextmanager
 def runner_session(args, num_parts):
   """Yields (runner or None for Beam's choice, Beam arguments) for a run of `num_parts` parts.
 
   For Dask: imports it (RunnerUnavailable naming the extra when missing),
   starts a LocalCluster unless --dask-address is given (closed on exit), and
-  adds --dask_client_address and one partition per part.
+  adds --dask_client_address and the partitions (dask_partitions).
   """
   pipeline_args = list(getattr(args, "pipeline_args", None) or [])
   if not is_dask(pipeline_args):
@@ -381,7 +392,7 @@ def runner_session(args, num_parts):
       pipeline_args.append(f"--dask_client_address={address}")
     if (_flag_value(pipeline_args, "--dask_npartitions") is None
         and _flag_value(pipeline_args, "--dask_partition_size") is None):
-      pipeline_args.append(f"--dask_npartitions={max(1, num_parts)}")
+      pipeline_args.append(f"--dask_npartitions={dask_partitions(num_parts, cluster)}")
     yield dask_runner.DaskRunner(), pipeline_args
   finally:
     if cluster is not None:

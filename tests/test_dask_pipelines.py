@@ -199,4 +199,34 @@ def test_a_local_cluster_started_early_runs_the_pipeline_and_ends_with_the_comma
   left = [p for p in psutil.process_iter(["cmdline"])
           if p.pid not in before and any(
               word in " ".join(p.info["cmdline"] or []) for word in ("spawn_main", "distributed"))]
-  assert not left, left
+  # The two workers' forkserver (pipelines/cluster.py) ends once it reads its parent's end.
+  _, alive = psutil.wait_procs(left, timeout=5)
+  assert not alive, alive
+
+
+def _worker_state():
+  import sys
+  import threadpoolctl
+  return (os.environ.get("OPENBLAS_NUM_THREADS"),
+          tuple(sorted({pool["num_threads"] for pool in threadpoolctl.threadpool_info()})),
+          "tensorflow" in sys.modules)
+
+
+def test_a_local_cluster_of_two_workers_forks_them_with_one_blas_thread_and_partitions_per_worker():
+  """pipelines/cluster.py: two workers come from one forkserver, each with one BLAS thread
+  (the nannies' environment) and no TensorFlow; runs on it take at most
+  DASK_PARTITIONS_PER_WORKER partitions a worker, one a part when fewer."""
+  import distributed
+  from soundscope.configs import pipelines as PC
+  from soundscope.pipelines import cluster as cluster_lib
+  from soundscope.pipelines import options
+  local = cluster_lib.local_cluster(2)
+  try:
+    with distributed.Client(local) as client:
+      states = client.run(_worker_state)
+    assert len(states) == 2 and set(states.values()) == {("1", (1,), False)}, states
+    assert options.dask_partitions(100, local) == 2 * PC.DASK_PARTITIONS_PER_WORKER
+    assert options.dask_partitions(5, local) == 5
+    assert options.dask_partitions(100) == 100    # --dask-address: one per part.
+  finally:
+    local.close()
