@@ -40,7 +40,7 @@ MIN_READ_BLOCK_SECONDS = 2 * EXAMPLE_WINDOW_SECONDS  # A decoded block covers tw
 EMBEDDING_SIZE = 128
 NUM_FRAMES = 96                        # Frames per example (EXAMPLE_WINDOW_SECONDS / STFT_HOP_SECONDS).
 NUM_BANDS = 64                         # == NUM_MEL_BINS.
-VGGISH_BATCH_SIZE = 64                 # Examples per forward pass.
+VGGISH_BATCH_SIZE = 16                 # Examples in every forward pass (padded: models/networks/vggish.py).
 
 # Post-processing (vggish_postprocess.Postprocessor), the AudioSet release format.
 QUANTIZE_MIN_VAL = -2.0
@@ -95,7 +95,8 @@ class VggishParams:
       "--read-block", "decode long files in blocks of this many seconds", unit="s",
       metavar="SECONDS"))
   batch_size: int = dataclasses.field(default=VGGISH_BATCH_SIZE, metadata=flag(
-      "--vggish-batch-size", "examples per VGGish forward pass", metavar="N"))
+      "--vggish-batch-size", "examples in every VGGish forward pass (the last one padded); "
+      "batch and live give the same bytes with the same value", metavar="N"))
 
   def __post_init__(self):
     if self.resample_filter not in RESAMPLE_FILTERS:

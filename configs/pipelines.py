@@ -17,8 +17,8 @@ MIN_PARTS = 8                   # parts
 DASK_PARTITIONS_PER_WORKER = 8  # partitions
 
 # embed: files per part.  VGGish batches across a part's files, and 16 clips of 5 s
-# make 80 examples, more than a full batch of 64, so TensorFlow works on full batches
-# (parts of 3 such clips ran ~25 % slower on 2 cores).
+# make 80 examples, five full batches of VGGISH_BATCH_SIZE (16), so TensorFlow works on
+# full batches (parts of 3 such clips ran ~25 % slower on 2 cores).
 EMBED_FILES_PER_PART = 16       # files
 
 # predict on TFRecords: files per part, ~250 released records, one RECORD_BATCH_SIZE

@@ -138,3 +138,17 @@ def test_embedder_batches_give_the_same_result(golden, vggish_embedder):
   for batch_size, embedding in results.items():
     error = np.abs(embedding - exact).max()
     assert error <= tolerance, (batch_size, error, tolerance)
+
+
+def test_an_example_gets_the_same_embedding_bits_alone_or_among_others(golden, vggish_embedder):
+  """Every VGGish call has batch_size examples (models/networks/vggish.py), so an
+  example's raw embedding is the same bits embedded alone, with its clip, or among
+  other clips' examples at any position: batch (embed, classify) and live, which
+  group examples differently, give the same bytes."""
+  examples = np.concatenate([golden[f"{case}_examples"] for case in ALL_CASES])
+  together = vggish_embedder.embed(examples)
+  alone = np.concatenate([vggish_embedder.embed(example[None]) for example in examples])
+  np.testing.assert_array_equal(alone, together)
+  shuffled = np.random.default_rng(0).permutation(len(examples))
+  mixed = vggish_embedder.embed(np.concatenate([examples[shuffled], examples[:5]]))
+  np.testing.assert_array_equal(mixed[np.argsort(shuffled)], together)

@@ -145,8 +145,15 @@ def load_model(checkpoint_path):
 class VggishEmbedder:
   """Batched VGGish inference.
 
-  Loads the checkpoint once; embed() runs fixed-size batches through a compiled
-  tf.function, so any number of examples costs ceil(n / batch_size) calls.
+  Loads the checkpoint once; embed() runs batches of exactly batch_size examples
+  through a compiled tf.function (the last one padded with zero examples), so any
+  number of examples costs ceil(n / batch_size) calls, and an example's embedding
+  does not depend on the examples embedded with it: a product's rounding depends
+  on its shape (1 to 32 examples per call gave embeddings up to 1.4e-5 apart),
+  while in calls of one shape of 16 an example gave the same bits at every
+  position and beside any others, on oneDNN's AVX2, AVX and SSE4.1 kernels and on
+  TensorFlow's own.  So `embed`, `classify` with a head and the live loop give a
+  clip the same bytes whatever the batching of its examples (the same batch_size).
   """
 
   def __init__(self, checkpoint_path, batch_size=P.VGGISH_BATCH_SIZE):
@@ -165,6 +172,12 @@ class VggishEmbedder:
                        f"got {examples.shape}")
     if len(examples) == 0:
       return np.zeros((0, P.EMBEDDING_SIZE), np.float32)
-    outputs = [self._forward(examples[i:i + self.batch_size]).numpy()
-               for i in range(0, len(examples), self.batch_size)]
+    outputs = []
+    for first in range(0, len(examples), self.batch_size):
+      chunk = examples[first:first + self.batch_size]
+      real = len(chunk)
+      if real < self.batch_size:
+        chunk = np.concatenate([chunk, np.zeros((self.batch_size - real,) + chunk.shape[1:],
+                                                np.float32)])
+      outputs.append(self._forward(chunk).numpy()[:real])
     return np.concatenate(outputs)
