@@ -142,6 +142,9 @@ def _embed_streaming(prepared, embedder, postprocessor, params):
   return FileEmbedding(str(prepared.path), prepared.info, raw, quantized)
 
 
+FLUSH_CALLS = 8   # VGGish calls' worth of examples that a pass waits for, at most.
+
+
 def embed_files(paths, embedder, postprocessor=None, params=P.VggishParams(),
                 decode_workers=2, prefetch=8):
   """Embeds files in input order, overlapping decoding with inference.
@@ -190,6 +193,10 @@ def embed_files(paths, embedder, postprocessor=None, params=P.VggishParams(),
         yield _embed_streaming(prepared, embedder, postprocessor, params)
         continue
       batch.append(prepared)
-      if sum(len(item.examples) for item in batch if item.error is None) >= embedder.batch_size:
+      # Every VGGish call has batch_size examples (the last one padded): a pass is made
+      # when the waiting examples fill whole calls, or fill FLUSH_CALLS of them.
+      waiting = sum(len(item.examples) for item in batch if item.error is None)
+      if (waiting and waiting % embedder.batch_size == 0) or (
+          waiting >= FLUSH_CALLS * embedder.batch_size):
         yield from flush()
     yield from flush()

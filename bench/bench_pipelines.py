@@ -4,7 +4,8 @@
 
 On the ESC-10 clips (../shared/assets/audio/esc10, 400 x 5 s at 44.1 kHz), in
 the same run, each measurement in a fresh Python process:
-  plain     iter_file_examples + VggishEmbedder (batches of 64 across files) +
+  plain     iter_file_examples + VggishEmbedder (batches of 64 across files, the
+            loop's fastest; soundscope's calls are 16 examples, for equal bytes) +
             Postprocessor + records.serialize, in one loop, no Beam
   embed     `soundscope embed` on the default runner (FnApiRunner, in-memory)
   embed-x2  `soundscope embed --direct_num_workers=2 --direct_running_mode=multi_processing`
@@ -64,13 +65,16 @@ def _audio_seconds(paths):
   return sum(soundfile.info(p).duration for p in paths)
 
 
+PLAIN_BATCH_EXAMPLES = 16   # The plain loop's VGGish batch (examples): soundscope's own.
+
+
 def measure_plain(paths, checkpoint):
   """The foundation's plain batched loop (bench/batch_embed.py), plus serializing records."""
   from bench import batch_embed
   from soundscope.models.networks import vggish
   from soundscope.transforms import postprocess, records
   started = time.monotonic()
-  embedder = vggish.VggishEmbedder(checkpoint)
+  embedder = vggish.VggishEmbedder(checkpoint, batch_size=PLAIN_BATCH_EXAMPLES)
   postprocessor = postprocess.Postprocessor(PCA)
   for result in batch_embed.embed_files(paths, embedder, postprocessor):
     records.serialize(os.path.basename(result.path), result.quantized)
