@@ -44,13 +44,25 @@ def run(classifier, resolved, folds, minutes, levels, seed=100):
   return pairs
 
 
-def report(name, pairs, labels):
+def report(name, pairs, labels, indent=""):
+  """Prints and returns evaluate's result over `pairs` ((truth, found, seconds, ...))."""
   result = S.evaluate([pair[:3] for pair in pairs], labels)
   events = sum(len(pair[0]) for pair in pairs)
   minutes = sum(pair[2] for pair in pairs) / 60.0
-  print(f"{name:28s} event F1 {result['event_f1']:.3f}  segment F1 {result['segment_f1']:.3f}"
+  print(f"{indent}{name:28s} event F1 {result['event_f1']:.3f}  segment F1 {result['segment_f1']:.3f}"
         f"  ({events} true events, {minutes:.0f} min)")
   return result
+
+
+def print_per_label(result, labels, indent="  "):
+  """Each label's event and segment F1 (and segment recall, precision) of evaluate's result."""
+  events = result["event"].results_class_wise_metrics()
+  segments = result["segment"].results_class_wise_metrics()
+  for label in labels:
+    print(f"{indent}{label:15s} event F1 {events[label]['f_measure']['f_measure']:.3f}  "
+          f"segment F1 {segments[label]['f_measure']['f_measure']:.3f}  "
+          f"(recall {segments[label]['f_measure']['recall']:.3f}, precision "
+          f"{segments[label]['f_measure']['precision']:.3f})")
 
 
 def main():
@@ -79,13 +91,7 @@ def main():
       report(f"level {level:g} dBFS only", run(classifier, resolved, args.folds[:2],
                                               args.minutes[:2], (level,), seed=200), labels)
     print("per label (all):")
-    events = result["event"].results_class_wise_metrics()
-    segments = result["segment"].results_class_wise_metrics()
-    for label in labels:
-      print(f"  {label:15s} event F1 {events[label]['f_measure']['f_measure']:.3f}  "
-            f"segment F1 {segments[label]['f_measure']['f_measure']:.3f}  "
-            f"(recall {segments[label]['f_measure']['recall']:.3f}, precision "
-            f"{segments[label]['f_measure']['precision']:.3f})")
+    print_per_label(result, labels)
     for kind in S.BACKGROUNDS:
       found = S.detect_events(classifier, resolved,
                               S.background(300, args.background_minutes * 60.0, kind),

@@ -43,6 +43,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
+from bench import bench_sed  # noqa: E402
 from bench import soundscapes as S  # noqa: E402
 from bench.experiments import events_tuning as T  # noqa: E402
 from soundscope.configs import events as E  # noqa: E402
@@ -414,12 +415,7 @@ def describe(rules):
 
 
 def report_line(name, pairs, labels):
-  result = S.evaluate([p[:3] for p in pairs], labels)
-  events = sum(len(p[0]) for p in pairs)
-  minutes = sum(p[2] for p in pairs) / 60.0
-  print(f"  {name:28s} event F1 {result['event_f1']:.3f}  segment F1 "
-        f"{result['segment_f1']:.3f}  ({events} true events, {minutes:.0f} min)")
-  return result
+  return bench_sed.report(name, pairs, labels, indent="  ")
 
 
 def full_report(name, score_of, rules, evaluation, labels):
@@ -433,13 +429,7 @@ def full_report(name, score_of, rules, evaluation, labels):
   for level, items in per_level:
     report_line(f"level {level:g} dBFS only", pairs_of(items, score_of, labels, rules), labels)
   print("  per label (all):")
-  events = result["event"].results_class_wise_metrics()
-  segments = result["segment"].results_class_wise_metrics()
-  for label in labels:
-    print(f"    {label:15s} event F1 {events[label]['f_measure']['f_measure']:.3f}  "
-          f"segment F1 {segments[label]['f_measure']['f_measure']:.3f}  "
-          f"(recall {segments[label]['f_measure']['recall']:.3f}, precision "
-          f"{segments[label]['f_measure']['precision']:.3f})")
+  bench_sed.print_per_label(result, labels, indent="    ")
   for item in backgrounds:
     found = S.events_from_scores(scored(item, score_of(item)), labels, rules)
     print(f"  false events on {EVAL_BG_MINUTES:g} min of {item['kind']}: {len(found)} "
