@@ -28,6 +28,7 @@ from soundscope.configs import params as P
 from soundscope.models import class_map
 from soundscope.models import classifier as C
 from soundscope.models import readers
+from soundscope.models.networks import fixed_calls
 from soundscope.transforms import postprocess
 
 KIND = "vggish_head"
@@ -118,18 +119,11 @@ class HeadClassifier(C.Classifier):
     """uint8 [w, max_frames, d] padded windows + counts -> float32 [w, C], in calls of
     exactly BATCH_WINDOWS windows (the last filled with empty one-frame windows)."""
     frames, counts = quantized_windows
-    scores = []
-    for first in range(0, len(counts), BATCH_WINDOWS):
-      chunk = frames[first:first + BATCH_WINDOWS]
-      chunk_counts = counts[first:first + BATCH_WINDOWS]
-      missing = BATCH_WINDOWS - len(chunk_counts)
-      if missing:
-        chunk = np.concatenate([chunk, np.zeros((missing,) + chunk.shape[1:], chunk.dtype)])
-        chunk_counts = np.concatenate([chunk_counts, np.ones(missing, chunk_counts.dtype)])
+
+    def call(chunk, chunk_counts):
       data = readers.FrameData(None, chunk, chunk_counts, None)
-      out = np.asarray(self._head_call(readers.dequantized_inputs(data)), np.float32)
-      scores.append(out[:BATCH_WINDOWS - missing])
-    return np.concatenate(scores)
+      return np.asarray(self._head_call(readers.dequantized_inputs(data)), np.float32)
+    return fixed_calls.run(call, BATCH_WINDOWS, (frames, counts), (0, 1))
 
   def _head_call(self, inputs):
     """The head on {"frames": float32 [BATCH_WINDOWS, max_frames, d], "num_frames": int32

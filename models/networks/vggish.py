@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from soundscope.configs import params as P
+from soundscope.models.networks import fixed_calls
 
 # (Keras layer name, checkpoint scope) in network order.
 CONV_LAYERS = (
@@ -172,12 +173,5 @@ class VggishEmbedder:
                        f"got {examples.shape}")
     if len(examples) == 0:
       return np.zeros((0, P.EMBEDDING_SIZE), np.float32)
-    outputs = []
-    for first in range(0, len(examples), self.batch_size):
-      chunk = examples[first:first + self.batch_size]
-      real = len(chunk)
-      if real < self.batch_size:
-        chunk = np.concatenate([chunk, np.zeros((self.batch_size - real,) + chunk.shape[1:],
-                                                np.float32)])
-      outputs.append(self._forward(chunk).numpy()[:real])
-    return np.concatenate(outputs)
+    return fixed_calls.run(lambda chunk: self._forward(chunk).numpy(), self.batch_size,
+                           (examples,), (0,))
