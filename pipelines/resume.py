@@ -228,15 +228,15 @@ class _CommittedTable:
   def __init__(self, reuse):
     import numpy as np
     self._reuse = reuse
-    self._pieces = []     # Per piece: (path, row group or None, or the Table of a .jsonl).
-    starts, columns = [], []
-    total = 0
     if reuse.schema is None:
       self._records = []   # (path, offset) of each record.
       for path in reuse.paths:
         self._records.extend((path, offset) for offset in _record_offsets(path))
       self.keys = None
       return
+    self._pieces = []     # Per piece: (path, row group or None, or the Table of a .jsonl).
+    starts, columns = [], []
+    total = 0
     for path in reuse.paths:
       for piece, column in self._scan(path):
         self._pieces.append(piece)
@@ -279,7 +279,8 @@ class _CommittedTable:
       return self._reuse.schema.empty_table()
     piece_of = np.searchsorted(self._starts, positions, side="right") - 1
     needed = sorted(set(piece_of.tolist()))
-    self._cache = {index: self._cache.get(index) or self._read_piece(index) for index in needed}
+    self._cache = {index: self._cache[index] if index in self._cache else
+                   self._read_piece(index) for index in needed}
     base, offset = {}, 0
     for index in needed:
       base[index] = offset - int(self._starts[index])
