@@ -1,6 +1,7 @@
-"""--input sources: a network stream through a real ffmpeg (served by ffmpeg, and by an
-HTTP server that stalls), WAV and raw PCM on stdin, a file, a source faster than real
-time, and the one-line errors of a bad --input."""
+"""--input sources: a network stream through a real ffmpeg (served by ffmpeg, by an
+HTTP server that stalls, and by a real RTSP server asking for credentials, as a camera
+does), WAV and raw PCM on stdin, a file, a source faster than real time, and the
+one-line errors of a bad --input."""
 
 import datetime
 import http.server
@@ -15,6 +16,7 @@ import pytest
 import soundfile
 
 import support_mqtt as sm
+import support_rtsp
 import support_runtime as sr
 from soundscope.cli import main as cli_main
 from soundscope.configs import monitoring as M
@@ -75,6 +77,67 @@ def test_a_stream_served_by_ffmpeg_arrives_sample_for_sample(tmp_path, dog16k):
     server.wait()
   assert source.rate == 16000 and source.live and source.wall_clock
   np.testing.assert_array_equal(got[:, 0], dog16k[:24000])   # 16 kHz mono in: no resampling.
+
+
+def test_an_rtsp_camera_stream_with_credentials_arrives_sample_for_sample(tmp_path, dog16k):
+  """GStreamer's RTSP server (RTP, payload L16) asking for Basic credentials, as the
+  README's `capture --input rtsp://camera.lan/stream` would meet one."""
+  ffmpeg_or_skip()
+  clip = tmp_path / "dog.wav"
+  soundfile.write(str(clip), dog16k[:24000], 16000, subtype="PCM_16")
+  with support_rtsp.rtsp_camera(clip, "cam", "s3cret") as url:
+    source = sr.wait_for(lambda: _opened(url), timeout=10, what="the RTSP stream")
+    got = read_all(source, 24000)
+    shown = source.name
+    source.close()
+  assert source.rate == 16000 and source.live and source.wall_clock
+  np.testing.assert_array_equal(got[:24000, 0], dog16k[:24000])   # L16 is lossless.
+  assert "s3cret" not in shown and shown.startswith("rtsp://") and "127.0.0.1" in shown
+
+
+@pytest.fixture(scope="module")
+def dog_scape(tmp_path_factory, dog16k):
+  """1 s of silence, the dog clip's first 4 s and 5 s of silence (more than the longest
+  merge gap of esc10's rules, so that a live stream closes its last event), 16 kHz."""
+  path = tmp_path_factory.mktemp("rtsp") / "dog-scape.wav"
+  silence = np.zeros(16000, np.int16)
+  soundfile.write(str(path), np.concatenate([silence, dog16k, np.tile(silence, 5)]), 16000,
+                  subtype="PCM_16")
+  return path
+
+
+def test_capture_of_an_rtsp_camera_gives_the_files_events_and_hides_the_password(
+    tmp_path, dog_scape, capsys):
+  """The README's live command on an RTSP stream: the events equal `classify --events` of
+  the file served (the stream's times count from its first sample); a wrong password is
+  one line naming the stream, exit 1; the password is in no output."""
+  ffmpeg_or_skip()
+  models = sr.import_yamnet(tmp_path / "models")
+  code = cli_main.main(["classify", "--labels", "esc10", "--events", "--json", "--model-dir",
+                        str(models), str(dog_scape)])
+  assert code == 0
+  import json
+  batch = json.loads(capsys.readouterr().out)["events"]
+  assert [event["label"] for event in batch] == ["dog"], batch
+  jsonl = tmp_path / "events.jsonl"
+  with support_rtsp.rtsp_camera(dog_scape, "cam", "s3cret") as url:
+    code = cli_main.main(["capture", "--model-dir", str(models),
+                          "--input", url.replace("s3cret", "wrong")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1, err
+    assert "cannot read the stream" in err[0] and "401" in err[0] and "wrong" not in err[0]
+    code = cli_main.main(["capture", "--model-dir", str(models), "--input", url, "--labels",
+                          "esc10", "--events", "--jsonl", str(jsonl), "--duration", "10"])
+    printed = capsys.readouterr()
+  assert code == 0, printed.err
+  notices = [json.loads(line) for line in jsonl.read_text().splitlines()]
+  ends = [notice for notice in notices if notice["kind"] == "end"]
+  assert len(ends) == len(batch), (ends, batch)
+  for live, file_event in zip(ends, batch):
+    for key, value in file_event.items():
+      assert live[key] == (pytest.approx(value, abs=1e-9) if "seconds" in key else value), key
+  assert all(notice["source"] == url.replace("cam:s3cret", "[secret]") for notice in notices)
+  assert "s3cret" not in printed.out + printed.err + jsonl.read_text()
 
 
 def _opened(url):
