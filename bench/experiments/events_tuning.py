@@ -36,7 +36,7 @@ from soundscope.configs.events import EventRules
 
 MINUTES = (1, 2, 3, 4, 5, 10)          # One soundscape of each length per background.
 BACKGROUND_MINUTES = 10                # Pure background per kind, for false events.
-ENTERS = (0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
+ENTERS = (0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
 EXIT_FRACTIONS = (0.25, 0.5, 1.0)      # exit = enter x this.
 MERGE_GAPS = (1.0, 2.0, 3.0)           # seconds.
 HOP_SECONDS = 0.48                     # YAMNet's hop between windows, seconds.
