@@ -1,10 +1,13 @@
 """Scale-out figures: runners, resume, and TFRecord predict against a plain tf.data loop.
 
-  python bench/bench_scale.py [--clips 400] [--record-files 4062] [--skip predict,embed,...]
+  python bench/bench_scale.py [--clips 400] [--copies 1] [--record-files 4062]
+                              [--skip predict,embed,...]
 
 Every run is a fresh `python -m soundscope ...` process timed by wall clock
 (imports, model loading and the merge included), on the first --clips ESC-10
-clips (../shared/assets):
+clips (../shared/assets), each linked --copies times under its own name (a larger
+archive: a run's fixed cost, ~8 s for embed of which ~4.6 s is importing
+TensorFlow, weighs less in it):
 
   runners   `predict --model yamnet` and `embed`, each on the default runner
             (FnApiRunner, in-process), on Dask with one worker and with two
@@ -75,12 +78,15 @@ def yamnet_store(root):
   return root
 
 
-def clip_folder(root, count):
+def clip_folder(root, count, copies=1):
+  """A folder of links to the first `count` ESC-10 clips, each `copies` times (name-cK.flac)."""
   folder = os.path.join(root, "clips")
   os.makedirs(folder)
   names = sorted(n for n in os.listdir(common.require_asset("audio/esc10")) if n.endswith(".flac"))
   for name in names[:count]:
-    os.symlink(common.require_asset(f"audio/esc10/{name}"), os.path.join(folder, name))
+    for copy in range(copies):
+      link = name if copy == 0 else name.replace(".flac", f"-c{copy}.flac")
+      os.symlink(common.require_asset(f"audio/esc10/{name}"), os.path.join(folder, link))
   return folder
 
 
@@ -221,6 +227,8 @@ def bench_records(root, count):
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--clips", type=int, default=400)
+  parser.add_argument("--copies", type=int, default=1,
+                      help="link each clip this many times (default 1: the 400 clips)")
   parser.add_argument("--record-files", type=int, default=4062)
   parser.add_argument("--skip", default="", help="comma-separated: predict,embed,resume,records")
   args = parser.parse_args()
@@ -229,7 +237,7 @@ def main():
   print(f"load average: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}; cores: "
         f"{os.cpu_count()}", flush=True)
   with tempfile.TemporaryDirectory(prefix="bench_scale_") as root:
-    clips = clip_folder(root, args.clips)
+    clips = clip_folder(root, args.clips, args.copies)
     store = yamnet_store(os.path.join(root, "yamnet-store"))
     if "predict" not in skip:
       bench_runners("predict yamnet", ["predict", "--model", "yamnet", "--model-dir", store,
