@@ -6,7 +6,8 @@ On the ESC-10 clips (../shared/assets/audio/esc10, 400 x 5 s at 44.1 kHz), in
 the same run, each measurement in a fresh Python process:
   plain     iter_file_examples + VggishEmbedder (batches of 64 across files, the
             loop's fastest; soundscope's calls are 16 examples, for equal bytes) +
-            Postprocessor + records.serialize, in one loop, no Beam
+            Postprocessor + records.serialize, in one loop, no Beam, with the BLAS
+            threads of a pipeline worker (configs' DECODE_THREADS: one)
   embed     `soundscope embed` on the default runner (FnApiRunner, in-memory)
   embed-x2  `soundscope embed --direct_num_workers=2 --direct_running_mode=multi_processing`
             (each worker gets cores / 2 TensorFlow threads and cores / 2 BLAS threads)
@@ -71,8 +72,11 @@ PLAIN_BATCH_EXAMPLES = 16   # The plain loop's VGGish batch (examples): soundsco
 def measure_plain(paths, checkpoint):
   """The foundation's plain batched loop (bench/batch_embed.py), plus serializing records."""
   from bench import batch_embed
+  from soundscope.configs import pipelines as PC
   from soundscope.models.networks import vggish
-  from soundscope.transforms import postprocess, records
+  from soundscope.transforms import blas, postprocess, records
+  # The BLAS threads a pipeline worker decodes with (one by default): like for like.
+  blas.limit_threads(PC.DECODE_THREADS)
   started = time.monotonic()
   embedder = vggish.VggishEmbedder(checkpoint, batch_size=PLAIN_BATCH_EXAMPLES)
   postprocessor = postprocess.Postprocessor(PCA)

@@ -16,6 +16,14 @@ MIN_PARTS = 8                   # parts
 # 58 11.4 s; bench/bench_scale.py).
 DASK_PARTITIONS_PER_WORKER = 8  # partitions
 
+# BLAS threads per worker for decoding (the resampler's and the mel filterbank's matrix
+# products) unless --decode-threads says otherwise.  A worker decodes and runs its model
+# in turn, so a second BLAS thread adds little and spins between products on a core the
+# model wants: 400 ESC-10 clips on 2 cores, `embed` 39.9 s / 70.3 CPU s with OpenBLAS's
+# default (one per core) against 34.4 s / 56.5 CPU s with one; `predict --model yamnet`
+# 15.8-16.1 s / 30 CPU s against 16.1-16.2 s / 16 CPU s.
+DECODE_THREADS = 1              # threads per worker process
+
 # embed: files per part.  VGGish batches across a part's files, and 16 clips of 5 s
 # make 80 examples, five full batches of VGGISH_BATCH_SIZE (16), so TensorFlow works on
 # full batches (parts of 3 such clips ran ~25 % slower on 2 cores).

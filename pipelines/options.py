@@ -158,14 +158,12 @@ def tensorflow_threads(args):
 
 
 def decode_threads(args):
-  """BLAS threads per worker: --decode-threads, else cores / local workers (0: the library's).
-
-  On Dask: one (each worker process is one task at a time; more workers, not
-  more threads, use more cores)."""
+  """BLAS threads per worker: --decode-threads, else configs' DECODE_THREADS (one) on every
+  runner: a worker decodes and runs its model in turn, so more BLAS threads only spin
+  between matrix products on the cores TensorFlow wants (more workers, not more threads,
+  use more cores)."""
   requested = getattr(args, "decode_threads", 0)
-  if requested <= 0 and _uses_dask(args):
-    return 1
-  return _threads_per_worker(args, requested)
+  return requested if requested > 0 else PC.DECODE_THREADS
 
 
 def limit_decode_threads(threads):

@@ -237,16 +237,17 @@ def _embed_args(*argv):
   return args
 
 
-def test_each_local_worker_gets_its_share_of_cores_for_tensorflow_and_decoding(monkeypatch):
+def test_each_local_worker_gets_its_share_of_cores_for_tensorflow_and_one_decoding_thread(
+    monkeypatch):
   monkeypatch.setattr(os, "cpu_count", lambda: 8)
   one = _embed_args()
-  assert (options.tensorflow_threads(one), options.decode_threads(one)) == (0, 0)
+  assert (options.tensorflow_threads(one), options.decode_threads(one)) == (0, 1)
   two = _embed_args("--direct_num_workers=2", "--direct_running_mode=multi_processing")
-  assert (options.tensorflow_threads(two), options.decode_threads(two)) == (4, 4)
-  pinned = _embed_args("--direct_num_workers=2", "--vggish-threads", "1", "--decode-threads", "1")
-  assert (options.tensorflow_threads(pinned), options.decode_threads(pinned)) == (1, 1)
+  assert (options.tensorflow_threads(two), options.decode_threads(two)) == (4, 1)
+  pinned = _embed_args("--direct_num_workers=2", "--vggish-threads", "1", "--decode-threads", "3")
+  assert (options.tensorflow_threads(pinned), options.decode_threads(pinned)) == (1, 3)
   remote = _embed_args("--runner=DataflowRunner", "--direct_num_workers=2")
-  assert (options.tensorflow_threads(remote), options.decode_threads(remote)) == (0, 0)
+  assert (options.tensorflow_threads(remote), options.decode_threads(remote)) == (0, 1)
 
 
 def test_decode_threads_limit_the_blas_pool_of_the_process():

@@ -7,6 +7,8 @@ work, before they sleep.  Three callers want fewer threads:
 
   * parallel jobs (files classified side by side, Beam workers): each job's
     threads would otherwise compete with every other job's for the same cores;
+  * a Beam worker, which decodes and runs its model in turn: the spinning
+    threads take the cores TensorFlow wants (configs/pipelines.DECODE_THREADS);
   * the live loop: one 5 s window is a small product (~6 ms), and the spinning
     after it cost more CPU than the window itself.
 

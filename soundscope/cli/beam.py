@@ -42,8 +42,8 @@ def add_common_arguments(parser):
                      help="no progress line on stderr (local runners only print one)")
   group.add_argument("--decode-threads", type=int, default=0, metavar="N",
                      help="BLAS threads per worker for resampling and log-mel (matrix "
-                          "products); 0 = the library's default (all cores), or cores / "
-                          "workers with --direct_num_workers (default)")
+                          "products; default 1: more spin between products on the cores "
+                          "the model uses)")
   return parser
 
 
