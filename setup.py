@@ -80,5 +80,5 @@ setuptools.setup(
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
-    entry_points={"console_scripts": ["soundscope = soundscope.cli.main:main"]},
+    entry_points={"console_scripts": ["soundscope = soundscope.cli.main:console_main"]},
 )

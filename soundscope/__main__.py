@@ -1,7 +1,5 @@
 """`python -m soundscope`: the same as the `soundscope` command."""
 
-import sys
+from soundscope.cli.main import console_main
 
-from soundscope.cli.main import main
-
-sys.exit(main())
+console_main()

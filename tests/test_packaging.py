@@ -36,7 +36,7 @@ def test_wheel_contains_every_package_and_the_console_script(tmp_path):
   assert top_level == {"soundscope"}, top_level
   assert not any(part in name for name in names for part in ("/tests/", "bench/", "synthetic"))
   (entry_points,) = [n for n in names if n.endswith("entry_points.txt")]
-  assert "soundscope = soundscope.cli.main:main" in zipfile.ZipFile(wheel).read(
+  assert "soundscope = soundscope.cli.main:console_main" in zipfile.ZipFile(wheel).read(
       entry_points).decode()
 
 
