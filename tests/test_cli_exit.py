@@ -27,7 +27,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def soundscope_in_process(tmp_path, *argv, stdout=subprocess.PIPE):
+def run_console_main(tmp_path, *argv, stdout=subprocess.PIPE):
   env = dict(os.environ, SOUNDSCOPE_MODEL_DIR=str(tmp_path / "store"))
   return subprocess.run([sys.executable, "-c", SCRIPT, *argv], stdout=stdout,
                         stderr=subprocess.PIPE, text=True, env=env, timeout=120)
@@ -35,7 +35,7 @@ def soundscope_in_process(tmp_path, *argv, stdout=subprocess.PIPE):
 
 def test_output_threads_and_atexit_survive_and_teardown_is_skipped(tmp_path):
   with open(tmp_path / "out.txt", "w") as out:   # A file: stdout fully buffered.
-    result = soundscope_in_process(tmp_path, "models", "list", stdout=out)
+    result = run_console_main(tmp_path, "models", "list", stdout=out)
   text = (tmp_path / "out.txt").read_text()
   assert result.returncode == 0, result.stderr
   assert text.startswith(f"model store: {tmp_path / 'store'}\n")
@@ -46,7 +46,7 @@ def test_output_threads_and_atexit_survive_and_teardown_is_skipped(tmp_path):
 
 
 def test_a_failing_command_keeps_its_status_and_its_line(tmp_path):
-  result = soundscope_in_process(tmp_path, "models", "verify", "--model-dir",
+  result = run_console_main(tmp_path, "models", "verify", "--model-dir",
                                  str(tmp_path / "nowhere"))
   assert result.returncode == 1
   assert result.stderr.strip() == f"no models in {tmp_path / 'nowhere'}"
@@ -54,7 +54,7 @@ def test_a_failing_command_keeps_its_status_and_its_line(tmp_path):
 
 
 def test_usage_errors_exit_the_usual_way(tmp_path):
-  result = soundscope_in_process(tmp_path, "predict")
+  result = run_console_main(tmp_path, "predict")
   assert result.returncode == 2
   assert "the following arguments are required: --input, --output" in result.stderr
   assert "atexit ran" in result.stdout
