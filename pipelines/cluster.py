@@ -76,7 +76,7 @@ def local_cluster(workers):
     return distributed.LocalCluster(
         n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
         scheduler_kwargs={"dashboard_address": ":0"}, silence_logs=logging.ERROR,
-        preload=[PRELOAD])
+        preload=[PRELOAD], preload_nanny=[PRELOAD])
 
 
 def start_early(workers):

@@ -5,7 +5,8 @@
     cluster.tasks_by_worker()  # {worker address: [task keys]} of the tasks run so far
 
 Started as separate processes with Dask's own command line (`dask scheduler`,
-`dask worker --nworkers 1 --nthreads 1`), as a user starts them on a cluster;
+`dask worker --nworkers 1 --nthreads 1` with soundscope's worker and nanny preload),
+as docs/scale-out.md tells a user to start them on a cluster;
 the workers see this folder on PYTHONPATH (the tests' custom models).  The
 scheduler records every task (distributed's TaskStreamPlugin), so a test can
 read which worker ran which part of its pipeline.
@@ -20,6 +21,7 @@ import time
 import support_pipelines
 
 START_TIMEOUT_SECONDS = 60.0
+PRELOAD = "soundscope.pipelines.dask_worker"
 
 
 def free_port():
@@ -51,7 +53,8 @@ class DaskCluster:
       for _ in range(self.workers):
         self._processes.append(subprocess.Popen(
             ["dask", "worker", self.address, "--nworkers", "1", "--nthreads", "1",
-             "--no-dashboard", "--host", "127.0.0.1"], env=env, **quiet))
+             "--no-dashboard", "--host", "127.0.0.1", "--preload", PRELOAD, "--preload-nanny", PRELOAD],
+            env=env, **quiet))
       from distributed import Client
       deadline = time.monotonic() + START_TIMEOUT_SECONDS
       while True:
@@ -76,6 +79,11 @@ class DaskCluster:
     for worker, key in records:
       found.setdefault(worker, []).append(key)
     return found
+
+  def run_on_workers(self, function):
+    """{worker address: function()} run in every worker (Client.run; a `dask_worker`
+    parameter gets the Worker)."""
+    return self._client.run(function)
 
   def __exit__(self, *exc_info):
     if self._client is not None:

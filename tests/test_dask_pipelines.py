@@ -204,17 +204,35 @@ def test_a_local_cluster_started_early_runs_the_pipeline_and_ends_with_the_comma
   assert not alive, alive
 
 
-def _worker_state():
+def _worker_state(dask_worker):
   import sys
   import threadpoolctl
   return (os.environ.get("OPENBLAS_NUM_THREADS"),
           tuple(sorted({pool["num_threads"] for pool in threadpoolctl.threadpool_info()})),
-          "tensorflow" in sys.modules)
+          "tensorflow" in sys.modules, _slowing_settings(dask_worker))
+
+
+def _slowing_settings(dask_worker):
+  """What Dask's defaults set up that slows these tasks: the worker's stack-sampling
+  callbacks (its profiler) and the nanny's malloc trim threshold."""
+  return (tuple(name for name in ("profile", "profile-cycle")
+                if name in dask_worker.periodic_callbacks),
+          os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+
+
+def test_preloaded_workers_of_a_running_cluster_have_no_profiler_nor_malloc_trimming(cluster):
+  """`dask worker --preload soundscope.pipelines.dask_worker --preload-nanny
+  soundscope.pipelines.dask_worker` (docs/scale-out.md): the worker's 10 ms stack
+  sampling and the nanny's MALLOC_TRIM_THRESHOLD_ (with it every large numpy temporary
+  is a fresh mmap) are both gone."""
+  found = cluster.run_on_workers(_slowing_settings)
+  assert len(found) == 2 and set(found.values()) == {((), None)}, found
 
 
 def test_a_local_cluster_of_two_workers_forks_them_with_one_blas_thread_and_partitions_per_worker():
   """pipelines/cluster.py: two workers come from one forkserver, each with one BLAS thread
-  (the nannies' environment) and no TensorFlow; runs on it take at most
+  (the nannies' environment), no TensorFlow, no profiler and no malloc trim threshold
+  (pipelines/dask_worker.py); runs on it take at most
   DASK_PARTITIONS_PER_WORKER partitions a worker, one a part when fewer."""
   import distributed
   from soundscope.configs import pipelines as PC
@@ -224,7 +242,7 @@ def test_a_local_cluster_of_two_workers_forks_them_with_one_blas_thread_and_part
   try:
     with distributed.Client(local) as client:
       states = client.run(_worker_state)
-    assert len(states) == 2 and set(states.values()) == {("1", (1,), False)}, states
+    assert len(states) == 2 and set(states.values()) == {("1", (1,), False, ((), None))}, states
     assert options.dask_partitions(100, local) == 2 * PC.DASK_PARTITIONS_PER_WORKER
     assert options.dask_partitions(5, local) == 5
     assert options.dask_partitions(100) == 100    # --dask-address: one per part.
