@@ -1,7 +1,7 @@
 """Scale-out figures: runners, resume, and TFRecord predict against a plain tf.data loop.
 
   python bench/bench_scale.py [--clips 400] [--copies 1] [--record-files 4062]
-                              [--skip predict,embed,...]
+                              [--repeat 1] [--skip predict,embed,...]
 
 Every run is a fresh `python -m soundscope ...` process timed by wall clock
 (imports, model loading and the merge included), on the first --clips ESC-10
@@ -15,6 +15,13 @@ TensorFlow, weighs less in it):
             --decode-threads 1 everywhere); prints the wall times, two workers
             against one (issue 19's target: >= 1.6x) and one Dask worker against
             the default runner (target: <= 15 % more).
+  cluster   the same two commands against a running cluster (`--dask-address`): a
+            scheduler and one or two `dask worker --nthreads 1` processes with
+            soundscope's worker and nanny preload, started by the bench as
+            docs/scale-out.md tells a user to, each with one BLAS thread; each command twice, on fresh
+            workers (they load the model in the run) and again on the same workers
+            (their model is loaded: models are kept per worker process, keyed by
+            the model files); two workers against one, as above.
   resume    `predict --model yamnet`, then `embed`, killed (SIGKILL) once half their
             parts are done, then `--resume`: its wall time against a whole run
             (target: <= 55 %), and the outputs equal the whole run's (rows but
@@ -29,6 +36,10 @@ TensorFlow, weighs less in it):
             pipeline time ("finished in", which holds its TensorFlow import and model
             load) less the loop process's own start-up, an estimate of the pipeline's
             work after its model is loaded.
+
+On a shared 2-core machine one run of the same command moves by up to ~20 %
+(a worker's steady rate of parts, read from the parts' done-files): --repeat N
+prints the median of N runs and their range.
 
 Say the load average (`uptime`) with any figure: the machine's other work shows.
 """
@@ -95,15 +106,92 @@ RUNNERS = (("default runner", []),
            ("Dask, 2 workers", ["--runner", "dask", "--dask-workers", "2"]))
 
 
-def bench_runners(name, argv):
+def timed(argv, repeat):
+  """Median wall seconds of `repeat` runs of `soundscope argv`, and its figure for the table."""
+  import statistics
+  walls = [soundscope(argv)[0] for _ in range(repeat)]
+  median = statistics.median(walls)
+  spread = f" (runs {min(walls):.1f}-{max(walls):.1f} s)" if repeat > 1 else ""
+  return median, f"{median:.1f} s{spread}"
+
+
+def bench_runners(name, argv, repeat=1):
   walls = {}
   for label, runner in RUNNERS:
-    walls[label], _ = soundscope([*argv, "--decode-threads", "1", *runner])
-    print(f"| {name} | {label} | {walls[label]:.1f} s |", flush=True)
+    walls[label], figure = timed([*argv, "--decode-threads", "1", *runner], repeat)
+    print(f"| {name} | {label} | {figure} |", flush=True)
   one, two = walls["Dask, 1 worker"], walls["Dask, 2 workers"]
   print(f"{name}: 2 workers / 1 worker speed-up {one / two:.2f}x (target >= 1.6x); "
         f"Dask 1 worker over the default runner {100 * (one / walls['default runner'] - 1):+.0f} % "
         f"(target <= +15 %)", flush=True)
+
+
+def running_cluster(workers):
+  """Starts `dask scheduler` and `workers` single-threaded workers on loopback.
+
+  Returns (address, stop): stop() kills them all.
+  """
+  import socket
+  with socket.socket() as probe:
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+  address = f"tcp://127.0.0.1:{port}"
+  env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+             TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO))
+  quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env,
+           "start_new_session": True}
+  processes = [subprocess.Popen(["dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                 "--no-dashboard"], **quiet)]
+  for _ in range(workers):
+    processes.append(subprocess.Popen(
+        ["dask", "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
+         "--host", "127.0.0.1", "--preload", "soundscope.pipelines.dask_worker",
+         "--preload-nanny", "soundscope.pipelines.dask_worker"], **quiet))
+
+  def stop():
+    for process in processes:
+      try:
+        os.killpg(process.pid, signal.SIGKILL)
+      except ProcessLookupError:
+        pass
+      process.wait()
+
+  from distributed import Client
+  deadline = time.monotonic() + 60
+  while True:
+    try:
+      with Client(address, timeout=5) as client:
+        client.wait_for_workers(workers, timeout=60)
+      return address, stop
+    except OSError:
+      if time.monotonic() > deadline:
+        stop()
+        raise
+      time.sleep(0.2)
+
+
+def bench_running_cluster(name, argv, repeat=1):
+  """Each worker count: a new cluster per repeat, its first run 'fresh', its second 'warm'."""
+  import statistics
+  walls = {}
+  for workers in (1, 2):
+    runs = {"fresh": [], "warm": []}
+    for _ in range(repeat):
+      address, stop = running_cluster(workers)
+      try:
+        for state in ("fresh", "warm"):
+          runs[state].append(soundscope([*argv, "--decode-threads", "1", "--runner", "dask",
+                                         "--dask-address", address])[0])
+      finally:
+        stop()
+    for state, found in runs.items():
+      walls[workers, state] = statistics.median(found)
+      spread = f" (runs {min(found):.1f}-{max(found):.1f} s)" if repeat > 1 else ""
+      print(f"| {name} | running cluster, {workers} worker{'s' if workers > 1 else ''}, "
+            f"{state} | {walls[workers, state]:.1f} s{spread} |", flush=True)
+  for state in ("fresh", "warm"):
+    print(f"{name}, running cluster, {state} workers: 2 workers / 1 worker speed-up "
+          f"{walls[1, state] / walls[2, state]:.2f}x (target >= 1.6x)", flush=True)
 
 
 def bench_resume(root, name, argv, compare):
@@ -230,7 +318,9 @@ def main():
   parser.add_argument("--copies", type=int, default=1,
                       help="link each clip this many times (default 1: the 400 clips)")
   parser.add_argument("--record-files", type=int, default=4062)
-  parser.add_argument("--skip", default="", help="comma-separated: predict,embed,resume,records")
+  parser.add_argument("--repeat", type=int, default=1,
+                      help="runs of each runners/cluster figure; their median is printed")
+  parser.add_argument("--skip", default="", help="comma-separated: predict,embed,cluster,resume,records")
   args = parser.parse_args()
   skip = set(filter(None, args.skip.split(",")))
   common.quiet_tensorflow()
@@ -242,13 +332,23 @@ def main():
     if "predict" not in skip:
       bench_runners("predict yamnet", ["predict", "--model", "yamnet", "--model-dir", store,
                                        "--input", clips, "--output",
-                                       os.path.join(root, "p.parquet"), "--no-progress"])
+                                       os.path.join(root, "p.parquet"), "--no-progress"],
+                    args.repeat)
     if "embed" not in skip:
       checkpoint = common.vggish_checkpoint()
       bench_runners("embed", ["embed", "--input", clips, "--output", os.path.join(root, "e"),
                               "--vggish-checkpoint", checkpoint, "--pca-params",
                               str(common.require_asset("vggish/vggish_pca_params.npz")),
-                              "--vggish-threads", "1", "--no-progress"])
+                              "--vggish-threads", "1", "--no-progress"], args.repeat)
+    if "cluster" not in skip:
+      bench_running_cluster("predict yamnet", [
+          "predict", "--model", "yamnet", "--model-dir", store, "--input", clips, "--output",
+          os.path.join(root, "p.parquet"), "--no-progress"], args.repeat)
+      bench_running_cluster("embed", [
+          "embed", "--input", clips, "--output", os.path.join(root, "e"), "--vggish-checkpoint",
+          common.vggish_checkpoint(), "--pca-params",
+          str(common.require_asset("vggish/vggish_pca_params.npz")), "--vggish-threads", "1",
+          "--no-progress"], args.repeat)
     if "resume" not in skip:
       bench_resume(root, "predict yamnet", ["predict", "--model", "yamnet", "--model-dir", store,
                                             "--input", clips, "--scores", "--no-progress"],
