@@ -31,10 +31,14 @@ def free_port():
 
 
 class DaskCluster:
-  """Scheduler + `workers` single-threaded worker processes; stopped on exit."""
+  """Scheduler + `workers` single-threaded worker processes; stopped on exit.
 
-  def __init__(self, workers=2):
+  preload: False starts the workers as Dask's own docs do, without soundscope's preloads.
+  """
+
+  def __init__(self, workers=2, preload=True):
     self.workers = workers
+    self.preloads = ["--preload", PRELOAD, "--preload-nanny", PRELOAD] if preload else []
     self.port = free_port()
     self.address = f"tcp://127.0.0.1:{self.port}"
     self._processes = []
@@ -53,8 +57,7 @@ class DaskCluster:
       for _ in range(self.workers):
         self._processes.append(subprocess.Popen(
             ["dask", "worker", self.address, "--nworkers", "1", "--nthreads", "1",
-             "--no-dashboard", "--host", "127.0.0.1", "--preload", PRELOAD, "--preload-nanny", PRELOAD],
-            env=env, **quiet))
+             "--no-dashboard", "--host", "127.0.0.1", *self.preloads], env=env, **quiet))
       from distributed import Client
       deadline = time.monotonic() + START_TIMEOUT_SECONDS
       while True:

@@ -212,6 +212,30 @@ def _worker_state(dask_worker):
           "tensorflow" in sys.modules, _slowing_settings(dask_worker))
 
 
+def test_workers_started_without_the_preloads_get_one_note_after_the_run(
+    cluster, clips, tmp_path, capsys):
+  """A running cluster whose worker lacks soundscope's preloads still runs the pipeline;
+  the run ends with one line naming the address and both flags.  The module's cluster,
+  started as documented, gets none."""
+  argv = ["predict", "--model-factory", FACTORY, "--input", str(clips), "--no-progress",
+          "--runner", "dask"]
+  with support_dask.DaskCluster(workers=1, preload=False) as bare:
+    status = cli.main([*argv, "--output", str(tmp_path / "bare.parquet"),
+                       "--dask-address", bare.address])
+  captured = capsys.readouterr()
+  assert status == 0 and "files: 6 in = 4 written + 2 errors (ok)" in captured.out
+  notes = captured.err.strip().splitlines()
+  assert len(notes) == 1 and "1 of 1 workers" in notes[0] and bare.address in notes[0], notes
+  assert ("--preload soundscope.pipelines.dask_worker and --preload-nanny "
+          "soundscope.pipelines.dask_worker") in notes[0]
+  status = cli.main([*argv, "--output", str(tmp_path / "prepared.parquet"),
+                     "--dask-address", cluster.address])
+  captured = capsys.readouterr()
+  assert status == 0 and captured.err == "", captured.err
+  assert _table(tmp_path / "prepared.parquet", ["run_time"]).equals(
+      _table(tmp_path / "bare.parquet", ["run_time"]))
+
+
 def _slowing_settings(dask_worker):
   """What Dask's defaults set up that slows these tasks: the worker's stack-sampling
   callbacks (its profiler) and the nanny's malloc trim threshold."""
