@@ -9,6 +9,9 @@ imports Beam, expands the inputs, checks the model and plans the parts;
 options.runner_session then `take`s the running cluster.  A run that ends
 before (a usage error, nothing left to do) closes it at exit.
 
+After a run on a running cluster (--dask-address), note_missing_preloads says in one
+line when its workers were started without the preloads.
+
 Nothing here imports Beam.
 """
 
@@ -25,6 +28,11 @@ PRELOAD = "soundscope.pipelines.dask_worker"
 # neither Beam nor TensorFlow is imported there.  One worker is spawned.
 FORKSERVER_PRELOAD = ["distributed", "distributed.nanny", PRELOAD]
 
+# What the preloads (pipelines/dask_worker.py) change, as missing_preloads reads it back:
+# the worker's periodic callbacks that sample and roll up task stacks (distributed.worker),
+# which the worker preload removes, and the variable the nanny preload sets in its worker.
+PROFILER_CALLBACKS = ("profile", "profile-cycle")
+NANNY_MARK = "SOUNDSCOPE_DASK_NANNY_PRELOAD"
 CHECK_TIMEOUT_SECONDS = 5    # Asking a cluster that just ran the pipeline about its workers.
 
 _lock = threading.Lock()
@@ -128,10 +136,9 @@ def note_missing_preloads(address, stream=None):
   when the cluster cannot be asked."""
   import sys
   from distributed import Client
-  from soundscope.pipelines import dask_worker
   try:
     with Client(address, timeout=CHECK_TIMEOUT_SECONDS, set_as_default=False) as client:
-      found = client.run(dask_worker.missing_preloads)
+      found = client.run(missing_preloads)
   except Exception:  # pylint: disable=broad-except  (a note, never a failure of the run)
     return
   missing = sorted({flag for flags in found.values() for flag in flags})
@@ -140,3 +147,15 @@ def note_missing_preloads(address, stream=None):
     print(f"soundscope: note: {lacking} of {len(found)} workers at {address} run without "
           f"{' and '.join(f'{flag} {PRELOAD}' for flag in missing)}, which make them up to 2x "
           f"faster (docs/scale-out.md)", file=stream or sys.stderr)
+
+
+def missing_preloads(dask_worker):
+  """The preload flags this worker was started without: [] when it has both (a worker
+  without a nanny needs only --preload).  Run on the workers by Client.run."""
+  import os
+  missing = []
+  if any(name in dask_worker.periodic_callbacks for name in PROFILER_CALLBACKS):
+    missing.append("--preload")
+  if dask_worker.nanny is not None and NANNY_MARK not in os.environ:
+    missing.append("--preload-nanny")
+  return missing

@@ -30,7 +30,7 @@ import-time warnings on its stderr.
 
 import importlib
 
-from soundscope.pipelines import options
+from soundscope.pipelines import cluster, options
 
 # Imported at the worker's start (Beam and the DoFns, ~1 s; no TensorFlow: a VGGish
 # model imports it when a task loads one), so a local cluster started early
@@ -39,14 +39,10 @@ WARM_MODULES = ("apache_beam.runners.dask.transform_evaluator",
                 "soundscope.pipelines.prediction", "soundscope.pipelines.embedding")
 
 
-# The worker's periodic callbacks that sample and roll up task stacks (distributed.worker).
-PROFILER_CALLBACKS = ("profile", "profile-cycle")
 
 
 # The nanny's setting for its worker processes that this preload removes.
 MALLOC_TRIM_VARIABLE = "MALLOC_TRIM_THRESHOLD_"
-# Set by the nanny preload in its worker's environment: the worker was prepared.
-NANNY_MARK = "SOUNDSCOPE_DASK_NANNY_PRELOAD"
 
 
 def dask_setup(worker=None):
@@ -58,27 +54,16 @@ def dask_setup(worker=None):
     if MALLOC_TRIM_VARIABLE not in os.environ:   # Set before the spawn, and again in it.
       worker.pre_spawn_env.pop(MALLOC_TRIM_VARIABLE, None)
       worker.env.pop(MALLOC_TRIM_VARIABLE, None)
-    worker.env[NANNY_MARK] = "1"
+    worker.env[cluster.NANNY_MARK] = "1"
     return
   # The worker's 'Compute Failed' of an error the launcher reports in one line, too.
   options.quiet_logs(more=("distributed.worker",))
   callbacks = getattr(worker, "periodic_callbacks", None)
   if callbacks is not None:
-    for name in PROFILER_CALLBACKS:
+    for name in cluster.PROFILER_CALLBACKS:
       callback = callbacks.pop(name, None)
       if callback is not None:
         callback.stop()
   for name in WARM_MODULES:
     importlib.import_module(name)
 
-
-def missing_preloads(dask_worker):
-  """The preload flags this worker was started without: [] when it has both (a worker
-  without a nanny needs only --preload).  Run on the workers by Client.run."""
-  import os
-  missing = []
-  if any(name in dask_worker.periodic_callbacks for name in PROFILER_CALLBACKS):
-    missing.append("--preload")
-  if dask_worker.nanny is not None and NANNY_MARK not in os.environ:
-    missing.append("--preload-nanny")
-  return missing
