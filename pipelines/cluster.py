@@ -9,8 +9,9 @@ imports Beam, expands the inputs, checks the model and plans the parts;
 options.runner_session then `take`s the running cluster.  A run that ends
 before (a usage error, nothing left to do) closes it at exit.
 
-After a run on a running cluster (--dask-address), note_missing_preloads says in one
-line when its workers were started without the preloads.
+After a run on a running cluster (--dask-address), note_missing_preloads (called by
+pipelines/launch.py with the run's client) says in one line when its workers were
+started without the preloads.
 
 Nothing here imports Beam.
 """
@@ -33,7 +34,6 @@ FORKSERVER_PRELOAD = ["distributed", "distributed.nanny", PRELOAD]
 # which the worker preload removes, and the variable the nanny preload sets in its worker.
 PROFILER_CALLBACKS = ("profile", "profile-cycle")
 NANNY_MARK = "SOUNDSCOPE_DASK_NANNY_PRELOAD"
-CHECK_TIMEOUT_SECONDS = 5    # Asking a cluster that just ran the pipeline about its workers.
 
 _lock = threading.Lock()
 _early = None   # _Start of the cluster start_early began, until taken.
@@ -129,24 +129,22 @@ def _pop_early():
   return start
 
 
-def note_missing_preloads(address, stream=None):
-  """After a run on the cluster at `address`: one line on stderr when some of its workers
-  were started without soundscope's preloads (pipelines/dask_worker.py), whose Dask
-  defaults (the profiler, malloc trimming) made decoding 1.5-2x slower.  Says nothing
-  when the cluster cannot be asked."""
+def note_missing_preloads(client, stream=None):
+  """After a run on a running cluster, through the run's distributed.Client: one line on
+  stderr when some of its workers were started without soundscope's preloads
+  (pipelines/dask_worker.py), whose Dask defaults (the profiler, malloc trimming) made
+  decoding 1.5-2x slower.  Says nothing when the workers cannot be asked."""
   import sys
-  from distributed import Client
   try:
-    with Client(address, timeout=CHECK_TIMEOUT_SECONDS, set_as_default=False) as client:
-      found = client.run(missing_preloads)
+    found = client.run(missing_preloads)
   except Exception:  # pylint: disable=broad-except  (a note, never a failure of the run)
     return
   missing = sorted({flag for flags in found.values() for flag in flags})
   lacking = sum(1 for flags in found.values() if flags)
   if lacking:
-    print(f"soundscope: note: {lacking} of {len(found)} workers at {address} run without "
-          f"{' and '.join(f'{flag} {PRELOAD}' for flag in missing)}, which make them up to 2x "
-          f"faster (docs/scale-out.md)", file=stream or sys.stderr)
+    print(f"soundscope: note: {lacking} of {len(found)} workers at {client.scheduler.address} "
+          f"run without {' and '.join(f'{flag} {PRELOAD}' for flag in missing)}, which make "
+          f"them up to 2x faster (docs/scale-out.md)", file=stream or sys.stderr)
 
 
 def missing_preloads(dask_worker):

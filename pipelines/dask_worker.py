@@ -38,9 +38,6 @@ from soundscope.pipelines import cluster, options
 WARM_MODULES = ("apache_beam.runners.dask.transform_evaluator",
                 "soundscope.pipelines.prediction", "soundscope.pipelines.embedding")
 
-
-
-
 # The nanny's setting for its worker processes that this preload removes.
 MALLOC_TRIM_VARIABLE = "MALLOC_TRIM_THRESHOLD_"
 
@@ -66,4 +63,3 @@ def dask_setup(worker=None):
         callback.stop()
   for name in WARM_MODULES:
     importlib.import_module(name)
-

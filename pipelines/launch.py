@@ -34,7 +34,7 @@ import sys
 import time
 
 from soundscope.configs import pipelines as PC
-from soundscope.pipelines import dead_letter, options, outputs, parts, progress, resume
+from soundscope.pipelines import cluster, dead_letter, options, outputs, parts, progress, resume
 
 DEFAULT_MAX_ERROR_FRACTION = PC.MAX_ERROR_FRACTION
 
@@ -262,10 +262,12 @@ def _run_pipeline(args, job, staged, todo, run_time, stream):
       job.build(pipeline, todo, staged.parts_dir, reporter.directory, run_time)
       with reporter:
         result = pipeline.run()
+        client = getattr(result, "client", None)   # Beam's DaskRunner leaves it open.
         try:
           state = result.wait_until_finish()
+          if client is not None and not local:   # The user's cluster: started as documented?
+            cluster.note_missing_preloads(client)
         finally:
-          client = getattr(result, "client", None)   # Beam's DaskRunner leaves it open.
           if client is not None:
             client.close()
   except options.RunnerUnavailable as exc:

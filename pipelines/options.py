@@ -392,8 +392,6 @@ def runner_session(args, num_parts):
         and _flag_value(pipeline_args, "--dask_partition_size") is None):
       pipeline_args.append(f"--dask_npartitions={dask_partitions(num_parts, cluster)}")
     yield dask_runner.DaskRunner(), pipeline_args
-    if cluster is None:   # A cluster of the user's: were its workers started as documented?
-      cluster_lib.note_missing_preloads(address)
   finally:
     if cluster is not None:
       cluster.close()

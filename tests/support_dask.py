@@ -19,9 +19,9 @@ import subprocess
 import time
 
 import support_pipelines
+from soundscope.pipelines.cluster import PRELOAD
 
 START_TIMEOUT_SECONDS = 60.0
-PRELOAD = "soundscope.pipelines.dask_worker"
 
 
 def free_port():
