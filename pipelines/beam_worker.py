@@ -6,7 +6,8 @@ import of Beam logs a warning on the root logger before any handler exists, so
 logging's implicit basicConfig prints that warning and then every INFO line of
 the worker's start on stderr ("Logging handler created.", ...).  Started as
 `python -m soundscope.pipelines.beam_worker` instead (options.default_runner),
-a worker prints warnings and errors on stderr less Beam's noise (_BEAM_NOISE);
+a worker prints warnings and errors on stderr less Beam's noise (_BEAM_NOISE) and
+TensorFlow's import-time lines (options.quiet_worker_logs);
 its log entries still reach the launcher through Beam's log service.
 """
 
@@ -21,7 +22,7 @@ def main(argv):
   handler.setLevel(logging.WARNING)
   handler.addFilter(options.drop_beam_noise)
   logging.getLogger().addHandler(handler)   # Before Beam's import: no implicit basicConfig.
-  options.quiet_logs()
+  options.quiet_worker_logs()
   from apache_beam.runners.worker import sdk_worker_main
   sdk_worker_main.main(argv)
 

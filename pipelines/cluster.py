@@ -1,11 +1,11 @@
 """The local Dask cluster of `--runner dask` without --dask-address, started early.
 
-Starting it is mostly waiting: the scheduler, then one nanny and worker
-process per worker, each importing Dask, Beam and soundscope's pipeline
-modules (the preload, pipelines/dask_worker.py) before it registers,
-~2 s in all on 2 cores.  `start_early` does that in a background thread as
-soon as the command line is parsed, so the workers start while the launcher
-imports Beam, expands the inputs, checks the model and plans the parts;
+Starting it is mostly importing: Dask, Beam and soundscope's pipeline modules,
+~1.5 s of CPU a process.  `start_early`, as soon as the command line is parsed,
+first starts Python's forkserver, which imports them once
+(pipelines/dask_forkserver.py) on the other core while the launcher imports its
+own, then starts the scheduler and the nannies in a background thread; each
+nanny forks its worker from the forkserver, ready to take tasks.
 options.runner_session then `take`s the running cluster.  A run that ends
 before (a usage error, nothing left to do) closes it at exit.
 
@@ -21,13 +21,13 @@ import logging
 import threading
 
 PRELOAD = "soundscope.pipelines.dask_worker"
-# Several workers are forked from one forkserver that imported these once, instead of
-# each being spawned and importing Dask itself (~0.4 s of CPU a worker, while the
-# launcher imports too; 400 clips on two workers: 11.7 -> 11.4 s on 2 cores,
-# bench/bench_scale.py).  The nannies set their environment (one BLAS thread) before
-# the forkserver starts, as before a spawn, so its numpy has no BLAS threads to fork;
-# neither Beam nor TensorFlow is imported there.  One worker is spawned.
-FORKSERVER_PRELOAD = ["distributed", "distributed.nanny", PRELOAD]
+# The forkserver's preload (pipelines/dask_forkserver.py), and its environment besides
+# the launcher's: the one BLAS thread a nanny gives a spawned worker
+# (distributed.nanny.pre-spawn-environ), set before its numpy starts OpenBLAS's threads.
+# Forked workers start with Beam imported: 400 clips, predict yamnet on two workers,
+# first part done at 2.1-2.4 s instead of 3.0-4.3 s (bench/bench_scale.py).
+FORKSERVER_PRELOAD = ["distributed", "distributed.nanny", "soundscope.pipelines.dask_forkserver"]
+FORKSERVER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 # What the preloads (pipelines/dask_worker.py) change, as missing_preloads reads it back:
 # the worker's periodic callbacks that sample and roll up task stacks (distributed.worker),
@@ -37,6 +37,8 @@ NANNY_MARK = "SOUNDSCOPE_DASK_NANNY_PRELOAD"
 
 _lock = threading.Lock()
 _early = None   # _Start of the cluster start_early began, until taken.
+_forkserver_lock = threading.Lock()
+_forkserver_started = False   # By start_forkserver, in this process.
 
 
 class _Start:
@@ -73,14 +75,10 @@ def local_cluster(workers):
   """
   import dask
   import distributed
-  from distributed import utils as dask_utils
   # The scheduler, nannies and client log every start and stop at INFO.
   logging.getLogger("distributed").setLevel(logging.WARNING)
-  method = "forkserver" if workers > 1 else "spawn"
-  with dask.config.set({"distributed.worker.multiprocessing-method": method}):
-    if method == "forkserver":
-      # Dask sets its forkserver's preload on first use; this one replaces it.
-      dask_utils.get_mp_context().set_forkserver_preload(FORKSERVER_PRELOAD)
+  start_forkserver()   # Unless start_early did; the nannies then fork from it.
+  with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
     # No dashboard; the scheduler's HTTP routes (health) on a free port, not 8787, which
     # another cluster on the machine may hold (a warning on stderr otherwise).
     return distributed.LocalCluster(
@@ -89,13 +87,41 @@ def local_cluster(workers):
         preload=[PRELOAD], preload_nanny=[PRELOAD])
 
 
-def start_early(workers):
-  """Starts a LocalCluster of `workers` in the background (once per process)."""
+def start_early(workers, imports=()):
+  """Starts a LocalCluster of `workers` in the background (once per process); its
+  forkserver also imports the modules `imports` (e.g. ("tensorflow",)) for the workers."""
   global _early
   with _lock:
     if _early is None:
+      start_forkserver(imports)
       _early = _Start(workers)
       atexit.register(_close_untaken)
+
+
+def start_forkserver(imports=()):
+  """Starts the forkserver the local cluster's workers are forked from, once per process:
+  FORKSERVER_PRELOAD, then `imports`, imported in FORKSERVER_ENV (set in this process
+  only while it starts)."""
+  global _forkserver_started
+  import multiprocessing
+  import os
+  from multiprocessing import forkserver
+  with _forkserver_lock:
+    if _forkserver_started:
+      return
+    multiprocessing.get_context("forkserver").set_forkserver_preload(
+        FORKSERVER_PRELOAD + list(imports))
+    saved = {name: os.environ.get(name) for name in FORKSERVER_ENV}
+    os.environ.update(FORKSERVER_ENV)
+    try:
+      forkserver.ensure_running()
+    finally:
+      for name, value in saved.items():
+        if value is None:
+          os.environ.pop(name, None)
+        else:
+          os.environ[name] = value
+    _forkserver_started = True
 
 
 def take(workers):

@@ -33,10 +33,14 @@ import importlib
 from soundscope.pipelines import cluster, options
 
 # Imported at the worker's start (Beam and the DoFns, ~1 s; no TensorFlow: a VGGish
-# model imports it when a task loads one), so a local cluster started early
-# (pipelines/cluster.py) does this while the launcher plans.
+# model imports it when a task loads one); a local cluster's workers are forked with
+# them imported (pipelines/dask_forkserver.py).
 WARM_MODULES = ("apache_beam.runners.dask.transform_evaluator",
                 "soundscope.pipelines.prediction", "soundscope.pipelines.embedding")
+
+# Quieted as Beam's (options.quiet_logs): the worker's 'Compute Failed' of an error the
+# launcher reports in one line.
+QUIET_LOGGERS = ("distributed.worker",)
 
 # The nanny's setting for its worker processes that this preload removes.
 MALLOC_TRIM_VARIABLE = "MALLOC_TRIM_THRESHOLD_"
@@ -53,13 +57,17 @@ def dask_setup(worker=None):
       worker.env.pop(MALLOC_TRIM_VARIABLE, None)
     worker.env[cluster.NANNY_MARK] = "1"
     return
-  # The worker's 'Compute Failed' of an error the launcher reports in one line, too.
-  options.quiet_logs(more=("distributed.worker",))
+  options.quiet_worker_logs(more=QUIET_LOGGERS)
   callbacks = getattr(worker, "periodic_callbacks", None)
   if callbacks is not None:
     for name in cluster.PROFILER_CALLBACKS:
       callback = callbacks.pop(name, None)
       if callback is not None:
         callback.stop()
+  import_warm_modules()
+
+
+def import_warm_modules():
+  """Imports WARM_MODULES (a no-op where a forkserver did, pipelines/dask_forkserver.py)."""
   for name in WARM_MODULES:
     importlib.import_module(name)

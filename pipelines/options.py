@@ -37,6 +37,7 @@ import logging
 import os
 import sys
 
+from soundscope.configs import logs
 from soundscope.configs import pipelines as PC
 
 
@@ -106,13 +107,19 @@ def is_local_run(args):
   return is_local(pipeline_args)
 
 
-def start_local_cluster_early(args):
+def start_local_cluster_early(args, imports=()):
   """For `--runner dask` without an address: starts the LocalCluster in the background
-  now (pipelines/cluster.py), so its workers start while the launcher plans."""
+  now (pipelines/cluster.py), so its workers start while the launcher plans, with the
+  modules `imports` their model needs (MODEL_IMPORTS_TENSORFLOW) imported once for all."""
   pipeline_args = list(getattr(args, "pipeline_args", None) or [])
   if is_dask(pipeline_args) and not _dask_address(args, pipeline_args):
     from soundscope.pipelines import cluster as cluster_lib
-    cluster_lib.start_early(dask_workers(args))
+    cluster_lib.start_early(dask_workers(args), imports)
+
+
+# start_local_cluster_early's `imports` for VGGish (embed, audioset): TensorFlow's import
+# is ~4-6 s of CPU, paid once in the forkserver instead of in every worker's first task.
+MODEL_IMPORTS_TENSORFLOW = ("tensorflow",)
 
 
 def _dask_address(args, pipeline_args):
@@ -302,11 +309,22 @@ def quiet_logs(more=()):
   Call before importing apache_beam or tensorflow (some warnings come at import).
   more: other loggers to filter the same way (a Dask worker's 'distributed.worker').
   """
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", logs.QUIET_TF_CPP_LOG_LEVEL)
   for name in _NOISY_LOGGERS + tuple(more):
     logger = logging.getLogger(name)
     if not any(isinstance(f, _DropBeamNoise) for f in logger.filters):
       logger.addFilter(_DropBeamNoise())
+
+
+def quiet_worker_logs(more=()):
+  """quiet_logs in a worker process (Beam's multi_processing, Dask's), which has no -v:
+  also the native lines TensorFlow writes to fd 2 while it is imported, which no log
+  level holds back (configs/logs.py), unless the worker's environment sets
+  TF_CPP_MIN_LOG_LEVEL=0.  Call before the worker imports TensorFlow."""
+  quiet_logs(more)
+  if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "0":
+    from soundscope.transforms import native_stderr
+    native_stderr.quiet_imports(logs.NOISY_NATIVE_IMPORTS)
 
 
 def make_pipeline(pipeline_args, runner=None):

@@ -3,6 +3,7 @@
   with DaskCluster(workers=2) as cluster:
     cluster.address            # 'tcp://127.0.0.1:PORT'
     cluster.tasks_by_worker()  # {worker address: [task keys]} of the tasks run so far
+    cluster.worker_stderr()    # what the worker processes wrote to stderr so far
 
 Started as separate processes with Dask's own command line (`dask scheduler`,
 `dask worker --nworkers 1 --nthreads 1` with soundscope's worker and nanny preload),
@@ -16,6 +17,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 import support_pipelines
@@ -43,10 +45,12 @@ class DaskCluster:
     self.address = f"tcp://127.0.0.1:{self.port}"
     self._processes = []
     self._client = None
+    self._stderr = None
 
   def __enter__(self):
-    env = support_pipelines.child_env()
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # The workers' environment as a user's shell gives it (no TF_CPP_MIN_LOG_LEVEL).
+    env = {k: v for k, v in support_pipelines.child_env().items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    self._stderr = tempfile.TemporaryFile("w+")
     # Own process groups: stopping one stops the worker processes its nanny started.
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL,
              "start_new_session": True}
@@ -57,7 +61,8 @@ class DaskCluster:
       for _ in range(self.workers):
         self._processes.append(subprocess.Popen(
             ["dask", "worker", self.address, "--nworkers", "1", "--nthreads", "1",
-             "--no-dashboard", "--host", "127.0.0.1", *self.preloads], env=env, **quiet))
+             "--no-dashboard", "--host", "127.0.0.1", *self.preloads], env=env,
+            **dict(quiet, stderr=self._stderr)))
       from distributed import Client
       deadline = time.monotonic() + START_TIMEOUT_SECONDS
       while True:
@@ -83,6 +88,11 @@ class DaskCluster:
       found.setdefault(worker, []).append(key)
     return found
 
+  def worker_stderr(self):
+    """What the worker processes (nannies and workers) wrote to stderr so far."""
+    self._stderr.seek(0)
+    return self._stderr.read()
+
   def run_on_workers(self, function):
     """{worker address: function()} run in every worker (Client.run; a `dask_worker`
     parameter gets the Worker)."""
@@ -98,6 +108,8 @@ class DaskCluster:
         pass
     for process in self._processes:
       process.wait()
+    if self._stderr is not None:
+      self._stderr.close()
     return False
 
 

@@ -71,6 +71,13 @@ def make_tiny_classifier():
   return TinyClassifier()
 
 
+def make_tiny_classifier_after_tensorflow():
+  """The same model, loaded as real ones are: after importing TensorFlow, whose import
+  writes native lines to fd 2 on some CPUs (on every CPU with TF_ENABLE_ONEDNN_OPTS=1)."""
+  import tensorflow  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
+  return TinyClassifier()
+
+
 def tone(seconds, rate, channels=1, frequency=440.0, noise=0.05, seed=0):
   """A tone with some noise: float32 [n] or [n, channels] in [-1, 1]."""
   rng = np.random.default_rng(seed)

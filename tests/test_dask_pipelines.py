@@ -14,6 +14,7 @@ files (the error rows must match too).
 
 import glob
 import os
+import re
 import shutil
 
 import pyarrow.parquet as pq
@@ -125,6 +126,9 @@ def test_embed_and_audioset_on_dask_equal_the_default_runner(cluster, clips, tmp
              dask=cluster)
   assert "files: 6 in = 4 written + 2 errors (ok)" in out
   _ran_on_both_workers(cluster, before)
+  # The workers imported TensorFlow for VGGish; its import-time native lines (oneDNN's, on
+  # CPUs where it is on by default) are held back as the command line's are.
+  assert not _native_log_lines(cluster.worker_stderr())
   for name in ("clips-00000-of-00002.tfrecord", "clips-00001-of-00002.tfrecord"):
     local = (tmp_path / "local" / name).read_bytes()
     assert local and (tmp_path / "dask" / name).read_bytes() == local
@@ -166,25 +170,38 @@ def test_a_missing_dask_extra_or_scheduler_is_one_line(tmp_path, capsys, clips):
   assert sorted(os.listdir(tmp_path)) == []
 
 
-def _soundscope(*argv, cwd):
-  """`python -m soundscope argv` in a fresh process (the tests' model factory importable)."""
+def _native_log_lines(text):
+  """TensorFlow's native INFO/WARNING records in `text` ('I1204 10:00:00.1 ... port.cc:153] ...')
+  and absl's preamble before them."""
+  return [line for line in text.splitlines()
+          if re.match(r"[IW]\d{4} ", line) or line.startswith("WARNING: All log messages")]
+
+
+def _soundscope(*argv, cwd, **env):
+  """`python -m soundscope argv` in a fresh process (the tests' model factory importable),
+  with `env` added to its environment."""
   import subprocess
   import support_runtime
   return subprocess.run(support_runtime.soundscope_command(*argv), capture_output=True,
-                        text=True, env=support.child_env(), cwd=cwd, timeout=300)
+                        text=True, env=support.child_env(**env), cwd=cwd, timeout=300)
 
 
 def test_a_local_cluster_started_early_runs_the_pipeline_and_ends_with_the_command(
     clips, tmp_path):
   """`--runner dask` without an address: the LocalCluster the command starts early (its
   workers import Beam while the launcher plans, pipelines/cluster.py) gives the default
-  runner's rows; a run that stops before its pipeline (a usage error) still closes it."""
+  runner's rows; a run that stops before its pipeline (a usage error) still closes it.
+  Its workers import TensorFlow (the model's factory does) and keep quiet as the command
+  line does (options.quiet_worker_logs): nothing on stderr."""
   import psutil
-  common = ("predict", "--model-factory", FACTORY, "--input", str(clips), "--no-progress")
-  local = _soundscope(*common, "--output", str(tmp_path / "local.parquet"), cwd=tmp_path)
+  common = ("--input", str(clips), "--no-progress")
+  local = _soundscope("predict", "--model-factory", FACTORY, *common,
+                      "--output", str(tmp_path / "local.parquet"), cwd=tmp_path)
   assert local.returncode == 0, local.stderr
-  ran = _soundscope(*common, "--output", str(tmp_path / "dask.parquet"), "--runner", "dask",
-                    "--dask-workers", "2", cwd=tmp_path)
+  ran = _soundscope("predict", "--model-factory",
+                    "support_pipelines:make_tiny_classifier_after_tensorflow", *common,
+                    "--output", str(tmp_path / "dask.parquet"), "--runner", "dask",
+                    "--dask-workers", "2", cwd=tmp_path, TF_ENABLE_ONEDNN_OPTS="1")
   assert ran.returncode == 0 and ran.stderr == "", ran.stderr
   assert "files: 6 in = 4 written + 2 errors (ok)" in ran.stdout
   assert _table(tmp_path / "dask.parquet", ["run_time"]).equals(
@@ -206,10 +223,14 @@ def test_a_local_cluster_started_early_runs_the_pipeline_and_ends_with_the_comma
 
 def _worker_state(dask_worker):
   import sys
+  import psutil
   import threadpoolctl
+  parent = psutil.Process(os.getppid())
   return (os.environ.get("OPENBLAS_NUM_THREADS"),
           tuple(sorted({pool["num_threads"] for pool in threadpoolctl.threadpool_info()})),
-          "tensorflow" in sys.modules, _slowing_settings(dask_worker))
+          "tensorflow" in sys.modules, _slowing_settings(dask_worker),
+          "forkserver" in " ".join(parent.cmdline()),
+          any("apache_beam" in (mapped.path or "") for mapped in parent.memory_maps()))
 
 
 def test_workers_started_without_the_preloads_get_one_note_after_the_run(
@@ -253,22 +274,48 @@ def test_preloaded_workers_of_a_running_cluster_have_no_profiler_nor_malloc_trim
   assert len(found) == 2 and set(found.values()) == {((), None)}, found
 
 
-def test_a_local_cluster_of_two_workers_forks_them_with_one_blas_thread_and_partitions_per_worker():
-  """pipelines/cluster.py: two workers come from one forkserver, each with one BLAS thread
-  (the nannies' environment), no TensorFlow, no profiler and no malloc trim threshold
-  (pipelines/dask_worker.py); runs on it take at most
-  DASK_PARTITIONS_PER_WORKER partitions a worker, one a part when fewer."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_local_cluster_forks_its_workers_from_a_server_that_imported_beam(workers):
+  """pipelines/cluster.py: the workers are forked from one forkserver that had imported
+  Beam (its extension modules are mapped), each with one BLAS thread, no TensorFlow, no
+  profiler and no malloc trim threshold (pipelines/dask_worker.py); runs on it take at
+  most DASK_PARTITIONS_PER_WORKER partitions a worker, one a part when fewer."""
   import distributed
   from soundscope.configs import pipelines as PC
   from soundscope.pipelines import cluster as cluster_lib
   from soundscope.pipelines import options
-  local = cluster_lib.local_cluster(2)
+  local = cluster_lib.local_cluster(workers)
   try:
     with distributed.Client(local) as client:
       states = client.run(_worker_state)
-    assert len(states) == 2 and set(states.values()) == {("1", (1,), False, ((), None))}, states
-    assert options.dask_partitions(100, local) == 2 * PC.DASK_PARTITIONS_PER_WORKER
+    assert len(states) == workers, states
+    assert set(states.values()) == {("1", (1,), False, ((), None), True, True)}, states
+    assert options.dask_partitions(100, local) == workers * PC.DASK_PARTITIONS_PER_WORKER
     assert options.dask_partitions(5, local) == 5
     assert options.dask_partitions(100) == 100    # --dask-address: one per part.
   finally:
     local.close()
+
+
+_EARLY_WITH_IMPORTS = """
+import sys
+import distributed
+from soundscope.pipelines import cluster
+cluster.start_early(1, ("colorsys",))
+local = cluster.take(1)
+with distributed.Client(local) as client:
+  found = client.run(lambda: ("colorsys" in sys.modules, "apache_beam" in sys.modules))
+local.close()
+print("colorsys" in sys.modules, sorted(found.values()))
+"""
+
+
+def test_a_cluster_started_early_forks_workers_with_the_modules_their_model_needs(tmp_path):
+  """start_early's `imports` (TensorFlow for embed and audioset) are imported once, in the
+  forkserver: a worker has them before any task, the launcher does not."""
+  import subprocess
+  import sys
+  ran = subprocess.run([sys.executable, "-c", _EARLY_WITH_IMPORTS], capture_output=True,
+                       text=True, env=support.child_env(), cwd=tmp_path, timeout=120)
+  assert ran.returncode == 0, ran.stderr
+  assert ran.stdout.split("\n")[0] == "False [(True, True)]", ran.stdout + ran.stderr

@@ -357,19 +357,23 @@ def test_two_worker_processes_give_the_same_rows(corpus, tmp_path, capfd, monkey
   # The worker processes import the test classifier's module like any custom model.
   monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
       [os.path.dirname(support.__file__), os.environ.get("PYTHONPATH", "")]))
+  # The workers' model imports TensorFlow, which then writes its oneDNN line on any CPU.
+  monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+  monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
   output = tmp_path / "two.parquet"
-  status = cli.main(["predict", "--model-factory", FACTORY, "--no-progress",
-                            "--input", str(root / "**" / "*"), "--output", str(output),
-                            "--scores", "--direct_num_workers=2",
-                            "--direct_running_mode=multi_processing"])
+  status = cli.main(["predict", "--model-factory",
+                     "support_pipelines:make_tiny_classifier_after_tensorflow", "--no-progress",
+                     "--input", str(root / "**" / "*"), "--output", str(output),
+                     "--scores", "--direct_num_workers=2",
+                     "--direct_running_mode=multi_processing"])
   # capfd: the worker processes write to the file descriptors, not to sys.stderr.
   captured = capfd.readouterr()
   assert status == 0, captured.out
   assert "files: 12 in = 8 written + 4 errors (ok)" in captured.out
   # Quiet logs: the workers get WARNING as their log level (their SDK harness logs
   # ~20 INFO lines each otherwise) and run pipelines/beam_worker.py (Beam's import
-  # warning and the start-up lines after it), and the main process does not repeat
-  # their noise: nothing at all on stderr.
+  # warning and the start-up lines after it, and TensorFlow's import-time lines), and
+  # the main process does not repeat their noise: nothing at all on stderr.
   assert captured.err == "", captured.err
   rows = pd.read_parquet(output).set_index("id")
   classifier = support.TinyClassifier()

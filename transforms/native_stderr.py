@@ -101,13 +101,13 @@ class _QuietImportFinder(importlib.abc.MetaPathFinder):
   """Finds the named top-level modules through the other finders, with a quiet loader."""
 
   def __init__(self, names):
-    self._names = set(names)
+    self.pending = set(names)
 
   def find_spec(self, fullname, path=None, target=None):
-    if fullname not in self._names:
+    if fullname not in self.pending:
       return None
-    self._names.discard(fullname)       # Only the first import runs the module's code.
-    if not self._names and self in sys.meta_path:
+    self.pending.discard(fullname)       # Only the first import runs the module's code.
+    if not self.pending and self in sys.meta_path:
       sys.meta_path.remove(self)
     spec = importlib.util.find_spec(fullname)
     if spec is not None and spec.loader is not None:
@@ -124,6 +124,8 @@ def quiet_imports(names):
   Args:
     names: iterable of top-level module names, e.g. ("tensorflow",).
   """
-  pending = [name for name in names if name not in sys.modules]
+  waiting = {name for finder in sys.meta_path if isinstance(finder, _QuietImportFinder)
+             for name in finder.pending}   # Called again (a forked worker's preload).
+  pending = [name for name in names if name not in sys.modules and name not in waiting]
   if pending:
     sys.meta_path.insert(0, _QuietImportFinder(pending))

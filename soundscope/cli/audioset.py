@@ -21,6 +21,7 @@ def add_arguments(parser):
 
 
 def run(args):
-  options.start_local_cluster_early(args)   # Its workers start while Beam imports here.
+  # Its workers start while Beam imports here, TensorFlow (VGGish) imported once for all.
+  options.start_local_cluster_early(args, options.MODEL_IMPORTS_TENSORFLOW)
   from soundscope.pipelines import audioset
   return beam.run_pipeline(audioset, args)

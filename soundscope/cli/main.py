@@ -29,12 +29,6 @@ COMMANDS = {
     "serve": ("soundscope.cli.serve", "capture + web page + DeviceHive notifications"),
     "report": ("soundscope.cli.report", "events Parquet -> an HTML page of the archive: charts, top events"),
 }
-# TensorFlow's C++ log level while not verbose: "2" keeps its errors and drops its
-# INFO and WARNING lines once absl's logging is initialised.
-QUIET_TF_CPP_LOG_LEVEL = "2"
-# Modules whose import writes native INFO lines to fd 2 before any log level holds
-# (TensorFlow's oneDNN and CPU-feature records, on some CPUs and builds only).
-NOISY_NATIVE_IMPORTS = ("tensorflow",)
 
 
 def build_parser():
@@ -93,9 +87,10 @@ def quiet_native_logs(verbose):
   """
   if verbose or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
     return
-  os.environ["TF_CPP_MIN_LOG_LEVEL"] = QUIET_TF_CPP_LOG_LEVEL
+  from soundscope.configs import logs
   from soundscope.transforms import native_stderr
-  native_stderr.quiet_imports(NOISY_NATIVE_IMPORTS)
+  os.environ["TF_CPP_MIN_LOG_LEVEL"] = logs.QUIET_TF_CPP_LOG_LEVEL
+  native_stderr.quiet_imports(logs.NOISY_NATIVE_IMPORTS)
 
 
 def main(argv=None):
