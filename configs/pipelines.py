@@ -11,10 +11,12 @@ MAX_PART_ITEMS = 64             # inputs
 MIN_PARTS = 8                   # parts
 
 # Dask partitions per worker of a local cluster, at most (one part each when fewer
-# parts): each costs ~10 ms of Beam and Dask work, and fewer than ~8 a worker leave
-# one worker idle at the end (400 clips on 2 workers: 8 partitions 11.9 s, 16 11.2 s,
-# 58 11.4 s; bench/bench_scale.py).
-DASK_PARTITIONS_PER_WORKER = 8  # partitions
+# parts).  Each costs ~10 ms of Beam and Dask work; a partition of k parts can leave
+# one worker idle for up to k parts at the end.  400 clips on 2 workers: predict
+# yamnet (58 parts of ~0.2 s) 8 partitions 11.9 s, 16 11.2 s, 58 11.4 s; embed (25
+# parts of 16 files, ~1.6 s each) with 16 partitions (13 of two parts) left a worker
+# idle 1.85 s at the end, with 25 (one part each) 1.0-1.3 s (bench/bench_scale.py).
+DASK_PARTITIONS_PER_WORKER = 16  # partitions
 
 # BLAS threads per worker for decoding (the resampler's and the mel filterbank's matrix
 # products) unless --decode-threads says otherwise.  A worker decodes and runs its model
