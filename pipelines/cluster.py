@@ -25,7 +25,7 @@ PRELOAD = "soundscope.pipelines.dask_worker"
 # the launcher's: the one BLAS thread a nanny gives a spawned worker
 # (distributed.nanny.pre-spawn-environ), set before its numpy starts OpenBLAS's threads.
 # Forked workers start with Beam imported: 400 clips, predict yamnet on two workers,
-# first part done at 2.1-2.4 s instead of 3.0-4.3 s (bench/bench_scale.py).
+# first part done at 2.1-2.9 s instead of 3.0-4.3 s (bench/bench_scale.py).
 FORKSERVER_PRELOAD = ["distributed", "distributed.nanny", "soundscope.pipelines.dask_forkserver"]
 FORKSERVER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
