@@ -2,6 +2,7 @@
 
   find_classifier(name, model_dir)   (store, directory, manifest) of a present
                                      classifier, without loading it (cheap)
+  classifier_imports(name, model_dir)  the heavy modules its loading imports
   load_classifier(name, model_dir)   a soundscope.models.classifier.Classifier, dispatching on
                                      the manifest's "kind": "yamnet" (the official
                                      TFLite model) or "vggish_head" (VGGish + a
@@ -17,6 +18,9 @@ import pathlib
 from soundscope.configs import model_specs as S
 from soundscope.models.store.files import ModelNotFoundError, ModelStore, how_to_get
 
+# By manifest kind: the heavy modules its loader imports (classifier_imports).
+KIND_IMPORTS = {"vggish_head": ("tensorflow",)}
+
 
 def find_classifier(name=None, model_dir=None):
   """(its ModelStore, model directory, manifest) of a classifier that is present, unloaded.
@@ -30,6 +34,35 @@ def find_classifier(name=None, model_dir=None):
   Raises:
     ModelNotFoundError with a message that says how to get a model.
   """
+  store, directory, name, manifest = _located(name, model_dir)
+  if manifest is None:
+    known = ", ".join(store.names()) or "none"
+    raise ModelNotFoundError(
+        f"model {name!r} is not in the model store {store.root} (present: {known}): "
+        f"{how_to_get(name)}")
+  problems = store.missing_files(name)
+  if problems:
+    raise ModelNotFoundError(
+        f"model {name!r} in {directory} is incomplete ({'; '.join(problems)}): {how_to_get(name)}")
+  store.check_digests(name)
+  return store, directory, manifest
+
+
+def classifier_imports(name=None, model_dir=None):
+  """The modules loading this classifier imports that are worth importing ahead, once, in
+  a process that forks workers (pipelines/cluster.py): ("tensorflow",) for a VGGish head,
+  () for YAMNet (LiteRT) or a model that is not found (its run reports that)."""
+  try:
+    manifest = _located(name, model_dir)[3]
+  except ModelNotFoundError:
+    return ()
+  return KIND_IMPORTS.get((manifest or {}).get("kind"), ())
+
+
+def _located(name, model_dir):
+  """(store, directory, name in that store, manifest or None) of `name` (None: the store's
+  default; or a path to a model directory), without checking its files; ModelNotFoundError
+  when there is no default."""
   store = ModelStore(model_dir)
   if name is None:
     name = store.default_classifier_name()
@@ -42,18 +75,7 @@ def find_classifier(name=None, model_dir=None):
     directory = pathlib.Path(name)
     store = ModelStore(directory.parent)
     name = directory.name
-  manifest = store.manifest(name)
-  if manifest is None:
-    known = ", ".join(store.names()) or "none"
-    raise ModelNotFoundError(
-        f"model {name!r} is not in the model store {store.root} (present: {known}): "
-        f"{how_to_get(name)}")
-  problems = store.missing_files(name)
-  if problems:
-    raise ModelNotFoundError(
-        f"model {name!r} in {directory} is incomplete ({'; '.join(problems)}): {how_to_get(name)}")
-  store.check_digests(name)
-  return store, directory, manifest
+  return store, directory, name, store.manifest(name)
 
 
 def load_classifier(name=None, model_dir=None, **options):

@@ -11,6 +11,7 @@ times (soundscope/cli/event_flags.py; docs/events.md) and the shared Beam flags
 from soundscope.cli import beam, event_flags, flags
 from soundscope.cli import labels as labels_cli
 from soundscope.configs import params as P
+from soundscope.models.store import registry
 from soundscope.pipelines import options
 
 PASS_UNKNOWN_ARGS = True
@@ -46,7 +47,9 @@ def add_arguments(parser):
 
 def run(args):
   """Checks the flags against their configs (a refused value is a usage error), then predicts."""
-  options.start_local_cluster_early(args)   # Its workers start while Beam imports here.
+  # Its workers start while Beam imports here, with a VGGish head's TensorFlow imported once.
+  options.start_local_cluster_early(args, () if args.model_factory else
+                                    registry.classifier_imports(args.model, args.model_dir))
   args.report = flags.build(P.ReportOptions, args)
   args.label_set = resolve_label_set(args)
   args.file_steps = event_flags.file_steps(args, args.label_set)
