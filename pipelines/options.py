@@ -110,16 +110,11 @@ def is_local_run(args):
 def start_local_cluster_early(args, imports=()):
   """For `--runner dask` without an address: starts the LocalCluster in the background
   now (pipelines/cluster.py), so its workers start while the launcher plans, with the
-  modules `imports` their model needs (MODEL_IMPORTS_TENSORFLOW) imported once for all."""
+  modules `imports` their model needs (models/store/registry.py) imported once for all."""
   pipeline_args = list(getattr(args, "pipeline_args", None) or [])
   if is_dask(pipeline_args) and not _dask_address(args, pipeline_args):
     from soundscope.pipelines import cluster as cluster_lib
     cluster_lib.start_early(dask_workers(args), imports)
-
-
-# start_local_cluster_early's `imports` for VGGish (embed, audioset): TensorFlow's import
-# is ~4-6 s of CPU, paid once in the forkserver instead of in every worker's first task.
-MODEL_IMPORTS_TENSORFLOW = ("tensorflow",)
 
 
 def _dask_address(args, pipeline_args):

@@ -18,8 +18,11 @@ import pathlib
 from soundscope.configs import model_specs as S
 from soundscope.models.store.files import ModelNotFoundError, ModelStore, how_to_get
 
-# By manifest kind: the heavy modules its loader imports (classifier_imports).
-KIND_IMPORTS = {"vggish_head": ("tensorflow",)}
+# The heavy modules loading VGGish imports (TensorFlow: ~4-6 s of CPU), which a local
+# Dask cluster's forkserver imports once for all its workers (pipelines/cluster.py):
+# embed and audioset, and by manifest kind for predict (classifier_imports).
+VGGISH_IMPORTS = ("tensorflow",)
+KIND_IMPORTS = {"vggish_head": VGGISH_IMPORTS}
 
 
 def find_classifier(name=None, model_dir=None):

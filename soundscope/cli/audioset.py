@@ -6,6 +6,7 @@ Apache Beam unchanged.
 """
 
 from soundscope.cli import beam
+from soundscope.models.store import registry
 from soundscope.pipelines import options
 
 PASS_UNKNOWN_ARGS = True
@@ -22,6 +23,6 @@ def add_arguments(parser):
 
 def run(args):
   # Its workers start while Beam imports here, TensorFlow (VGGish) imported once for all.
-  options.start_local_cluster_early(args, options.MODEL_IMPORTS_TENSORFLOW)
+  options.start_local_cluster_early(args, registry.VGGISH_IMPORTS)
   from soundscope.pipelines import audioset
   return beam.run_pipeline(audioset, args)
