@@ -39,7 +39,9 @@ TensorFlow, weighs less in it):
 
 On a shared 2-core machine one run of the same command moves by up to ~20 %
 (a worker's steady rate of parts, read from the parts' done-files): --repeat N
-prints the median of N runs and their range.
+prints the median of N runs and their range.  The runners section runs N rounds
+of one run on each runner, so a slow hour weighs on all three, and also gives the
+ratios per round.
 
 Say the load average (`uptime`) with any figure: the machine's other work shows.
 """
@@ -106,24 +108,39 @@ RUNNERS = (("default runner", []),
            ("Dask, 2 workers", ["--runner", "dask", "--dask-workers", "2"]))
 
 
-def timed(argv, repeat):
-  """Median wall seconds of `repeat` runs of `soundscope argv`, and its figure for the table."""
+def figure(walls):
+  """(median of `walls`, its figure for the table: 'M s (runs A-B s)')."""
   import statistics
-  walls = [soundscope(argv)[0] for _ in range(repeat)]
   median = statistics.median(walls)
-  spread = f" (runs {min(walls):.1f}-{max(walls):.1f} s)" if repeat > 1 else ""
+  spread = f" (runs {min(walls):.1f}-{max(walls):.1f} s)" if len(walls) > 1 else ""
   return median, f"{median:.1f} s{spread}"
 
 
 def bench_runners(name, argv, repeat=1):
-  walls = {}
-  for label, runner in RUNNERS:
-    walls[label], figure = timed([*argv, "--decode-threads", "1", *runner], repeat)
-    print(f"| {name} | {label} | {figure} |", flush=True)
-  one, two = walls["Dask, 1 worker"], walls["Dask, 2 workers"]
-  print(f"{name}: 2 workers / 1 worker speed-up {one / two:.2f}x (target >= 1.6x); "
-        f"Dask 1 worker over the default runner {100 * (one / walls['default runner'] - 1):+.0f} % "
-        f"(target <= +15 %)", flush=True)
+  """Runs the command on each of RUNNERS in turn, `repeat` rounds: a round holds one run
+  of each, so the machine's drift (other tenants) weighs on all three alike, and the
+  ratios are also given per round (their median and range)."""
+  import statistics
+  walls = {label: [] for label, _ in RUNNERS}
+  for _ in range(repeat):
+    for label, runner in RUNNERS:
+      walls[label].append(soundscope([*argv, "--decode-threads", "1", *runner])[0])
+  medians = {}
+  for label, _ in RUNNERS:
+    medians[label], text = figure(walls[label])
+    print(f"| {name} | {label} | {text} |", flush=True)
+  one, two, default = (walls["Dask, 1 worker"], walls["Dask, 2 workers"],
+                       walls["default runner"])
+  speedups = [a / b for a, b in zip(one, two)]
+  overheads = [100 * (a / b - 1) for a, b in zip(one, default)]
+  rounds = (f"; per round {statistics.median(speedups):.2f}x ({min(speedups):.2f}-"
+            f"{max(speedups):.2f}x) and {statistics.median(overheads):+.0f} % "
+            f"({min(overheads):+.0f} to {max(overheads):+.0f} %)" if repeat > 1 else "")
+  print(f"{name}: 2 workers / 1 worker speed-up "
+        f"{medians['Dask, 1 worker'] / medians['Dask, 2 workers']:.2f}x (target >= 1.6x); "
+        f"Dask 1 worker over the default runner "
+        f"{100 * (medians['Dask, 1 worker'] / medians['default runner'] - 1):+.0f} % "
+        f"(target <= +15 %){rounds}", flush=True)
 
 
 def running_cluster(workers):
