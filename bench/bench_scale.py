@@ -108,6 +108,14 @@ RUNNERS = (("default runner", []),
            ("Dask, 2 workers", ["--runner", "dask", "--dask-workers", "2"]))
 
 
+def embed_argv(clips, root):
+  """`embed` of the runners and cluster sections (the VGGish checkpoint written once)."""
+  return ["embed", "--input", clips, "--output", os.path.join(root, "e"), "--vggish-checkpoint",
+          common.vggish_checkpoint(), "--pca-params",
+          str(common.require_asset("vggish/vggish_pca_params.npz")), "--vggish-threads", "1",
+          "--no-progress"]
+
+
 def figure(walls):
   """(median of `walls`, its figure for the table: 'M s (runs A-B s)')."""
   import statistics
@@ -189,7 +197,6 @@ def running_cluster(workers):
 
 def bench_running_cluster(name, argv, repeat=1):
   """Each worker count: a new cluster per repeat, its first run 'fresh', its second 'warm'."""
-  import statistics
   walls = {}
   for workers in (1, 2):
     runs = {"fresh": [], "warm": []}
@@ -202,10 +209,9 @@ def bench_running_cluster(name, argv, repeat=1):
       finally:
         stop()
     for state, found in runs.items():
-      walls[workers, state] = statistics.median(found)
-      spread = f" (runs {min(found):.1f}-{max(found):.1f} s)" if repeat > 1 else ""
+      walls[workers, state], text = figure(found)
       print(f"| {name} | running cluster, {workers} worker{'s' if workers > 1 else ''}, "
-            f"{state} | {walls[workers, state]:.1f} s{spread} |", flush=True)
+            f"{state} | {text} |", flush=True)
   for state in ("fresh", "warm"):
     print(f"{name}, running cluster, {state} workers: 2 workers / 1 worker speed-up "
           f"{walls[1, state] / walls[2, state]:.2f}x (target >= 1.6x)", flush=True)
@@ -358,26 +364,15 @@ def main():
   with tempfile.TemporaryDirectory(prefix="bench_scale_") as root:
     clips = clip_folder(root, args.clips, args.copies)
     store = yamnet_store(os.path.join(root, "yamnet-store"))
+    predict_argv = ["predict", "--model", "yamnet", "--model-dir", store, "--input", clips,
+                    "--output", os.path.join(root, "p.parquet"), "--no-progress"]
     if "predict" not in skip:
-      bench_runners("predict yamnet", ["predict", "--model", "yamnet", "--model-dir", store,
-                                       "--input", clips, "--output",
-                                       os.path.join(root, "p.parquet"), "--no-progress"],
-                    args.repeat)
+      bench_runners("predict yamnet", predict_argv, args.repeat)
     if "embed" not in skip:
-      checkpoint = common.vggish_checkpoint()
-      bench_runners("embed", ["embed", "--input", clips, "--output", os.path.join(root, "e"),
-                              "--vggish-checkpoint", checkpoint, "--pca-params",
-                              str(common.require_asset("vggish/vggish_pca_params.npz")),
-                              "--vggish-threads", "1", "--no-progress"], args.repeat)
+      bench_runners("embed", embed_argv(clips, root), args.repeat)
     if "cluster" not in skip:
-      bench_running_cluster("predict yamnet", [
-          "predict", "--model", "yamnet", "--model-dir", store, "--input", clips, "--output",
-          os.path.join(root, "p.parquet"), "--no-progress"], args.repeat)
-      bench_running_cluster("embed", [
-          "embed", "--input", clips, "--output", os.path.join(root, "e"), "--vggish-checkpoint",
-          common.vggish_checkpoint(), "--pca-params",
-          str(common.require_asset("vggish/vggish_pca_params.npz")), "--vggish-threads", "1",
-          "--no-progress"], args.repeat)
+      bench_running_cluster("predict yamnet", predict_argv, args.repeat)
+      bench_running_cluster("embed", embed_argv(clips, root), args.repeat)
     if "resume" not in skip:
       bench_resume(root, "predict yamnet", ["predict", "--model", "yamnet", "--model-dir", store,
                                             "--input", clips, "--scores", "--no-progress"],
