@@ -312,14 +312,14 @@ def quiet_logs(more=()):
 
 
 def quiet_worker_logs(more=()):
-  """quiet_logs in a worker process (Beam's multi_processing, Dask's), which has no -v:
-  also the native lines TensorFlow writes to fd 2 while it is imported, which no log
-  level holds back (configs/logs.py), unless the worker's environment sets
-  TF_CPP_MIN_LOG_LEVEL=0.  Call before the worker imports TensorFlow."""
+  """quiet_logs in a worker process (Beam's multi_processing, Dask's), which has no -v,
+  and TensorFlow's first import there as in the launcher: lean, and without the
+  native lines it writes to fd 2 while imported, which no log level holds back,
+  unless the worker's environment sets TF_CPP_MIN_LOG_LEVEL=0
+  (models/tensorflow_import.py).  Call before the worker imports TensorFlow."""
+  from soundscope.models import tensorflow_import
   quiet_logs(more)
-  if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "0":
-    from soundscope.transforms import native_stderr
-    native_stderr.quiet_imports(logs.NOISY_NATIVE_IMPORTS)
+  tensorflow_import.prepare()
 
 
 def make_pipeline(pipeline_args, runner=None):

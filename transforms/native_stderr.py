@@ -8,17 +8,18 @@ on the CPU and the build).  All of them write to fd 2 from C, where
 Python-level redirection cannot reach.  `captured()` points fd 2 at a
 temporary file for the duration of a block and hands the text back, so each
 caller decides what is noise and what the user must still see;
-`quiet_imports()` does that for the import of named modules, keeping only
-what is not an informational native log record.
+`quiet_imports()` does that for the first import of named modules
+(soundscope/util/first_import.py), keeping only what is not an informational
+native log record.
 """
 
 import contextlib
-import importlib.abc
-import importlib.util
 import os
 import re
 import sys
 import tempfile
+
+from soundscope.util import first_import
 
 # absl / glog record header: severity letter, MMDD, then a time ("I0000 00:00:1796.312 ...").
 _NATIVE_RECORD = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d\d")
@@ -80,52 +81,30 @@ def without_info_records(text):
   return "".join(kept)
 
 
-class _QuietLoader(importlib.abc.Loader):
-  """Runs another loader's exec_module with fd 2 captured, then re-emits what matters."""
-
-  def __init__(self, loader):
-    self._loader = loader
-
-  def create_module(self, spec):
-    return self._loader.create_module(spec)
-
-  def exec_module(self, module):
+@contextlib.contextmanager
+def info_records_dropped():
+  """Runs the block with fd 2 captured, then writes on stderr what of it is not a
+  native INFO or WARNING record (also when the block raised)."""
+  text = []
+  try:
     with captured() as text:
-      self._loader.exec_module(module)
+      yield
+  finally:
     shown = without_info_records("".join(text))
     if shown:
       sys.stderr.write(shown)
 
 
-class _QuietImportFinder(importlib.abc.MetaPathFinder):
-  """Finds the named top-level modules through the other finders, with a quiet loader."""
-
-  def __init__(self, names):
-    self.pending = set(names)
-
-  def find_spec(self, fullname, path=None, target=None):
-    if fullname not in self.pending:
-      return None
-    self.pending.discard(fullname)       # Only the first import runs the module's code.
-    if not self.pending and self in sys.meta_path:
-      sys.meta_path.remove(self)
-    spec = importlib.util.find_spec(fullname)
-    if spec is not None and spec.loader is not None:
-      spec.loader = _QuietLoader(spec.loader)
-    return spec
-
-
 def quiet_imports(names):
   """Imports of the named top-level modules (not yet imported) drop native INFO/WARNING lines.
 
-  Used by the command line when not verbose: TensorFlow prints its CPU-feature
-  and oneDNN records on import on some CPUs whatever TF_CPP_MIN_LOG_LEVEL says.
+  Used by the command line when not verbose, and by worker processes
+  (models/tensorflow_import.py): TensorFlow prints its CPU-feature and oneDNN
+  records on import on some CPUs whatever TF_CPP_MIN_LOG_LEVEL says.  Calling it
+  again (a forked worker's preload) changes nothing.
 
   Args:
     names: iterable of top-level module names, e.g. ("tensorflow",).
   """
-  waiting = {name for finder in sys.meta_path if isinstance(finder, _QuietImportFinder)
-             for name in finder.pending}   # Called again (a forked worker's preload).
-  pending = [name for name in names if name not in sys.modules and name not in waiting]
-  if pending:
-    sys.meta_path.insert(0, _QuietImportFinder(pending))
+  for name in names:
+    first_import.around(name, "quiet native records", info_records_dropped)

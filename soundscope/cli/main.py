@@ -77,20 +77,10 @@ def parse_command(argv):
 
 
 def quiet_native_logs(verbose):
-  """Keeps TensorFlow's C++ INFO and WARNING lines off stderr unless -v; a user's level wins.
-
-  The level alone is not enough: records written while TensorFlow is imported
-  come before absl reads it, and which ones appear depends on the CPU (oneDNN's
-  "custom operations are on" only where oneDNN is enabled by default).  So the
-  first import of TensorFlow also runs with fd 2 captured, and only what is not
-  an INFO or WARNING record is passed on.
-  """
-  if verbose or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
-    return
-  from soundscope.configs import logs
-  from soundscope.transforms import native_stderr
-  os.environ["TF_CPP_MIN_LOG_LEVEL"] = logs.QUIET_TF_CPP_LOG_LEVEL
-  native_stderr.quiet_imports(logs.NOISY_NATIVE_IMPORTS)
+  """Keeps TensorFlow's C++ INFO and WARNING lines off stderr unless -v or
+  TF_CPP_MIN_LOG_LEVEL=0, and imports it lean (models/tensorflow_import.py)."""
+  from soundscope.models import tensorflow_import
+  tensorflow_import.prepare(verbose)
 
 
 def main(argv=None):

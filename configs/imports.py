@@ -1,0 +1,12 @@
+"""How soundscope's processes import TensorFlow (models/tensorflow_import.py).
+
+`import tensorflow` (2.21) imports all of Keras 3, and Keras imports these
+optional integrations whenever they are installed: scikit-learn for its estimator
+wrappers, matplotlib for its image-gallery plots.  soundscope uses neither, so
+TensorFlow's first import in a soundscope process runs with them marked absent:
+4.7 s for the import with both installed against 3.3-3.6 s without (median of
+six fresh processes each, 2-core AMD EPYC, TensorFlow 2.21, Keras 3.15).
+"""
+
+# Top-level modules that cannot be imported while TensorFlow is first imported.
+ABSENT_DURING_TENSORFLOW_IMPORT = ("sklearn", "matplotlib")

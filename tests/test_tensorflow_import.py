@@ -1,0 +1,116 @@
+"""TensorFlow's first import in a soundscope process: lean, and quiet unless asked.
+
+models/tensorflow_import.py on soundscope/util/first_import.py: a module's first
+import run inside a context (checked on a small package written by the test), and
+TensorFlow imported without Keras's scikit-learn and matplotlib integrations
+(checked in fresh processes, which have not imported TensorFlow yet).
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from soundscope.util import first_import
+
+
+@pytest.fixture
+def package(tmp_path, monkeypatch):
+  """A module `ss_probe_<test>` that records, when imported, what its context had set."""
+  name = "ss_probe_" + os.path.basename(str(tmp_path)).replace("-", "_")
+  (tmp_path / f"{name}.py").write_text("import os\nSEEN = os.environ.get('SS_PROBE_CONTEXT')\n")
+  monkeypatch.syspath_prepend(str(tmp_path))
+  yield name
+  sys.modules.pop(name, None)
+
+
+def _context(value, calls):
+  import contextlib
+
+  @contextlib.contextmanager
+  def context():
+    calls.append(value)
+    os.environ["SS_PROBE_CONTEXT"] = value
+    try:
+      yield
+    finally:
+      del os.environ["SS_PROBE_CONTEXT"]
+  return context
+
+
+def test_the_first_import_runs_inside_the_context_once_per_key(package):
+  calls = []
+  first_import.around(package, "a", _context("first", calls))
+  first_import.around(package, "a", _context("again", calls))   # Same key: ignored.
+  assert first_import.waiting(package) == ["a"]
+  module = __import__(package)
+  assert module.SEEN == "first" and calls == ["first"]
+  assert "SS_PROBE_CONTEXT" not in os.environ
+  assert first_import.waiting(package) == []
+  first_import.around(package, "b", _context("late", calls))   # Already imported: nothing.
+  assert first_import.waiting(package) == [] and calls == ["first"]
+
+
+def test_absent_modules_cannot_be_imported_during_the_block_only(package):
+  assert "json" in sys.modules
+  with first_import.absent([package, "json"]):
+    with pytest.raises(ImportError):
+      __import__(package)
+    import json   # Imported before the block: untouched.
+    assert json.dumps(1) == "1"
+  assert __import__(package).SEEN is None and sys.modules["json"] is json
+
+
+def _fresh(code, env=None):
+  result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, env=env, timeout=120)
+  assert result.returncode == 0, result.stderr
+  return result
+
+
+@pytest.mark.slow
+def test_tensorflow_is_imported_without_keras_s_unused_integrations():
+  """Keras imports scikit-learn and matplotlib when installed (both are, with the test
+  extra); after prepare() TensorFlow's import leaves them out, and they import after."""
+  pytest.importorskip("sklearn")
+  pytest.importorskip("matplotlib")
+  result = _fresh("""
+      import sys
+      from soundscope.models import tensorflow_import
+      tensorflow_import.prepare(verbose=True)
+      import tensorflow as tf
+      print(sorted(n for n in ("sklearn", "matplotlib") if n in sys.modules))
+      import keras, sklearn, matplotlib.pyplot
+      layer = keras.layers.Dense(3, kernel_initializer="ones")
+      print(float(tf.reduce_sum(layer(tf.ones((1, 2))))), sklearn.__name__)
+      """)
+  assert result.stdout.splitlines() == ["[]", "6.0 sklearn"]
+  # Without prepare(), the same import brings them in: what the test above leaves out.
+  plain = _fresh("""
+      import sys
+      import tensorflow
+      print(sorted(n for n in ("sklearn", "matplotlib") if n in sys.modules))
+      """)
+  assert plain.stdout.splitlines() == ["['matplotlib', 'sklearn']"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("level, quiet", [(None, True), ("2", True), ("0", False)])
+def test_tensorflow_s_native_start_up_lines_follow_the_user_s_log_level(level, quiet):
+  """The command line and the workers share one rule: quiet unless TF_CPP_MIN_LOG_LEVEL=0
+  (or -v); a level of 2 the user set no longer lets the import-time lines through.
+  TF_ENABLE_ONEDNN_OPTS=1 makes every CPU write oneDNN's record while importing."""
+  env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+  env["TF_ENABLE_ONEDNN_OPTS"] = "1"
+  if level is not None:
+    env["TF_CPP_MIN_LOG_LEVEL"] = level
+  result = _fresh("""
+      from soundscope.models import tensorflow_import
+      tensorflow_import.prepare()
+      import tensorflow
+      """, env)
+  assert ("oneDNN custom operations are on" not in result.stderr) == quiet, result.stderr
+  if quiet:
+    assert result.stderr == ""
