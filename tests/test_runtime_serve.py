@@ -29,7 +29,8 @@ DEVICE = "serve-test"
 
 
 class Serve:
-  """A running `soundscope serve`, its stderr collected on a thread."""
+  """A running `soundscope serve`, its stdout and stderr each collected on a thread (the
+  threads own the pipes: communicate() would take lines from the stderr thread)."""
 
   def __init__(self, home, state, models, port=0,
                options=("--duration", 10, "--top-k", 5, "--notify-windows")):
@@ -37,17 +38,22 @@ class Serve:
         sr.soundscope_command("serve", "--port", port, "--state-dir", state,
                               "--model-dir", models, *options),
         env=sr.child_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    self.err_lines = []
-    threading.Thread(target=self._collect, daemon=True).start()
+    self.out_lines, self.err_lines = [], []
+    self._collectors = [threading.Thread(target=self._collect, args=(pipe, lines), daemon=True)
+                        for pipe, lines in ((self.process.stdout, self.out_lines),
+                                            (self.process.stderr, self.err_lines))]
+    for thread in self._collectors:
+      thread.start()
     try:
       self.url = sr.wait_for(self._url, timeout=60, what="serve to print its address")
     except BaseException:
       self.process.kill()
       raise
 
-  def _collect(self):
-    for line in self.process.stderr:
-      self.err_lines.append(line)
+  @staticmethod
+  def _collect(pipe, lines):
+    for line in pipe:
+      lines.append(line)
 
   def _url(self):
     if self.process.poll() is not None:
@@ -65,14 +71,20 @@ class Serve:
   def kill(self):
     """SIGKILL: no clean stop, nothing flushed on the way out."""
     self.process.kill()
-    out, _ = self.process.communicate(timeout=30)
-    return self.process.returncode, out
+    self._ended()
+    return self.process.returncode, "".join(self.out_lines)
 
   def stop(self):
     if self.process.poll() is None:
       self.process.send_signal(15)
-    out, _ = self.process.communicate(timeout=30)
-    return self.process.returncode, out, "".join(self.err_lines)
+    self._ended()
+    return self.process.returncode, "".join(self.out_lines), "".join(self.err_lines)
+
+  def _ended(self):
+    """Waits for the process to exit and for its pipes' last lines."""
+    self.process.wait(timeout=30)
+    for thread in self._collectors:
+      thread.join(timeout=30)
 
 
 @pytest.fixture
