@@ -32,9 +32,8 @@ def vggish_checkpoint():
   if prebuilt and os.path.exists(prebuilt):
     return prebuilt
   from bench import vggish_synthetic
-  print("a deterministic VGGish checkpoint (written once into ~/.cache/soundscope, ~40 s)",
-        file=sys.stderr)
-  return vggish_synthetic.cached_checkpoint()
+  return vggish_synthetic.cached_checkpoint(announce=lambda path: print(
+      f"writing a deterministic VGGish checkpoint once: {path} (~40 s)", file=sys.stderr))
 
 
 def peak_rss_mb():
@@ -43,4 +42,8 @@ def peak_rss_mb():
 
 
 def quiet_tensorflow():
+  """This process's TensorFlow import as the command line's: quiet (also its native
+  import-time lines) and lean (models/tensorflow_import.py)."""
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  from soundscope.models import tensorflow_import
+  tensorflow_import.prepare()

@@ -59,13 +59,19 @@ def write_checkpoint(path, shapes=None):
                  for name, shape in shapes.items()]
     saver = tf.compat.v1.train.Saver(variables,
                                      write_version=tf.compat.v1.train.SaverDef.V1)
-    with tf.compat.v1.Session(graph=graph) as session:
-      session.run(tf.compat.v1.global_variables_initializer())
-      saver.save(session, str(path), write_meta_graph=False)
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")   # The V1 format's deprecation banner: V1 is what is wanted.
+    try:
+      with tf.compat.v1.Session(graph=graph) as session:
+        session.run(tf.compat.v1.global_variables_initializer())
+        saver.save(session, str(path), write_meta_graph=False)
+    finally:
+      logger.setLevel(level)
   return str(path)
 
 
-def cached_checkpoint(cache_root=None):
+def cached_checkpoint(cache_root=None, announce=None):
   """Path of a checkpoint of these weights, written once per recipe into a cache outside the work tree.
 
   The folder is named by a digest of this module's source (the recipe) and the
@@ -76,6 +82,7 @@ def cached_checkpoint(cache_root=None):
   Args:
     cache_root: folder for the cache; default $XDG_CACHE_HOME/soundscope (else
       ~/.cache/soundscope).
+    announce: callable(path), called before the checkpoint is written (not when cached).
 
   Returns:
     str, .../vggish-synthetic/<digest>/vggish_model.ckpt.
@@ -101,6 +108,8 @@ def cached_checkpoint(cache_root=None):
   with open(path.parent / ".lock", "w") as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)
     if not path.exists():
+      if announce is not None:
+        announce(path)
       partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
       write_checkpoint(partial, shapes)
       os.replace(partial, path)
