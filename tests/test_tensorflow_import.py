@@ -70,47 +70,42 @@ def _fresh(code, env=None):
   return result
 
 
-@pytest.mark.slow
-def test_tensorflow_is_imported_without_keras_s_unused_integrations():
-  """Keras imports scikit-learn and matplotlib when installed (both are, with the test
-  extra); after prepare() TensorFlow's import leaves them out, and they import after."""
-  pytest.importorskip("sklearn")
-  pytest.importorskip("matplotlib")
-  result = _fresh("""
-      import sys
-      from soundscope.models import tensorflow_import
-      tensorflow_import.prepare(verbose=True)
-      import tensorflow as tf
-      print(sorted(n for n in ("sklearn", "matplotlib") if n in sys.modules))
-      import keras, sklearn, matplotlib.pyplot
-      layer = keras.layers.Dense(3, kernel_initializer="ones")
-      print(float(tf.reduce_sum(layer(tf.ones((1, 2))))), sklearn.__name__)
-      """)
-  assert result.stdout.splitlines() == ["[]", "6.0 sklearn"]
-  # Without prepare(), the same import brings them in: what the test above leaves out.
-  plain = _fresh("""
-      import sys
-      import tensorflow
-      print(sorted(n for n in ("sklearn", "matplotlib") if n in sys.modules))
-      """)
-  assert plain.stdout.splitlines() == ["['matplotlib', 'sklearn']"]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("level, quiet", [(None, True), ("2", True), ("0", False)])
-def test_tensorflow_s_native_start_up_lines_follow_the_user_s_log_level(level, quiet):
-  """The command line and the workers share one rule: quiet unless TF_CPP_MIN_LOG_LEVEL=0
-  (or -v); a level of 2 the user set no longer lets the import-time lines through.
-  TF_ENABLE_ONEDNN_OPTS=1 makes every CPU write oneDNN's record while importing."""
+def _import_tensorflow(level):
+  """A fresh process: prepare(), then TensorFlow's import with TF_CPP_MIN_LOG_LEVEL=`level`
+  and TF_ENABLE_ONEDNN_OPTS=1 (every CPU then writes oneDNN's record while importing)."""
   env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-  env["TF_ENABLE_ONEDNN_OPTS"] = "1"
-  if level is not None:
-    env["TF_CPP_MIN_LOG_LEVEL"] = level
-  result = _fresh("""
+  env.update(TF_ENABLE_ONEDNN_OPTS="1", TF_CPP_MIN_LOG_LEVEL=level)
+  return _fresh("""
+      import importlib.util, sys
       from soundscope.models import tensorflow_import
       tensorflow_import.prepare()
-      import tensorflow
+      import tensorflow as tf
+      import keras
+      print([n for n in ("sklearn", "matplotlib") if n in sys.modules],
+            sys.modules["keras.src.wrappers.fixes"].sklearn,
+            sys.modules["keras.src.visualization.plot_image_gallery"].plt,
+            importlib.util.find_spec("sklearn") is not None)
+      import sklearn, matplotlib.pyplot
+      layer = keras.layers.Dense(3, kernel_initializer="ones")
+      print(float(tf.reduce_sum(layer(tf.ones((1, 2))))), sklearn.__name__)
       """, env)
-  assert ("oneDNN custom operations are on" not in result.stderr) == quiet, result.stderr
-  if quiet:
-    assert result.stderr == ""
+
+
+@pytest.mark.slow
+def test_tensorflow_is_imported_lean_and_quiet_under_a_user_s_log_level():
+  """Keras imports scikit-learn and matplotlib where installed (both are, with the test
+  extra): after prepare() it looked for them during TensorFlow's import and found
+  neither; they import afterwards and Keras works.  The command line and the workers
+  share one rule: quiet unless TF_CPP_MIN_LOG_LEVEL=0 (or -v), so a level the user set
+  (2) no longer lets the import-time lines through."""
+  pytest.importorskip("sklearn")
+  pytest.importorskip("matplotlib")
+  result = _import_tensorflow("2")
+  assert result.stdout.splitlines() == ["[] None None True", "6.0 sklearn"]
+  assert result.stderr == ""
+
+
+@pytest.mark.slow
+def test_tensorflow_s_native_start_up_lines_show_with_log_level_0():
+  result = _import_tensorflow("0")
+  assert "oneDNN custom operations are on" in result.stderr
