@@ -13,6 +13,7 @@ import os
 import sys
 
 from soundscope import __version__
+from soundscope.models import tensorflow_import
 
 
 # name -> (module, one-line help).  Keep in the order a newcomer meets them.
@@ -60,7 +61,8 @@ def parse_command(argv):
   args, rest = parser.parse_known_args(argv)
   if not args.command:
     return args, None, None
-  quiet_native_logs(args.verbose)   # Before the subcommand's module can import TensorFlow.
+  # Before the subcommand's module can import TensorFlow.
+  tensorflow_import.prepare(args.verbose)
   module = importlib.import_module(COMMANDS[args.command][0])
   passes_unknown = getattr(module, "PASS_UNKNOWN_ARGS", False)
   sub = argparse.ArgumentParser(prog=f"soundscope {args.command}",
@@ -74,13 +76,6 @@ def parse_command(argv):
     sub_args = sub.parse_args(rest)
   sub_args.verbose = args.verbose
   return args, module, sub_args
-
-
-def quiet_native_logs(verbose):
-  """Keeps TensorFlow's C++ INFO and WARNING lines off stderr unless -v or
-  TF_CPP_MIN_LOG_LEVEL=0, and imports it lean (models/tensorflow_import.py)."""
-  from soundscope.models import tensorflow_import
-  tensorflow_import.prepare(verbose)
 
 
 def main(argv=None):
