@@ -13,7 +13,6 @@ import os
 import sys
 
 from soundscope import __version__
-from soundscope.models import tensorflow_import
 
 
 # name -> (module, one-line help).  Keep in the order a newcomer meets them.
@@ -61,8 +60,8 @@ def parse_command(argv):
   args, rest = parser.parse_known_args(argv)
   if not args.command:
     return args, None, None
-  # Before the subcommand's module can import TensorFlow.
-  tensorflow_import.prepare(args.verbose)
+  from soundscope.models import tensorflow_import   # Here: `soundscope --help` needs none.
+  tensorflow_import.prepare(args.verbose)   # Before the subcommand's module can import TF.
   module = importlib.import_module(COMMANDS[args.command][0])
   passes_unknown = getattr(module, "PASS_UNKNOWN_ARGS", False)
   sub = argparse.ArgumentParser(prog=f"soundscope {args.command}",
