@@ -10,7 +10,9 @@ predict --events (docs/events.md).
 Events are over the label set's labels (the max of their classes, before any
 reporting threshold: the rules decide) or, without one, the model's classes.
 A window too quiet to classify (NaN scores, models/scoring.py min_level_dbfs)
-counts as under every threshold: it ends an event and starts none.
+counts as under every threshold: it ends an event and starts none.  Events of
+labels whose rules have bounds 'level' then move to their loud audio, on the
+file's level track (scores.frame_levels: transforms/level_bounds.py).
 """
 
 import hashlib
@@ -20,6 +22,7 @@ from soundscope.models import label_sets
 from soundscope.models import rows as rows_lib
 from soundscope.transforms import event_tables
 from soundscope.transforms import events as events_lib
+from soundscope.transforms import level_bounds
 
 
 def window_seconds(classifier):
@@ -41,14 +44,25 @@ def file_events(classifier, scores, resolved, rules):
 
   Returns:
     [transforms.events.Event], sorted by start, end and label.
+
+  Raises:
+    transforms.events.EventInputError: 'level' bounds without the level track
+      (scores of embeddings, not audio).
   """
   if resolved is not None:
     scores = label_sets.relabel(scores, resolved)
   windows = scores.windows
-  return events_lib.detect_each(windows.starts, windows.ends, windows.scores,
-                                label_sets.label_names(resolved, classifier),
-                                label_sets.event_rules(resolved, rules),
-                                window_seconds(classifier))
+  labels = label_sets.label_names(resolved, classifier)
+  per_label = label_sets.event_rules(resolved, rules)
+  found = events_lib.detect_each(windows.starts, windows.ends, windows.scores, labels,
+                                 per_label, window_seconds(classifier))
+  if not level_bounds.needs_levels(per_label):
+    return found
+  if scores.frame_levels is None:
+    raise events_lib.EventInputError("event bounds 'level' need the audio's level track "
+                                     "(scores of audio, with their windows)")
+  return level_bounds.refine(found, labels, per_label,
+                             level_bounds.LevelTrack.of_levels(scores.frame_levels))
 
 
 def event_rows(source, events, start_utc, classifier, label_set=None, label_set_hash=None):

@@ -55,7 +55,9 @@ LABEL_KEYS = ("name", "classes", "threshold", "events", "allow", "deny")
 CLASS_KEYS = ("class", "descendants")
 # `events:` keys -> configs.events.EventRules fields (a label's own event rules).
 EVENT_KEYS = {"enter": "enter", "exit": "exit", "min_duration": "min_duration_seconds",
-              "merge_gap": "merge_gap_seconds", "bounds": "bounds", "compete": "compete"}
+              "merge_gap": "merge_gap_seconds", "bounds": "bounds", "compete": "compete",
+              "compete_mean": "compete_mean"}
+RATIO_KEYS = ("compete", "compete_mean")   # `events:` keys whose value is a ratio in [0, 1].
 EVENT_CHOICES = {"bounds": E.BOUNDS}   # `events:` keys whose value is a word, with its choices.
 
 
@@ -255,11 +257,11 @@ def _events(mapping, source, inherited, where):
                             f"{', '.join(EVENT_CHOICES[key])}, not {value!r}")
       events[EVENT_KEYS[key]] = value
       continue
-    bounds = (0.0, 1.0) if key in ("enter", "exit", "compete") else (0.0, float("inf"))
+    bounds = (0.0, 1.0) if key in ("enter", "exit") + RATIO_KEYS else (0.0, float("inf"))
     if (isinstance(value, bool) or not isinstance(value, (int, float))
         or not bounds[0] <= value <= bounds[1] or (key == "enter" and value == 0)):
       kind = "a score in (0, 1]" if key == "enter" else (
-          "a score in [0, 1]" if key == "exit" else "a ratio in [0, 1]" if key == "compete"
+          "a score in [0, 1]" if key == "exit" else "a ratio in [0, 1]" if key in RATIO_KEYS
           else "a number of seconds >= 0")
       raise LabelSetError(f"{source}:{line}: {where}: events {key!r} must be {kind}, "
                           f"not {value!r}")

@@ -9,17 +9,20 @@
   score_embeddings(scores, num_frames, ...)   the same result shape for AudioSet
                                               records already scored by a head
 
-Each returns Scores: the clip's pooled scores, its windows when asked (a
-window that runs into the padding past the audio's end ends where the audio
-ends), its duration, and the sound levels (RMS and peak dBFS,
-transforms/levels.py) of each window and of the whole clip, measured on the
-16 kHz samples the model hears, over the window's real audio (never the
-padding).  With min_level_dbfs, a window whose RMS level is under it is too
-quiet: its scores are NaN (not classified), it is left out of the pooled
-scores, and a clip whose windows are all too quiet has NaN pooled scores.  Because all three callers go through here, batch and live give the
-same numbers, window times included, for the same audio.  Memory: one decoded
-block, one score segment (and its samples, for the levels) and either every
-window's scores (per_window) or one [C] vector, whatever the file's length.
+Each returns Scores: the clip's pooled scores, its windows when asked (a window
+that runs into the padding past the audio's end ends where the audio ends), its
+duration, and the sound levels (RMS and peak dBFS, transforms/levels.py) of
+each window and of the whole clip, measured on the 16 kHz samples the model
+hears, over the window's real audio (never the padding), and with the windows
+the level track of the samples (RMS dBFS of each 20 ms frame:
+transforms/levels.frame_levels, which the 'level' event bounds follow:
+transforms/level_bounds.py). With min_level_dbfs, a window whose RMS level is
+under it is too quiet: its scores are NaN (not classified), it is left out of
+the pooled scores, and a clip whose windows are all too quiet has NaN pooled
+scores. Because all three callers go through here, batch and live give the same
+numbers, window times included, for the same audio. Memory: one decoded block,
+one score segment (and its samples, for the levels) and either every window's
+scores (per_window) or one [C] vector, whatever the file's length.
 """
 
 import collections
@@ -28,10 +31,11 @@ import numpy as np
 
 from soundscope.configs import params as P
 from soundscope.models import classifier as classifier_lib
+from soundscope.transforms import level_bounds
 from soundscope.transforms import levels as levels_lib
 
-Scores = collections.namedtuple("Scores", ["clip", "windows", "seconds", "levels", "level"],
-                                defaults=(None, None))
+Scores = collections.namedtuple("Scores", ["clip", "windows", "seconds", "levels", "level",
+                                         "frame_levels"], defaults=(None, None, None))
 Scores.__doc__ = """What a clip scored.
 
   clip: float32 [C], the windows pooled by the aggregation asked for (NaN when
@@ -44,6 +48,9 @@ Scores.__doc__ = """What a clip scored.
   levels: Levels of each window (aligned with windows), or None without windows
     or audio (embeddings).
   level: Levels of the whole clip (arrays of one value), or None without audio.
+  frame_levels: float64 [n // 320] RMS dBFS of each whole 20 ms frame of the
+    16 kHz samples from the clip's start (configs.events.LEVEL_FRAME_SECONDS), or
+    None without windows or audio.
 """
 Levels = collections.namedtuple("Levels", ["rms_dbfs", "peak_dbfs"])
 Levels.__doc__ = """Sound levels, float64 [w] dBFS each (transforms/levels.py; floor for
@@ -54,16 +61,20 @@ class _Tap:
   """Passes 16 kHz blocks through, counting their samples and keeping those that
   windows still to be measured need (levels_of drops the rest)."""
 
-  def __init__(self):
+  def __init__(self, frames=False):
     self.samples = 0
     self._held, self._first = [], 0   # Blocks kept, and the sample index of their first.
     self._square_sum, self._peak = 0.0, 0.0
+    # The level track, when windows are asked for.
+    self.track = level_bounds.LevelTrack() if frames else None
 
   def passing(self, blocks):
     for block in blocks:
       block = np.asarray(block, np.float32)
       self.samples += len(block)
       self._held.append(block)
+      if self.track is not None:
+        self.track.add(block)
       if len(block):
         wide = block.astype(np.float64)
         self._square_sum += levels_lib.square_sum(wide)
@@ -105,7 +116,7 @@ def score_blocks(classifier, blocks, per_window=False, aggregation=None,
     Scores; the pooled scores equal classifier.aggregate over all (loud enough)
     windows exactly.
   """
-  tap = _Tap()
+  tap = _Tap(frames=per_window)
   return _ending_with_the_audio(_scored(classifier, tap.passing(blocks), tap, per_window,
                                         aggregation, score_block_seconds, min_level_dbfs))
 
@@ -141,7 +152,9 @@ def _scored(classifier, blocks, tap, per_window, aggregation, score_block_second
         np.concatenate([p.scores for p in kept]))
     levels = Levels(*(np.concatenate(column) for column in zip(*measured)))
   clip = pooled.result() if pooled.count else np.full(classes, np.nan, np.float32)
-  return Scores(clip, windows, tap.samples / float(P.SAMPLE_RATE_HZ), levels, tap.clip_level())
+  frame_levels = tap.track.levels if per_window and tap.track is not None else None
+  return Scores(clip, windows, tap.samples / float(P.SAMPLE_RATE_HZ), levels, tap.clip_level(),
+                frame_levels)
 
 
 def _ending_with_the_audio(scores):
@@ -173,7 +186,7 @@ def score_file(classifier, path, params=P.VggishParams(), per_window=False, aggr
       (EmptyFileError), or is too short under the 'error' policy.
   """
   from soundscope.transforms import audio, errors, vggish_input
-  tap = _Tap()
+  tap = _Tap(frames=per_window)
   decoded = _not_empty(tap.passing(audio.stream_mono(path, params)), tap, path, errors)
   blocks = vggish_input.pad_short_stream(decoded, path, params)
   # The windows end with the decoded audio, not with its short-clip padding.
@@ -237,4 +250,4 @@ def clip_levels(scores):
 
 def without_windows(scores):
   """Scores without their windows (and their levels): what a per-clip output reports."""
-  return scores._replace(windows=None, levels=None)
+  return scores._replace(windows=None, levels=None, frame_levels=None)

@@ -118,7 +118,8 @@ class FileSteps:
                                       self.label_set_hash)
     if not per_window:
       scores = scoring.without_windows(scores)
-    return FileResult(scores, start_utc, events)
+    # The level track was for the events: rows do not carry it.
+    return FileResult(scores._replace(frame_levels=None), start_utc, events)
 
 
 def check_inputs(steps, input_format, files):

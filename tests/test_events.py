@@ -130,6 +130,42 @@ def test_with_compete_a_window_counts_only_for_labels_near_its_best_score():
   assert V.competed(scores, (alone, alone)) is scores
 
 
+def test_with_compete_mean_an_event_stands_only_if_its_label_keeps_up_over_its_windows():
+  starts, ends = windows(6)
+  labels = ["rain", "fire"]
+
+  def found(scores, rules):
+    whole = V.detect(starts, ends, scores, labels, rules, 1.0)
+    assert streamed(starts, ends, scores, labels, rules, 1.0) == whole
+    return bounds(whole)
+  # rain leads in windows 0-2 and fire in 3-5; fire also fires, lower, in 0-2.
+  scores = np.array([[0.8, 0.3], [0.9, 0.35], [0.8, 0.3], [0.1, 0.6], [0.2, 0.7], [0.1, 0.6]],
+                    np.float32)
+  alone = V.EventRules(0.25, 0.25, merge_gap_seconds=0.0)
+  both = [("rain", 0.0, 2.0, 3), ("fire", 0.0, 3.5, 6)]
+  assert found(scores, alone) == both
+  # Over fire's six windows its mean (0.475) is above 0.5 x rain's (0.483), not 1 x.
+  assert found(scores, dataclasses.replace(alone, compete_mean=0.5)) == both
+  top = dataclasses.replace(alone, compete_mean=1.0)
+  assert found(scores, top) == both[:1]
+  # Split by a gap in fire's scores, its second event (windows 3-5) is its own.
+  split = scores.copy()
+  split[2, 1] = 0.0
+  assert found(split, top) == [("rain", 0.0, 2.0, 3), ("fire", 1.5, 3.5, 3)]
+  # Each label with its own ratio, in a stream too.
+  assert streamed(starts, ends, scores, labels, (alone, top), 1.0) == V.detect_each(
+      starts, ends, scores, labels, (alone, top), 1.0)
+  # A merged event is weighed over its whole span, the merged gap's windows too: fire's
+  # windows alone (0.6 against rain's 0.1) would keep it, its span (0.35 against 0.5) not.
+  gap = np.array([[0.1, 0.6], [0.1, 0.6], [0.9, 0.1], [0.9, 0.1], [0.9, 0.1], [0.1, 0.6]],
+                 np.float32)
+  merging = dataclasses.replace(alone, merge_gap_seconds=2.0)
+  assert found(gap, merging) == [("fire", 0.0, 3.5, 3), ("rain", 1.0, 3.0, 3)]
+  assert found(gap, dataclasses.replace(merging, compete_mean=0.9)) == [("rain", 1.0, 3.0, 3)]
+  with pytest.raises(ValueError, match="compete_mean"):
+    V.EventRules(compete_mean=1.5)
+
+
 def test_labels_are_independent_and_events_come_in_time_order():
   starts, ends = windows(4)
   scores = np.array([[0.0, 0.9], [0.9, 0.9], [0.9, 0.0], [0.0, 0.0]], np.float32)
@@ -167,12 +203,13 @@ def random_rules(rng):
   enter = float(rng.uniform(0.05, 1.0))
   return V.EventRules(enter, float(rng.uniform(0.0, enter)), float(rng.choice([0.0, 0.5, 2.0])),
                       float(rng.choice([0.0, 0.3, 1.0, 3.0])), str(rng.choice(E.TAILS)),
-                      str(rng.choice(E.BOUNDS)), float(rng.choice([0.0, 0.0, 0.5, 1.0])))
+                      str(rng.choice(E.BOUNDS)), float(rng.choice([0.0, 0.0, 0.5, 1.0])),
+                      float(rng.choice([0.0, 0.0, 0.6, 1.0])))
 
 
 def random_case(rng):
-  """(starts, ends, scores [w, L], rules, window_seconds): random windows, the last ones cut;
-  rules one EventRules or one per label (a third of the cases)."""
+  """(starts, ends, scores [w, L], rules, window_seconds): random windows, the last ones cut,
+  a few too quiet (NaN); rules one EventRules or one per label (a third of the cases)."""
   n, labels = int(rng.integers(0, 60)), int(rng.integers(1, 4))
   hop, span = float(rng.choice([0.25, 0.48, 0.5, 0.96])), float(rng.choice([0.96, 0.975, 1.0]))
   starts = np.arange(n) * hop
@@ -180,6 +217,7 @@ def random_case(rng):
   ends = np.minimum(starts + span, np.maximum(seconds, starts))
   walk = np.cumsum(rng.normal(0.0, 0.25, (n, labels)), axis=0)
   scores = (1.0 / (1.0 + np.exp(-walk))).astype(np.float32)
+  scores[rng.uniform(size=n) < 0.05] = np.nan     # Windows too quiet to classify.
   rules = (random_rules(rng) if rng.uniform() < 2 / 3
            else tuple(random_rules(rng) for _ in range(labels)))
   return starts, ends, scores, rules, span

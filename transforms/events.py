@@ -13,11 +13,18 @@ Per label, over windows in time order (docs/events.md):
      while windows score >= exit (a NaN score counts as under exit);
   3. merge: events of one label whose gap (next start - previous end, seconds)
      is < merge_gap_seconds become one (overlapping ones always do);
-  4. minimum duration: events with end - start < min_duration_seconds are dropped.
+  4. minimum duration: events with end - start < min_duration_seconds are dropped;
+  5. mean competition: an event whose label's mean (tail-weighted) score over
+     its span's windows (its own and those of the gaps merged over) is under
+     EventRules.compete_mean x the best mean of all labels over the same
+     windows is dropped (compete_mean 0, the default: none is; with compete c,
+     a compete_mean <= c drops none but for the gaps' windows).
 
-A window's bounds are its own, or with EventRules.bounds 'centre' its middle
-part (centre_bounds: a quarter of the model's window in from each side, cut at
-the window's end); steps 3 and 4 and the events use those.  An Event spans the
+A window's bounds are its own, or with EventRules.bounds 'centre' (and
+'level') its middle part (centre_bounds: a quarter of the model's window in
+from each side, cut at the window's end); steps 3 and 4 and the events use
+those ('level' events then move to their loud audio: transforms/level_bounds.py,
+which needs the audio).  An Event spans the
 start of its first window to the end of its last (the latest end of its
 windows); its peak and mean are over its windows' (tail-weighted) scores,
 `windows` counts them (a merged event: the windows of its parts, not those of
@@ -107,6 +114,16 @@ def tail_weight(start, end, window_seconds, tail):
   return min(1.0, max(0.0, span / window_seconds)), True
 
 
+def _tail_weights(starts, ends, window_seconds, tail):
+  """tail_weight of float64 [w] windows at once: (float64 [w] weights, bool [w] kept)."""
+  spans = ends - starts
+  whole = (spans >= window_seconds - CUT_TOLERANCE_SECONDS) | (tail == E.TAIL_KEEP)
+  if tail == E.TAIL_DROP:
+    return np.ones(spans.shape), whole
+  weights = np.where(whole, 1.0, np.minimum(1.0, np.maximum(0.0, spans / window_seconds)))
+  return weights, np.ones(spans.shape, bool)
+
+
 def centre_bounds(starts, ends, window_seconds):
   """The middle parts of windows: EventRules.bounds 'centre'.
 
@@ -127,7 +144,7 @@ def centre_bounds(starts, ends, window_seconds):
 
 def _event_bounds(starts, ends, window_seconds, rules):
   """(starts, ends) of windows as events span them under rules.bounds."""
-  if rules.bounds == E.BOUNDS_CENTRE:
+  if rules.bounds in (E.BOUNDS_CENTRE, E.BOUNDS_LEVEL):
     return centre_bounds(starts, ends, window_seconds)
   return starts, ends
 
@@ -153,15 +170,16 @@ def full_window_seconds(starts, ends):
   return float(spans.max()) if spans.size else 1.0
 
 
-def _weighted(starts, ends, scores, rules, window_seconds):
-  """(starts, ends, float64 [w', L] scores) of the windows the tail rule keeps, bounds
-  as events span them (rules.bounds)."""
-  pairs = [tail_weight(s, e, window_seconds, rules.tail) for s, e in zip(starts, ends)]
-  weights = np.array([w for w, _ in pairs], np.float64).reshape(-1, 1)
-  kept = np.array([k for _, k in pairs], bool).reshape(-1)
-  values = scores.astype(np.float64) * weights
+def _weighted(starts, ends, scores, rules, window_seconds, everyone):
+  """(starts, ends, float64 [w', L] scores, float64 [w', L] everyone's) of the windows the
+  tail rule keeps, bounds as events span them (rules.bounds)."""
+  weights, kept = _tail_weights(starts, ends, window_seconds, rules.tail)
+  weights = weights.reshape(-1, 1)
+
+  def weighted(values):
+    return (np.asarray(values, np.float32).astype(np.float64) * weights)[kept]
   starts, ends = _event_bounds(starts[kept], ends[kept], window_seconds, rules)
-  return starts, ends, values[kept]
+  return starts, ends, weighted(scores), weighted(everyone)
 
 
 def hysteresis_runs(values, enter, exit_):
@@ -215,7 +233,7 @@ def competed(scores, rules):
   return np.where(lost, np.float32(np.nan), scores).astype(np.float32)
 
 
-def _per_label(rules, labels):
+def per_label(rules, labels):
   """L EventRules: one for every label, or a label set's own (checked)."""
   if isinstance(rules, EventRules):
     return (rules,) * len(labels)
@@ -224,10 +242,11 @@ def _per_label(rules, labels):
   return tuple(rules)
 
 
-def _groups(per_label):
-  """[(EventRules, [label indices])] of labels sharing rules, in first-label order."""
+def _groups(rules):
+  """[(EventRules, [label indices])] of labels sharing rules (L of them), in first-label
+  order."""
   groups = {}
-  for index, label_rules in enumerate(per_label):
+  for index, label_rules in enumerate(rules):
     groups.setdefault(label_rules, []).append(index)
   return list(groups.items())
 
@@ -253,18 +272,36 @@ def detect(starts, ends, scores, labels, rules=EventRules(), window_seconds=None
   return detect_each(starts, ends, scores, labels, rules, window_seconds)
 
 
-def _detect(starts, ends, scores, labels, rules, window_seconds):
-  """detect()'s events of labels sharing rules, in checked and competed scores."""
-  starts, ends, values = _weighted(starts, ends, scores, rules, window_seconds)
+def holds_own(rows, index, rules):
+  """Step 5: whether an event's label keeps up with the others over its span.
+
+  Args:
+    rows: float64 [n, L] (tail-weighted) scores of every label in the n windows from
+      the event's first to its last (or n rows of L; rows of windows too quiet to
+      classify are NaN and left out), n >= 1; not looked at without compete_mean.
+    index: the event's label's column.
+    rules: the label's EventRules.
+  """
+  if not rules.compete_mean:
+    return True
+  means = np.nanmean(np.asarray(rows, np.float64), axis=0)
+  return bool(means[index] >= rules.compete_mean * np.fmax.reduce(means, initial=-np.inf))
+
+
+def _detect(starts, ends, values, everyone, indices, labels, rules):
+  """detect()'s events of the labels `indices` (sharing rules), over the windows the tail
+  rule keeps (_weighted): `values` their competed scores [w', len(indices)], `everyone`
+  all L labels' [w', L]."""
   events = []
   # Only labels with a window at enter or more can hold an event (most of 521 classes have none).
   reached = np.flatnonzero(np.fmax.reduce(values, axis=0, initial=-np.inf) >= rules.enter)
   for j in reached:
-    label = labels[j]
+    label = labels[indices[j]]
     for group, end in _merged(hysteresis_runs(values[:, j], rules.enter, rules.exit), starts,
                               ends, rules.merge_gap_seconds):
       event = _event(label, starts[group[0]], end, values[group, j])
-      if _long_enough(event, rules):
+      if _long_enough(event, rules) and holds_own(everyone[group[0]:group[-1] + 1],
+                                                  indices[j], rules):
         events.append(event)
   return sorted(events, key=event_order)
 
@@ -281,14 +318,18 @@ def detect_each(starts, ends, scores, labels, rules, window_seconds=None):
     [Event], sorted by event_order: for each label, its events under its rules
     (competing, EventRules.compete, with all L labels).
   """
-  per_label = _per_label(rules, labels)
-  starts, ends, scores = _checked(starts, ends, scores, labels)
-  scores = competed(scores, per_label)
+  rules = per_label(rules, labels)
+  starts, ends, everyone = _checked(starts, ends, scores, labels)
+  scores = competed(everyone, rules)
   window_seconds = window_seconds or full_window_seconds(starts, ends)
-  events = []
-  for label_rules, indices in _groups(per_label):
-    events += _detect(starts, ends, scores[:, indices], [labels[i] for i in indices],
-                      label_rules, window_seconds)
+  events, weighted = [], {}
+  for label_rules, indices in _groups(rules):
+    key = (label_rules.tail, label_rules.bounds)   # What _weighted depends on.
+    if key not in weighted:
+      weighted[key] = _weighted(starts, ends, scores, label_rules, window_seconds, everyone)
+    kept_starts, kept_ends, values, kept_everyone = weighted[key]
+    events += _detect(kept_starts, kept_ends, values[:, indices], kept_everyone, indices, labels,
+                      label_rules)
   return sorted(events, key=event_order)
 
 
@@ -302,22 +343,36 @@ class _Track:
     self.inside = False
     self.start = self.end = None
     self.values = []
+    self.rows = []        # Every label's scores in its span's windows (with compete_mean).
+    self.waiting = []     # ... in the windows since its last one, until it merges or ends.
 
   def pending(self):
     return bool(self.values)
 
-  def take(self, label, rules):
-    """The built event when long enough (else None); the track empties."""
+  def take(self, label, index, rules):
+    """The built event when it stands (long enough, holds its own), else None; the track
+    empties."""
     event = _event(label, self.start, self.end, self.values) if self.values else None
-    self.inside, self.start, self.end, self.values = False, None, None, []
-    return event if event is not None and _long_enough(event, rules) else None
+    kept = event is not None and _long_enough(event, rules) and holds_own(self.rows, index,
+                                                                          rules)
+    self.inside, self.start, self.end, self.values, self.rows = False, None, None, [], []
+    self.waiting = []
+    return event if kept else None
 
-  def add(self, start, end, value):
+  def add(self, start, end, value, row):
     if not self.values:
       self.start = start
     self.end = end if self.end is None else max(self.end, end)
     self.inside = True
     self.values.append(value)
+    if row is not None:
+      self.rows += self.waiting + [row]
+      self.waiting = []
+
+  def wait(self, row):
+    """A window after the event's last one (it counts if the event merges on)."""
+    if row is not None:
+      self.waiting.append(row)
 
 
 class EventStream:
@@ -343,7 +398,7 @@ class EventStream:
                             f"{window_seconds!r}")
     self.labels = tuple(str(label) for label in labels)
     self.rules = rules
-    self._per_label = _per_label(rules, self.labels)
+    self._per_label = per_label(rules, self.labels)
     self._groups = _groups(self._per_label)
     self.window_seconds = float(window_seconds)
     self._tracks = [_Track() for _ in self.labels]
@@ -359,17 +414,18 @@ class EventStream:
       EventInputError: a window before the previous one, end < start, wrong length.
     """
     start, end = float(start), float(end)
-    scores = np.asarray(scores, np.float32).reshape(-1)
-    self._check(start, end, scores)
-    scores = competed(scores.reshape(1, -1), self._per_label)[0]
+    everyone = np.asarray(scores, np.float32).reshape(-1)
+    self._check(start, end, everyone)
+    scores = competed(everyone.reshape(1, -1), self._per_label)[0]
     out = []
     for rules, indices in self._groups:
       weight, kept = tail_weight(start, end, self.window_seconds, rules.tail)
       if not kept:
         continue
       values = scores[indices].astype(np.float64) * np.float64(weight)
+      row = everyone.astype(np.float64) * np.float64(weight) if rules.compete_mean else None
       bounds = tuple(float(x) for x in _event_bounds(start, end, self.window_seconds, rules))
-      out += [self._step(self._tracks[i], self.labels[i], rules, *bounds, value)
+      out += [self._step(self._tracks[i], i, rules, *bounds, value, row)
               for i, value in zip(indices, values)]
     return sorted((event for event in out if event is not None), key=event_order)
 
@@ -382,8 +438,8 @@ class EventStream:
 
   def flush(self):
     """The events still open or waiting, at the end of the input; the stream starts afresh."""
-    out = [track.take(label, rules)
-           for track, label, rules in zip(self._tracks, self.labels, self._per_label)]
+    out = [track.take(label, index, rules) for index, (track, label, rules)
+           in enumerate(zip(self._tracks, self.labels, self._per_label))]
     self._last_start = -math.inf
     return sorted((event for event in out if event is not None), key=event_order)
 
@@ -396,17 +452,20 @@ class EventStream:
                             f"{self._last_start} s) or ends before it starts")
     self._last_start = start
 
-  def _step(self, track, label, rules, start, end, value):
+  def _step(self, track, index, rules, start, end, value, row):
     """One label's window under its rules; returns an Event that can no longer grow, or None."""
     if track.inside:
       if value >= rules.exit:
-        track.add(start, end, value)
+        track.add(start, end, value, row)
       else:
         track.inside = False
+        track.wait(row)
       return None
     released = None
     if track.pending() and not start - track.end < rules.merge_gap_seconds:
-      released = track.take(label, rules)
+      released = track.take(self.labels[index], index, rules)
     if value >= rules.enter:
-      track.add(start, end, value)
+      track.add(start, end, value, row)
+    elif track.pending():
+      track.wait(row)
     return released

@@ -3,6 +3,8 @@
   rms_dbfs(samples)    20 log10(root mean square), a full-scale sine reads -3.01
   peak_dbfs(samples)   20 log10(max |x|), a full-scale sample reads 0.0
   of_windows(...)      both, for each model window of a stretch of samples
+  frame_levels(samples, frame)   RMS dBFS of each whole frame of `frame` samples
+  FrameLevels(frame)   the same for samples that arrive in pieces
 
 Samples are float [n] in [-1, 1] (int16 / 32768).  Silence (or no samples)
 would be -inf dB; it reads as `floor` instead (configs.monitoring.LEVEL_FLOOR_DBFS,
@@ -73,3 +75,46 @@ def of_windows(samples, starts, ends, rate, first=0):
   pieces = [samples[max(0, a):max(0, b)] for a, b in zip(lo, hi)]
   return (np.array([rms_dbfs(piece) for piece in pieces], np.float64),
           np.array([peak_dbfs(piece) for piece in pieces], np.float64))
+
+
+def frame_levels(samples, frame):
+  """RMS level of each whole frame of a stretch of samples (a shorter rest is left out).
+
+  Args:
+    samples: float [n] samples in [-1, 1].
+    frame: samples per frame (configs.events.LEVEL_FRAME_SECONDS x the rate).
+
+  Returns:
+    float64 [n // frame] dBFS (>= the floor): 10 log10 of each frame's mean square.
+  """
+  samples = np.asarray(samples, np.float64).reshape(-1)
+  count = samples.size // frame
+  frames = samples[:count * frame].reshape(count, frame)
+  mean_square = np.einsum("ij,ij->i", frames, frames) / frame
+  with np.errstate(divide="ignore"):
+    return np.maximum(10.0 * np.log10(mean_square), M.LEVEL_FLOOR_DBFS)
+
+
+class FrameLevels:
+  """frame_levels of one stream whose samples arrive in pieces: every frame is
+  measured on the same samples as frame_levels of the whole stream gives it.
+
+  Usage:
+    track = FrameLevels(frame)
+    for piece in pieces:
+      new = track.add(piece)      # float64 [k] dBFS of the frames the piece completed
+  """
+
+  def __init__(self, frame):
+    self.frame = int(frame)
+    self._rest = np.zeros(0, np.float64)    # Samples of the frame not yet complete.
+    self.frames = 0                         # Frames completed so far.
+
+  def add(self, samples):
+    """float [n] samples -> float64 [k] dBFS of the k frames they complete."""
+    joined = np.concatenate([self._rest, np.asarray(samples, np.float64).reshape(-1)])
+    done = joined.size // self.frame * self.frame
+    self._rest = joined[done:]
+    levels = frame_levels(joined[:done], self.frame)
+    self.frames += levels.size
+    return levels
