@@ -185,7 +185,12 @@ class History:
           [(row, end, p["label"], float(p["score"])) for p in labels[:H.HISTORY_TOP_LABELS]])
 
   def add_event(self, notice):
-    """Stores an EventNotice.to_dict(): a start makes the row, later notices update it."""
+    """Stores an EventNotice.to_dict(): a start makes the row, later notices update it.
+
+    An end updates its label's open event of the same source (a label has one event
+    at a time), whose start it may move (EventRules.bounds 'level' refines the
+    bounds when the event closes); with none open (no start came), it makes the row.
+    """
     row = dict(notice)
     row["start_time"] = epoch_seconds(row.get("start_utc"))
     if row["start_time"] is None:
@@ -198,10 +203,20 @@ class History:
     updated = ", ".join(f"{name} = excluded.{name}" for name in _EVENT_FIELDS
                         if name not in ("label", "source", "start_time"))
     with self._lock, self._db:
+      if row["state"] == "closed" and self._close_open_event(row):
+        return
       self._db.execute(
           f"INSERT INTO events ({', '.join(_EVENT_FIELDS)}) "
           f"VALUES ({', '.join('?' * len(_EVENT_FIELDS))}) "
           f"ON CONFLICT (source, label, start_time) DO UPDATE SET {updated}", values)
+
+  def _close_open_event(self, row):
+    """Updates the open event of row's source and label with row; whether there was one."""
+    names = [name for name in _EVENT_FIELDS if name not in ("label", "source")]
+    return self._db.execute(
+        f"UPDATE events SET {', '.join(f'{name} = ?' for name in names)} "
+        "WHERE source = ? AND label = ? AND state = 'open'",
+        [row.get(name) for name in names] + [row["source"], row["label"]]).rowcount > 0
 
   def prune(self, now=None):
     """Applies retention: ages, then the size cap.  Returns {"windows": n, "events": n} deleted.

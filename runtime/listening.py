@@ -46,8 +46,16 @@ Heard.__doc__ = """One capture window as the models heard it.
     (times in seconds since the capture started), or None when none did.
   levels: float64 [w] RMS dBFS of those windows' samples, or None.
   restarted: a stream starts at this window (the first, or audio was lost before it).
-  ended: (WindowScores or None, levels) of the previous stream's last model
-    windows, scored at its end, or None.
+  ended: Ending of the previous stream, or None.
+"""
+
+Ending = collections.namedtuple("Ending", ["windows", "levels", "samples"])
+Ending.__doc__ = """The end of a stream: what its held-back last samples completed.
+
+  windows, levels: WindowScores (or None) and float64 [w] RMS dBFS of its last
+    model windows, scored at its end (joined() takes these two).
+  samples: float32 [m] its last 16 kHz samples (the ~20 ms the resampler held
+    back), which no Heard carried.
 """
 
 
@@ -119,8 +127,10 @@ class ModelWindows:
 
 
 def joined(first, second):
-  """Two (WindowScores or None, levels) in time order -> one (None when both are empty)."""
-  parts = [(w, l) for w, l in (first, second) if w is not None and len(w.starts)]
+  """Two (WindowScores or None, levels, ...) in time order -> one (WindowScores or None,
+  levels) (None when both are empty)."""
+  parts = [(part[0], part[1]) for part in (first, second)
+           if part[0] is not None and len(part[0].starts)]
   if len(parts) < 2:
     return parts[0] if parts else (None, None)
   (a, la), (b, lb) = parts
@@ -190,15 +200,16 @@ class Listener:
     self.models.reset(0)
 
   def finish(self):
-    """At the end of the source: (WindowScores or None, levels) of the stream's last windows."""
-    return self._end() or (None, None)
+    """At the end of the source: the stream's Ending (its last windows and samples)."""
+    return self._end() or Ending(None, None, np.zeros(0, np.float32))
 
   def _end(self):
     """Ends the current stream: its held-back samples scored with its last windows."""
     if self._resampler is None:
       return None
     resampler, self._resampler = self._resampler, None
-    return joined(self.models.add(resampler.finish().astype(np.float32)), self.models.finish())
+    samples = resampler.finish().astype(np.float32)
+    return Ending(*joined(self.models.add(samples), self.models.finish()), samples)
 
 
 def _utc(window, seconds):

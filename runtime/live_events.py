@@ -9,11 +9,15 @@ label set (models/label_sets.label_scores), applies the volume gate (a window
 whose RMS is under --gate-dbfs has no score, like batch's --min-level) and
 pushes them into one transforms/events.EventStream of every label, each under
 its own rules (runtime/rules.py), as batch's detect_each: the events equal
-`classify --events` of the same audio.
+`classify --events` of the same audio.  Labels whose rules have bounds 'level'
+keep the stream's level track (Heard.samples, then the Ending's) and their
+events move to their loud audio when they close (transforms/level_bounds.py),
+as batch moves them on the file's track.
 
 An event is announced twice, as runtime.prediction.EventNotice: "start" once
 it is open and long enough (min_duration), "end" once no later window can
-extend or merge into it.  When the stream restarts (audio lost, a source
+extend or merge into it (with 'level' bounds, the start of the "end" notice is
+the refined one).  When the stream restarts (audio lost, a source
 reconnected) the events open so far end with the old stream.  Times: seconds
 of audio since the capture started, and UTC through the capture windows' clock
 (runtime/windows.py, which follows the wall clock for live sources).
@@ -26,11 +30,13 @@ import logging
 
 import numpy as np
 
+from soundscope.configs import events as E
 from soundscope.configs import monitoring as M
 from soundscope.configs import params as P
 from soundscope.models import label_sets
 from soundscope.runtime import prediction
 from soundscope.transforms import events as events_lib
+from soundscope.transforms import level_bounds
 
 log = logging.getLogger(__name__)
 
@@ -94,19 +100,22 @@ class LiveEvents:
     self.window_seconds = (framing.span_samples / float(P.SAMPLE_RATE_HZ) if framing
                            else None)
     self._clock = _Clock()
+    self._per_label = tuple(rule.events for rule in rules.per_label)
     self._stream = None           # The EventStream of every label, made at the first windows.
+    self._levels = level_bounds.needs_levels(self._per_label)
+    self._track = None            # The stream's level track (with 'level' bounds only).
     self._announced = {}          # label -> start seconds of its announced open event.
     self._last_end = {}           # label -> end seconds of its last announced event.
     self.suppressed = 0           # Events not announced because of a cooldown.
     self.events = 0               # Events ended and announced.
+    self._last_window = 0.0       # Start of the last window pushed, seconds.
     self._started = False
 
   def _ensure_stream(self, window_seconds):
     if self._stream is None:
       # One stream of every label, each under its own rules: labels compete
       # (EventRules.compete) with all the others, as in batch (transforms.events.detect_each).
-      per_label = tuple(rule.events for rule in self.rules.per_label)
-      self._stream = _Stream(self.labels, per_label, window_seconds)
+      self._stream = _Stream(self.labels, self._per_label, window_seconds)
 
   def add(self, heard, record_path=None):
     """One capture window as heard (runtime.listening.Heard) -> [(EventNotice, sinks or None)].
@@ -120,21 +129,43 @@ class LiveEvents:
     notices = []
     if heard.restarted:
       if self._started:
-        notices += self._finish_stream(heard.ended or (None, None))
+        notices += self._finish_stream(heard.ended)
       self._started = True
+      self._last_window = heard.start_seconds
+      if self._levels:
+        self._track = level_bounds.LevelTrack(heard.start_seconds)
     self._clock.add(heard.start_seconds, heard.end_seconds, heard.start_utc, record_path)
+    if self._track is not None:
+      self._track.add(heard.samples)
     return notices + self._push(heard.windows, heard.levels)
 
-  def finish(self, ended=(None, None)):
-    """At the end of the source: the stream's last windows (Listener.finish), then every
-    open event ends."""
+  def finish(self, ended=None):
+    """At the end of the source: the stream's end (runtime.listening.Ending, from
+    Listener.finish, or None), then every open event ends."""
     return self._finish_stream(ended) if self._started else []
 
   def _finish_stream(self, ended):
-    notices = self._push(*ended)
+    """The stream's Ending (or None: nothing held back) goes in, then its events end."""
+    windows = levels = None
+    if ended is not None:
+      windows, levels = ended.windows, ended.levels
+      if self._track is not None:
+        self._track.add(ended.samples)
+    notices = self._push(windows, levels)
     if self._stream is not None:
-      notices += self._ended(self._stream.flush())
+      notices += self._ended(self._refined(self._stream.flush()))
     return notices
+
+  def _refined(self, events):
+    """Closed events, those with 'level' bounds moved to their loud audio; the level
+    track then lets go of the frames that no event can need any more."""
+    if self._track is None:
+      return events
+    events = level_bounds.refine(events, self.labels, self._per_label, self._track)
+    opened = [event.start_seconds for event in self._stream.open_events()]
+    self._track.forget_before(min(opened + [self._last_window]) - E.LEVEL_FLOOR_SECONDS
+                              - E.LEVEL_MARGIN_SECONDS)
+    return events
 
   def _push(self, windows, window_levels):
     if windows is None or not len(windows.starts):
@@ -150,7 +181,8 @@ class LiveEvents:
     self._ensure_stream(self.window_seconds or events_lib.full_window_seconds(
         windows.starts, windows.ends))
     closed = self._stream.push_windows(windows.starts, windows.ends, scores)
-    return self._ended(closed) + self._opened()
+    self._last_window = float(windows.starts[-1])
+    return self._ended(self._refined(closed)) + self._opened()
 
   def _opened(self):
     notices = []

@@ -220,7 +220,7 @@ class Loop:
       ended = self.listener.finish()
     except Exception as exc:  # The model failed on them: the open events still end.
       log.error("the last model windows could not be scored: %s", exc)
-      ended = (None, None)
+      ended = None
     if self.live_events is not None:
       self._announce(self.live_events.finish(ended))
 

@@ -85,6 +85,24 @@ def test_a_real_loop_fills_the_history_and_it_survives_a_reopen(tmp_path):
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_an_end_that_moves_the_start_closes_the_open_event(tmp_path):
+  """'level' event bounds are refined when the event closes: the end notice may start
+  elsewhere than the start notice; it still closes that event, not a new one."""
+  history = history_lib.History(str(tmp_path / "history.sqlite3"))
+  t = T0.timestamp()
+  history.add_event(notice("start", "Dog", t + 10.48).to_dict())
+  history.add_event(notice("start", "Rain", t + 11.0).to_dict())
+  history.add_event(notice("end", "Dog", t + 10.3, t + 12.1).to_dict())
+  history.add_event(notice("end", "Dog", t + 20.0, t + 21.0).to_dict())   # No start came.
+  events = {(e["label"], e["start_utc"]): e for e in history.events()["events"]}
+  assert sorted((label, start, e["state"], e["end_utc"]) for (label, start), e in events.items()) \
+      == [("Dog", "2026-11-26T12:00:10.300Z", "closed", "2026-11-26T12:00:12.100Z"),
+          ("Dog", "2026-11-26T12:00:20.000Z", "closed", "2026-11-26T12:00:21.000Z"),
+          ("Rain", "2026-11-26T12:00:11.000Z", "open", None)]
+  assert events["Dog", "2026-11-26T12:00:10.300Z"]["start_seconds"] == pytest.approx(10.3)
+  history.close()
+
+
 def test_timeline_buckets_keep_maxima_and_the_level_floor(tmp_path):
   history = history_lib.History(str(tmp_path / "h.sqlite3"))
   t = T0.timestamp()
