@@ -176,6 +176,9 @@ def test_every_notification_arrives_once_in_order_across_outage_expiry_and_resta
   server.start()
   restarted.emit(event(11))
   sr.wait_for(lambda: len(server.received(DEVICE)) == 11, what="delivery after the restart")
+  # The server stores a notification before its answer reaches the courier, which then
+  # counts it sent: wait for that too.
+  sr.wait_for(lambda: restarted.status()["sent"] == 11, what="the courier to count it sent")
   status = restarted.status()
   restarted.close()
   assert numbers(server) == list(range(1, 12))
