@@ -133,8 +133,8 @@ def make_soundscape(seed, minutes, fold, background_kind=NOISE, levels=LEVELS_DB
 
 
 def label_window_scores(classifier, resolved, waveform):
-  """(starts, ends, float32 [w, L] label scores, window seconds) of a 16 kHz waveform,
-  through classify's scoring path (models/scoring.py) and label set."""
+  """(starts, ends, float32 [w, L] label scores, window seconds, float64 [f] frame levels)
+  of a 16 kHz waveform, through classify's scoring path (models/scoring.py) and label set."""
   from soundscope.models import label_sets
   from soundscope.models import scoring
   scores = label_sets.relabel(scoring.score_waveform(classifier, waveform, per_window=True),
@@ -142,16 +142,21 @@ def label_window_scores(classifier, resolved, waveform):
   framing = getattr(classifier, "framing", None)
   window_seconds = framing.span_samples / P.SAMPLE_RATE_HZ if framing else None
   windows = scores.windows
-  return windows.starts, windows.ends, windows.scores, window_seconds
+  return windows.starts, windows.ends, windows.scores, window_seconds, scores.frame_levels
 
 
 def events_from_scores(scored, labels, rules):
   """[(label, start, end)] of label_window_scores' result under `rules` (one EventRules,
-  or one per label: transforms.events.detect_each)."""
+  or one per label: transforms.events.detect_each; 'level' bounds moved on the frame
+  levels, as models/file_events.py moves them)."""
   from soundscope.transforms import events
-  starts, ends, scores, window_seconds = scored
-  return [(e.label, e.start_seconds, e.end_seconds)
-          for e in events.detect_each(starts, ends, scores, labels, rules, window_seconds)]
+  from soundscope.transforms import level_bounds
+  starts, ends, scores, window_seconds = scored[:4]
+  found = events.detect_each(starts, ends, scores, labels, rules, window_seconds)
+  if level_bounds.needs_levels(rules):
+    found = level_bounds.refine(found, labels, rules,
+                                level_bounds.LevelTrack.of_levels(scored[4]))
+  return [(e.label, e.start_seconds, e.end_seconds) for e in found]
 
 
 def detect_events(classifier, resolved, waveform, rules, scores=None):

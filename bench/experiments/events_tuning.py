@@ -17,7 +17,7 @@ background, for
 Results: docs/experiments/events-tuning.md.
 
   PYTHONPATH=. python3 bench/experiments/events_tuning.py --fold 1 [--repeats 2] [--levels ...]
-      [--bounds window|centre] [--compete RATIO ...]
+      [--bounds window|centre|level] [--compete RATIO ...] [--compete-mean RATIO]
 
 With several --compete ratios the grid runs once per ratio (the scores are
 made once).
@@ -45,7 +45,8 @@ HOP_SECONDS = 0.48                     # YAMNet's hop between windows, seconds.
 def min_durations(bounds, window_seconds):
   """Minimum durations of the grid, seconds: any event, or two windows (0.01 s under
   their span: 1.445 s whole, 0.958 s by their centres, for YAMNet)."""
-  span = window_seconds * (E.CENTRE_FRACTION if bounds == E.BOUNDS_CENTRE else 1.0)
+  span = window_seconds * (E.CENTRE_FRACTION if bounds in (E.BOUNDS_CENTRE, E.BOUNDS_LEVEL)
+                           else 1.0)
   return (0.0, round(HOP_SECONDS + span - 0.01, 3))
 
 
@@ -158,6 +159,8 @@ def main():
                       help="EventRules.bounds of every rule of the grid")
   parser.add_argument("--compete", type=float, nargs="+", default=[E.COMPETE],
                       help="EventRules.compete ratios: the grid runs once per ratio")
+  parser.add_argument("--compete-mean", type=float, default=E.COMPETE_MEAN,
+                      help="EventRules.compete_mean of every rule of the grid")
   args = parser.parse_args()
   from soundscope.models import label_sets
   with tempfile.TemporaryDirectory() as model_dir:
@@ -172,8 +175,9 @@ def main():
         f"{sum(s for _, _, s in scapes) / 60:.0f} min; background {BACKGROUND_MINUTES} min x "
         f"{len(backgrounds)}")
   for compete in args.compete:
-    print(f"--- bounds {args.bounds}, compete {compete:g}")
-    own = tune(scapes, backgrounds, labels, EventRules(bounds=args.bounds, compete=compete))
+    print(f"--- bounds {args.bounds}, compete {compete:g}, compete_mean {args.compete_mean:g}")
+    own = tune(scapes, backgrounds, labels, EventRules(bounds=args.bounds, compete=compete,
+                                                       compete_mean=args.compete_mean))
     print("as configs/label_sets/esc10.yaml `events:` entries:")
     for label, rules in own.items():
       print(f"  {label}: {{enter: {rules.enter:g}, exit: {rules.exit:g}, min_duration: "

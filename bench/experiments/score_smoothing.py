@@ -25,7 +25,7 @@ from soundscope.configs.events import EventRules
 
 def smoothed(scored, kind, width):
   """label_window_scores' result with its [w, L] scores filtered along w."""
-  starts, ends, scores, window_seconds = scored
+  starts, ends, scores, window_seconds = scored[:4]
   half = width // 2
   padded = np.pad(np.asarray(scores, np.float64), ((half, half), (0, 0)), mode="edge")
   windows = np.lib.stride_tricks.sliding_window_view(padded, width, axis=0)  # [w, L, width]
