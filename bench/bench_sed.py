@@ -13,7 +13,10 @@ events per 10 minutes of pure background.  Targets (issue 20): segment F1 >=
 0.85, event F1 >= 0.70, <= 1 false event per 10 minutes.
 
   PYTHONPATH=. python3 bench/bench_sed.py [--folds 2 3 4 5] [--minutes 1 2 5 10]
-      [--labels esc10|FILE]
+      [--labels esc10|FILE] [--seed 100]
+
+--seed draws other soundscapes of the same clips (placements, levels,
+backgrounds): the figures move by a few hundredths from one draw to another.
 
 --labels takes another label set over the same ten categories (its own event
 rules), e.g. bench/experiments/esc10-compete.yaml.
@@ -73,6 +76,8 @@ def main():
                       help="soundscape lengths (one per fold and background), minutes")
   parser.add_argument("--background-minutes", type=float, default=30.0,
                       help="pure background per kind, for false events, minutes")
+  parser.add_argument("--seed", type=int, default=100,
+                      help="first seed of the soundscapes (the per-level ones: this + 100)")
   parser.add_argument("--labels", default="esc10",
                       help="label set of the ten ESC-10 categories, with its event rules")
   args = parser.parse_args()
@@ -83,13 +88,14 @@ def main():
     classifier = S.yamnet_classifier(model_dir)
     resolved = label_sets.for_classifier(args.labels, classifier)
     labels = list(resolved.labels)
-    pairs = run(classifier, resolved, args.folds, args.minutes, S.LEVELS_DBFS)
+    pairs = run(classifier, resolved, args.folds, args.minutes, S.LEVELS_DBFS, args.seed)
     result = report("all", pairs, labels)
     for kind in S.BACKGROUNDS:
       report(f"background {kind}", [p for p in pairs if p[3] == kind], labels)
     for level in S.LEVELS_DBFS:
       report(f"level {level:g} dBFS only", run(classifier, resolved, args.folds[:2],
-                                              args.minutes[:2], (level,), seed=200), labels)
+                                              args.minutes[:2], (level,), args.seed + 100),
+             labels)
     print("per label (all):")
     print_per_label(result, labels)
     for kind in S.BACKGROUNDS:

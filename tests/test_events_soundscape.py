@@ -16,8 +16,8 @@ independent labels (centre bounds) 0.675 and 0.696; no false event.  So only
 the false-event target is asserted as such; the F1 floors below guard the
 measured figures (about three events of margin), not the targets, which this
 small sample misses (on the four held-out folds of bench_sed, 144 minutes:
-event F1 0.789, segment F1 0.852).  bench/bench_sed.py prints every figure on
-more audio.
+event F1 0.789, segment F1 0.852; 0.81-0.83 on other draws of those folds).
+bench/bench_sed.py prints every figure on more audio.
 """
 
 import json
