@@ -55,9 +55,16 @@ class LevelTrack:
 
   def __init__(self, first_seconds=0.0):
     self.first_seconds = float(first_seconds)
-    self.levels = np.zeros(0, np.float64)
     self.first_frame = 0
     self._frames = levels_lib.FrameLevels(FRAME_SAMPLES)
+    self._pieces = [np.zeros(0, np.float64)]   # Joined when read: a long file's track grows
+                                               # block by block without copying each time.
+
+  @property
+  def levels(self):
+    if len(self._pieces) > 1:
+      self._pieces = [np.concatenate(self._pieces)]
+    return self._pieces[0]
 
   @classmethod
   def of(cls, samples, first_seconds=0.0):
@@ -70,18 +77,18 @@ class LevelTrack:
   def of_levels(cls, levels, first_seconds=0.0):
     """The track of frame levels measured already (float [k] dBFS from first_seconds)."""
     track = cls(first_seconds)
-    track.levels = np.asarray(levels, np.float64).reshape(-1)
+    track._pieces = [np.asarray(levels, np.float64).reshape(-1)]
     return track
 
   def add(self, samples):
     """float [n] 16 kHz samples that follow those added before."""
-    self.levels = np.concatenate([self.levels, self._frames.add(samples)])
+    self._pieces.append(self._frames.add(samples))
 
   def forget_before(self, seconds):
     """Lets go of the frames that end before `seconds`."""
     drop = int(math.floor(self.index(seconds))) - self.first_frame
     if drop > 0:
-      self.levels = self.levels[drop:]
+      self._pieces = [self.levels[drop:]]
       self.first_frame += drop
 
   def index(self, seconds):
