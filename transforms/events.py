@@ -98,24 +98,18 @@ def _long_enough(event, rules):
   return event.end_seconds - event.start_seconds >= rules.min_duration_seconds
 
 
-def tail_weight(start, end, window_seconds, tail):
-  """(weight, kept) of one window under the tail rule: weight multiplies its scores.
+def tail_weights(starts, ends, window_seconds, tail):
+  """(weights, kept) of windows under the tail rule: a weight multiplies a window's scores.
 
   Args:
-    start, end: the window's bounds, seconds (end cut at the audio's end).
+    starts, ends: float64 [w] window bounds, seconds (ends cut at the audio's end).
     window_seconds: the model's full window length, seconds.
     tail: 'weight', 'drop' or 'keep'.
+
+  Returns:
+    (float64 [w] weights, bool [w] kept): a whole window (or any, with 'keep') 1 and
+    kept; a cut one real/full span with 'weight', not kept with 'drop'.
   """
-  span = end - start
-  if span >= window_seconds - CUT_TOLERANCE_SECONDS or tail == E.TAIL_KEEP:
-    return 1.0, True
-  if tail == E.TAIL_DROP:
-    return 1.0, False
-  return min(1.0, max(0.0, span / window_seconds)), True
-
-
-def _tail_weights(starts, ends, window_seconds, tail):
-  """tail_weight of float64 [w] windows at once: (float64 [w] weights, bool [w] kept)."""
   spans = ends - starts
   whole = (spans >= window_seconds - CUT_TOLERANCE_SECONDS) | (tail == E.TAIL_KEEP)
   if tail == E.TAIL_DROP:
@@ -173,7 +167,7 @@ def full_window_seconds(starts, ends):
 def _weighted(starts, ends, scores, rules, window_seconds, everyone):
   """(starts, ends, float64 [w', L] scores, float64 [w', L] everyone's) of the windows the
   tail rule keeps, bounds as events span them (rules.bounds)."""
-  weights, kept = _tail_weights(starts, ends, window_seconds, rules.tail)
+  weights, kept = tail_weights(starts, ends, window_seconds, rules.tail)
   weights = weights.reshape(-1, 1)
 
   def weighted(values):
@@ -419,11 +413,12 @@ class EventStream:
     scores = competed(everyone.reshape(1, -1), self._per_label)[0]
     out = []
     for rules, indices in self._groups:
-      weight, kept = tail_weight(start, end, self.window_seconds, rules.tail)
-      if not kept:
+      weights, kept = tail_weights(np.array([start]), np.array([end]), self.window_seconds,
+                                   rules.tail)
+      if not kept[0]:
         continue
-      values = scores[indices].astype(np.float64) * np.float64(weight)
-      row = everyone.astype(np.float64) * np.float64(weight) if rules.compete_mean else None
+      values = scores[indices].astype(np.float64) * weights[0]
+      row = everyone.astype(np.float64) * weights[0] if rules.compete_mean else None
       bounds = tuple(float(x) for x in _event_bounds(start, end, self.window_seconds, rules))
       out += [self._step(self._tracks[i], i, rules, *bounds, value, row)
               for i, value in zip(indices, values)]
