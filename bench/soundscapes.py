@@ -149,14 +149,11 @@ def events_from_scores(scored, labels, rules):
   """[(label, start, end)] of label_window_scores' result under `rules` (one EventRules,
   or one per label: transforms.events.detect_each; 'level' bounds moved on the frame
   levels, as models/file_events.py moves them)."""
-  from soundscope.transforms import events
-  from soundscope.transforms import level_bounds
+  from soundscope.models import file_events
   starts, ends, scores, window_seconds = scored[:4]
-  found = events.detect_each(starts, ends, scores, labels, rules, window_seconds)
-  if level_bounds.needs_levels(rules):
-    found = level_bounds.refine(found, labels, rules,
-                                level_bounds.LevelTrack.of_levels(scored[4]))
-  return [(e.label, e.start_seconds, e.end_seconds) for e in found]
+  frame_levels = scored[4] if len(scored) > 4 else None
+  return [(e.label, e.start_seconds, e.end_seconds) for e in file_events.window_events(
+      starts, ends, scores, labels, rules, window_seconds, frame_levels)]
 
 
 def detect_events(classifier, resolved, waveform, rules, scores=None):

@@ -3,6 +3,8 @@ predict --events (docs/events.md).
 
   window_seconds(classifier)              the model's window length, seconds (or None)
   file_events(classifier, scores, resolved, rules)   [Event] of one file
+  window_events(starts, ends, scores, labels, rules, window_seconds, frame_levels)
+                                          the same from window label scores
   event_rows(source, events, start_utc, classifier, label_set, label_set_hash)
                                           rows of the events table (transforms/event_tables.py)
   label_set_hash(spec)                    sha256 hex of a label set file's bytes
@@ -52,17 +54,32 @@ def file_events(classifier, scores, resolved, rules):
   if resolved is not None:
     scores = label_sets.relabel(scores, resolved)
   windows = scores.windows
-  labels = label_sets.label_names(resolved, classifier)
-  per_label = label_sets.event_rules(resolved, rules)
-  found = events_lib.detect_each(windows.starts, windows.ends, windows.scores, labels,
-                                 per_label, window_seconds(classifier))
-  if not level_bounds.needs_levels(per_label):
+  return window_events(windows.starts, windows.ends, windows.scores,
+                       label_sets.label_names(resolved, classifier),
+                       label_sets.event_rules(resolved, rules), window_seconds(classifier),
+                       scores.frame_levels)
+
+
+def window_events(starts, ends, scores, labels, rules, window_seconds, frame_levels=None):
+  """[Event] of one input's window label scores: transforms.events.detect_each, then
+  the events of labels with 'level' bounds moved on the input's level track.
+
+  Args:
+    starts, ends, scores, labels, rules, window_seconds: as detect_each.
+    frame_levels: float [n] RMS dBFS of the input's 20 ms frames (Scores.frame_levels),
+      or None.
+
+  Raises:
+    transforms.events.EventInputError: 'level' bounds without frame_levels.
+  """
+  found = events_lib.detect_each(starts, ends, scores, labels, rules, window_seconds)
+  if not level_bounds.needs_levels(rules):
     return found
-  if scores.frame_levels is None:
+  if frame_levels is None:
     raise events_lib.EventInputError("event bounds 'level' need the audio's level track "
                                      "(scores of audio, with their windows)")
-  return level_bounds.refine(found, labels, per_label,
-                             level_bounds.LevelTrack.of_levels(scores.frame_levels))
+  return level_bounds.refine(found, labels, rules, level_bounds.LevelTrack.of_levels(
+      frame_levels))
 
 
 def event_rows(source, events, start_utc, classifier, label_set=None, label_set_hash=None):

@@ -152,7 +152,7 @@ def _scored(classifier, blocks, tap, per_window, aggregation, score_block_second
         np.concatenate([p.scores for p in kept]))
     levels = Levels(*(np.concatenate(column) for column in zip(*measured)))
   clip = pooled.result() if pooled.count else np.full(classes, np.nan, np.float32)
-  frame_levels = tap.track.levels if per_window and tap.track is not None else None
+  frame_levels = tap.track.levels if tap.track is not None else None
   return Scores(clip, windows, tap.samples / float(P.SAMPLE_RATE_HZ), levels, tap.clip_level(),
                 frame_levels)
 

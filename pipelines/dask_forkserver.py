@@ -7,9 +7,10 @@ import-time warnings quieted, on the other core while the launcher imports its
 own; each worker is then forked from it ready to take tasks, instead of being
 spawned and importing them itself (~1 s of CPU a worker).  TensorFlow is imported
 after this module, and only for commands whose model needs it (cluster.start_early's
-`imports`: embed, audioset, predict with a VGGish head).  Importing starts no thread that a fork would lose
-but pyarrow's allocator's, which is fork-aware; nothing runs a TensorFlow op here,
-so each worker still sets its own TensorFlow thread pools.
+`imports`: embed, audioset, predict with a VGGish head).  Importing starts no
+thread that a fork would lose but pyarrow's allocator's, which is fork-aware;
+nothing runs a TensorFlow op here, so each worker still sets its own TensorFlow
+thread pools.
 
 Nothing here runs in the launcher or in a worker of a running cluster.
 """
