@@ -137,12 +137,12 @@ def run_jobs(args, command, unit, num_inputs, jobs, early_errors, checkpoint, pc
   def reuse(committed):   # --resume: the committed outputs' tables (pipelines/resume.py).
     prefix = args.output
     tables = {
-        embedding.MANIFEST_TABLE: resume.Reuse(resume.existing([prefix + "-manifest.parquet"]),
+        embedding.MANIFEST_TABLE: resume.Reuse(resume.existing(prefix, "-manifest.parquet"),
                                                "source", embedding.manifest_schema(), 0),
         embedding.RECORDS_TABLE: resume.Reuse(resume.existing(
-            [prefix + outputs.SHARD_NUMBERS + ".tfrecord"]), embedding.MANIFEST_TABLE, None, 0),
+            prefix, outputs.SHARD_NUMBERS + ".tfrecord"), embedding.MANIFEST_TABLE, None, 0),
         embedding.ERRORS_TABLE: resume.Reuse(resume.existing(
-            [prefix + dead_letter.PARQUET_SUFFIX, prefix + dead_letter.JSONL_SUFFIX]), "input",
+            prefix, dead_letter.PARQUET_SUFFIX, dead_letter.JSONL_SUFFIX), "input",
             dead_letter.errors_schema(), committed["early_errors"])}
     return tables, lambda chosen: sum(table.num_rows for table in chosen.values())
 

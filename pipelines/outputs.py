@@ -37,6 +37,8 @@ import posixpath
 import socket
 import uuid
 
+from soundscope.pipelines import listing
+
 # Beam's shard numbering after a prefix (-SSSSS-of-NNNNN), as a glob.
 SHARD_NUMBERS = "-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]"
 # Patterns, after the prefix, of the files a prefix owns.
@@ -140,11 +142,10 @@ class StagedOutput:
   def _folders(self, kind, marker="*"):
     """This prefix's folders `.<name>.<kind>-*`, found by their files named `marker`
     (match() lists files, not folders)."""
-    FileSystems = _fs()
-    pattern = FileSystems.join(self.directory, f".{self.name}.{kind}-*", marker)
     found = []
-    for metadata in FileSystems.match([pattern])[0].metadata_list:
-      folder = _top_folder(metadata.path, self.directory)
+    for path in listing.files_matching(_fs().join(self.directory, f".{self.name}.{kind}-"),
+                                       f"*/{marker}"):
+      folder = _top_folder(path, self.directory)
       if folder not in found and folder != self.staging_dir:
         found.append(folder)
     return found
@@ -168,18 +169,14 @@ class StagedOutput:
 
   def staged_files(self):
     FileSystems = _fs()
-    pattern = FileSystems.join(self.staging_dir, self.name + "*")
-    found = [m.path for m in FileSystems.match([pattern])[0].metadata_list
-             if posixpath.dirname(m.path) == self.staging_dir.rstrip("/")]
+    found = [path for path in listing.files_matching(self.staged(), "*")
+             if posixpath.dirname(path) == self.staging_dir.rstrip("/")]
     if FileSystems.exists(self.staged_inputs_record):
       found.append(self.staged_inputs_record)
     return sorted(found)
 
   def _existing(self):
-    patterns = [self.prefix + pattern for pattern in self.owned_patterns]
-    found = []
-    for result in _fs().match(patterns):
-      found.extend(m.path for m in result.metadata_list)
+    found = listing.files_matching(self.prefix, *self.owned_patterns)
     if _fs().exists(self.inputs_record):
       found.append(self.inputs_record)
     return sorted(set(found))

@@ -240,11 +240,11 @@ class _TFRecordFile:
 def read_done(directory):
   """{index: done dict} of the parts of `directory` that finished."""
   from apache_beam.io.filesystems import FileSystems
+  from soundscope.pipelines import listing
   found = {}
-  pattern = posixpath.join(directory, "part-*" + DONE_TAIL)
-  for metadata in FileSystems.match([pattern])[0].metadata_list:
+  for path in listing.files_matching(posixpath.join(directory, "part-"), "*" + DONE_TAIL):
     try:
-      with FileSystems.open(metadata.path) as handle:
+      with FileSystems.open(path) as handle:
         done = json.loads(handle.read().decode())
     except (OSError, ValueError):
       continue

@@ -164,14 +164,14 @@ def run(args):
   def reuse(committed):   # --resume: the committed outputs' tables (pipelines/resume.py).
     tables = {
         prediction.ROWS_TABLE: resume.Reuse(resume.existing(
-            [base + tail, base + outputs.SHARD_NUMBERS + suffix]), "source",
+            base, tail, outputs.SHARD_NUMBERS + suffix), "source",
             prediction.predictions_schema(args.scores), 0),
         prediction.ERRORS_TABLE: resume.Reuse(resume.existing(
-            [base + dead_letter.PARQUET_SUFFIX, base + dead_letter.JSONL_SUFFIX]), "input",
+            base, dead_letter.PARQUET_SUFFIX, dead_letter.JSONL_SUFFIX), "input",
             dead_letter.errors_schema(), committed["early_errors"])}
     if steps.events:
       from soundscope.transforms import event_tables
-      tables[events.EVENTS_TABLE] = resume.Reuse(resume.existing([base + events.EVENTS_TAIL]),
+      tables[events.EVENTS_TABLE] = resume.Reuse(resume.existing(base, events.EVENTS_TAIL),
                                                  "source", event_tables.EVENTS_SCHEMA, 0)
     return tables, resume.rows_and_errors(prediction.ROWS_TABLE, prediction.ERRORS_TABLE)
 

@@ -36,7 +36,7 @@ old rows of a changed input are dropped, as are those of inputs now gone).
 import collections
 import os
 
-from soundscope.pipelines import outputs, parts
+from soundscope.pipelines import listing, outputs, parts
 
 
 class ResumeError(ValueError):
@@ -103,14 +103,17 @@ def adopt(staged, folder, previous, plan, keys):
   for index, key in enumerate(previous.get("keys", [])):
     if index in finished:
       by_key.setdefault(_hashable(key), index)
+  files = collections.defaultdict(list)   # The old parts' files by index ('00007'), listed once.
+  for path in listing.files_matching(FileSystems.join(old_parts, "part-"), "*"):
+    name = os.path.basename(path)
+    if ".tmp-" not in name:
+      files[name[len("part-"):].split(".", 1)[0]].append(path)
   taken = set()
   for part, key in zip(plan, keys):
     old_index = by_key.pop(_hashable(key), None)
     if old_index is None:
       continue
-    pattern = FileSystems.join(old_parts, f"part-{old_index:05d}.*")
-    sources = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list
-                     if ".tmp-" not in m.path)
+    sources = files.get(f"{old_index:05d}", [])
     targets = [FileSystems.join(staged.parts_dir, _renumbered(os.path.basename(path),
                                                               part.index))
                for path in sources]
@@ -341,13 +344,9 @@ def _with_run_time(rows, run_time):
   return rows.set_column(rows.column_names.index("run_time"), field, column)
 
 
-def existing(patterns):
-  """The files matching any of the glob `patterns`, sorted (committed outputs of a table)."""
-  from apache_beam.io.filesystems import FileSystems
-  found = set()
-  for result in FileSystems.match(list(patterns)):
-    found.update(m.path for m in result.metadata_list)
-  return sorted(found)
+def existing(prefix, *tails):
+  """The files `prefix` + any of the glob `tails`, sorted (committed outputs of a table)."""
+  return listing.files_matching(prefix, *tails)
 
 
 def rows_and_errors(rows_table, errors_table):

@@ -195,6 +195,55 @@ def test_commit_replaces_every_old_shard(tmp_path):
   assert all(open(path, "rb").read() == b"new" for path in final)
 
 
+def test_local_listing_agrees_with_beams_match_and_takes_the_prefix_as_it_is(tmp_path):
+  from apache_beam.io.filesystems import FileSystems
+  from soundscope.pipelines import listing
+  folder = tmp_path / "out[1]"
+  for name in ("run-00000-of-00002.tfrecord", "run-00001-of-00002.tfrecord", "run-errors.jsonl",
+               ".run.inputs.json", "run-manifest.parquet", "runner.txt",
+               ".run.staging-ab/.owner.json", ".run.staging-ab/parts/part-00000.done.json",
+               ".run.staging-cd/run.parquet"):
+    _touch(str(folder / name))
+  os.makedirs(folder / "run-00002-of-00002.tfrecord")   # A folder: not a file of the prefix.
+  prefix = str(folder / "run")
+  cases = [(prefix, outputs.SHARD_NUMBERS + ".tfrecord", "-errors.jsonl"),
+           (str(folder / ".run.staging-"), "*/.owner.json"), (str(folder / ".run."), "*"),
+           (str(folder / ".run.staging-"), "*/*"), (prefix + "-manifest.parquet",)]
+  for literal, *tails in cases:
+    found = listing.files_matching(literal, *tails)
+    # Beam's match reads the brackets as a glob, so it is given a folder name without them.
+    plain = str(tmp_path / "plain")
+    if not os.path.exists(plain):
+      os.symlink(folder, plain)
+    beams = sorted({m.path.replace(plain, str(folder), 1)
+                    for result in FileSystems.match(
+                        [literal.replace(str(folder), plain, 1) + tail for tail in tails or [""]])
+                    for m in result.metadata_list})
+    assert found == beams, (literal, tails)
+    assert found
+  assert listing.files_matching(prefix, outputs.SHARD_NUMBERS + ".tfrecord") == [
+      prefix + "-00000-of-00002.tfrecord", prefix + "-00001-of-00002.tfrecord"]
+
+
+def test_the_prefix_bookkeeping_lists_its_folder_not_the_tree_below_it(tmp_path, monkeypatch):
+  # Outputs written beside an archive: finding leftovers, old outputs and staged files must
+  # not walk the archive (Beam's local match walks and stats the whole tree under a folder).
+  prefix = str(tmp_path / "run")
+  _touch(prefix + "-errors.jsonl", b"old")
+  _touch(str(tmp_path / ".run.staging-0ld" / ".owner.json"), b'{"host": "gone", "pid": 1}')
+  _touch(str(tmp_path / ".run.trash-0ld" / "run-errors.jsonl"), b"older")
+  _touch(str(tmp_path / "archive" / "site" / "a.wav"))
+
+  def no_walk(*unused_args, **unused_kwargs):
+    raise AssertionError("os.walk over the output folder")
+  monkeypatch.setattr(os, "walk", no_walk)
+  staged = outputs.StagedOutput(prefix, outputs.EMBED_PATTERNS)
+  _touch(staged.staged("-manifest.parquet"), b"new")
+  final = staged.commit()
+  assert final == [prefix + "-manifest.parquet"]
+  assert sorted(os.listdir(tmp_path)) == ["archive", "run-manifest.parquet"]
+
+
 def test_a_commit_that_fails_halfway_puts_the_previous_outputs_back(tmp_path, monkeypatch):
   from apache_beam.io.filesystems import FileSystems
   prefix = str(tmp_path / "out" / "run")
