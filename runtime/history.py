@@ -190,7 +190,13 @@ class History:
     An end updates its label's open event of the same source (a label has one event
     at a time), whose start it may move (EventRules.bounds 'level' refines the
     bounds when the event closes); with none open (no start came), it makes the row.
+    A cancel deletes its label's open event of the source: it was no event.
     """
+    if notice.get("kind") == "cancel":
+      with self._lock, self._db:
+        self._db.execute("DELETE FROM events WHERE source = ? AND label = ? AND state = 'open'",
+                         (notice.get("source") or "", notice.get("label")))
+      return
     row = dict(notice)
     row["start_time"] = epoch_seconds(row.get("start_utc"))
     if row["start_time"] is None:

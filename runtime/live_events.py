@@ -17,7 +17,8 @@ as batch moves them on the file's track.
 An event is announced twice, as runtime.prediction.EventNotice: "start" once
 it is open and long enough (min_duration), "end" once no later window can
 extend or merge into it (with 'level' bounds, the start of the "end" notice is
-the refined one).  When the stream restarts (audio lost, a source
+the refined one).  An announced event that does not stand when it closes
+(EventRules.compete_mean) gets "cancel" instead of "end": it is not an event.  When the stream restarts (audio lost, a source
 reconnected) the events open so far end with the old stream.  Times: seconds
 of audio since the capture started, and UTC through the capture windows' clock
 (runtime/windows.py, which follows the wall clock for live sources).
@@ -104,7 +105,8 @@ class LiveEvents:
     self._stream = None           # The EventStream of every label, made at the first windows.
     self._levels = level_bounds.needs_levels(self._per_label)
     self._track = None            # The stream's level track (with 'level' bounds only).
-    self._announced = {}          # label -> start seconds of its announced open event.
+    self._announced = {}          # label -> (start seconds, announced) of its open event
+                                  # once long enough (announced False: cooling down).
     self._last_end = {}           # label -> end seconds of its last announced event.
     self.suppressed = 0           # Events not announced because of a cooldown.
     self.events = 0               # Events ended and announced.
@@ -153,7 +155,8 @@ class LiveEvents:
         self._track.add(ended.samples)
     notices = self._push(windows, levels)
     if self._stream is not None:
-      notices += self._ended(self._refined(self._stream.flush()))
+      closed = self._refined(self._stream.flush())
+      notices += self._cancelled() + self._ended(closed)
     return notices
 
   def _refined(self, events):
@@ -182,7 +185,7 @@ class LiveEvents:
         windows.starts, windows.ends))
     closed = self._stream.push_windows(windows.starts, windows.ends, scores)
     self._last_window = float(windows.starts[-1])
-    return self._ended(self._refined(closed)) + self._opened()
+    return self._cancelled() + self._ended(self._refined(closed)) + self._opened()
 
   def _opened(self):
     notices = []
@@ -190,8 +193,9 @@ class LiveEvents:
       rules = self._rule[event.label].events
       if event.label in self._announced or event.duration_seconds < rules.min_duration_seconds:
         continue
-      self._announced[event.label] = None if self._cooling(event) else event.start_seconds
-      if self._announced[event.label] is not None:
+      announced = not self._cooling(event)
+      self._announced[event.label] = (event.start_seconds, announced)
+      if announced:
         notices.append(self._notice("start", event))
     return notices
 
@@ -203,6 +207,23 @@ class LiveEvents:
       self.suppressed += 1
     return cooling
 
+  def _cancelled(self):
+    """"cancel" notices of announced events that did not stand when they closed.
+
+    Only EventRules.compete_mean drops an event after its start (another label
+    outscored it over its whole span, merged gaps included); batch has no such
+    event.  Taken before the closed events: a label's later event in the same
+    windows is then announced afresh.
+    """
+    notices = []
+    for event in self._stream.take_dropped():
+      start, announced = self._announced.get(event.label, (None, False))
+      if start == event.start_seconds:
+        del self._announced[event.label]
+        if announced:
+          notices.append(self._notice("cancel", event))
+    return notices
+
   def _ended(self, events):
     notices = []
     for event in events:
@@ -210,7 +231,7 @@ class LiveEvents:
         if self._cooling(event):
           continue
         notices.append(self._notice("start", event))
-      elif self._announced[event.label] is None:   # Cooling down: never announced.
+      elif not self._announced[event.label][1]:   # Cooling down: never announced.
         del self._announced[event.label]
         continue
       self._announced.pop(event.label, None)
@@ -220,7 +241,7 @@ class LiveEvents:
     return notices
 
   def _notice(self, kind, event):
-    ended = kind == "end"
+    ended = kind != "start"
     rule = self._rule[event.label]
     notice = prediction.EventNotice(
         kind=kind, label=event.label, source=self.source, model=self.classifier.name,

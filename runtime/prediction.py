@@ -111,8 +111,10 @@ class EventNotice:
   """The start or the end of one sound event, as sinks receive it (Sink.event).
 
   Attributes:
-    kind: "start" (the event has just begun; end_* are None, scores so far)
-      or "end" (it is over; the whole event).
+    kind: "start" (the event has just begun; end_* are None, scores so far),
+      "end" (it is over; the whole event) or "cancel" (the event that started
+      did not stand when it closed, EventRules.compete_mean: it is no event;
+      its bounds and scores as built).
     label: the label's name.
     source, model, model_version: as PredictionEvent.
     label_set: the label set's name, or None (the model's own classes).
@@ -150,10 +152,14 @@ class EventNotice:
             "saved_audio": list(self.saved_audio)}
 
   def line(self):
-    """The terminal line: '<UTC>  dog started (0.91)' or '<UTC>  dog ended after 2.4 s (peak 0.94)'."""
+    """The terminal line: '<UTC>  dog started (0.91)', '<UTC>  dog ended after 2.4 s (peak
+    0.94)' or '<UTC>  dog cancelled: other labels scored higher over it'."""
     if self.kind == "start":
       return (f"{_when(self.start_utc, self.start_seconds)}  {self.label} started "
               f"({self.peak_score:.2f})")
+    if self.kind == "cancel":
+      return (f"{_when(self.end_utc, self.end_seconds)}  {self.label} cancelled: other labels "
+              f"scored higher over it")
     return (f"{_when(self.end_utc, self.end_seconds)}  {self.label} ended after "
             f"{self.end_seconds - self.start_seconds:.1f} s (peak {self.peak_score:.2f})")
 

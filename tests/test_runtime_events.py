@@ -2,6 +2,7 @@
 on the console, in --jsonl and on a real MQTT broker; rules, cooldowns and the gate."""
 
 import dataclasses
+import datetime
 import json
 import signal
 import subprocess
@@ -366,3 +367,54 @@ def test_a_44k_file_through_capture_gives_classify_events_windows_and_samples(
   np.testing.assert_array_equal(got.scores, expected.scores)
   np.testing.assert_allclose(got.starts, expected.starts, rtol=0, atol=1e-9)
   np.testing.assert_allclose(got.ends, expected.ends, rtol=0, atol=1e-9)
+
+
+def test_an_announced_event_that_does_not_hold_its_own_is_cancelled_not_left_open(tmp_path):
+  """compete_mean drops an event only when it closes: live has said "start" by then.  A
+  300 Hz tone, a 6 kHz tone over the gap, the 300 Hz tone again within the merge gap: the
+  low band's merged event is outscored over its span (as batch finds: no such event), so
+  live cancels it; the history keeps no row of it, and the next low event is whole."""
+  from soundscope.configs import events as E
+  from soundscope.runtime import history as history_lib
+  from soundscope.runtime import listening, live_events, prediction
+  from soundscope.transforms import events as events_lib
+  model = sr.BandEnergyClassifier()
+  time_ = np.arange(int(16000 * 0.96)) / 16000.0
+  low, high = np.sin(2 * np.pi * 300 * time_), np.sin(2 * np.pi * 6000 * time_)
+  quiet = np.zeros_like(time_)
+  # Frames: low, high x3, low, then quiet (the merged event closes), low x2, quiet x4.
+  wave = np.concatenate([low, high, high, high, low] + [quiet] * 4 + [low, low] + [quiet] * 4)
+  scores = model.window_scores(0.5 * wave)
+  rules = E.EventRules(enter=0.6, exit=0.5, merge_gap_seconds=3.0, min_duration_seconds=0.0,
+                       compete_mean=0.9)
+  batch = events_lib.detect(*scores, model.labels, rules)
+  assert [(e.label, e.start_seconds) for e in batch] == [("High band", 0.96),
+                                                         ("Low band", 8.64)]
+  live = live_events.LiveEvents(model, None, rules_lib.uniform(model.labels, rules), "tones")
+  notices = []
+  for first in range(0, len(scores.starts), 3):      # Capture windows of three frames.
+    part = slice(first, first + 3)
+    frames = type(scores)(scores.starts[part], scores.ends[part], scores.scores[part])
+    heard = listening.Heard(np.zeros(0, np.float32), frames.starts[0], frames.ends[-1], None,
+                            None, frames, np.zeros(len(frames.starts)), first == 0, None)
+    notices += [notice for notice, _ in live.add(heard)]
+  notices += [notice for notice, _ in live.finish()]
+  said = [(n.kind, n.label, n.start_seconds) for n in notices]
+  assert ("start", "Low band", 0.0) in said and ("cancel", "Low band", 0.0) in said
+  assert said.index(("start", "Low band", 0.0)) < said.index(("cancel", "Low band", 0.0))
+  ends = [n for n in notices if n.kind == "end"]
+  assert [(n.label, n.start_seconds, n.end_seconds) for n in ends] == [
+      (e.label, e.start_seconds, e.end_seconds) for e in batch]
+  assert ("start", "Low band", 8.64) in said                 # The next one is announced.
+  assert notices[said.index(("cancel", "Low band", 0.0))].line().endswith(
+      "Low band cancelled: other labels scored higher over it")
+  history = history_lib.History(str(tmp_path / "history.sqlite3"))
+  began = datetime.datetime(2026, 12, 4, tzinfo=datetime.timezone.utc)   # The capture's clock.
+  for n in notices:
+    history.add_event(dataclasses.replace(
+        n, start_utc=began + datetime.timedelta(seconds=n.start_seconds),
+        end_utc=None if n.end_seconds is None else
+        began + datetime.timedelta(seconds=n.end_seconds)).to_dict())
+  stored = sorted((e["label"], e["start_seconds"], e["state"]) for e in history.events()["events"])
+  assert stored == [("High band", 0.96, "closed"), ("Low band", 8.64, "closed")]
+  history.close()

@@ -344,14 +344,14 @@ class _Track:
     return bool(self.values)
 
   def take(self, label, index, rules):
-    """The built event when it stands (long enough, holds its own), else None; the track
+    """(the built event or None, whether it stands: long enough, holds its own); the track
     empties."""
     event = _event(label, self.start, self.end, self.values) if self.values else None
-    kept = event is not None and _long_enough(event, rules) and holds_own(self.rows, index,
-                                                                          rules)
+    stands = event is not None and _long_enough(event, rules) and holds_own(self.rows, index,
+                                                                            rules)
     self.inside, self.start, self.end, self.values, self.rows = False, None, None, [], []
     self.waiting = []
-    return event if kept else None
+    return event, stands
 
   def add(self, start, end, value, row):
     if not self.values:
@@ -380,6 +380,9 @@ class EventStream:
 
   An event comes out once no later window can extend or merge into it.  All
   events pushed out, then flushed, sorted by event_order, equal detect()'s.
+  An event built but not standing when it closes (too short, or not holding its
+  own: step 5) comes out of take_dropped() instead: one that was seen open
+  (e.g. announced live) is not an event after all.
   """
 
   def __init__(self, labels, rules=EventRules(), window_seconds=None):
@@ -397,6 +400,7 @@ class EventStream:
     self.window_seconds = float(window_seconds)
     self._tracks = [_Track() for _ in self.labels]
     self._last_start = -math.inf
+    self._dropped = []
 
   def push(self, start, end, scores):
     """Adds one window: bounds in seconds, float [L] label scores.
@@ -433,10 +437,23 @@ class EventStream:
 
   def flush(self):
     """The events still open or waiting, at the end of the input; the stream starts afresh."""
-    out = [track.take(label, index, rules) for index, (track, label, rules)
-           in enumerate(zip(self._tracks, self.labels, self._per_label))]
+    out = [self._release(index, rules) for index, rules in enumerate(self._per_label)]
     self._last_start = -math.inf
     return sorted((event for event in out if event is not None), key=event_order)
+
+  def take_dropped(self):
+    """[Event] built but not standing when they closed (see the class), since the last
+    call, in the order they closed."""
+    dropped, self._dropped = self._dropped, []
+    return dropped
+
+  def _release(self, index, rules):
+    """The event of label `index` as it closes: it, when it stands; else None (and a built
+    one goes to take_dropped)."""
+    event, stands = self._tracks[index].take(self.labels[index], index, rules)
+    if event is not None and not stands:
+      self._dropped.append(event)
+    return event if stands else None
 
   def _check(self, start, end, scores):
     if scores.size != len(self.labels):
@@ -458,7 +475,7 @@ class EventStream:
       return None
     released = None
     if track.pending() and not start - track.end < rules.merge_gap_seconds:
-      released = track.take(self.labels[index], index, rules)
+      released = self._release(index, rules)
     if value >= rules.enter:
       track.add(start, end, value, row)
     elif track.pending():
