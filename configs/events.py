@@ -11,7 +11,10 @@ around those centres whose level is near the event's loudest (LEVEL_*).
 COMPETE lets a window count for a label only when the label's score is near
 the best of all labels' in that window (so that a sound heard as rain does not
 also start a fire event); COMPETE_MEAN keeps an event only when its label is
-near the best on average over the event's windows.
+near the best on average over the event's windows.  EXCLUSIVE makes a label
+give way where events overlap: for label sets whose labels do not sound at
+once (one ESC-10 category at a time), the stronger of two overlapping events
+of different labels is the one heard.
 """
 
 import dataclasses
@@ -55,6 +58,8 @@ COMPETE = 0.0                # A window counts for a label only when its score i
 COMPETE_MEAN = 0.0           # An event is kept only when its label's mean score over its windows
                              # is at least this x the best label's mean over those windows (0:
                              # every event is kept; 1: only where its label is the top one).
+EXCLUSIVE = False            # An event is dropped when an event of another label overlaps it
+                             # with a higher peak score (False: labels may sound at once).
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +86,9 @@ class EventRules:
     compete_mean: ratio in [0, 1]: an event is dropped when its label's mean
       (tail-weighted) score over its windows is under this x the best mean of
       all labels over the same windows; 0 keeps every event.
+    exclusive: an event is dropped when an event of another label overlaps it
+      (their bounds as found, before 'level' moves them) with a higher peak
+      score, whatever that label's rules; False: labels may sound at once.
   """
   enter: float = dataclasses.field(default=ENTER, metadata=flag(
       "--event-enter", "an event starts when a window's label score reaches this",
@@ -109,6 +117,9 @@ class EventRules:
       "--event-compete-mean", "an event is kept only when its label's mean score over its "
       "windows is at least this times the best label's mean over them (0: every event)",
       metavar="RATIO"))
+  exclusive: bool = dataclasses.field(default=EXCLUSIVE, metadata=flag(
+      "--event-exclusive", "one sound at a time: an event is dropped when an event of another "
+      "label overlaps it with a higher peak score"))
 
   def __post_init__(self):
     if not 0.0 < self.enter <= 1.0:
@@ -128,3 +139,5 @@ class EventRules:
       raise ValueError(f"compete must be a ratio in [0, 1], not {self.compete}")
     if not 0.0 <= self.compete_mean <= 1.0:
       raise ValueError(f"compete_mean must be a ratio in [0, 1], not {self.compete_mean}")
+    if not isinstance(self.exclusive, bool):
+      raise ValueError(f"exclusive must be true or false, not {self.exclusive!r}")

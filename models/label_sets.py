@@ -56,8 +56,9 @@ CLASS_KEYS = ("class", "descendants")
 # `events:` keys -> configs.events.EventRules fields (a label's own event rules).
 EVENT_KEYS = {"enter": "enter", "exit": "exit", "min_duration": "min_duration_seconds",
               "merge_gap": "merge_gap_seconds", "bounds": "bounds", "compete": "compete",
-              "compete_mean": "compete_mean"}
+              "compete_mean": "compete_mean", "exclusive": "exclusive"}
 RATIO_KEYS = ("compete", "compete_mean")   # `events:` keys whose value is a ratio in [0, 1].
+FLAG_KEYS = ("exclusive",)                 # `events:` keys whose value is true or false.
 EVENT_CHOICES = {"bounds": E.BOUNDS}   # `events:` keys whose value is a word, with its choices.
 
 
@@ -255,6 +256,12 @@ def _events(mapping, source, inherited, where):
       if value not in EVENT_CHOICES[key]:
         raise LabelSetError(f"{source}:{line}: {where}: events {key!r} must be one of "
                             f"{', '.join(EVENT_CHOICES[key])}, not {value!r}")
+      events[EVENT_KEYS[key]] = value
+      continue
+    if key in FLAG_KEYS:
+      if not isinstance(value, bool):
+        raise LabelSetError(f"{source}:{line}: {where}: events {key!r} must be true or false, "
+                            f"not {value!r}")
       events[EVENT_KEYS[key]] = value
       continue
     bounds = (0.0, 1.0) if key in ("enter", "exit") + RATIO_KEYS else (0.0, float("inf"))

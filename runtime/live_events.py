@@ -18,7 +18,9 @@ An event is announced twice, as runtime.prediction.EventNotice: "start" once
 it is open and long enough (min_duration), "end" once no later window can
 extend or merge into it (with 'level' bounds, the start of the "end" notice is
 the refined one).  An announced event that does not stand when it closes
-(EventRules.compete_mean) gets "cancel" instead of "end": it is not an event.  When the stream restarts (audio lost, a source
+(EventRules.compete_mean, exclusive) gets "cancel" instead of "end": it is not
+an event.  An event of an exclusive label ends once every event that can
+overlap it has closed.  When the stream restarts (audio lost, a source
 reconnected) the events open so far end with the old stream.  Times: seconds
 of audio since the capture started, and UTC through the capture windows' clock
 (runtime/windows.py, which follows the wall clock for live sources).
@@ -165,8 +167,8 @@ class LiveEvents:
     if self._track is None:
       return events
     events = level_bounds.refine(events, self.labels, self._per_label, self._track)
-    opened = [event.start_seconds for event in self._stream.open_events()]
-    self._track.forget_before(min(opened + [self._last_window]) - E.LEVEL_FLOOR_SECONDS
+    undecided = self._stream.undecided_starts()     # Open, or held (exclusive labels).
+    self._track.forget_before(min(undecided + [self._last_window]) - E.LEVEL_FLOOR_SECONDS
                               - E.LEVEL_MARGIN_SECONDS)
     return events
 
@@ -210,9 +212,9 @@ class LiveEvents:
   def _cancelled(self):
     """"cancel" notices of announced events that did not stand when they closed.
 
-    Only EventRules.compete_mean drops an event after its start (another label
-    outscored it over its whole span, merged gaps included); batch has no such
-    event.  Taken before the closed events: a label's later event in the same
+    EventRules.compete_mean (another label outscored it over its whole span,
+    merged gaps included) and exclusive (an overlapping event of another label
+    peaked higher) drop an event after its start; batch has no such event.  Taken before the closed events: a label's later event in the same
     windows is then announced afresh.
     """
     notices = []

@@ -204,7 +204,7 @@ def random_rules(rng):
   return V.EventRules(enter, float(rng.uniform(0.0, enter)), float(rng.choice([0.0, 0.5, 2.0])),
                       float(rng.choice([0.0, 0.3, 1.0, 3.0])), str(rng.choice(E.TAILS)),
                       str(rng.choice(E.BOUNDS)), float(rng.choice([0.0, 0.0, 0.5, 1.0])),
-                      float(rng.choice([0.0, 0.0, 0.6, 1.0])))
+                      float(rng.choice([0.0, 0.0, 0.6, 1.0])), bool(rng.uniform() < 0.5))
 
 
 def random_case(rng):
@@ -255,6 +255,31 @@ def test_a_stream_gives_an_event_out_once_no_later_window_can_change_it():
   assert [i for i, events in enumerate(out) if events] == [5]
   assert bounds(stream.flush()) == [("dog", 4.0, 5.0, 1)]
   assert stream.flush() == []
+
+
+def test_exclusive_labels_give_way_to_a_stronger_overlapping_event_once_it_has_closed():
+  # rain 0-3 s (peak 0.8); fire 1-2 s (peak 0.9) overlaps it; dog 4-5 s alone (peak 0.6).
+  starts, ends = windows(9)
+  scores = np.zeros((9, 3), np.float32)
+  scores[0:5, 0] = [0.7, 0.8, 0.8, 0.7, 0.6]          # rain: windows 0-4 -> 0.0-3.0 s
+  scores[2:3, 1] = 0.9                                 # fire: window 2 -> 1.0-2.0 s
+  scores[8, 2] = 0.6                                   # dog: window 8 -> 4.0-5.0 s
+  labels = ["rain", "fire", "dog"]
+  plain = V.EventRules(enter=0.5, exit=0.5)
+  exclusive = dataclasses.replace(plain, exclusive=True)
+  assert bounds(V.detect(starts, ends, scores, labels, plain)) == [
+      ("rain", 0.0, 3.0, 5), ("fire", 1.0, 2.0, 1), ("dog", 4.0, 5.0, 1)]
+  assert bounds(V.detect(starts, ends, scores, labels, exclusive)) == [
+      ("fire", 1.0, 2.0, 1), ("dog", 4.0, 5.0, 1)]
+  # Only the exclusive label gives way; the stronger event stays whatever its rules.
+  assert bounds(V.detect_each(starts, ends, scores, labels, (plain, exclusive, exclusive))) == [
+      ("rain", 0.0, 3.0, 5), ("fire", 1.0, 2.0, 1), ("dog", 4.0, 5.0, 1)]
+  # Live: rain closes first (at 3.5 s) but waits for fire, then is dropped, not given out.
+  stream = V.EventStream(labels, exclusive, 1.0)
+  out = [stream.push(s, e, row) for s, e, row in zip(starts, ends, scores)]
+  assert [bounds(events) for events in out if events] == [[("fire", 1.0, 2.0, 1)]]
+  assert bounds(stream.take_dropped()) == [("rain", 0.0, 3.0, 5)]
+  assert bounds(stream.flush()) == [("dog", 4.0, 5.0, 1)] and stream.take_dropped() == []
 
 
 # --------------------------------------------------------------------- tables

@@ -3,7 +3,7 @@
 Soundscapes of ESC-10 fold 5 (bench/soundscapes.py: clips at -10, -20 and -30
 dBFS peak over pink noise or silence; each placed clip one true event over its
 active part) go through `soundscope classify --labels esc10 --events`' path
-with the esc10 set's own rules (level bounds, competing labels), which were
+with the esc10 set's own rules (level bounds, competing and exclusive labels), which were
 tuned on fold 1 (bench/experiments/events_tuning.py), and with the same labels
 independent (bench/experiments/esc10-independent.yaml, also tuned on fold 1).
 
@@ -11,12 +11,12 @@ Issue 20's targets are event-based F1 >= 0.70 (onset collar 1 s, offset
 collar 1 s or 50 %), segment-based F1 >= 0.85 (1 s segments) and at most 1
 false event per 10 minutes of pure background.  Measured on these 15 minutes
 (80 events; docs/experiments/events-tuning.md has the four held-out folds):
-esc10 (competing labels, level bounds) event F1 0.692, segment F1 0.759;
+esc10 (competing and exclusive labels, level bounds) event F1 0.684, segment F1 0.744;
 independent labels (centre bounds) 0.675 and 0.696; no false event.  So only
 the false-event target is asserted as such; the F1 floors below guard the
 measured figures (about three events of margin), not the targets, which this
 small sample misses (on the four held-out folds of bench_sed, 144 minutes:
-event F1 0.789, segment F1 0.852; 0.81-0.83 on other draws of those folds).
+event F1 0.822, segment F1 0.870; 0.835-0.853 on other draws of those folds).
 bench/bench_sed.py prints every figure on more audio.
 """
 
@@ -39,8 +39,8 @@ INDEPENDENT_SET = (pathlib.Path(__file__).resolve().parents[1]
 FOLD = 5                                          # Held out: the rules were tuned on fold 1.
 SOUNDSCAPES = ((0, 1, "noise"), (1, 4, "silence"), (2, 10, "noise"))  # seed, minutes, kind.
 BACKGROUND_MINUTES = 2.5                          # Of each kind: 5 minutes, so no false event.
-MIN_EVENT_F1 = 0.65                               # Measured 0.692 (target 0.70).
-MIN_SEGMENT_F1 = 0.71                             # Measured 0.759 (target 0.85 on more audio).
+MIN_EVENT_F1 = 0.65                               # Measured 0.684 (target 0.70).
+MIN_SEGMENT_F1 = 0.71                             # Measured 0.744 (target 0.85 on more audio).
 MIN_INDEPENDENT_EVENT_F1 = 0.62                   # Measured 0.675.
 MIN_INDEPENDENT_SEGMENT_F1 = 0.64                 # Measured 0.696.
 MAX_FALSE_EVENTS_PER_10_MINUTES = 1.0             # Issue 20's target.
@@ -128,7 +128,7 @@ def test_competing_labels_find_more_of_the_held_out_events_than_independent_ones
   assert event_f1 >= MIN_INDEPENDENT_EVENT_F1, result["event"]
   assert segment_f1 >= MIN_INDEPENDENT_SEGMENT_F1, result["segment"]
   own_event_f1, own_segment_f1, _ = f1s(soundscapes, out, resolved.labels)
-  assert own_event_f1 + own_segment_f1 > event_f1 + segment_f1 + 0.02   # Measured + 0.080.
+  assert own_event_f1 + own_segment_f1 > event_f1 + segment_f1 + 0.02   # Measured + 0.057.
   assert false_per_10_minutes(backgrounds) <= MAX_FALSE_EVENTS_PER_10_MINUTES, backgrounds
 
 

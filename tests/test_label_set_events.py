@@ -30,6 +30,8 @@ DOG_CLIP = "audio/esc10/1-100032-A-0.flac"
      ":2: the label set: events 'min_duration' must be a number of seconds >= 0, not -1"),
     ("name: t\nevents: {compete_mean: 1.5}\nlabels:\n  - name: a\n    classes: [Dog]\n",
      ":2: the label set: events 'compete_mean' must be a ratio in [0, 1], not 1.5"),
+    ("name: t\nevents: {exclusive: 1}\nlabels:\n  - name: a\n    classes: [Dog]\n",
+     ":2: the label set: events 'exclusive' must be true or false, not 1"),
     ("name: t\nlabels:\n  - name: a\n    classes: [Dog]\n    events: {bounds: loud}\n",
      ":5: label 'a': events 'bounds' must be one of window, centre, level, not 'loud'"),
     ("name: t\nlabels:\n  - name: a\n    classes: [Dog]\n    events: 0.3\n",

@@ -115,27 +115,34 @@ def test_a_file_through_capture_gives_classify_events_in_jsonl_and_on_mqtt(
   same_events(sorted(ends, key=lambda e: (e["start_seconds"], e["end_seconds"], e["label"])),
               batch_events)
   # Each event started once, before it ended (esc10's 'level' bounds: the end notice
-  # has the bounds refined on the audio, the start notice those first heard).
+  # has the bounds refined on the audio, the start notice those first heard); a start
+  # whose event did not stand when it closed (esc10's compete_mean, exclusive) was
+  # cancelled, and batch has no such event.
   starts = [r for r in written if r["kind"] == "start"]
-  assert sorted(s["label"] for s in starts) == sorted(e["label"] for e in ends)
+  cancels = [r for r in written if r["kind"] == "cancel"]
+  assert sorted(s["label"] for s in starts) == sorted(e["label"] for e in ends + cancels)
   for index, record in enumerate(written):
-    if record["kind"] == "end":
+    if record["kind"] in ("end", "cancel"):
       assert [r for r in written[:index] if r["label"] == record["label"]][-1]["kind"] == "start"
+  for cancel in cancels:
+    assert not any(e["label"] == cancel["label"] and e["start_seconds"] == cancel["start_seconds"]
+                   for e in batch_events)
   for record in written:
     assert record["source"] == str(scape) and record["label_set"] == "esc10"
     assert record["start_utc"].endswith("Z")
   # The console says each start and end after the windows' lines.
   assert result.stdout.count(" started (") == len(starts)
   assert result.stdout.count(" ended after ") == len(ends)
+  assert result.stdout.count(" cancelled: ") == len(cancels)
   # The same notices reached MQTT, in order per label, and the states went ON then OFF.
   sr.wait_for(lambda: subscriber.on("sound/test/status")[-1:] == ["offline"],
               what="capture's offline")
-  for label in {e["label"] for e in ends}:
+  for label in {e["label"] for e in ends + cancels}:
     assert subscriber.json_on(f"sound/test/{label}/event") == \
         [r for r in written if r["label"] == label]
     states = subscriber.on(f"sound/test/{label}/state")
-    assert states[-2 * sum(e["label"] == label for e in ends):] == \
-        ["ON", "OFF"] * sum(e["label"] == label for e in ends)
+    began = sum(s["label"] == label for s in starts)
+    assert states[-2 * began:] == ["ON", "OFF"] * began
   assert subscriber.on("homeassistant/binary_sensor/test/crying_baby/config")
 
 
@@ -369,6 +376,29 @@ def test_a_44k_file_through_capture_gives_classify_events_windows_and_samples(
   np.testing.assert_allclose(got.ends, expected.ends, rtol=0, atol=1e-9)
 
 
+def live_notices(model, scores, rules):
+  """The EventNotices of LiveEvents (the model's labels, `rules` for each) fed the model
+  windows `scores` (WindowScores) in capture windows of three."""
+  from soundscope.runtime import listening, live_events
+  live = live_events.LiveEvents(model, None, rules_lib.uniform(model.labels, rules), "tones")
+  notices = []
+  for first in range(0, len(scores.starts), 3):
+    part = slice(first, first + 3)
+    frames = type(scores)(scores.starts[part], scores.ends[part], scores.scores[part])
+    heard = listening.Heard(np.zeros(0, np.float32), frames.starts[0], frames.ends[-1], None,
+                            None, frames, np.zeros(len(frames.starts)), first == 0, None)
+    notices += [notice for notice, _ in live.add(heard)]
+  return notices + [notice for notice, _ in live.finish()]
+
+
+def tones(*frames):
+  """16 kHz samples: one 0.96 s frame per {frequency Hz: amplitude}."""
+  time_ = np.arange(int(16000 * 0.96)) / 16000.0
+  return np.concatenate([sum((amplitude * np.sin(2 * np.pi * hz * time_)
+                              for hz, amplitude in frame.items()), np.zeros_like(time_))
+                         for frame in frames])
+
+
 def test_an_announced_event_that_does_not_hold_its_own_is_cancelled_not_left_open(tmp_path):
   """compete_mean drops an event only when it closes: live has said "start" by then.  A
   300 Hz tone, a 6 kHz tone over the gap, the 300 Hz tone again within the merge gap: the
@@ -376,29 +406,18 @@ def test_an_announced_event_that_does_not_hold_its_own_is_cancelled_not_left_ope
   live cancels it; the history keeps no row of it, and the next low event is whole."""
   from soundscope.configs import events as E
   from soundscope.runtime import history as history_lib
-  from soundscope.runtime import listening, live_events, prediction
   from soundscope.transforms import events as events_lib
   model = sr.BandEnergyClassifier()
-  time_ = np.arange(int(16000 * 0.96)) / 16000.0
-  low, high = np.sin(2 * np.pi * 300 * time_), np.sin(2 * np.pi * 6000 * time_)
-  quiet = np.zeros_like(time_)
+  low, high, quiet = {300: 0.5}, {6000: 0.5}, {}
   # Frames: low, high x3, low, then quiet (the merged event closes), low x2, quiet x4.
-  wave = np.concatenate([low, high, high, high, low] + [quiet] * 4 + [low, low] + [quiet] * 4)
-  scores = model.window_scores(0.5 * wave)
+  scores = model.window_scores(tones(low, high, high, high, low, *[quiet] * 4, low, low,
+                                     *[quiet] * 4))
   rules = E.EventRules(enter=0.6, exit=0.5, merge_gap_seconds=3.0, min_duration_seconds=0.0,
                        compete_mean=0.9)
   batch = events_lib.detect(*scores, model.labels, rules)
   assert [(e.label, e.start_seconds) for e in batch] == [("High band", 0.96),
                                                          ("Low band", 8.64)]
-  live = live_events.LiveEvents(model, None, rules_lib.uniform(model.labels, rules), "tones")
-  notices = []
-  for first in range(0, len(scores.starts), 3):      # Capture windows of three frames.
-    part = slice(first, first + 3)
-    frames = type(scores)(scores.starts[part], scores.ends[part], scores.scores[part])
-    heard = listening.Heard(np.zeros(0, np.float32), frames.starts[0], frames.ends[-1], None,
-                            None, frames, np.zeros(len(frames.starts)), first == 0, None)
-    notices += [notice for notice, _ in live.add(heard)]
-  notices += [notice for notice, _ in live.finish()]
+  notices = live_notices(model, scores, rules)
   said = [(n.kind, n.label, n.start_seconds) for n in notices]
   assert ("start", "Low band", 0.0) in said and ("cancel", "Low band", 0.0) in said
   assert said.index(("start", "Low band", 0.0)) < said.index(("cancel", "Low band", 0.0))
@@ -418,3 +437,28 @@ def test_an_announced_event_that_does_not_hold_its_own_is_cancelled_not_left_ope
   stored = sorted((e["label"], e["start_seconds"], e["state"]) for e in history.events()["events"])
   assert stored == [("High band", 0.96, "closed"), ("Low band", 8.64, "closed")]
   history.close()
+
+
+def test_an_exclusive_label_gives_way_live_as_in_batch():
+  """Low band (300 Hz, with some 2 kHz: peak 0.92) runs into a 6 kHz sound (peak 1.0) that
+  overlaps it by a frame: with exclusive rules the low event is no event, in batch and live
+  (its start is cancelled once the high event has closed); without, both stand."""
+  from soundscope.configs import events as E
+  from soundscope.transforms import events as events_lib
+  model = sr.BandEnergyClassifier()
+  scores = model.window_scores(tones({300: 0.5, 2000: 0.15}, {300: 0.5, 2000: 0.15},
+                                     {300: 0.25, 6000: 0.5}, {6000: 0.5}, {6000: 0.5},
+                                     *[{}] * 6))
+  rules = E.EventRules(enter=0.6, exit=0.15, merge_gap_seconds=0.5, exclusive=True)
+  both = events_lib.detect(*scores, model.labels, dataclasses.replace(rules, exclusive=False))
+  assert [e.label for e in both] == ["Low band", "High band"]
+  assert both[0].end_seconds > both[1].start_seconds and both[0].peak_score < both[1].peak_score
+  batch = events_lib.detect(*scores, model.labels, rules)
+  assert [(e.label, e.start_seconds, e.end_seconds) for e in batch] == [
+      ("High band", both[1].start_seconds, both[1].end_seconds)]
+  notices = live_notices(model, scores, rules)
+  assert [(n.kind, n.label) for n in notices] == [
+      ("start", "Low band"), ("start", "High band"), ("cancel", "Low band"),
+      ("end", "High band")]
+  assert [(n.start_seconds, n.end_seconds) for n in notices if n.kind == "end"] == [
+      (batch[0].start_seconds, batch[0].end_seconds)]

@@ -18,7 +18,10 @@ Per label, over windows in time order (docs/events.md):
      its span's windows (its own and those of the gaps merged over) is under
      EventRules.compete_mean x the best mean of all labels over the same
      windows is dropped (compete_mean 0, the default: none is; with compete c,
-     a compete_mean <= c drops none but for the gaps' windows).
+     a compete_mean <= c drops none but for the gaps' windows);
+  6. exclusive: an event of a label with EventRules.exclusive is dropped when
+     an event of another label (one standing after step 5) overlaps it with a
+     higher peak score (give_way).
 
 A window's bounds are its own, or with EventRules.bounds 'centre' (and
 'level') its middle part (centre_bounds: a quarter of the model's window in
@@ -33,6 +36,7 @@ the gaps).
   detect(starts, ends, scores, labels, rules, window_seconds)   whole arrays
   detect_each(..., rules, ...)   the same with L per-label rules (a label set's own)
   competed(scores, rules)        step 0 over [w, L] scores
+  give_way(events, exclusive)    step 6 over one input's events
   EventStream(labels, rules, window_seconds)   .push(start, end, scores) per
       window as it comes, events as they close; .flush() at the end.
       Every window pushed then flush() gives exactly detect()'s events.
@@ -324,7 +328,51 @@ def detect_each(starts, ends, scores, labels, rules, window_seconds=None):
     kept_starts, kept_ends, values, kept_everyone = weighted[key]
     events += _detect(kept_starts, kept_ends, values[:, indices], kept_everyone, indices, labels,
                       label_rules)
-  return sorted(events, key=event_order)
+  return sorted(give_way(events, _exclusive(labels, rules)), key=event_order)
+
+
+def _exclusive(labels, rules):
+  """The labels whose rules (L of them) say exclusive."""
+  return frozenset(label for label, label_rules in zip(labels, rules) if label_rules.exclusive)
+
+
+def _overlap(a, b):
+  return min(a.end_seconds, b.end_seconds) > max(a.start_seconds, b.start_seconds)
+
+
+def _outscored(event, others):
+  """Whether an event of another label among `others` overlaps `event` with a higher peak."""
+  return any(other.label != event.label and other.peak_score > event.peak_score
+             and _overlap(event, other) for other in others)
+
+
+def give_way(events, exclusive):
+  """Step 6: `events` less those of the labels in `exclusive` that an event of another
+  label overlaps with a higher peak score (equal peaks: both stay).
+
+  Args:
+    events: [Event] of one input (after steps 1-5), any order.
+    exclusive: set of label names.
+
+  Returns:
+    [Event] in the given order.
+  """
+  if not exclusive:
+    return list(events)
+  dropped, active = set(), []
+  for i in sorted(range(len(events)), key=lambda k: events[k].start_seconds):
+    event = events[i]
+    active = [j for j in active if events[j].end_seconds > event.start_seconds]
+    for j in active:     # Each overlapping pair once, when the later-starting one comes.
+      other = events[j]
+      if other.label == event.label or not _overlap(event, other):
+        continue
+      if other.peak_score > event.peak_score and event.label in exclusive:
+        dropped.add(i)
+      if event.peak_score > other.peak_score and other.label in exclusive:
+        dropped.add(j)
+    active.append(i)
+  return [event for i, event in enumerate(events) if i not in dropped]
 
 
 # ------------------------------------------------------------------ streaming
@@ -382,7 +430,9 @@ class EventStream:
   events pushed out, then flushed, sorted by event_order, equal detect()'s.
   An event built but not standing when it closes (too short, or not holding its
   own: step 5) comes out of take_dropped() instead: one that was seen open
-  (e.g. announced live) is not an event after all.
+  (e.g. announced live) is not an event after all.  An event of an exclusive
+  label (step 6) is held until every event that can overlap it has closed,
+  then comes out, or goes to take_dropped() when one of them outscores it.
   """
 
   def __init__(self, labels, rules=EventRules(), window_seconds=None):
@@ -401,6 +451,10 @@ class EventStream:
     self._tracks = [_Track() for _ in self.labels]
     self._last_start = -math.inf
     self._dropped = []
+    self._exclusive = _exclusive(self.labels, self._per_label)
+    self._frontier = -math.inf   # No later event starts before this (the last window's), s.
+    self._held = []              # Events of exclusive labels, closed, not yet decided.
+    self._recent = []            # Closed standing events that may overlap an undecided one.
 
   def push(self, start, end, scores):
     """Adds one window: bounds in seconds, float [L] label scores.
@@ -415,18 +469,20 @@ class EventStream:
     everyone = np.asarray(scores, np.float32).reshape(-1)
     self._check(start, end, everyone)
     scores = competed(everyone.reshape(1, -1), self._per_label)[0]
-    out = []
+    out, bound_starts = [], []
     for rules, indices in self._groups:
+      bounds = tuple(float(x) for x in _event_bounds(start, end, self.window_seconds, rules))
+      bound_starts.append(bounds[0])
       weights, kept = tail_weights(np.array([start]), np.array([end]), self.window_seconds,
                                    rules.tail)
       if not kept[0]:
         continue
       values = scores[indices].astype(np.float64) * weights[0]
       row = everyone.astype(np.float64) * weights[0] if rules.compete_mean else None
-      bounds = tuple(float(x) for x in _event_bounds(start, end, self.window_seconds, rules))
       out += [self._step(self._tracks[i], i, rules, *bounds, value, row)
               for i, value in zip(indices, values)]
-    return sorted((event for event in out if event is not None), key=event_order)
+    self._frontier = min(bound_starts)   # Later windows' bounds start there or later.
+    return self._settled([event for event in out if event is not None])
 
   def push_windows(self, starts, ends, scores):
     """push() of each window of float [w] starts, ends and [w, L] scores; all closed events."""
@@ -438,8 +494,41 @@ class EventStream:
   def flush(self):
     """The events still open or waiting, at the end of the input; the stream starts afresh."""
     out = [self._release(index, rules) for index, rules in enumerate(self._per_label)]
-    self._last_start = -math.inf
-    return sorted((event for event in out if event is not None), key=event_order)
+    self._frontier = math.inf      # No later window: every held event is decided.
+    out = self._settled([event for event in out if event is not None])
+    self._last_start = self._frontier = -math.inf
+    self._recent = []
+    return out
+
+  def undecided_starts(self):
+    """Starts (seconds) of the events built so far and not yet given out: open, waiting to
+    merge, or held (exclusive labels)."""
+    return ([float(track.start) for track in self._tracks if track.pending()]
+            + [event.start_seconds for event in self._held])
+
+  def _settled(self, released):
+    """The events to give out now, of the standing events just released: all but those of
+    exclusive labels, which wait until no undecided or later event can overlap them (step
+    6 then keeps them or drops them); sorted by event_order."""
+    if not self._exclusive:
+      return sorted(released, key=event_order)
+    self._recent += released
+    self._held += [event for event in released if event.label in self._exclusive]
+    out = [event for event in released if event.label not in self._exclusive]
+    horizon = min([self._frontier] + [float(track.start) for track in self._tracks
+                                      if track.pending()])
+    waiting = []
+    for event in self._held:
+      if event.end_seconds > horizon:
+        waiting.append(event)
+      elif _outscored(event, self._recent):
+        self._dropped.append(event)
+      else:
+        out.append(event)
+    self._held = waiting
+    floor = min([horizon] + [event.start_seconds for event in waiting])
+    self._recent = [event for event in self._recent if event.end_seconds > floor]
+    return sorted(out, key=event_order)
 
   def take_dropped(self):
     """[Event] built but not standing when they closed (see the class), since the last
