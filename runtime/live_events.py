@@ -214,8 +214,9 @@ class LiveEvents:
 
     EventRules.compete_mean (another label outscored it over its whole span,
     merged gaps included) and exclusive (an overlapping event of another label
-    peaked higher) drop an event after its start; batch has no such event.  Taken before the closed events: a label's later event in the same
-    windows is then announced afresh.
+    peaked higher) drop an event after its start; batch has no such event.
+    Taken before the closed events: a label's later event in the same windows
+    is then announced afresh.
     """
     notices = []
     for event in self._stream.take_dropped():

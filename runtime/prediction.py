@@ -113,8 +113,8 @@ class EventNotice:
   Attributes:
     kind: "start" (the event has just begun; end_* are None, scores so far),
       "end" (it is over; the whole event) or "cancel" (the event that started
-      did not stand when it closed, EventRules.compete_mean: it is no event;
-      its bounds and scores as built).
+      did not stand when it closed, EventRules.compete_mean or exclusive: it
+      is no event; its bounds and scores as built).
     label: the label's name.
     source, model, model_version: as PredictionEvent.
     label_set: the label set's name, or None (the model's own classes).
