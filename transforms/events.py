@@ -336,14 +336,15 @@ def _exclusive(labels, rules):
   return frozenset(label for label, label_rules in zip(labels, rules) if label_rules.exclusive)
 
 
-def _overlap(a, b):
-  return min(a.end_seconds, b.end_seconds) > max(a.start_seconds, b.start_seconds)
+def _beats(a, b):
+  """Whether event `a` is of another label than `b`, overlaps it, and peaks higher."""
+  return (a.label != b.label and a.peak_score > b.peak_score
+          and min(a.end_seconds, b.end_seconds) > max(a.start_seconds, b.start_seconds))
 
 
 def _outscored(event, others):
-  """Whether an event of another label among `others` overlaps `event` with a higher peak."""
-  return any(other.label != event.label and other.peak_score > event.peak_score
-             and _overlap(event, other) for other in others)
+  """Whether an event among `others` beats `event` (_beats)."""
+  return any(_beats(other, event) for other in others)
 
 
 def give_way(events, exclusive):
@@ -364,12 +365,9 @@ def give_way(events, exclusive):
     event = events[i]
     active = [j for j in active if events[j].end_seconds > event.start_seconds]
     for j in active:     # Each overlapping pair once, when the later-starting one comes.
-      other = events[j]
-      if other.label == event.label or not _overlap(event, other):
-        continue
-      if other.peak_score > event.peak_score and event.label in exclusive:
+      if event.label in exclusive and _beats(events[j], event):
         dropped.add(i)
-      if event.peak_score > other.peak_score and other.label in exclusive:
+      if events[j].label in exclusive and _beats(event, events[j]):
         dropped.add(j)
     active.append(i)
   return [event for i, event in enumerate(events) if i not in dropped]
