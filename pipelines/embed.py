@@ -16,7 +16,8 @@ import os
 import sys
 
 from soundscope.configs import pipelines as PC
-from soundscope.pipelines import dead_letter, inputs, labels, launch, options, outputs, resume
+from soundscope.pipelines import (dead_letter, inputs, labels, launch, listing, options,
+                                  outputs, resume)
 
 # apache_beam, TensorFlow and the Beam graph (pipelines.embedding) are imported
 # inside the functions, so `soundscope embed --help` stays fast.
@@ -137,11 +138,11 @@ def run_jobs(args, command, unit, num_inputs, jobs, early_errors, checkpoint, pc
   def reuse(committed):   # --resume: the committed outputs' tables (pipelines/resume.py).
     prefix = args.output
     tables = {
-        embedding.MANIFEST_TABLE: resume.Reuse(resume.existing(prefix, "-manifest.parquet"),
+        embedding.MANIFEST_TABLE: resume.Reuse(listing.files_matching(prefix, "-manifest.parquet"),
                                                "source", embedding.manifest_schema(), 0),
-        embedding.RECORDS_TABLE: resume.Reuse(resume.existing(
+        embedding.RECORDS_TABLE: resume.Reuse(listing.files_matching(
             prefix, outputs.SHARD_NUMBERS + ".tfrecord"), embedding.MANIFEST_TABLE, None, 0),
-        embedding.ERRORS_TABLE: resume.Reuse(resume.existing(
+        embedding.ERRORS_TABLE: resume.Reuse(listing.files_matching(
             prefix, dead_letter.PARQUET_SUFFIX, dead_letter.JSONL_SUFFIX), "input",
             dead_letter.errors_schema(), committed["early_errors"])}
     return tables, lambda chosen: sum(table.num_rows for table in chosen.values())

@@ -44,7 +44,7 @@ import os
 import sys
 
 from soundscope.configs import pipelines as PC
-from soundscope.pipelines import dead_letter, events, inputs, launch, options, outputs
+from soundscope.pipelines import dead_letter, events, inputs, launch, listing, options, outputs
 
 # apache_beam, the model handlers and the Beam graph (pipelines.prediction) are
 # imported inside run(), so `soundscope predict --help` stays fast.
@@ -163,15 +163,15 @@ def run(args):
   # TFRecord files hold ~5 records: parts of RECORD_FILES_PER_PART files fill a head's batches.
   def reuse(committed):   # --resume: the committed outputs' tables (pipelines/resume.py).
     tables = {
-        prediction.ROWS_TABLE: resume.Reuse(resume.existing(
+        prediction.ROWS_TABLE: resume.Reuse(listing.files_matching(
             base, tail, outputs.SHARD_NUMBERS + suffix), "source",
             prediction.predictions_schema(args.scores), 0),
-        prediction.ERRORS_TABLE: resume.Reuse(resume.existing(
+        prediction.ERRORS_TABLE: resume.Reuse(listing.files_matching(
             base, dead_letter.PARQUET_SUFFIX, dead_letter.JSONL_SUFFIX), "input",
             dead_letter.errors_schema(), committed["early_errors"])}
     if steps.events:
       from soundscope.transforms import event_tables
-      tables[events.EVENTS_TABLE] = resume.Reuse(resume.existing(base, events.EVENTS_TAIL),
+      tables[events.EVENTS_TABLE] = resume.Reuse(listing.files_matching(base, events.EVENTS_TAIL),
                                                  "source", event_tables.EVENTS_SCHEMA, 0)
     return tables, resume.rows_and_errors(prediction.ROWS_TABLE, prediction.ERRORS_TABLE)
 

@@ -344,11 +344,6 @@ def _with_run_time(rows, run_time):
   return rows.set_column(rows.column_names.index("run_time"), field, column)
 
 
-def existing(prefix, *tails):
-  """The files `prefix` + any of the glob `tails`, sorted (committed outputs of a table)."""
-  return listing.files_matching(prefix, *tails)
-
-
 def rows_and_errors(rows_table, errors_table):
   """count_inputs of take_committed for tables of rows (columns source, record) and error
   rows: each (source, record) with rows is one input, each error row one more."""
