@@ -70,6 +70,8 @@ CREATE INDEX IF NOT EXISTS events_label_start ON events (label, start_time);
 _EVENT_FIELDS = ("label", "source", "model", "model_version", "label_set", "start_seconds",
                  "end_seconds", "start_time", "end_time", "peak_score", "mean_score", "windows",
                  "saved_audio", "state")
+# A source's open event of a label (a label has one at a time); parameters: source, label.
+_OPEN_EVENT = "source = ? AND label = ? AND state = 'open'"
 
 
 # The layout this code writes, kept in the file's `PRAGMA user_version` (0: a file made
@@ -194,7 +196,7 @@ class History:
     """
     if notice.get("kind") == "cancel":
       with self._lock, self._db:
-        self._db.execute("DELETE FROM events WHERE source = ? AND label = ? AND state = 'open'",
+        self._db.execute(f"DELETE FROM events WHERE {_OPEN_EVENT}",
                          (notice.get("source") or "", notice.get("label")))
       return
     row = dict(notice)
@@ -221,7 +223,7 @@ class History:
     names = [name for name in _EVENT_FIELDS if name not in ("label", "source")]
     return self._db.execute(
         f"UPDATE events SET {', '.join(f'{name} = ?' for name in names)} "
-        "WHERE source = ? AND label = ? AND state = 'open'",
+        f"WHERE {_OPEN_EVENT}",
         [row.get(name) for name in names] + [row["source"], row["label"]]).rowcount > 0
 
   def prune(self, now=None):
