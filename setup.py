@@ -44,7 +44,7 @@ INSTALL_REQUIRES = [
     "threadpoolctl==3.8.0",  # `soundscope classify`: one BLAS thread per parallel job.
     "tqdm==4.70.1",  # Progress bars: model downloads, the Beam pipelines' progress line.
     "PyYAML==6.0.3",  # Label sets (configs/label_sets/*.yaml, classify --labels).
-    "crcmod==1.7",  # TFRecord reading in pipelines/merge.py: native CRC32C (also Beam's).
+    "crcmod==1.7",  # TFRecord framing in pipelines/tfrecords.py: native CRC32C (also Beam's).
 ]
 EXTRAS = {
     # Live capture needs PortAudio's headers to build (Debian: portaudio19-dev).

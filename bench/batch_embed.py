@@ -14,8 +14,6 @@ reference path.
 import collections
 import concurrent.futures
 import logging
-import queue
-import threading
 
 import numpy as np
 
@@ -23,6 +21,7 @@ from soundscope.configs import params as P
 from soundscope.transforms import audio
 from soundscope.transforms import errors
 from soundscope.transforms import vggish_input
+from soundscope.util import prefetch
 
 log = logging.getLogger(__name__)
 
@@ -85,56 +84,11 @@ def _prepare(path, params):
     return _Prepared(path, None, None, exc)
 
 
-def _run_ahead(generator, depth=2):
-  """Yields a generator's items, computing them in a thread up to `depth` items ahead.
-
-  An exception raised by the generator is re-raised here, in the consumer.  When
-  the consumer stops early (its own exception, or close()), the thread stops at
-  its next item and closes the generator (and with it the file it reads).
-  """
-  items = queue.Queue(maxsize=depth)
-  stopped = threading.Event()
-
-  def hand_over(entry):
-    while not stopped.is_set():
-      try:
-        items.put(entry, timeout=0.1)
-        return True
-      except queue.Full:
-        continue
-    return False
-
-  def produce():
-    try:
-      for item in generator:
-        if not hand_over((True, item)):
-          return
-      hand_over((False, None))
-    except BaseException as exc:  # Handed to the consumer's thread.
-      hand_over((False, exc))
-    finally:
-      generator.close()
-
-  thread = threading.Thread(target=produce, daemon=True)
-  thread.start()
-  try:
-    while True:
-      more, item = items.get()
-      if not more:
-        break
-      yield item
-  finally:
-    stopped.set()
-    thread.join()
-  if item is not None:
-    raise item
-
-
 def _embed_streaming(prepared, embedder, postprocessor, params):
   """Embeds a long file block by block: memory bounded by the block length."""
   try:
     raws = [embedder.embed(examples)
-            for examples in _run_ahead(_file_examples(prepared.path, params))]
+            for examples in prefetch.prefetched(_file_examples(prepared.path, params), 2)]
   except errors.AudioInputError as exc:
     return FileError(str(prepared.path), exc)
   raw = np.concatenate(raws)
@@ -151,7 +105,7 @@ def embed_files(paths, embedder, postprocessor=None, params=P.VggishParams(),
 
   Args:
     paths: iterable of audio file paths.
-    embedder: soundscope.models.networks.vggish.VggishEmbedder (its batch_size is used).
+    embedder: soundscope.models.networks.vggish_litert.VggishEmbedder (its batch_size is used).
     postprocessor: transforms.postprocess.Postprocessor or None.
     params: VggishParams for the front end.
     decode_workers: threads that decode, resample and compute log-mel.

@@ -48,7 +48,7 @@ from soundscope.configs import params as P  # noqa: E402
 from soundscope.cli import classify as classify_cli  # noqa: E402
 from soundscope.models.store import files as store
 from soundscope.models.store import registry
-from soundscope.models.networks import yamnet
+from soundscope.models.networks import litert, yamnet
 from soundscope.transforms import audio  # noqa: E402
 
 ASSETS = pathlib.Path(os.environ.get("SOUNDSCOPE_ASSETS", REPO.parent / "shared" / "assets"))
@@ -84,7 +84,7 @@ class NaiveLoop:
   """The naive loop: resampy.resample itself, then one interpreter invoked window by window."""
 
   def __init__(self, model_path):
-    self.interpreter = yamnet.make_interpreter(model_path)
+    self.interpreter = litert.make_interpreter(model_path)
     self.input = self.interpreter.get_input_details()[0]["index"]
     self.output = self.interpreter.get_output_details()[0]["index"]
 

@@ -49,11 +49,11 @@ def measure_embed(path):
   """Embeds the file with bench/batch_embed.py; prints RSS, speed and the excerpt check."""
   from soundscope.configs import params as P
   from bench import batch_embed
-  from soundscope.models.networks import vggish
+  from soundscope.models.networks import vggish_litert
   from soundscope.transforms import audio
   from soundscope.transforms import postprocess
   from soundscope.transforms import vggish_input
-  embedder = vggish.VggishEmbedder(common.vggish_checkpoint())
+  embedder = vggish_litert.VggishEmbedder(common.vggish_checkpoint())
   postprocessor = postprocess.Postprocessor(common.require_asset("vggish/vggish_pca_params.npz"))
   rss_before = common.peak_rss_mb()
   start = time.perf_counter()

@@ -10,9 +10,9 @@ the same run, each measurement in a fresh Python process:
             threads of a pipeline worker (configs' DECODE_THREADS: one)
   embed     `soundscope embed` on the default runner (FnApiRunner, in-memory)
   embed-x2  `soundscope embed --direct_num_workers=2 --direct_running_mode=multi_processing`
-            (each worker gets cores / 2 TensorFlow threads and cores / 2 BLAS threads)
+            (each worker gets cores / 2 LiteRT threads and cores / 2 BLAS threads)
   embed-1t, embed-x2-1t
-            the same with one TensorFlow and one BLAS (decoding) thread per worker
+            the same with one LiteRT and one BLAS (decoding) thread per worker
             (`--vggish-threads 1 --decode-threads 1`): one core's worth of work per
             worker, so x2-1t against 1t shows how the pipeline scales across worker
             processes, whatever one worker's own threads would add
@@ -73,12 +73,12 @@ def measure_plain(paths, checkpoint):
   """The foundation's plain batched loop (bench/batch_embed.py), plus serializing records."""
   from bench import batch_embed
   from soundscope.configs import pipelines as PC
-  from soundscope.models.networks import vggish
+  from soundscope.models.networks import vggish_litert
   from soundscope.transforms import blas, postprocess, records
   # The BLAS threads a pipeline worker decodes with (one by default): like for like.
   blas.limit_threads(PC.DECODE_THREADS)
   started = time.monotonic()
-  embedder = vggish.VggishEmbedder(checkpoint, batch_size=PLAIN_BATCH_EXAMPLES)
+  embedder = vggish_litert.VggishEmbedder(checkpoint, batch_size=PLAIN_BATCH_EXAMPLES)
   postprocessor = postprocess.Postprocessor(PCA)
   for result in batch_embed.embed_files(paths, embedder, postprocessor):
     records.serialize(os.path.basename(result.path), result.quantized)

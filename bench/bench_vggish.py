@@ -3,8 +3,8 @@
   python bench/bench_vggish.py [--clips N]
 
 (a) the per-file loop: per file, read whole as int16 / 32768, resample with
-    kaiser_best (transforms.audio.resample), log-mel, one forward pass of
-    the project's Keras VGGish per file;
+    kaiser_best (transforms.audio.resample), log-mel, one embed call of
+    the project's VGGish (its LiteRT conversion) per file;
 (b) bench/batch_embed.py's embed_files: the same transforms and model, with
     decoding/resampling/log-mel in two threads overlapped with the network,
     batches of 64 examples across files.
@@ -28,20 +28,20 @@ common.quiet_tensorflow()
 
 from soundscope.configs import params as P  # noqa: E402
 from bench import batch_embed  # noqa: E402
-from soundscope.models.networks import vggish  # noqa: E402
+from soundscope.models.networks import vggish_litert  # noqa: E402
 from soundscope.transforms import postprocess  # noqa: E402
 from soundscope.transforms import vggish_input  # noqa: E402
 
 
 def per_file_loop(paths, embedder, postprocessor):
-  """Per file: whole-file decode, transforms' resampler, one forward pass."""
+  """Per file: whole-file decode, transforms' resampler, one embed call."""
   import soundfile
   seconds = 0.0
   for path in paths:
     data, rate = soundfile.read(path, dtype="int16")
     seconds += len(data) / rate
     examples = vggish_input.waveform_to_examples(data / 32768.0, rate)
-    postprocessor.postprocess(embedder.model(examples, training=False).numpy())
+    postprocessor.postprocess(embedder.embed(examples))
   return seconds
 
 
@@ -57,9 +57,9 @@ def main():
   parser.add_argument("--clips", type=int, default=400, help="ESC-10 clips to use")
   args = parser.parse_args()
   paths = sorted(glob.glob(str(common.require_asset("audio/esc10")) + "/*.flac"))[:args.clips]
-  embedder = vggish.VggishEmbedder(common.vggish_checkpoint())
+  embedder = vggish_litert.VggishEmbedder(common.vggish_checkpoint())
   postprocessor = postprocess.Postprocessor(common.require_asset("vggish/vggish_pca_params.npz"))
-  # Warm-up: TF graph tracing and the resampler's polyphase filter matrix are paid
+  # Warm-up: the interpreter's first invoke and the resampler's polyphase filter matrix are paid
   # once per process, before timing.
   per_file_loop(paths[:2], embedder, postprocessor)
   batched_loop(paths[:2], embedder, postprocessor)

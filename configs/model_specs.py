@@ -46,6 +46,13 @@ DOWNLOAD_BASE_ENV = "SOUNDSCOPE_DOWNLOAD_BASE"
 MODEL_DIR_ENV = "SOUNDSCOPE_MODEL_DIR"
 # Default store root when neither --model-dir nor $SOUNDSCOPE_MODEL_DIR is given.
 DEFAULT_MODEL_DIR = os.path.join("~", ".cache", "soundscope", "models")
+# Environment variable that sets where models converted for LiteRT are kept.
+CONVERTED_DIR_ENV = "SOUNDSCOPE_CONVERTED_DIR"
+# Default folder of converted models (a VGGish checkpoint as a LiteRT flatbuffer, ~288 MB
+# each) when $SOUNDSCOPE_CONVERTED_DIR is not set.
+DEFAULT_CONVERTED_DIR = os.path.join("~", ".cache", "soundscope", "converted")
+# Version of the conversion recipe (models/networks/vggish_litert.py): a new one converts anew.
+VGGISH_LITERT_RECIPE = 1
 # Name of the manifest in every model directory.
 MANIFEST_NAME = "model.json"
 # The model a finished `soundscope train` or `ensemble` run leaves in its train directory.

@@ -27,9 +27,14 @@ DASK_PARTITIONS_PER_WORKER = 16  # partitions
 DECODE_THREADS = 1              # threads per worker process
 
 # embed: files per part.  VGGish batches across a part's files, and 16 clips of 5 s
-# make 80 examples, five full batches of VGGISH_BATCH_SIZE (16), so TensorFlow works on
+# make 80 examples, five full batches of VGGISH_BATCH_SIZE (16), so VGGish works on
 # full batches (parts of 3 such clips ran ~25 % slower on 2 cores).
 EMBED_FILES_PER_PART = 16       # files
+
+# embed: blocks of examples (a file's, or a long file's --read-block of it) that a worker
+# decodes ahead while VGGish runs on the ones before (soundscope/util/prefetch.py), so
+# decoding no longer leaves a core idle: each block <= ~0.5 MB at the default read block.
+EMBED_PREFETCH_BLOCKS = 8       # blocks
 
 # predict on TFRecords: files per part, ~250 released records, one RECORD_BATCH_SIZE
 # batch, as a head's model call costs ~60 ms whatever its size.

@@ -110,7 +110,7 @@ def run_jobs(args, command, unit, num_inputs, jobs, early_errors, checkpoint, pc
 
   def build(pipeline, todo, parts_dir, beacon_dir, run_time):
     config = embedding.EmbedConfig(params, checkpoint, pca, not args.keep_silence, beacon_dir,
-                                   options.tensorflow_threads(args),
+                                   options.vggish_threads(args),
                                    options.decode_threads(args))
     embedding.build_pipeline(pipeline, todo, config, parts_dir)
 

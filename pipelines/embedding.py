@@ -18,12 +18,15 @@ examples and the embeddings of the files not yet written.
 """
 
 import collections
+import sys
 
 import apache_beam as beam
 import numpy as np
 
+from soundscope.configs import pipelines as PC
 from soundscope.pipelines import dead_letter, model_handlers, options, parts, progress
 from soundscope.transforms import records, vggish_input
+from soundscope.util import prefetch
 
 RECORDS_TABLE = "records"
 MANIFEST_TABLE = "manifest"
@@ -48,7 +51,7 @@ EmbedConfig = collections.namedtuple(
                     "beacon_dir", "threads", "decode_threads"], defaults=(0, 0))
 EmbedConfig.__doc__ = """Settings of EmbedParts: VggishParams, the VGGish file paths,
 whether digital silence is an error, the progress beacon folder (or None),
-TensorFlow threads per worker (0: TF's default) and BLAS threads per worker for
+LiteRT threads per VGGish invoke in each worker (0: its cores) and BLAS threads per worker for
 resampling and log-mel (0: the library's default)."""
 
 MANIFEST_FIELDS = (
@@ -93,6 +96,10 @@ def part_formats():
           ERRORS_TABLE: dead_letter.errors_schema()}
 
 
+# What _decoded yields about a job: a block of its examples, the end of its file, a failure.
+_EXAMPLES, _READ, _FAILED = "examples", "read", "failed"
+
+
 class _Job:
   """A job on its way through a part: its info once read, its embeddings, or its error."""
 
@@ -135,20 +142,32 @@ class _EmbedPartsFn(progress.BeaconLifecycle, beam.DoFn):
       raise
 
   def _embed(self, part, writer):
-    """Embeds the part's jobs, writing each as soon as it and those before it are done."""
+    """Embeds the part's jobs, writing each as soon as it and those before it are done.
+
+    A thread decodes up to EMBED_PREFETCH_BLOCKS blocks of examples ahead
+    (_decoded) while VGGish runs on full batches here; counting and the jobs' states
+    stay in this thread.
+    """
     states, batch, written = [], [], [0]
     totals = {"files": 0, "seconds": 0.0}
-    for job in part.items:
-      state = _Job(job)
-      states.append(state)
-      try:
-        for example in self._examples(state, totals):
+    for index, kind, value in prefetch.prefetched(self._decoded(part),
+                                                  PC.EMBED_PREFETCH_BLOCKS):
+      if index == len(states):
+        states.append(_Job(part.items[index]))
+      state = states[index]
+      if kind == _EXAMPLES:
+        for example in value:
+          state.examples += 1
           batch.append((state, example))
           if len(batch) >= self._handler.batch_size:
             self._run(batch)
             batch = []
-      except Exception as exc:  # pylint: disable=broad-except  (every failure is routed)
-        state.error = dead_letter.error_row(job.key, job.path, "read", exc)
+        continue
+      if kind == _READ:
+        self._finish(state, value, totals)
+      else:
+        job = state.job
+        state.error = dead_letter.error_row(job.key, job.path, "read", value)
         batch = [(owner, example) for owner, example in batch if owner is not state]
       self._write_ready(states, written, writer)
     if batch:
@@ -156,21 +175,28 @@ class _EmbedPartsFn(progress.BeaconLifecycle, beam.DoFn):
     self._write_ready(states, written, writer)
     return totals["files"], totals["seconds"]
 
-  def _examples(self, state, totals):
-    """Yields the job's examples; sets its manifest row once the file is read."""
-    job = state.job
-    stream = vggish_input.iter_file_examples(
-        job.path, self._config.params, job.start_seconds, job.end_seconds,
-        reject_silence=self._config.reject_silence)
-    while True:
+  def _decoded(self, part):
+    """Yields (job index, _EXAMPLES, float32 [k, 96, 64]) for each block of a job's
+    examples, then (job index, _READ, the file's info), or (job index, _FAILED, the
+    exception) once reading it failed (any example blocks before stand)."""
+    for index, job in enumerate(part.items):
+      stream = vggish_input.iter_file_examples(
+          job.path, self._config.params, job.start_seconds, job.end_seconds,
+          reject_silence=self._config.reject_silence)
       try:
-        examples = next(stream)
-      except StopIteration as stop:
-        info = stop.value
-        break
-      for example in examples:
-        state.examples += 1
-        yield example
+        while True:
+          try:
+            examples = next(stream)
+          except StopIteration as stop:
+            yield index, _READ, stop.value
+            break
+          yield index, _EXAMPLES, examples
+      except Exception as exc:  # pylint: disable=broad-except  (every failure is routed)
+        yield index, _FAILED, exc
+
+  def _finish(self, state, info, totals):
+    """Counts a job whose file was read to its end and sets its manifest row."""
+    job = state.job
     start, end = _decoded_range(info, job)
     progress.count("files_read")
     progress.count("audio_milliseconds", round(1000 * (end - start)))
@@ -238,7 +264,14 @@ class EmbedParts(beam.PTransform):
 
 
 def build_pipeline(pipeline, todo, config, directory):
-  """Adds the embedding graph over the parts `todo` to `pipeline`."""
+  """Adds the embedding graph over the parts `todo` to `pipeline`, after converting the
+  VGGish checkpoint for LiteRT here if no conversion is kept (a line on stderr says so).
+
+  Raises:
+    model_handlers.ModelLoadError: the checkpoint cannot be converted.
+  """
+  model_handlers.VggishModelHandler(config.checkpoint_path, config.pca_params_path).prepare(
+      lambda message: print(f"VGGish: {message}", file=sys.stderr, flush=True))
   return (pipeline
           | "Parts" >> beam.Create(todo)
           | "Embed" >> EmbedParts(config, directory))

@@ -26,7 +26,6 @@ Both handlers note in the progress directory when their model is loaded
 
 import collections
 import importlib
-import logging
 import threading
 
 import numpy as np
@@ -35,8 +34,6 @@ from apache_beam.ml.inference import base
 from soundscope.configs import pipelines as PC
 from soundscope.configs import params as P
 from soundscope.pipelines import options, progress
-
-log = logging.getLogger(__name__)
 
 CLASSIFIER_BATCH_SIZE = PC.CLASSIFIER_BATCH_SIZE   # Inputs per batch (configs/pipelines.py).
 RECORD_BATCH_SIZE = PC.RECORD_BATCH_SIZE
@@ -84,6 +81,13 @@ def _file_identity(path):
   return (path, status.st_size, status.st_mtime_ns)
 
 
+def _load_error(handler, exc):
+  """ModelLoadError: the handler's model and the last line of what stopped it."""
+  message = str(exc).strip().splitlines()
+  return ModelLoadError(f"{handler.model_name()}: the model failed to load: "
+                        f"{message[-1] if message else type(exc).__name__}")
+
+
 def shared_model(handler):
   """`handler`'s model, loaded once per process and kept for later parts and runs.
 
@@ -100,9 +104,7 @@ def shared_model(handler):
       try:
         model = handler.load_model()
       except Exception as exc:  # pylint: disable=broad-except  (one line naming the model)
-        message = str(exc).strip().splitlines()
-        raise ModelLoadError(f"{handler.model_name()}: the model failed to load: "
-                             f"{message[-1] if message else type(exc).__name__}") from None
+        raise _load_error(handler, exc) from None
       _MODELS[key] = model
   progress.mark_ready(handler.beacon_dir)
   return model
@@ -114,19 +116,6 @@ class _VggishModel:
   def __init__(self, embedder, postprocessor):
     self.embedder = embedder
     self.postprocessor = postprocessor
-
-
-def _limit_tensorflow_threads(threads):
-  """Sets TF's thread pools (only possible before TF runs its first op in the process)."""
-  import tensorflow as tf
-  try:
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-  except RuntimeError as exc:  # TF already initialised here (in-process runner): keep its pools.
-    current = tf.config.threading.get_intra_op_parallelism_threads()
-    if current != threads:
-      log.warning("VGGish threads: %d asked, TensorFlow keeps %s (it already runs in this "
-                  "process: %s)", threads, current or "its default", exc)
 
 
 class _PartModelHandler(base.ModelHandler):
@@ -153,7 +142,7 @@ class VggishModelHandler(_PartModelHandler):
     checkpoint_path: vggish_model.ckpt, readable on the workers.
     pca_params_path: vggish_pca_params.npz, readable on the workers.
     batch_size: examples per forward pass (the batches a part forms across its files).
-    threads: TensorFlow intra-op threads in each worker (0: TF's default, all cores).
+    threads: LiteRT threads per VGGish invoke in each worker (0: the worker's cores).
   """
 
   def __init__(self, checkpoint_path, pca_params_path, batch_size=P.VGGISH_BATCH_SIZE,
@@ -172,13 +161,29 @@ class VggishModelHandler(_PartModelHandler):
   def model_name(self):
     return f"VGGish {self._checkpoint_path} with {self._pca_params_path}"
 
+  def prepare(self, announce=None):
+    """Converts the checkpoint for LiteRT unless a conversion is kept already
+    (models/networks/vggish_litert.py): called by the launcher before any worker starts,
+    so that the workers only load it.
+
+    Args:
+      announce: optional callable(message) told before a conversion starts.
+
+    Raises:
+      ModelLoadError: naming the model and the reason.
+    """
+    from soundscope.models.networks import vggish_litert
+    try:
+      vggish_litert.converted(self._checkpoint_path, announce=announce)
+    except Exception as exc:  # pylint: disable=broad-except  (one line naming the model)
+      raise _load_error(self, exc) from None
+
   def load_model(self):
     options.quiet_logs()  # Worker processes too.
-    if self._threads > 0:
-      _limit_tensorflow_threads(self._threads)
-    from soundscope.models.networks import vggish
+    from soundscope.models.networks import vggish_litert
     from soundscope.transforms import postprocess
-    model = _VggishModel(vggish.VggishEmbedder(self._checkpoint_path, self._batch_size),
+    model = _VggishModel(vggish_litert.VggishEmbedder(self._checkpoint_path, self._batch_size,
+                                                      self._threads),
                          postprocess.Postprocessor(self._pca_params_path))
     progress.mark_ready(self._beacon_dir)
     return model

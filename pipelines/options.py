@@ -28,7 +28,7 @@ DASK_PARTITIONS_PER_WORKER per worker of a LocalCluster, unless
 `--dask_npartitions` or `--dask_partition_size` says otherwise, so the work
 spreads over every worker even for a few dozen files; each worker limits its
 BLAS pool to one thread (`--decode-threads`) and, on a LocalCluster, gives
-TensorFlow its share of the cores.  Needs the `dask` extra.
+its model its share of the cores.  Needs the `dask` extra.
 """
 
 import contextlib
@@ -154,15 +154,16 @@ def _threads_per_worker(args, requested):
   return 0 if workers <= 1 else max(1, (os.cpu_count() or 1) // workers)
 
 
-def tensorflow_threads(args):
-  """TF intra-op threads per worker: --vggish-threads, else cores / local workers (0: TF's)."""
+def vggish_threads(args):
+  """LiteRT threads per VGGish invoke in each worker: --vggish-threads, else cores / local
+  workers (0: the worker's cores)."""
   return _threads_per_worker(args, args.vggish_threads)
 
 
 def decode_threads(args):
   """BLAS threads per worker: --decode-threads, else configs' DECODE_THREADS (one) on every
   runner: a worker decodes and runs its model in turn, so more BLAS threads only spin
-  between matrix products on the cores TensorFlow wants (more workers, not more threads,
+  between matrix products on the cores the model wants (more workers, not more threads,
   use more cores)."""
   requested = getattr(args, "decode_threads", 0)
   return requested if requested > 0 else PC.DECODE_THREADS

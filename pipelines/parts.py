@@ -30,6 +30,7 @@ import json
 import posixpath
 
 from soundscope.configs import pipelines as PC
+from soundscope.pipelines import tfrecords
 
 Part = collections.namedtuple("Part", ["index", "items"])
 Part.__doc__ = """A batch of inputs, formed by the launcher: index (int, its place in
@@ -223,18 +224,17 @@ class _ParquetFile:
 
 
 class _TFRecordFile:
-  """TFRecord framing through TensorFlow's writer (its CRC32C is native code)."""
+  """A TFRecord file of serialized records (pipelines/tfrecords.py: no TensorFlow)."""
 
   def __init__(self, path):
-    import tensorflow as tf
-    self._writer = tf.io.TFRecordWriter(path)
+    self._frame = tfrecords.frame_record
+    self._handle = open(path, "wb")
 
   def write(self, records):
-    for record in records:
-      self._writer.write(record)
+    self._handle.write(b"".join(self._frame(record) for record in records))
 
   def close(self):
-    self._writer.close()
+    self._handle.close()
 
 
 def read_done(directory):

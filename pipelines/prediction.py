@@ -21,7 +21,7 @@ duration (windows padded past a short clip's end are cut there).
 import apache_beam as beam
 
 from soundscope.pipelines import (dead_letter, events, inputs, merge, model_handlers, outputs,
-                                  parts, progress)
+                                  parts, progress, tfrecords)
 from soundscope.transforms import errors as audio_errors
 from soundscope.transforms import records
 
@@ -73,7 +73,7 @@ def read_records(item):
   index = -1
   try:
     with open(item.path, "rb") as handle:   # Checks framing and CRCs, as tf.data does.
-      for index, serialized in enumerate(merge.read_records(handle)):
+      for index, serialized in enumerate(tfrecords.read_records(handle)):
         yield "input", 1
         try:
           record = records.decode(serialized)

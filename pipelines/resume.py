@@ -36,7 +36,7 @@ old rows of a changed input are dropped, as are those of inputs now gone).
 import collections
 import os
 
-from soundscope.pipelines import listing, outputs, parts
+from soundscope.pipelines import listing, outputs, parts, tfrecords
 
 
 class ResumeError(ValueError):
@@ -302,7 +302,6 @@ class _CommittedTable:
 
   def _read_records(self, positions):
     from apache_beam.io.filesystems import FileSystems
-    from soundscope.pipelines import merge
     found, handles = [], {}
     try:
       for position in positions.tolist():
@@ -310,7 +309,7 @@ class _CommittedTable:
         if path not in handles:
           handles[path] = FileSystems.open(path)
         handles[path].seek(offset)
-        found.append(next(merge.read_records(handles[path])))
+        found.append(next(tfrecords.read_records(handles[path])))
     finally:
       for handle in handles.values():
         handle.close()
@@ -330,9 +329,8 @@ def _record_offsets(path):
   """The byte offset of each record of a committed TFRecord file (framing read, bodies
   skipped)."""
   from apache_beam.io.filesystems import FileSystems
-  from soundscope.pipelines import merge
   with FileSystems.open(path) as handle:
-    return list(merge.record_offsets(handle))
+    return list(tfrecords.record_offsets(handle))
 
 
 def _with_run_time(rows, run_time):

@@ -64,6 +64,6 @@ def vggish_checkpoint():
 
 @pytest.fixture(scope="session")
 def vggish_embedder(vggish_checkpoint):
-  """A VggishEmbedder on the deterministic checkpoint, shared by the session."""
-  from soundscope.models.networks import vggish
-  return vggish.VggishEmbedder(vggish_checkpoint)
+  """A VggishEmbedder (LiteRT) on the deterministic checkpoint, shared by the session."""
+  from soundscope.models.networks import vggish_litert
+  return vggish_litert.VggishEmbedder(vggish_checkpoint)

@@ -314,7 +314,7 @@ print("colorsys" in sys.modules, sorted(found.values()))
 
 def test_a_cluster_started_early_forks_quiet_workers_with_the_modules_their_model_needs(
     tmp_path):
-  """start_early's `imports` (TensorFlow for embed and audioset) are imported once, in the
+  """start_early's `imports` (e.g. TensorFlow for a VGGish head) are imported once, in the
   forkserver: a worker has them before any task, the launcher does not.  A worker that
   imports TensorFlow keeps its import-time native lines off stderr, as the command line
   does (options.quiet_worker_logs; TF_ENABLE_ONEDNN_OPTS=1 makes every CPU write them)."""

@@ -84,21 +84,3 @@ def test_an_unforeseen_decoding_failure_costs_only_its_file(tmp_path, vggish_emb
   for error in (results[1].error, results[2].error):
     assert isinstance(error, errors.UnreadableAudioError)
     assert "could not be decoded (MemoryError: simulated)" in str(error)
-
-
-def test_run_ahead_stops_its_thread_and_closes_the_source_when_the_consumer_stops():
-  import threading
-  closed = threading.Event()
-
-  def source():
-    try:
-      for index in range(1000):
-        yield index
-    finally:
-      closed.set()
-  threads_before = threading.active_count()
-  ahead = batch_embed._run_ahead(source(), depth=2)
-  assert next(ahead) == 0
-  ahead.close()                      # E.g. the network failed on the first block.
-  assert closed.wait(5)
-  assert threading.active_count() == threads_before   # The reading thread has ended.

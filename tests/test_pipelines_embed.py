@@ -138,3 +138,36 @@ def test_manifest_and_errors_account_for_every_input(corpus, embedded, capfd):
   listed = [line for line in listing.read_text().splitlines() if line]
   assert len(manifest) + len(errors) == len(listed)
   assert not set(manifest.index) & set(errors.index) - {"wav/mono_16k.wav"}
+
+
+def test_a_file_that_fails_after_some_blocks_is_an_error_and_its_neighbours_are_whole(
+    tmp_path, vggish_checkpoint, pca_params_path, vggish_embedder):
+  """A part's files are decoded a few blocks ahead of VGGish in a thread: a FLAC cut short
+  fails after 20 of its examples were decoded and batched with its neighbours'; it
+  becomes one error row, and the files before and after it in the same part get exactly
+  the records they get embedded alone."""
+  wave = (0.3 * np.sin(np.arange(16000 * 40) * 0.05)).astype(np.float32)
+  soundfile.write(tmp_path / "whole.flac", wave, 16000)
+  data = (tmp_path / "whole.flac").read_bytes()
+  (tmp_path / "cut.flac").write_bytes(data[:int(len(data) * 0.6)])
+  (tmp_path / "whole.flac").unlink()
+  clips = [asset(f"audio/esc10/{name}") for name in ESC10_CLIPS]
+  listing = tmp_path / "inputs.txt"
+  listing.write_text("\n".join([str(clips[0]), str(tmp_path / "cut.flac"), str(clips[1]),
+                                str(clips[2])]) + "\n")
+  prefix = str(tmp_path / "out" / "e")
+  status = cli.main(["embed", "--input", str(listing), "--output", prefix, "--read-block", "5",
+                     "--vggish-checkpoint", str(vggish_checkpoint), "--pca-params",
+                     str(pca_params_path), "--no-progress"])
+  assert status == 0
+  errors = pq.read_table(prefix + "-errors.parquet").to_pandas().set_index("input")
+  assert list(errors.index) == [str(tmp_path / "cut.flac")]
+  assert errors.iloc[0]["error_type"] == "unreadable_audio"
+  assert "lost sync" in errors.iloc[0]["message"]
+  records = _read_tfrecords(prefix)
+  assert sorted(records) == sorted(str(clip) for clip in clips)
+  postprocessor = postprocess.Postprocessor(pca_params_path)
+  for clip in clips:
+    alone = postprocessor.postprocess(vggish_embedder.embed(vggish_input.file_to_examples(
+        str(clip))))
+    np.testing.assert_array_equal(records[str(clip)][3], alone)

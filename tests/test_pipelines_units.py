@@ -290,13 +290,13 @@ def test_each_local_worker_gets_its_share_of_cores_for_tensorflow_and_one_decodi
     monkeypatch):
   monkeypatch.setattr(os, "cpu_count", lambda: 8)
   one = _embed_args()
-  assert (options.tensorflow_threads(one), options.decode_threads(one)) == (0, 1)
+  assert (options.vggish_threads(one), options.decode_threads(one)) == (0, 1)
   two = _embed_args("--direct_num_workers=2", "--direct_running_mode=multi_processing")
-  assert (options.tensorflow_threads(two), options.decode_threads(two)) == (4, 1)
+  assert (options.vggish_threads(two), options.decode_threads(two)) == (4, 1)
   pinned = _embed_args("--direct_num_workers=2", "--vggish-threads", "1", "--decode-threads", "3")
-  assert (options.tensorflow_threads(pinned), options.decode_threads(pinned)) == (1, 3)
+  assert (options.vggish_threads(pinned), options.decode_threads(pinned)) == (1, 3)
   remote = _embed_args("--runner=DataflowRunner", "--direct_num_workers=2")
-  assert (options.tensorflow_threads(remote), options.decode_threads(remote)) == (0, 1)
+  assert (options.vggish_threads(remote), options.decode_threads(remote)) == (0, 1)
 
 
 def test_decode_threads_limit_the_blas_pool_of_the_process():
@@ -497,3 +497,21 @@ def test_committed_rows_are_read_a_part_at_a_time_from_the_row_groups_that_hold_
       writer.write(payload)
   records = resume._CommittedTable(resume.Reuse([str(tmp_path / "r.tfrecord")], "rows", None, 1))
   assert records.take(np.array([4, 0, 2])) == [payloads[5], payloads[1], payloads[3]]
+
+
+def test_parts_frame_tfrecords_byte_for_byte_as_tensorflow_does(tmp_path):
+  """The parts' TFRecord files are written without TensorFlow (pipelines/tfrecords.py, crcmod's
+  CRC32C); TensorFlow's writer gives the same bytes, and its reader the payloads back."""
+  import tensorflow as tf
+  from soundscope.pipelines import parts
+  payloads = [b"", b"x", bytes(range(256)) * 40, b"\xff" * 100003]
+  with tf.io.TFRecordWriter(str(tmp_path / "tf.tfrecord")) as writer:
+    for payload in payloads:
+      writer.write(payload)
+  ours = parts._TFRecordFile(str(tmp_path / "ours.tfrecord"))
+  ours.write(payloads[:2])
+  ours.write(payloads[2:])
+  ours.close()
+  assert (tmp_path / "ours.tfrecord").read_bytes() == (tmp_path / "tf.tfrecord").read_bytes()
+  assert [bytes(r) for r in tf.data.TFRecordDataset(str(tmp_path / "ours.tfrecord"))
+          .as_numpy_iterator()] == payloads

@@ -109,12 +109,13 @@ def test_a_window_scores_the_same_alone_or_among_others(head_store):
 
 def test_only_a_head_has_tensorflow_imported_ahead_for_forked_workers(head_store, tmp_path):
   """registry.classifier_imports: what the forkserver of a local Dask cluster imports once
-  for predict's workers (pipelines/cluster.py): TensorFlow for a VGGish head, by name or
+  for predict's workers (pipelines/cluster.py): LiteRT and TensorFlow for a VGGish head, by name or
   folder; nothing for YAMNet (LiteRT) nor for a model that is not there (the run says so)."""
   import support_store
   from soundscope.models.store import registry
-  assert registry.classifier_imports("tiny", str(head_store)) == ("tensorflow",)
-  assert registry.classifier_imports(str(head_store / "tiny")) == ("tensorflow",)
+  head = ("ai_edge_litert.interpreter", "tensorflow")   # VGGish's LiteRT, the head's Keras.
+  assert registry.classifier_imports("tiny", str(head_store)) == head
+  assert registry.classifier_imports(str(head_store / "tiny")) == head
   support_store.yamnet_store(tmp_path / "yamnet-store")
   assert registry.classifier_imports(None, str(tmp_path / "yamnet-store")) == ()
   assert registry.classifier_imports("missing", str(head_store)) == ()

@@ -120,11 +120,34 @@ def float64_embeddings(model, examples):
   return exact(examples.astype(np.float64)).numpy()
 
 
+@pytest.fixture(scope="module")
+def vggish_network(vggish_checkpoint):
+  """The Keras network with the checkpoint's weights, in TensorFlow (what was converted)."""
+  from soundscope.models.networks import vggish
+  return vggish.load_model(vggish_checkpoint)
+
+
 @pytest.mark.slow
-def test_embedder_batches_give_the_same_result(golden, vggish_embedder):
+def test_the_litert_conversion_is_as_close_to_exact_as_tensorflow(golden, vggish_embedder,
+                                                                  vggish_network):
+  """The embedder runs the checkpoint's LiteRT conversion (XNNPACK's kernels); it and
+  TensorFlow's float32 evaluation of the network are each within the float32 rounding
+  bound of the float64 evaluation, so the conversion lost nothing (a wrong weight,
+  layout or activation would be off by orders of magnitude more)."""
   examples = np.concatenate([golden[f"{case}_examples"] for case in ALL_CASES])
-  exact = float64_embeddings(vggish_embedder.model, examples)
-  tolerance = float32_tolerance(vggish_embedder.model, np.abs(exact).max())
+  exact = float64_embeddings(vggish_network, examples)
+  tolerance = float32_tolerance(vggish_network, np.abs(exact).max())
+  converted = vggish_embedder.embed(examples)
+  tensorflow = vggish_network(examples, training=False).numpy()
+  assert np.abs(converted - exact).max() <= tolerance
+  assert np.abs(tensorflow - exact).max() <= tolerance
+
+
+@pytest.mark.slow
+def test_embedder_batches_give_the_same_result(golden, vggish_embedder, vggish_network):
+  examples = np.concatenate([golden[f"{case}_examples"] for case in ALL_CASES])
+  exact = float64_embeddings(vggish_network, examples)
+  tolerance = float32_tolerance(vggish_network, np.abs(exact).max())
   original = vggish_embedder.batch_size
   results = {}
   try:

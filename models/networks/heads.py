@@ -221,10 +221,10 @@ class HeadClassifier(C.Classifier):
     if self._embedder is None:
       if self._vggish_files is None:
         raise RuntimeError(f"head {self.name!r} has no VGGish checkpoint to embed audio with")
-      from soundscope.models.networks import vggish
+      from soundscope.models.networks import vggish_litert
       checkpoint, pca_params = self._vggish_files()
-      self._embedder = vggish.VggishEmbedder(str(checkpoint),
-                                             batch_size=self._vggish_params.batch_size)
+      self._embedder = vggish_litert.VggishEmbedder(
+          str(checkpoint), batch_size=self._vggish_params.batch_size)
       self._postprocessor = postprocess.Postprocessor(str(pca_params))
     examples = vggish_input.waveform_to_examples(
         np.asarray(waveform_16k), self._vggish_params.sample_rate_hz, self._vggish_params)

@@ -141,37 +141,3 @@ def load_model(checkpoint_path):
   model = create_model()
   load_checkpoint(model, checkpoint_path, preloaded={_LARGEST_VARIABLE: largest})
   return model
-
-
-class VggishEmbedder:
-  """Batched VGGish inference.
-
-  Loads the checkpoint once; embed() runs batches of exactly batch_size examples
-  through a compiled tf.function (the last one padded with zero examples), so any
-  number of examples costs ceil(n / batch_size) calls, and an example's embedding
-  does not depend on the examples embedded with it: a product's rounding depends
-  on its shape (1 to 32 examples per call gave embeddings up to 1.4e-5 apart),
-  while in calls of one shape of 16 an example gave the same bits at every
-  position and beside any others, on oneDNN's AVX2, AVX and SSE4.1 kernels and on
-  TensorFlow's own.  So `embed`, `classify` with a head and the live loop give a
-  clip the same bytes whatever the batching of its examples (the same batch_size).
-  """
-
-  def __init__(self, checkpoint_path, batch_size=P.VGGISH_BATCH_SIZE):
-    import tensorflow as tf
-    self.batch_size = int(batch_size)
-    self.model = load_model(checkpoint_path)
-    spec = tf.TensorSpec([None, P.NUM_FRAMES, P.NUM_BANDS], tf.float32)
-    self._forward = tf.function(lambda x: self.model(x, training=False),
-                                input_signature=[spec], reduce_retracing=True)
-
-  def embed(self, examples):
-    """float32 [n, 96, 64] examples -> float32 [n, 128] raw embeddings (fc2 pre-activation)."""
-    examples = np.asarray(examples, np.float32)
-    if examples.ndim != 3 or examples.shape[1:] != (P.NUM_FRAMES, P.NUM_BANDS):
-      raise ValueError(f"expected examples [n, {P.NUM_FRAMES}, {P.NUM_BANDS}], "
-                       f"got {examples.shape}")
-    if len(examples) == 0:
-      return np.zeros((0, P.EMBEDDING_SIZE), np.float32)
-    return fixed_calls.run(lambda chunk: self._forward(chunk).numpy(), self.batch_size,
-                           (examples,), (0,))

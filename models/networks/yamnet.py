@@ -36,7 +36,6 @@ fed from a strided view (no copies), and long clips are split across
 """
 
 import concurrent.futures
-import contextlib
 import os
 import pathlib
 import threading
@@ -46,7 +45,7 @@ import numpy as np
 from soundscope.configs import model_specs as S
 from soundscope.models import class_map
 from soundscope.models import classifier as C
-from soundscope.transforms import native_stderr
+from soundscope.models.networks.litert import make_interpreter
 
 CLASSIFICATION_FILE = "yamnet_classification.tflite"
 EMBEDDING_FILE = "yamnet_embedding.tflite"
@@ -55,8 +54,6 @@ EMBEDDED_LABELS_SUFFIX = "_label_list.txt"  # The label file inside the official
 DEFAULT_AGGREGATION = "mean"  # See the module docstring for why.
 # Below this many windows a second interpreter thread costs more than it saves.
 MIN_WINDOWS_PER_THREAD = 16
-# File descriptor 2 is process-wide: one interpreter construction at a time hides it.
-_STDERR_LOCK = threading.Lock()
 
 
 def load_class_map(path):
@@ -116,30 +113,6 @@ def window_bounds(count):
   """(starts, ends) float64 [count] in seconds of `count` YAMNet windows."""
   starts = np.arange(count, dtype=np.float64) * S.YAMNET_HOP_SECONDS
   return starts, starts + S.YAMNET_WINDOW_SECONDS
-
-
-@contextlib.contextmanager
-def _quiet_native_stderr():
-  """Hides LiteRT's 'INFO: Created TensorFlow Lite XNNPACK delegate' line.
-
-  Anything else native code writes meanwhile (a real error) is passed on to stderr.
-  """
-  try:
-    with native_stderr.captured() as text:
-      yield
-  finally:
-    for line in "".join(text).splitlines():
-      if line.strip() and not line.startswith("INFO:"):
-        os.write(2, (line + "\n").encode())
-
-
-def make_interpreter(model_path, num_threads=1):
-  """A LiteRT interpreter (XNNPACK on CPU) for a .tflite file, tensors allocated."""
-  from ai_edge_litert.interpreter import Interpreter  # ~0.2 s; only when a model is used.
-  with _STDERR_LOCK, _quiet_native_stderr():
-    interpreter = Interpreter(model_path=str(model_path), num_threads=num_threads)
-    interpreter.allocate_tensors()
-  return interpreter
 
 
 class WindowModel:

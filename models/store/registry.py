@@ -18,11 +18,12 @@ import pathlib
 from soundscope.configs import model_specs as S
 from soundscope.models.store.files import ModelNotFoundError, ModelStore, how_to_get
 
-# The heavy modules loading VGGish imports (TensorFlow: ~4-6 s of CPU), which a local
-# Dask cluster's forkserver imports once for all its workers (pipelines/cluster.py):
-# embed and audioset, and by manifest kind for predict (classifier_imports).
-VGGISH_IMPORTS = ("tensorflow",)
-KIND_IMPORTS = {"vggish_head": VGGISH_IMPORTS}
+# The modules loading a model imports, which a local Dask cluster's forkserver imports
+# once for all its workers (pipelines/cluster.py): VGGish's LiteRT interpreter for embed
+# and audioset (~0.2 s), and by manifest kind for predict (classifier_imports): a VGGish
+# head's Keras network needs TensorFlow too (~3-6 s of CPU).
+VGGISH_IMPORTS = ("ai_edge_litert.interpreter",)
+KIND_IMPORTS = {"vggish_head": VGGISH_IMPORTS + ("tensorflow",)}
 
 
 def find_classifier(name=None, model_dir=None):
@@ -53,8 +54,8 @@ def find_classifier(name=None, model_dir=None):
 
 def classifier_imports(name=None, model_dir=None):
   """The modules loading this classifier imports that are worth importing ahead, once, in
-  a process that forks workers (pipelines/cluster.py): ("tensorflow",) for a VGGish head,
-  () for YAMNet (LiteRT) or a model that is not found (its run reports that)."""
+  a process that forks workers (pipelines/cluster.py): LiteRT and TensorFlow for a VGGish
+  head, () for YAMNet or a model that is not found (its run reports that)."""
   try:
     manifest = _located(name, model_dir)[3]
   except ModelNotFoundError:

@@ -71,7 +71,7 @@ def add_vggish_arguments(parser):
                      help="model store root (default $SOUNDSCOPE_MODEL_DIR or "
                           "~/.cache/soundscope/models)")
   group.add_argument("--vggish-threads", type=int, default=0,
-                     help="TensorFlow threads per worker; 0 = all cores, or cores / workers "
+                     help="LiteRT threads per VGGish worker; 0 = all cores, or cores / workers "
                           "with --direct_num_workers (default)")
   group.add_argument("--num-shards", type=int, default=0,
                      help="TFRecord shards; 0 = one per %d records (default)" % options.RECORDS_PER_SHARD)
