@@ -6,13 +6,13 @@
 Every run is a fresh `python -m soundscope ...` process timed by wall clock
 (imports, model loading and the merge included), on the first --clips ESC-10
 clips (../shared/assets), each linked --copies times under its own name (a larger
-archive: a run's fixed cost, ~8 s for embed of which ~4.6 s is importing
-TensorFlow, weighs less in it):
+archive: a run's fixed cost, ~1.5 s for predict and embed, mostly importing
+Beam, weighs less in it):
 
   runners   `predict --model yamnet` and `embed`, each on the default runner
             (FnApiRunner, in-process), on Dask with one worker and with two
-            single-threaded workers (a LocalCluster started by the command,
-            --decode-threads 1 everywhere); prints the wall times, two workers
+            workers of one model thread (a LocalCluster started by the command,
+            --decode-threads 1 everywhere; embed decodes in one more thread); prints the wall times, two workers
             against one (issue 19's target: >= 1.6x) and one Dask worker against
             the default runner (target: <= 15 % more).
   cluster   the same two commands against a running cluster (`--dask-address`): a
