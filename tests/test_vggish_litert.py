@@ -134,3 +134,26 @@ def test_embed_never_imports_tensorflow(tmp_path, vggish_checkpoint, pca_params_
   assert ran.returncode == 0, ran.stderr
   assert ran.stdout.strip().splitlines()[-1] == "0 False False", ran.stdout + ran.stderr
   assert (tmp_path / "out" / "e-00000-of-00001.tfrecord").stat().st_size > 0
+
+
+def test_a_conversion_is_announced_once_and_then_loaded(tmp_path, monkeypatch, vggish_checkpoint,
+                                                        vggish_embedder, golden):
+  """The first embedder of a checkpoint says it converts (once its checkpoint is read);
+  the next loads the kept file silently, with the same results.  (The conversion itself
+  is stood in for by the session's: ~15 s each.)"""
+  import numpy as np
+  monkeypatch.setenv("SOUNDSCOPE_CONVERTED_DIR", str(tmp_path / "converted"))
+
+  def convert(checkpoint_path, loaded=None):
+    loaded()
+    return vggish_embedder.model_path.read_bytes()
+  monkeypatch.setattr(vggish_litert, "convert", convert)
+  notes = []
+  first = vggish_litert.VggishEmbedder(vggish_checkpoint, announce=notes.append)
+  second = vggish_litert.VggishEmbedder(vggish_checkpoint, announce=notes.append)
+  assert len(notes) == 1 and "converting the VGGish checkpoint" in notes[0]
+  assert str(tmp_path / "converted") in notes[0]
+  assert first.model_path == second.model_path
+  assert first.model_path.parent == tmp_path / "converted"
+  examples = golden["sweep16k_mono_examples"]
+  np.testing.assert_array_equal(second.embed(examples), vggish_embedder.embed(examples))

@@ -20,6 +20,7 @@ its checkpoint.
 """
 
 import json
+import logging
 import pathlib
 
 import numpy as np
@@ -30,6 +31,8 @@ from soundscope.models import classifier as C
 from soundscope.models import readers
 from soundscope.models.networks import fixed_calls
 from soundscope.transforms import postprocess
+
+log = logging.getLogger(__name__)
 
 KIND = "vggish_head"
 MANIFEST_NAME = "model.json"
@@ -224,7 +227,8 @@ class HeadClassifier(C.Classifier):
       from soundscope.models.networks import vggish_litert
       checkpoint, pca_params = self._vggish_files()
       self._embedder = vggish_litert.VggishEmbedder(
-          str(checkpoint), batch_size=self._vggish_params.batch_size)
+          str(checkpoint), batch_size=self._vggish_params.batch_size,
+          announce=lambda message: log.warning("VGGish: %s", message))
       self._postprocessor = postprocess.Postprocessor(str(pca_params))
     examples = vggish_input.waveform_to_examples(
         np.asarray(waveform_16k), self._vggish_params.sample_rate_hz, self._vggish_params)
