@@ -157,3 +157,24 @@ def test_a_conversion_is_announced_once_and_then_loaded(tmp_path, monkeypatch, v
   assert first.model_path.parent == tmp_path / "converted"
   examples = golden["sweep16k_mono_examples"]
   np.testing.assert_array_equal(second.embed(examples), vggish_embedder.embed(examples))
+
+
+def test_a_folder_that_cannot_be_written_falls_back_to_the_temporary_directory(
+    tmp_path, monkeypatch):
+  """A read-only home (a container, a cluster's worker image) still embeds: the conversion
+  goes to a folder of the user's in the temporary directory, and is found there next time."""
+  import tempfile
+  log = tmp_path / "calls.log"
+  monkeypatch.setattr(vggish_litert, "convert", _fake_convert(log))
+  blocker = tmp_path / "not-a-folder"
+  blocker.write_text("a file where the converted-models folder would be")
+  monkeypatch.setenv("SOUNDSCOPE_CONVERTED_DIR", str(blocker / "converted"))
+  monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+  (tmp_path / "tmp").mkdir()
+  checkpoint = tmp_path / "vggish_model.ckpt"
+  checkpoint.write_bytes(b"weights")
+  path = vggish_litert.converted(checkpoint)
+  assert path.parent == tmp_path / "tmp" / f"soundscope-converted-{os.getuid()}"
+  assert vggish_litert.converted(checkpoint) == path and len(_calls(log)) == 1
+  with pytest.raises(OSError):   # A folder given explicitly is the only one tried.
+    vggish_litert.converted(checkpoint, blocker / "converted")

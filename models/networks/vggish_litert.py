@@ -6,7 +6,8 @@ free batch dimension: float32 [batch, 96, 64] in, float32 [batch, 128] out.
 The conversion needs TensorFlow, ~15 s (~10 s once the checkpoint is loaded) and
 ~3.5 GB of memory, once per checkpoint; the converted file (288 MB) is kept in the converted-models folder
 (configs/model_specs.py: $SOUNDSCOPE_CONVERTED_DIR, else
-~/.cache/soundscope/converted), named by the checkpoint's files (real path,
+~/.cache/soundscope/converted; where that cannot be written, a folder of the user's in
+the temporary directory), named by the checkpoint's files (real path,
 size, modification time) and the recipe's version, so a replaced checkpoint
 is converted anew and its old conversion removed.  Processes that want the same
 conversion at once wait for the first (a lock file), and a file appears whole
@@ -23,6 +24,7 @@ own embeddings, and the same release-format bytes on the golden cases.
   VggishEmbedder(checkpoint_path[, batch_size, num_threads])
                                                    .embed(float32 [n, 96, 64]) -> [n, 128]
   converted(checkpoint_path[, folder, announce])   path of the converted file
+  fallback_dir()                                   where it goes if the folder is read-only
   convert(checkpoint_path[, loaded])               the flatbuffer's bytes (TensorFlow)
 """
 
@@ -34,6 +36,7 @@ import io
 import json
 import os
 import pathlib
+import tempfile
 import threading
 
 import numpy as np
@@ -129,7 +132,8 @@ def converted(checkpoint_path, folder=None, announce=None):
 
   Args:
     checkpoint_path: vggish_model.ckpt (V1 file) or a V2 checkpoint prefix.
-    folder: converted-models folder (None: converted_dir()).
+    folder: converted-models folder (None: converted_dir(), or where that cannot be
+      written, e.g. a read-only home in a container, fallback_dir()).
     announce: optional callable(message) told when a conversion starts (once the
       checkpoint has loaded).
 
@@ -138,35 +142,48 @@ def converted(checkpoint_path, folder=None, announce=None):
 
   Raises:
     FileNotFoundError: no checkpoint there.  ValueError: not a VGGish checkpoint.
-    OSError: the folder cannot be written.
+    OSError: no folder can be written.
   """
   identity = source_identity(checkpoint_path)
   key = json.dumps([S.VGGISH_LITERT_RECIPE, identity])
-  folder = pathlib.Path(folder) if folder is not None else converted_dir()
-  target = folder / f"vggish-{hashlib.sha256(key.encode()).hexdigest()[:20]}{SUFFIX}"
-  if target.is_file():
-    return target
-  folder.mkdir(parents=True, exist_ok=True)
-  with _locked(folder / f".{target.name}.lock"):
+  name = f"vggish-{hashlib.sha256(key.encode()).hexdigest()[:20]}{SUFFIX}"
+  folders = [pathlib.Path(folder)] if folder is not None else [converted_dir(), fallback_dir()]
+  for candidate in folders:
+    if (candidate / name).is_file():
+      return candidate / name
+  for number, candidate in enumerate(folders):
+    try:
+      candidate.mkdir(parents=True, exist_ok=True)
+      lock = open(candidate / f".{name}.lock", "a")
+    except OSError:
+      if number + 1 == len(folders):
+        raise
+      continue
+    with lock:
+      return _convert_locked(checkpoint_path, identity, candidate / name, lock, announce)
+
+
+def fallback_dir():
+  """Where conversions go when the converted-models folder cannot be written: a folder of
+  this user's in the temporary directory."""
+  return pathlib.Path(tempfile.gettempdir()) / f"soundscope-converted-{os.getuid()}"
+
+
+def _convert_locked(checkpoint_path, identity, target, lock, announce):
+  """Converts into `target` under the lock file `lock` (open), unless another process did."""
+  fcntl.flock(lock, fcntl.LOCK_EX)
+  try:
     if target.is_file():     # Another process converted it while this one waited.
       return target
     data = convert(checkpoint_path, announce and (lambda: announce(
         f"converting the VGGish checkpoint {checkpoint_path} for LiteRT, once (~10 s, "
-        f"~3.5 GB of memory), into {folder}")))
+        f"~3.5 GB of memory), into {target.parent}")))
     atomic.write_bytes(target, data)
     _write_sidecar(target, checkpoint_path, identity)
-    _remove_replaced(folder, target, identity)
-  return target
-
-
-@contextlib.contextmanager
-def _locked(lock_path):
-  with open(lock_path, "a") as handle:
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    try:
-      yield
-    finally:
-      fcntl.flock(handle, fcntl.LOCK_UN)
+    _remove_replaced(target.parent, target, identity)
+    return target
+  finally:
+    fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _write_sidecar(target, checkpoint_path, identity):
