@@ -27,7 +27,7 @@ class DamagedRecordError(ValueError):
 
 def iter_framed(handle):
   """Yields each record of an open TFRecord file with its framing, as bytes (no CRC check:
-  the bytes are copied as TensorFlow wrote them)."""
+  the bytes are copied as they were written)."""
   for framed, _ in _frames(handle):
     yield framed
 
