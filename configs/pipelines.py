@@ -20,8 +20,9 @@ DASK_PARTITIONS_PER_WORKER = 16  # partitions
 
 # BLAS threads per worker for decoding (the resampler's and the mel filterbank's matrix
 # products) unless --decode-threads says otherwise.  A worker decodes and runs its model
-# in turn, so a second BLAS thread adds little and spins between products on a core the
-# model wants: 400 ESC-10 clips on 2 cores, `embed` 39.9 s / 70.3 CPU s with OpenBLAS's
+# in turn (embed: in a thread beside it, EMBED_PREFETCH_BLOCKS below), so a second BLAS
+# thread adds little and spins between products on a core the model wants (measured before
+# the prefetch, VGGish in TensorFlow): 400 ESC-10 clips on 2 cores, `embed` 39.9 s / 70.3 CPU s with OpenBLAS's
 # default (one per core) against 34.4 s / 56.5 CPU s with one; `predict --model yamnet`
 # 15.8-16.1 s / 30 CPU s against 16.1-16.2 s / 16 CPU s.
 DECODE_THREADS = 1              # threads per worker process

@@ -5,12 +5,12 @@ run without --dask-address, with this module as its preload.  The forkserver
 imports Dask, Beam and the pipeline modules once (~1.5 s of CPU), with Beam's
 import-time warnings quieted, on the other core while the launcher imports its
 own; each worker is then forked from it ready to take tasks, instead of being
-spawned and importing them itself (~1 s of CPU a worker).  TensorFlow is imported
-after this module, and only for commands whose model needs it (cluster.start_early's
-`imports`: embed, audioset, predict with a VGGish head).  Importing starts no
-thread that a fork would lose but pyarrow's allocator's, which is fork-aware;
-nothing runs a TensorFlow op here, so each worker still sets its own TensorFlow
-thread pools.
+spawned and importing them itself (~1 s of CPU a worker).  The model's modules
+are imported after this one, and only those the command's model needs
+(cluster.start_early's `imports`: LiteRT for embed and audioset, LiteRT and
+TensorFlow for predict with a VGGish head).  Importing starts no thread that a
+fork would lose but pyarrow's allocator's, which is fork-aware; no model runs
+here, so each worker still sets up its own model threads.
 
 Nothing here runs in the launcher or in a worker of a running cluster.
 """

@@ -19,7 +19,7 @@ from soundscope.configs import pipelines as PC
 from soundscope.pipelines import (dead_letter, inputs, labels, launch, listing, options,
                                   outputs, resume)
 
-# apache_beam, TensorFlow and the Beam graph (pipelines.embedding) are imported
+# apache_beam, LiteRT and the Beam graph (pipelines.embedding) are imported
 # inside the functions, so `soundscope embed --help` stays fast.
 
 

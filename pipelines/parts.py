@@ -227,11 +227,10 @@ class _TFRecordFile:
   """A TFRecord file of serialized records (pipelines/tfrecords.py: no TensorFlow)."""
 
   def __init__(self, path):
-    self._frame = tfrecords.frame_record
     self._handle = open(path, "wb")
 
   def write(self, records):
-    self._handle.write(b"".join(self._frame(record) for record in records))
+    self._handle.write(b"".join(tfrecords.frame_record(record) for record in records))
 
   def close(self):
     self._handle.close()

@@ -13,10 +13,7 @@ Layer names mirror the checkpoint's variable scopes, e.g. the Keras layer
 
 import os
 
-import numpy as np
-
 from soundscope.configs import params as P
-from soundscope.models.networks import fixed_calls
 
 # (Keras layer name, checkpoint scope) in network order.
 CONV_LAYERS = (
