@@ -29,6 +29,7 @@ import collections
 
 import numpy as np
 
+from soundscope.configs import memory as M
 from soundscope.configs import params as P
 from soundscope.models import classifier as classifier_lib
 from soundscope.transforms import level_bounds
@@ -166,6 +167,14 @@ def _ending_with_the_audio(scores):
   starts, ends, values = scores.windows
   ends = np.minimum(np.asarray(ends, np.float64), np.maximum(scores.seconds, starts))
   return scores._replace(windows=classifier_lib.WindowScores(starts, ends, values))
+
+
+def keep_freed_memory():
+  """Call once in a process that scores file after file (a pipeline worker, `classify`):
+  freed heap memory is kept for the next file rather than faulted in again
+  (soundscope/util/heap.py, configs/memory.py).  Returns heap.keep_freed_memory's."""
+  from soundscope.util import heap
+  return heap.keep_freed_memory(M.HEAP_MMAP_THRESHOLD_BYTES, M.HEAP_TRIM_THRESHOLD_BYTES)
 
 
 def score_file(classifier, path, params=P.VggishParams(), per_window=False, aggregation=None,

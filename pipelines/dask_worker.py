@@ -10,14 +10,16 @@ Python-heavy tasks (importing TensorFlow in a task: 5.7-7.0 s with it, 4.2 s
 without).
 
 As a nanny preload (`--preload-nanny`), before the nanny starts its worker
-process: glibc's malloc left at its defaults.  Dask's nannies give their workers
+process: glibc's malloc left to soundscope.  Dask's nannies give their workers
 MALLOC_TRIM_THRESHOLD_=65536 (distributed.nanny.pre-spawn-environ), which returns
 freed memory to the system at once and, as any explicit malloc setting, turns off
 glibc's dynamic mmap threshold, so every large numpy temporary is a fresh mmap with
 its page faults: decoding and log-mel of 60 ESC-10 clips took 1.06-1.51 s with it
-against 0.60-0.75 s without, one thread either way.  The workers here hold nothing
-between tasks but their models.  A MALLOC_TRIM_THRESHOLD_ set in the nanny's own
-environment is left as it is.
+against 0.60-0.75 s without, one thread either way.  Without it, the worker's
+model load sets configs/memory.py's thresholds (models/scoring.keep_freed_memory),
+which a malloc setting in the environment would stop.  The workers here hold
+nothing between tasks but their models.  A MALLOC_TRIM_THRESHOLD_ set in the
+nanny's own environment is left as it is.
 
   dask worker tcp://scheduler:8786 --nworkers 1 --nthreads 1 \\
       --preload soundscope.pipelines.dask_worker \\

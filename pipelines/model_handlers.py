@@ -97,6 +97,8 @@ def shared_model(handler):
   Raises:
     ModelLoadError: naming handler.model_name() and the reason.
   """
+  from soundscope.models import scoring
+  scoring.keep_freed_memory()   # This process decodes and scores part after part.
   key = handler.model_key()
   with _MODELS_LOCK:
     model = _MODELS.get(key)

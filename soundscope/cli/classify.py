@@ -196,6 +196,8 @@ def classify_files(model, paths, params, aggregation, want_windows, jobs, min_le
     except Exception as exc:  # One bad file never stops the others.
       return None, describe_error(path, exc)
 
+  from soundscope.models import scoring
+  scoring.keep_freed_memory()   # File after file: freed heap kept for the next one.
   parallel = min(max(1, jobs), len(paths))
   with _one_blas_thread_each(parallel), \
        concurrent.futures.ThreadPoolExecutor(parallel) as pool:
