@@ -259,7 +259,11 @@ def _run_pipeline(args, job, staged, todo, run_time, stream):
   try:
     with options.runner_session(args, len(todo)) as (runner, pipeline_args):
       pipeline = options.make_pipeline(pipeline_args, runner)
-      job.build(pipeline, todo, staged.parts_dir, reporter.directory, run_time)
+      try:   # E.g. a VGGish checkpoint that does not convert (embedding.build_pipeline).
+        job.build(pipeline, todo, staged.parts_dir, reporter.directory, run_time)
+      except BaseException:
+        options.discard_pipeline(pipeline)
+        raise
       with reporter:
         result = pipeline.run()
         client = getattr(result, "client", None)   # Beam's DaskRunner leaves it open.

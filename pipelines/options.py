@@ -332,6 +332,15 @@ def make_pipeline(pipeline_args, runner=None):
                        options=pipeline_options(pipeline_args))
 
 
+def discard_pipeline(pipeline):
+  """Removes what a beam.Pipeline that will not run holds: the temporary folder Beam
+  makes when the pipeline is made and removes only at the end of run()."""
+  import shutil
+  folder = getattr(pipeline, "local_tempdir", None)
+  if folder:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def _never_in_ipython():
   return False
 

@@ -74,7 +74,9 @@ def soundscope_command(*args):
 
 
 def child_env(home, **extra):
-  env = dict(os.environ, HOME=str(home), PYTHONUNBUFFERED="1")
+  # XDG_RUNTIME_DIR: where ALSA's PulseAudio plugin, which PortAudio loads while it lists
+  # devices, makes its runtime folder (in /tmp otherwise, left there after the test).
+  env = dict(os.environ, HOME=str(home), XDG_RUNTIME_DIR=str(home), PYTHONUNBUFFERED="1")
   env.update({k: str(v) for k, v in extra.items()})
   return env
 

@@ -7,6 +7,7 @@ clips; the tiny classifiers of support_pipelines stand in for real models.
 import glob
 import os
 import shutil
+import tempfile
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -220,7 +221,11 @@ def test_a_read_only_output_folder_is_one_line_and_exit_1(tmp_path, capsys):
 
 
 def test_a_vggish_checkpoint_that_does_not_load_is_one_line_and_exit_1(tmp_path, capsys,
-                                                                        pca_params_path):
+                                                                        pca_params_path,
+                                                                        monkeypatch):
+  temporary = tmp_path / "tmp"   # Where Beam makes its pipeline's folder (tempfile's).
+  temporary.mkdir()
+  monkeypatch.setattr(tempfile, "tempdir", str(temporary))
   checkpoint = tmp_path / "vggish_model.ckpt"
   checkpoint.write_bytes(b"not a checkpoint" * 100)
   status = cli.main(["embed", "--input", str(_clips(tmp_path / "clips", 2)), "--output",
@@ -232,3 +237,5 @@ def test_a_vggish_checkpoint_that_does_not_load_is_one_line_and_exit_1(tmp_path,
   assert len(lines) == 1 and "Traceback" not in err, err
   assert str(checkpoint) in lines[0] and "failed to load" in lines[0]
   assert os.listdir(tmp_path / "out") == []
+  # Nothing left behind, Beam's folder of the pipeline that never ran included.
+  assert [name for name in os.listdir(temporary) if name.startswith("beam-")] == []
