@@ -10,3 +10,10 @@ six fresh processes each, 2-core AMD EPYC, TensorFlow 2.21, Keras 3.15).
 
 # Top-level modules that cannot be imported while TensorFlow is first imported.
 ABSENT_DURING_TENSORFLOW_IMPORT = ("sklearn", "matplotlib")
+
+# Packages whose first import runs with Python's cyclic garbage collector paused
+# (soundscope/util/collector.py): the collector went over their import-time objects
+# again and again while they were made.  `import apache_beam, pyarrow.parquet`:
+# 0.98-1.13 s with it, 0.86-0.95 s without; `import tensorflow` 4.6-4.9 s against
+# 3.9-4.0 s (fresh processes, 2-core AMD EPYC).
+COLLECTOR_PAUSED_DURING_IMPORT = ("apache_beam", "tensorflow", "distributed", "pyarrow")

@@ -317,9 +317,14 @@ def quiet_worker_logs(more=()):
   and TensorFlow's first import there as in the launcher: lean, and without the
   native lines it writes to fd 2 while imported, which no log level holds back,
   unless the worker's environment sets TF_CPP_MIN_LOG_LEVEL=0
-  (models/tensorflow_import.py).  Call before the worker imports TensorFlow."""
+  (models/tensorflow_import.py), with the garbage collector paused during the large
+  packages' first imports (soundscope/util/collector.py).  Call before the worker
+  imports TensorFlow."""
+  from soundscope.configs import imports
   from soundscope.models import tensorflow_import
+  from soundscope.util import collector
   quiet_logs(more)
+  collector.paused_during_first_imports(imports.COLLECTOR_PAUSED_DURING_IMPORT)
   tensorflow_import.prepare()
 
 

@@ -60,8 +60,12 @@ def parse_command(argv):
   args, rest = parser.parse_known_args(argv)
   if not args.command:
     return args, None, None
+  from soundscope.configs import imports
   from soundscope.models import tensorflow_import   # Here: `soundscope --help` needs none.
-  tensorflow_import.prepare(args.verbose)   # Before the subcommand's module can import TF.
+  from soundscope.util import collector
+  # Before the subcommand's module can import Beam or TensorFlow.
+  collector.paused_during_first_imports(imports.COLLECTOR_PAUSED_DURING_IMPORT)
+  tensorflow_import.prepare(args.verbose)
   module = importlib.import_module(COMMANDS[args.command][0])
   passes_unknown = getattr(module, "PASS_UNKNOWN_ARGS", False)
   sub = argparse.ArgumentParser(prog=f"soundscope {args.command}",
