@@ -9,6 +9,7 @@ first time); SOUNDSCOPE_TEST_VGGISH_CKPT may point at another written one.
 
 import os
 import pathlib
+import sys
 
 import pytest
 
@@ -30,6 +31,23 @@ def blas_thread_counts():
   import threadpoolctl
   return [pool["num_threads"] for pool in threadpoolctl.threadpool_info()
           if pool["user_api"] == "blas"]
+
+
+@pytest.fixture
+def probe_module(tmp_path, monkeypatch):
+  """probe_module(source) -> the name of a fresh top-level module with that source, not
+  imported yet (its first import is what a test watches); forgotten after the test."""
+  made = []
+
+  def make(source):
+    name = f"ss_probe_{len(made)}_" + os.path.basename(str(tmp_path)).replace("-", "_")
+    (tmp_path / f"{name}.py").write_text(source)
+    made.append(name)
+    return name
+  monkeypatch.syspath_prepend(str(tmp_path))
+  yield make
+  for name in made:
+    sys.modules.pop(name, None)
 
 
 @pytest.fixture(scope="session")

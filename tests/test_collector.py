@@ -5,7 +5,6 @@ collector ran), and in a fresh process for the command line's wiring.
 """
 
 import gc
-import os
 import subprocess
 import sys
 
@@ -51,13 +50,9 @@ def test_a_collector_already_off_stays_off_and_nothing_is_frozen(restore_collect
 
 
 @pytest.fixture
-def package(tmp_path, monkeypatch):
-  """A module `ss_gc_probe_<test>` that records whether the collector was on as it ran."""
-  name = "ss_gc_probe_" + os.path.basename(str(tmp_path)).replace("-", "_")
-  (tmp_path / f"{name}.py").write_text("import gc\nCOLLECTOR_ON = gc.isenabled()\n")
-  monkeypatch.syspath_prepend(str(tmp_path))
-  yield name
-  sys.modules.pop(name, None)
+def package(probe_module):
+  """A module that records whether the collector was on as it ran."""
+  return probe_module("import gc\nCOLLECTOR_ON = gc.isenabled()\n")
 
 
 def test_a_named_package_is_first_imported_with_the_collector_paused(package,

@@ -17,13 +17,9 @@ from soundscope.util import first_import
 
 
 @pytest.fixture
-def package(tmp_path, monkeypatch):
-  """A module `ss_probe_<test>` that records, when imported, what its context had set."""
-  name = "ss_probe_" + os.path.basename(str(tmp_path)).replace("-", "_")
-  (tmp_path / f"{name}.py").write_text("import os\nSEEN = os.environ.get('SS_PROBE_CONTEXT')\n")
-  monkeypatch.syspath_prepend(str(tmp_path))
-  yield name
-  sys.modules.pop(name, None)
+def package(probe_module):
+  """A module that records, when imported, what its context had set."""
+  return probe_module("import os\nSEEN = os.environ.get('SS_PROBE_CONTEXT')\n")
 
 
 def _context(value, calls):
