@@ -53,6 +53,9 @@ def write_shards(directory, rows, classes, shards, output):
         "scores": pa.ListArray.from_arrays(offsets, scores.ravel()),
         "model": ["head"] * count, "model_version": ["1"] * count,
         "run_time": pa.array([0] * count, pa.timestamp("us", tz="UTC")),
+        "rms_dbfs": rng.uniform(-60.0, 0.0, count), "peak_dbfs": rng.uniform(-50.0, 0.0, count),
+        "start_utc": pa.nulls(count, pa.timestamp("us", tz="UTC")),
+        "end_utc": pa.nulls(count, pa.timestamp("us", tz="UTC")),
     }).cast(schema)
     path = os.path.join(directory, f"part-{shard:05d}.rows.parquet")
     pq.write_table(table, path)

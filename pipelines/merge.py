@@ -36,7 +36,8 @@ def _create(path):
 
 
 def concat_parquet(sources, destination, schema, batch_rows=MERGE_BATCH_ROWS, first=()):
-  """Streams the rows of `first` (dicts) and of the Parquet files `sources` into one file.
+  """Streams the rows of `first` (dicts) and of the Parquet files `sources` into one file,
+  in row groups of `batch_rows` rows (the last one shorter), whatever the sources' sizes.
 
   Returns:
     int: rows written.
@@ -47,14 +48,24 @@ def concat_parquet(sources, destination, schema, batch_rows=MERGE_BATCH_ROWS, fi
   rows = 0
   try:
     with _create(destination) as sink, pq.ParquetWriter(sink, schema) as writer:
-      if first:
-        writer.write_table(pa.Table.from_pylist(list(first), schema=schema))
-        rows += len(first)
+      # A part holds a few dozen rows: they are gathered into whole row groups.
+      pending = pa.Table.from_pylist(list(first), schema=schema).to_batches()
+      held = sum(batch.num_rows for batch in pending)
       for source in sources:
         with FileSystems.open(source) as handle:
           for batch in pq.ParquetFile(handle).iter_batches(batch_size=batch_rows):
-            writer.write_batch(batch)
-            rows += batch.num_rows
+            pending.append(batch)
+            held += batch.num_rows
+            if held >= batch_rows:
+              table = pa.Table.from_batches(pending, schema=writer.schema)
+              whole = held - held % batch_rows
+              writer.write_table(table.slice(0, whole), row_group_size=batch_rows)
+              rows += whole
+              pending, held = table.slice(whole).to_batches(), held - whole
+      if held:
+        writer.write_table(pa.Table.from_batches(pending, schema=writer.schema),
+                           row_group_size=batch_rows)
+        rows += held
   except OSError as exc:
     if isinstance(exc, parts.OutputWriteError):
       raise

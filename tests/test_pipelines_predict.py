@@ -439,6 +439,9 @@ def test_part_rows_are_streamed_into_one_file_in_part_order(tmp_path):
   sources = merge.part_files(str(tmp_path / "parts"), [0, 1, 2], "rows")
   # Batches of 3 rows: every part is read in several pieces.
   assert merge.concat_parquet(sources, output, schema, batch_rows=3) == 12
+  # Row groups of 3 rows across the parts' files, not one (or more) per part.
+  metadata = pq.ParquetFile(output).metadata
+  assert [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)] == [3] * 4
   merged = pq.read_table(output)
   assert merged.schema.equals(schema)
   assert merged.column("id").to_pylist() == [f"clip{i}" for i in range(12)]
