@@ -20,8 +20,8 @@ duration (windows padded past a short clip's end are cut there).
 
 import apache_beam as beam
 
-from soundscope.pipelines import (dead_letter, events, inputs, merge, model_handlers, outputs,
-                                  parts, progress, tfrecords)
+from soundscope.pipelines import (dead_letter, events, merge, model_handlers, parts, progress,
+                                  tfrecords)
 from soundscope.transforms import errors as audio_errors
 from soundscope.transforms import records
 

@@ -501,8 +501,11 @@ class EventStream:
   def undecided_starts(self):
     """Starts (seconds) of the events built so far and not yet given out: open, waiting to
     merge, or held (exclusive labels)."""
-    return ([float(track.start) for track in self._tracks if track.pending()]
-            + [event.start_seconds for event in self._held])
+    return self._open_starts() + [event.start_seconds for event in self._held]
+
+  def _open_starts(self):
+    """Starts (seconds) of the labels' events being built: open or waiting to merge."""
+    return [float(track.start) for track in self._tracks if track.pending()]
 
   def _settled(self, released):
     """The events to give out now, of the standing events just released: all but those of
@@ -513,8 +516,7 @@ class EventStream:
     self._recent += released
     self._held += [event for event in released if event.label in self._exclusive]
     out = [event for event in released if event.label not in self._exclusive]
-    horizon = min([self._frontier] + [float(track.start) for track in self._tracks
-                                      if track.pending()])
+    horizon = min([self._frontier] + self._open_starts())
     waiting = []
     for event in self._held:
       if event.end_seconds > horizon:
