@@ -13,10 +13,13 @@ events per 10 minutes of pure background.  Targets (issue 20): segment F1 >=
 0.85, event F1 >= 0.70, <= 1 false event per 10 minutes.
 
   PYTHONPATH=. python3 bench/bench_sed.py [--folds 2 3 4 5] [--minutes 1 2 5 10]
-      [--labels esc10|FILE] [--seed 100]
+      [--labels esc10|FILE] [--seed 100] [--draws 1]
 
 --seed draws other soundscapes of the same clips (placements, levels,
 backgrounds): the figures move by a few hundredths from one draw to another.
+--draws N scores N draws (seeds --seed, +200, +400, ...) and prints each one's
+overall figures, then their mean, lowest and highest, and how many are under the
+targets; the breakdowns (background, level, label) are the first draw's.
 
 --labels takes another label set over the same ten categories (its own event
 rules), e.g. bench/experiments/esc10-compete.yaml.
@@ -30,6 +33,11 @@ import time
 
 from bench import soundscapes as S
 from soundscope.configs.events import EventRules
+
+
+DRAW_SEED_STEP = 200          # --draws: the seeds are --seed + this x k.
+TARGET_EVENT_F1 = 0.70        # Issue 20's targets, for the --draws summary.
+TARGET_SEGMENT_F1 = 0.85
 
 
 def load_average():
@@ -57,6 +65,17 @@ def report(name, pairs, labels, indent=""):
   return result
 
 
+def print_draws(results):
+  """The mean, lowest and highest event and segment F1 of several draws' results, and
+  how many of them are under issue 20's targets."""
+  for key, name, target in (("event_f1", "event F1", TARGET_EVENT_F1),
+                            ("segment_f1", "segment F1", TARGET_SEGMENT_F1)):
+    values = [result[key] for result in results]
+    under = sum(value < target for value in values)
+    print(f"{len(values)} draws: {name} mean {sum(values) / len(values):.3f} (lowest "
+          f"{min(values):.3f}, highest {max(values):.3f}); {under} under {target}")
+
+
 def print_per_label(result, labels, indent="  "):
   """Each label's event and segment F1 (and segment recall, precision) of evaluate's result."""
   events = result["event"].results_class_wise_metrics()
@@ -78,6 +97,8 @@ def main():
                       help="pure background per kind, for false events, minutes")
   parser.add_argument("--seed", type=int, default=100,
                       help="first seed of the soundscapes (the per-level ones: this + 100)")
+  parser.add_argument("--draws", type=int, default=1,
+                      help="draws of soundscapes to score (seeds --seed + 200 k)")
   parser.add_argument("--labels", default="esc10",
                       help="label set of the ten ESC-10 categories, with its event rules")
   args = parser.parse_args()
@@ -104,6 +125,12 @@ def main():
                               EventRules())
       print(f"false events on {args.background_minutes:g} min of {kind}: {len(found)} "
             f"({len(found) * 10.0 / args.background_minutes:.2f} per 10 min) {found[:5]}")
+    if args.draws > 1:
+      print_draws([result] + [
+          report(f"draw --seed {seed}", run(classifier, resolved, args.folds, args.minutes,
+                                            S.LEVELS_DBFS, seed), labels)
+          for seed in range(args.seed + DRAW_SEED_STEP,
+                            args.seed + DRAW_SEED_STEP * args.draws, DRAW_SEED_STEP)])
   print(f"end: {load_average()}; {time.perf_counter() - started:.0f} s")
 
 
