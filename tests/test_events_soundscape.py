@@ -16,7 +16,8 @@ independent labels (centre bounds) 0.675 and 0.696; no false event.  So only
 the false-event target is asserted as such; the F1 floors below guard the
 measured figures (about three events of margin), not the targets, which this
 small sample misses (on the four held-out folds of bench_sed, 144 minutes:
-event F1 0.822, segment F1 0.870; 0.835-0.853 on other draws of those folds).
+event F1 0.822, segment F1 0.870; over ten draws of those folds, `bench_sed.py --draws 10`,
+segment F1 0.835-0.872, mean 0.854).
 bench/bench_sed.py prints every figure on more audio.
 """
 
