@@ -122,6 +122,7 @@ def reconcile(label, inputs, written, errors, stream=None):
   """
   stream = stream or sys.stderr
   ok = inputs == written + errors
-  verdict = "ok" if ok else "MISMATCH: some inputs are unaccounted for"
+  # "all accounted for", not "ok": a run whose every input failed reconciles too.
+  verdict = "all accounted for" if ok else "MISMATCH: some inputs are unaccounted for"
   print(f"{label}: {inputs} in = {written} written + {errors} errors ({verdict})", file=stream)
   return ok

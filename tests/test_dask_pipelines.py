@@ -77,7 +77,7 @@ def test_predict_audio_on_dask_equals_the_default_runner(cluster, clips, tmp_pat
   _run(capsys, "predict", tmp_path / "local.parquet", *common)
   before = cluster.tasks_by_worker()
   out = _run(capsys, "predict", tmp_path / "dask.parquet", *common, dask=cluster)
-  assert "files: 6 in = 4 written + 2 errors (ok)" in out
+  assert "files: 6 in = 4 written + 2 errors (all accounted for)" in out
   _ran_on_both_workers(cluster, before)
   local = _table(tmp_path / "local.parquet", ["run_time"])
   assert local.num_rows == 4 * 5 and _table(tmp_path / "dask.parquet", ["run_time"]).equals(
@@ -103,7 +103,7 @@ def test_predict_tfrecords_on_dask_equals_the_default_runner(cluster, tmp_path, 
   out = _run(capsys, "predict", tmp_path / "dask.parquet", *common, dask=cluster)
   _ran_on_both_workers(cluster, before)
   count_line = [line for line in local_out.splitlines() if line.startswith("records:")]
-  assert count_line and count_line[0] in out and "+ 1 errors (ok)" in count_line[0]
+  assert count_line and count_line[0] in out and "+ 1 errors (all accounted for)" in count_line[0]
   assert _table(tmp_path / "dask.parquet", ["run_time"]).equals(
       _table(tmp_path / "local.parquet", ["run_time"]))
   assert _table(tmp_path / "dask-errors.parquet").equals(_table(tmp_path / "local-errors.parquet"))
@@ -124,7 +124,7 @@ def test_embed_and_audioset_on_dask_equal_the_default_runner(cluster, clips, tmp
   before = cluster.tasks_by_worker()
   out = _run(capsys, "embed", tmp_path / "dask" / "clips", "--input", str(clips), *vggish,
              dask=cluster)
-  assert "files: 6 in = 4 written + 2 errors (ok)" in out
+  assert "files: 6 in = 4 written + 2 errors (all accounted for)" in out
   _ran_on_both_workers(cluster, before)
   # The workers imported TensorFlow for VGGish; its import-time native lines (oneDNN's, on
   # CPUs where it is on by default) are held back as the command line's are.
@@ -150,7 +150,7 @@ def test_embed_and_audioset_on_dask_equal_the_default_runner(cluster, clips, tmp
               str(asset("audioset/class_labels_indices.csv")), *vggish)
   _run(capsys, "audioset", tmp_path / "local" / "bal", *segments)
   out = _run(capsys, "audioset", tmp_path / "dask" / "bal", *segments, dask=cluster)
-  assert "segments: 3 in = 2 written + 1 errors (ok)" in out
+  assert "segments: 3 in = 2 written + 1 errors (all accounted for)" in out
   for name in ("bal-00000-of-00002.tfrecord", "bal-00001-of-00002.tfrecord"):
     assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
   for tail in ("-manifest.parquet", "-errors.parquet"):
@@ -197,7 +197,7 @@ def test_a_local_cluster_started_early_runs_the_pipeline_and_ends_with_the_comma
   ran = _soundscope(*common, "--output", str(tmp_path / "dask.parquet"), "--runner", "dask",
                     "--dask-workers", "2", cwd=tmp_path)
   assert ran.returncode == 0 and ran.stderr == "", ran.stderr
-  assert "files: 6 in = 4 written + 2 errors (ok)" in ran.stdout
+  assert "files: 6 in = 4 written + 2 errors (all accounted for)" in ran.stdout
   assert _table(tmp_path / "dask.parquet", ["run_time"]).equals(
       _table(tmp_path / "local.parquet", ["run_time"]))
   before = {p.pid for p in psutil.process_iter()}
@@ -238,7 +238,7 @@ def test_workers_started_without_the_preloads_get_one_note_after_the_run(
     status = cli.main([*argv, "--output", str(tmp_path / "bare.parquet"),
                        "--dask-address", bare.address])
   captured = capsys.readouterr()
-  assert status == 0 and "files: 6 in = 4 written + 2 errors (ok)" in captured.out
+  assert status == 0 and "files: 6 in = 4 written + 2 errors (all accounted for)" in captured.out
   notes = captured.err.strip().splitlines()
   assert len(notes) == 1 and "1 of 1 workers" in notes[0] and bare.address in notes[0], notes
   assert ("--preload soundscope.pipelines.dask_worker and --preload-nanny "

@@ -60,7 +60,7 @@ def test_segments_become_labelled_records_and_missing_audio_is_reported(
   # fails (it starts after its video ends).
   assert "audioset: 4/4 files (100%), 7.5 s of audio" in captured.err
   assert "coverage: audio found for 4 of 5 listed segments (80.0%)" in out
-  assert "segments: 5 in = 3 written + 2 errors (ok)" in out
+  assert "segments: 5 in = 3 written + 2 errors (all accounted for)" in out
   records = {}
   for serialized in tf.data.TFRecordDataset(prefix + "-00000-of-00001.tfrecord"):
     example = tf.train.SequenceExample.FromString(serialized.numpy())

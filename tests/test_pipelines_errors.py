@@ -48,7 +48,7 @@ def test_predict_where_every_record_fails_exits_1_naming_the_reasons(tmp_path, c
                               "--input", str(tmp_path / "eval" / "*.tfrecord"),
                               "--output", str(output))
   assert status == 1, out + err
-  assert f"records: {records} in = 0 written + {records} errors (ok)" in out
+  assert f"records: {records} in = 0 written + {records} errors (all accounted for)" in out
   lines = [line for line in err.splitlines() if "failed" in line]
   assert len(lines) == 1, err
   assert lines[0].startswith(f"predict: {records} of {records} records failed "
@@ -69,7 +69,7 @@ def test_max_error_fraction_fails_a_run_with_too_many_errors(tmp_path, capsys):
   common = ("--input", str(folder), "--output", str(output))
   status, out, err = _predict(capsys, "support_pipelines:make_tiny_classifier", *common)
   assert status == 0, err
-  assert "files: 4 in = 3 written + 1 errors (ok)" in out
+  assert "files: 4 in = 3 written + 1 errors (all accounted for)" in out
   status, out, err = _predict(capsys, "support_pipelines:make_tiny_classifier", *common,
                               "--max-error-fraction", "0.2")
   assert status == 1
@@ -116,7 +116,7 @@ def test_audioset_with_every_segment_missing_exits_1(tmp_path, capsys, vggish_ch
                      vggish_checkpoint, "--pca-params", str(pca_params_path), "--no-progress"])
   captured = capsys.readouterr()
   assert status == 1, captured.out + captured.err
-  assert "segments: 20 in = 0 written + 20 errors (ok)" in captured.out
+  assert "segments: 20 in = 0 written + 20 errors (all accounted for)" in captured.out
   assert "audioset: 20 of 20 segments failed (20 missing_audio; e.g. " in captured.err
   assert "missing audio" in captured.err
   assert len(pd.read_parquet(str(output) + "-errors.parquet")) == 20
@@ -139,7 +139,7 @@ def test_predict_accounts_for_a_file_name_that_is_not_utf8(non_utf8_folder, tmp_
   status, out, err = _predict(capsys, "support_pipelines:make_tiny_classifier",
                               "--input", str(non_utf8_folder), "--output", str(output))
   assert status == 0, err
-  assert "files: 2 in = 1 written + 1 errors (ok)" in out
+  assert "files: 2 in = 1 written + 1 errors (all accounted for)" in out
   assert list(pq.read_table(output).column("id").to_pylist()) == ["ok.wav"]
   errors = pd.read_parquet(tmp_path / "preds-errors.parquet")
   assert errors.to_dict("records") == [{
@@ -157,7 +157,7 @@ def test_embed_accounts_for_a_file_name_that_is_not_utf8(non_utf8_folder, tmp_pa
                      str(pca_params_path), "--no-progress"])
   captured = capsys.readouterr()
   assert status == 0, captured.err
-  assert "files: 2 in = 1 written + 1 errors (ok)" in captured.out
+  assert "files: 2 in = 1 written + 1 errors (all accounted for)" in captured.out
   manifest = pd.read_parquet(str(output) + "-manifest.parquet")
   assert list(manifest["video_id"]) == ["ok.wav"]
   errors = pd.read_parquet(str(output) + "-errors.parquet")

@@ -47,7 +47,7 @@ def test_audio_predictions_match_the_classifier_and_every_file_is_accounted(corp
   status, out = _predict(capsys, "--input", str(root / "**" / "*"), "--output", str(output),
                          "--top-k", "2", "--scores")
   assert status == 0, out
-  assert "files: 12 in = 8 written + 4 errors (ok)" in out
+  assert "files: 12 in = 8 written + 4 errors (all accounted for)" in out
   table = pq.read_table(output)
   prediction = pa.struct([("label", pa.string()), ("index", pa.int32()),
                           ("score", pa.float32())])
@@ -150,7 +150,7 @@ def test_long_audio_is_scored_in_pieces_with_the_whole_file_numbers(tmp_path, ca
   # The same model given the whole file refuses it: the rows above came from pieces.
   # Its only input failed: a failed run (exit 1), its error row written.
   out, _ = predict("refused.parquet", "--score-block", "100", expected_status=1)
-  assert "files: 1 in = 0 written + 1 errors (ok)" in out
+  assert "files: 1 in = 0 written + 1 errors (all accounted for)" in out
   errors = pd.read_parquet(tmp_path / "refused-errors.parquet")
   assert list(errors["stage"]) == ["inference"] and "over 8.0 s" in errors["message"][0]
 
@@ -261,7 +261,7 @@ def test_embedding_tfrecords_are_scored_without_audio(tmp_path, capsys):
   assert "malformed.tfrecord: record 1: record has no video_id" in bad
   assert "damaged.tfrecord" in unreadable
   total = len(expected) + damaged_records + 1 + 3
-  assert f"records: {total} in = {len(rows)} written + 2 errors (ok)" in out
+  assert f"records: {total} in = {len(rows)} written + 2 errors (all accounted for)" in out
 
 
 class _NoMetrics:
@@ -282,7 +282,7 @@ def test_a_runner_without_metrics_still_reconciles_from_the_outputs(tmp_path, ca
   written = len(pd.read_parquet(output))
   assert status == 0 and written > 0
   # The records read are counted from the parts' files, not from the runner's metrics.
-  assert f"records: {written} in = {written} written + 0 errors (ok)" in out
+  assert f"records: {written} in = {written} written + 0 errors (all accounted for)" in out
 
 
 @pytest.mark.slow
@@ -337,7 +337,7 @@ def test_inference_failures_become_error_rows(corpus, tmp_path, capsys):
   rows = pd.read_parquet(output)
   assert sorted(rows["source"]) == sorted(str(root / relative) for relative in good
                                           if not relative.startswith("long/"))
-  assert "files: 6 in = 5 written + 1 errors (ok)" in out
+  assert "files: 6 in = 5 written + 1 errors (all accounted for)" in out
 
 
 def test_rerun_replaces_the_output_whole(corpus, tmp_path, capsys):
@@ -369,7 +369,7 @@ def test_two_worker_processes_give_the_same_rows(corpus, tmp_path, capfd, monkey
   # capfd: the worker processes write to the file descriptors, not to sys.stderr.
   captured = capfd.readouterr()
   assert status == 0, captured.out
-  assert "files: 12 in = 8 written + 4 errors (ok)" in captured.out
+  assert "files: 12 in = 8 written + 4 errors (all accounted for)" in captured.out
   # Quiet logs: the workers get WARNING as their log level (their SDK harness logs
   # ~20 INFO lines each otherwise) and run pipelines/beam_worker.py (Beam's import
   # warning and the start-up lines after it, and TensorFlow's import-time lines), and
@@ -520,7 +520,7 @@ def test_kept_shards_are_the_output_and_either_layout_replaces_the_other(corpus,
   status, out = _predict(capsys, "--input", str(root / "**" / "*"), "--output", str(output),
                          "--scores", "--keep-shards")
   assert status == 0, out
-  assert "files: 12 in = 8 written + 4 errors (ok)" in out
+  assert "files: 12 in = 8 written + 4 errors (all accounted for)" in out
   shards = sorted(os.listdir(tmp_path))
   shards.remove("kept-errors.parquet")
   shards.remove(".kept.inputs.json")
@@ -557,7 +557,7 @@ def test_kept_shards_of_a_run_without_rows_still_give_a_readable_empty_output(co
   status, out = _predict(capsys, "--input", str(unreadable), "--output", str(output),
                          "--keep-shards")
   assert status == 1, out   # Every input failed: a failed run, its outputs still written.
-  assert "files: 3 in = 0 written + 3 errors (ok)" in out
+  assert "files: 3 in = 0 written + 3 errors (all accounted for)" in out
   kept = sorted(tmp_path.glob("none-*-of-*.parquet"))
   table = pq.ParquetDataset([str(path) for path in kept]).read()
   assert table.num_rows == 0 and "predictions" in table.schema.names

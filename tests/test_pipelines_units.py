@@ -61,7 +61,7 @@ def test_expand_refuses_empty_globs_and_missing_lists(tmp_path):
 
 @pytest.mark.parametrize("command", ["predict", "embed"])
 def test_an_empty_archive_is_one_usage_line(tmp_path, capsys, command):
-  """An empty folder or list is a usage error naming it (exit 2), not '0 in (ok)'."""
+  """An empty folder or list is a usage error naming it (exit 2), not '0 in = 0 written + 0 errors'."""
   from soundscope.cli import main as cli_main
   folder = tmp_path / "archive"
   (folder / "2024" / "05").mkdir(parents=True)     # Folders, no file.

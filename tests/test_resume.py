@@ -91,7 +91,7 @@ def test_resume_after_kill_9_gives_the_uninterrupted_outputs(clips, uninterrupte
   out = capsys.readouterr().out
   assert status == 0, out
   assert f"--resume: {finished} of {CLIPS + 1} parts taken over" in out
-  assert f"files: {CLIPS + 1} in = {CLIPS} written + 1 errors (ok)" in out
+  assert f"files: {CLIPS + 1} in = {CLIPS} written + 1 errors (all accounted for)" in out
   assert _rows(output).equals(_rows(uninterrupted))
   assert pq.read_table(tmp_path / "preds-errors.parquet").equals(
       pq.read_table(str(uninterrupted).replace(".parquet", "-errors.parquet")))
@@ -126,7 +126,7 @@ def test_resume_over_a_growing_archive_runs_only_new_and_changed_inputs(
   assert cli.main(_argv(archive, output, "--resume")) == 0
   out = capsys.readouterr().out
   assert "--resume: 6 of 9 inputs already committed unchanged; 3 to run" in out, out
-  assert "files_read=3 " in out and "files: 9 in = 8 written + 1 errors (ok)" in out, out
+  assert "files_read=3 " in out and "files: 9 in = 8 written + 1 errors (all accounted for)" in out, out
   fresh = tmp_path / "fresh" / "preds.parquet"
   assert cli.main(_argv(archive, fresh, "--resume")) == 0    # Nothing there: runs all.
   assert "no interrupted run or committed inputs on this output" in capsys.readouterr().out
@@ -151,7 +151,7 @@ def test_resume_over_a_growing_archive_runs_only_new_and_changed_inputs(
   assert cli.main(_argv(archive, output, "--resume")) == 0
   out = capsys.readouterr().out
   assert "9 of 9 inputs already committed unchanged" in out and "0 to run" in out, out
-  assert "files: 9 in = 8 written + 1 errors (ok)" in out
+  assert "files: 9 in = 8 written + 1 errors (all accounted for)" in out
   same_as_fresh()
   assert sorted(os.listdir(tmp_path / "out")) == [".preds.inputs.json",
                                                   "preds-errors.parquet", "preds.parquet"]
@@ -215,7 +215,7 @@ def test_embed_resumes_after_a_full_disk_with_the_uninterrupted_records(
     assert cli.main(["embed", *vggish, "--output", str(disk / "clips"), "--resume"]) == 0
     out = capsys.readouterr().out
     assert f"--resume: {finished} of 8 parts taken over" in out
-    assert "files: 8 in = 8 written + 0 errors (ok)" in out
+    assert "files: 8 in = 8 written + 0 errors (all accounted for)" in out
     for tail in ("-00000-of-00001.tfrecord", "-manifest.parquet", "-errors.parquet"):
       assert (disk / f"clips{tail}").read_bytes() == (tmp_path / "whole" / f"clips{tail}"
                                                       ).read_bytes(), tail
@@ -228,7 +228,7 @@ def test_embed_resumes_after_a_full_disk_with_the_uninterrupted_records(
     assert cli.main(["embed", *vggish, "--output", str(disk / "clips"), "--resume"]) == 0
     out = capsys.readouterr().out
     assert "--resume: 8 of 9 inputs already committed unchanged; 1 to run" in out, out
-    assert "files_read=1 " in out and "files: 9 in = 9 written + 0 errors (ok)" in out
+    assert "files_read=1 " in out and "files: 9 in = 9 written + 0 errors (all accounted for)" in out
     assert cli.main(["embed", *vggish, "--output", str(tmp_path / "fresh" / "clips")]) == 0
     assert (disk / "clips-00000-of-00001.tfrecord").read_bytes() == (
         tmp_path / "fresh" / "clips-00000-of-00001.tfrecord").read_bytes()
