@@ -322,6 +322,24 @@ def test_raven_selection_table_round_trips_through_pandas(tmp_path):
   assert T.read_raven(tmp_path / "empty.selections.txt") == []
 
 
+def test_raven_reader_keeps_quotes_and_names_a_table_it_cannot_read(tmp_path):
+  path = tmp_path / "quote.selections.txt"
+  quoted = [V.Event('say "hi"', 0.5, 1.5, 0.9, 0.5, 3)]
+  with open(path, "w", newline="", encoding="utf-8") as stream:
+    T.write_raven(stream, quoted)
+  assert T.read_raven(path) == quoted
+  (tmp_path / "short.txt").write_text("Selection\tView\n1\tSpectrogram 1\n", encoding="utf-8")
+  with pytest.raises(T.EventTableError, match=r"short.txt: a selection table without the "
+                                              r"columns \['Channel'"):
+    T.read_raven(tmp_path / "short.txt")
+  lines = path.read_text(encoding="utf-8").splitlines()
+  path.write_text(lines[0] + "\n" + lines[1].replace("0.5", "half", 1) + "\n", encoding="utf-8")
+  with pytest.raises(T.EventTableError, match=r"quote.selections.txt:2: not a selection row"):
+    T.read_raven(path)
+  with pytest.raises(T.EventTableError, match="missing.txt: not a selection table"):
+    T.read_raven(tmp_path / "missing.txt")
+
+
 def test_audacity_label_track_round_trips(tmp_path):
   path = tmp_path / T.table_name("dog.flac", T.AUDACITY_SUFFIX)
   with open(path, "w", newline="", encoding="utf-8") as stream:

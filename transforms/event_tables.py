@@ -152,20 +152,26 @@ def write_raven(stream, events, high_freq_hz=RAVEN_HIGH_FREQ_HZ):
 
 
 def read_raven(path):
-  """[Event] of a selection table written by write_raven (pandas, sep='\\t'), in row order."""
-  import pandas as pd
+  """[Event] of a selection table written by write_raven, in row order: tab-separated
+  columns named on the first line, cells unquoted (Raven Pro's text format)."""
   try:
-    table = pd.read_csv(path, sep="\t", float_precision="round_trip", keep_default_na=False,
-                        dtype={"Annotation": str})
-  except (OSError, ValueError) as exc:
+    with open(path, newline="", encoding="utf-8") as stream:
+      reader = csv.DictReader(stream, delimiter="\t", quoting=csv.QUOTE_NONE)
+      missing = [name for name in RAVEN_COLUMNS if name not in (reader.fieldnames or [])]
+      if missing:
+        raise EventTableError(f"{path}: a selection table without the columns {missing}")
+      return [_raven_event(row, f"{path}:{reader.line_num}") for row in reader]
+  except (OSError, UnicodeDecodeError, csv.Error) as exc:
     raise EventTableError(f"{path}: not a selection table: {exc}") from None
-  missing = [name for name in RAVEN_COLUMNS if name not in table.columns]
-  if missing:
-    raise EventTableError(f"{path}: a selection table without the columns {missing}")
-  return [events_lib.Event(str(row["Annotation"]), float(row["Begin Time (s)"]),
-                           float(row["End Time (s)"]), float(row["Peak Score"]),
-                           float(row["Mean Score"]), int(row["Windows"]))
-          for _, row in table.iterrows()]
+
+
+def _raven_event(row, where):
+  try:
+    return events_lib.Event(str(row["Annotation"]), float(row["Begin Time (s)"]),
+                            float(row["End Time (s)"]), float(row["Peak Score"]),
+                            float(row["Mean Score"]), int(row["Windows"]))
+  except (TypeError, ValueError) as exc:
+    raise EventTableError(f"{where}: not a selection row ({type(exc).__name__}: {exc})") from None
 
 
 # ---------------------------------------------------------------- Audacity
