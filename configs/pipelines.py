@@ -58,6 +58,12 @@ MERGE_BATCH_ROWS = 16384        # rows
 # --max-error-fraction's default: only a run where every input failed fails.
 MAX_ERROR_FRACTION = 1.0        # errors / inputs
 
+# Beam's state sampler (the msec counters of each step) ticks every 200 ms once a bundle
+# has run ~1 s, and a bundle ends only at its sampler's next tick: 0-200 ms, ~0.1 s on
+# average, added to the end of every run on the default runner (a 400-file `predict`: the
+# last part written 0.12 s before its bundle ended).  soundscope's workers tick every:
+STATE_SAMPLING_PERIOD_MS = 20   # ms
+
 # Progress: how often workers write their beacons, how often the line is redrawn on a
 # terminal, and how often a line is logged when stderr is a file or a pipe.
 BEACON_INTERVAL_SECONDS = 0.5

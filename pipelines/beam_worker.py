@@ -24,6 +24,7 @@ def main(argv):
   logging.getLogger().addHandler(handler)   # Before Beam's import: no implicit basicConfig.
   options.quiet_worker_logs()
   from apache_beam.runners.worker import sdk_worker_main
+  options.prompt_state_sampler()
   sdk_worker_main.main(argv)
 
 

@@ -318,14 +318,17 @@ def quiet_worker_logs(more=()):
   native lines it writes to fd 2 while imported, which no log level holds back,
   unless the worker's environment sets TF_CPP_MIN_LOG_LEVEL=0
   (models/tensorflow_import.py), with the garbage collector paused during the large
-  packages' first imports (soundscope/util/collector.py).  Call before the worker
-  imports TensorFlow."""
+  packages' first imports (soundscope/util/collector.py), and Beam's first import
+  without pandas (pipelines/beam_import.py).  Call before the worker imports
+  TensorFlow or Beam."""
   from soundscope.configs import imports
   from soundscope.models import tensorflow_import
+  from soundscope.pipelines import beam_import
   from soundscope.util import collector
   quiet_logs(more)
   collector.paused_during_first_imports(imports.COLLECTOR_PAUSED_DURING_IMPORT)
   tensorflow_import.prepare()
+  beam_import.prepare()
 
 
 def make_pipeline(pipeline_args, runner=None):
@@ -333,6 +336,7 @@ def make_pipeline(pipeline_args, runner=None):
   import apache_beam as beam
   quiet_logs()
   _no_ipython_probe()
+  prompt_state_sampler()
   return beam.Pipeline(runner=runner or default_runner(pipeline_args),
                        options=pipeline_options(pipeline_args))
 
@@ -344,6 +348,18 @@ def discard_pipeline(pipeline):
   folder = getattr(pipeline, "local_tempdir", None)
   if folder:
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def prompt_state_sampler():
+  """Beam's state sampler, which times each step of a bundle (its msec counters), ticks
+  every 200 ms once the bundle has run about a second, and the bundle ends only at its
+  next tick (StateSampler.stop joins its thread).  It has no option: in this process it
+  ticks every STATE_SAMPLING_PERIOD_MS (configs/pipelines.py), the default of
+  StateSampler's `sampling_period_ms`, which bundle processors leave unset."""
+  from apache_beam.runners.worker import statesampler
+  init = statesampler.StateSampler.__init__
+  if init.__defaults__ != (PC.STATE_SAMPLING_PERIOD_MS,):
+    init.__defaults__ = (PC.STATE_SAMPLING_PERIOD_MS,)
 
 
 def _never_in_ipython():

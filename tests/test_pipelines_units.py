@@ -164,6 +164,19 @@ def test_default_runner_skips_prism_and_beam_options_pass_through():
   assert options.is_local(args) and not options.is_local(["--runner", "DataflowRunner"])
 
 
+def test_bundles_are_timed_by_a_state_sampler_that_ticks_often():
+  """A bundle ends at its state sampler's next tick: every 20 ms, not Beam's 200 ms."""
+  import apache_beam as beam
+  from apache_beam.runners.worker import statesampler
+  from apache_beam.testing.util import assert_that, equal_to
+  from soundscope.configs import pipelines as PC
+  with options.make_pipeline([]) as pipeline:
+    periods = (pipeline | beam.Create([0])
+               | beam.Map(lambda _: statesampler.get_current_tracker().sampling_period_ms))
+    assert_that(periods, equal_to([PC.STATE_SAMPLING_PERIOD_MS]))
+  assert PC.STATE_SAMPLING_PERIOD_MS < statesampler.DEFAULT_SAMPLING_PERIOD_MS
+
+
 def test_beam_options_that_look_like_ours_reach_beam_unread():
   from apache_beam.options.pipeline_options import GoogleCloudOptions
   from soundscope.cli import main

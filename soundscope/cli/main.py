@@ -62,10 +62,12 @@ def parse_command(argv):
     return args, None, None
   from soundscope.configs import imports
   from soundscope.models import tensorflow_import   # Here: `soundscope --help` needs none.
+  from soundscope.pipelines import beam_import
   from soundscope.util import collector
   # Before the subcommand's module can import Beam or TensorFlow.
   collector.paused_during_first_imports(imports.COLLECTOR_PAUSED_DURING_IMPORT)
   tensorflow_import.prepare(args.verbose)
+  beam_import.prepare()
   module = importlib.import_module(COMMANDS[args.command][0])
   passes_unknown = getattr(module, "PASS_UNKNOWN_ARGS", False)
   sub = argparse.ArgumentParser(prog=f"soundscope {args.command}",

@@ -11,7 +11,9 @@ every module it waits for has been imported.  A forked process inherits it.
                                imported, cannot be imported during the block
 
 Used for TensorFlow's import (models/tensorflow_import.py): its native start-up
-lines caught (transforms/native_stderr.py), Keras's unused integrations left out.
+lines caught (transforms/native_stderr.py), Keras's unused integrations left out;
+for Beam's (pipelines/beam_import.py): pandas left out; and for the garbage
+collector's pause (soundscope/util/collector.py).
 """
 
 import contextlib
@@ -85,19 +87,31 @@ def waiting(name):
   return [key for key, _ in _finder.waiting.get(name, ())]
 
 
+class _Absent(importlib.abc.MetaPathFinder):
+  """Finds the named top-level modules and their submodules as not installed."""
+
+  def __init__(self, names):
+    self.names = frozenset(names)
+
+  def find_spec(self, fullname, path=None, target=None):
+    if fullname.partition(".")[0] in self.names:
+      raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+    return None
+
+
 @contextlib.contextmanager
 def absent(names):
   """During the block, importing any of `names` not yet imported raises ImportError.
 
-  They are marked None in sys.modules (how the import system says "not
-  installed") and unmarked after the block, so a later import works as usual.
+  A finder first on sys.meta_path answers for them as for a module that is not
+  installed (ModuleNotFoundError), for `import` statements and for extension
+  modules' own imports alike (pyarrow's Cython code takes a None that marks a
+  module absent in sys.modules for the module itself); it leaves after the block,
+  so a later import works as usual.
   """
-  marked = [name for name in names if name not in sys.modules]
-  for name in marked:
-    sys.modules[name] = None
+  finder = _Absent(name for name in names if name not in sys.modules)
+  sys.meta_path.insert(0, finder)
   try:
     yield
   finally:
-    for name in marked:
-      if name in sys.modules and sys.modules[name] is None:
-        del sys.modules[name]
+    sys.meta_path.remove(finder)
