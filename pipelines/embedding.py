@@ -273,7 +273,7 @@ def build_pipeline(pipeline, todo, config, directory):
   model_handlers.VggishModelHandler(config.checkpoint_path, config.pca_params_path).prepare(
       lambda message: print(f"VGGish: {message}", file=sys.stderr, flush=True))
   return (pipeline
-          | "Parts" >> beam.Create(todo)
+          | "Parts" >> beam.Create(todo, reshuffle=options.spread_parts(pipeline))
           | "Embed" >> EmbedParts(config, directory))
 
 

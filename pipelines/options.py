@@ -341,6 +341,21 @@ def make_pipeline(pipeline_args, runner=None):
                        options=pipeline_options(pipeline_args))
 
 
+def spread_parts(pipeline):
+  """Whether beam.Create must reshuffle the run's parts so that workers share them: on every
+  runner but the default one running in this process with one worker (no --runner,
+  --direct_num_workers 1, in-memory), where the reshuffle only adds a stage (its first part
+  done ~0.05 s later in a 400-file `predict`)."""
+  from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+  from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+  direct = pipeline.options.view_as(DirectOptions)
+  alone = (isinstance(pipeline.runner, FnApiRunner)
+           and not pipeline.options.view_as(StandardOptions).runner
+           and direct.direct_num_workers == 1
+           and direct.direct_running_mode in (None, "in_memory"))
+  return not alone
+
+
 def discard_pipeline(pipeline):
   """Removes what a beam.Pipeline that will not run holds: the temporary folder Beam
   makes when the pipeline is made and removes only at the end of run()."""

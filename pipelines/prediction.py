@@ -20,8 +20,8 @@ duration (windows padded past a short clip's end are cut there).
 
 import apache_beam as beam
 
-from soundscope.pipelines import (dead_letter, events, merge, model_handlers, parts, progress,
-                                  tfrecords)
+from soundscope.pipelines import (dead_letter, events, merge, model_handlers, options, parts,
+                                  progress, tfrecords)
 from soundscope.transforms import errors as audio_errors
 from soundscope.transforms import records
 
@@ -236,7 +236,7 @@ def build_pipeline(pipeline, todo, input_format, handler, directory, with_scores
                    beacon_dir=None):
   """Adds the predict graph over the parts `todo` to `pipeline` (see the module docstring)."""
   return (pipeline
-          | "Parts" >> beam.Create(todo)
+          | "Parts" >> beam.Create(todo, reshuffle=options.spread_parts(pipeline))
           | "Predict" >> ScoreParts(handler, input_format, directory, with_scores, run_time,
                                     beacon_dir))
 

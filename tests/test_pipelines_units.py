@@ -177,6 +177,17 @@ def test_bundles_are_timed_by_a_state_sampler_that_ticks_often():
   assert PC.STATE_SAMPLING_PERIOD_MS < statesampler.DEFAULT_SAMPLING_PERIOD_MS
 
 
+@pytest.mark.parametrize("args, spread", [
+    ([], False), (["--direct_num_workers=2"], True), (["--direct_num_workers=0"], True),
+    (["--direct_running_mode=multi_processing"], True), (["--runner=DirectRunner"], True)])
+def test_parts_are_reshuffled_wherever_workers_share_them(args, spread):
+  pipeline = options.make_pipeline(args)
+  try:
+    assert options.spread_parts(pipeline) is spread
+  finally:
+    options.discard_pipeline(pipeline)
+
+
 def test_beam_options_that_look_like_ours_reach_beam_unread():
   from apache_beam.options.pipeline_options import GoogleCloudOptions
   from soundscope.cli import main
