@@ -6,8 +6,8 @@
 Every run is a fresh `python -m soundscope ...` process timed by wall clock
 (imports, model loading and the merge included), on the first --clips ESC-10
 clips (../shared/assets), each linked --copies times under its own name (a larger
-archive: a run's fixed cost, ~1.5 s for predict and embed, mostly importing
-Beam, weighs less in it):
+archive: a run's fixed cost, ~0.85 s for predict on the default runner, mostly
+importing Beam and starting the pipeline, weighs less in it):
 
   runners   `predict --model yamnet` and `embed`, each on the default runner
             (FnApiRunner, in-process), on Dask with one worker and with two
