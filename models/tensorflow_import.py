@@ -1,7 +1,7 @@
 """TensorFlow's first import in a soundscope process: lean, and quiet unless asked.
 
-prepare() is called before anything can import TensorFlow: by the command line
-(soundscope/cli/main.py) and by every worker process (pipelines/options.py).
+prepare() is called before anything can import TensorFlow, through
+pipelines/options.prepare_imports: by the command line and by every worker process.
 
   lean    Keras's optional integrations that soundscope never uses (scikit-learn,
           matplotlib) are not imported with it (configs/imports.py: ~1.1-1.4 s of a

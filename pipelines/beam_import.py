@@ -11,8 +11,8 @@ works as usual, and so do pyarrow's pandas conversions (to_pandas, from_pandas),
 which import it when called.  Beam's DataFrame API is then without its pandas
 converters in this process: soundscope builds no DataFrame pipeline.
 
-prepare() is called before anything can import Beam: by the command line
-(soundscope/cli/main.py) and by every worker process (pipelines/options.py).
+prepare() is called before anything can import Beam, through
+pipelines/options.prepare_imports: by the command line and by every worker process.
 Nothing here imports Beam.
 """
 

@@ -312,23 +312,28 @@ def quiet_logs(more=()):
       logger.addFilter(_DropBeamNoise())
 
 
-def quiet_worker_logs(more=()):
-  """quiet_logs in a worker process (Beam's multi_processing, Dask's), which has no -v,
-  and TensorFlow's first import there as in the launcher: lean, and without the
-  native lines it writes to fd 2 while imported, which no log level holds back,
-  unless the worker's environment sets TF_CPP_MIN_LOG_LEVEL=0
-  (models/tensorflow_import.py), with the garbage collector paused during the large
-  packages' first imports (soundscope/util/collector.py), and Beam's first import
-  without pandas (pipelines/beam_import.py).  Call before the worker imports
-  TensorFlow or Beam."""
+def prepare_imports(verbose=False):
+  """Sets up this process's first imports of the large packages, before anything can
+  import them (the command line, every worker): the garbage collector paused during
+  them (soundscope/util/collector.py), TensorFlow's lean and without the native lines it
+  writes to fd 2 while imported, which no log level holds back, unless `verbose` or
+  TF_CPP_MIN_LOG_LEVEL=0 (models/tensorflow_import.py), and Beam's without pandas
+  (pipelines/beam_import.py)."""
   from soundscope.configs import imports
   from soundscope.models import tensorflow_import
   from soundscope.pipelines import beam_import
   from soundscope.util import collector
-  quiet_logs(more)
   collector.paused_during_first_imports(imports.COLLECTOR_PAUSED_DURING_IMPORT)
-  tensorflow_import.prepare()
+  tensorflow_import.prepare(verbose)
   beam_import.prepare()
+
+
+def quiet_worker_logs(more=()):
+  """quiet_logs in a worker process (Beam's multi_processing, Dask's), which has no -v,
+  and its first imports as the launcher's (prepare_imports).  Call before the worker
+  imports TensorFlow or Beam."""
+  quiet_logs(more)
+  prepare_imports()
 
 
 def make_pipeline(pipeline_args, runner=None):

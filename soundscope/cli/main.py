@@ -60,14 +60,9 @@ def parse_command(argv):
   args, rest = parser.parse_known_args(argv)
   if not args.command:
     return args, None, None
-  from soundscope.configs import imports
-  from soundscope.models import tensorflow_import   # Here: `soundscope --help` needs none.
-  from soundscope.pipelines import beam_import
-  from soundscope.util import collector
+  from soundscope.pipelines import options   # Here: `soundscope --help` needs none.
   # Before the subcommand's module can import Beam or TensorFlow.
-  collector.paused_during_first_imports(imports.COLLECTOR_PAUSED_DURING_IMPORT)
-  tensorflow_import.prepare(args.verbose)
-  beam_import.prepare()
+  options.prepare_imports(args.verbose)
   module = importlib.import_module(COMMANDS[args.command][0])
   passes_unknown = getattr(module, "PASS_UNKNOWN_ARGS", False)
   sub = argparse.ArgumentParser(prog=f"soundscope {args.command}",
