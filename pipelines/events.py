@@ -81,8 +81,7 @@ class FileSteps:
     times = self.start_times
     return {"events": None if self.rules is None else repr(self.rules),
             "label_set_hash": self.label_set_hash,
-            "start_time": None if times is None else f"{times.describe()} in "
-                                                     f"{times.timezone}",
+            "start_time": None if times is None else times.settings(),
             "min_level_dbfs": self.min_level_dbfs}
 
   def start_utc(self, path):
@@ -103,13 +102,14 @@ class FileSteps:
       FileResult.
 
     Raises:
-      what scoring.score_file raises; timestamps.StartTimeError for a file
-      without a start time (split_start_times keeps those out of the run).
+      what scoring.score_file raises (first: a file that cannot be read is named as such);
+      timestamps.StartTimeError for a file without a start time (split_start_times keeps
+      those out of the run).
     """
-    start_utc = self.start_utc(path)
     scores = scoring.score_file(model, path, audio_config.params, per_window or self.events,
                                 score_block_seconds=audio_config.score_block_seconds,
                                 min_level_dbfs=self.min_level_dbfs)
+    start_utc = self.start_utc(path)
     events = None
     if self.events:
       found = file_events.file_events(model, scores, self.label_set, self.rules)
@@ -151,11 +151,18 @@ def split_start_times(steps, files, error_row):
     _, missing = timestamps.check_matches(steps.start_times, [item.path for item in files])
   except timestamps.StartTimeError as exc:
     raise ValueError(str(exc)) from None
-  missing = dict(missing)
+  # A local path that is no file stays in the run, whose reader names what is wrong with
+  # it (no such file, a folder) rather than its name.
+  missing = {path: exc for path, exc in missing if not _missing_locally(path)}
   errors = [error_row(item.video_id, item.path, START_TIME_STAGE,
                       (missing[item.path].kind, str(missing[item.path])))
             for item in files if item.path in missing]
   return [item for item in files if item.path not in missing], errors
+
+
+def _missing_locally(path):
+  """Whether `path` is a local path (no URL scheme) that is not a file."""
+  return "://" not in path and not os.path.isfile(path)
 
 
 def merge_events(part_paths, events_path, row_paths=(), event_dir=None, event_format=None):

@@ -174,3 +174,37 @@ def test_predict_events_over_an_empty_archive_is_a_usage_error(archive, capsys, 
                            "--events", "--no-progress")
   lines = err.strip().splitlines()
   assert status == 2 and len(lines) == 1 and "holds no file" in lines[0] and "empty" in lines[0], err
+
+
+def test_predict_takes_start_times_from_a_csv_and_resume_sees_it_change(archive, capsys,
+                                                                         tmp_path):
+  """--start-time FILE.csv: listed files get their times, an unlisted one is an error row,
+  and a missing listed path is named as missing; --resume refuses a CSV whose rows
+  changed."""
+  names = sorted(CLIPS.values())
+  table = tmp_path / "starts.csv"
+  table.write_text("path,start_utc\n"
+                   f"site/{names[0]},2024-06-01T10:00:00Z\n"
+                   f"{names[1]},2024-06-01T12:00:00+02:00\n"
+                   f"{names[2]},2024-06-01T11:00:00\n")
+  listing = tmp_path / "inputs.txt"
+  listing.write_text("\n".join([str(archive / "site" / name) for name in names]
+                               + [str(archive / "site" / UNNAMED), str(tmp_path / "gone.flac")])
+                     + "\n")
+  output = tmp_path / "out" / "site.parquet"
+  argv = ["predict", "--input", str(listing), "--output", str(output), "--model-dir",
+          str(archive / "models"), "--labels", "esc10", "--events", "--start-time", str(table),
+          "--no-progress"]
+  status, out, err = run_cli(capsys, *argv)
+  assert status == 0, err
+  assert "files: 5 in = 3 written + 2 errors (all accounted for)" in out
+  starts = {os.path.basename(row["source"]): row["start_utc"]
+            for row in pq.read_table(output).to_pylist()}
+  assert [T_iso(starts[name]) for name in names] == [
+      "2024-06-01T10:00:00.000Z", "2024-06-01T10:00:00.000Z", "2024-06-01T11:00:00.000Z"]
+  errors = {os.path.basename(row["input"]): row["error_type"]
+            for row in pq.read_table(tmp_path / "out" / "site-errors.parquet").to_pylist()}
+  assert errors == {UNNAMED: "no_start_time", "gone.flac": "file_not_found"}
+  table.write_text(table.read_text().replace("T11:00:00", "T11:30:00"))
+  status, _, err = run_cli(capsys, *argv, "--resume")
+  assert status == 2 and len(err.strip().splitlines()) == 1 and "sha256" in err, err

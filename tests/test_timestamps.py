@@ -44,8 +44,10 @@ def test_a_name_without_a_real_time_is_an_error_not_a_guess(name, kind, says):
 
 
 @pytest.mark.parametrize("pattern,says", [
-    ("%Y%m%d_%H%M%Q", "unknown directive %Q"), ("%H%M%S", "names no date"),
-    ("%Y%m%d_%Y", "repeated"), ("%Y%m", "names no date")])
+    ("%Y%m%d_%H%M%Q", "unknown directive %Q"),
+    ("%H%M%S", r"names no date \(it lacks a year \(%Y or %y\) and a day \(%m and %d, or %j\)\)"),
+    ("%Y%m%d_%Y", "repeated"), ("%Y%m", r"names no date \(it lacks a day \(%m and %d, or %j\)\)"),
+    ("%j_%H%M", r"names no date \(it lacks a year \(%Y or %y\)\)")])
 def test_bad_patterns_are_refused_naming_the_problem(pattern, says):
   with pytest.raises(T.StartTimeError, match=says):
     T.PatternTimes(pattern)

@@ -24,6 +24,8 @@ why): a missing time is an error, never a guess.
 
 import csv
 import datetime
+import hashlib
+import io
 import os
 import re
 import zoneinfo
@@ -96,9 +98,12 @@ def compile_pattern(pattern):
     raise StartTimeError("bad_pattern", f"--start-time {pattern!r}: a directive is repeated "
                                         f"(each of %Y %m %d ... once)") from None
   names = set(regex.groupindex)
-  if not (names & {"Y", "y"} and ({"m", "d"} <= names or "j" in names)):
-    raise StartTimeError("bad_pattern", f"--start-time {pattern!r}: names no date (it needs "
-                                        f"%Y or %y, and %m and %d, or %j)")
+  missing = [] if names & {"Y", "y"} else ["a year (%Y or %y)"]
+  if not ({"m", "d"} <= names or "j" in names):
+    missing.append("a day (%m and %d, or %j)")
+  if missing:
+    raise StartTimeError("bad_pattern", f"--start-time {pattern!r}: names no date (it lacks "
+                                        f"{' and '.join(missing)})")
   return regex
 
 
@@ -144,6 +149,10 @@ class PatternTimes:
     named = f" ({self.name})" if self.name != self.pattern else ""
     return f"pattern {self.pattern!r}{named}"
 
+  def settings(self):
+    """What decides the start times (for --resume's comparison): pattern and time zone."""
+    return f"pattern {self.pattern!r} in {self.timezone}"
+
   def __call__(self, path):
     """The file's start, an aware UTC datetime.
 
@@ -187,7 +196,9 @@ class CsvTimes:
 
   def __init__(self, csv_path, timezone=C.DEFAULT_TIMEZONE):
     self.csv_path = os.fspath(csv_path)
+    self.timezone = timezone
     zone = _zone(timezone)
+    self.sha256 = None                                 # Of the file's bytes, once read.
     self._by_name = {}
     for where, path, text in self._rows():
       parts = _parts(path)
@@ -203,28 +214,40 @@ class CsvTimes:
                                       f"row per file)")
 
   def _rows(self):
+    """(where, path, start_utc text) of each row; keeps the file's sha256."""
     try:
-      with open(self.csv_path, newline="", encoding="utf-8-sig") as stream:
-        reader = csv.DictReader(stream)
-        columns = reader.fieldnames or []
-        missing = [c for c in (C.CSV_PATH_COLUMN, C.CSV_START_COLUMN) if c not in columns]
-        if missing:
-          raise StartTimeError("bad_csv", f"{self.csv_path}: no column {' or '.join(missing)} "
-                                          f"in the header line (it needs "
-                                          f"{C.CSV_PATH_COLUMN},{C.CSV_START_COLUMN})")
-        for row in reader:
-          where = f"{self.csv_path}:{reader.line_num}"
-          if row[C.CSV_PATH_COLUMN] is None or row[C.CSV_START_COLUMN] is None:
-            raise StartTimeError("bad_csv", f"{where}: a row without path and start_utc")
-          yield where, row[C.CSV_PATH_COLUMN].strip(), row[C.CSV_START_COLUMN]
+      with open(self.csv_path, "rb") as stream:
+        data = stream.read()
+      text = data.decode("utf-8-sig")
     except OSError as exc:
       raise StartTimeError("bad_csv", f"--start-time {self.csv_path}: cannot read it: "
                                       f"{exc.strerror or exc}") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:
       raise StartTimeError("bad_csv", f"{self.csv_path}: not a UTF-8 CSV file: {exc}") from None
+    self.sha256 = hashlib.sha256(data).hexdigest()
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+      columns = reader.fieldnames or []
+      missing = [c for c in (C.CSV_PATH_COLUMN, C.CSV_START_COLUMN) if c not in columns]
+      if missing:
+        raise StartTimeError("bad_csv", f"{self.csv_path}: no column {' or '.join(missing)} "
+                                        f"in the header line (it needs "
+                                        f"{C.CSV_PATH_COLUMN},{C.CSV_START_COLUMN})")
+      for row in reader:
+        where = f"{self.csv_path}:{reader.line_num}"
+        if row[C.CSV_PATH_COLUMN] is None or row[C.CSV_START_COLUMN] is None:
+          raise StartTimeError("bad_csv", f"{where}: a row without path and start_utc")
+        yield where, row[C.CSV_PATH_COLUMN].strip(), row[C.CSV_START_COLUMN]
+    except csv.Error as exc:
+      raise StartTimeError("bad_csv", f"{self.csv_path}: not a CSV file: {exc}") from None
 
   def describe(self):
     return f"CSV {self.csv_path}"
+
+  def settings(self):
+    """What decides the start times (for --resume's comparison): the CSV's bytes (sha256)
+    and the time zone of its times without an offset."""
+    return f"CSV {self.csv_path} (sha256 {self.sha256}) in {self.timezone}"
 
   def __call__(self, path):
     """The start of the input `path`: the CSV row whose path ends its path, longest first.
