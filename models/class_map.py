@@ -16,6 +16,8 @@ columns, or an index that is not a whole number (with its line number).
 import collections
 import csv
 
+from soundscope.transforms import event_tables
+
 COLUMNS = ("index", "mid", "display_name")
 
 ClassMap = collections.namedtuple("ClassMap", ["indices", "mids", "display_names"])
@@ -52,8 +54,11 @@ def read(path, columns=COLUMNS):
         raise ClassMapError(f"{path}: a class map needs {_names(columns)} columns, found {found}")
       rows = []
       for row in reader:
-        rows.append((_index(row, path, reader.line_num), (row.get("mid") or "").strip(),
-                     row.get("display_name") or ""))
+        name = row.get("display_name") or ""
+        problem = event_tables.label_problem(name)
+        if problem:
+          raise ClassMapError(f"{path}:{reader.line_num}: display_name: {problem}")
+        rows.append((_index(row, path, reader.line_num), (row.get("mid") or "").strip(), name))
   except UnicodeDecodeError as exc:
     raise ClassMapError(f"{path}: a class map must be UTF-8 text (byte {exc.start} is "
                         f"not)") from None

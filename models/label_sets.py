@@ -48,6 +48,7 @@ import numpy as np
 import yaml
 
 from soundscope.configs import events as E
+from soundscope.transforms import event_tables
 
 SUFFIXES = (".yaml", ".yml")
 SET_KEYS = ("name", "description", "threshold", "events", "labels")
@@ -226,6 +227,9 @@ def _label(item, source, default_threshold, default_events):
                         f"'classes', not {item!r}")
   _check_keys(item, LABEL_KEYS, source, "label")
   name = _required_text(item, "name", source, "label")
+  problem = event_tables.label_problem(name)
+  if problem:
+    raise LabelSetError(f"{source}:{_key_line(item, 'name')}: {problem}")
   where = f"label {name!r}"
   classes = _class_refs(item.get("classes"), source, item, where, required=True)
   events = _events(item, source, default_events, where)
@@ -306,15 +310,19 @@ def _class_ref(entry, source, parent, where):
 def _threshold(mapping, source, default):
   value = mapping.get("threshold", default)
   if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-    raise LabelSetError(f"{source}:{_line(mapping)}: 'threshold' must be a score in [0, 1], "
-                        f"not {value!r}")
+    raise LabelSetError(f"{source}:{_key_line(mapping, 'threshold')}: 'threshold' must be a "
+                        f"score in [0, 1], not {value!r}")
   return float(value)
 
 
 def _required_text(mapping, key, source, what):
   value = mapping.get(key)
-  if not isinstance(value, str) or not value.strip():
-    raise LabelSetError(f"{source}:{_line(mapping)}: a {what} needs a non-empty {key!r}")
+  if value is not None and not isinstance(value, str):
+    raise LabelSetError(f"{source}:{_key_line(mapping, key)}: a {what}'s {key!r} must be "
+                        f"text, not {value!r}")
+  if value is None or not value.strip():
+    raise LabelSetError(f"{source}:{_key_line(mapping, key)}: a {what} needs a non-empty "
+                        f"{key!r}")
   return value
 
 
@@ -335,6 +343,14 @@ def _check_unique(specs, source):
 
 def _line(value):
   return getattr(value, "line", 1)
+
+
+def _key_line(mapping, key):
+  """The line of `key` in a YAML mapping (of the mapping itself when the key is absent)."""
+  for found in mapping:
+    if found == key:
+      return getattr(found, "line", _line(mapping))
+  return _line(mapping)
 
 
 def _suggest(text, choices):

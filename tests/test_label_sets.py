@@ -93,10 +93,28 @@ def test_unknown_class_is_exit_2_with_one_line_naming_file_line_and_a_close_name
   assert f"{path}:6:" in line and "'Barks'" in line and "'Bark'" in line, line
 
 
+def test_an_empty_labels_flag_is_a_usage_error_and_labels_under_their_thresholds_say_so(
+    capsys, tmp_path, model_dir):
+  clip = str(asset("audio/esc10/1-100032-A-0.flac"))
+  with pytest.raises(SystemExit) as raised:
+    cli.main(["classify", "--model-dir", model_dir, "--labels", "", clip])
+  assert raised.value.code == 2 and "argument --labels: empty" in capsys.readouterr().err
+  # One label whose own threshold the dog clip's score (> 0.1) cannot reach.
+  path = write(tmp_path, "name: strict\nlabels:\n  - name: dog\n    classes: [Dog]\n"
+               "    threshold: 1.0\n")
+  assert cli.main(["classify", "--model-dir", model_dir, "--labels", str(path), clip]) == 0
+  assert capsys.readouterr().out == f"{clip}: (no label reaches its threshold)\n"
+
+
 @pytest.mark.parametrize("text, expected", [
     ("name: t\nlabels:\n  - name: a\n    clases: [Dog]\n", ":4: unknown key 'clases'"),
     ("name: t\nlabels:\n  - name: a\n    classes: [Dog]\n    threshold: 2\n",
-     ":3: 'threshold' must be a score in [0, 1]"),
+     ":5: 'threshold' must be a score in [0, 1]"),
+    ("name: t\nthreshold: 1.5\nlabels:\n  - name: a\n    classes: [Dog]\n",
+     ":2: 'threshold' must be a score in [0, 1]"),
+    ("name: t\nlabels:\n  - name: 5\n    classes: [Dog]\n", ":3: a label's 'name' must be text, not 5"),
+    ('name: t\nlabels:\n  - name: "dog\\tbark"\n    classes: [Dog]\n',
+     ":3: label 'dog\\tbark' holds a tab or a line break"),
     ("name: t\nlabels:\n  - name: a\n    classes: [{class: Animal, descendants: true}]\n",
      ":4: label 'a': 'descendants: true' needs AudioSet's ontology.json"),
     ("name: t\nlabels:\n  - name: a\n    classes: [Dog]\n  - name: a\n    classes: [Cat]\n",

@@ -83,10 +83,17 @@ def table_name(source, suffix):
   return os.path.splitext(os.path.basename(os.fspath(source)))[0] + suffix
 
 
-def _plain(label):
+def label_problem(label):
+  """Why `label` cannot name events in these tables (a str), or None when it can."""
   if "\t" in label or "\n" in label or "\r" in label:
-    raise EventTableError(f"label {label!r} holds a tab or a line break: it cannot go in a "
-                          f"tab-separated table")
+    return f"label {label!r} holds a tab or a line break: it cannot go in a tab-separated table"
+  return None
+
+
+def _plain(label):
+  problem = label_problem(label)
+  if problem:
+    raise EventTableError(problem)
   return label
 
 

@@ -91,11 +91,15 @@ def classify_file(model, path, params, aggregation, want_windows, min_level_dbfs
                             aggregation=aggregation, min_level_dbfs=min_level_dbfs)
 
 
-def format_text(path, scores, labels, top_k, threshold):
-  """The article's line, plus one indented line per window with --per-window."""
+def format_text(path, scores, labels, top_k, threshold, label_set=None):
+  """The article's line, plus one indented line per window with --per-window.
+
+  label_set: the resolved --labels set, whose labels have their own thresholds (None:
+  the model's classes and --threshold)."""
+  nothing = ("(no label reaches its threshold)" if label_set is not None
+             else f"(no label scores {threshold:g} or more)")
   body = (TOO_QUIET if rows.too_quiet(scores.clip) else
-          C.format_predictions(C.top_k(scores.clip, labels, top_k, threshold))
-          or f"(no label scores {threshold:g} or more)")
+          C.format_predictions(C.top_k(scores.clip, labels, top_k, threshold)) or nothing)
   lines = [f"{path}: {body}"]
   if scores.windows is not None:
     for row in rows.window_rows(scores.windows, labels, top_k, threshold):
@@ -261,7 +265,7 @@ def _run(args, params, rules, tables, levels, starts):
       line = format_json(path, result, model, aggregation, args.top_k, args.threshold, labels,
                          resolved and resolved.name, events, found.get(path))
     else:
-      line = format_text(path, result, labels, args.top_k, args.threshold)
+      line = format_text(path, result, labels, args.top_k, args.threshold, resolved)
       if events:
         line += "\n" + format_events(path, events, found.get(path))
     print(line, flush=True)

@@ -1,11 +1,13 @@
 """--labels and --ontology, shared by classify, predict, capture and serve (docs/labels.md)."""
 
+import argparse
+
 from soundscope.cli import flags
 
 
 def add_arguments(parser):
   """Adds --labels FILE|NAME and --ontology FILE."""
-  parser.add_argument("--labels", metavar="FILE|NAME", default=None,
+  parser.add_argument("--labels", metavar="FILE|NAME", default=None, type=_label_set_name,
                       help="report a label set's labels instead of the model's classes: a "
                            "YAML file or a built-in set (esc10, home, audioset-top); see "
                            "docs/labels.md")
@@ -13,6 +15,14 @@ def add_arguments(parser):
                       help="AudioSet's ontology.json, for label sets with 'descendants: true' "
                            "(default: the model store's, `soundscope models download ontology`)")
   return parser
+
+
+def _label_set_name(text):
+  """argparse type: a non-empty --labels value."""
+  if not text.strip():
+    raise argparse.ArgumentTypeError("empty: give a label-set file or a built-in set "
+                                     "(esc10, home, audioset-top)")
+  return text
 
 
 def resolve(args, model):
