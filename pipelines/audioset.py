@@ -32,7 +32,7 @@ import os
 import re
 import sys
 
-from soundscope.pipelines import dead_letter, embed, inputs, labels, options
+from soundscope.pipelines import dead_letter, embed, inputs, labels, options, outputs
 
 HEADER_LINES = 3
 TIME_TOLERANCE_SECONDS = 1e-3
@@ -60,12 +60,18 @@ def read_segments(path):
     list of Segment, in file order.
 
   Raises:
-    ValueError: a row that does not have the release's four fields, or whose times
-      are not 0 <= start < end, naming its line.
+    ValueError: a file that cannot be read or holds no segment row; a row that does not
+      have the release's four fields, or whose times are not 0 <= start < end, naming
+      its line.
   """
   segments = []
-  with open(path, newline="", encoding="utf-8-sig") as handle:   # A BOM is skipped.
-    lines = handle.read().splitlines()
+  try:
+    with open(path, newline="", encoding="utf-8-sig") as handle:   # A BOM is skipped.
+      lines = handle.read().splitlines()
+  except UnicodeDecodeError as exc:
+    raise ValueError(f"{path}: not a segments CSV (byte {exc.start} is not UTF-8 text)") from None
+  except OSError as exc:
+    raise ValueError(f"{path}: cannot read the segments CSV: {exc.strerror or exc}") from None
   for number, line in enumerate(lines, start=1):
     if not line.strip() or line.startswith("#"):
       continue
@@ -81,6 +87,9 @@ def read_segments(path):
       raise ValueError(f"{path}:{number}: start/end must be finite seconds with "
                        f"0 <= start < end, got {line!r}")
     segments.append(Segment(row[0].strip(), start, end, row[3].strip(), line))
+  if not segments:
+    raise ValueError(f"{path}: no segment rows (YTID, start_seconds, end_seconds, "
+                     f"\"labels\" per line)")
   return segments
 
 
@@ -162,6 +171,8 @@ def run(args):
   options.quiet_logs()
   class_labels = args.class_labels or default_class_labels(args.segments)
   try:
+    outputs.check_output(args.output, "balanced_train")
+    outputs.claim(args.output, outputs.EMBED_PATTERNS, "audioset", [])
     segments = read_segments(args.segments)
     if not os.path.isdir(args.audio_dir):
       raise FileNotFoundError(f"{args.audio_dir}: audio folder not found")
@@ -170,7 +181,8 @@ def run(args):
   except (OSError, ValueError) as exc:
     print(f"soundscope audioset: {exc}", file=sys.stderr)
     return 2
-  jobs, early_errors, found = make_jobs(segments, index_audio(args.audio_dir), mid_to_index)
+  jobs, early_errors, found = make_jobs(segments, index_audio(os.path.abspath(args.audio_dir)),
+                                        mid_to_index)
   listed = len(segments)
   percent = 100.0 * found / listed if listed else 0.0
   print(f"coverage: audio found for {found} of {listed} listed segments ({percent:.1f}%)")

@@ -68,7 +68,9 @@ def unlabelled_note(files, label_table, labels_csv):
 def run(args):
   options.quiet_logs()
   try:
-    expansion = inputs.expand(args.input)
+    outputs.check_output(args.output, "corpus")
+    expansion = launch.without_own_outputs("embed", inputs.expand(args.input), args.output,
+                                           outputs.EMBED_PATTERNS)
     checkpoint, pca = options.vggish_files(args)
     label_table = labels.load_file_labels(args.labels_csv) if args.labels_csv else None
     mid_to_index = labels.load_class_map(args.class_labels) if args.class_labels else None
@@ -129,7 +131,7 @@ def run_jobs(args, command, unit, num_inputs, jobs, early_errors, checkpoint, pc
     return written, errors
 
   settings = launch.settings_of({
-      "command": "embed", "front_end": params, "keep_silence": args.keep_silence,
+      "command": command, "front_end": launch.comparable(params, ("read_block_seconds",)), "keep_silence": args.keep_silence,
       "vggish_checkpoint": resume.input_key(checkpoint + ".index" if not os.path.exists(
           checkpoint) else checkpoint), "pca_params": resume.input_key(pca)})
   keys = [resume.input_key(job.path, job.key, job.video_id, job.start_seconds,

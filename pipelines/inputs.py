@@ -7,7 +7,9 @@
     folders (`sub/`, `2024.05/`, matched by `*` or `**`) are skipped.  Root: the
     longest leading part without wildcards.
   * a directory: every regular file under it, recursively, through linked
-    folders too (each real folder once).  Root: the directory.
+    folders too (each real folder once), but for hidden ones (names starting
+    with '.', which globs skip too: among them the staging folders and records
+    that soundscope writes beside its outputs).  Root: the directory.
   * a list file, named `*.txt`, `*.lst` or `*.list`, or given as `@FILE`: one
     path per line; blank lines and lines starting with `#` are skipped;
     relative paths are relative to the list file's directory.  Root: that
@@ -119,7 +121,8 @@ def _read_list(list_path):
 
 
 def _walk_files(directory):
-  """Every file under `directory`, in sorted order, following linked folders once each."""
+  """Every file under `directory` but hidden ones, in sorted order, following linked
+  folders once each."""
   paths, seen = [], set()
   for folder, subfolders, names in os.walk(directory, followlinks=True):
     real = os.path.realpath(folder)
@@ -127,9 +130,13 @@ def _walk_files(directory):
       subfolders[:] = []
       continue
     seen.add(real)
-    subfolders.sort()
-    paths.extend(os.path.join(folder, name) for name in sorted(names))
+    subfolders[:] = sorted(name for name in subfolders if not _hidden(name))
+    paths.extend(os.path.join(folder, name) for name in sorted(names) if not _hidden(name))
   return paths
+
+
+def _hidden(name):
+  return name.startswith(".")
 
 
 def _named_like_an_input(path):

@@ -95,6 +95,24 @@ def one_line(exc):
   return f"{type(exc).__name__}: {lines[-1] if lines else type(exc).__name__}"
 
 
+def comparable(value, drop=(), paths=()):
+  """A settings dataclass as a dict for --resume's comparison: without the fields `drop`
+  (those that change memory or speed, never the numbers) and with the local paths of
+  the fields `paths` made absolute (the same folder named from elsewhere compares equal).
+  None stays None."""
+  import dataclasses
+  import os
+  if value is None:
+    return None
+  found = dataclasses.asdict(value)
+  for name in drop:
+    found.pop(name, None)
+  for name in paths:
+    if found.get(name) and "://" not in found[name]:
+      found[name] = os.path.abspath(os.path.expanduser(found[name]))
+  return found
+
+
 def settings_of(values):
   """`values` as JSON would give them back (tuples as lists, dataclasses as dicts), so that
   settings read from an interrupted run's run.json compare equal to this run's."""
@@ -106,6 +124,26 @@ def settings_of(values):
       return dataclasses.asdict(value)
     return str(value)
   return json.loads(json.dumps(values, default=plain, sort_keys=True))
+
+
+def without_own_outputs(command, expansion, prefix, owned_patterns):
+  """`expansion` (inputs.Expansion) without the prefix's own earlier outputs, with a note
+  on stderr (outputs.claim).
+
+  Raises:
+    ValueError: as outputs.claim; FileNotFoundError: the inputs were those outputs only.
+  """
+  own = outputs.claim(prefix, owned_patterns, command,
+                      [item.path for item in expansion.files + expansion.duplicates])
+  if not own:
+    return expansion
+  files = [item for item in expansion.files if item.path not in own]
+  print(f"{command}: {len(own)} files under --input are its earlier outputs of {prefix} "
+        f"(e.g. {sorted(own)[0]}): not read", file=sys.stderr)
+  if not files:
+    raise FileNotFoundError(f"--input holds no file but {command}'s own outputs of {prefix}")
+  return expansion._replace(
+      files=files, duplicates=[item for item in expansion.duplicates if item.path not in own])
 
 
 def run_command(args, job, prefix, owned_patterns, stream=None):
@@ -208,6 +246,11 @@ def run(args, job, staged, stream=None):
     staged.abort()
     print(f"{job.label}: counts do not reconcile; outputs not written", file=sys.stderr)
     return 1
+  if inputs == 0:   # Empty TFRecord files: like an empty archive, a usage error.
+    staged.abort()
+    print(f"soundscope {job.label}: error: the inputs hold no {job.unit}; nothing written "
+          f"(the previous outputs stay)", file=sys.stderr)
+    return 2
   max_fraction = getattr(args, "max_error_fraction", DEFAULT_MAX_ERROR_FRACTION)
   failed = too_many_errors(inputs, errors, max_fraction) and failure_line(
       job.label, job.unit, inputs, errors, staged.staged(dead_letter.suffix(args.errors_format)))
@@ -281,6 +324,9 @@ def _run_pipeline(args, job, staged, todo, run_time, stream):
   except (KeyboardInterrupt, SystemExit):
     raise
   except Exception as exc:  # pylint: disable=broad-except  (a worker's failure, in one line)
+    if _interrupted(exc):   # Ctrl-C while a bundle ran: Beam re-raises it as its own error.
+      _failed(job, staged, "interrupted")
+      return 130
     return _failed(job, staged, one_line(exc))
   if str(state).split(".")[-1] != "DONE":
     return _failed(job, staged, f"pipeline ended in state {state}")
@@ -289,6 +335,17 @@ def _run_pipeline(args, job, staged, todo, run_time, stream):
   print(f"{job.label}: finished in {time.monotonic() - started:.1f} s"
         + (f"; counters: {progress.format_counters(totals)}" if totals else ""), file=stream)
   return 0
+
+
+def _interrupted(exc):
+  """Whether `exc` is a KeyboardInterrupt that a runner re-raised as its own error."""
+  seen = set()
+  while exc is not None and id(exc) not in seen:
+    seen.add(id(exc))
+    if isinstance(exc, KeyboardInterrupt) or str(exc).startswith("KeyboardInterrupt"):
+      return True
+    exc = exc.__cause__ or exc.__context__
+  return False
 
 
 def _failed(job, staged, reason):

@@ -26,6 +26,7 @@ Both handlers note in the progress directory when their model is loaded
 
 import collections
 import importlib
+import os
 import threading
 
 import numpy as np
@@ -229,13 +230,12 @@ class ClassifierLoader:
     """The model as the user named it: the factory, or the store entry and its folder."""
     if self.factory:
       return f"--model-factory {self.factory}"
-    where = f" in {self.model_dir}" if self.model_dir else ""
+    where = f" in {os.path.abspath(os.path.expanduser(self.model_dir))}" if self.model_dir else ""
     return f"model {self.name or '(default)'}{where}"
 
   def fingerprint(self):
     """What the model is made of, for --resume: the factory, or the stored model's folder
     and every file in it with its size and modification time (ns)."""
-    import os
     if self.factory:
       return ["factory", self.factory]
     from soundscope.models.store import registry
@@ -247,7 +247,7 @@ class ClassifierLoader:
     for name in sorted(os.listdir(directory)):
       status = os.stat(os.path.join(directory, name))
       found.append([name, status.st_size, status.st_mtime_ns])
-    return [str(directory), found]
+    return [os.path.abspath(directory), found]
 
   def check(self):
     """Raises ValueError naming the problem when the workers could not load the model.

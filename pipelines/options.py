@@ -32,6 +32,7 @@ its model its share of the cores.  Needs the `dask` extra.
 """
 
 import contextlib
+import difflib
 import functools
 import logging
 import os
@@ -93,6 +94,47 @@ class RunnerUnavailable(RuntimeError):
 def is_dask(pipeline_args):
   """True for --runner dask, DaskRunner or Beam's full class name."""
   return runner_name(pipeline_args) in DASK_NAMES
+
+
+def pipeline_args_problem(args, own_flags=()):
+  """What is wrong with the options a Beam command passes to Beam (one line), or None.
+
+  A flag that neither the command (`own_flags`, its option strings) nor any of Beam's
+  PipelineOptions knows is a misspelling, not an option for Beam; --dask-address and
+  --dask-workers need --runner dask; --runner must name a runner Beam has.
+  """
+  pipeline_args = list(getattr(args, "pipeline_args", None) or [])
+  dask = is_dask(pipeline_args)
+  if not dask and (getattr(args, "dask_address", None) or getattr(args, "dask_workers", 0)):
+    return "--dask-address and --dask-workers need --runner dask"
+  if dask:
+    try:   # Registers DaskOptions (--dask_client_address, ...); a missing extra is told later.
+      import apache_beam.runners.dask.dask_runner  # noqa: F401  pylint: disable=unused-import
+    except (ImportError, AttributeError):   # Without distributed, Beam's module fails so.
+      pass
+  from apache_beam.options import pipeline_options as beam_options
+  parser = beam_options._BeamArgumentParser(allow_abbrev=False)  # pylint: disable=protected-access
+  classes = {}
+  for cls in beam_options.PipelineOptions.__subclasses__():   # As Beam collects them.
+    classes.setdefault(str(cls), cls)
+  for cls in classes.values():
+    cls._add_argparse_args(parser)  # pylint: disable=protected-access
+  _, unknown = parser.parse_known_args(pipeline_args)
+  names = [arg.split("=", 1)[0] for arg in unknown if arg.startswith("-")]
+  if names:
+    known = list(own_flags) + [flag for action in parser._actions   # pylint: disable=protected-access
+                               for flag in action.option_strings]
+    close = difflib.get_close_matches(names[0], known, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown option {names[0]}{hint}"
+  name = runner_name(pipeline_args)
+  if name and not dask:
+    from apache_beam.runners import runner as beam_runner
+    try:
+      beam_runner.create_runner(_flag_value(pipeline_args, RUNNER_FLAG))
+    except (ValueError, ImportError) as exc:
+      return f"--runner {_flag_value(pipeline_args, RUNNER_FLAG)}: {str(exc).splitlines()[0]}"
+  return None
 
 
 def _uses_dask(args):
@@ -274,7 +316,7 @@ _NOISY_LOGGERS = ("", "apache_beam.io.tfrecordio", "apache_beam.runners.common",
 
 # Errors the launcher turns into one line (pipelines/launch.one_line): Beam's
 # runners also log them with their traceback, which says nothing more.
-_REPORTED_ERRORS = ("ModelLoadError", "OutputWriteError")
+_REPORTED_ERRORS = ("ModelLoadError", "OutputWriteError", "KeyboardInterrupt")
 
 
 class _DropBeamNoise(logging.Filter):

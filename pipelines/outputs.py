@@ -58,6 +58,59 @@ def _fs():
   return FileSystems
 
 
+def check_output(path, example):
+  """Raises ValueError (one line, a usage error) when --output cannot name an output
+  prefix: empty, ending in a folder separator, or a folder that exists.
+
+  Args:
+    path: the --output value.
+    example: a file name to suggest inside a folder (e.g. 'preds.parquet').
+  """
+  text = os.fspath(path)
+  if not text.strip():
+    raise ValueError(f"--output is empty: give a name, e.g. {example}")
+  local = "://" not in text
+  if text.endswith("/") or posixpath.basename(text) in (".", "..") or (
+      local and os.path.isdir(text)):
+    raise ValueError(f"--output {text}: is a folder; give a name inside it, e.g. "
+                     f"{posixpath.join(text, example)}")
+
+
+def claim(prefix, owned_patterns, command, input_paths):
+  """Which inputs are this prefix's own outputs, after checking that the run may write it.
+
+  An input that is one of the prefix's files is an earlier output of the same command
+  (left out of the inputs: a folder holding its own outputs is read again without them),
+  or the run would replace it: refused.
+
+  Args:
+    prefix: the output prefix.
+    owned_patterns: glob tails of the files the prefix owns.
+    command: this run's command ('predict', 'embed', 'audioset').
+    input_paths: the inputs' absolute paths.
+
+  Returns:
+    set of the input paths to leave out.
+
+  Raises:
+    ValueError (one line, a usage error): the prefix holds another command's outputs,
+    or an output would replace an input.
+  """
+  directory, name = _split(prefix)
+  record = _read_json(_fs().join(directory, f".{name}{INPUTS_TAIL}")) or {}
+  earlier = (record.get("settings") or {}).get("command")
+  if earlier is not None and earlier != command:
+    raise ValueError(f"--output {prefix}: holds the outputs of `soundscope {earlier}`; give "
+                     f"{command} another --output (or remove them)")
+  owned = {path if "://" in path else os.path.abspath(path)
+           for path in listing.files_matching(prefix, *owned_patterns)}
+  own_inputs = owned.intersection(input_paths)
+  if own_inputs and earlier is None:
+    raise ValueError(f"--output {prefix}: would replace the input {sorted(own_inputs)[0]}; "
+                     f"choose another --output")
+  return own_inputs
+
+
 def _split(prefix):
   return _fs().split(prefix)
 
@@ -201,8 +254,11 @@ class StagedOutput:
         FileSystems.rename(old, trashed)
       FileSystems.rename(new, final)
     except Exception:
-      # The process lives: put the previous outputs back, as if nothing happened.
-      placed = [path for path in final if FileSystems.exists(path)]
+      # The process lives: put the previous outputs back, as if nothing happened.  Only
+      # what this run moved is taken away (its staged file is gone, its final is there):
+      # a path there already (a folder of the same name) is never deleted.
+      placed = [path for source, path in zip(new, final)
+                if not FileSystems.exists(source) and FileSystems.exists(path)]
       if placed:
         FileSystems.delete(placed)
       back = [(t, o) for t, o in zip(trashed, old) if FileSystems.exists(t)]

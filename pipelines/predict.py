@@ -70,7 +70,9 @@ def run_settings(args, loader, input_format):
   label_set = getattr(args, "label_set", None)
   return {"command": "predict", "model": loader.describe(), "model_files": loader.fingerprint(),
           "input_format": input_format, "per_window": args.per_window, "scores": args.scores,
-          "report": getattr(args, "report", None), "front_end": args.params,
+          "report": launch.comparable(getattr(args, "report", None), ("score_block_seconds",),
+                                      ("model_dir",)),
+          "front_end": launch.comparable(args.params, ("read_block_seconds",)),
           "labels": None if label_set is None else repr(label_set),
           "file_steps": _file_steps(args).settings()}
 
@@ -98,8 +100,16 @@ def run(args):
   options.quiet_logs()
   from soundscope.pipelines import merge, model_handlers, prediction, resume
   loader = model_handlers.ClassifierLoader(args.model, args.model_dir, args.model_factory)
+  # out.parquet -> errors in out-errors.parquet; the prefix owns both.
+  suffix = prediction.PARQUET_SUFFIX
+  base = args.output[:-len(suffix)] if args.output.endswith(suffix) else args.output
+  tail = args.output[len(base):]
+  # The prefix owns both layouts, so a rerun in either replaces the other.
+  owned = (tail, outputs.SHARD_NUMBERS + suffix, dead_letter.PARQUET_SUFFIX,
+           dead_letter.JSONL_SUFFIX, events.EVENTS_TAIL)
   try:
-    expansion = inputs.expand(args.input)
+    outputs.check_output(args.output, "preds" + suffix)
+    expansion = launch.without_own_outputs("predict", inputs.expand(args.input), base, owned)
     loader.check()   # Here, in one line, rather than as a traceback from a Beam worker.
   except (OSError, ValueError) as exc:
     print(f"soundscope predict: error: {exc}", file=sys.stderr)
@@ -118,13 +128,6 @@ def run(args):
       "duplicate_input", f"{item.path}: listed more than once"))
                   for item in expansion.duplicates] + early_errors
   params = args.params
-  # out.parquet -> errors in out-errors.parquet; the prefix owns both.
-  suffix = prediction.PARQUET_SUFFIX
-  base = args.output[:-len(suffix)] if args.output.endswith(suffix) else args.output
-  tail = args.output[len(base):]
-  # The prefix owns both layouts, so a rerun in either replaces the other.
-  owned = (tail, outputs.SHARD_NUMBERS + suffix, dead_letter.PARQUET_SUFFIX,
-           dead_letter.JSONL_SUFFIX, events.EVENTS_TAIL)
 
   def build(pipeline, todo, parts_dir, beacon_dir, run_time):
     if input_format == "tfrecord":

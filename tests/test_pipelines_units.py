@@ -5,7 +5,7 @@ import os
 import pytest
 
 from conftest import asset, blas_thread_counts
-from soundscope.pipelines import audioset, dead_letter, inputs, labels, options, outputs
+from soundscope.pipelines import audioset, dead_letter, inputs, labels, launch, options, outputs
 
 
 def _touch(path, data=b"x"):
@@ -99,6 +99,47 @@ def test_segment_times_must_be_a_real_interval(tmp_path, times):
     audioset.read_segments(csv_path)
 
 
+@pytest.mark.parametrize("content, says", [
+    (b"# YTID, start_seconds, end_seconds, positive_labels\n", "no segment rows"),
+    (b"fLaC\x00\xfd\xff binary", "not a segments CSV (byte 5 is not UTF-8 text)"),
+    (None, "cannot read the segments CSV: No such file or directory")])
+def test_a_segments_csv_without_segments_is_named(tmp_path, content, says):
+  csv_path = tmp_path / "segments.csv"
+  if content is not None:
+    csv_path.write_bytes(content)
+  with pytest.raises(ValueError) as raised:
+    audioset.read_segments(csv_path)
+  assert str(raised.value).startswith(f"{csv_path}: {says}")
+
+
+def test_resume_settings_name_the_model_folder_alike_and_leave_out_memory_flags(
+    tmp_path, monkeypatch):
+  """The same store named from elsewhere, or other --read-block/--score-block (memory
+  against overhead, the same numbers), compare equal; another --top-k does not."""
+  import argparse
+  from soundscope.cli import flags
+  from soundscope.configs import params as P
+  from soundscope.pipelines import model_handlers, predict
+  from support_store import yamnet_store
+  yamnet_store(tmp_path / "store")
+  (tmp_path / "elsewhere").mkdir()
+
+  def settings(model_dir, read_block, score_block, top_k=3):
+    args = argparse.Namespace(per_window=False, scores=False, labels=None,
+                              params=P.VggishParams(read_block_seconds=read_block),
+                              report=P.ReportOptions(model="yamnet", model_dir=model_dir,
+                                                     top_k=top_k,
+                                                     score_block_seconds=score_block))
+    loader = model_handlers.ClassifierLoader("yamnet", model_dir, None)
+    return launch.settings_of(predict.run_settings(args, loader, "audio"))
+
+  monkeypatch.chdir(tmp_path)
+  here = settings("store", 20.0, 60.0)
+  monkeypatch.chdir(tmp_path / "elsewhere")
+  assert settings("../store", 10.0, 30.0) == here
+  assert settings(str(tmp_path / "store"), 20.0, 60.0, top_k=2) != here
+
+
 def test_label_csv_rows_must_agree_and_inputs_without_a_row_are_counted(tmp_path):
   from soundscope.pipelines import embed
   _touch(str(tmp_path / "corpus" / "a.wav"))
@@ -188,18 +229,31 @@ def test_parts_are_reshuffled_wherever_workers_share_them(args, spread):
     options.discard_pipeline(pipeline)
 
 
-def test_beam_options_that_look_like_ours_reach_beam_unread():
+def test_beam_options_that_look_like_ours_reach_beam_unread(capsys):
   from apache_beam.options.pipeline_options import GoogleCloudOptions
   from soundscope.cli import main
   _, _, args = main.parse_command([
       "embed", "--input", "corpus/*.wav", "--output", "out/run", "--labels", "team=audio",
-      "--labels-csv", "labels.csv", "--num", "3"])
+      "--labels-csv", "labels.csv", "--direct_num_workers", "2"])
   assert args.labels_csv == "labels.csv"
-  # Dataflow's --labels is not our --labels-csv, and --num no abbreviation of --num-shards.
-  assert args.pipeline_args == ["--labels", "team=audio", "--num", "3"]
+  # Dataflow's --labels is not our --labels-csv.
+  assert args.pipeline_args == ["--labels", "team=audio", "--direct_num_workers", "2"]
   assert args.num_shards == 0
   beam_options = options.pipeline_options(args.pipeline_args)
   assert beam_options.view_as(GoogleCloudOptions).labels == ["team=audio"]
+  # An option neither takes is a usage error, not an abbreviation of --num-shards nor a
+  # flag Beam would only warn about.
+  for wrong, named in ((["--num", "3"], "unknown option --num"),
+                       (["--num-shard", "3"], "unknown option --num-shard (did you mean "
+                                              "--num-shards?)"),
+                       (["--runner", "nosuch"], "--runner nosuch: Unexpected pipeline runner"),
+                       (["--dask-workers", "2"], "--dask-address and --dask-workers need "
+                                                 "--runner dask")):
+    with pytest.raises(SystemExit) as raised:
+      main.parse_command(["embed", "--input", "corpus/*.wav", "--output", "out/run", *wrong])
+    assert raised.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"soundscope embed: error: {named}"), line
 
 
 def test_commit_replaces_every_old_shard(tmp_path):
