@@ -285,6 +285,7 @@ def test_an_empty_table_gives_a_page_saying_no_events(capsys, tmp_path):
     ("timezone", ["--timezone", "Mars/Olympus"]),
     ("top", ["--top-events"]),
     ("no folder", ["r.html", "its folder does not exist"]),
+    ("a folder", ["r.html", "is a folder; give a file name inside it"]),
 ])
 def test_unusable_input_is_one_line_exit_2(case, words, capsys, tmp_path):
   import pyarrow as pa
@@ -297,7 +298,8 @@ def test_unusable_input_is_one_line_exit_2(case, words, capsys, tmp_path):
           "nan": [str(tmp_path / "nan-events.parquet")],
           "timezone": [str(tmp_path / "ok-events.parquet"), "--timezone", "Mars/Olympus"],
           "top": [str(tmp_path / "ok-events.parquet"), "--top-events", "0"],
-          "no folder": [str(tmp_path / "ok-events.parquet")]}[case]
+          "no folder": [str(tmp_path / "ok-events.parquet")],
+          "a folder": [str(tmp_path / "ok-events.parquet")]}[case]
   if case == "windows":
     pq.write_table(pa.table({"source": ["a.wav"], "model": ["yamnet"], "start_seconds": [0.0],
                              "end_seconds": [0.975]}), tmp_path / "pred.parquet")
@@ -311,13 +313,15 @@ def test_unusable_input_is_one_line_exit_2(case, words, capsys, tmp_path):
     table = T.events_table(make_rows()[:3])
     table = table.set_column(6, "peak_score", pa.array([0.9, float("nan"), 0.7]))
     T.write_parquet(tmp_path / "nan-events.parquet", table)
-  elif case in ("timezone", "top", "no folder"):
+  elif case in ("timezone", "top", "no folder", "a folder"):
     T.write_parquet(tmp_path / "ok-events.parquet", T.events_table(make_rows()[:3]))
   output = tmp_path / ("absent" if case == "no folder" else ".") / "r.html"
+  if case == "a folder":
+    output.mkdir()
   status, out, err = report(capsys, *args, "-o", str(output))
   assert status == 2 and not out and len(err) == 1, (out, err)
   assert all(word in err[0] for word in words), err
-  assert not output.exists()
+  assert output.is_dir() if case == "a folder" else not output.exists()
 
 
 def test_hours_and_dates_follow_the_time_zone_across_daylight_saving():

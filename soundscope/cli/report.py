@@ -53,6 +53,10 @@ def run(args):
   if not os.path.isdir(folder):
     print(f"soundscope report: {args.output}: its folder does not exist", file=sys.stderr)
     return EXIT_BAD_INPUT
+  if os.path.isdir(args.output):
+    print(f"soundscope report: {args.output}: is a folder; give a file name inside it, e.g. "
+          f"{os.path.join(args.output, 'report.html')}", file=sys.stderr)
+    return EXIT_BAD_INPUT
   try:
     table, files = inputs.read_events(args.inputs, progress=not args.no_progress)
   except inputs.ReportInputError as exc:
