@@ -195,13 +195,14 @@ def export(table, directory, kind, sources=()):
   (transforms/event_tables.TableFolder), files in the order of `sources` then
   any other source of the table; each of `sources` gets its table, events or not."""
   from soundscope.transforms import event_tables
-  by_source = collections.defaultdict(list)
-  for source, event in event_tables.events_of_table(table):
+  by_source, times = collections.defaultdict(list), collections.defaultdict(list)
+  for source, event, utc in event_tables.events_of_table(table, with_times=True):
     by_source[source].append(event)
+    times[source].append(utc)
   order = list(dict.fromkeys(list(sources) + list(by_source)))
   with event_tables.TableFolder(directory, kind or "csv") as folder:
     for source in order:
-      folder.write(source, by_source.get(source, []))
+      folder.write(source, by_source.get(source, []), times.get(source))
 
 
 def scored_sources(row_paths):

@@ -146,6 +146,21 @@ def test_predict_events_give_classifys_events_with_utc_times_and_exports(archive
   for kind, reader in (("csv", T.read_csv), ("jsonl", T.read_jsonl)):
     pipeline_events.export(table, tmp_path / kind, kind)
     assert reader(tmp_path / kind / f"events.{kind}") == T.events_of_table(table)
+  # The csv and jsonl tables carry the events' UTC times, classify's the same as predict's.
+  import csv
+  with open(tmp_path / "csv" / "events.csv", newline="") as stream:
+    exported = [(r["start_utc"], r["end_utc"]) for r in csv.DictReader(stream)]
+  utc = [(r["start_utc"].strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+          r["end_utc"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")) for r in rows]
+  assert exported == utc and exported[0][0] == "2024-05-01T05:30:%09.6fZ" % rows[0]["start_seconds"]
+  with open(tmp_path / "jsonl" / "events.jsonl") as stream:
+    assert [(j["start_utc"], j["end_utc"]) for j in map(json.loads, stream)] == utc
+  dog = str(archive / "site" / CLIPS["1-100032-A-0.flac"])
+  assert run_cli(capsys, "classify", dog, "--model-dir", str(archive / "models"), "--labels",
+                 "esc10", "--events", "--start-time", "audiomoth", "--min-level", "-60",
+                 "--event-dir", str(tmp_path / "classify"), "--format", "jsonl")[0] == 0
+  with open(tmp_path / "classify" / "events.jsonl") as stream:
+    assert [(j["start_utc"], j["end_utc"]) for j in map(json.loads, stream)] == utc[:1]
 
 
 def T_iso(moment):

@@ -24,6 +24,7 @@ tables: EventTableError.
 
 import collections
 import csv
+import datetime
 import json
 import os
 
@@ -31,7 +32,9 @@ from soundscope.configs import params as P
 from soundscope.transforms import events as events_lib
 
 FIELDS = ("source", "label", "start_seconds", "end_seconds", "peak_score", "mean_score",
-          "windows")
+          "windows", "start_utc", "end_utc")
+# start_utc/end_utc of the CSV and JSONL tables: ISO 8601 UTC with microseconds, e.g.
+# 2024-05-01T05:30:12.480000Z; empty (CSV) or null (JSONL) when the file's start is unknown.
 RAVEN_COLUMNS = ("Selection", "View", "Channel", "Begin Time (s)", "End Time (s)",
                  "Low Freq (Hz)", "High Freq (Hz)", "Annotation", "Peak Score", "Mean Score",
                  "Windows")
@@ -99,15 +102,37 @@ def _plain(label):
 
 # ---------------------------------------------------------------- CSV, JSONL
 
-def write_csv(stream, source, events, header=True):
-  """Writes the rows of one file's events (FIELDS), after a header line when header."""
+def write_csv(stream, source, events, header=True, times=None):
+  """Writes the rows of one file's events (FIELDS), after a header line when header.
+
+  times: per event, (start_utc, end_utc) aware datetimes, or None when unknown (utc_times).
+  """
   writer = csv.writer(stream, lineterminator="\n")
   if header:
     writer.writerow(FIELDS)
-  for event in events:
+  for event, (start_utc, end_utc) in zip(events, times or _no_times(events)):
     writer.writerow([os.fspath(source), event.label, repr(event.start_seconds),
                      repr(event.end_seconds), repr(event.peak_score), repr(event.mean_score),
-                     event.windows])
+                     event.windows, _iso(start_utc) or "", _iso(end_utc) or ""])
+
+
+def utc_times(events, file_start_utc):
+  """Per event, (start_utc, end_utc): the file's start (aware datetime) plus its seconds;
+  None without a start."""
+  if file_start_utc is None:
+    return None
+  return [(file_start_utc + datetime.timedelta(seconds=event.start_seconds),
+           file_start_utc + datetime.timedelta(seconds=event.end_seconds)) for event in events]
+
+
+def _no_times(events):
+  return [(None, None)] * len(events)
+
+
+def _iso(moment):
+  if moment is None:
+    return None
+  return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _from_fields(row, where):
@@ -126,10 +151,11 @@ def read_csv(path):
     return [_from_fields(row, f"{path}:{reader.line_num}") for row in reader]
 
 
-def write_jsonl(stream, source, events):
-  """Writes one JSON object (FIELDS) per event of one file."""
-  for event in events:
-    stream.write(json.dumps({"source": os.fspath(source), **event.as_dict()}) + "\n")
+def write_jsonl(stream, source, events, times=None):
+  """Writes one JSON object (FIELDS) per event of one file (times: as write_csv)."""
+  for event, (start_utc, end_utc) in zip(events, times or _no_times(events)):
+    stream.write(json.dumps({"source": os.fspath(source), **event.as_dict(),
+                             "start_utc": _iso(start_utc), "end_utc": _iso(end_utc)}) + "\n")
 
 
 def read_jsonl(path):
@@ -241,12 +267,13 @@ class TableFolder:
       if kind == "csv":
         write_csv(self.combined, "", [], header=True)
 
-  def write(self, source, events):
-    """Adds one audio file's [Event] (its own table for raven and audacity)."""
+  def write(self, source, events, times=None):
+    """Adds one audio file's [Event] (its own table for raven and audacity); times: per
+    event (start_utc, end_utc), or None (utc_times), for the csv and jsonl tables."""
     if self.kind == "csv":
-      write_csv(self.combined, source, events, header=False)
+      write_csv(self.combined, source, events, header=False, times=times)
     elif self.kind == "jsonl":
-      write_jsonl(self.combined, source, events)
+      write_jsonl(self.combined, source, events, times)
     else:
       raven = self.kind == "raven"
       with open(self._unique(source, RAVEN_SUFFIX if raven else AUDACITY_SUFFIX), "w",
@@ -339,8 +366,13 @@ def read_parquet(path):
     raise EventTableError(f"{path}: columns of the wrong type: {exc}") from None
 
 
-def events_of_table(table):
-  """[(source, Event)] of an events table, in row order (the Parquet side of a round trip)."""
-  return [(str(row["source"]), events_lib.Event(
-      row["label"], row["start_seconds"], row["end_seconds"], row["peak_score"],
-      row["mean_score"], row["windows"])) for row in table.to_pylist()]
+def events_of_table(table, with_times=False):
+  """[(source, Event)] of an events table, in row order (the Parquet side of a round trip);
+  with_times: [(source, Event, (start_utc, end_utc))], aware datetimes or None."""
+  found = []
+  for row in table.to_pylist():
+    event = (str(row["source"]), events_lib.Event(
+        row["label"], row["start_seconds"], row["end_seconds"], row["peak_score"],
+        row["mean_score"], row["windows"]))
+    found.append(event + ((row["start_utc"], row["end_utc"]),) if with_times else event)
+  return found

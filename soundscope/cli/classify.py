@@ -230,6 +230,7 @@ def _run(args, params, rules, tables, levels, starts):
   from soundscope.models import file_events, label_sets, scoring
   from soundscope.models.store import files as store
   from soundscope.models.store import registry
+  from soundscope.transforms import event_tables
   try:
     model = registry.load_classifier(args.model, args.model_dir)
   except store.ModelNotFoundError as exc:
@@ -257,7 +258,7 @@ def _run(args, params, rules, tables, levels, starts):
     if rules is not None:
       events = file_events.file_events(model, result, resolved, rules)
       if tables is not None:
-        tables.write(path, events)
+        tables.write(path, events, event_tables.utc_times(events, found.get(path)))
       if not args.per_window:
         result = scoring.without_windows(result)
     result = label_sets.reported(result, resolved)
