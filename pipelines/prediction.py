@@ -73,9 +73,11 @@ def read_records(item):
   index = -1
   try:
     with open(item.path, "rb") as handle:   # Checks framing and CRCs, as tf.data does.
-      for index, serialized in enumerate(tfrecords.read_records(handle)):
+      for index, serialized in enumerate(tfrecords.read_records(handle, yield_damaged=True)):
         yield "input", 1
         try:
+          if isinstance(serialized, tfrecords.DamagedRecordError):
+            raise serialized   # Its payload only: the records after it are read.
           record = records.decode(serialized)
         except ValueError as exc:
           key = f"{item.video_id}#{index}"

@@ -264,6 +264,30 @@ def test_embedding_tfrecords_are_scored_without_audio(tmp_path, capsys):
   assert f"records: {total} in = {len(rows)} written + 2 errors (all accounted for)" in out
 
 
+def test_a_record_failing_its_payload_crc_is_one_error_and_the_records_after_it_are_read(
+    tmp_path, capsys):
+  """A flipped byte inside a record's payload (its length intact) loses that record only."""
+  from soundscope.pipelines import tfrecords
+  (source,) = _first_eval_records(1)
+  data = bytearray(open(source, "rb").read())
+  with open(source, "rb") as handle:
+    offsets = list(tfrecords.record_offsets(handle))
+  assert len(offsets) >= 3
+  data[offsets[1] + 12 + 20] ^= 0xFF                # 20 bytes into record 1's payload.
+  damaged = tmp_path / "flipped.tfrecord"
+  damaged.write_bytes(bytes(data))
+  output = tmp_path / "flipped.parquet"
+  status, out = _predict(capsys, "--input", str(damaged), "--output", str(output))
+  assert status == 0, out
+  records = sorted(pd.read_parquet(output)["record"])
+  assert records == [i for i in range(len(offsets)) if i != 1]
+  errors = pd.read_parquet(tmp_path / "flipped-errors.parquet")
+  assert list(errors["error_type"]) == ["bad_record"]
+  assert errors["message"][0] == f"{damaged}: record 1: its payload fails its CRC check"
+  assert (f"records: {len(offsets)} in = {len(offsets) - 1} written + 1 errors "
+          f"(all accounted for)") in out
+
+
 class _NoMetrics:
   def metrics(self):
     raise NotImplementedError("this runner keeps its metrics")
