@@ -107,6 +107,8 @@ def pipeline_args_problem(args, own_flags=()):
   dask = is_dask(pipeline_args)
   if not dask and (getattr(args, "dask_address", None) or getattr(args, "dask_workers", 0)):
     return "--dask-address and --dask-workers need --runner dask"
+  if not pipeline_args:   # Nothing for Beam: its options need not be imported to say so.
+    return None
   if dask:
     try:   # Registers DaskOptions (--dask_client_address, ...); a missing extra is told later.
       import apache_beam.runners.dask.dask_runner  # noqa: F401  pylint: disable=unused-import

@@ -73,7 +73,7 @@ def parse_command(argv):
   if passes_unknown:
     sub_args, unknown = sub.parse_known_args(rest)
     sub_args.pipeline_args = unknown
-    options.quiet_logs()   # Beam logs at its import, which the check below makes.
+    options.quiet_logs()   # Beam logs at its import, which the check may make.
     problem = options.pipeline_args_problem(
         sub_args, [flag for action in sub._actions for flag in action.option_strings])
     if problem:   # One line, as the commands' own usage errors.
