@@ -33,6 +33,9 @@ STREAM_QUEUE_BLOCKS = 600               # Blocks waiting for the capture thread 
 # Clock.
 MAX_CLOCK_DRIFT_SECONDS = 2.0           # A live window's UTC end may stray this far from the wall
                                         # clock; beyond it the clock is reset to the wall clock.
+CLOCK_SCALE_TOLERANCE_SECONDS = 0.001   # A window whose UTC span differs from its audio's length
+                                        # by more (squeezed onto the wall clock) has its audio's
+                                        # times scaled onto its UTC span (runtime/windows.AudioClock).
 
 # Live events.
 WINDOW_MEMORY = 2000                    # Capture windows remembered for event times and saved audio.
@@ -46,7 +49,8 @@ MQTT_QOS = 1                            # At least once; the outbox and paho's q
 MQTT_KEEPALIVE_SECONDS = 15
 MQTT_RECONNECT_MIN_SECONDS = 0.5
 MQTT_RECONNECT_MAX_SECONDS = 10.0
-MQTT_OUTBOX_FILE = "mqtt-outbox.sqlite3"
+MQTT_OUTBOX_FILE = "mqtt-outbox-{key}.sqlite3"   # One per destination; key: 12 hex digits of
+                                        # the SHA-256 of runtime/mqtt.destination().
 MQTT_OUTBOX_MAX_MESSAGES = 10000        # Undelivered messages kept; past it the oldest are dropped.
 MQTT_DISCOVERY_PREFIX = "homeassistant"
 MQTT_DEFAULT_PREFIX = "soundscope"

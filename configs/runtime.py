@@ -25,6 +25,7 @@ BLAS_THREADS = 1                # While monitoring: a window's matrix products a
 
 # Output.
 RECORD_FILE_PATTERN = "record_{stamp}.wav"     # stamp: UTC, e.g. 20261126T170501.123Z.
+RECORD_TAKEN_PATTERN = "record_{stamp}_{number}.wav"   # When that name is taken: number 2, 3, ...
 RECORD_STAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"
 
 # Web page.
@@ -33,6 +34,7 @@ DEFAULT_HOST = "127.0.0.1"      # Loopback: the page and its form are not expose
 # cannot reach it through DNS rebinding (its own name resolving to 127.0.0.1).
 LOOPBACK_HOST_NAMES = ("127.0.0.1", "localhost", "[::1]")
 DEFAULT_PORT = 8000
+MIN_PORT, MAX_PORT = 1, 65535   # TCP ports a server URL may name; --port also takes 0 (any free).
 EVENTS_PAGE_COUNT = 10          # /events shows the last ten predictions, as the seed did.
 EVENT_HISTORY = 100             # Predictions kept in memory for /api/events.
 SSE_KEEPALIVE_SECONDS = 15.0    # Comment lines keep proxies from closing an idle event stream.
@@ -58,9 +60,12 @@ CONFIG_FILE = "devicehive.json"       # Written with mode 0600: it holds the ref
 OUTBOX_FILE = "outbox.sqlite3"
 
 
+STATE_DIR_ENV = "SOUNDSCOPE_STATE_DIR"
+
+
 def default_state_dir():
   """Where the configuration and the outbox live: $SOUNDSCOPE_STATE_DIR or ~/.config/soundscope."""
-  return os.environ.get("SOUNDSCOPE_STATE_DIR") or os.path.join(
+  return os.environ.get(STATE_DIR_ENV) or os.path.join(
       os.path.expanduser("~"), ".config", "soundscope")
 
 

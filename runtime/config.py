@@ -20,6 +20,7 @@ from soundscope.util import atomic
 SECRET_FIELDS = ("refresh_token", "password")
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9-]{1,128}$")   # DeviceHive: letters, digits and dashes.
 _NAME_MAX = 128
+_PORTS = f"{S.MIN_PORT}-{S.MAX_PORT}"
 
 
 class ConfigError(ValueError):
@@ -59,8 +60,10 @@ class DeviceHiveConfig:
     """Raises ConfigError listing every invalid field; returns self when valid."""
     errors = {}
     if self.server_url:
-      parts = urllib.parse.urlsplit(self.server_url)
-      if "@" in parts.netloc:
+      parts, problem = _parsed(self.server_url)
+      if problem:
+        errors["server_url"] = problem
+      elif "@" in parts.netloc:
         errors["server_url"] = ("give the login and password in their own fields, "
                                 "not in the URL")
       elif parts.scheme not in S.REST_SCHEMES + S.WEBSOCKET_SCHEMES or not parts.netloc:
@@ -122,7 +125,14 @@ def url_credentials(url):
 
   A server URL with credentials is split: the URL is stored and shown without
   them, the password is kept as the secret it is.
+
+  Raises:
+    ConfigError: {"server_url": why} for a URL that cannot be read (a broken
+      IPv6 address, a port that is not a number in 1-65535).
   """
+  problem = _parsed(url)[1] if url else None
+  if problem:
+    raise ConfigError({"server_url": problem})
   clean, user, password = credentials.split_url(url)
   fields = {"server_url": clean}
   if user:
@@ -132,6 +142,18 @@ def url_credentials(url):
   return fields
 
 
+def _parsed(url):
+  """A URL -> (urllib.parse.SplitResult or None, None or why it cannot be used)."""
+  try:
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port
+  except ValueError as exc:    # "Invalid IPv6 URL", "Port out of range 0-65535", ...
+    return None, f"not a valid URL ({exc}); the port must be {_PORTS}"
+  if port == 0:
+    return None, f"the port must be {_PORTS}"
+  return parts, None
+
+
 def same_server(old_url, new_url):
   """True when two server URLs reach the same host and port (REST and WebSocket alike).
 
@@ -139,11 +161,11 @@ def same_server(old_url, new_url):
   """
   if not old_url:
     return True
-  old, new = urllib.parse.urlsplit(old_url), urllib.parse.urlsplit(new_url)
   try:
+    old, new = urllib.parse.urlsplit(old_url), urllib.parse.urlsplit(new_url)
     old_port = old.port or S.DEFAULT_PORTS.get(old.scheme)
     new_port = new.port or S.DEFAULT_PORTS.get(new.scheme)
-  except ValueError:     # A port that is not a number: validate() names the URL.
+  except ValueError:     # A port that is not a number, a broken URL: validate() names it.
     return False
   return (old.hostname or "").lower() == (new.hostname or "").lower() and old_port == new_port
 

@@ -24,12 +24,12 @@ reconnects: the timeline jumps there, as a new file would start.
 """
 
 import collections
-import datetime
 
 import numpy as np
 
 from soundscope.configs import params as P
 from soundscope.configs import runtime as S
+from soundscope.runtime import windows as windows_lib
 from soundscope.transforms import audio
 from soundscope.transforms import levels
 
@@ -41,7 +41,9 @@ Heard.__doc__ = """One capture window as the models heard it.
     piece of the stream it completed; saved with --save-path).
   start_seconds, end_seconds: the piece's bounds, seconds of audio since the
     capture started (16 kHz samples / 16000).
-  start_utc, end_utc: the same on the capture window's clock (None when unknown).
+  start_utc, end_utc: the same on the capture windows' clock (runtime/windows.AudioClock:
+    within a window squeezed onto the wall clock, audio is scaled onto its UTC span),
+    None when unknown.
   windows: classifier.WindowScores of the model windows the piece completed
     (times in seconds since the capture started), or None when none did.
   levels: float64 [w] RMS dBFS of those windows' samples, or None.
@@ -153,6 +155,7 @@ class Listener:
     self.models = ModelWindows(classifier)
     self._resampler = None
     self._origin = 0          # 16 kHz sample index of the stream's first sample.
+    self.clock = windows_lib.AudioClock()    # The capture windows' audio -> UTC.
     self.restarts = 0         # Times the stream restarted after lost audio or a reconnection.
 
   def resample(self, window, restart=False, last=False):
@@ -175,14 +178,17 @@ class Listener:
                                / window.rate))
       self.models.reset(self._origin)
     first = self._origin + self._resampler.samples_out
+    self.clock.add(window.first_frame / float(window.rate),
+                   (window.first_frame + window.samples.shape[0]) / float(window.rate),
+                   window.start_utc, window.end_utc)
     mono = audio.to_mono(window.samples.astype(np.float64) / S.INT16_SCALE)
     samples = self._resampler.add(mono)
     if last:
       samples = np.concatenate([samples, self._resampler.finish()])
     rate = float(self.params.sample_rate_hz)
     start, end = first / rate, (first + len(samples)) / rate
-    return Heard(np.asarray(samples, np.float32), start, end, _utc(window, start),
-                 _utc(window, end), None, None, restarted, ended)
+    return Heard(np.asarray(samples, np.float32), start, end, self.clock.utc(start),
+                 self.clock.utc(end), None, None, restarted, ended)
 
   def score(self, heard, last=False):
     """Heard from resample -> the same with the model windows its samples completed."""
@@ -211,10 +217,3 @@ class Listener:
     samples = resampler.finish().astype(np.float32)
     return Ending(*joined(self.models.add(samples), self.models.finish()), samples)
 
-
-def _utc(window, seconds):
-  """Seconds of audio since the capture started -> UTC on the window's clock (or None)."""
-  if window.start_utc is None:
-    return None
-  return window.start_utc + datetime.timedelta(
-      seconds=seconds - window.first_frame / float(window.rate))

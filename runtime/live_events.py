@@ -22,13 +22,13 @@ the refined one).  An announced event that does not stand when it closes
 an event.  An event of an exclusive label ends once every event that can
 overlap it has closed.  When the stream restarts (audio lost, a source
 reconnected) the events open so far end with the old stream.  Times: seconds
-of audio since the capture started, and UTC through the capture windows' clock
-(runtime/windows.py, which follows the wall clock for live sources).
+of audio since the capture started, and UTC through the windows' pieces
+(runtime/windows.AudioClock: a time inside a piece lies between its UTC start
+and end, scaled when the capture squeezed the window onto the wall clock), so
+an event never ends before it starts and never lies outside its windows.
 """
 
-import bisect
 import collections
-import datetime
 import logging
 
 import numpy as np
@@ -38,6 +38,7 @@ from soundscope.configs import monitoring as M
 from soundscope.configs import params as P
 from soundscope.models import label_sets
 from soundscope.runtime import prediction
+from soundscope.runtime import windows
 from soundscope.transforms import events as events_lib
 from soundscope.transforms import level_bounds
 
@@ -45,23 +46,19 @@ log = logging.getLogger(__name__)
 
 
 class _Clock:
-  """Seconds of audio -> UTC, through the capture windows' (start seconds, start UTC)."""
+  """Seconds of audio -> UTC through the windows' pieces (runtime/windows.AudioClock: a
+  time inside a piece lies between its UTC start and end), and the saved files."""
 
   def __init__(self):
-    self._seconds = collections.deque(maxlen=M.WINDOW_MEMORY)
-    self._anchors = collections.deque(maxlen=M.WINDOW_MEMORY)
+    self._clock = windows.AudioClock(M.WINDOW_MEMORY)
     self._saved = collections.deque(maxlen=M.WINDOW_MEMORY)
 
-  def add(self, start_seconds, end_seconds, start_utc, record_path):
-    self._seconds.append(start_seconds)
-    self._anchors.append(start_utc)
+  def add(self, start_seconds, end_seconds, start_utc, end_utc, record_path):
+    self._clock.add(start_seconds, end_seconds, start_utc, end_utc)
     self._saved.append((start_seconds, end_seconds, record_path))
 
   def utc(self, seconds):
-    if not self._anchors or self._anchors[0] is None:
-      return None
-    index = max(0, bisect.bisect_right(list(self._seconds), seconds) - 1)
-    return self._anchors[index] + datetime.timedelta(seconds=seconds - self._seconds[index])
+    return self._clock.utc(seconds)
 
   def saved(self, start, end):
     """Saved window files overlapping [start, end] seconds (end None: open)."""
@@ -131,6 +128,9 @@ class LiveEvents:
       record_path: its saved file, or None.
     """
     notices = []
+    # Known first: the old stream's last times (its held-back end) stop at this start.
+    self._clock.add(heard.start_seconds, heard.end_seconds, heard.start_utc, heard.end_utc,
+                    record_path)
     if heard.restarted:
       if self._started:
         notices += self._finish_stream(heard.ended)
@@ -138,7 +138,6 @@ class LiveEvents:
       self._last_window = heard.start_seconds
       if self._levels:
         self._track = level_bounds.LevelTrack(heard.start_seconds)
-    self._clock.add(heard.start_seconds, heard.end_seconds, heard.start_utc, record_path)
     if self._track is not None:
       self._track.add(heard.samples)
     return notices + self._push(heard.windows, heard.levels)

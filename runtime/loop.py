@@ -42,11 +42,18 @@ class LoopError(Exception):
 def save_window(directory, start_utc, samples16, rate):
   """Writes int16 [n] samples as a 16-bit wav record_<UTC start>.wav; returns its path.
 
-  Encoded in memory, then written to a temporary name and renamed, so a reader
-  never sees half a file and a full disk is an OSError naming it (libsndfile
-  writing to the file itself says only "System error").
+  Never overwrites: when that name is taken (two windows starting in the same
+  millisecond, as a source faster than real time squeezed onto the wall clock
+  can give), the file is record_<UTC start>_2.wav, _3, ...  Encoded in memory,
+  then written to a temporary name and renamed, so a reader never sees half a
+  file and a full disk is an OSError naming it (libsndfile writing to the file
+  itself says only "System error").
   """
+  number = 1
   path = os.path.join(directory, prediction.record_name(start_utc))
+  while os.path.lexists(path):
+    number += 1
+    path = os.path.join(directory, prediction.record_name(start_utc, number))
   encoded = io.BytesIO()
   soundfile.write(encoded, np.asarray(samples16, np.int16), rate, subtype="PCM_16", format="WAV")
   atomic.write_bytes(path, encoded.getvalue())
@@ -196,8 +203,7 @@ class Loop:
       if window is None:
         break
       if window.dropped_frames:
-        log.warning("the classifier fell behind: %.2f s of audio dropped before this window",
-                    window.dropped_frames / window.rate)
+        self._say_dropped(window)
       restart = gap or bool(window.dropped_frames) or window.restarted
       try:
         event, heard = self._classify(window, restart)
@@ -213,6 +219,17 @@ class Loop:
       gap = False
     self._end_stream()
     return self.processed
+
+  def _say_dropped(self, window):
+    """One warning line for audio lost before a window: the input's restart (a network
+    stream reconnected and its old connection's audio was dropped) or the classifier
+    falling behind."""
+    lost = window.dropped_frames / window.rate
+    if window.restarted:
+      log.warning("the input restarted: %.2f s of audio from before the restart dropped; "
+                  "a new stream starts with this window", lost)
+    else:
+      log.warning("the classifier fell behind: %.2f s of audio dropped before this window", lost)
 
   def _end_stream(self):
     """The source ended: the stream's held-back end and last model windows, to the events."""

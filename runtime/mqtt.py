@@ -35,8 +35,10 @@ refuses stop the command with one line; a broker it cannot reach yet is said
 once and retried (monitoring starts anyway, the outbox keeps the events).
 """
 
+import hashlib
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -51,6 +53,10 @@ log = logging.getLogger(__name__)
 
 class MqttUrlError(ValueError):
   """An --mqtt URL that cannot be used; one line."""
+
+
+class MqttLabelError(ValueError):
+  """Two labels whose topic-safe names (slug) are one: they would share topics and ids."""
 
 
 class MqttRefused(ValueError):
@@ -75,11 +81,28 @@ def parse_url(url):
                        f"${M.MQTT_USERNAME_ENV} and ${M.MQTT_PASSWORD_ENV}")
   if not parts.hostname:
     raise MqttUrlError(f"--mqtt {_public(url)}: no host")
+  if port == 0:
+    raise MqttUrlError(f"--mqtt {_public(url)}: the port must be 1-65535")
   prefix = parts.path.strip("/") or M.MQTT_DEFAULT_PREFIX
   if "#" in url or "+" in prefix or "//" in prefix or parts.query:
     raise MqttUrlError(f"--mqtt {_public(url)}: the topic prefix {prefix!r} may not hold "
                        f"'#', '+' or empty levels")
   return parts.hostname, port or M.MQTT_DEFAULT_PORT, prefix
+
+
+def destination(host, port, prefix, node):
+  """Where a message goes: 'mqtt://host:port/PREFIX node NODE' (each outbox row says it)."""
+  return f"mqtt://{host}:{int(port)}/{prefix} node {node}"
+
+
+def outbox_path(state_dir, host, port, prefix, node):
+  """The outbox of one destination: <state_dir>/mqtt-outbox-<12 hex digits>.sqlite3.
+
+  Messages queued for one broker, prefix and node wait in their own file, for
+  the next run with that destination; another destination never gets them.
+  """
+  key = hashlib.sha256(destination(host, port, prefix, node).encode()).hexdigest()[:12]
+  return os.path.join(state_dir, M.MQTT_OUTBOX_FILE.format(key=key))
 
 
 def _public(url):
@@ -96,6 +119,18 @@ def slug(label):
   """A label as one topic level and HA object id: lower case, runs of other than
   letters and digits as '_' ('Chicken, rooster' -> 'chicken_rooster')."""
   return re.sub(r"[^a-z0-9]+", "_", str(label).lower()).strip("_") or "label"
+
+
+def check_labels(labels):
+  """Raises MqttLabelError (one line naming both) when two labels have one slug: they
+  would share a state topic and a Home Assistant unique_id."""
+  seen = {}
+  for label in labels:
+    other = seen.setdefault(slug(label), label)
+    if other != label:
+      raise MqttLabelError(f"--mqtt: the labels {other!r} and {label!r} share the topic "
+                           f"name {slug(label)!r} (topics and Home Assistant ids would be "
+                           f"one); rename one in the label set")
 
 
 class Topics:
@@ -137,12 +172,16 @@ class MqttSink(sinks.Sink):
     host, port, prefix: the broker and the topic prefix.
     node: node id in the topics and discovery.
     labels: the label names reported (a discovery config and a state each).
-    outbox_path: the outbox's sqlite file.
+    outbox_path: the outbox's sqlite file (outbox_path(): one per destination); rows
+      queued there for another destination are dropped at the start, never sent.
     windows: also publish every window on PREFIX/NODE/window.
     username, password: broker credentials, or None.
     capacity: most messages kept undelivered.
     client_id: MQTT client id (default soundscope-NODE).
     reconnect_min, reconnect_max: paho's reconnection backoff, seconds.
+
+  Raises:
+    MqttLabelError: two labels share a topic-safe name (check_labels).
   """
   name = "mqtt"
 
@@ -151,11 +190,14 @@ class MqttSink(sinks.Sink):
                client_id=None, reconnect_min=M.MQTT_RECONNECT_MIN_SECONDS,
                reconnect_max=M.MQTT_RECONNECT_MAX_SECONDS):
     import paho.mqtt.client as paho   # Imported here: only --mqtt needs it (extra "live").
+    check_labels(labels)
     self.host, self.port = host, int(port)
     self.topics = Topics(prefix, node)
+    self.destination = destination(host, port, prefix, node)
     self.labels = list(labels)
     self.windows = windows
     self.outbox = outbox_lib.Outbox(outbox_path, capacity)
+    self._drop_foreign()
     self._states = {label: M.MQTT_PAYLOAD_OFF for label in self.labels}
     self._acked = set()
     self._cond = threading.Condition()
@@ -184,6 +226,18 @@ class MqttSink(sinks.Sink):
     client.loop_start()
     self._thread = threading.Thread(target=self._run, name="soundscope-mqtt", daemon=True)
     self._thread.start()
+
+  def _drop_foreign(self):
+    """Drops (counted, said in one line) the rows an earlier run queued for another
+    destination (or without one): this broker must not get them."""
+    foreign = {}
+    for seq, body in self.outbox.peek(len(self.outbox)):
+      if body.get("destination") != self.destination:
+        foreign.setdefault(body.get("destination") or "an unknown destination", []).append(seq)
+    if foreign:
+      count = self.outbox.discard([seq for seqs in foreign.values() for seq in seqs])
+      log.warning("MQTT: %d message(s) in %s were queued for %s, not %s; dropped, not sent",
+                  count, self.outbox.path, " and ".join(sorted(foreign)), self.destination)
 
   @classmethod
   def from_url(cls, url, node, labels, outbox_path, windows=False, password=None,
@@ -224,7 +278,8 @@ class MqttSink(sinks.Sink):
     self._queue(self.topics.event(notice.label), json.dumps(notice.to_dict()), retain=False)
 
   def _queue(self, topic, payload, retain):
-    dropped = self.outbox.put({"topic": topic, "payload": payload, "retain": retain})
+    dropped = self.outbox.put({"topic": topic, "payload": payload, "retain": retain,
+                               "destination": self.destination})
     if dropped and not self._dropping:
       self._dropping = True
       log.warning("MQTT: the outbox is full (%d messages); the oldest are dropped and "

@@ -129,6 +129,18 @@ class Outbox:
     """Removes an entry the server refused for good (e.g. 400) and counts it."""
     self._remove(seq, "rejected")
 
+  def discard(self, seqs):
+    """Removes entries that must not be sent (meant for another destination) in one
+    transaction and counts them as dropped; returns how many were still queued."""
+    seqs = [int(seq) for seq in seqs]
+    with self._lock, self._db:
+      self._db.execute("BEGIN IMMEDIATE")
+      removed = sum(self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,)).rowcount
+                    for seq in seqs if seq != self._claimed)
+      if removed:
+        self._bump("dropped", removed)
+      return removed
+
   def _remove(self, seq, counter):
     """Ends any claim on `seq`, deletes it and adds it to `counter` if it was still queued."""
     with self._lock, self._db:

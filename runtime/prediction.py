@@ -18,10 +18,13 @@ def devicehive_timestamp(moment):
   return iso_utc(moment)[:-1]
 
 
-def record_name(start_utc):
-  """File name of a saved window: record_<UTC start, e.g. 20261126T170501.123Z>.wav."""
+def record_name(start_utc, number=1):
+  """File name of a saved window: record_<UTC start, e.g. 20261126T170501.123Z>.wav, or
+  record_<UTC start>_<number>.wav for number 2, 3, ... (that millisecond's name was taken)."""
   start_utc = start_utc.astimezone(datetime.timezone.utc)
   stamp = start_utc.strftime("%Y%m%dT%H%M%S.") + f"{start_utc.microsecond // 1000:03d}Z"
+  if number > 1:
+    return S.RECORD_TAKEN_PATTERN.format(stamp=stamp, number=number)
   return S.RECORD_FILE_PATTERN.format(stamp=stamp)
 
 

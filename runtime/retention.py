@@ -18,11 +18,12 @@ from soundscope.runtime import history as history_lib
 
 log = logging.getLogger(__name__)
 
-_RECORD = re.compile(r"^record_\d{8}T\d{6}\.\d{3}Z\.wav$")
+_RECORD = re.compile(r"^record_\d{8}T\d{6}\.\d{3}Z(_[1-9]\d{0,8})?\.wav$")
 
 
 def is_record_name(name):
-  """True for a saved window's file name (record_20261126T170501.123Z.wav)."""
+  """True for a saved window's file name (record_20261126T170501.123Z.wav, or
+  record_20261126T170501.123Z_2.wav when that millisecond's name was taken)."""
   return bool(_RECORD.match(name))
 
 

@@ -194,7 +194,9 @@ class SinkSet:
           getattr(sink, method)(item)
           self._works(sink)
         except OutputClosed as exc:
-          log.warning("sink %s: %s; it gets no more predictions", sink.name, exc)
+          # The console's reader left (`| head -3`): expected, so quiet (-v says it).
+          level = logging.INFO if sink.name == ConsoleSink.name else logging.WARNING
+          log.log(level, "sink %s: %s; it gets no more predictions", sink.name, exc)
           self.sinks.remove(sink)
           self.closed.append(sink)
         except Exception as exc:  # A destination's failure is reported, not fatal.

@@ -336,13 +336,27 @@ def network_url(spec):
   when spec is not a URL; SourceError for a scheme soundscope does not read."""
   if "://" not in spec:
     return None
-  scheme = urllib.parse.urlsplit(spec).scheme.lower()
+  try:
+    parts = urllib.parse.urlsplit(spec)
+    port = parts.port
+  except ValueError as exc:   # A broken IPv6 address, a port not in 0-65535.
+    raise pcm.SourceError(f"--input {_shown(spec)}: not a valid URL ({exc}); a port is "
+                          f"1-65535", usage=True) from None
+  if port == 0:
+    raise pcm.SourceError(f"--input {_shown(spec)}: a port is 1-65535", usage=True)
+  scheme = parts.scheme.lower()
   if scheme not in M.NETWORK_SCHEMES:
     raise pcm.SourceError(f"--input {spec}: unknown scheme {scheme!r}; streams are "
                       f"{', '.join(s + '://' for s in M.NETWORK_SCHEMES)}", usage=True)
   if scheme == M.ICECAST_SCHEME:
     return "http" + spec[len(scheme):]
   return spec
+
+
+def _shown(url):
+  """A URL that may not parse, as it may be shown: without anything before an '@'."""
+  scheme, _, rest = url.partition("://")
+  return f"{scheme}://{rest.rpartition('@')[2]}" if "@" in rest.split("/", 1)[0] else url
 
 
 def open_source(spec, device=None, rate=None, channels=1, duration_seconds=None,

@@ -10,11 +10,14 @@ continuous 16 kHz stream through the shared transforms (transforms.audio.to_mono
 and StreamResampler), never a second implementation.
 """
 
+import bisect
+import collections
 import dataclasses
 import datetime
 
 import numpy as np
 
+from soundscope.configs import monitoring as M
 from soundscope.configs import runtime as S
 
 
@@ -146,6 +149,60 @@ class WindowBuffer:
 
   def _utc(self, frame):
     return self.stream_start_utc + datetime.timedelta(seconds=frame / self.rate)
+
+
+class AudioClock:
+  """Seconds of audio -> UTC, through spans of audio whose UTC bounds are known.
+
+  Each span (a capture window, or a window's 16 kHz piece) maps its audio
+  linearly onto its own UTC span: at the sample count's pace (1 s of audio is
+  1 s) when the two lengths agree within configs.monitoring.CLOCK_SCALE_TOLERANCE_SECONDS,
+  else scaled onto the UTC span (a window of a source faster than real time,
+  squeezed by the wall clock: runtime/capture.py), and never outside it.  A
+  time between two spans (audio lost) is after the first's end at the sample
+  count's pace, never past the second's start; a time after the last span
+  goes on from its end at that pace.  Spans are added in time order, with
+  non-overlapping UTC spans in order (Capture's windows are), so the mapping
+  never runs backwards: a later time of audio is never an earlier UTC.
+
+  Args:
+    memory: spans remembered (the oldest are forgotten; earlier times map
+      through the oldest kept).
+  """
+
+  def __init__(self, memory=M.WINDOW_MEMORY):
+    self._starts = collections.deque(maxlen=memory)     # Span starts, seconds of audio.
+    self._spans = collections.deque(maxlen=memory)      # (start s, end s, start UTC, end UTC).
+
+  def add(self, start_seconds, end_seconds, start_utc, end_utc):
+    """Notes a span: [start_seconds, end_seconds] of audio is [start_utc, end_utc] (datetimes
+    or None: times unknown)."""
+    if start_utc is None or end_utc is None:
+      return
+    if self._starts and start_seconds < self._starts[-1]:   # Times went back: forget the old.
+      self._starts.clear()
+      self._spans.clear()
+    self._starts.append(start_seconds)
+    self._spans.append((start_seconds, end_seconds, start_utc, max(start_utc, end_utc)))
+
+  def utc(self, seconds):
+    """Seconds of audio -> datetime (UTC), or None when no span is known."""
+    if not self._spans:
+      return None
+    index = max(0, bisect.bisect_right(self._starts, seconds) - 1)
+    start_s, end_s, start_utc, end_utc = self._spans[index]
+    if seconds <= start_s:   # The span's start, or before the first kept span: at pace.
+      return start_utc + datetime.timedelta(seconds=seconds - start_s)
+    if seconds > end_s:      # Audio lost after this span, or after the last one.
+      moment = end_utc + datetime.timedelta(seconds=seconds - end_s)
+      if index + 1 < len(self._spans):
+        moment = min(moment, self._spans[index + 1][2])
+      return moment
+    offset = seconds - start_s
+    audio, clock = end_s - start_s, (end_utc - start_utc).total_seconds()
+    if abs(clock - audio) > M.CLOCK_SCALE_TOLERANCE_SECONDS:
+      offset *= clock / audio
+    return min(start_utc + datetime.timedelta(seconds=offset), end_utc)
 
 
 def quantize_int16(waveform):

@@ -3,6 +3,7 @@ the last will, and a broker stopped and restarted with nothing lost or repeated.
 
 import datetime
 import json
+import shutil
 import time
 
 import pytest
@@ -171,3 +172,71 @@ def test_past_the_outbox_bound_the_oldest_are_dropped_counted_and_said_once(tmp_
   finally:
     sink.close()
     broker.stop()
+
+
+
+def test_messages_left_for_one_broker_never_reach_another(tmp_path, caplog):
+  # Broker A is down: its events wait in its outbox.  The next run publishes to broker B,
+  # through B's own outbox (outbox_path), or through a copy of A's (one shared file, as
+  # before the fix): B gets none of A's messages, and A gets them once it is used again.
+  state = str(tmp_path / "state")
+  first, second = sm.Broker(tmp_path / "a"), sm.Broker(tmp_path / "b").start()
+  left = mqtt.outbox_path(state, "127.0.0.1", first.port, "p", "n")
+  assert left != mqtt.outbox_path(state, "127.0.0.1", first.port, "p", "m") != \
+      mqtt.outbox_path(state, "127.0.0.1", first.port, "q", "m")
+  sink = mqtt.MqttSink("127.0.0.1", first.port, "p", "n", ["dog"], left, reconnect_min=0.1)
+  sink.event(notice("start", "dog", 1.0))
+  sink.event(notice("end", "dog", 1.0, 2.0))
+  sink.close(drain_seconds=0)
+  shared = str(tmp_path / "shared.sqlite3")
+  shutil.copyfile(left, shared)
+  subscriber = sm.Subscriber(second.port, client_id="broker-b", clean=True)
+  try:
+    for path in (mqtt.outbox_path(state, "127.0.0.1", second.port, "p", "n"), shared):
+      caplog.clear()
+      subscriber.messages.clear()
+      other = mqtt.MqttSink("127.0.0.1", second.port, "p", "n", ["dog"], path,
+                            reconnect_min=0.1)
+      try:
+        other.event(notice("start", "dog", 50.0))
+        sr.wait_for(lambda: len(subscriber.on("p/n/dog/event")) == 1, what="B's own event")
+        time.sleep(0.3)
+        assert [e["start_seconds"] for e in subscriber.json_on("p/n/dog/event")] == [50.0]
+        said = [r.getMessage() for r in caplog.records if "queued for" in r.getMessage()]
+        if path == shared:     # A's two events (4 messages) dropped, said in one line.
+          assert len(said) == 1 and f"mqtt://127.0.0.1:{first.port}/p node n" in said[0], said
+          assert other.status()["dropped"] == 4
+        else:
+          assert said == []
+      finally:
+        other.close()
+  finally:
+    subscriber.close()
+    second.stop()
+  first.start()
+  watcher = sm.Subscriber(first.port, client_id="broker-a", clean=True)
+  again = mqtt.MqttSink("127.0.0.1", first.port, "p", "n", ["dog"], left, reconnect_min=0.1)
+  try:
+    sr.wait_for(lambda: len(watcher.on("p/n/dog/event")) == 2, what="A's kept events")
+    assert [e["kind"] for e in watcher.json_on("p/n/dog/event")] == ["start", "end"]
+  finally:
+    again.close()
+    watcher.close()
+    first.stop()
+
+
+def test_two_labels_with_one_topic_name_are_refused_at_the_start(tmp_path, capsys):
+  with pytest.raises(mqtt.MqttLabelError, match="'Dog!' and 'dog\\?' share the topic name 'dog'"):
+    mqtt.MqttSink("127.0.0.1", sm.free_port(), "p", "n", ["Dog!", "cat", "dog?"],
+                  str(tmp_path / "outbox.sqlite3"))
+  mqtt.check_labels(["Dog", "Cat", "Chicken, rooster"])      # Distinct: fine.
+  from soundscope.cli import main as cli_main
+  labels = tmp_path / "pets.yaml"
+  labels.write_text("name: pets\nlabels:\n  - name: Dog!\n    classes: [Dog]\n"
+                    "  - name: dog?\n    classes: [Bark]\n")
+  models = sr.import_yamnet(tmp_path / "models")
+  code = cli_main.main(["capture", "--model-dir", str(models), "--labels", str(labels),
+                        "--mqtt", f"mqtt://127.0.0.1:{sm.free_port()}/p"])
+  err = capsys.readouterr().err.strip().splitlines()
+  assert code == 2 and len(err) == 1, err
+  assert "'Dog!' and 'dog?' share the topic name 'dog'" in err[0] and "error:" in err[0]

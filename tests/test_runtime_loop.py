@@ -2,6 +2,7 @@
 
 import datetime
 import json
+import logging
 import os
 
 import numpy as np
@@ -13,6 +14,7 @@ from conftest import blas_thread_counts
 from soundscope.models import classifier as classifier_lib
 from soundscope.runtime import loop as loop_lib
 from soundscope.runtime import prediction
+from soundscope.runtime import retention
 from soundscope.runtime import sinks as sinks_lib
 from soundscope.runtime import windows
 from soundscope.transforms import audio
@@ -228,3 +230,75 @@ def test_save_path_is_created_and_a_file_in_its_place_is_refused(tmp_path):
   (tmp_path / "taken").write_text("a file, not a folder")
   with pytest.raises(NotADirectoryError, match="--save-path .*taken: cannot be a folder"):
     loop_lib.Loop(None, sr.BandEnergyClassifier(), None, save_path=str(tmp_path / "taken"))
+
+
+def test_a_window_starting_in_a_taken_millisecond_is_saved_beside_it_never_over_it(tmp_path):
+  samples = np.arange(1600, dtype=np.int16)
+  paths = [loop_lib.save_window(str(tmp_path), T0, samples + i, 16000) for i in range(3)]
+  assert [os.path.basename(p) for p in paths] == [
+      "record_20261126T170000.250Z.wav", "record_20261126T170000.250Z_2.wav",
+      "record_20261126T170000.250Z_3.wav"]
+  for i, path in enumerate(paths):
+    np.testing.assert_array_equal(soundfile.read(path, dtype="int16")[0], samples + i)
+    assert retention.is_record_name(os.path.basename(path))    # Pruned and served as saved.
+  assert sorted(os.listdir(tmp_path)) == [os.path.basename(p) for p in paths]   # Time order.
+
+
+def test_a_squeezed_window_maps_its_audio_onto_its_own_utc_span():
+  clock = windows.AudioClock()
+  second = datetime.timedelta(seconds=1)
+  clock.add(0.0, 5.0, T0, T0 + 5 * second)               # At the sample count's pace.
+  clock.add(5.0, 10.0, T0 + 5 * second, T0 + 6 * second)  # Squeezed: 5 s of audio in 1 s.
+  clock.add(12.0, 17.0, T0 + 6.5 * second, T0 + 11.5 * second)   # After 2 s lost.
+  assert clock.utc(2.5) == T0 + 2.5 * second
+  assert clock.utc(7.5) == T0 + 5.5 * second and clock.utc(10.0) == T0 + 6 * second
+  assert clock.utc(11.0) == T0 + 6.5 * second                # Lost audio: up to the next.
+  assert clock.utc(18.0) == T0 + 12.5 * second               # After the last: at pace.
+  times = [clock.utc(s) for s in np.linspace(-1, 20, 400)]
+  assert times == sorted(times)
+
+
+class _Windows:
+  """A capture stand-in: hands out the given windows, then None."""
+
+  def __init__(self, items):
+    self.items = list(items)
+
+  def next_window(self, timeout=None):
+    return self.items.pop(0) if self.items else None
+
+
+def test_audio_lost_to_a_restart_is_said_as_the_restart_not_as_falling_behind(caplog):
+  first = clip_window(sr.RAIN_CLIP, 1.0)
+  second = clip_window(sr.RAIN_CLIP, 1.0)
+  later = int(1.84 * first.rate)     # The old connection's last 0.84 s were dropped.
+  second = windows.Window(second.samples, second.rate, later, T0, T0, 0.0,
+                          dropped_frames=int(0.84 * first.rate), restarted=True)
+  behind = windows.Window(first.samples, first.rate, later + len(first.samples) + 100, T0, T0,
+                          0.0, dropped_frames=100)
+  runner = loop_lib.Loop(_Windows([first, second, behind]), sr.BandEnergyClassifier(),
+                         sinks_lib.SinkSet([]))
+  caplog.set_level(logging.WARNING, logger="soundscope.runtime.loop")
+  assert runner.run() == 3
+  said = [r.getMessage() for r in caplog.records]
+  assert len(said) == 2 and "the input restarted: 0.84 s of audio" in said[0], said
+  assert "fell behind" not in said[0] and "fell behind: 0.00 s" in said[1], said
+
+
+def test_a_console_whose_reader_left_stops_quietly(caplog):
+  # `soundscope capture | head -3`: the pipe's reader is gone; expected, so nothing is said
+  # at the default level (WARNING), and the set ends once no sink is left.
+  read_end, write_end = os.pipe()
+  os.close(read_end)
+  stream = os.fdopen(write_end, "w")
+  sinks = sinks_lib.SinkSet([sinks_lib.ConsoleSink(stream)])
+  caplog.set_level(logging.WARNING)
+  event = loop_lib.Loop(None, sr.BandEnergyClassifier(), None).process(
+      clip_window(sr.RAIN_CLIP, 1.0))
+  with pytest.raises(sinks_lib.OutputClosed):
+    sinks.emit(event)
+  assert [r.getMessage() for r in caplog.records] == []
+  try:
+    stream.close()
+  except BrokenPipeError:
+    pass

@@ -315,3 +315,30 @@ def saved_at(name, event, wave, samples):
            if np.array_equal(wave[at:at + samples.size], samples)]
   assert len(found) == 1, (name, guess, found)
   return found[0] / 16000
+
+
+def test_bad_ports_and_unusable_paths_are_one_line_naming_the_flag(tmp_path, capsys):
+  from soundscope.cli import main as cli_main
+  models = sr.import_yamnet(tmp_path / "models")
+  afile = tmp_path / "afile"
+  afile.write_text("not a folder")
+  for argv, status, words in (
+      (["serve", "--port", "70000"], 2, "argument --port: a port is 0-65535"),
+      (["serve", "--port", "-5"], 2, "argument --port: a port is 0-65535"),
+      (["serve", "--port", "http"], 2, "argument --port: not a port number"),
+      (["capture", "--mqtt", "mqtt://127.0.0.1:0/x"], 2, "the port must be 1-65535"),
+      (["capture", "--mqtt", "mqtt://127.0.0.1:65536/x"], 2, "Port out of range"),
+      (["capture", "--input", "rtsp://cam:99999/live"], 2, "a port is 1-65535"),
+      (["capture", "--input", "rtsp://me:hunter2@[::1/live"], 2, "Invalid IPv6 URL"),
+      (["capture", "--jsonl", str(tmp_path)], 1, f"--jsonl {tmp_path}: cannot append"),
+      (["serve", "--port", "0", "--state-dir", str(afile)], 1,
+       f"--state-dir {afile}: cannot be the state folder")):
+    try:
+      code = cli_main.main([*argv, "--model-dir", str(models)])
+    except SystemExit as exc:    # argparse's own usage errors.
+      code = exc.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == status, (argv, err)
+    assert words in err[-1] and "Traceback" not in "".join(err), (argv, err)
+    assert len([line for line in err if "error:" in line]) == 1, err
+    assert "hunter2" not in "".join(err)

@@ -6,7 +6,10 @@ one-line errors of a bad --input."""
 import datetime
 import http.server
 import io
+import json
 import logging
+import os
+import re
 import subprocess
 import threading
 import time
@@ -274,3 +277,44 @@ def test_a_bad_input_is_one_line(tmp_path, capsys):
     assert words in err[-1] and "Traceback" not in "".join(err)
     assert "hunter2" not in "".join(err) and "topsecret" not in "".join(err)   # No password.
     assert len([line for line in err if "error:" in line]) == 1, err
+
+
+def test_stdin_faster_than_real_time_saves_every_window_with_ordered_times(tmp_path, dog16k):
+  # 60 s of audio through a pipe at once, as `cat 60s.wav | soundscope capture --input -`:
+  # the wall clock squeezes the windows; no saved file may be overwritten, window spans
+  # must run forward without overlap, and an event must never end before it starts.
+  models = sr.import_yamnet(tmp_path / "models")
+  saved, jsonl = tmp_path / "sv2", tmp_path / "sv2.jsonl"
+  run = subprocess.run(
+      sr.soundscope_command("capture", "--model-dir", models, "--input", "-", "--save-path",
+                            saved, "--jsonl", jsonl, "--notify-windows", "--min-time", 2,
+                            "--max-time", 3),
+      input=wav_bytes(np.tile(dog16k, 15)), capture_output=True, timeout=300,
+      env=dict(sr.child_env(tmp_path), SOUNDSCOPE_STATE_DIR=str(tmp_path / "state")))
+  err = run.stderr.decode()
+  assert run.returncode == 0, err
+  classified = int(re.search(r"(\d+) windows classified", err).group(1))
+  rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
+  windows = [row for row in rows if "sequence" in row]
+  notices = [row for row in rows if "kind" in row]
+  assert classified == len(windows) >= 20
+  files = sorted(saved.glob("record_*.wav"))
+  assert len(files) == classified, [f.name for f in files]
+  assert sorted(os.path.basename(w["saved_audio"]) for w in windows) == [f.name for f in files]
+  now = datetime.datetime.now(datetime.timezone.utc)
+  spans = [(utc(w["start_utc"]), utc(w["end_utc"])) for w in windows]
+  for start, end in spans:
+    assert start <= end <= now + datetime.timedelta(seconds=M.MAX_CLOCK_DRIFT_SECONDS)
+  for (_, before), (after, _) in zip(spans, spans[1:]):
+    assert before <= after      # In order, never overlapping.
+  assert any(n["kind"] == "end" for n in notices), notices
+  for notice in notices:
+    if notice["end_utc"] is not None:
+      assert utc(notice["start_utc"]) <= utc(notice["end_utc"]), notice
+      assert notice["start_seconds"] <= notice["end_seconds"]
+
+
+def utc(text):
+  """'2026-11-26T17:06:47.643Z' -> aware datetime."""
+  return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+      tzinfo=datetime.timezone.utc)

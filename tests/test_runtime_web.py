@@ -238,3 +238,28 @@ def test_page_updates_live_and_round_trips_settings_without_secrets(stack, brows
   assert "typed-password-never-echoed" not in page.content()
   assert stack.store.load().device_id == "kitchen-2"
   page.close()
+
+
+def test_a_broken_server_url_or_port_and_a_bad_limit_are_400_not_500(stack):
+  client = stack.app.test_client()
+  for url, words in (("http://[::1/api", "Invalid IPv6 URL"),
+                     ("http://127.0.0.1:99999/api/rest", "1-65535"),
+                     ("http://127.0.0.1:0/api/rest", "1-65535"),
+                     ("ws://host:port/api/websocket", "1-65535"),
+                     ("http://me:pw@[::1/api", "Invalid IPv6 URL")):
+    answer = client.post("/api/config", json={"server_url": url})
+    assert answer.status_code == 400, (url, answer.get_data(as_text=True))
+    assert list(answer.get_json()["errors"]) == ["server_url"] and \
+        words in answer.get_json()["errors"]["server_url"], answer.get_json()
+  assert stack.store.load().server_url == stack.devicehive.base_url     # Unchanged.
+  token = re.search(r'name="form_token" value="([^"]+)"',
+                    client.get("/").get_data(as_text=True)).group(1)
+  form = client.post("/config", data={"server_url": "http://[::1/api", "form_token": token})
+  assert form.status_code == 400 and "Invalid IPv6 URL" in form.get_data(as_text=True)
+  with pytest.raises(config_lib.ConfigError, match="server_url"):
+    config_lib.DeviceHiveConfig(server_url="http://h:70000/api/rest", refresh_token="t",
+                                device_id="d").validate()
+  for bad in ("abc", "-1", "0", "1.5"):
+    answer = client.get(f"/api/events?limit={bad}")
+    assert answer.status_code == 400 and "limit" in answer.get_json()["error"], bad
+  assert client.get("/api/events?limit=2").status_code == 200

@@ -143,7 +143,10 @@ def create_app(hub, config_store, courier=None, runtime_status=None,
 
   @app.get("/api/events")
   def api_events():
-    limit = flask.request.args.get("limit", type=int)
+    text = flask.request.args.get("limit", "")
+    limit = int(text) if text.isdigit() and text.isascii() else None
+    if text and not limit:     # As the history API: a bad query is 400, not everything.
+      return flask.jsonify({"error": f"limit: not a whole number of at least 1 ({text!r})"}), 400
     return flask.jsonify({"events": hub.recent(limit)})
 
   @app.get("/api/status")

@@ -42,6 +42,23 @@ def check_arguments(args):
   return flags.build(M.MonitoringOptions, args)
 
 
+def port_number(text):
+  """argparse type of a TCP port to listen on: a whole number 0-65535 (0: any free one).
+
+  Raises:
+    argparse.ArgumentTypeError: anything else (a usage error naming the flag, exit 2).
+  """
+  import argparse
+  try:
+    value = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+  if not 0 <= value <= S.MAX_PORT:
+    raise argparse.ArgumentTypeError(f"a port is 0-{S.MAX_PORT} (0 picks a free one), "
+                                     f"not {value}")
+  return value
+
+
 def error(command, message):
   print(f"soundscope {command}: error: {message}", file=sys.stderr)
 
@@ -96,6 +113,16 @@ def mqtt_password(args):
     raise flags.UsageError(str(exc)) from None
 
 
+def check_mqtt_labels(args):
+  """With --mqtt, flags.UsageError when two reported labels share a topic-safe name."""
+  if args.mqtt:
+    from soundscope.runtime import mqtt
+    try:
+      mqtt.check_labels(args.live_events.labels)
+    except mqtt.MqttLabelError as exc:
+      raise flags.UsageError(str(exc)) from None
+
+
 def prepare(args, command):
   """The start that capture and serve share: --list-devices, argument checks, the model.
 
@@ -130,17 +157,33 @@ def prepare(args, command):
   try:
     args.label_set = labels_cli.resolve(args, classifier)   # --labels, read by LiveSession.
     args.live_events = live_events(args, classifier, args.source.name)
+    check_mqtt_labels(args)
   except flags.UsageError as exc:
     error(command, exc)
     return None, 2
   return classifier, None
 
 
+def make_state_dir(state_dir, flag):
+  """Creates the state folder (mode 0700) if missing.
+
+  Raises:
+    OSError: it cannot be a folder (a file of that name, no permission), in one
+      line naming `flag` (e.g. '--state-dir').
+  """
+  try:
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+  except OSError as exc:
+    raise OSError(f"{flag} {state_dir}: cannot be the state folder "
+                  f"({exc.strerror or exc})") from None
+
+
 def sinks(args, state_dir=None):
   """The sinks of --jsonl and --mqtt (capture and serve add their own).
 
   Args:
-    state_dir: the folder of MQTT's outbox (default: configs.runtime.default_state_dir()).
+    state_dir: the folder of MQTT's outbox, made already (default:
+      configs.runtime.default_state_dir(), made here).
 
   Raises:
     OSError: --jsonl cannot be opened; runtime.outbox.OutboxError: MQTT's outbox is in
@@ -149,13 +192,20 @@ def sinks(args, state_dir=None):
   from soundscope.runtime import sinks as sinks_lib
   made = []
   if args.jsonl:
-    made.append(sinks_lib.JsonLinesSink(args.jsonl, windows=args.notify_windows))
+    try:
+      made.append(sinks_lib.JsonLinesSink(args.jsonl, windows=args.notify_windows))
+    except OSError as exc:    # A folder, a missing folder, no permission.
+      raise OSError(f"--jsonl {args.jsonl}: cannot append to it "
+                    f"({exc.strerror or exc})") from None
   if args.mqtt:
     from soundscope.runtime import mqtt
-    state_dir = state_dir or S.default_state_dir()
-    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    if state_dir is None:
+      state_dir = S.default_state_dir()
+      make_state_dir(state_dir, f"the state folder (${S.STATE_DIR_ENV})")
+    host, port, prefix = mqtt.parse_url(args.mqtt)
     made.append(mqtt.MqttSink.from_url(
         args.mqtt, node=args.mqtt_node, labels=list(args.live_events.labels),
-        outbox_path=os.path.join(state_dir, M.MQTT_OUTBOX_FILE), windows=args.notify_windows,
+        outbox_path=mqtt.outbox_path(state_dir, host, port, prefix, args.mqtt_node),
+        windows=args.notify_windows,
         password=args.mqtt_password))
   return made

@@ -34,7 +34,7 @@ def add_arguments(parser):
   group = parser.add_argument_group("web page and DeviceHive")
   group.add_argument("--host", default=S.DEFAULT_HOST,
                      help="address to listen on (default %(default)s: this machine only)")
-  group.add_argument("--port", type=int, default=S.DEFAULT_PORT,
+  group.add_argument("--port", type=live_cli.port_number, default=S.DEFAULT_PORT,
                      help="port (default %(default)s; 0 picks a free one)")
   group.add_argument("--state-dir", default=None,
                      help="settings (mode 0600), outboxes and history folder (default "
@@ -142,6 +142,8 @@ def run(args):
   state_dir = args.state_dir or S.default_state_dir()
   from soundscope.runtime import outbox as outbox_lib
   try:
+    live_cli.make_state_dir(state_dir, "--state-dir" if args.state_dir else
+                            f"the state folder (${S.STATE_DIR_ENV})")
     config_store, courier = build_services(state_dir, args.outbox_size)
     history, history_sink = open_history(state_dir, history_options)
     extra = live_cli.sinks(args, state_dir)     # --jsonl, --mqtt.
