@@ -96,19 +96,28 @@ def is_dask(pipeline_args):
   return runner_name(pipeline_args) in DASK_NAMES
 
 
+def dask_flags_problem(args):
+  """'--dask-address and --dask-workers need --runner dask' when they come without it, or
+  None (no import: checked as the command line is read)."""
+  pipeline_args = list(getattr(args, "pipeline_args", None) or [])
+  if not is_dask(pipeline_args) and (getattr(args, "dask_address", None)
+                                     or getattr(args, "dask_workers", 0)):
+    return "--dask-address and --dask-workers need --runner dask"
+  return None
+
+
 def pipeline_args_problem(args, own_flags=()):
   """What is wrong with the options a Beam command passes to Beam (one line), or None.
 
   A flag that neither the command (`own_flags`, its option strings) nor any of Beam's
-  PipelineOptions knows is a misspelling, not an option for Beam; --dask-address and
-  --dask-workers need --runner dask; --runner must name a runner Beam has.
+  PipelineOptions knows is a misspelling, not an option for Beam; --runner must name a
+  runner Beam has (and dask_flags_problem).
   """
   pipeline_args = list(getattr(args, "pipeline_args", None) or [])
   dask = is_dask(pipeline_args)
-  if not dask and (getattr(args, "dask_address", None) or getattr(args, "dask_workers", 0)):
-    return "--dask-address and --dask-workers need --runner dask"
-  if not pipeline_args:   # Nothing for Beam: its options need not be imported to say so.
-    return None
+  problem = dask_flags_problem(args)
+  if problem or not pipeline_args:   # Nothing for Beam: its options need no import.
+    return problem
   if dask:
     try:   # Registers DaskOptions (--dask_client_address, ...); a missing extra is told later.
       import apache_beam.runners.dask.dask_runner  # noqa: F401  pylint: disable=unused-import

@@ -243,17 +243,19 @@ def test_beam_options_that_look_like_ours_reach_beam_unread(capsys):
   assert beam_options.view_as(GoogleCloudOptions).labels == ["team=audio"]
   # An option neither takes is a usage error, not an abbreviation of --num-shards nor a
   # flag Beam would only warn about.
+  with pytest.raises(SystemExit) as raised:   # Seen as the command line is read.
+    main.parse_command(["embed", "--input", "corpus/*.wav", "--output", "out/run",
+                        "--dask-workers", "2"])
+  assert raised.value.code == 2
+  assert capsys.readouterr().err == ("soundscope embed: error: --dask-address and "
+                                     "--dask-workers need --runner dask\n")
   for wrong, named in ((["--num", "3"], "unknown option --num"),
                        (["--num-shard", "3"], "unknown option --num-shard (did you mean "
                                               "--num-shards?)"),
-                       (["--runner", "nosuch"], "--runner nosuch: Unexpected pipeline runner"),
-                       (["--dask-workers", "2"], "--dask-address and --dask-workers need "
-                                                 "--runner dask")):
-    with pytest.raises(SystemExit) as raised:
-      main.parse_command(["embed", "--input", "corpus/*.wav", "--output", "out/run", *wrong])
-    assert raised.value.code == 2
+                       (["--runner", "nosuch"], "--runner nosuch: Unexpected pipeline runner")):
+    status = main.main(["embed", "--input", "corpus/*.wav", "--output", "out/run", *wrong])
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith(f"soundscope embed: error: {named}"), line
+    assert status == 2 and line.startswith(f"soundscope embed: error: {named}"), line
 
 
 def test_commit_replaces_every_old_shard(tmp_path):

@@ -24,5 +24,6 @@ def add_arguments(parser):
 def run(args):
   # Its workers start while Beam imports here, TensorFlow (VGGish) imported once for all.
   options.start_local_cluster_early(args, registry.VGGISH_IMPORTS)
+  beam.check_pipeline_args(args)
   from soundscope.pipelines import audioset
   return beam.run_pipeline(audioset, args)

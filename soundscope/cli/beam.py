@@ -100,6 +100,15 @@ def add_embedding_arguments(parser, what):
   return parser
 
 
+def check_pipeline_args(args):
+  """flags.UsageError (one line) when an option goes to Beam that Beam does not know either
+  (a misspelling), or --runner names no runner (pipelines/options.pipeline_args_problem).
+  Called once a local Dask cluster has started: the check imports Beam."""
+  problem = options.pipeline_args_problem(args, getattr(args, "own_flags", ()))
+  if problem:
+    raise flags.UsageError(problem)
+
+
 def run_pipeline(pipeline, args):
   """pipeline.run(args) with args.params, the checked front end (a refused value: UsageError)."""
   args.params = front_end(args)

@@ -48,8 +48,8 @@ def parse_command(argv):
   """(top-level args, subcommand module, subcommand args) of a command line.
 
   Beam pipelines (modules with PASS_UNKNOWN_ARGS) get every option they do not
-  know in `pipeline_args`, for Beam's PipelineOptions; one that Beam does not know
-  either is a usage error (pipelines/options.pipeline_args_problem). Their parser takes no
+  know in `pipeline_args`, for Beam's PipelineOptions (one that Beam does not know
+  either is a usage error: cli/beam.py). Their parser takes no
   abbreviations: otherwise a Beam option that is a prefix of one of ours (e.g.
   Dataflow's --labels and our --labels-csv) would be swallowed as ours.
 
@@ -73,9 +73,11 @@ def parse_command(argv):
   if passes_unknown:
     sub_args, unknown = sub.parse_known_args(rest)
     sub_args.pipeline_args = unknown
-    options.quiet_logs()   # Beam logs at its import, which the check may make.
-    problem = options.pipeline_args_problem(
-        sub_args, [flag for action in sub._actions for flag in action.option_strings])
+    # The options Beam does not know either are checked once a local Dask cluster has
+    # started (cli/beam.py: the check imports Beam, which the cluster's start overlaps).
+    sub_args.own_flags = [flag for action in sub._actions for flag in action.option_strings]
+    options.quiet_logs()   # Beam logs at its import.
+    problem = options.dask_flags_problem(sub_args)
     if problem:   # One line, as the commands' own usage errors.
       sub.exit(2, f"{sub.prog}: error: {problem}\n")
   else:

@@ -50,6 +50,7 @@ def run(args):
   # Its workers start while Beam imports here, with a VGGish head's TensorFlow imported once.
   options.start_local_cluster_early(args, () if args.model_factory else
                                     registry.classifier_imports(args.model, args.model_dir))
+  beam.check_pipeline_args(args)
   args.report = flags.build(P.ReportOptions, args)
   args.label_set = resolve_label_set(args)
   args.file_steps = event_flags.file_steps(args, args.label_set)
