@@ -226,13 +226,7 @@ def run(args, job, staged, stream=None):
   status = _run_pipeline(args, job, staged, todo, run_time, stream)
   if status:
     return status
-  done = parts.read_done(staged.parts_dir)
-  missing = [p.index for p in plan if p.index not in done]
-  if missing:
-    print(f"{job.label}: the pipeline finished but {len(missing)} of {len(plan)} parts wrote "
-          f"no results (first: part {missing[0]}); the others are kept for --resume",
-          file=sys.stderr)
-    return 1
+  done = parts.read_done(staged.parts_dir)   # Every part: run, taken over or committed.
   try:
     written, errors = job.merge(staged, done, [p.index for p in plan], run_time)
   except BaseException:
@@ -297,7 +291,8 @@ def _run_pipeline(args, job, staged, todo, run_time, stream):
   shown = not args.no_progress and job.unit != "records"
   local = options.is_local_run(args)
   reporter = progress.Reporter(job.label, total, enabled=shown and local,
-                               parts_dir=staged.parts_dir if shown and not local else None)
+                               parts_dir=staged.parts_dir if shown and not local else None,
+                               parts=[p.index for p in todo], within=staged.staging_dir)
   started = time.monotonic()
   try:
     with options.runner_session(args, len(todo)) as (runner, pipeline_args):
@@ -321,8 +316,11 @@ def _run_pipeline(args, job, staged, todo, run_time, stream):
     staged.abort()
     print(f"soundscope {job.label}: {exc}", file=sys.stderr)
     return 2
-  except (KeyboardInterrupt, SystemExit):
+  except SystemExit:
     raise
+  except KeyboardInterrupt:   # Ctrl-C or SIGTERM (cli/main.py) between bundles.
+    _failed(job, staged, "interrupted")
+    return 130
   except Exception as exc:  # pylint: disable=broad-except  (a worker's failure, in one line)
     if _interrupted(exc):   # Ctrl-C while a bundle ran: Beam re-raises it as its own error.
       _failed(job, staged, "interrupted")
@@ -330,6 +328,13 @@ def _run_pipeline(args, job, staged, todo, run_time, stream):
     return _failed(job, staged, one_line(exc))
   if str(state).split(".")[-1] != "DONE":
     return _failed(job, staged, f"pipeline ended in state {state}")
+  done = parts.read_done(staged.parts_dir)
+  missing = [p.index for p in todo if p.index not in done]
+  if missing:   # E.g. Dask's scheduler lost: Beam's DaskRunner then says DONE.
+    lost = ("; was the Dask scheduler or a worker lost?"
+            if options.is_dask(list(args.pipeline_args or [])) else "")
+    return _failed(job, staged, f"the pipeline ended but {len(missing)} of {len(todo)} "
+                                f"parts wrote no results (first: part {missing[0]}){lost}")
   totals = None if options.is_dask(list(args.pipeline_args or [])) else (
       progress.counter_totals(result))
   print(f"{job.label}: finished in {time.monotonic() - started:.1f} s"

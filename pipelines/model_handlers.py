@@ -21,7 +21,7 @@ some runners drop).  A model that fails to load is a ModelLoadError naming it.
     as the windows come (classifier.RunningAggregate).
 
 Both handlers note in the progress directory when their model is loaded
-(pipelines/progress.py: the progress line says "loading models" until then).
+(pipelines/progress.py: the progress line says "starting (workers, models)" until then).
 """
 
 import collections

@@ -59,8 +59,8 @@ RECORDS_PER_SHARD = PC.RECORDS_PER_SHARD     # --num-shards 0 (auto): configs/pi
 def vggish_files(args):
   """(checkpoint path, PCA params path) from the options or the model store.
 
-  The paths (not the 288 MB of weights) are what travels to the workers; on
-  a distributed runner they must be readable there (shared or staged files).
+  The paths (not the 288 MB of weights) are what travels to the workers, made absolute;
+  on a distributed runner they must be readable there (shared or staged files).
 
   Raises:
     FileNotFoundError: with how to get the files.
@@ -79,7 +79,15 @@ def vggish_files(args):
   for path in (checkpoint, pca):
     if not os.path.exists(path) and not os.path.exists(path + ".index"):
       raise FileNotFoundError(f"{path}: no such file")
-  return str(checkpoint), str(pca)
+  return local_absolute(str(checkpoint)), local_absolute(str(pca))
+
+
+def local_absolute(path):
+  """A local path made absolute (workers on other hosts or in other folders read it from
+  their own working folder otherwise); a URL or None as it is."""
+  if path is None or "://" in path:
+    return path
+  return os.path.abspath(os.path.expanduser(path))
 
 
 DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
@@ -321,13 +329,14 @@ _BEAM_NOISE = ("Resource module is not available", "apitools not found",
                "Couldn't find python-snappy or google-crc32c",
                "No semi_persistent_directory found")
 _NOISY_LOGGERS = ("", "apache_beam.io.tfrecordio", "apache_beam.runners.common",
-                  "apache_beam.runners.worker.sdk_worker",
+                  "distributed.client", "apache_beam.runners.worker.sdk_worker",
                   "apache_beam.runners.portability.local_job_service")
 
 
 # Errors the launcher turns into one line (pipelines/launch.one_line): Beam's
 # runners also log them with their traceback, which says nothing more.
-_REPORTED_ERRORS = ("ModelLoadError", "OutputWriteError", "KeyboardInterrupt")
+_REPORTED_ERRORS = ("ModelLoadError", "OutputWriteError", "KeyboardInterrupt",
+                    "CancelledError")   # The Dask client's, when its scheduler is lost.
 
 
 class _DropBeamNoise(logging.Filter):

@@ -99,7 +99,9 @@ def split_inputs(files, input_format):
 def run(args):
   options.quiet_logs()
   from soundscope.pipelines import merge, model_handlers, prediction, resume
-  loader = model_handlers.ClassifierLoader(args.model, args.model_dir, args.model_factory)
+  # The store's folder as an absolute path: workers elsewhere read it from their own folder.
+  loader = model_handlers.ClassifierLoader(args.model, options.local_absolute(args.model_dir),
+                                           args.model_factory)
   # out.parquet -> errors in out-errors.parquet; the prefix owns both.
   suffix = prediction.PARQUET_SUFFIX
   base = args.output[:-len(suffix)] if args.output.endswith(suffix) else args.output

@@ -15,7 +15,7 @@ with their running totals into a private directory, at most every
 BEACON_INTERVAL_SECONDS; a thread of the launching process sums the beacons
 and prints `files done/total, audio seconds per wall second, time left` on
 stderr.  Until a worker has loaded its model (TensorFlow and VGGish take
-~10-25 s) and no input is done yet, the line says `loading models... N s`
+~10-25 s) and no input is done yet, the line says `starting (workers, models)... N s`
 instead: the model handlers drop a `.ready` file in the directory once loaded
 (mark_ready).  On remote workers (Dask at --dask-address, Flink, ...) the
 directory is not shared: the line then counts the finished parts' files
@@ -169,13 +169,28 @@ class Reporter:
   DoFns get (None when disabled).
   """
 
-  def __init__(self, label, total, enabled=True, stream=None, parts_dir=None):
+  def __init__(self, label, total, enabled=True, stream=None, parts_dir=None, parts=None,
+               within=None):
+    """Args:
+      label, total: the command and the inputs this run processes.
+      enabled: a line from local workers' beacons.
+      stream: where the line goes (stderr).
+      parts_dir: remote workers: count the done-files there instead.
+      parts: the part indices this run processes (parts_dir holds others too under
+        --resume: taken over, or committed); None: all.
+      within: a local folder for the beacons' folder (the run's staging folder, so that
+        a run killed before it removes the folder leaves it with the staging folder,
+        which the next run deletes); None or remote: the system's temporary folder.
+    """
     self.label = label
     self.total = total
     self.enabled = enabled or bool(parts_dir)
     self.stream = stream or sys.stderr
-    self.directory = tempfile.mkdtemp(prefix="soundscope-progress-") if enabled else None
+    local_within = within if within and "://" not in within else None
+    self.directory = tempfile.mkdtemp(prefix=".progress-" if local_within else
+                                      "soundscope-progress-", dir=local_within) if enabled else None
     self._parts_dir = parts_dir
+    self._parts = None if parts is None else set(parts)
     self._stop = threading.Event()
     self._thread = None
     self._started = None
@@ -188,9 +203,10 @@ class Reporter:
     if not self.directory:
       if self._parts_dir:
         from soundscope.pipelines import parts
-        for done in parts.read_done(self._parts_dir).values():
-          files += done.get("inputs", 0)
-          seconds += done.get("seconds", 0.0)
+        for index, done in parts.read_done(self._parts_dir).items():
+          if self._parts is None or index in self._parts:
+            files += done.get("inputs", 0)
+            seconds += done.get("seconds", 0.0)
       return files, seconds
     for name in os.listdir(self.directory):
       if name.endswith(BEACON_SUFFIX):
@@ -209,11 +225,13 @@ class Reporter:
         name.endswith(READY_SUFFIX) for name in os.listdir(self.directory))
 
   def line(self, final=False):
-    """The progress text; `final`: the run is over (never 'loading models')."""
+    """The progress text; `final`: the run is over (never 'starting')."""
     files, seconds = self.totals()
+    # A part run again (its worker lost) adds its beacons twice: never more than all.
+    files = min(files, self.total)
     elapsed = time.monotonic() - self._started
     if files == 0 and not final and not self.models_ready():
-      return f"{self.label}: loading models... {elapsed:.0f} s"
+      return f"{self.label}: starting (workers, models)... {elapsed:.0f} s"
     return f"{self.label}: " + _rate_text(files, self.total, seconds, elapsed)
 
   def _loop(self):

@@ -131,8 +131,10 @@ def test_a_folder_input_skips_hidden_files_and_folders(tmp_path):
       n for n in os.listdir(folder) if not n.startswith("."))
 
 
-def test_ctrl_c_during_the_pipeline_is_one_line_and_exit_130(tmp_path):
-  """SIGINT once a part is finished: 'interrupted' in one line, the finished parts kept."""
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_during_the_pipeline_is_one_line_and_exit_130(tmp_path, stop):
+  """SIGINT (Ctrl-C) or SIGTERM (a batch scheduler's stop) once a part is finished:
+  'interrupted' in one line, the finished parts kept."""
   clips = _clips(tmp_path / "clips", 12)
   output = tmp_path / "preds.parquet"
   code = ("import sys\nfrom soundscope.cli import main\n"
@@ -144,9 +146,53 @@ def test_ctrl_c_during_the_pipeline_is_one_line_and_exit_130(tmp_path):
     assert process.poll() is None, process.stderr.read().decode()
     assert time.monotonic() < deadline
     time.sleep(0.01)
-  process.send_signal(signal.SIGINT)
+  process.send_signal(stop)
   _, err = process.communicate(timeout=120)
   lines = err.decode().strip().splitlines()
   assert process.returncode == 130 and len(lines) == 1, lines
-  assert lines[0].startswith("predict: interrupted (previous outputs left as they were")
+  assert lines[0].startswith("predict: interrupted (previous outputs left as they were; its ")
+  assert lines[0].endswith(" finished parts are kept for --resume)")
   assert not output.exists()
+  # The progress line's folder was in the staging folder, and is gone with the run.
+  (staging,) = tmp_path.glob(".preds.staging-*")
+  assert not list(staging.glob(".progress-*"))
+
+
+def test_a_run_whose_parts_wrote_nothing_is_one_line_not_finished(tmp_path, capsys):
+  """A pipeline that ends DONE with parts missing (Beam's DaskRunner says DONE when its
+  scheduler is lost) fails in one line, the outputs untouched."""
+  import argparse
+  import apache_beam as beam
+  from soundscope.pipelines import launch
+
+  def build(pipeline, todo, parts_dir, beacon_dir, run_time):
+    _ = pipeline | "Nothing" >> beam.Create([1])   # Runs, writes no part.
+
+  def merge(*_):
+    raise AssertionError("merge must not run")
+
+  job = launch.Job("predict", "files", ["a", "b"], [["a"], ["b"]], {"command": "predict"},
+                   build, merge, 2, 0)
+  args = argparse.Namespace(pipeline_args=[], no_progress=True, resume=False,
+                            errors_format="parquet", dask_address=None, dask_workers=0)
+  status = launch.run_command(args, job, str(tmp_path / "out" / "preds"), ("*.parquet",))
+  captured = capsys.readouterr()
+  assert status == 1 and "finished" not in captured.out, captured
+  assert captured.err == ("predict: the pipeline ended but 2 of 2 parts wrote no results "
+                          "(first: part 0) (previous outputs left as they were)\n")
+  assert os.listdir(tmp_path / "out") == []
+
+
+def test_relative_model_paths_travel_absolute(tmp_path, monkeypatch):
+  import argparse
+  from soundscope.pipelines import options
+  (tmp_path / "vg").mkdir()
+  for name in ("vggish_model.ckpt", "pca.npz"):
+    (tmp_path / "vg" / name).write_bytes(b"x")
+  monkeypatch.chdir(tmp_path)
+  args = argparse.Namespace(vggish_checkpoint="vg/vggish_model.ckpt", pca_params="vg/pca.npz",
+                            model_dir=None)
+  assert options.vggish_files(args) == (str(tmp_path / "vg" / "vggish_model.ckpt"),
+                                        str(tmp_path / "vg" / "pca.npz"))
+  assert options.local_absolute("store") == str(tmp_path / "store")
+  assert options.local_absolute("gs://bucket/store") == "gs://bucket/store"

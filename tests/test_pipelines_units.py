@@ -396,7 +396,7 @@ def test_progress_line_says_models_are_loading_until_a_worker_has_loaded_one(mon
   stream = io.StringIO()
   with progress.Reporter("predict", 3, stream=stream) as reporter:
     time.sleep(0.3)
-    assert re.fullmatch(r"predict: loading models\.\.\. \d+ s", reporter.line())
+    assert re.fullmatch(r"predict: starting \(workers, models\)\.\.\. \d+ s", reporter.line())
     # What a worker does once its classifier is loaded (RunInference calls load_model).
     handler = model_handlers.ClassifierModelHandler(
         model_handlers.ClassifierLoader(factory="support_pipelines:make_tiny_classifier"),
@@ -408,7 +408,7 @@ def test_progress_line_says_models_are_loading_until_a_worker_has_loaded_one(mon
     beacon.flush()
     assert reporter.line().startswith("predict: 1/3 files (33%), 2.5 s of audio")
   lines = stream.getvalue().splitlines()
-  assert re.fullmatch(r"predict: loading models\.\.\. 0 s", lines[0])
+  assert re.fullmatch(r"predict: starting \(workers, models\)\.\.\. 0 s", lines[0])
   assert lines[-1].startswith("predict: 1/3 files (33%)")
   assert not os.path.exists(reporter.directory)
 
@@ -526,6 +526,29 @@ def test_dask_is_named_three_ways_and_a_missing_extra_is_one_line(tmp_path, caps
       "soundscope predict: --runner dask needs the dask extra (distributed is missing): "
       "pip install 'soundscope[dask]'"]
   assert sorted(os.listdir(tmp_path)) == ["in"]
+
+
+def test_the_progress_line_counts_the_parts_this_run_runs_and_never_more_than_all(tmp_path):
+  """Under --resume the parts folder also holds parts taken over: a remote run's line
+  counts only its own; beacons of a part run twice never pass the total."""
+  import io
+  from soundscope.pipelines import parts, progress
+  parts_dir = tmp_path / "parts"
+  parts_dir.mkdir()
+  for index, inputs in ((0, 5), (1, 5), (2, 4)):
+    outputs.write_json(str(parts_dir / parts.done_name(index)),
+                       {"index": index, "inputs": inputs, "seconds": 5.0 * inputs})
+  remote = progress.Reporter("embed", 9, enabled=False, stream=io.StringIO(),
+                             parts_dir=str(parts_dir), parts=[1, 2])
+  assert remote.totals() == (9, 45.0)
+  with progress.Reporter("embed", 3, stream=io.StringIO(), within=str(tmp_path)) as local:
+    assert os.path.dirname(local.directory) == str(tmp_path)
+    for _ in range(2):   # One part's beacons twice over: its worker was lost.
+      beacon = progress.Beacon(local.directory)
+      beacon.add(files=2, seconds=10.0)
+      beacon.flush()
+    assert local.line().startswith("embed: 3/3 files (100%)")
+  assert not any(name.startswith(".progress-") for name in os.listdir(tmp_path))
 
 
 def test_parts_spread_a_few_dozen_inputs_and_keep_their_order():

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
 
 from soundscope import __version__
@@ -96,6 +97,10 @@ def main(argv=None):
       level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
       format="%(asctime)s %(levelname)s %(name)s: %(message)s")
   from soundscope.cli import flags
+  if getattr(module, "PASS_UNKNOWN_ARGS", False):
+    # A batch scheduler's stop (SIGTERM) ends a pipeline as Ctrl-C does: one line, its
+    # finished parts kept for --resume, a local Dask cluster stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
   try:
     return int(module.run(sub_args) or 0)
   except flags.UsageError as exc:
@@ -109,6 +114,11 @@ def main(argv=None):
     # goes to /dev/null so that Python's flush at exit does not fail again.
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def _interrupt(signum, frame):
+  """Signal handler: raises KeyboardInterrupt in the main thread."""
+  raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _skip_teardown(status):
