@@ -196,7 +196,7 @@ def evaluate_and_export(name, result, eval_data, train_dir, labels_csv, args):
   if args.export:
     from soundscope.models.store import files as store
     root = store.ModelStore(args.model_dir).root
-    heads.export_head(result["model_path"], root / name, labels_csv, name=name,
+    heads.export_head(result["model_path"], root / name, labels_csv, name=name, force=True,
                       training={key: result[key] for key in (
                           "config", "history", "epochs_done", "steps", "chosen_epoch",
                           "best_validation", "elapsed_seconds", "cpu_seconds") if key in result},

@@ -7,6 +7,7 @@ share each default and each check.
 """
 
 import dataclasses
+import math
 
 from soundscope.configs import params as P
 from soundscope.configs.fields import flag
@@ -126,8 +127,17 @@ class TrainConfig:
                  "learning_rate_decay_examples"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+    for name in ("learning_rate", "learning_rate_decay", "clip_gradient_norm", "mixup_alpha",
+                 "validation_fraction", "train_fraction"):
+      if not math.isfinite(getattr(self, name)):   # nan and inf pass every comparison below.
+        raise ValueError(f"{name} must be a finite number, not {getattr(self, name)}")
     if not self.learning_rate > 0:
       raise ValueError(f"learning_rate must be positive, not {self.learning_rate}")
+    if not self.learning_rate_decay > 0:
+      raise ValueError(f"learning_rate_decay must be positive, not {self.learning_rate_decay}")
+    if self.clip_gradient_norm < 0:
+      raise ValueError(f"clip_gradient_norm must be at least 0 (0: off), not "
+                       f"{self.clip_gradient_norm}")
     if not 0 <= self.validation_fraction < 1:
       raise ValueError(f"validation_fraction must be in [0, 1), not {self.validation_fraction}")
     if not 0 < self.train_fraction <= 1:

@@ -5,12 +5,16 @@ One reader for every class map the project reads: YAMNet's
 `class_labels_indices.csv` (pipelines/labels.py) and the `--class-labels` of
 train and evaluate.
 
-  read(path, columns=COLUMNS)   ClassMap(indices, mids, display_names), ordered by index
+  read(path, columns=COLUMNS, complete=False)
+                                ClassMap(indices, mids, display_names), ordered by index
   mid_to_index(class_map)       {mid: index}
 
 Every problem is a ClassMapError (a ValueError) whose message starts with the
 file's path: a file that is not UTF-8 text, a header without the needed
-columns, or an index that is not a whole number (with its line number).
+columns, an index that is not a whole number, or one that is negative or
+listed twice (with its line number).  complete=True (a model's labels: train,
+evaluate, export) also needs the indices to be exactly 0..N-1 and every
+display_name non-empty, since row i names output i.
 """
 
 import collections
@@ -33,12 +37,13 @@ class ClassMapError(ValueError):
   """A class map that cannot be read; the message names the file and the problem."""
 
 
-def read(path, columns=COLUMNS):
+def read(path, columns=COLUMNS, complete=False):
   """Reads an index,mid,display_name CSV.
 
   Args:
     path: the CSV (UTF-8, with a header line).
     columns: the columns it must have (pipelines/labels.py needs only index and mid).
+    complete: also require indices 0..N-1 (each once) and non-empty display names.
 
   Returns:
     ClassMap, rows ordered by index.
@@ -52,17 +57,26 @@ def read(path, columns=COLUMNS):
       found = reader.fieldnames or []
       if not set(columns) <= set(found):
         raise ClassMapError(f"{path}: a class map needs {_names(columns)} columns, found {found}")
-      rows = []
+      rows, lines = [], {}
       for row in reader:
         name = row.get("display_name") or ""
         problem = event_tables.label_problem(name)
         if problem:
           raise ClassMapError(f"{path}:{reader.line_num}: display_name: {problem}")
-        rows.append((_index(row, path, reader.line_num), (row.get("mid") or "").strip(), name))
+        if complete and not name.strip():
+          raise ClassMapError(f"{path}:{reader.line_num}: display_name is empty")
+        index = _index(row, path, reader.line_num)
+        if index < 0 or index in lines:
+          raise ClassMapError(f"{path}:{reader.line_num}: index {index} is "
+                              + ("negative" if index < 0 else f"also on line {lines[index]}"))
+        lines[index] = reader.line_num
+        rows.append((index, (row.get("mid") or "").strip(), name))
   except UnicodeDecodeError as exc:
     raise ClassMapError(f"{path}: a class map must be UTF-8 text (byte {exc.start} is "
                         f"not)") from None
   rows.sort(key=lambda row: row[0])
+  if complete:
+    _check_complete(path, rows, lines)
   indices, mids, names = zip(*rows) if rows else ((), (), ())
   return ClassMap(tuple(indices), tuple(mids), tuple(names))
 
@@ -77,6 +91,16 @@ def _index(row, path, line):
     return int(row["index"])
   except (TypeError, ValueError):
     raise ClassMapError(f"{path}:{line}: index is not a whole number") from None
+
+
+def _check_complete(path, rows, lines):
+  """ClassMapError unless the sorted rows' indices are 0..N-1 (no index missing)."""
+  if not rows:
+    raise ClassMapError(f"{path}: lists no classes")
+  for position, (index, _, _) in enumerate(rows):
+    if index != position:
+      raise ClassMapError(f"{path}:{lines[index]}: index {index}, but index {position} is "
+                          f"missing (indices must be 0..N-1, one row each)")
 
 
 def _names(columns):

@@ -196,6 +196,27 @@ def load_cached(pattern, cache_path=None, **kwargs):
   paths = expand_glob(pattern)
   stamps = file_stamps(paths)
   if cache_path and os.path.exists(cache_path):
+    data = _read_cache(cache_path, paths, stamps, kwargs)
+    if data is not None:
+      return data
+  data = load_records(pattern, **kwargs)
+  if cache_path:
+    os.makedirs(os.path.dirname(os.path.abspath(cache_path)), exist_ok=True)
+    with atomic.replacing(cache_path, suffix=".part.npz") as temporary:  # numpy wants .npz.
+      np.savez(temporary, paths=np.array(paths), stamps=stamps, video_ids=data.video_ids,
+               frames=data.frames, num_frames=data.num_frames, labels=data.labels,
+               unreadable=np.array(data.unreadable, dtype=object).reshape(-1, 2))
+  return data
+
+
+def _read_cache(cache_path, paths, stamps, kwargs):
+  """FrameData of an .npz cache made from `paths` as they are now, else None.
+
+  A cache of other files, of files written since, of other shapes, or one
+  that cannot be read (truncated, corrupt) is None: load_cached rebuilds it.
+  """
+  import zipfile
+  try:
     with np.load(cache_path, allow_pickle=True) as cached:
       if list(cached["paths"]) == paths and "stamps" in cached and np.array_equal(
           cached["stamps"], stamps) and all(
@@ -206,14 +227,11 @@ def load_cached(pattern, cache_path=None, **kwargs):
         return FrameData(cached["video_ids"], cached["frames"], cached["num_frames"],
                          cached["labels"], tuple(map(tuple, cached["unreadable"].tolist()))
                          if "unreadable" in cached else ())
-  data = load_records(pattern, **kwargs)
-  if cache_path:
-    os.makedirs(os.path.dirname(os.path.abspath(cache_path)), exist_ok=True)
-    with atomic.replacing(cache_path, suffix=".part.npz") as temporary:  # numpy wants .npz.
-      np.savez(temporary, paths=np.array(paths), stamps=stamps, video_ids=data.video_ids,
-               frames=data.frames, num_frames=data.num_frames, labels=data.labels,
-               unreadable=np.array(data.unreadable, dtype=object).reshape(-1, 2))
-  return data
+  except (OSError, ValueError, KeyError, EOFError, TypeError, AttributeError,
+          zipfile.BadZipFile) as exc:
+    print(f"{cache_path}: unreadable cache ({type(exc).__name__}), rebuilding it",
+          file=sys.stderr)
+  return None
 
 
 def file_stamps(paths):

@@ -246,7 +246,10 @@ def test_a_recipe_trains_its_members_then_averages_them(tmp_path, capsys, monkey
   # Running it again resumes: the finished members are kept, not retrained.
   before = {member: (best / "members" / member / "latest.keras").stat().st_mtime_ns
             for member in SMALL_MEMBERS}
-  assert cli.main(arguments) == 0
+  # The export exists now: replacing it takes --force, refused before anything runs.
+  assert cli.main(arguments) == 2
+  assert "already exists; choose another name, or pass --force" in capsys.readouterr().err
+  assert cli.main(arguments + ["--force"]) == 0
   assert before == {member: (best / "members" / member / "latest.keras").stat().st_mtime_ns
                     for member in SMALL_MEMBERS}
   # The recipe fixes how its members are averaged.

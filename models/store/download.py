@@ -17,6 +17,7 @@ import http.client
 import os
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from soundscope.configs import model_specs as S
@@ -38,6 +39,20 @@ def resolve_url(model_name, file_spec, base_url=None):
   if base:
     return f"{base.rstrip('/')}/{model_name}/{file_spec.name}"
   return file_spec.url
+
+
+# The schemes a mirror base (--base-url, $SOUNDSCOPE_DOWNLOAD_BASE) may use.
+MIRROR_SCHEMES = ("http", "https", "file")
+
+
+def check_base_url(base):
+  """Raises DownloadError unless `base` (None: none given) is an http(s) or file URL."""
+  if base is None:
+    return
+  parts = urllib.parse.urlsplit(base)
+  if parts.scheme not in MIRROR_SCHEMES or not (parts.netloc or parts.scheme == "file"):
+    raise DownloadError(f"mirror base {base!r} (--base-url or ${S.DOWNLOAD_BASE_ENV}) is not a "
+                        f"URL: expected e.g. https://host/path")
 
 
 class Progress:
@@ -168,6 +183,7 @@ def download_model(store, name, base_url=None, progress=True, force=False):
     raise DownloadError(f"unknown model {name!r}; known: {', '.join(S.KNOWN_MODELS)}")
   spec = S.KNOWN_MODELS[name]
   mirror = base_url or os.environ.get(S.DOWNLOAD_BASE_ENV)
+  check_base_url(mirror)
   failures = []
   for file_spec in spec.files:
     destination = store.path(name) / file_spec.name

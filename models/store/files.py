@@ -65,6 +65,14 @@ class ChecksumError(Exception):
   """A file does not have the size or digest its spec or manifest pins."""
 
 
+class ModelExistsError(ValueError):
+  """An export or import would replace a model: a known one always, another without force."""
+
+
+class ManifestError(ValueError):
+  """A model.json that is not a JSON object; the message names the file."""
+
+
 class VerifyResult:
   """Outcome of ModelStore.verify: `ok` and a list of problems (strings)."""
 
@@ -168,16 +176,41 @@ def check_name(name):
   return name
 
 
+def check_not_known(name):
+  """Raises ModelExistsError when `name` is a known model's (configs/model_specs.py)."""
+  if name in S.KNOWN_MODELS:
+    raise ModelExistsError(f"{name!r} is the name of a known model (configs/model_specs.py, "
+                           f"which only its official files may fill); choose another name")
+  return name
+
+
+def check_target(destination, force=False):
+  """Raises ModelExistsError unless an export or import of other content may write `destination`.
+
+  The known models' names (configs/model_specs.py: yamnet, vggish, ontology) are
+  always refused; an existing model directory is refused unless `force`.
+  """
+  destination = pathlib.Path(destination)
+  check_not_known(destination.name)
+  if os.path.lexists(destination) and not force:
+    raise ModelExistsError(f"{destination} already exists; choose another name, or pass "
+                           f"--force to replace it")
+
+
 @contextlib.contextmanager
-def staged_directory(destination):
+def staged_directory(destination, replace=True):
   """Yields a temporary sibling folder that replaces `destination` whole if the block succeeds.
 
   Readers never see a half-written model: until the block ends `destination` is
   the old one (or absent); then the old one is renamed aside and the new one
   renamed in, two renames in one directory.  A block (or a rename) that fails
-  leaves the old model in place.
+  leaves the old model in place.  With replace=False an existing `destination`
+  (before or after the block) raises ModelExistsError and is left as it is.
   """
   destination = pathlib.Path(destination)
+  if not replace:
+    if os.path.lexists(destination):
+      raise ModelExistsError(f"{destination} already exists; pass --force to replace it")
   parent = _ensure_dir(destination.parent)
   staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".part",
                                           dir=parent))
@@ -185,6 +218,8 @@ def staged_directory(destination):
   try:
     yield staging
     os.chmod(staging, 0o777 & ~atomic.current_umask())
+    if not replace and os.path.lexists(destination):
+      raise ModelExistsError(f"{destination} already exists; pass --force to replace it")
     if destination.exists():
       retired = pathlib.Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".old",
                                               dir=parent))
@@ -223,8 +258,14 @@ class ModelStore:
     path = self.path(name) / S.MANIFEST_NAME
     if not path.is_file():
       return None
-    with open(path) as stream:
-      return json.load(stream)
+    try:
+      with open(path, encoding="utf-8") as stream:
+        manifest = json.load(stream)
+    except ValueError as exc:   # json.JSONDecodeError and UnicodeDecodeError.
+      raise ManifestError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+      raise ManifestError(f"{path}: not a JSON object")
+    return manifest
 
   def names(self):
     """Sorted names of the model directories that have a manifest."""
@@ -298,7 +339,10 @@ class ModelStore:
     Returns:
       VerifyResult.
     """
-    manifest = self.manifest(name)
+    try:
+      manifest = self.manifest(name)
+    except ManifestError as exc:
+      return VerifyResult(name, [str(exc)])
     if manifest is None:
       return VerifyResult(name, [f"no {S.MANIFEST_NAME} in {self.path(name)}"])
     problems = []
@@ -419,8 +463,10 @@ class ModelStore:
     self.record_known_file(spec, file_spec.name, digests[0], os.path.getsize(source))
     return spec.name
 
-  def import_directory(self, source, name=None):
+  def import_directory(self, source, name=None, force=False):
     """Imports a model directory: one with a model.json (trained heads), or loose known files.
+
+    force: replace an existing model of the same name (never a known model's name).
 
     Returns:
       Sorted list of the model names that received files.
@@ -428,12 +474,17 @@ class ModelStore:
     source = pathlib.Path(source)
     manifest_path = source / S.MANIFEST_NAME
     if manifest_path.is_file():
-      with open(manifest_path) as stream:
-        manifest = json.load(stream)
+      try:
+        with open(manifest_path, encoding="utf-8") as stream:
+          manifest = json.load(stream)
+      except ValueError as exc:
+        raise ManifestError(f"{manifest_path}: not valid JSON ({exc})") from None
+      if not isinstance(manifest, dict):
+        raise ManifestError(f"{manifest_path}: not a JSON object")
       if manifest.get("name") in S.KNOWN_MODELS and manifest.get("kind") == S.KNOWN_MODELS[
           manifest["name"]].kind:
         return self._import_known_files(source, name)
-      return [self._import_manifest_directory(source, manifest, name)]
+      return [self._import_manifest_directory(source, manifest, name, force)]
     return self._import_known_files(source, name)
 
   def _import_known_files(self, source, name):
@@ -447,11 +498,12 @@ class ModelStore:
                           f"({', '.join(_known_file_names())}) and no {S.MANIFEST_NAME}")
     return sorted(names)
 
-  def _import_manifest_directory(self, source, manifest, name):
+  def _import_manifest_directory(self, source, manifest, name, force=False):
     """Copies a self-described model directory: its model.json and the files it lists.
 
     Each listed file must be a regular file of the directory with the sha256
-    the manifest records; nothing else is copied.
+    the manifest records; nothing else is copied.  A known model's name is
+    refused, and an existing model's unless `force` (check_target).
     """
     name = check_name(name or manifest.get("name") or source.name)
     files = manifest.get("files") or {}
@@ -470,17 +522,21 @@ class ModelStore:
         raise ChecksumError(f"{source}: {S.MANIFEST_NAME} records no sha256 for {file}")
       if file_digests(path)[0] != entry["sha256"]:
         raise ChecksumError(f"{path}: sha256 does not match {S.MANIFEST_NAME}")
-    with staged_directory(self.path(name)) as staging:
+    check_target(self.path(name), force)
+    with staged_directory(self.path(name), replace=force) as staging:
       for file in files:
         shutil.copyfile(source / file, staging / file)
       atomic.write_json(staging / S.MANIFEST_NAME, dict(manifest, name=name))
     return name
 
-  def import_path(self, source, name=None):
-    """Imports a file or a directory (see import_file, import_directory); returns model names."""
+  def import_path(self, source, name=None, force=False):
+    """Imports a file or a directory (see import_file, import_directory); returns model names.
+
+    force: a self-described directory may replace an existing model of its name.
+    """
     source = pathlib.Path(source)
     if source.is_dir():
-      return self.import_directory(source, name)
+      return self.import_directory(source, name, force)
     if not source.is_file():
       raise FileNotFoundError(f"{source}: no such file or directory")
     return [self.import_file(source, name)]

@@ -12,36 +12,24 @@ import os
 import pathlib
 import shutil
 
-import numpy as np
-
 from soundscope.configs import params as P
 from soundscope.models import class_map
 from soundscope.models.networks.heads import (DEFAULT_AGGREGATION, HEAD_FILE, KIND, LABELS_FILE,
                                               MANIFEST_NAME, HeadClassifier)
 from soundscope.models.store import files as store
-
-
-def _jsonable(value):
-  """Replaces NaN/inf floats (not valid JSON) with None, recursively."""
-  if isinstance(value, dict):
-    return {key: _jsonable(item) for key, item in value.items()}
-  if isinstance(value, (list, tuple)):
-    return [_jsonable(item) for item in value]
-  if isinstance(value, (float, np.floating)):
-    return float(value) if np.isfinite(value) else None
-  if isinstance(value, np.integer):
-    return int(value)
-  return value
+from soundscope.util import json_values
 
 
 def export_head(model, destination, labels_csv, name=None, version="1", training=None,
                 metrics=None, feature_name=P.AUDIO_EMBEDDING_FEATURE,
-                feature_size=P.EMBEDDING_SIZE, max_frames=P.MAX_FRAMES, model_class=None):
+                feature_size=P.EMBEDDING_SIZE, max_frames=P.MAX_FRAMES, model_class=None,
+                force=False):
   """Writes a trained head as a model-store directory (atomically).
 
   Args:
     model: Keras model from models/networks/frame_models, or the path of a saved .keras file.
-    destination: the head directory to create (<store root>/<name>); replaced if present.
+    destination: the head directory to create (<store root>/<name>): never a known
+      model's name, and replaced if present only with `force`.
     labels_csv: index,mid,display_name CSV of the model's classes (copied).
     name: model name (default: the directory's name).
     version: version string.
@@ -49,19 +37,25 @@ def export_head(model, destination, labels_csv, name=None, version="1", training
     metrics: dict of evaluation figures (stored in model.json).
     feature_name, feature_size, max_frames: the input the head expects.
     model_class: frame_models class name, for the record.
+    force: replace an existing model of that name.
 
   Returns:
     pathlib.Path of the head directory.
+
+  Raises:
+    store.ModelExistsError: a known model's name, or an existing model without force.
+    class_map.ClassMapError: labels_csv is not a complete class map.
   """
   destination = pathlib.Path(destination)
   name = name or destination.name
-  with store.staged_directory(destination) as staging:
+  store.check_target(destination, force)
+  with store.staged_directory(destination, replace=force) as staging:
     if isinstance(model, (str, os.PathLike)):
       shutil.copyfile(model, staging / HEAD_FILE)
     else:
       model.save(staging / HEAD_FILE)
     shutil.copyfile(labels_csv, staging / LABELS_FILE)
-    display_names = class_map.read(staging / LABELS_FILE).display_names
+    display_names = class_map.read(labels_csv, complete=True).display_names
     manifest = {
         "name": name,
         "version": str(version),
@@ -87,7 +81,7 @@ def export_head(model, destination, labels_csv, name=None, version="1", training
                   for file in (HEAD_FILE, LABELS_FILE)},
     }
     with open(staging / MANIFEST_NAME, "w") as out:
-      json.dump(_jsonable(manifest), out, indent=2)
+      json.dump(json_values.jsonable(manifest), out, indent=2)
   return destination
 
 

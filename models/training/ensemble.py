@@ -19,6 +19,7 @@ first.
 """
 
 import json
+import math
 import os
 import sys
 
@@ -44,11 +45,41 @@ def load_run(train_dir):
   summary_path = os.path.join(train_dir, train.TRAINING_FILE)
   if not os.path.isfile(summary_path):
     raise ValueError(f"{train_dir}: no finished training run ({train.TRAINING_FILE} missing)")
-  with open(summary_path) as summary:
-    run = json.load(summary)
-  if not os.path.isfile(run.get("model_path", "")):
-    raise ValueError(f"{train_dir}: its trained model {run.get('model_path')} is missing")
+  try:
+    with open(summary_path, encoding="utf-8") as summary:
+      run = json.load(summary)
+  except ValueError as exc:   # json.JSONDecodeError and UnicodeDecodeError.
+    raise ValueError(f"{summary_path}: not valid JSON ({exc})") from None
+  if not isinstance(run, dict) or not isinstance(run.get("config"), dict):
+    raise ValueError(f"{summary_path}: not a training summary (no config)")
+  run["model_path"] = train.resolve_model_path(train_dir, run.get("model_path"))
+  if not os.path.isfile(run["model_path"]):
+    raise ValueError(f"{train_dir}: its trained model {run['model_path']} is missing")
   return run
+
+
+def check_beta(beta):
+  """Returns `beta` when it is a finite number >= 0 (the class-prior shift), else ValueError."""
+  if not math.isfinite(beta) or beta < 0:
+    raise ValueError(f"beta (the class-prior shift) must be a finite number >= 0, not {beta}")
+  return beta
+
+
+def check_out_dir(train_dirs, out_dir):
+  """ValueError when the ensemble's directory is one of its members' (it would overwrite it)."""
+  target = os.path.realpath(out_dir)
+  for train_dir in train_dirs:
+    if os.path.realpath(train_dir) == target:
+      raise ValueError(f"--train-dir {out_dir} is the member {train_dir}: writing the ensemble "
+                       f"there would overwrite it; choose another directory")
+
+
+def check_not_ensembles(train_dirs, runs):
+  """ValueError naming the first member that is itself an ensemble (give its members instead)."""
+  for train_dir, run in zip(train_dirs, runs):
+    if "members" in run["config"]:
+      raise ValueError(f"{train_dir}: is an ensemble, not a `soundscope train` run; give its "
+                       f"members instead ({', '.join(map(str, run['config']['members']))})")
 
 
 def check_members_agree(train_dirs, runs):
@@ -107,9 +138,10 @@ def build(train_dirs, out_dir, beta=0.0, kind="scores", name="AverageEnsemble",
     a validation split), elapsed_seconds and cpu_seconds (the members' sums), ...
 
   Raises:
-    ValueError: no members, an unknown kind, beta with kind 'weights', a
-      member that is not a finished run, members that disagree on classes or
-      features, or a 'weights' member that is not a FrameLevelLogistic.
+    ValueError: no members, an unknown kind, a beta that is not finite and >= 0,
+      beta with kind 'weights', OUT_DIR one of the members, a member that is
+      not a finished run (or is an ensemble), members that disagree on classes
+      or features, or a 'weights' member that is not a FrameLevelLogistic.
   """
   from soundscope.models.training import evaluate
   from soundscope.models.networks import ensemble_layers
@@ -119,9 +151,12 @@ def build(train_dirs, out_dir, beta=0.0, kind="scores", name="AverageEnsemble",
     raise ValueError("an ensemble needs at least one member")
   if kind not in KINDS:
     raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+  check_beta(beta)
   if kind == "weights" and beta:
     raise ValueError("the class-prior shift (beta) applies to averaged scores, not weights")
+  check_out_dir(train_dirs, out_dir)
   runs = [load_run(train_dir) for train_dir in train_dirs]
+  check_not_ensembles(train_dirs, runs)
   check_members_agree(train_dirs, runs)
   config = train.TrainConfig(**{**runs[0]["config"],
                                 "cache_dir": cache_dir or runs[0]["config"].get("cache_dir")})
@@ -150,7 +185,7 @@ def build(train_dirs, out_dir, beta=0.0, kind="scores", name="AverageEnsemble",
         feature_size=feature_size, max_frames=config.max_frames)
     model_class = f"AverageEnsemble({classes})"
   os.makedirs(out_dir, exist_ok=True)
-  model_path = os.path.join(out_dir, S.TRAINED_MODEL_FILE)
+  model_path = os.path.abspath(os.path.join(out_dir, S.TRAINED_MODEL_FILE))
   model.save(model_path)
   best_validation = None
   if validation is not None:
@@ -171,8 +206,7 @@ def build(train_dirs, out_dir, beta=0.0, kind="scores", name="AverageEnsemble",
       "elapsed_seconds": sum(run["elapsed_seconds"] for run in runs),
       "cpu_seconds": sum(run["cpu_seconds"] for run in runs),
   }
-  with open(os.path.join(out_dir, train.TRAINING_FILE), "w") as out:
-    json.dump(result, out, indent=2, sort_keys=True, default=str)
+  train.write_summary(out_dir, result)
   return result
 
 

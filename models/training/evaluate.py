@@ -14,9 +14,14 @@ import numpy as np
 
 from soundscope.configs import model_specs as S
 from soundscope.models.training import metrics as metrics_lib
+from soundscope.util import json_values
 from soundscope.models import readers
 
 PER_CLASS_FIELDS = ("index", "name", "AP", "AUC", "positives")
+
+
+class NonFiniteScoresError(ValueError):
+  """A head gave NaN or infinite scores (a diverged training): no metric is computed."""
 
 
 def resolve_head_dir(model, model_dir=None):
@@ -36,10 +41,12 @@ def resolve_head_dir(model, model_dir=None):
     from soundscope.models.store import files as store
   except ImportError:
     raise FileNotFoundError(f"{model}: no such head directory (and no model store)") from None
-  path = store.ModelStore(model_dir).path(model)
+  model_store = store.ModelStore(model_dir)
+  path = model_store.path(model)
   if not os.path.isdir(path):
     raise FileNotFoundError(f"model {model!r} is neither a directory nor in the model store "
-                            f"{store.ModelStore(model_dir).root}")
+                            f"{model_store.root}")
+  model_store.check_digests(model)   # A file changed in place: one line, as classify gives.
   return str(path)
 
 
@@ -52,7 +59,12 @@ def load_keras_model(model_path):
       os.path.join(model_path, heads.HEAD_FILE), os.path.join(model_path, S.TRAINED_MODEL_FILE)]
   for candidate in candidates:
     if os.path.isfile(candidate):
-      return keras.models.load_model(candidate, compile=False)
+      try:
+        return keras.models.load_model(candidate, compile=False)
+      except Exception as exc:   # Keras raises many kinds for a broken archive.
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"{candidate}: cannot be loaded as a Keras model "
+                         f"({first_line})") from None
   raise FileNotFoundError(f"{model_path}: holds neither {heads.HEAD_FILE} nor "
                           f"{S.TRAINED_MODEL_FILE}")
 
@@ -74,10 +86,17 @@ def evaluate(model, data):
     (summary dict, per-class AP [C], per-class AUC [C], positives [C]); the
     summary also holds scoring seconds, and the files the figures leave out
     because they could not be read (unreadable_files, when there are any).
+
+  Raises:
+    NonFiniteScoresError: a score is NaN or infinite.
   """
   started = time.monotonic()
   scores = score(model, data)
   scoring_seconds = time.monotonic() - started
+  broken = int(np.count_nonzero(~np.isfinite(scores).all(axis=1)))
+  if broken:
+    raise NonFiniteScoresError(f"the model gives NaN or infinite scores for {broken} of "
+                               f"{len(scores)} records (did its training diverge?)")
   summary, aps, aucs, positives = metrics_lib.summary(scores, data.labels)
   summary["scoring_seconds"] = scoring_seconds
   if data.unreadable:
@@ -85,16 +104,11 @@ def evaluate(model, data):
   return summary, aps, aucs, positives
 
 
-def _finite_or_none(value):
-  return float(value) if np.isfinite(value) else None
-
-
 def write_reports(summary, aps, aucs, positives, class_names, json_path=None, csv_path=None):
   """Writes the JSON summary and the per-class CSV (NaN written as empty cells / null)."""
   if json_path:
     with open(json_path, "w") as out:
-      json.dump({key: (_finite_or_none(value) if isinstance(value, float) else value)
-                 for key, value in summary.items()}, out, indent=2, sort_keys=True)
+      json.dump(json_values.jsonable(summary), out, indent=2, sort_keys=True)
   if csv_path:
     with open(csv_path, "w", newline="") as out:
       writer = csv.writer(out)

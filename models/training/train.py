@@ -23,6 +23,7 @@ epoch), and the random ops go on from their saved state.
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import sys
 import time
@@ -35,6 +36,7 @@ from soundscope.models.training import evaluate
 from soundscope.models.training import metrics as metrics_lib
 from soundscope.models import readers
 from soundscope.util import atomic
+from soundscope.util import json_values
 
 STATE_FILE = "state.json"
 LATEST_MODEL = "latest.keras"
@@ -52,8 +54,33 @@ PREFETCH_BATCHES = 2
 SEED_STATE_VARIABLE = "seed_generator_state"
 
 
+class NoRecordsError(ValueError):
+  """Data that gives no usable record (no record at all, or none with the frame feature)."""
+
+
+class TrainingDivergedError(RuntimeError):
+  """The training loss became NaN or infinite: the run stops before saving that epoch."""
+
+
+def check_usable(data, pattern, feature_name, split_name):
+  """Raises NoRecordsError unless FrameData `data` of `pattern` has a record with frames.
+
+  A feature name that no record has decodes as records of no frames, which
+  would train on padding alone.
+  """
+  if len(data.labels) == 0:
+    raise NoRecordsError(f"{pattern}: no {split_name} records (the files hold none)")
+  if not np.any(data.num_frames):
+    raise NoRecordsError(f"{pattern}: no {split_name} record has frames of the feature "
+                         f"{feature_name!r} (--feature-names)")
+
+
 def load_data(pattern, config, split_name):
-  """FrameData of a glob, through the .npz cache when config.cache_dir is set."""
+  """FrameData of a glob, through the .npz cache when config.cache_dir is set.
+
+  Raises:
+    NoRecordsError: no usable record (check_usable).
+  """
   feature_name, feature_size = config.feature()
   cache = None
   if config.cache_dir:
@@ -68,6 +95,7 @@ def load_data(pattern, config, split_name):
     matched = len(readers.expand_glob(pattern))
     print(f"{split_name} files: {matched} matched = {matched - len(data.unreadable)} read + "
           f"{len(data.unreadable)} unreadable (skipped)", file=sys.stderr)
+  check_usable(data, pattern, feature_name, split_name)
   return data
 
 
@@ -83,6 +111,11 @@ def train_and_validation_data(config):
     validation = None
   if config.train_fraction != 1.0:
     data = readers.nested_subset(data, config.train_fraction, split_seed)
+  for part, records in (("training", data), ("validation", validation)):
+    if records is not None and len(records.labels) == 0:
+      raise NoRecordsError(f"{config.train_data}: no {part} record is left with "
+                           f"--validation-fraction {config.validation_fraction} and "
+                           f"--train-fraction {config.train_fraction}")
   return data, validation
 
 
@@ -240,16 +273,56 @@ def restore_seed_states(model, values):
 
 
 def read_state(train_dir):
-  """The resume state of a train directory, or None when it has none."""
+  """The resume state of a train directory, or None when it has none.
+
+  Raises:
+    ValueError: STATE_FILE is not a JSON object (named, with what to do).
+  """
   path = os.path.join(train_dir, STATE_FILE)
   if not os.path.exists(path) or not os.path.exists(os.path.join(train_dir, LATEST_MODEL)):
     return None
-  with open(path) as state_file:
-    return json.load(state_file)
+  try:
+    with open(path, encoding="utf-8") as state_file:
+      state = json.load(state_file)
+  except ValueError as exc:   # json.JSONDecodeError and UnicodeDecodeError.
+    raise ValueError(f"{path}: not valid JSON ({exc}); train into a new --train-dir") from None
+  if not isinstance(state, dict) or not {"epochs_done", "steps", "history"} <= set(state):
+    raise ValueError(f"{path}: not a training state; train into a new --train-dir")
+  return state
 
 
 def _write_json(path, value):
-  atomic.write_json(path, value)
+  """Writes JSON atomically, NaN and infinities as null (bare NaN is not JSON)."""
+  atomic.write_json(path, json_values.jsonable(value))
+
+
+def write_summary(train_dir, result):
+  """Writes TRAIN_DIR/training.json: `result` with model_path relative to TRAIN_DIR.
+
+  The run then reads the same from any working directory (resolve_model_path).
+  """
+  recorded = dict(result)
+  if recorded.get("model_path"):
+    recorded["model_path"] = os.path.relpath(os.path.abspath(result["model_path"]),
+                                             os.path.abspath(train_dir))
+  _write_json(os.path.join(train_dir, TRAINING_FILE), recorded)
+
+
+def resolve_model_path(train_dir, recorded):
+  """The model file a training.json's model_path names, as a path from here.
+
+  Relative paths are TRAIN_DIR's (write_summary).  Files written before
+  recorded them relative to the folder training ran from; the model file is
+  always in TRAIN_DIR, so its file name is looked up there.
+  """
+  if not recorded:
+    return ""
+  if os.path.isabs(recorded):
+    return recorded
+  inside = os.path.join(train_dir, recorded)
+  if os.path.isfile(inside):
+    return inside
+  return os.path.join(train_dir, os.path.basename(recorded))
 
 
 def _save_model(model, path):
@@ -298,6 +371,11 @@ def _checkpoint_callback(config, validation, state, clock):
     def on_epoch_end(self, epoch, logs=None):
       logs = logs if logs is not None else {}
       record = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan")))}
+      if "loss" in logs and not math.isfinite(record["loss"]):
+        raise TrainingDivergedError(
+            f"{config.train_dir}: the training loss became {record['loss']} in epoch "
+            f"{epoch + 1}; stopped without saving that epoch (try a lower --learning-rate or "
+            f"a --clip-gradient-norm)")
       if validation is not None:
         scores = evaluate.score(self.model, validation)
         summary, *_ = metrics_lib.summary(scores, validation.labels)
@@ -355,6 +433,8 @@ def train(config, verbose=1, extra_callbacks=()):
   import keras
   from soundscope.models.networks import ensemble_layers  # noqa: F401  (registers every custom layer)
   from soundscope.models.networks import frame_models
+  if os.path.exists(config.train_dir) and not os.path.isdir(config.train_dir):
+    raise ValueError(f"{config.train_dir}: not a directory (--train-dir)")
   os.makedirs(config.train_dir, exist_ok=True)
   train_data, validation = train_and_validation_data(config)
   if config.select_metric not in SELECTION_METRICS:
@@ -392,7 +472,7 @@ def train(config, verbose=1, extra_callbacks=()):
   source = BEST_MODEL if validation is not None and state["best"] else LATEST_MODEL
   # compile=False: the final model (and so every exported head) carries no optimizer state.
   final = keras.models.load_model(os.path.join(config.train_dir, source), compile=False)
-  final_path = os.path.join(config.train_dir, S.TRAINED_MODEL_FILE)
+  final_path = os.path.abspath(os.path.join(config.train_dir, S.TRAINED_MODEL_FILE))
   final.save(final_path)
   result = {
       "config": dataclasses.asdict(config),
@@ -410,5 +490,5 @@ def train(config, verbose=1, extra_callbacks=()):
       "cpu_seconds": state["cpu_seconds"],
       "model_path": final_path,
   }
-  _write_json(os.path.join(config.train_dir, TRAINING_FILE), result)
+  write_summary(config.train_dir, result)
   return result

@@ -50,6 +50,7 @@ def add_arguments(parser):
   export.add_argument("--export", metavar="NAME", default=None,
                       type=flags.model_name,
                       help="put the ensemble into the model store under NAME")
+  train_cli.add_force_flag(export)
   flags.add_flags(export, P.ReportOptions, names=["model_dir"])
   export.add_argument("--class-labels", default=None,
                       help=f"index,mid,display_name CSV (default: {train_cli.CLASS_LABELS_FILE} "
@@ -71,11 +72,16 @@ def _run(args):
     if args.kind is not None or args.beta is not None:
       raise ValueError(f"--kind and --beta come from the recipe {args.recipe!r} "
                        "(configs/training_recipes.py)")
+  elif args.beta is not None:
+    ensemble.check_beta(args.beta)
+  train_cli.check_outputs(args, args.train_data)
+  if args.recipe:
     result = ensemble.train_recipe(
         args.recipe, args.train_data, args.train_dir, cache_dir=args.cache_dir,
         verbose=2 if args.quiet else 1, log=lambda line: print(line, file=sys.stderr))
   else:
     members = [member for member in args.members.split(",") if member]
+    ensemble.check_out_dir(members, args.train_dir)
     result = ensemble.build(members, args.train_dir, beta=args.beta or 0.0,
                             kind=args.kind or "scores", cache_dir=args.cache_dir)
   validation = result["best_validation"]

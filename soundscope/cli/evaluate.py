@@ -44,7 +44,7 @@ def class_names(args, head_dir, num_classes):
                 train_cli.find_class_labels(args.eval_data)]
   for path in candidates:
     if path and os.path.isfile(path):
-      names = list(class_map.read(path).display_names)
+      names = list(class_map.read(path, complete=True).display_names)
       if len(names) == num_classes:
         return names
   return [f"class {index}" for index in range(num_classes)]
@@ -55,9 +55,20 @@ def run(args):
   return train_cli.run_reporting_errors("evaluate", _run, args)
 
 
+def check_output_dir(path):
+  """ValueError when --output-dir exists and is not a directory (checked before scoring)."""
+  if path and os.path.exists(path) and not os.path.isdir(path):
+    raise ValueError(f"{path}: not a directory (--output-dir)")
+
+
 def _run(args):
+  from soundscope.models import class_map
   from soundscope.models.training import evaluate
+  from soundscope.util import json_values
   from soundscope.models.training import train
+  check_output_dir(args.output_dir)
+  if args.class_labels:
+    class_map.read(args.class_labels, complete=True)   # A bad CSV fails before scoring.
   head_dir = evaluate.resolve_head_dir(args.model, args.model_dir)
   model = evaluate.load_keras_model(head_dir)
   num_classes = args.num_classes or int(model.output_shape[-1])
@@ -73,7 +84,7 @@ def _run(args):
     evaluate.write_reports(summary, aps, aucs, positives, class_names(args, head_dir, num_classes),
                            os.path.join(args.output_dir, "summary.json"),
                            os.path.join(args.output_dir, "per_class.csv"))
-  print(json.dumps(summary, indent=2, sort_keys=True))
+  print(json.dumps(json_values.jsonable(summary), indent=2, sort_keys=True))
   print(f"hit@1 {summary['hit_at_one']:.4f}  GAP {summary['gap']:.4f}  mAP {summary['map']:.4f}  "
         f"AUC {summary['mean_auc']:.4f}  d' {summary['d_prime']:.3f}  "
         f"({summary['num_examples']} records"

@@ -108,10 +108,11 @@ def build(config_class, args, **fixed):
 
 
 def model_name(text):
-  """argparse type of a model name in the store (e.g. --export NAME): one plain folder name."""
+  """argparse type of a model name in the store (e.g. --export NAME): one plain folder name,
+  not a known model's (yamnet, vggish, ontology: they hold only their official files)."""
   import argparse
   from soundscope.models.store import files
   try:
-    return files.check_name(text)
+    return files.check_not_known(files.check_name(text))
   except ValueError as exc:
     raise argparse.ArgumentTypeError(str(exc)) from None

@@ -11,7 +11,9 @@ way), which label sets with `descendants: true` read from the store
 with a copy you have (recognised by its pinned sha256).
 
 All take `--model-dir` (default $SOUNDSCOPE_MODEL_DIR or ~/.cache/soundscope/models).
-Exit status: 0 on success, 1 when a download, import or verification failed.
+Exit status: 0 on success, 1 when a download, import or verification failed,
+2 when an import would replace a model (a known model's name always; another
+model's without --force).
 """
 
 import sys
@@ -22,6 +24,7 @@ from soundscope.configs import params as P
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_USAGE = 2
 
 
 def add_arguments(parser):
@@ -43,6 +46,9 @@ def add_arguments(parser):
   importer.add_argument("name", nargs="?", default=None,
                         help="model it must belong to (default: recognised by its checksum, "
                              "or the directory's model.json)")
+  importer.add_argument("--force", action="store_true",
+                        help="replace an existing model of the same name (never yamnet, vggish "
+                             "or ontology, which hold only their official files)")
   verify = actions.add_parser("verify", help="check every stored file's size and checksum")
   verify.add_argument("names", nargs="*", help="models to check (default: all present)")
   # --model-dir also after the action (`models list --model-dir X`), as every action takes it.
@@ -54,13 +60,24 @@ def add_arguments(parser):
 
 def _status(store, name):
   """(status word, detail) of one model: verified, incomplete, missing, or corrupt."""
-  if store.manifest(name) is None:
-    return "missing", ""
+  try:
+    if store.manifest(name) is None:
+      return "missing", ""
+  except ValueError as exc:   # files.ManifestError: a model.json that is not JSON.
+    return "corrupt", str(exc)
   missing = store.missing_files(name)
   if missing:
     return "incomplete", "; ".join(missing)
   result = store.verify(name)
   return ("verified", "") if result.ok else ("corrupt", "; ".join(result.problems))
+
+
+def _manifest_or_empty(store, name):
+  """The model.json of `name` as a dict ({} when absent or not valid JSON)."""
+  try:
+    return store.manifest(name) or {}
+  except ValueError:   # files.ManifestError: _status reports it.
+    return {}
 
 
 def list_models(store, out=None):
@@ -69,8 +86,8 @@ def list_models(store, out=None):
   print(f"model store: {store.root}", file=out)
   for name in sorted(set(S.KNOWN_MODELS) | set(store.names())):
     spec = S.KNOWN_MODELS.get(name)
-    manifest = store.manifest(name) or {}
     status, detail = _status(store, name)
+    manifest = _manifest_or_empty(store, name)
     kind = manifest.get("kind") or (spec.kind if spec else "?")
     print(f"{name:<12} {status:<10} kind={kind} path={store.path(name)}", file=out)
     if detail:
@@ -106,7 +123,10 @@ def run(args):
     return status
   if args.action == "import":
     try:
-      names = store.import_path(args.path, args.name)
+      names = store.import_path(args.path, args.name, force=args.force)
+    except store_lib.ModelExistsError as exc:
+      print(f"soundscope models import: {exc}", file=sys.stderr)
+      return EXIT_USAGE
     except (store_lib.ChecksumError, OSError, ValueError) as exc:
       print(f"soundscope models import: {exc}", file=sys.stderr)
       return EXIT_FAILED

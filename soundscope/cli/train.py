@@ -62,6 +62,7 @@ def add_arguments(parser):
   export = parser.add_argument_group("export")
   export.add_argument("--export", metavar="NAME", default=None, type=flags.model_name,
                       help="put the trained head into the model store under NAME")
+  add_force_flag(export)
   flags.add_flags(export, P.ReportOptions, names=["model_dir"])
   export.add_argument("--class-labels", default=None,
                       help=f"index,mid,display_name CSV (default: {CLASS_LABELS_FILE} next to "
@@ -70,6 +71,13 @@ def add_arguments(parser):
                       help="glob of records to evaluate the final model on (figures go into "
                            "training.json and the export's model.json)")
   return parser
+
+
+def add_force_flag(group):
+  """--force of an export: replace an existing model of the --export name."""
+  group.add_argument("--force", action="store_true",
+                     help="with --export: replace an existing model of that name (never "
+                          "yamnet, vggish or ontology)")
 
 
 def model_options(args):
@@ -109,12 +117,30 @@ def numbered_labels_csv(num_classes, directory):
   return path
 
 
-def check_labels(path, num_classes):
-  """ValueError unless the CSV has exactly num_classes rows."""
+def check_labels(path, num_classes=None):
+  """ValueError unless the CSV is a complete class map (indices 0..N-1, each named once)
+  with num_classes rows (None: any number)."""
   from soundscope.models import class_map
-  names = class_map.read(path).display_names
-  if len(names) != num_classes:
+  names = class_map.read(path, complete=True).display_names
+  if num_classes is not None and len(names) != num_classes:
     raise ValueError(f"{path} lists {len(names)} classes, but --num-classes is {num_classes}")
+
+
+def check_outputs(args, train_data, num_classes=None):
+  """What the end of a run needs, checked before it starts (usage errors, ValueError):
+  --eval-data matches files, --class-labels (or the CSV found next to the data) is a
+  complete class map, and --export names no known model nor, without --force, an
+  existing one.  num_classes: the classes the labels must count (None: not known yet)."""
+  from soundscope.models import readers
+  if args.eval_data:
+    readers.expand_glob(args.eval_data)
+  if args.export:
+    store.check_target(store.ModelStore(args.model_dir).path(args.export), args.force)
+  labels = find_class_labels(train_data, args.class_labels) if train_data else args.class_labels
+  if args.export and labels is not None:
+    if not os.path.isfile(labels):
+      raise FileNotFoundError(f"{labels}: no such file (--class-labels)")
+    check_labels(labels, num_classes)
 
 
 def export(args, config, result, metrics, model_class=None):
@@ -140,7 +166,8 @@ def export(args, config, result, metrics, model_class=None):
         result["model_path"], os.path.join(str(root), args.export), labels, name=args.export,
         training=training, metrics=metrics, feature_name=feature_name,
         feature_size=feature_size, max_frames=config.max_frames,
-        model_class=model_class or frame_models.canonical_name(config.model))
+        model_class=model_class or frame_models.canonical_name(config.model),
+        force=args.force)
 
 
 def run_reporting_errors(command, body, args):
@@ -150,11 +177,19 @@ def run_reporting_errors(command, body, args):
   the user's to fix, so it gets one line, not a traceback.  Shared by train,
   ensemble and evaluate.
   """
+  from soundscope.models.training import train
   try:
     return body(args)
-  except (ValueError, FileNotFoundError) as exc:
+  except (ValueError, FileNotFoundError, store.ModelNotFoundError) as exc:
     print(f"soundscope {command}: error: {exc}", file=sys.stderr)
     return 2
+  except train.TrainingDivergedError as exc:
+    print(f"soundscope {command}: error: {exc}", file=sys.stderr)
+    return 1
+  except OSError as exc:   # A read-only store or output folder, a full disk.
+    where = f"{exc.filename}: " if exc.filename else ""
+    print(f"soundscope {command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+    return 1
 
 
 def run(args):
@@ -164,6 +199,7 @@ def run(args):
 def _run(args):
   from soundscope.models.training import train
   config = config_from_arguments(args)   # Refused settings fail before any data is read.
+  check_outputs(args, config.train_data, config.num_classes)
   result = train.train(config, verbose=2 if args.quiet else 1)
   print(f"trained {result['model_class']} for {result['epochs_done']} epochs "
         f"({result['steps']} steps) in {result['elapsed_seconds']:.0f} s "
@@ -181,6 +217,7 @@ def evaluate_and_export(args, config, result, model_class=None):
     exit status 0.
   """
   from soundscope.models.training import evaluate
+  from soundscope.util import json_values
   from soundscope.models.training import train
   metrics = {}
   if result["best_validation"]:
@@ -189,11 +226,10 @@ def evaluate_and_export(args, config, result, model_class=None):
     data = train.load_data(args.eval_data, config, "eval")
     summary, *_ = evaluate.evaluate(evaluate.load_keras_model(result["model_path"]), data)
     metrics["eval"] = summary
-    print(json.dumps(summary, indent=2), file=sys.stderr)
+    print(json.dumps(json_values.jsonable(summary), indent=2), file=sys.stderr)
   if metrics:
     result["metrics"] = metrics
-    with open(os.path.join(config.train_dir, train.TRAINING_FILE), "w") as out:
-      json.dump(result, out, indent=2, sort_keys=True, default=str)
+    train.write_summary(config.train_dir, result)
   if args.export:
     directory = export(args, config, result, metrics, model_class)
     print(f"exported to {directory}", file=sys.stderr)
