@@ -76,8 +76,9 @@ def test_export_to_a_known_or_existing_name_is_refused_before_training(tmp_path,
   source = ["--train-data", support_train.slice_glob("audioset/bal_train/a0.tfrecord")]
   if command == "ensemble":
     source = ["--members", str(tmp_path / "m1")]
-  with pytest.raises(SystemExit) as exit_info:
-    cli.main([command, *source, "--train-dir", str(tmp_path / "run"), "--export", "yamnet"])
+  with pytest.raises(SystemExit) as exit_info:   # A store of its own, whatever happens.
+    cli.main([command, *source, "--train-dir", str(tmp_path / "run"), "--export", "yamnet",
+              "--model-dir", str(tmp_path / "models")])
   assert exit_info.value.code == 2
   assert "'yamnet' is the name of a known model" in capsys.readouterr().err
   _write_head(tmp_path / "models", "taken")
@@ -106,3 +107,14 @@ def test_a_mirror_base_that_is_not_a_url_is_one_line(tmp_path, capsys):
                    "--model-dir", str(tmp_path / "models")]) == 1
   assert "mirror base 'not a url'" in _one_line(capsys.readouterr().err)
   assert not (tmp_path / "models" / "yamnet").exists()
+
+
+def test_a_known_name_holding_other_content_fails_its_check(tmp_path, capsys):
+  """A folder named yamnet that holds a head (put there by hand, or by an older build)
+  is not the official model: verify fails it, classify refuses it."""
+  models_dir = tmp_path / "models"
+  _write_head(models_dir, "yamnet")
+  assert cli.main(["models", "verify", "--model-dir", str(models_dir)]) == 1
+  assert ("holds a 'vggish_head' model, not the official yamnet" in
+          capsys.readouterr().out)
+  assert not store.ModelStore(models_dir).verify("yamnet").ok

@@ -347,7 +347,11 @@ class ModelStore:
       return VerifyResult(name, [f"no {S.MANIFEST_NAME} in {self.path(name)}"])
     problems = []
     spec = S.KNOWN_MODELS.get(name)
-    if spec is not None and manifest.get("kind") == spec.kind:
+    if spec is not None and manifest.get("kind") != spec.kind:   # Only its official files.
+      return VerifyResult(name, [f"{self.path(name)} holds a {manifest.get('kind')!r} model, not "
+                                 f"the official {name} ({spec.kind}); remove it and import or "
+                                 f"download {name} again"])
+    if spec is not None:
       for file_spec in spec.files:
         path = self.path(name) / file_spec.name
         if not path.is_file():
