@@ -128,8 +128,10 @@ def pipeline_args_problem(args, own_flags=()):
     return problem
   if dask:
     try:   # Registers DaskOptions (--dask_client_address, ...); a missing extra is told later.
+      # distributed first: without it Beam's module fails half-way, leaving dask half-imported.
+      import distributed  # noqa: F401  pylint: disable=unused-import
       import apache_beam.runners.dask.dask_runner  # noqa: F401  pylint: disable=unused-import
-    except (ImportError, AttributeError):   # Without distributed, Beam's module fails so.
+    except ImportError:
       pass
   from apache_beam.options import pipeline_options as beam_options
   parser = beam_options._BeamArgumentParser(allow_abbrev=False)  # pylint: disable=protected-access
