@@ -23,6 +23,7 @@ import os
 
 from soundscope.models import file_events
 from soundscope.models import scoring
+from soundscope.pipelines import listing
 
 EVENTS_TABLE = "events"            # The parts' table of event rows.
 EVENTS_TAIL = "-events.parquet"    # OUTPUT-minus-.parquet + this: the run's events.
@@ -161,8 +162,8 @@ def split_start_times(steps, files, error_row):
 
 
 def _missing_locally(path):
-  """Whether `path` is a local path (no URL scheme) that is not a file."""
-  return "://" not in path and not os.path.isfile(path)
+  """Whether `path` is a local path that is not a file."""
+  return listing.is_local(path) and not os.path.isfile(path)
 
 
 def merge_events(part_paths, events_path, row_paths=(), event_dir=None, event_format=None):

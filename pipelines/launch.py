@@ -34,7 +34,8 @@ import sys
 import time
 
 from soundscope.configs import pipelines as PC
-from soundscope.pipelines import cluster, dead_letter, options, outputs, parts, progress, resume
+from soundscope.pipelines import (cluster, dead_letter, listing, options, outputs, parts, progress,
+                                  resume)
 
 DEFAULT_MAX_ERROR_FRACTION = PC.MAX_ERROR_FRACTION
 
@@ -101,15 +102,13 @@ def comparable(value, drop=(), paths=()):
   the fields `paths` made absolute (the same folder named from elsewhere compares equal).
   None stays None."""
   import dataclasses
-  import os
   if value is None:
     return None
   found = dataclasses.asdict(value)
   for name in drop:
     found.pop(name, None)
   for name in paths:
-    if found.get(name) and "://" not in found[name]:
-      found[name] = os.path.abspath(os.path.expanduser(found[name]))
+    found[name] = listing.local_absolute(found.get(name))
   return found
 
 
@@ -292,7 +291,9 @@ def _run_pipeline(args, job, staged, todo, run_time, stream):
   local = options.is_local_run(args)
   reporter = progress.Reporter(job.label, total, enabled=shown and local,
                                parts_dir=staged.parts_dir if shown and not local else None,
-                               parts=[p.index for p in todo], within=staged.staging_dir)
+                               parts=[p.index for p in todo],
+                               within=(staged.staging_dir if listing.is_local(staged.staging_dir)
+                                       else None))
   started = time.monotonic()
   try:
     with options.runner_session(args, len(todo)) as (runner, pipeline_args):
@@ -330,13 +331,12 @@ def _run_pipeline(args, job, staged, todo, run_time, stream):
     return _failed(job, staged, f"pipeline ended in state {state}")
   done = parts.read_done(staged.parts_dir)
   missing = [p.index for p in todo if p.index not in done]
+  dask = options.is_dask(list(args.pipeline_args or []))
   if missing:   # E.g. Dask's scheduler lost: Beam's DaskRunner then says DONE.
-    lost = ("; was the Dask scheduler or a worker lost?"
-            if options.is_dask(list(args.pipeline_args or [])) else "")
+    lost = "; was the Dask scheduler or a worker lost?" if dask else ""
     return _failed(job, staged, f"the pipeline ended but {len(missing)} of {len(todo)} "
                                 f"parts wrote no results (first: part {missing[0]}){lost}")
-  totals = None if options.is_dask(list(args.pipeline_args or [])) else (
-      progress.counter_totals(result))
+  totals = None if dask else progress.counter_totals(result)
   print(f"{job.label}: finished in {time.monotonic() - started:.1f} s"
         + (f"; counters: {progress.format_counters(totals)}" if totals else ""), file=stream)
   return 0

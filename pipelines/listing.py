@@ -13,15 +13,26 @@ keep Beam's match, which lists by object-name prefix.
       `literal + wildcard`: `literal` is taken as it is (a user's prefix may
       hold '[' or '?'), each wildcard is a glob in Beam's syntax (`*` and `?`
       within one path level, `[...]`; `*` matches names starting with a dot).
+  is_local(path)                        whether a path is on this machine's file system
+  local_absolute(path)                  a local path made absolute (URLs as they are)
 """
 
 import glob
 import os
 
 
-def _is_local(path):
+def is_local(path):
+  """Whether `path` is on this machine's file system (Beam's FileSystems sees no scheme)."""
   from apache_beam.io.filesystems import FileSystems
   return FileSystems.get_scheme(path) is None
+
+
+def local_absolute(path):
+  """A local path made absolute, ~ expanded (workers on other hosts or in other folders
+  read a relative one from their own working folder); a URL or None as it is."""
+  if path is None or not is_local(path):
+    return path
+  return os.path.abspath(os.path.expanduser(path))
 
 
 def files_matching(literal, *wildcards):
@@ -36,7 +47,7 @@ def files_matching(literal, *wildcards):
   """
   tails = wildcards or ("",)
   found = set()
-  if _is_local(literal):
+  if is_local(literal):
     for tail in tails:
       found.update(path for path in glob.glob(glob.escape(literal) + tail, include_hidden=True)
                    if os.path.isfile(path))

@@ -34,7 +34,7 @@ from apache_beam.ml.inference import base
 
 from soundscope.configs import pipelines as PC
 from soundscope.configs import params as P
-from soundscope.pipelines import options, progress
+from soundscope.pipelines import listing, options, progress
 
 CLASSIFIER_BATCH_SIZE = PC.CLASSIFIER_BATCH_SIZE   # Inputs per batch (configs/pipelines.py).
 RECORD_BATCH_SIZE = PC.RECORD_BATCH_SIZE
@@ -230,7 +230,7 @@ class ClassifierLoader:
     """The model as the user named it: the factory, or the store entry and its folder."""
     if self.factory:
       return f"--model-factory {self.factory}"
-    where = f" in {os.path.abspath(os.path.expanduser(self.model_dir))}" if self.model_dir else ""
+    where = f" in {listing.local_absolute(self.model_dir)}" if self.model_dir else ""
     return f"model {self.name or '(default)'}{where}"
 
   def fingerprint(self):

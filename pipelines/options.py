@@ -40,6 +40,7 @@ import sys
 
 from soundscope.configs import logs
 from soundscope.configs import pipelines as PC
+from soundscope.pipelines import listing
 
 
 # Beam options whose presence means the user chose the runner's worker setup.
@@ -79,15 +80,7 @@ def vggish_files(args):
   for path in (checkpoint, pca):
     if not os.path.exists(path) and not os.path.exists(path + ".index"):
       raise FileNotFoundError(f"{path}: no such file")
-  return local_absolute(str(checkpoint)), local_absolute(str(pca))
-
-
-def local_absolute(path):
-  """A local path made absolute (workers on other hosts or in other folders read it from
-  their own working folder otherwise); a URL or None as it is."""
-  if path is None or "://" in path:
-    return path
-  return os.path.abspath(os.path.expanduser(path))
+  return listing.local_absolute(str(checkpoint)), listing.local_absolute(str(pca))
 
 
 DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"

@@ -69,9 +69,8 @@ def check_output(path, example):
   text = os.fspath(path)
   if not text.strip():
     raise ValueError(f"--output is empty: give a name, e.g. {example}")
-  local = "://" not in text
   if text.endswith("/") or posixpath.basename(text) in (".", "..") or (
-      local and os.path.isdir(text)):
+      listing.is_local(text) and os.path.isdir(text)):
     raise ValueError(f"--output {text}: is a folder; give a name inside it, e.g. "
                      f"{posixpath.join(text, example)}")
 
@@ -102,8 +101,7 @@ def claim(prefix, owned_patterns, command, input_paths):
   if earlier is not None and earlier != command:
     raise ValueError(f"--output {prefix}: holds the outputs of `soundscope {earlier}`; give "
                      f"{command} another --output (or remove them)")
-  owned = {path if "://" in path else os.path.abspath(path)
-           for path in listing.files_matching(prefix, *owned_patterns)}
+  owned = set(map(listing.local_absolute, listing.files_matching(prefix, *owned_patterns)))
   own_inputs = owned.intersection(input_paths)
   if own_inputs and earlier is None:
     raise ValueError(f"--output {prefix}: would replace the input {sorted(own_inputs)[0]}; "

@@ -100,7 +100,7 @@ def run(args):
   options.quiet_logs()
   from soundscope.pipelines import merge, model_handlers, prediction, resume
   # The store's folder as an absolute path: workers elsewhere read it from their own folder.
-  loader = model_handlers.ClassifierLoader(args.model, options.local_absolute(args.model_dir),
+  loader = model_handlers.ClassifierLoader(args.model, listing.local_absolute(args.model_dir),
                                            args.model_factory)
   # out.parquet -> errors in out-errors.parquet; the prefix owns both.
   suffix = prediction.PARQUET_SUFFIX

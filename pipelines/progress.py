@@ -180,15 +180,14 @@ class Reporter:
         --resume: taken over, or committed); None: all.
       within: a local folder for the beacons' folder (the run's staging folder, so that
         a run killed before it removes the folder leaves it with the staging folder,
-        which the next run deletes); None or remote: the system's temporary folder.
+        which the next run deletes); None: the system's temporary folder.
     """
     self.label = label
     self.total = total
     self.enabled = enabled or bool(parts_dir)
     self.stream = stream or sys.stderr
-    local_within = within if within and "://" not in within else None
-    self.directory = tempfile.mkdtemp(prefix=".progress-" if local_within else
-                                      "soundscope-progress-", dir=local_within) if enabled else None
+    self.directory = tempfile.mkdtemp(prefix=".progress-" if within else "soundscope-progress-",
+                                      dir=within) if enabled else None
     self._parts_dir = parts_dir
     self._parts = None if parts is None else set(parts)
     self._stop = threading.Event()

@@ -185,7 +185,7 @@ def test_a_run_whose_parts_wrote_nothing_is_one_line_not_finished(tmp_path, caps
 
 def test_relative_model_paths_travel_absolute(tmp_path, monkeypatch):
   import argparse
-  from soundscope.pipelines import options
+  from soundscope.pipelines import listing, options
   (tmp_path / "vg").mkdir()
   for name in ("vggish_model.ckpt", "pca.npz"):
     (tmp_path / "vg" / name).write_bytes(b"x")
@@ -194,5 +194,5 @@ def test_relative_model_paths_travel_absolute(tmp_path, monkeypatch):
                             model_dir=None)
   assert options.vggish_files(args) == (str(tmp_path / "vg" / "vggish_model.ckpt"),
                                         str(tmp_path / "vg" / "pca.npz"))
-  assert options.local_absolute("store") == str(tmp_path / "store")
-  assert options.local_absolute("gs://bucket/store") == "gs://bucket/store"
+  assert listing.local_absolute("store") == str(tmp_path / "store")
+  assert listing.local_absolute("gs://bucket/store") == "gs://bucket/store"
