@@ -176,6 +176,22 @@ def check_name(name):
   return name
 
 
+def read_manifest(path):
+  """The model.json at `path` as a dict.
+
+  Raises:
+    ManifestError: naming the file, when it is not valid JSON or not a JSON object.
+  """
+  try:
+    with open(path, encoding="utf-8") as stream:
+      manifest = json.load(stream)
+  except ValueError as exc:   # json.JSONDecodeError and UnicodeDecodeError.
+    raise ManifestError(f"{path}: not valid JSON ({exc})") from None
+  if not isinstance(manifest, dict):
+    raise ManifestError(f"{path}: not a JSON object")
+  return manifest
+
+
 def check_not_known(name):
   """Raises ModelExistsError when `name` is a known model's (configs/model_specs.py)."""
   if name in S.KNOWN_MODELS:
@@ -204,13 +220,11 @@ def staged_directory(destination, replace=True):
   Readers never see a half-written model: until the block ends `destination` is
   the old one (or absent); then the old one is renamed aside and the new one
   renamed in, two renames in one directory.  A block (or a rename) that fails
-  leaves the old model in place.  With replace=False an existing `destination`
-  (before or after the block) raises ModelExistsError and is left as it is.
+  leaves the old model in place.  With replace=False (its callers have checked the
+  name first: check_target) a `destination` that appeared while the block ran raises
+  ModelExistsError and is left as it is.
   """
   destination = pathlib.Path(destination)
-  if not replace:
-    if os.path.lexists(destination):
-      raise ModelExistsError(f"{destination} already exists; pass --force to replace it")
   parent = _ensure_dir(destination.parent)
   staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".part",
                                           dir=parent))
@@ -258,14 +272,7 @@ class ModelStore:
     path = self.path(name) / S.MANIFEST_NAME
     if not path.is_file():
       return None
-    try:
-      with open(path, encoding="utf-8") as stream:
-        manifest = json.load(stream)
-    except ValueError as exc:   # json.JSONDecodeError and UnicodeDecodeError.
-      raise ManifestError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict):
-      raise ManifestError(f"{path}: not a JSON object")
-    return manifest
+    return read_manifest(path)
 
   def names(self):
     """Sorted names of the model directories that have a manifest."""
@@ -478,13 +485,7 @@ class ModelStore:
     source = pathlib.Path(source)
     manifest_path = source / S.MANIFEST_NAME
     if manifest_path.is_file():
-      try:
-        with open(manifest_path, encoding="utf-8") as stream:
-          manifest = json.load(stream)
-      except ValueError as exc:
-        raise ManifestError(f"{manifest_path}: not valid JSON ({exc})") from None
-      if not isinstance(manifest, dict):
-        raise ManifestError(f"{manifest_path}: not a JSON object")
+      manifest = read_manifest(manifest_path)
       if manifest.get("name") in S.KNOWN_MODELS and manifest.get("kind") == S.KNOWN_MODELS[
           manifest["name"]].kind:
         return self._import_known_files(source, name)

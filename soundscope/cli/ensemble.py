@@ -72,8 +72,6 @@ def _run(args):
     if args.kind is not None or args.beta is not None:
       raise ValueError(f"--kind and --beta come from the recipe {args.recipe!r} "
                        "(configs/training_recipes.py)")
-  elif args.beta is not None:
-    ensemble.check_beta(args.beta)
   train_cli.check_outputs(args, args.train_data)
   if args.recipe:
     result = ensemble.train_recipe(
@@ -81,7 +79,6 @@ def _run(args):
         verbose=2 if args.quiet else 1, log=lambda line: print(line, file=sys.stderr))
   else:
     members = [member for member in args.members.split(",") if member]
-    ensemble.check_out_dir(members, args.train_dir)
     result = ensemble.build(members, args.train_dir, beta=args.beta or 0.0,
                             kind=args.kind or "scores", cache_dir=args.cache_dir)
   validation = result["best_validation"]
