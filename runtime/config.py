@@ -20,7 +20,6 @@ from soundscope.util import atomic
 SECRET_FIELDS = ("refresh_token", "password")
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9-]{1,128}$")   # DeviceHive: letters, digits and dashes.
 _NAME_MAX = 128
-_PORTS = f"{S.MIN_PORT}-{S.MAX_PORT}"
 
 
 class ConfigError(ValueError):
@@ -145,13 +144,9 @@ def url_credentials(url):
 def _parsed(url):
   """A URL -> (urllib.parse.SplitResult or None, None or why it cannot be used)."""
   try:
-    parts = urllib.parse.urlsplit(url)
-    port = parts.port
-  except ValueError as exc:    # "Invalid IPv6 URL", "Port out of range 0-65535", ...
-    return None, f"not a valid URL ({exc}); the port must be {_PORTS}"
-  if port == 0:
-    return None, f"the port must be {_PORTS}"
-  return parts, None
+    return credentials.checked_url(url), None
+  except ValueError as exc:    # "Invalid IPv6 URL", "Port out of range 0-65535", port 0.
+    return None, str(exc)
 
 
 def same_server(old_url, new_url):

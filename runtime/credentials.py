@@ -13,6 +13,8 @@ import os
 import threading
 import urllib.parse
 
+from soundscope.configs import runtime as S
+
 MASK = "[secret]"
 _MIN_SECRET_CHARS = 4    # Shorter strings are not redacted (they would blank ordinary words).
 
@@ -36,9 +38,36 @@ def split_url(url):
   return clean, urllib.parse.unquote(user), urllib.parse.unquote(password)
 
 
+def checked_url(url):
+  """urllib.parse.SplitResult of `url`, whose port, when it names one, is a TCP port
+  (configs/runtime.py MIN_PORT..MAX_PORT).
+
+  Raises:
+    ValueError: one line: 'not a valid URL (why); a port is 1-65535' (a broken IPv6
+      address, a port that is no number or out of range), or 'a port is 1-65535' (0).
+  """
+  ports = f"{S.MIN_PORT}-{S.MAX_PORT}"
+  try:
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port
+  except ValueError as exc:
+    raise ValueError(f"not a valid URL ({exc}); a port is {ports}") from None
+  if port == 0:
+    raise ValueError(f"a port is {ports}")
+  return parts
+
+
 def public_url(url):
-  """The URL as it may be shown: user information replaced by MASK."""
-  clean, user, password = split_url(url or "")
+  """The URL as it may be shown: user information replaced by MASK (cut by hand from a
+  URL that does not parse, e.g. a broken IPv6 address)."""
+  try:
+    clean, user, password = split_url(url or "")
+  except ValueError:
+    scheme, separator, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+      return url
+    return f"{scheme}{separator}{MASK}@{authority.rpartition('@')[2]}{slash}{path}"
   if not (user or password):
     return url
   parts = urllib.parse.urlsplit(clean)

@@ -27,13 +27,13 @@ import queue
 import struct
 import sys
 import time
-import urllib.parse
 
 import numpy as np
 import soundfile
 
 from soundscope.configs import monitoring as M
 from soundscope.configs import runtime as S
+from soundscope.runtime import credentials
 from soundscope.runtime import pcm
 from soundscope.runtime.pcm import SourceError  # noqa: F401  (re-exported)
 from soundscope.runtime.devices import (CaptureError, list_devices, load_pyaudio,
@@ -337,13 +337,9 @@ def network_url(spec):
   if "://" not in spec:
     return None
   try:
-    parts = urllib.parse.urlsplit(spec)
-    port = parts.port
-  except ValueError as exc:   # A broken IPv6 address, a port not in 0-65535.
-    raise pcm.SourceError(f"--input {_shown(spec)}: not a valid URL ({exc}); a port is "
-                          f"1-65535", usage=True) from None
-  if port == 0:
-    raise pcm.SourceError(f"--input {_shown(spec)}: a port is 1-65535", usage=True)
+    parts = credentials.checked_url(spec)
+  except ValueError as exc:   # A broken IPv6 address, a port that is not a TCP port.
+    raise pcm.SourceError(f"--input {credentials.public_url(spec)}: {exc}", usage=True) from None
   scheme = parts.scheme.lower()
   if scheme not in M.NETWORK_SCHEMES:
     raise pcm.SourceError(f"--input {spec}: unknown scheme {scheme!r}; streams are "
@@ -351,12 +347,6 @@ def network_url(spec):
   if scheme == M.ICECAST_SCHEME:
     return "http" + spec[len(scheme):]
   return spec
-
-
-def _shown(url):
-  """A URL that may not parse, as it may be shown: without anything before an '@'."""
-  scheme, _, rest = url.partition("://")
-  return f"{scheme}://{rest.rpartition('@')[2]}" if "@" in rest.split("/", 1)[0] else url
 
 
 def open_source(spec, device=None, rate=None, channels=1, duration_seconds=None,
