@@ -342,8 +342,9 @@ def network_url(spec):
     raise pcm.SourceError(f"--input {credentials.public_url(spec)}: {exc}", usage=True) from None
   scheme = parts.scheme.lower()
   if scheme not in M.NETWORK_SCHEMES:
-    raise pcm.SourceError(f"--input {spec}: unknown scheme {scheme!r}; streams are "
-                      f"{', '.join(s + '://' for s in M.NETWORK_SCHEMES)}", usage=True)
+    raise pcm.SourceError(f"--input {credentials.public_url(spec)}: unknown scheme "
+                          f"{scheme!r}; streams are "
+                          f"{', '.join(s + '://' for s in M.NETWORK_SCHEMES)}", usage=True)
   if scheme == M.ICECAST_SCHEME:
     return "http" + spec[len(scheme):]
   return spec

@@ -330,6 +330,7 @@ def test_bad_ports_and_unusable_paths_are_one_line_naming_the_flag(tmp_path, cap
       (["capture", "--mqtt", "mqtt://127.0.0.1:65536/x"], 2, "Port out of range"),
       (["capture", "--input", "rtsp://cam:99999/live"], 2, "a port is 1-65535"),
       (["capture", "--input", "rtsp://me:hunter2@[::1/live"], 2, "Invalid IPv6 URL"),
+      (["capture", "--input", "rtspx://me:hunter2@cam/live"], 2, "unknown scheme 'rtspx'"),
       (["capture", "--jsonl", str(tmp_path)], 1, f"--jsonl {tmp_path}: cannot append"),
       (["serve", "--port", "0", "--state-dir", str(afile)], 1,
        f"--state-dir {afile}: cannot be the state folder")):
